@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// Runs ClickHouse SQL through embedded ClickHouse (chdb) and writes the result to stdout.
+//
+//   chq.js 'SELECT ...'            one query from the arguments
+//   chq.js -f file.sql             queries from a file, separated by ';' at line ends
+//   echo 'SELECT ...' | chq.js -   queries from stdin
+//
+// The output format is the query's own FORMAT clause, else TabSeparated. Exit status is 1 on a
+// query error, with ClickHouse's message on stderr.
+'use strict';
+const fs = require('fs');
+const { Session } = require('chdb');
+
+function splitQueries(text) {
+  return text.split(/;\s*\n/).map((q) => q.trim().replace(/;$/, '')).filter((q) => q.length > 0);
+}
+
+function main() {
+  const args = process.argv.slice(2);
+  let text;
+  if (args.length === 0) {
+    process.stderr.write('usage: chq.js SQL | -f FILE | -\n');
+    return 2;
+  }
+  if (args[0] === '-') text = fs.readFileSync(0, 'utf8');
+  else if (args[0] === '-f') text = fs.readFileSync(args[1], 'utf8');
+  else text = args.join(' ');
+  const session = new Session();
+  try {
+    for (const q of splitQueries(text)) {
+      const out = session.query(q, 'TabSeparated');
+      if (out) process.stdout.write(out);
+    }
+  } catch (err) {
+    process.stderr.write(`clickhouse: ${err.message}\n`);
+    return 1;
+  } finally {
+    session.cleanup();
+  }
+  return 0;
+}
+
+process.exitCode = main();

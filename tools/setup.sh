@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what enrichd needs to build, test and run its demo on Debian 12, idempotently:
+# Debian packages (only those missing) and the embedded ClickHouse (chdb) used to read segments.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+packages=(build-essential cmake pkg-config clang libclang-rt-14-dev
+	liburing-dev librdkafka-dev libxxhash-dev libmimalloc-dev libcriterion-dev libnuma-dev
+	liburcu-dev libinih-dev libcjson-dev libmicrohttpd-dev
+	kcat prometheus hyperfine nodejs npm linux-perf)
+
+missing=()
+for p in "${packages[@]}"; do
+	# nodejs/npm may come from elsewhere than Debian: a working binary is enough.
+	case "$p" in
+	nodejs) command -v node >/dev/null && continue ;;
+	npm) command -v npm >/dev/null && continue ;;
+	linux-perf) command -v perf >/dev/null && continue ;;
+	esac
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "setup: installing ${missing[*]}"
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "setup: missing packages and not root; install them: ${missing[*]}" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -e "$here/ch/node_modules/chdb/package.json" ]; then
+	echo "setup: installing embedded ClickHouse (chdb) under tools/ch"
+	(cd "$here/ch" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
