@@ -1,0 +1,677 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum config_kind {
+	KIND_STRING,   /* char[] of size `size` */
+	KIND_U32,      /* uint32_t, plain number */
+	KIND_BYTES,    /* uint64_t, with optional KiB/MiB/GiB suffix */
+	KIND_MS,       /* uint32_t milliseconds, with optional ms/s/m suffix */
+	KIND_ENUM,     /* int-sized enum, value from `choices` ("a|b|c" -> 0, 1, 2) */
+	KIND_LOGLEVEL, /* enum log_level */
+};
+
+struct config_key {
+	const char *section; /* "dimension" for every [dimension <name>] */
+	const char *name;
+	enum config_kind kind;
+	size_t offset;       /* into struct config, or struct config_dim for "dimension" */
+	size_t size;         /* KIND_STRING capacity */
+	const char *value;   /* default, as text; NULL: required */
+	uint64_t min, max;   /* numeric bounds, inclusive */
+	const char *choices; /* KIND_ENUM */
+	const char *help;
+};
+
+#define CFG_STR(sec, key, field, def, help) \
+	{sec, key, KIND_STRING, offsetof(struct config, field), \
+	 sizeof(((struct config *)0)->field), def, 0, 0, NULL, help}
+#define CFG_NUM(sec, key, kind, field, def, lo, hi, help) \
+	{sec, key, kind, offsetof(struct config, field), 0, def, lo, hi, NULL, help}
+#define CFG_ENUM(sec, key, field, def, choices, help) \
+	{sec, key, KIND_ENUM, offsetof(struct config, field), 0, def, 0, 0, choices, help}
+#define DIM_STR(key, field, def, help) \
+	{"dimension", key, KIND_STRING, offsetof(struct config_dim, field), \
+	 sizeof(((struct config_dim *)0)->field), def, 0, 0, NULL, help}
+#define DIM_ENUM(key, field, def, choices, help) \
+	{"dimension", key, KIND_ENUM, offsetof(struct config_dim, field), 0, def, 0, 0, choices, help}
+
+static const struct config_key config_keys[] = {
+	CFG_STR("kafka", "brokers", brokers, "127.0.0.1:9092",
+		"Bootstrap brokers, comma-separated host:port."),
+	CFG_STR("kafka", "topic", topic, "clickstream", "Topic to consume."),
+	CFG_STR("kafka", "group_id", group_id, "enrichd", "Consumer group id."),
+	CFG_STR("workers", "cpus", cpus_spec, "auto",
+		"CPUs to pin one worker each to: a list such as `0-3,6`, or `auto` for every CPU "
+		"this process may run on."),
+	CFG_ENUM("workers", "numa", numa, "auto", "auto|off|local|replicate",
+		 "NUMA mode: `local` keeps each worker's buffers on its node, `replicate` also "
+		 "gives each node its own dimension replica, `auto` is `local` on multi-node "
+		 "machines, `off` ignores the topology."),
+	CFG_STR("workers", "numa_topology", numa_topology, "",
+		"Topology override: a sysfs-style directory (`<dir>/node<N>/cpulist`) or a list "
+		"`0:0-3;1:4-7`. Empty: the machine's own."),
+	CFG_NUM("workers", "batch_events", KIND_U32, batch_events, "4096", 1, 1u << 20,
+		"Events a worker takes from its queue per batch."),
+	CFG_NUM("workers", "poll_timeout_ms", KIND_MS, poll_timeout_ms, "50ms", 1, 10000,
+		"Longest a worker waits for events before checking segment ages and stop requests."),
+	CFG_NUM("dimensions", "reload_interval", KIND_MS, reload_interval_ms, "0", 0, 1u << 31,
+		"Also reload changed dimension sources on this interval (0: only on SIGHUP)."),
+	CFG_STR("output", "dir", output_dir, "./out", "Directory that receives the segments."),
+	CFG_STR("output", "instance", instance, "",
+		"Instance id in segment names (empty: the host name). Unique per output directory."),
+	CFG_NUM("output", "segment_bytes", KIND_BYTES, segment_bytes, "256MiB", 4096,
+		1ull << 40, "A segment is sealed when it reaches this size."),
+	CFG_NUM("output", "segment_age_ms", KIND_MS, segment_age_ms, "1s", 10, 3600000,
+		"A segment is sealed at this age (time since its first row)."),
+	CFG_NUM("output", "block_rows", KIND_U32, block_rows, "65536", 1, 1u << 22,
+		"Rows per Native block."),
+	CFG_NUM("output", "inflight_bytes", KIND_BYTES, inflight_bytes, "64MiB", 65536,
+		1ull << 36, "Bound per worker on bytes handed to the disk and not yet written; "
+		"past it the worker pauses its partitions."),
+	CFG_NUM("output", "open_segments", KIND_U32, open_segments, "8", 1, 1024,
+		"Bound per worker on segments open at once (one per event date and hour)."),
+	CFG_STR("dead_letter", "dir", dead_letter_dir, "./dead-letter",
+		"Directory of the dead-letter files (malformed events, inner-join misses)."),
+	CFG_STR("metrics", "listen", metrics_listen, "127.0.0.1:9464",
+		"Address of the Prometheus `/metrics`, `/healthz` and `/readyz` endpoint "
+		"(empty: off)."),
+	{"log", "level", KIND_LOGLEVEL, offsetof(struct config, log_level), 0, "info", 0, 0,
+	 "error|warn|info|debug", "Most verbose level logged."},
+
+	DIM_STR("source", source, NULL, "Path of the source file."),
+	DIM_STR("format", format, "auto",
+		"`tsv` (TSVWithNames), `csv` (CSVWithNames), `native`, or `auto` by extension."),
+	DIM_STR("key", key, NULL, "Key column in the source."),
+	DIM_STR("key_type", key_type, "UInt64", "`UInt64` or `String`."),
+	DIM_ENUM("join_field", join_field, NULL, "user_id|device_id|url",
+		 "Event field joined with the key."),
+	DIM_ENUM("join", join, "left", "left|inner|default",
+		 "On a miss: `left` NULL attributes, `inner` the event goes to the dead-letter "
+		 "file, `default` the types' default values."),
+	DIM_ENUM("key_normalize", key_normalize, "exact", "exact|strip-query",
+		 "`strip-query` drops `?query` and `#fragment` and lowercases scheme and host "
+		 "before the lookup (URL keys)."),
+	{"dimension", "attr.<column>", KIND_STRING, 0, 0, "", 0, 0, NULL,
+	 "One per joined attribute, in output order: the source column and its ClickHouse "
+	 "type (String, LowCardinality(String), UInt8-64, Int8-64, Float64, Date, DateTime; "
+	 "Nullable(T) where the source holds NULLs)."},
+	{"kafka", "property.<name>", KIND_STRING, 0, 0, "", 0, 0, NULL,
+	 "Any librdkafka consumer property, passed through (e.g. `property.fetch.max.bytes`)."},
+};
+
+#define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
+
+struct config_parse {
+	struct config *cfg;
+	char *err;
+	size_t err_cap;
+	bool failed;
+	bool dim_seen[CONFIG_DIMS_MAX][CONFIG_KEY_COUNT];
+};
+
+static void config_fail(struct config_parse *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void config_fail(struct config_parse *p, const char *fmt, ...)
+{
+	if (p->failed)
+		return; /* keep the first error: later ones often follow from it */
+	p->failed = true;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->err, p->err_cap, fmt, ap);
+	va_end(ap);
+}
+
+int config_bytes_parse(const char *text, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (!isdigit((unsigned char)text[0]))
+		return -EINVAL;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno)
+		return -ERANGE;
+	static const struct { const char *suffix; unsigned shift; } units[] = {
+		{"", 0}, {"B", 0}, {"K", 10}, {"KiB", 10}, {"KB", 10}, {"M", 20}, {"MiB", 20},
+		{"MB", 20}, {"G", 30}, {"GiB", 30}, {"GB", 30}, {"T", 40}, {"TiB", 40}, {"TB", 40},
+	};
+	while (*end == ' ')
+		end++;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix) != 0)
+			continue;
+		if (units[i].shift && v > (UINT64_MAX >> units[i].shift))
+			return -ERANGE;
+		*out = (uint64_t)v << units[i].shift;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int config_duration_ms_parse(const char *text, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (!isdigit((unsigned char)text[0]))
+		return -EINVAL;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno)
+		return -ERANGE;
+	while (*end == ' ')
+		end++;
+	uint64_t scale;
+	if (*end == '\0' || strcmp(end, "ms") == 0)
+		scale = 1;
+	else if (strcmp(end, "s") == 0)
+		scale = 1000;
+	else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+		scale = 60000;
+	else if (strcmp(end, "h") == 0)
+		scale = 3600000;
+	else
+		return -EINVAL;
+	if (v > UINT64_MAX / scale)
+		return -ERANGE;
+	*out = v * scale;
+	return 0;
+}
+
+int config_cpu_list_parse(const char *spec, int *cpus, size_t cap)
+{
+	size_t n = 0;
+	const char *s = spec;
+	while (*s) {
+		char *end;
+		if (!isdigit((unsigned char)*s))
+			return -EINVAL;
+		long lo = strtol(s, &end, 10), hi = lo;
+		s = end;
+		if (*s == '-') {
+			s++;
+			if (!isdigit((unsigned char)*s))
+				return -EINVAL;
+			hi = strtol(s, &end, 10);
+			s = end;
+		}
+		if (lo < 0 || hi < lo || hi >= CPU_SETSIZE)
+			return -EINVAL;
+		for (long c = lo; c <= hi; c++) {
+			if (n == cap)
+				return -E2BIG;
+			for (size_t i = 0; i < n; i++)
+				if (cpus[i] == c)
+					return -EINVAL; /* a CPU listed twice */
+			cpus[n++] = (int)c;
+		}
+		if (*s == ',')
+			s++;
+		else if (*s)
+			return -EINVAL;
+	}
+	return n ? (int)n : -EINVAL;
+}
+
+static int config_choice(const char *choices, const char *value)
+{
+	size_t len = strlen(value);
+	int index = 0;
+	for (const char *c = choices; *c; index++) {
+		const char *bar = strchr(c, '|');
+		size_t clen = bar ? (size_t)(bar - c) : strlen(c);
+		if (clen == len && strncmp(c, value, len) == 0)
+			return index;
+		if (!bar)
+			break;
+		c = bar + 1;
+	}
+	return -1;
+}
+
+/* Stores value into the field described by key at base. Returns 0 or fails the parse. */
+static int config_set(struct config_parse *p, const struct config_key *key, void *base,
+		      const char *where, const char *value)
+{
+	char *field = (char *)base + key->offset;
+	uint64_t v = 0;
+	int rc = 0;
+	switch (key->kind) {
+	case KIND_STRING:
+		if (strlen(value) >= key->size) {
+			config_fail(p, "%s: %s: value longer than %zu bytes", where, key->name,
+				    key->size - 1);
+			return -EINVAL;
+		}
+		strcpy(field, value);
+		return 0;
+	case KIND_ENUM:
+	case KIND_LOGLEVEL: {
+		int choice = config_choice(key->choices, value);
+		if (choice < 0) {
+			config_fail(p, "%s: %s: '%s' is not one of %s", where, key->name, value,
+				    key->choices);
+			return -EINVAL;
+		}
+		memcpy(field, &choice, sizeof(int));
+		return 0;
+	}
+	case KIND_U32: {
+		char *end;
+		errno = 0;
+		v = strtoull(value, &end, 10);
+		if (!isdigit((unsigned char)value[0]) || *end || errno)
+			rc = -EINVAL;
+		break;
+	}
+	case KIND_BYTES:
+		rc = config_bytes_parse(value, &v);
+		break;
+	case KIND_MS:
+		rc = config_duration_ms_parse(value, &v);
+		break;
+	}
+	if (rc < 0) {
+		config_fail(p, "%s: %s: '%s' is not a valid %s", where, key->name, value,
+			    key->kind == KIND_BYTES ? "size (e.g. 256MiB)"
+			    : key->kind == KIND_MS  ? "duration (e.g. 500ms, 2s)"
+						    : "number");
+		return -EINVAL;
+	}
+	if (v < key->min || v > key->max) {
+		config_fail(p, "%s: %s: %s is outside [%llu, %llu]", where, key->name, value,
+			    (unsigned long long)key->min, (unsigned long long)key->max);
+		return -ERANGE;
+	}
+	if (key->kind == KIND_BYTES)
+		memcpy(field, &v, sizeof(uint64_t));
+	else {
+		uint32_t v32 = (uint32_t)v;
+		memcpy(field, &v32, sizeof(uint32_t));
+	}
+	return 0;
+}
+
+static const struct config_key *config_key_find(const char *section, const char *name)
+{
+	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++)
+		if (strcmp(config_keys[i].section, section) == 0 &&
+		    strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+static struct config_dim *config_dim_get(struct config_parse *p, const char *name)
+{
+	struct config *cfg = p->cfg;
+	for (size_t i = 0; i < cfg->dim_count; i++)
+		if (strcmp(cfg->dims[i].name, name) == 0)
+			return &cfg->dims[i];
+	if (cfg->dim_count == CONFIG_DIMS_MAX) {
+		config_fail(p, "[dimension %s]: more than %d dimensions", name, CONFIG_DIMS_MAX);
+		return NULL;
+	}
+	if (name[0] == '\0' || strlen(name) >= CONFIG_NAME_MAX) {
+		config_fail(p, "[dimension %s]: the name must be 1 to %d bytes", name,
+			    CONFIG_NAME_MAX - 1);
+		return NULL;
+	}
+	for (const char *c = name; *c; c++) {
+		if (!isalnum((unsigned char)*c) && *c != '_') {
+			config_fail(p, "[dimension %s]: the name may hold letters, digits, '_'",
+				    name);
+			return NULL;
+		}
+	}
+	struct config_dim *dim = &cfg->dims[cfg->dim_count++];
+	memset(dim, 0, sizeof(*dim));
+	strcpy(dim->name, name);
+	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+		const struct config_key *key = &config_keys[i];
+		if (strcmp(key->section, "dimension") == 0 && key->value &&
+		    !strchr(key->name, '<'))
+			config_set(p, key, dim, "default", key->value);
+	}
+	/* The join field defaults to the key column when it names an event field. */
+	dim->join_field = (enum config_event_field)-1;
+	return dim;
+}
+
+static int config_dim_entry(struct config_parse *p, const char *dim_name, const char *name,
+			    const char *value, const char *where)
+{
+	struct config_dim *dim = config_dim_get(p, dim_name);
+	if (!dim)
+		return -EINVAL;
+	if (strncmp(name, "attr.", 5) == 0) {
+		const char *column = name + 5;
+		if (dim->attr_count == CONFIG_ATTRS_MAX) {
+			config_fail(p, "%s: %s: more than %d attributes", where, name,
+				    CONFIG_ATTRS_MAX);
+			return -EINVAL;
+		}
+		if (!*column || strlen(column) >= CONFIG_NAME_MAX || !*value ||
+		    strlen(value) >= CONFIG_TYPE_MAX) {
+			config_fail(p, "%s: %s: needs a column name and a type", where, name);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < dim->attr_count; i++) {
+			if (strcmp(dim->attrs[i].name, column) == 0) {
+				config_fail(p, "%s: %s: attribute listed twice", where, name);
+				return -EINVAL;
+			}
+		}
+		struct config_attr *attr = &dim->attrs[dim->attr_count++];
+		strcpy(attr->name, column);
+		strcpy(attr->type, value);
+		return 0;
+	}
+	const struct config_key *key = config_key_find("dimension", name);
+	if (!key) {
+		config_fail(p, "%s: unknown key '%s'", where, name);
+		return -EINVAL;
+	}
+	p->dim_seen[dim - p->cfg->dims][key - config_keys] = true;
+	return config_set(p, key, dim, where, value);
+}
+
+static int config_on_entry(void *user, const char *section, const char *name, const char *value)
+{
+	struct config_parse *p = user;
+	struct config *cfg = p->cfg;
+	char where[CONFIG_NAME_MAX * 3];
+	snprintf(where, sizeof(where), "[%s]", section);
+	if (p->failed)
+		return 1;
+	if (strcmp(section, "dimension") == 0) {
+		config_fail(p, "[dimension]: needs a name, as in [dimension users]");
+		return 0;
+	}
+	if (strncmp(section, "dimension ", 10) == 0) {
+		const char *dim_name = section + 10;
+		while (*dim_name == ' ')
+			dim_name++;
+		return config_dim_entry(p, dim_name, name, value, where) == 0;
+	}
+	if (strcmp(section, "kafka") == 0 && strncmp(name, "property.", 9) == 0) {
+		if (cfg->kafka_prop_count == CONFIG_KAFKA_PROPS_MAX) {
+			config_fail(p, "%s: %s: more than %d properties", where, name,
+				    CONFIG_KAFKA_PROPS_MAX);
+			return 0;
+		}
+		struct config_kv *kv = &cfg->kafka_props[cfg->kafka_prop_count++];
+		if (strlen(name + 9) >= sizeof(kv->key) || strlen(value) >= sizeof(kv->value) ||
+		    !name[9]) {
+			config_fail(p, "%s: %s: name or value too long or empty", where, name);
+			return 0;
+		}
+		strcpy(kv->key, name + 9);
+		strcpy(kv->value, value);
+		return 1;
+	}
+	const struct config_key *key = config_key_find(section, name);
+	if (!key) {
+		bool known_section = false;
+		for (size_t i = 0; i < CONFIG_KEY_COUNT; i++)
+			known_section |= strcmp(config_keys[i].section, section) == 0;
+		if (known_section && strcmp(section, "dimension") != 0)
+			config_fail(p, "%s: unknown key '%s'", where, name);
+		else
+			config_fail(p, "[%s]: unknown section (key '%s')", section, name);
+		return 0;
+	}
+	return config_set(p, key, cfg, where, value) == 0;
+}
+
+static int config_defaults(struct config_parse *p)
+{
+	memset(p->cfg, 0, sizeof(*p->cfg));
+	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+		const struct config_key *key = &config_keys[i];
+		if (strcmp(key->section, "dimension") == 0 || !key->value ||
+		    strchr(key->name, '<'))
+			continue;
+		if (config_set(p, key, p->cfg, "default", key->value) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int config_resolve_cpus(struct config_parse *p)
+{
+	struct config *cfg = p->cfg;
+	if (strcmp(cfg->cpus_spec, "auto") == 0) {
+		cpu_set_t set;
+		if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+			config_fail(p, "[workers]: cpus: auto: sched_getaffinity: %s",
+				    strerror(errno));
+			return -errno;
+		}
+		cfg->cpu_count = 0;
+		for (int c = 0; c < CPU_SETSIZE && cfg->cpu_count < CONFIG_CPUS_MAX; c++)
+			if (CPU_ISSET(c, &set))
+				cfg->cpus[cfg->cpu_count++] = c;
+		return 0;
+	}
+	int n = config_cpu_list_parse(cfg->cpus_spec, cfg->cpus, CONFIG_CPUS_MAX);
+	if (n < 0) {
+		config_fail(p, "[workers]: cpus: '%s' is not a CPU list such as 0-3,6%s",
+			    cfg->cpus_spec, n == -E2BIG ? " (too many CPUs)" : "");
+		return n;
+	}
+	cfg->cpu_count = (size_t)n;
+	long online = sysconf(_SC_NPROCESSORS_CONF);
+	for (size_t i = 0; i < cfg->cpu_count; i++) {
+		if (online > 0 && cfg->cpus[i] >= online) {
+			config_fail(p, "[workers]: cpus: CPU %d does not exist (this machine has %ld)",
+				    cfg->cpus[i], online);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int config_validate_dim(struct config_parse *p, size_t index)
+{
+	struct config_dim *dim = &p->cfg->dims[index];
+	char where[CONFIG_NAME_MAX + 16];
+	snprintf(where, sizeof(where), "[dimension %s]", dim->name);
+	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+		const struct config_key *key = &config_keys[i];
+		if (strcmp(key->section, "dimension") == 0 && !key->value &&
+		    !p->dim_seen[index][i] && strcmp(key->name, "join_field") != 0) {
+			config_fail(p, "%s: %s: required", where, key->name);
+			return -EINVAL;
+		}
+	}
+	if ((int)dim->join_field < 0) {
+		int field = config_choice("user_id|device_id|url", dim->key);
+		if (field < 0) {
+			config_fail(p, "%s: join_field: required (key '%s' is not an event field)",
+				    where, dim->key);
+			return -EINVAL;
+		}
+		dim->join_field = (enum config_event_field)field;
+	}
+	if (strcmp(dim->key_type, "UInt64") != 0 && strcmp(dim->key_type, "String") != 0) {
+		config_fail(p, "%s: key_type: '%s' is not UInt64 or String", where, dim->key_type);
+		return -EINVAL;
+	}
+	if (dim->join_field == CONFIG_FIELD_USER_ID && strcmp(dim->key_type, "UInt64") != 0) {
+		config_fail(p, "%s: key_type: user_id joins need a UInt64 key", where);
+		return -EINVAL;
+	}
+	if (dim->join_field != CONFIG_FIELD_USER_ID && strcmp(dim->key_type, "String") != 0) {
+		config_fail(p, "%s: key_type: %s joins need a String key", where,
+			    config_field_name(dim->join_field));
+		return -EINVAL;
+	}
+	if (dim->key_normalize == CONFIG_KEY_STRIP_QUERY && dim->join_field != CONFIG_FIELD_URL) {
+		config_fail(p, "%s: key_normalize: strip-query applies to url joins only", where);
+		return -EINVAL;
+	}
+	if (strcmp(dim->format, "auto") != 0 && strcmp(dim->format, "tsv") != 0 &&
+	    strcmp(dim->format, "csv") != 0 && strcmp(dim->format, "native") != 0) {
+		config_fail(p, "%s: format: '%s' is not auto, tsv, csv or native", where,
+			    dim->format);
+		return -EINVAL;
+	}
+	if (dim->attr_count == 0) {
+		config_fail(p, "%s: no attributes (add attr.<column> = <type>)", where);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int config_finish(struct config_parse *p)
+{
+	struct config *cfg = p->cfg;
+	if (config_resolve_cpus(p) < 0)
+		return -EINVAL;
+	if (cfg->dim_count == 0) {
+		config_fail(p, "no [dimension <name>] section");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < cfg->dim_count; i++) {
+		if (config_validate_dim(p, i) < 0)
+			return -EINVAL;
+		for (size_t j = 0; j < i; j++) {
+			if (cfg->dims[j].join_field == cfg->dims[i].join_field) {
+				config_fail(p, "[dimension %s]: join_field: %s is joined by [dimension %s] already",
+					    cfg->dims[i].name, config_field_name(cfg->dims[i].join_field),
+					    cfg->dims[j].name);
+				return -EINVAL;
+			}
+		}
+	}
+	if (cfg->instance[0] == '\0') {
+		if (gethostname(cfg->instance, sizeof(cfg->instance) - 1) != 0)
+			strcpy(cfg->instance, "enrichd");
+	}
+	for (const char *c = cfg->instance; *c; c++) {
+		if (!isalnum((unsigned char)*c) && *c != '_' && *c != '.' && *c != '-') {
+			config_fail(p, "[output]: instance: '%s' may hold only letters, digits, '_', '.', '-'",
+				    cfg->instance);
+			return -EINVAL;
+		}
+	}
+	if (cfg->output_dir[0] == '\0') {
+		config_fail(p, "[output]: dir: required");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int config_parse_with(struct config *cfg, char *err, size_t err_cap, const char *path,
+			     const char *text)
+{
+	struct config_parse *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->cfg = cfg;
+	p->err = err;
+	p->err_cap = err_cap;
+	int rc = config_defaults(p);
+	if (rc == 0) {
+		snprintf(cfg->path, sizeof(cfg->path), "%s", path ? path : "<string>");
+		int line = path ? ini_parse(path, config_on_entry, p)
+				: ini_parse_string(text, config_on_entry, p);
+		if (line == -1) {
+			rc = -errno ? -errno : -ENOENT;
+			snprintf(err, err_cap, "%s: cannot open: %s", path, strerror(-rc));
+			p->failed = true;
+		} else if (line > 0 && p->failed) {
+			char first[CONFIG_ERR_MAX];
+			snprintf(first, sizeof(first), "%s", err);
+			snprintf(err, err_cap, "%s:%d: %s", cfg->path, line, first);
+		} else if (line > 0) {
+			snprintf(err, err_cap, "%s:%d: syntax error (expected [section] or key = value)",
+				 cfg->path, line);
+			p->failed = true;
+		} else if (line < 0) {
+			snprintf(err, err_cap, "%s: out of memory while parsing", cfg->path);
+			p->failed = true;
+		}
+		if (!p->failed && config_finish(p) < 0) {
+			char first[CONFIG_ERR_MAX];
+			snprintf(first, sizeof(first), "%s", err);
+			snprintf(err, err_cap, "%s: %s", cfg->path, first);
+		}
+		if (p->failed && rc == 0)
+			rc = -EINVAL;
+	}
+	free(p);
+	return rc;
+}
+
+int config_load(const char *path, struct config *cfg, char *err, size_t err_cap)
+{
+	return config_parse_with(cfg, err, err_cap, path, NULL);
+}
+
+int config_parse_string(const char *text, struct config *cfg, char *err, size_t err_cap)
+{
+	return config_parse_with(cfg, err, err_cap, NULL, text);
+}
+
+const char *config_join_name(enum config_join join)
+{
+	static const char *const names[] = {"left", "inner", "default"};
+	return (unsigned)join < 3 ? names[join] : "?";
+}
+
+const char *config_field_name(enum config_event_field field)
+{
+	static const char *const names[] = {"user_id", "device_id", "url"};
+	return (unsigned)field < 3 ? names[field] : "?";
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+	static const char *const numa_names[] = {"auto", "off", "local", "replicate"};
+	fprintf(out, "config:     %s\n", cfg->path);
+	fprintf(out, "kafka:      brokers=%s topic=%s group=%s properties=%zu\n", cfg->brokers,
+		cfg->topic, cfg->group_id, cfg->kafka_prop_count);
+	fprintf(out, "workers:    %zu on CPUs", cfg->cpu_count);
+	for (size_t i = 0; i < cfg->cpu_count; i++)
+		fprintf(out, "%s%d", i ? "," : " ", cfg->cpus[i]);
+	fprintf(out, " (numa=%s, batch=%u events)\n", numa_names[cfg->numa], cfg->batch_events);
+	for (size_t i = 0; i < cfg->dim_count; i++) {
+		const struct config_dim *d = &cfg->dims[i];
+		fprintf(out, "dimension:  %s key=%s %s joined on event %s (%s join, %s) from %s [%s]\n",
+			d->name, d->key, d->key_type, config_field_name(d->join_field),
+			config_join_name(d->join),
+			d->key_normalize == CONFIG_KEY_EXACT ? "exact key" : "strip-query",
+			d->source, d->format);
+	}
+	fprintf(out, "output:     %s instance=%s segment<=%llu bytes or %u ms, %u rows/block\n",
+		cfg->output_dir, cfg->instance, (unsigned long long)cfg->segment_bytes,
+		cfg->segment_age_ms, cfg->block_rows);
+	fprintf(out, "dead letter: %s\n", cfg->dead_letter_dir);
+	fprintf(out, "metrics:    %s\n", cfg->metrics_listen[0] ? cfg->metrics_listen : "off");
+}
+
+void config_reference(FILE *out)
+{
+	const char *section = "";
+	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+		const struct config_key *key = &config_keys[i];
+		if (strcmp(section, key->section) != 0) {
+			section = key->section;
+			fprintf(out, "\n### [%s%s]\n\n| key | default | meaning |\n|---|---|---|\n",
+				section, strcmp(section, "dimension") == 0 ? " <name>" : "");
+		}
+		fprintf(out, "| `%s` | %s%s%s | %s%s%s |\n", key->name, key->value ? "`" : "",
+			key->value ? (*key->value ? key->value : " ") : "required",
+			key->value ? "`" : "", key->help, key->choices ? " One of: " : "",
+			key->choices ? key->choices : "");
+	}
+}

@@ -1,0 +1,158 @@
+/*
+ * config: enrichd's configuration, one INI file.
+ *
+ * Every key is described once in a declarative table (section, key, type, default, help) that
+ * drives parsing, validation, defaults and the generated reference (docs/CONFIGURATION.md, from
+ * `enrichd --config-reference`). Sections:
+ *
+ *   [kafka]              brokers, topic, group_id, property.<librdkafka key> = value ...
+ *   [workers]            cpus, numa, numa_topology, batch_events, poll_timeout_ms
+ *   [dimension <name>]   source, format, key, key_type, join_field, join, key_normalize,
+ *                        attr.<column> = <ClickHouse type> ... (one per attribute, in order)
+ *   [output]             dir, instance, segment_bytes, segment_age_ms, block_rows, ...
+ *   [dead_letter]        dir
+ *   [metrics]            listen
+ *   [log]                level
+ *
+ * A struct config is plain data: fixed-size arrays, no heap, copyable. Bounds are the *_MAX
+ * constants below; exceeding one is a configuration error that names the key.
+ */
+#ifndef ENRICHD_CONFIG_H
+#define ENRICHD_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "log.h"
+
+#define CONFIG_DIMS_MAX 8
+#define CONFIG_ATTRS_MAX 16
+#define CONFIG_KAFKA_PROPS_MAX 64
+#define CONFIG_CPUS_MAX 256
+#define CONFIG_NAME_MAX 64
+#define CONFIG_TYPE_MAX 64
+#define CONFIG_VALUE_MAX 512
+#define CONFIG_ERR_MAX 512
+
+enum config_join {
+	CONFIG_JOIN_LEFT = 0, /* miss: NULL attributes, counted */
+	CONFIG_JOIN_INNER,    /* miss: the event goes to the dead-letter file */
+	CONFIG_JOIN_DEFAULT,  /* miss: the attribute types' default values, counted */
+};
+
+enum config_key_normalize {
+	CONFIG_KEY_EXACT = 0,       /* the key as the event carries it */
+	CONFIG_KEY_STRIP_QUERY,     /* URL: drop ?query and #fragment, lowercase scheme and host */
+};
+
+enum config_numa {
+	CONFIG_NUMA_AUTO = 0, /* node-local worker memory when the machine has several nodes */
+	CONFIG_NUMA_OFF,      /* ignore the topology */
+	CONFIG_NUMA_LOCAL,    /* worker buffers on the worker's node; one dimension set, interleaved */
+	CONFIG_NUMA_REPLICATE,/* as local, plus one dimension replica per node */
+};
+
+/* The event fields a dimension can be joined on. */
+enum config_event_field {
+	CONFIG_FIELD_USER_ID = 0,
+	CONFIG_FIELD_DEVICE_ID,
+	CONFIG_FIELD_URL,
+};
+
+struct config_attr {
+	char name[CONFIG_NAME_MAX];
+	char type[CONFIG_TYPE_MAX]; /* ClickHouse type of the source column, e.g. "LowCardinality(String)" */
+};
+
+struct config_dim {
+	char name[CONFIG_NAME_MAX];
+	char source[PATH_MAX];
+	char format[16];                 /* auto | tsv | csv | native */
+	char key[CONFIG_NAME_MAX];       /* key column in the source */
+	char key_type[16];               /* UInt64 | String */
+	enum config_event_field join_field;
+	enum config_join join;
+	enum config_key_normalize key_normalize;
+	size_t attr_count;
+	struct config_attr attrs[CONFIG_ATTRS_MAX];
+};
+
+struct config_kv {
+	char key[CONFIG_NAME_MAX * 2];
+	char value[CONFIG_VALUE_MAX];
+};
+
+struct config {
+	char path[PATH_MAX];
+
+	/* [kafka] */
+	char brokers[CONFIG_VALUE_MAX];
+	char topic[CONFIG_NAME_MAX * 4];
+	char group_id[CONFIG_NAME_MAX * 4];
+	size_t kafka_prop_count;
+	struct config_kv kafka_props[CONFIG_KAFKA_PROPS_MAX];
+
+	/* [workers] */
+	char cpus_spec[CONFIG_VALUE_MAX];
+	size_t cpu_count;           /* resolved: "auto" is every CPU this process may run on */
+	int cpus[CONFIG_CPUS_MAX];
+	enum config_numa numa;
+	char numa_topology[PATH_MAX];
+	uint32_t batch_events;      /* events taken from Kafka per worker batch */
+	uint32_t poll_timeout_ms;
+
+	/* [dimension <name>] */
+	size_t dim_count;
+	struct config_dim dims[CONFIG_DIMS_MAX];
+	uint32_t reload_interval_ms; /* [dimensions] reload_interval; 0: only on SIGHUP */
+
+	/* [output] */
+	char output_dir[PATH_MAX];
+	char instance[CONFIG_NAME_MAX];
+	uint64_t segment_bytes;
+	uint32_t segment_age_ms;
+	uint32_t block_rows;        /* rows per Native block */
+	uint64_t inflight_bytes;    /* bound on bytes written but not yet on disk, per worker */
+	uint32_t open_segments;     /* bound on open (dt, hour) segments per worker */
+
+	/* [dead_letter] */
+	char dead_letter_dir[PATH_MAX];
+
+	/* [metrics] */
+	char metrics_listen[CONFIG_NAME_MAX];
+
+	/* [log] */
+	enum log_level log_level;
+};
+
+/*
+ * Reads and validates the file at path into *cfg (defaults first, then the file). Returns 0, or
+ * -EINVAL / -errno with a message in err (at most err_cap bytes) that names the file, line, key and
+ * reason. *cfg is fully written either way; on error its contents are unspecified.
+ */
+int config_load(const char *path, struct config *cfg, char *err, size_t err_cap);
+
+/* As config_load, from a NUL-terminated string (tests, embedded defaults). */
+int config_parse_string(const char *text, struct config *cfg, char *err, size_t err_cap);
+
+/* Prints the plan `enrichd --check` shows: workers and CPUs, dimensions, output schema. */
+void config_print(const struct config *cfg, FILE *out);
+
+/* Prints the reference of every key (markdown), generated from the key table. */
+void config_reference(FILE *out);
+
+/* Parses a CPU list "0-3,6,8-9" into cpus (at most cap). Returns the count or -EINVAL/-E2BIG. */
+int config_cpu_list_parse(const char *spec, int *cpus, size_t cap);
+
+/* Parses "256MiB", "1G", "4096" into bytes. Returns 0 or -EINVAL / -ERANGE. */
+int config_bytes_parse(const char *text, uint64_t *out);
+
+/* Parses "1s", "250ms", "2m", "1000" (ms) into milliseconds. Returns 0 or -EINVAL / -ERANGE. */
+int config_duration_ms_parse(const char *text, uint64_t *out);
+
+const char *config_join_name(enum config_join join);
+const char *config_field_name(enum config_event_field field);
+
+#endif
