@@ -1,0 +1,161 @@
+#include "deadletter.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int deadletter_mkdirs(const char *dir)
+{
+	char path[4096];
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(path, 0755) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int deadletter_open(struct deadletter *dl, const char *dir, const char *instance, unsigned worker)
+{
+	memset(dl, 0, sizeof(*dl));
+	dl->fd = -1;
+	int rc = deadletter_mkdirs(dir);
+	if (rc < 0) {
+		log_error("deadletter", "%s: cannot create directory: %s", dir, strerror(-rc));
+		return rc;
+	}
+	snprintf(dl->path, sizeof(dl->path), "%s/%s-w%u.deadletter.tsv", dir, instance, worker);
+	dl->buf = malloc(DEADLETTER_BUF_BYTES);
+	if (!dl->buf)
+		return -ENOMEM;
+	dl->fd = open(dl->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (dl->fd < 0) {
+		rc = -errno;
+		log_error("deadletter", "%s: cannot open: %s", dl->path, strerror(-rc));
+		goto out_free_buf;
+	}
+	return 0;
+
+out_free_buf:
+	free(dl->buf);
+	dl->buf = NULL;
+	return rc;
+}
+
+size_t deadletter_tsv_escape(char *dst, const void *src, size_t len)
+{
+	const unsigned char *s = src;
+	char *d = dst;
+	for (size_t i = 0; i < len; i++) {
+		char e = 0;
+		switch (s[i]) {
+		case '\\': e = '\\'; break;
+		case '\t': e = 't'; break;
+		case '\n': e = 'n'; break;
+		case '\r': e = 'r'; break;
+		case '\0': e = '0'; break;
+		case '\b': e = 'b'; break;
+		case '\f': e = 'f'; break;
+		default: break;
+		}
+		if (e) {
+			*d++ = '\\';
+			*d++ = e;
+		} else {
+			*d++ = (char)s[i];
+		}
+	}
+	return (size_t)(d - dst);
+}
+
+static int deadletter_flush(struct deadletter *dl)
+{
+	size_t off = 0;
+	while (off < dl->len) {
+		ssize_t n = write(dl->fd, dl->buf + off, dl->len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int rc = -errno;
+			dl->errors++;
+			log_error("deadletter", "%s: write failed: %s (%zu bytes kept buffered)",
+				  dl->path, strerror(-rc), dl->len - off);
+			memmove(dl->buf, dl->buf + off, dl->len - off);
+			dl->len -= off;
+			return rc;
+		}
+		off += (size_t)n;
+	}
+	dl->len = 0;
+	return 0;
+}
+
+int deadletter_append(struct deadletter *dl, const char *topic, int32_t partition, int64_t offset,
+		      const char *error, const char *reason, const void *raw, size_t raw_len)
+{
+	size_t head_max = strlen(topic) * 2 + strlen(error) * 2 + strlen(reason) * 2 + 64;
+	size_t need = head_max + raw_len * 2 + 1;
+	if (dl->len + need > DEADLETTER_BUF_BYTES) {
+		int rc = deadletter_flush(dl);
+		if (rc < 0)
+			return rc;
+	}
+	if (need > DEADLETTER_BUF_BYTES) {
+		/* A message larger than half the buffer: keep its head, say so in the reason. */
+		raw_len = (DEADLETTER_BUF_BYTES - head_max - 64) / 2;
+		reason = "message larger than the dead-letter buffer; raw bytes truncated";
+	}
+	char *d = dl->buf + dl->len;
+	d += deadletter_tsv_escape(d, topic, strlen(topic));
+	d += sprintf(d, "\t%" PRId32 "\t%" PRId64 "\t", partition, offset);
+	d += deadletter_tsv_escape(d, error, strlen(error));
+	*d++ = '\t';
+	d += deadletter_tsv_escape(d, reason, strlen(reason));
+	*d++ = '\t';
+	d += deadletter_tsv_escape(d, raw, raw_len);
+	*d++ = '\n';
+	dl->len = (size_t)(d - dl->buf);
+	dl->count++;
+	return 0;
+}
+
+int deadletter_sync(struct deadletter *dl)
+{
+	if (dl->fd < 0)
+		return 0;
+	int rc = deadletter_flush(dl);
+	if (rc < 0)
+		return rc;
+	if (fdatasync(dl->fd) != 0) {
+		rc = -errno;
+		dl->errors++;
+		log_error("deadletter", "%s: fdatasync failed: %s", dl->path, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+void deadletter_close(struct deadletter *dl)
+{
+	if (dl->fd >= 0) {
+		deadletter_sync(dl);
+		close(dl->fd);
+	}
+	free(dl->buf);
+	dl->buf = NULL;
+	dl->fd = -1;
+}

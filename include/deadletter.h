@@ -1,0 +1,56 @@
+/*
+ * deadletter: the dead-letter file of one worker.
+ *
+ * Every event the engine cannot turn into a row (malformed message, inner-join miss) is appended
+ * as one line of ClickHouse TabSeparated with the columns of DEADLETTER_STRUCTURE; `raw` holds the
+ * message bytes exactly (TSV escaping makes any byte safe). Read it with
+ *   SELECT * FROM file('<dir>/<files>.deadletter.tsv', 'TSV', '<DEADLETTER_STRUCTURE>')
+ *
+ * The file is <dir>/<instance>-w<worker>.deadletter.tsv, opened for append, so restarts keep
+ * what was there. Lines are buffered in a buffer allocated at open (DEADLETTER_BUF_BYTES); a full
+ * buffer is written out at once. deadletter_sync() writes and fdatasyncs: callers sync before the
+ * Kafka offsets of the dead-lettered messages are committed, so an accepted message is never lost.
+ * One writer per worker thread; not thread-safe.
+ */
+#ifndef ENRICHD_DEADLETTER_H
+#define ENRICHD_DEADLETTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DEADLETTER_STRUCTURE \
+	"topic String, partition Int32, offset Int64, error String, reason String, raw String"
+#define DEADLETTER_BUF_BYTES (1u << 20)
+
+struct deadletter {
+	int fd;
+	char path[4096];
+	char *buf;
+	size_t len;
+	uint64_t count;  /* lines appended since open */
+	uint64_t errors; /* failed writes (each logged) */
+};
+
+/* Creates dir if needed and opens the file. Returns 0 or -errno (logged with the path). */
+int deadletter_open(struct deadletter *dl, const char *dir, const char *instance, unsigned worker);
+
+/*
+ * Appends one line. error is a short code ("syntax", "inner_miss_users"), reason a sentence; raw
+ * is any bytes. Returns 0 or -errno (a failed flush; the line stays buffered when it fits).
+ */
+int deadletter_append(struct deadletter *dl, const char *topic, int32_t partition, int64_t offset,
+		      const char *error, const char *reason, const void *raw, size_t raw_len);
+
+/* Writes out the buffer and fdatasyncs the file. Returns 0 or -errno (logged). */
+int deadletter_sync(struct deadletter *dl);
+
+/* Syncs and closes. Safe on a zeroed struct. */
+void deadletter_close(struct deadletter *dl);
+
+/*
+ * Writes src escaped as ClickHouse TabSeparated escapes a String (\\ \t \n \r \0 \b \f) to dst,
+ * which must hold 2 * len bytes. Returns the bytes written.
+ */
+size_t deadletter_tsv_escape(char *dst, const void *src, size_t len);
+
+#endif

@@ -1,0 +1,54 @@
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "deadletter.h"
+
+Test(deadletter, escapes_every_tsv_special_byte)
+{
+	const char raw[] = {'a', '\t', 'b', '\n', '\\', '\0', '\r', '\b', '\f', (char)0xff};
+	char out[2 * sizeof(raw)];
+	size_t n = deadletter_tsv_escape(out, raw, sizeof(raw));
+	const char want[] = "a\\tb\\n\\\\\\0\\r\\b\\f\xff";
+	cr_assert_eq(n, sizeof(want) - 1);
+	cr_expect_eq(memcmp(out, want, n), 0);
+}
+
+Test(deadletter, appends_lines_that_survive_reopen)
+{
+	char dir[] = "/tmp/deadletter-test-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char sub[256];
+	snprintf(sub, sizeof(sub), "%s/a/b", dir);
+	struct deadletter dl;
+	cr_assert_eq(deadletter_open(&dl, sub, "inst", 3), 0);
+	cr_assert_eq(deadletter_append(&dl, "clickstream", 7, 42, "syntax", "syntax error at byte 1",
+				       "{bad\tjson\n", 10), 0);
+	cr_assert_eq(deadletter_sync(&dl), 0);
+	deadletter_close(&dl);
+	cr_assert_eq(deadletter_open(&dl, sub, "inst", 3), 0);
+	cr_assert_eq(deadletter_append(&dl, "clickstream", 8, 43, "empty", "empty payload", "", 0), 0);
+	deadletter_close(&dl);
+
+	char path[512], text[512];
+	snprintf(path, sizeof(path), "%s/inst-w3.deadletter.tsv", sub);
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	cr_expect_str_eq(text, "clickstream\t7\t42\tsyntax\tsyntax error at byte 1\t{bad\\tjson\\n\n"
+			       "clickstream\t8\t43\tempty\tempty payload\t\n");
+	unlink(path);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+Test(deadletter, unwritable_directory_is_an_error)
+{
+	struct deadletter dl;
+	cr_expect_lt(deadletter_open(&dl, "/proc/enrichd-no-such-dir", "i", 0), 0);
+}
