@@ -552,6 +552,31 @@ static int config_finish(struct config_parse *p)
 			}
 		}
 	}
+	static const char *const fixed[] = {"event_time", "user_id", "device_id", "url", "_topic",
+					    "_partition", "_offset", "_kafka_time", "_ingest_time"};
+	for (size_t i = 0; i < cfg->dim_count; i++) {
+		const struct config_dim *d = &cfg->dims[i];
+		for (size_t a = 0; a < d->attr_count; a++) {
+			const char *name = d->attrs[a].name;
+			for (size_t f = 0; f < sizeof(fixed) / sizeof(fixed[0]); f++) {
+				if (strcmp(name, fixed[f]) == 0) {
+					config_fail(p, "[dimension %s]: attr.%s: the output already has a column of that name",
+						    d->name, name);
+					return -EINVAL;
+				}
+			}
+			for (size_t j = 0; j <= i; j++) {
+				const struct config_dim *o = &cfg->dims[j];
+				for (size_t b = 0; b < (j == i ? a : o->attr_count); b++) {
+					if (strcmp(name, o->attrs[b].name) == 0) {
+						config_fail(p, "[dimension %s]: attr.%s: [dimension %s] has an attribute of that name",
+							    d->name, name, o->name);
+						return -EINVAL;
+					}
+				}
+			}
+		}
+	}
 	if (cfg->instance[0] == '\0') {
 		if (gethostname(cfg->instance, sizeof(cfg->instance) - 1) != 0)
 			strcpy(cfg->instance, "enrichd");

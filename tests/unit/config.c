@@ -89,6 +89,16 @@ Test(config, errors_name_the_key_and_reason)
 		     -EINVAL);
 	cr_expect(strstr(err, "joined by [dimension users]"), "%s", err);
 
+	cr_expect_eq(parse_with("[dimension dev]\nsource = x\nkey = device_id\nkey_type = String\n"
+				"attr.country = String\n"),
+		     -EINVAL);
+	cr_expect(strstr(err, "attr.country") && strstr(err, "[dimension users]"), "%s", err);
+
+	cr_expect_eq(parse_with("[dimension dev]\nsource = x\nkey = device_id\nkey_type = String\n"
+				"attr._offset = UInt64\n"),
+		     -EINVAL);
+	cr_expect(strstr(err, "attr._offset"), "%s", err);
+
 	cr_expect_eq(parse_with("[dimension d]\nsource = x\nkey = device_id\nattr.a = String\n"),
 		     -EINVAL);
 	cr_expect(strstr(err, "String key"), "%s", err);
