@@ -1122,11 +1122,12 @@ static int seg_ring_init(struct seg_writer *w)
 	if (cq > SEG_CQ_ENTRIES_MAX)
 		cq = SEG_CQ_ENTRIES_MAX;
 	struct io_uring_params p = {0};
-	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
+		  IORING_SETUP_TASKRUN_FLAG;
 	p.cq_entries = cq;
 	int rc = io_uring_queue_init_params(w->cfg.queue_depth, &w->ring, &p);
 	if (rc == -EINVAL) {
-		/* Kernels before 5.19 lack cooperative task running. */
+		/* Kernels before 5.18/5.19 lack SUBMIT_ALL and cooperative task running. */
 		memset(&p, 0, sizeof(p));
 		p.flags = IORING_SETUP_CQSIZE;
 		p.cq_entries = cq;

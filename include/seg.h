@@ -71,7 +71,8 @@ struct seg_buf {
 struct seg_sealed {
 	int64_t id;              /* the segment id seg_append returned for its blocks (= seq) */
 	int64_t hour_key;        /* hours since the epoch */
-	const char *path;        /* final path (.native); valid during the callback only */
+	const char *path;        /* the .native path (a discarded segment: its removed .tmp path);
+				    valid during the callback only */
 	uint64_t rows;           /* sum of the rows passed to seg_append */
 	uint64_t bytes;          /* file size */
 	uint64_t blocks;         /* number of seg_append calls */

@@ -63,12 +63,13 @@ run_case() { # run_case NAME HOURS-TO-CREATE-FIRST EXPECTED-ERROR
 	sync
 	echo "-- $fs: $(df -k --output=avail "$mnt" | tail -1 | tr -d ' ') KiB free before writing"
 
+	rm -f "$work/out.txt" "$work/err.txt" "$work/expect.tsv"
 	"$tool" --dir "$mnt/out" --instance full --blocks 48 --rows 200 --pad 100 --hours 2 \
 		--segment-bytes 300000 --retry-backoff-ms 50 --inflight-writes 16 --verify \
 		--expect "$work/expect.tsv" >"$work/out.txt" 2>"$work/err.txt" &
 	pid=$!
 	for _ in $(seq 300); do
-		grep -q "No space left on device" "$work/err.txt" && break
+		grep -qs "No space left on device" "$work/err.txt" && break
 		kill -0 "$pid" 2>/dev/null || fail "$fs: the writer exited on a full disk"
 		sleep 0.1
 	done
@@ -121,7 +122,7 @@ while read -r name fs hours expected; do
 	ran=$((ran + 1))
 done <<'CASES'
 ext4-write ext4 07,08 write of
-ext4-create ext4 07 creating a segment
+ext4-create ext4 - creating a segment
 tmpfs-write tmpfs - write of
 CASES
 if [ "$ran" -eq 0 ]; then

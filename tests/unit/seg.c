@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -775,5 +777,39 @@ Test(seg, enospc_retries_then_seals_complete_file)
 	check_sealed_file(&sealed[0]);
 	cr_assert_eq(st->inflight_writes, 0);
 	cr_assert_eq(st->segments_failed, 0);
+	cr_assert_eq(seg_writer_close(w), 0);
+}
+
+/*
+ * A write error that retrying cannot fix (EFBIG past RLIMIT_FSIZE) discards the segment: the
+ * callback reports the error, no .native and no .tmp is left, and the hour goes on in a new segment.
+ */
+Test(seg, unfixable_write_error_discards_segment)
+{
+	signal(SIGXFSZ, SIG_IGN);
+	struct rlimit lim = {.rlim_cur = 100000, .rlim_max = RLIM_INFINITY};
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	struct seg_writer_cfg c = cfg_small();
+	struct seg_writer *w;
+	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	int64_t id = append_pattern(w, HOUR_A, 65536, 1, NULL);
+	cr_assert_eq(append_pattern(w, HOUR_A, 65536, 2, NULL), id);
+	tick_until_sealed(w, 1, 0);
+	cr_assert_eq(sealed[0].rec.id, id);
+	cr_assert_eq(sealed[0].rec.err, -EFBIG, "err %d", sealed[0].rec.err);
+	const struct seg_stats *st = seg_stats(w);
+	cr_assert_eq(st->segments_failed, 1);
+	cr_assert_eq(st->segments_sealed, 0);
+	cr_assert_eq(st->inflight_writes, 0);
+	cr_assert_eq(count_suffix(".native.tmp"), 0, "the discarded segment is removed");
+	cr_assert_eq(count_suffix(".native"), 0);
+	uint8_t expect[1000];
+	int64_t id2 = append_pattern(w, HOUR_A, sizeof(expect), 3, expect);
+	cr_assert_gt(id2, id);
+	cr_assert_eq(seg_seal_all(w), 0);
+	cr_assert_eq(sealed_n, 2);
+	cr_assert_eq(sealed[1].rec.err, 0);
+	cr_assert_eq(sealed[1].rec.bytes, sizeof(expect));
+	check_sealed_file(&sealed[1]);
 	cr_assert_eq(seg_writer_close(w), 0);
 }
