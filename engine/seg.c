@@ -656,7 +656,8 @@ static int seg_reap(struct seg_writer *w)
 	int res[SEG_REAP_BATCH];
 	for (uint32_t round = 0; round < w->reap_rounds_max; round++) {
 		unsigned n = io_uring_peek_batch_cqe(&w->ring, cqes, SEG_REAP_BATCH);
-		if (n == 0 && (IO_URING_READ_ONCE(*w->ring.sq.kflags) & IORING_SQ_TASKRUN)) {
+		if (n == 0 && (IO_URING_READ_ONCE(*w->ring.sq.kflags) &
+			       (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW))) {
 			(void)io_uring_get_events(&w->ring);
 			n = io_uring_peek_batch_cqe(&w->ring, cqes, SEG_REAP_BATCH);
 		}

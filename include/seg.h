@@ -95,15 +95,18 @@ struct seg_writer_cfg {
 	const char *dir;               /* output directory, created (mkdir -p) if missing */
 	const char *instance;          /* instance id, see SEG_INSTANCE_LEN_MAX */
 	uint32_t worker;               /* worker index, the w<N> of file names */
-	uint64_t segment_bytes_max;    /* roll when a segment reaches this size (default 256 MiB) */
+	uint64_t segment_bytes_max;    /* segment size bound (default 256 MiB); only a single block
+				          larger than it makes a larger segment */
 	uint64_t segment_age_ms_max;   /* roll this long after a segment's first append (1000) */
 	uint32_t open_segments_max;    /* open segments (hour keys with data) at once (8); when one
 				          more is needed, the oldest is sealed */
 	uint32_t queue_depth;          /* io_uring submission queue entries (128) */
-	uint64_t pool_bytes;           /* write buffer pool (64 MiB); bounds a block's size */
+	uint64_t pool_bytes;           /* write buffer pool (64 MiB, rounded up to pages); bounds a
+				          block's size. Registered with io_uring when <= 1 GiB */
 	uint64_t inflight_bytes_max;   /* appended bytes not yet written (default: pool_bytes) */
 	uint32_t inflight_writes_max;  /* pool buffers handed out and not yet written (1024) */
-	uint32_t retry_backoff_ms_max; /* longest sleep between retries of a failed write (1000) */
+	uint32_t retry_backoff_ms_max; /* longest sleep between retries of a failed write (1000,
+				          at most 60000) */
 	seg_sealed_fn on_sealed;       /* may be NULL */
 	void *on_sealed_arg;
 };
