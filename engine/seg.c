@@ -150,7 +150,7 @@ struct seg_writer {
 	struct seg_stats stats;
 };
 
-/* ---- small helpers ---------------------------------------------------------------------- */
+/* ---- clocks, paths, errors ------------------------------------------------------ */
 
 static uint64_t seg_align(uint64_t n)
 {

@@ -208,7 +208,7 @@ int64_t seg_hour_key(int64_t epoch_ms);
 int seg_hour_path(int64_t hour_key, char *out, size_t cap);
 
 /*
- * Startup helper: removes every "<instance>-w<digits>-<digits>.native.tmp" regular file under dir,
+ * For start-up: removes every "<instance>-w<digits>-<digits>.native.tmp" regular file under dir,
  * recursively (at most 8 levels, symlinks not followed), and sets *removed to how many were
  * removed. Files of other instances and sealed files are left alone. A missing dir is not an
  * error. Returns 0 or -errno of the first failure (logged with the path).
