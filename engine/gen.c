@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -345,7 +346,7 @@ struct gen_buf {
 	bool overflow;
 };
 
-static void gen_put(struct gen_buf *b, const void *s, size_t n)
+static inline void gen_put(struct gen_buf *b, const void *s, size_t n)
 {
 	if (n > b->cap - b->len) {
 		b->overflow = true;
@@ -355,12 +356,19 @@ static void gen_put(struct gen_buf *b, const void *s, size_t n)
 	b->len += n;
 }
 
-static void gen_puts(struct gen_buf *b, const char *s)
+/* Short NUL-terminated strings (vocabulary words): a byte loop beats strlen plus memcpy. */
+static inline void gen_puts(struct gen_buf *b, const char *s)
 {
-	gen_put(b, s, strlen(s));
+	for (; *s; s++) {
+		if (b->len >= b->cap) {
+			b->overflow = true;
+			return;
+		}
+		b->p[b->len++] = *s;
+	}
 }
 
-static void gen_putc(struct gen_buf *b, char c)
+static inline void gen_putc(struct gen_buf *b, char c)
 {
 	if (b->len >= b->cap) {
 		b->overflow = true;
@@ -369,24 +377,46 @@ static void gen_putc(struct gen_buf *b, char c)
 	b->p[b->len++] = c;
 }
 
+static const char gen_digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
+/* Decimal digits of v at the end of tmp[20]; returns where they start. */
+static inline char *gen_u64_to_digits(uint64_t v, char tmp[20])
+{
+	char *p = tmp + 20;
+	while (v >= 100) {
+		unsigned k = (unsigned)(v % 100) * 2;
+		v /= 100;
+		*--p = gen_digit_pairs[k + 1];
+		*--p = gen_digit_pairs[k];
+	}
+	if (v >= 10) {
+		unsigned k = (unsigned)v * 2;
+		*--p = gen_digit_pairs[k + 1];
+		*--p = gen_digit_pairs[k];
+	} else {
+		*--p = (char)('0' + v);
+	}
+	return p;
+}
+
 /* Decimal digits of v, returns the count (1 to 20); out has room for 20. */
 static size_t gen_u64_digits(uint64_t v, char out[20])
 {
 	char tmp[20];
-	size_t n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	for (size_t k = 0; k < n; k++)
-		out[k] = tmp[n - 1 - k];
+	char *p = gen_u64_to_digits(v, tmp);
+	size_t n = (size_t)(tmp + 20 - p);
+	memcpy(out, p, n);
 	return n;
 }
 
 static void gen_put_u64(struct gen_buf *b, uint64_t v)
 {
-	char d[20];
-	gen_put(b, d, gen_u64_digits(v, d));
+	char tmp[20];
+	char *p = gen_u64_to_digits(v, tmp);
+	gen_put(b, p, (size_t)(tmp + 20 - p));
 }
 
 /* v in [0, 10^width) as exactly width digits. */
@@ -398,6 +428,15 @@ static void gen_put_fixed(struct gen_buf *b, uint64_t v, int width)
 		v /= 10;
 	}
 	gen_put(b, d, (size_t)width);
+}
+
+/* v in [0, 10^width) as exactly width digits at p. */
+static inline void gen_fmt_digits(char *p, unsigned v, int width)
+{
+	for (int k = width - 1; k >= 0; k--) {
+		p[k] = (char)('0' + v % 10);
+		v /= 10;
+	}
 }
 
 /* ---- keys ----------------------------------------------------------------------------------- */
@@ -458,14 +497,32 @@ size_t gen_device_id_missing(uint64_t seed, uint64_t j, char buf[GEN_DEVICE_ID_M
 	return gen_device_id_make(gen_key(seed, GEN_SALT_DEVICE_MISSING), j, true, buf);
 }
 
-/* Domain number d (< GEN_DOMAIN_COUNT) into b; independent of the seed. */
+/* Domain names, built once: "<prefix>-<suffix>.<tld>", independent of the seed. */
+static struct {
+	char name[GEN_DOMAIN_MAX];
+	uint8_t len;
+} gen_domains[GEN_DOMAIN_COUNT];
+static pthread_once_t gen_domains_once = PTHREAD_ONCE_INIT;
+
+static void gen_domains_build(void)
+{
+	for (uint32_t d = 0; d < GEN_DOMAIN_COUNT; d++) {
+		struct gen_buf b = {gen_domains[d].name, 0, GEN_DOMAIN_MAX - 1, false};
+		gen_puts(&b, gen_domain_prefixes[d / 64]);
+		gen_putc(&b, '-');
+		gen_puts(&b, gen_domain_suffixes[d % 64]);
+		gen_putc(&b, '.');
+		gen_puts(&b, gen_tlds[gen_mix64(d + 77) % GEN_ARRAY_LEN(gen_tlds)]);
+		gen_domains[d].name[b.len] = '\0';
+		gen_domains[d].len = (uint8_t)b.len;
+	}
+}
+
+/* Domain number d (< GEN_DOMAIN_COUNT) into b. */
 static void gen_domain_put(struct gen_buf *b, uint32_t d)
 {
-	gen_puts(b, gen_domain_prefixes[d / 64]);
-	gen_putc(b, '-');
-	gen_puts(b, gen_domain_suffixes[d % 64]);
-	gen_putc(b, '.');
-	gen_puts(b, gen_tlds[gen_mix64(d + 77) % GEN_ARRAY_LEN(gen_tlds)]);
+	pthread_once(&gen_domains_once, gen_domains_build);
+	gen_put(b, gen_domains[d].name, gen_domains[d].len);
 }
 
 static const char *gen_domain_category(uint32_t d)
@@ -775,6 +832,9 @@ enum gen_field { GEN_F_TIMESTAMP, GEN_F_USER, GEN_F_URL, GEN_F_DEVICE, GEN_F_COU
 
 static const char *const gen_field_names[GEN_F_COUNT] = {"timestamp", "user_id", "url",
 							  "device_id"};
+static const char *const gen_field_keys[GEN_F_COUNT] = {"\"timestamp\"", "\"user_id\"", "\"url\"",
+							 "\"device_id\""};
+static const size_t gen_field_key_lens[GEN_F_COUNT] = {11, 9, 5, 11};
 
 /* How one field is rendered. */
 enum gen_field_mode {
@@ -824,7 +884,7 @@ struct gen_event_ctx {
 	bool spacey;
 };
 
-static void gen_ws(struct gen_buf *b, const struct gen_event_ctx *c)
+static inline void gen_ws(struct gen_buf *b, const struct gen_event_ctx *c)
 {
 	if (!c->spacey)
 		return;
@@ -874,6 +934,26 @@ static void gen_json_string(struct gen_buf *b, struct gen_rng *r, const char *s,
 {
 	const unsigned char *p = (const unsigned char *)s;
 	gen_putc(b, '"');
+	if (escape_rate == 0) {
+		/* Plain: copy runs of bytes that need no escape at once. */
+		size_t run = 0;
+		for (size_t k = 0; k < len; k++) {
+			unsigned char c = p[k];
+			if (c >= 0x20 && c != '"' && c != '\\')
+				continue;
+			gen_put(b, p + run, k - run);
+			if (c < 0x20) {
+				gen_put_hex4(b, c, false);
+			} else {
+				gen_putc(b, '\\');
+				gen_putc(b, (char)c);
+			}
+			run = k + 1;
+		}
+		gen_put(b, p + run, len - run);
+		gen_putc(b, '"');
+		return;
+	}
 	for (size_t k = 0; k < len && !b->overflow;) {
 		size_t n = gen_utf8_len(p[k]);
 		if (n > len - k)
@@ -939,18 +1019,15 @@ static int64_t gen_json_timestamp(struct gen_buf *b, const struct gen_event_ctx 
 	int64_t y;
 	unsigned mo, d;
 	gen_civil_from_days(days, &y, &mo, &d);
-	gen_putc(b, '"');
-	gen_put_fixed(b, (uint64_t)y, 4);
-	gen_putc(b, '-');
-	gen_put_fixed(b, mo, 2);
-	gen_putc(b, '-');
-	gen_put_fixed(b, d, 2);
-	gen_putc(b, 'T');
-	gen_put_fixed(b, (uint64_t)(ms_of_day / 3600000), 2);
-	gen_putc(b, ':');
-	gen_put_fixed(b, (uint64_t)(ms_of_day / 60000 % 60), 2);
-	gen_putc(b, ':');
-	gen_put_fixed(b, (uint64_t)(ms_of_day / 1000 % 60), 2);
+	/* "YYYY-MM-DDTHH:MM:SS" built in place, then written at once. */
+	char dt[21] = "\"0000-00-00T00:00:00";
+	gen_fmt_digits(dt + 1, (unsigned)y, 4);
+	gen_fmt_digits(dt + 6, mo, 2);
+	gen_fmt_digits(dt + 9, d, 2);
+	gen_fmt_digits(dt + 12, (unsigned)(ms_of_day / 3600000), 2);
+	gen_fmt_digits(dt + 15, (unsigned)(ms_of_day / 60000 % 60), 2);
+	gen_fmt_digits(dt + 18, (unsigned)(ms_of_day / 1000 % 60), 2);
+	gen_put(b, dt, 20);
 	if (frac_digits > 0) {
 		gen_putc(b, '.');
 		uint64_t ms = (uint64_t)(ms_of_day % 1000);
@@ -1058,13 +1135,10 @@ static size_t gen_json_object(struct gen_buf *b, const struct gen_event_ctx *c,
 			gen_puts(b, gen_extras[it - GEN_F_COUNT]);
 		} else {
 			const struct gen_field_plan *p = &plan[it];
-			if (p->mode == GEN_FM_UNQUOTED_KEY) {
+			if (p->mode == GEN_FM_UNQUOTED_KEY)
 				gen_puts(b, gen_field_names[it]);
-			} else {
-				gen_putc(b, '"');
-				gen_puts(b, gen_field_names[it]);
-				gen_putc(b, '"');
-			}
+			else
+				gen_put(b, gen_field_keys[it], gen_field_key_lens[it]);
 			gen_ws(b, c);
 			if (p->mode != GEN_FM_NO_COLON)
 				gen_putc(b, ':');
@@ -1326,29 +1400,12 @@ int gen_writer_close(struct gen_writer *w, bool sync)
 	return w->err;
 }
 
-static const char gen_digit_pairs[201] =
-	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-	"8081828384858687888990919293949596979899";
 
 void gen_writer_put_u64(struct gen_writer *w, uint64_t v)
 {
 	char tmp[20];
-	char *p = tmp + sizeof(tmp);
-	while (v >= 100) {
-		unsigned k = (unsigned)(v % 100) * 2;
-		v /= 100;
-		*--p = gen_digit_pairs[k + 1];
-		*--p = gen_digit_pairs[k];
-	}
-	if (v >= 10) {
-		unsigned k = (unsigned)v * 2;
-		*--p = gen_digit_pairs[k + 1];
-		*--p = gen_digit_pairs[k];
-	} else {
-		*--p = (char)('0' + v);
-	}
-	gen_writer_put(w, p, (size_t)(tmp + sizeof(tmp) - p));
+	char *p = gen_u64_to_digits(v, tmp);
+	gen_writer_put(w, p, (size_t)(tmp + 20 - p));
 }
 
 void gen_writer_put_i64(struct gen_writer *w, int64_t v)

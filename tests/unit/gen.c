@@ -811,6 +811,51 @@ Test(writer, escapes_and_numbers)
 	rmdir(dir);
 }
 
+/* The word-at-a-time test of gen_writer_put_tsv must find a byte to escape anywhere, and never
+ * take UTF-8 or other bytes above 0x20 for one. */
+Test(writer, tsv_escape_at_every_position)
+{
+	char dir[] = "/tmp/gen-test-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/out", dir);
+	static const char specials[] = {'\\', '\t', '\n', '\r', '\0', '\b', '\f', 0x01, 0x1f};
+	static const char escaped[] = {'\\', 't', 'n', 'r', '0', 'b', 'f'};
+	for (size_t len = 1; len <= 40; len++) {
+		for (size_t pos = 0; pos <= len; pos++) {
+			for (size_t sp = 0; sp < sizeof(specials); sp++) {
+				char in[40];
+				for (size_t k = 0; k < len; k++) /* UTF-8 and ASCII above 0x20 */
+					in[k] = k % 3 == 0 ? (char)0xc3 : k % 3 == 1 ? (char)0xa9 : ' ';
+				if (pos < len)
+					in[pos] = specials[sp];
+				struct gen_writer w;
+				cr_assert_eq(gen_writer_open(&w, path, 0), 0);
+				gen_writer_put_tsv(&w, in, len);
+				cr_assert_eq(gen_writer_close(&w, false), 0);
+				size_t got_len;
+				char *got = read_all(path, &got_len);
+				if (pos == len) {
+					cr_assert_eq(got_len, len);
+					cr_assert(memcmp(got, in, len) == 0);
+					break; /* no special: one pass is enough */
+				}
+				if (sp < sizeof(escaped)) {
+					cr_assert_eq(got_len, len + 1, "len %zu pos %zu special %zu", len, pos, sp);
+					cr_assert(memcmp(got, in, pos) == 0);
+					cr_assert_eq(got[pos], '\\');
+					cr_assert_eq(got[pos + 1], escaped[sp]);
+					cr_assert(memcmp(got + pos + 2, in + pos + 1, len - pos - 1) == 0);
+				} else { /* other control bytes are passed through as they are */
+					cr_assert_eq(got_len, len);
+				}
+			}
+		}
+	}
+	unlink(path);
+	rmdir(dir);
+}
+
 /* ---- enrichd-gen-events against a mock Kafka cluster ---------------------------------------- */
 
 /* The programs are built next to this test binary. */
