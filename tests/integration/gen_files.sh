@@ -39,6 +39,16 @@ done
 cmp -s "$tmp/ev.jsonl" "$tmp/ev2.jsonl" || fail "events differ for the same seed"
 cmp -s "$tmp/ev.jsonl" "$tmp/ev3.jsonl" && fail "events identical for different seeds"
 [ "$(wc -l <"$tmp/ev.jsonl")" -eq $count ] || fail "events file does not have $count lines"
+"$events" --seed 7 "${ev_args[@]}" --out - 2>/dev/null | cmp -s - "$tmp/ev.jsonl" ||
+	fail "standard output differs from the file output"
+
+echo "-- pacing"
+# 1000 events at 2000/s: the last one is due after 0.4995 s; allow a loaded machine 3 s.
+t0=$EPOCHREALTIME
+"$events" --count 1000 --rate 2000 --out /dev/null 2>/dev/null
+elapsed_ms=$(( (${EPOCHREALTIME/./} - ${t0/./}) / 1000 ))
+[ "$elapsed_ms" -ge 495 ] && [ "$elapsed_ms" -le 3000 ] ||
+	fail "1000 events at 2000/s took $elapsed_ms ms"
 [ "$(wc -l <"$tmp/m.tsv")" -eq $((count + 2)) ] || fail "manifest does not have $count rows"
 
 # Well-formed lines only, picked with the manifest's malformed column (lines may hold tabs).

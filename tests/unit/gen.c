@@ -1071,3 +1071,23 @@ Test(kafka, failed_delivery_exits_nonzero, .timeout = 120)
 	cr_assert_eq(run_tool(bad, 30), 1);
 	mock_stop(&m);
 }
+
+Test(events, skew_favours_low_rows)
+{
+	struct gen_event_config c;
+	gen_event_config_default(&c);
+	c.count = 20000;
+	c.users = 1000;
+	c.skew = 1.0; /* index = N * u^2: a quarter of the rows take half the events */
+	uint64_t low[250];
+	for (uint64_t i = 0; i < 250; i++)
+		low[i] = gen_user_id(c.seed, i);
+	qsort(low, 250, sizeof(uint64_t), cmp_u64);
+	static struct gen_event ev;
+	size_t hits = 0;
+	for (uint64_t seq = 0; seq < c.count; seq++) {
+		gen_event_make(&c, seq, &ev);
+		hits += bsearch(&ev.user_id, low, 250, sizeof(uint64_t), cmp_u64) != NULL;
+	}
+	cr_assert(hits > 9500 && hits < 10500, "low quarter took %zu of 20000", hits);
+}
