@@ -1010,7 +1010,7 @@ static int64_t gen_json_timestamp(struct gen_buf *b, const struct gen_event_ctx 
 	int64_t unit = frac_digits >= 3 ? 1 : (frac_digits == 2 ? 10 : (frac_digits == 1 ? 100 : 1000));
 	int64_t t = t_ms - t_ms % unit;
 	int64_t local = t + (int64_t)offset_min * 60000;
-	if (local < 0) { /* keep the written year >= 1970 */
+	if (local < 0 || local > GEN_TIME_MAX_MS) { /* keep the written year in 1970-9999 */
 		offset_min = 0;
 		local = t;
 	}
@@ -1291,6 +1291,8 @@ static void gen_malformed_payload(struct gen_buf *b, struct gen_event_ctx *c, st
 	gen_json_object(b, c, plan, ev, t_ms, -1, false);
 }
 
+#define GEN_MISSING_RANGE (UINT64_C(1) << 20)
+
 void gen_event_make(const struct gen_event_config *cfg, uint64_t seq, struct gen_event *ev)
 {
 	uint64_t seed = cfg->seed;
@@ -1300,21 +1302,22 @@ void gen_event_make(const struct gen_event_config *cfg, uint64_t seq, struct gen
 	if (cfg->malformed > 0.0 && gen_chance(&r, cfg->malformed))
 		ev->malformed = (enum gen_malformed)(1 + gen_below(&r, GEN_MALFORMED_COUNT - 1));
 
-	/* Keys: missing ones are drawn from as many indexes as present ones, so they repeat. */
+	/* Keys: missing ones are drawn from as many indexes as present ones, so they repeat as
+	 * much (from GEN_MISSING_RANGE indexes for an empty dimension). */
 	uint64_t n = cfg->users;
 	ev->user_present = n > 0 && !gen_chance(&r, cfg->miss_users);
-	uint64_t k = gen_pick_index(&r, n ? n : 1, cfg->skew);
+	uint64_t k = gen_pick_index(&r, n ? n : GEN_MISSING_RANGE, cfg->skew);
 	ev->user_id = ev->user_present ? gen_user_id(seed, k) : gen_user_id_missing(seed, k);
 
 	n = cfg->devices;
 	ev->device_present = n > 0 && !gen_chance(&r, cfg->miss_devices);
-	k = gen_pick_index(&r, n ? n : 1, cfg->skew);
+	k = gen_pick_index(&r, n ? n : GEN_MISSING_RANGE, cfg->skew);
 	ev->device_id_len = ev->device_present ? gen_device_id(seed, k, ev->device_id)
 					       : gen_device_id_missing(seed, k, ev->device_id);
 
 	n = cfg->urls;
 	ev->url_present = n > 0 && !gen_chance(&r, cfg->miss_urls);
-	k = gen_pick_index(&r, n ? n : 1, cfg->skew);
+	k = gen_pick_index(&r, n ? n : GEN_MISSING_RANGE, cfg->skew);
 	ev->url_len = ev->url_present ? gen_url(seed, k, ev->url) : gen_url_missing(seed, k, ev->url);
 
 	int64_t t = gen_event_base_ms(cfg, seq);

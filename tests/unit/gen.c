@@ -750,11 +750,19 @@ Test(events, zero_sized_dimensions_make_every_key_missing)
 	c.devices = 0;
 	c.urls = 0;
 	static struct gen_event ev;
+	uint64_t ids[1000];
 	for (uint64_t seq = 0; seq < c.count; seq++) {
 		gen_event_make(&c, seq, &ev);
 		cr_assert(!ev.user_present && !ev.device_present && !ev.url_present);
 		cr_assert_eq(ev.user_id >> 62, 2);
+		ids[seq] = ev.user_id;
 	}
+	/* Missing keys still vary. */
+	qsort(ids, 1000, sizeof(uint64_t), cmp_u64);
+	size_t distinct = 1;
+	for (size_t k = 1; k < 1000; k++)
+		distinct += ids[k] != ids[k - 1];
+	cr_assert(distinct > 990, "%zu distinct missing user ids", distinct);
 }
 
 /* ---- writer --------------------------------------------------------------------------------- */
