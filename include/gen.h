@@ -184,7 +184,8 @@ struct gen_writer {
 };
 
 /* Opens path for writing (created or truncated, mode 0644; "-" is standard output) with a
- * buffer of buf_bytes (at least 64 KiB is used). Returns 0 or -errno; on error *w needs no close. */
+ * buffer of buf_bytes (at least 64 KiB is used). Returns 0 or -errno; on error *w needs no
+ * close. */
 int gen_writer_open(struct gen_writer *w, const char *path, size_t buf_bytes);
 /* Writes the buffer out. Returns 0 or the sticky error. */
 int gen_writer_flush(struct gen_writer *w);

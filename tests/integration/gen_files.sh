@@ -98,7 +98,8 @@ SELECT throwIf((SELECT count() FROM (
 	SELECT * FROM $users_f EXCEPT SELECT * FROM file('$tmp/csv/users.csv', 'CSVWithNames', $U))) != 0,
 	'users: CSV and TSV differ');
 SELECT throwIf((SELECT count() FROM (
-	SELECT * FROM $devices_f EXCEPT SELECT * FROM file('$tmp/csv/devices.csv', 'CSVWithNames', $D))) != 0,
+	SELECT * FROM $devices_f
+	EXCEPT SELECT * FROM file('$tmp/csv/devices.csv', 'CSVWithNames', $D))) != 0,
 	'devices: CSV and TSV differ')
 SQL
 
