@@ -851,24 +851,31 @@ struct gen_field_plan {
 };
 
 /* Extra fields an event may carry; a decoder must skip them whole. */
-static const char *const gen_extras[] = {
-	"\"session_id\":\"s-7f3a9c21\"",
-	"\"ua\":\"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-	"Chrome/124.0 Safari/537.36\"",
-	"\"ref\":null",
-	"\"props\":{\"a\":[1,2.5,-3e-2,{\"b\":\"x\\\"y}\"}],\"c\":true,\"d\":{},\"e\":[]}",
-	"\"n\":-12.5E+3",
-	"\"tags\":[\"user_id\",\"url\",\"timestamp\"]",
-	"\"user\":{\"user_id\":1,\"url\":\"https://nested.example/\"}",
-	"\"urls\":\"https://other.example/\"",
-	"\"timestamp_ms\":0",
-	"\"device\":\"dev-0000000000000000\"",
-	"\"empty\":\"\"",
-	"\"esc\":\"\\u00e9\\ud83d\\ude80\\\\\\/\\b\\f\\n\\r\\t\\\"\"",
-	"\"big\":123456789012345678901234567890",
-	"\"deep\":[[[[[[[[{\"a\":[[[]]],\"b\":{\"c\":{\"d\":false}}}]]]]]]]]",
-	"\"\\u0075ser_id_alt\":42",
-	"\"f\":0.000001e-300",
+struct gen_lit {
+	const char *s;
+	size_t n;
+};
+
+#define GEN_LIT(x) {x, sizeof(x) - 1}
+
+static const struct gen_lit gen_extras[] = {
+	GEN_LIT("\"session_id\":\"s-7f3a9c21\""),
+	GEN_LIT("\"ua\":\"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+		"(KHTML, like Gecko) Chrome/124.0 Safari/537.36\""),
+	GEN_LIT("\"ref\":null"),
+	GEN_LIT("\"props\":{\"a\":[1,2.5,-3e-2,{\"b\":\"x\\\"y}\"}],\"c\":true,\"d\":{},\"e\":[]}"),
+	GEN_LIT("\"n\":-12.5E+3"),
+	GEN_LIT("\"tags\":[\"user_id\",\"url\",\"timestamp\"]"),
+	GEN_LIT("\"user\":{\"user_id\":1,\"url\":\"https://nested.example/\"}"),
+	GEN_LIT("\"urls\":\"https://other.example/\""),
+	GEN_LIT("\"timestamp_ms\":0"),
+	GEN_LIT("\"device\":\"dev-0000000000000000\""),
+	GEN_LIT("\"empty\":\"\""),
+	GEN_LIT("\"esc\":\"\\u00e9\\ud83d\\ude80\\\\\\/\\b\\f\\n\\r\\t\\\"\""),
+	GEN_LIT("\"big\":123456789012345678901234567890"),
+	GEN_LIT("\"deep\":[[[[[[[[{\"a\":[[[]]],\"b\":{\"c\":{\"d\":false}}}]]]]]]]]"),
+	GEN_LIT("\"\\u0075ser_id_alt\":42"),
+	GEN_LIT("\"f\":0.000001e-300"),
 };
 
 /* gen_json_object steps through the extras by 5: their count must be coprime with 5. */
@@ -1132,7 +1139,8 @@ static size_t gen_json_object(struct gen_buf *b, const struct gen_event_ctx *c,
 		}
 		gen_ws(b, c);
 		if (it >= GEN_F_COUNT) {
-			gen_puts(b, gen_extras[it - GEN_F_COUNT]);
+			const struct gen_lit *x = &gen_extras[it - GEN_F_COUNT];
+			gen_put(b, x->s, x->n);
 		} else {
 			const struct gen_field_plan *p = &plan[it];
 			if (p->mode == GEN_FM_UNQUOTED_KEY)
