@@ -3,6 +3,7 @@
  * a line of column names, a line of type names, then one line per row, values escaped as
  * TabSeparated (\N for NULL). Several files are read as one stream (their blocks must share one
  * structure). A truncated or corrupt file is reported with its byte offset; exit status 1.
+ * With --blocks it lists the blocks instead (offset, rows, size, LowCardinality index widths).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,8 @@
 struct cat_state {
 	struct native_reader *reader;
 	bool header;          /* print the two header lines */
+	bool blocks;          /* print one line per block instead of the rows */
+	uint64_t nblocks;
 	bool have_structure;  /* first block seen */
 	uint32_t ncols;
 	char (*types)[NATIVE_TYPE_NAME_MAX]; /* canonical type name of each column */
@@ -30,9 +33,11 @@ struct cat_state {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: enrichd-native-cat [--no-header] FILE...\n"
+	fprintf(out, "usage: enrichd-native-cat [--no-header | --blocks] FILE...\n"
 		     "Prints ClickHouse Native files as TSVWithNamesAndTypes.\n"
 		     "  -H, --no-header   omit the names and types lines\n"
+		     "  -b, --blocks      print one line per block (offset, rows, bytes,\n"
+		     "                    LowCardinality keys and index widths) instead of rows\n"
 		     "  -h, --help        this text\n");
 }
 
@@ -133,6 +138,21 @@ static int print_block(struct cat_state *st, const char *path, const struct nati
 	return 0;
 }
 
+static int print_block_line(struct cat_state *st, const struct native_rd_block *blk)
+{
+	static const char *const widths[] = {"", "UInt8", "UInt16", "", "UInt32", "", "", "",
+					     "UInt64"};
+	printf("block %llu at byte %zu: %llu rows, %zu bytes", (unsigned long long)st->nblocks++,
+	       blk->offset, (unsigned long long)blk->rows, blk->size);
+	for (uint32_t i = 0; blk->rows > 0 && i < blk->ncols; i++) {
+		const struct native_rd_col *c = &blk->cols[i];
+		if (c->type.low_cardinality)
+			printf("; %.*s: %llu keys, %s indexes", (int)c->name_len, c->name,
+			       (unsigned long long)c->values.count, widths[c->index_width]);
+	}
+	return putchar('\n') == EOF ? -EIO : 0;
+}
+
 static int cat_file(struct cat_state *st, const char *path)
 {
 	int rc = 0;
@@ -173,9 +193,13 @@ static int cat_file(struct cat_state *st, const char *path)
 				rc == -ENOMEM ? "out of memory" : msg);
 			goto out_unmap;
 		}
-		rc = check_structure(st, path, &blk);
-		if (rc == 0)
-			rc = print_block(st, path, &blk);
+		if (st->blocks) {
+			rc = print_block_line(st, &blk);
+		} else {
+			rc = check_structure(st, path, &blk);
+			if (rc == 0)
+				rc = print_block(st, path, &blk);
+		}
 		if (rc < 0)
 			goto out_unmap;
 	}
@@ -191,15 +215,19 @@ int main(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{"no-header", no_argument, NULL, 'H'},
+		{"blocks", no_argument, NULL, 'b'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct cat_state st = {.header = true};
 	int opt;
-	while ((opt = getopt_long(argc, argv, "Hh", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "Hbh", options, NULL)) != -1) {
 		switch (opt) {
 		case 'H':
 			st.header = false;
+			break;
+		case 'b':
+			st.blocks = true;
 			break;
 		case 'h':
 			usage(stdout);
