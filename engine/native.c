@@ -381,6 +381,11 @@ enum col_store {
 	ST_LC_EXTERNAL,  /* uint32 indexes + used codes of a caller's dictionary */
 };
 
+struct ext_slot {
+	uint32_t gen;
+	uint32_t key;
+};
+
 enum col_class {
 	CLS_UNSIGNED,
 	CLS_SIGNED,
@@ -423,9 +428,8 @@ struct native_col {
 	uint32_t dict_n;
 	size_t dict_bytes;     /* serialized size of the whole dictionary */
 	size_t ext_key_bytes;  /* serialized size of the block's keys */
-	uint32_t gen;          /* block generation; seen[code] == gen: code has a key number */
-	uint32_t *seen;
-	uint32_t *remap;       /* code -> key number */
+	uint32_t gen;          /* block generation: slots[code].gen == gen: code has a key */
+	struct ext_slot *slots; /* per code; one load finds both fields */
 	uint32_t *used_codes;  /* key number - ndefault -> code, in order of first appearance */
 
 	uint8_t *header; /* String name, String type */
@@ -491,8 +495,7 @@ static void block_layout(struct native_block *b, struct carver *cv)
 			break;
 		case ST_LC_EXTERNAL:
 			c->idx = carve(cv, rows_max * sizeof(uint32_t));
-			c->seen = carve(cv, (size_t)c->dict_keys_max * sizeof(uint32_t));
-			c->remap = carve(cv, (size_t)c->dict_keys_max * sizeof(uint32_t));
+			c->slots = carve(cv, (size_t)c->dict_keys_max * sizeof(struct ext_slot));
 			c->used_codes = carve(cv, (size_t)c->dict_keys_max * sizeof(uint32_t));
 			break;
 		}
@@ -681,7 +684,7 @@ static void lc_external_clear(struct native_col *c)
 	c->nkeys = c->ndefault;
 	c->ext_key_bytes = c->ndefault;
 	if (++c->gen == 0) {
-		memset(c->seen, 0, (size_t)c->dict_keys_max * sizeof(uint32_t));
+		memset(c->slots, 0, (size_t)c->dict_keys_max * sizeof(struct ext_slot));
 		c->gen = 1;
 	}
 }
@@ -1014,10 +1017,11 @@ int native_append_code(struct native_block *b, uint32_t col, uint32_t code)
 	if (code >= c->dict_n)
 		return -ERANGE;
 	uint32_t k;
+	struct ext_slot *slot = &c->slots[code];
 	if (c->ndefault == 2 && code == 0) {
 		k = 0;
-	} else if (c->seen[code] == c->gen) {
-		k = c->remap[code];
+	} else if (slot->gen == c->gen) {
+		k = slot->key;
 	} else {
 		uint32_t len = c->dict[code].len;
 		if (len == 0) {
@@ -1027,8 +1031,8 @@ int native_append_code(struct native_block *b, uint32_t col, uint32_t code)
 			c->used_codes[k - c->ndefault] = code;
 			c->ext_key_bytes += native_varuint_size(len) + len;
 		}
-		c->seen[code] = c->gen;
-		c->remap[code] = k;
+		slot->gen = c->gen;
+		slot->key = k;
 	}
 	c->idx[b->rows] = k;
 	row_mark(b, c);
