@@ -330,8 +330,11 @@ int native_reader_next(struct native_reader *r, const uint8_t *buf, size_t len, 
 	rc = rd_varuint(&c, &rows, "row count", NULL);
 	if (rc < 0)
 		return rc;
+	if (ncols == 0 && rows > 0)
+		return rd_fail(&c, at, "corrupt: block of %llu rows without columns",
+			       (unsigned long long)rows);
 	/* Every value of every type takes at least one byte. */
-	if (ncols > 0 && rows > rd_left(&c))
+	if (rows > rd_left(&c))
 		return rd_fail(&c, at, "truncated: block of %llu rows with %zu bytes left",
 			       (unsigned long long)rows, rd_left(&c));
 	rc = rd_grow_cols(r, ncols);

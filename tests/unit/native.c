@@ -1029,6 +1029,12 @@ Test(native, read_corrupt)
 	cr_assert_eq(at, 5);
 	free(buf);
 
+	/* Rows without columns would make a reader loop over nothing. */
+	buf = hex_decode("0005", &len);
+	off = 0;
+	cr_assert_eq(native_reader_next(r, buf, len, &off, &blk), -EBADMSG);
+	free(buf);
+
 	/* A huge row count is refused before anything is allocated for it. */
 	buf = hex_decode("01ffffffffffffffff7f0161065374726967", &len);
 	off = 0;
