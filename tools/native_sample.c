@@ -250,7 +250,7 @@ static int gen_value(struct native_block *b, uint32_t c, uint32_t row, uint32_t 
 		int64_t v = kind == 0 ? min : kind == 1 ? max : 0;
 		if (kind >= 2) {
 			uint64_t u = rng() >> (64 - sc->bits);
-			v = (int64_t)u + min; /* uniform over [min, max] */
+			v = (int64_t)(u + (uint64_t)min); /* uniform over [min, max] */
 		}
 		fprintf(f, "%lld", (long long)v);
 		rc = native_append_i64(b, c, v);
