@@ -207,6 +207,51 @@ Test(native, dates_and_times)
 	native_block_destroy(b);
 }
 
+Test(native, bool_date32_ipv4)
+{
+	const struct native_column_spec s[] = {
+		{.name = "b", .type = "Bool"},
+		{.name = "d32", .type = "Date32"},
+		{.name = "ip", .type = "IPv4"},
+		{.name = "nd", .type = "Nullable(Date)"},
+	};
+	struct native_block *b = mk(s, 4, 4, 1024);
+	ok(native_append_u64(b, 0, 0));
+	ok(native_append_i64(b, 1, -25567)); /* 1900-01-01 */
+	ok(native_append_u64(b, 2, 0));
+	ok(native_append_null(b, 3));
+	commit(b);
+	ok(native_append_u64(b, 0, 1));
+	ok(native_append_i64(b, 1, 120529)); /* 2299-12-31 */
+	ok(native_append_u64(b, 2, UINT32_MAX));
+	ok(native_append_u64(b, 3, 19000));
+	commit(b);
+	size_t len;
+	uint8_t *out = enc(b, &len);
+	expect_hex(out, len,
+		   "0402016204426f6f6c00010364333206446174653332219cffffd1d60100026970044950763400"
+		   "000000ffffffff026e640e4e756c6c61626c6528446174652901000000384a");
+	struct decoded_text {
+		const char *v[4];
+	} want[2] = {{{"false", "1900-01-01", "0.0.0.0", "\\N"}},
+		     {{"true", "2299-12-31", "255.255.255.255", "2022-01-08"}}};
+	struct native_reader *r;
+	ok(native_reader_init(&r));
+	size_t off = 0;
+	struct native_rd_block blk;
+	cr_assert_eq(native_reader_next(r, out, len, &off, &blk), 1);
+	for (uint64_t row = 0; row < 2; row++) {
+		for (uint32_t c = 0; c < 4; c++) {
+			char t[64];
+			native_rd_format_text(&blk.cols[c], row, t, sizeof(t));
+			cr_assert_str_eq(t, want[row].v[c]);
+		}
+	}
+	native_reader_destroy(r);
+	free(out);
+	native_block_destroy(b);
+}
+
 Test(native, datetime_time_zone_in_header)
 {
 	/* At revision 0 ClickHouse drops the time zone of a top-level DateTime only. */
