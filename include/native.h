@@ -153,7 +153,11 @@ struct native_str {
  * rows_max rows (1..NATIVE_ROWS_MAX). var_bytes_max is the default bytes_max of the columns
  * that need one (each such column gets its own buffer of that size). Column names are copied;
  * the spec array may be freed after the call. Supported encoder types: every kind except UUID,
- * plain or Nullable, and LowCardinality(String) / LowCardinality(Nullable(String)).
+ * plain or Nullable, and LowCardinality(String) / LowCardinality(Nullable(String)). Types are
+ * written under their canonical ClickHouse names, as FORMAT Native writes them at revision 0
+ * (so a top-level DateTime('tz') is written as "DateTime"). All memory is allocated and touched
+ * here: about rows_max * (sum of value widths, + 1 per Nullable, 4 per LowCardinality) plus
+ * the byte bounds, plus 12 bytes per external dictionary key and 28..44 per local one.
  * Returns 0 and *out, -EINVAL for a bad schema (logged once, with the column and reason),
  * or -ENOMEM.
  */
