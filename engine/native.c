@@ -1,0 +1,1282 @@
+/*
+ * native: ClickHouse Native block encoder. The format and its invariants are documented in
+ * include/native.h; this file keeps every column in the shape it is written in, so encoding is a
+ * memcpy per fixed-width column, per String column and per local dictionary.
+ */
+#include "native.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "log.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "native: the encoder stores values in host order, which must be little-endian"
+#endif
+
+#define NATIVE_LC_KEY_VERSION 1u
+#define NATIVE_LC_HAS_ADDITIONAL_KEYS (1u << 9)
+#define NATIVE_LC_NEED_UPDATE_DICTIONARY (1u << 10)
+/* Upper bound of a column's dict_keys_max, keeping key counts and table sizes in 32 bits. */
+#define NATIVE_DICT_KEYS_MAX (1u << 30)
+#define NATIVE_ALIGN 64
+
+/* ---- VarUInt ------------------------------------------------------------------------------- */
+
+size_t native_varuint_size(uint64_t x)
+{
+	size_t n = 1;
+	while (x >= 0x80) {
+		x >>= 7;
+		n++;
+	}
+	return n;
+}
+
+size_t native_varuint_write(uint8_t *p, uint64_t x)
+{
+	size_t n = 0;
+	while (x >= 0x80) {
+		p[n++] = (uint8_t)(x | 0x80);
+		x >>= 7;
+	}
+	p[n++] = (uint8_t)x;
+	return n;
+}
+
+static inline uint8_t *put_u64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, sizeof(v));
+	return p + sizeof(v);
+}
+
+/* ---- type names ---------------------------------------------------------------------------- */
+
+struct type_parser {
+	const char *s;
+	size_t len;
+	size_t pos;
+	char *err;
+	size_t err_cap;
+};
+
+__attribute__((format(printf, 2, 3))) static int parse_fail(struct type_parser *p, const char *fmt,
+							    ...)
+{
+	if (p->err && p->err_cap > 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(p->err, p->err_cap, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static void parse_ws(struct type_parser *p)
+{
+	while (p->pos < p->len && (p->s[p->pos] == ' ' || p->s[p->pos] == '\t'))
+		p->pos++;
+}
+
+static bool parse_char(struct type_parser *p, char c)
+{
+	parse_ws(p);
+	if (p->pos < p->len && p->s[p->pos] == c) {
+		p->pos++;
+		return true;
+	}
+	return false;
+}
+
+/* Reads an identifier [A-Za-z0-9_]+ into (*start, *n). */
+static bool parse_ident(struct type_parser *p, const char **start, size_t *n)
+{
+	parse_ws(p);
+	size_t b = p->pos;
+	while (p->pos < p->len) {
+		char c = p->s[p->pos];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_'))
+			break;
+		p->pos++;
+	}
+	*start = p->s + b;
+	*n = p->pos - b;
+	return *n > 0;
+}
+
+static bool parse_uint(struct type_parser *p, uint32_t max, uint32_t *out)
+{
+	parse_ws(p);
+	uint64_t v = 0;
+	size_t b = p->pos;
+	while (p->pos < p->len && p->s[p->pos] >= '0' && p->s[p->pos] <= '9') {
+		v = v * 10 + (uint64_t)(p->s[p->pos] - '0');
+		if (v > max)
+			return false;
+		p->pos++;
+	}
+	*out = (uint32_t)v;
+	return p->pos > b;
+}
+
+/* A single-quoted time zone name without escapes. */
+static int parse_tz(struct type_parser *p, char *tz)
+{
+	if (!parse_char(p, '\''))
+		return parse_fail(p, "expected a quoted time zone at offset %zu", p->pos);
+	size_t b = p->pos;
+	while (p->pos < p->len && p->s[p->pos] != '\'') {
+		if (p->s[p->pos] == '\\')
+			return parse_fail(p, "escapes in a time zone name are not supported");
+		p->pos++;
+	}
+	if (p->pos >= p->len)
+		return parse_fail(p, "unterminated time zone name");
+	size_t n = p->pos - b;
+	p->pos++;
+	if (n == 0 || n >= NATIVE_TZ_MAX)
+		return parse_fail(p, "time zone name must be 1..%d bytes", NATIVE_TZ_MAX - 1);
+	memcpy(tz, p->s + b, n);
+	tz[n] = '\0';
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	enum native_kind kind;
+} native_simple_kinds[] = {
+	{"UInt8", NATIVE_UINT8},     {"UInt16", NATIVE_UINT16},   {"UInt32", NATIVE_UINT32},
+	{"UInt64", NATIVE_UINT64},   {"Int8", NATIVE_INT8},       {"Int16", NATIVE_INT16},
+	{"Int32", NATIVE_INT32},     {"Int64", NATIVE_INT64},     {"Float32", NATIVE_FLOAT32},
+	{"Float64", NATIVE_FLOAT64}, {"Bool", NATIVE_BOOL},       {"String", NATIVE_STRING},
+	{"Date", NATIVE_DATE},       {"Date32", NATIVE_DATE32},   {"UUID", NATIVE_UUID},
+	{"IPv4", NATIVE_IPV4},
+};
+
+static bool ident_is(const char *s, size_t n, const char *word)
+{
+	return strlen(word) == n && memcmp(s, word, n) == 0;
+}
+
+/* Parses a type that is neither Nullable nor LowCardinality. */
+static int parse_base(struct type_parser *p, struct native_type *t)
+{
+	const char *id;
+	size_t n;
+	size_t at = p->pos;
+	if (!parse_ident(p, &id, &n))
+		return parse_fail(p, "expected a type name at offset %zu", at);
+	for (size_t i = 0; i < sizeof(native_simple_kinds) / sizeof(native_simple_kinds[0]); i++) {
+		if (ident_is(id, n, native_simple_kinds[i].name)) {
+			t->kind = native_simple_kinds[i].kind;
+			return 0;
+		}
+	}
+	if (ident_is(id, n, "FixedString")) {
+		t->kind = NATIVE_FIXED_STRING;
+		if (!parse_char(p, '(') || !parse_uint(p, NATIVE_FIXED_STRING_MAX, &t->fixed_len) ||
+		    t->fixed_len == 0 || !parse_char(p, ')'))
+			return parse_fail(p, "FixedString needs a length 1..%u",
+					  NATIVE_FIXED_STRING_MAX);
+		return 0;
+	}
+	if (ident_is(id, n, "DateTime")) {
+		t->kind = NATIVE_DATETIME;
+		if (!parse_char(p, '('))
+			return 0;
+		int rc = parse_tz(p, t->tz);
+		if (rc < 0)
+			return rc;
+		if (!parse_char(p, ')'))
+			return parse_fail(p, "expected ')' after the DateTime time zone");
+		return 0;
+	}
+	if (ident_is(id, n, "DateTime64")) {
+		t->kind = NATIVE_DATETIME64;
+		if (!parse_char(p, '(') || !parse_uint(p, 9, &t->precision))
+			return parse_fail(p, "DateTime64 needs a precision 0..9");
+		if (parse_char(p, ',')) {
+			int rc = parse_tz(p, t->tz);
+			if (rc < 0)
+				return rc;
+		}
+		if (!parse_char(p, ')'))
+			return parse_fail(p, "expected ')' closing DateTime64");
+		return 0;
+	}
+	return parse_fail(p, "unsupported type '%.*s' (supported: [U]Int8..64, Float32/64, Bool, "
+			     "String, FixedString(N), Date, Date32, DateTime, DateTime64(P[, tz]), "
+			     "UUID, IPv4, Nullable(T), LowCardinality(T))",
+			  (int)n, id);
+}
+
+static bool kind_allows_low_cardinality(enum native_kind k)
+{
+	return k != NATIVE_UUID && k != NATIVE_DATETIME64 && k != NATIVE_BOOL;
+}
+
+int native_type_parse(const char *name, size_t len, struct native_type *out, char *err,
+		      size_t err_cap)
+{
+	struct type_parser p = {.s = name, .len = len, .err = err, .err_cap = err_cap};
+	struct native_type t;
+	memset(&t, 0, sizeof(t));
+	if (err && err_cap > 0)
+		err[0] = '\0';
+
+	const char *id;
+	size_t n;
+	size_t save = p.pos;
+	int rc;
+	bool have = parse_ident(&p, &id, &n);
+	if (have && ident_is(id, n, "LowCardinality")) {
+		if (!parse_char(&p, '('))
+			return parse_fail(&p, "expected '(' after LowCardinality");
+		t.low_cardinality = true;
+		size_t inner = p.pos;
+		if (parse_ident(&p, &id, &n) && ident_is(id, n, "Nullable")) {
+			if (!parse_char(&p, '('))
+				return parse_fail(&p, "expected '(' after Nullable");
+			t.nullable = true;
+			rc = parse_base(&p, &t);
+			if (rc < 0)
+				return rc;
+			if (!parse_char(&p, ')'))
+				return parse_fail(&p, "expected ')' closing Nullable");
+		} else {
+			p.pos = inner;
+			rc = parse_base(&p, &t);
+			if (rc < 0)
+				return rc;
+		}
+		if (!parse_char(&p, ')'))
+			return parse_fail(&p, "expected ')' closing LowCardinality");
+		if (!kind_allows_low_cardinality(t.kind))
+			return parse_fail(&p, "LowCardinality of this type is not supported");
+	} else if (have && ident_is(id, n, "Nullable")) {
+		if (!parse_char(&p, '('))
+			return parse_fail(&p, "expected '(' after Nullable");
+		t.nullable = true;
+		size_t inner = p.pos;
+		if (parse_ident(&p, &id, &n) &&
+		    (ident_is(id, n, "Nullable") || ident_is(id, n, "LowCardinality")))
+			return parse_fail(&p, "Nullable(%.*s(...)) is not a valid type", (int)n, id);
+		p.pos = inner;
+		rc = parse_base(&p, &t);
+		if (rc < 0)
+			return rc;
+		if (!parse_char(&p, ')'))
+			return parse_fail(&p, "expected ')' closing Nullable");
+	} else {
+		p.pos = save;
+		rc = parse_base(&p, &t);
+		if (rc < 0)
+			return rc;
+	}
+	parse_ws(&p);
+	if (p.pos != p.len)
+		return parse_fail(&p, "unexpected text at offset %zu of the type name", p.pos);
+	*out = t;
+	return 0;
+}
+
+static const char *kind_name(enum native_kind k)
+{
+	for (size_t i = 0; i < sizeof(native_simple_kinds) / sizeof(native_simple_kinds[0]); i++)
+		if (native_simple_kinds[i].kind == k)
+			return native_simple_kinds[i].name;
+	switch (k) {
+	case NATIVE_FIXED_STRING:
+		return "FixedString";
+	case NATIVE_DATETIME:
+		return "DateTime";
+	case NATIVE_DATETIME64:
+		return "DateTime64";
+	default:
+		return "?";
+	}
+}
+
+int native_type_name(const struct native_type *t, char *buf, size_t cap)
+{
+	char base[NATIVE_TYPE_NAME_MAX];
+	int n;
+	switch (t->kind) {
+	case NATIVE_FIXED_STRING:
+		n = snprintf(base, sizeof(base), "FixedString(%u)", t->fixed_len);
+		break;
+	case NATIVE_DATETIME:
+		n = t->tz[0] ? snprintf(base, sizeof(base), "DateTime('%s')", t->tz)
+			     : snprintf(base, sizeof(base), "DateTime");
+		break;
+	case NATIVE_DATETIME64:
+		n = t->tz[0] ? snprintf(base, sizeof(base), "DateTime64(%u, '%s')", t->precision,
+					t->tz)
+			     : snprintf(base, sizeof(base), "DateTime64(%u)", t->precision);
+		break;
+	default:
+		n = snprintf(base, sizeof(base), "%s", kind_name(t->kind));
+		break;
+	}
+	if (n < 0 || (size_t)n >= sizeof(base))
+		return -ENOSPC;
+	if (t->low_cardinality && t->nullable)
+		n = snprintf(buf, cap, "LowCardinality(Nullable(%s))", base);
+	else if (t->low_cardinality)
+		n = snprintf(buf, cap, "LowCardinality(%s)", base);
+	else if (t->nullable)
+		n = snprintf(buf, cap, "Nullable(%s)", base);
+	else
+		n = snprintf(buf, cap, "%s", base);
+	if (n < 0 || (size_t)n >= cap)
+		return -ENOSPC;
+	return n;
+}
+
+size_t native_type_width(const struct native_type *t)
+{
+	switch (t->kind) {
+	case NATIVE_UINT8:
+	case NATIVE_INT8:
+	case NATIVE_BOOL:
+		return 1;
+	case NATIVE_UINT16:
+	case NATIVE_INT16:
+	case NATIVE_DATE:
+		return 2;
+	case NATIVE_UINT32:
+	case NATIVE_INT32:
+	case NATIVE_FLOAT32:
+	case NATIVE_DATE32:
+	case NATIVE_DATETIME:
+	case NATIVE_IPV4:
+		return 4;
+	case NATIVE_UINT64:
+	case NATIVE_INT64:
+	case NATIVE_FLOAT64:
+	case NATIVE_DATETIME64:
+		return 8;
+	case NATIVE_UUID:
+		return 16;
+	case NATIVE_FIXED_STRING:
+		return t->fixed_len;
+	case NATIVE_STRING:
+		return 0;
+	}
+	return 0;
+}
+
+/* ---- block --------------------------------------------------------------------------------- */
+
+enum col_store {
+	ST_FIXED,        /* numbers and dates: rows_max values of width bytes */
+	ST_FIXED_STRING, /* rows_max values of fixed_len bytes */
+	ST_STRING,       /* serialized String data (VarUInt length, bytes), bytes_max bytes */
+	ST_LC_LOCAL,     /* uint32 indexes + deduplicating dictionary */
+	ST_LC_EXTERNAL,  /* uint32 indexes + used codes of a caller's dictionary */
+};
+
+struct ext_slot {
+	uint32_t gen;
+	uint32_t key;
+};
+
+enum col_class {
+	CLS_UNSIGNED,
+	CLS_SIGNED,
+	CLS_FLOAT,
+	CLS_BYTES,
+};
+
+struct native_col {
+	struct native_type type;
+	enum col_store store;
+	enum col_class cls;
+	uint32_t width;  /* bytes per value of ST_FIXED / ST_FIXED_STRING */
+	uint64_t umax;   /* CLS_UNSIGNED range */
+	int64_t smin;    /* CLS_SIGNED range */
+	int64_t smax;
+	uint64_t stamp;  /* block row_seq of the last append: the value belongs to the pending row */
+	uint8_t *nulls;  /* Nullable (not LowCardinality): rows_max bytes, else NULL */
+	uint8_t *data;   /* ST_FIXED, ST_FIXED_STRING, ST_STRING */
+	uint32_t *idx;   /* LowCardinality: rows_max key numbers */
+	size_t used;     /* ST_STRING: data bytes; ST_LC_LOCAL: arena bytes */
+	size_t row_start; /* ST_STRING: data bytes before the pending row's value */
+	size_t bytes_max; /* ST_STRING data / ST_LC_LOCAL arena capacity */
+
+	/* LowCardinality (both modes) */
+	uint32_t nkeys;    /* keys of the block, default keys included */
+	uint32_t ndefault; /* 1, or 2 for Nullable: key 0 = NULL, key 1 = "" */
+	uint32_t keys_cap; /* most keys, default keys included */
+	uint32_t dict_keys_max;
+
+	/* ST_LC_LOCAL: keys serialized back to back in data ("arena"); hash table of key numbers */
+	uint32_t *key_off; /* offset of key k's bytes in the arena */
+	uint32_t *key_len;
+	uint32_t *key_pos; /* table slot of key k, to clear the table in O(keys) */
+	uint64_t *table;   /* (hash >> 32) << 32 | key number; 0 = empty */
+	uint32_t table_mask;
+	uint32_t last_key; /* key number of the previous append (0: none), a cheap repeat check */
+
+	/* ST_LC_EXTERNAL */
+	const struct native_str *dict;
+	uint32_t dict_n;
+	size_t dict_bytes;     /* serialized size of the whole dictionary */
+	size_t ext_key_bytes;  /* serialized size of the block's keys */
+	uint32_t gen;          /* block generation: slots[code].gen == gen: code has a key */
+	struct ext_slot *slots; /* per code; one load finds both fields */
+	uint32_t *used_codes;  /* key number - ndefault -> code, in order of first appearance */
+
+	uint8_t *header; /* String name, String type */
+	uint32_t header_len;
+	char name[NATIVE_NAME_MAX];
+};
+
+struct native_block {
+	uint32_t ncols;
+	uint32_t rows;
+	uint32_t rows_max;
+	uint32_t row_filled; /* columns appended in the pending row */
+	uint64_t row_seq;    /* identifies the pending row; bumped by commit, rollback and reset */
+	struct native_col *cols;
+	uint8_t *region;     /* every per-column buffer */
+	size_t region_size;
+};
+
+/* Hands out 64-byte aligned pieces of one region; with base == NULL it only measures. */
+struct carver {
+	uint8_t *base;
+	size_t off;
+};
+
+static void *carve(struct carver *cv, size_t size)
+{
+	size_t at = (cv->off + NATIVE_ALIGN - 1) & ~(size_t)(NATIVE_ALIGN - 1);
+	cv->off = at + size;
+	return cv->base ? cv->base + at : NULL;
+}
+
+static uint32_t pow2_at_least(uint64_t x)
+{
+	uint64_t n = 16;
+	while (n < x)
+		n <<= 1;
+	return (uint32_t)n;
+}
+
+static void block_layout(struct native_block *b, struct carver *cv)
+{
+	size_t rows_max = b->rows_max;
+	for (uint32_t i = 0; i < b->ncols; i++) {
+		struct native_col *c = &b->cols[i];
+		c->header = carve(cv, c->header_len);
+		if (c->type.nullable && !c->type.low_cardinality)
+			c->nulls = carve(cv, rows_max);
+		switch (c->store) {
+		case ST_FIXED:
+		case ST_FIXED_STRING:
+			c->data = carve(cv, rows_max * c->width);
+			break;
+		case ST_STRING:
+			c->data = carve(cv, c->bytes_max);
+			break;
+		case ST_LC_LOCAL:
+			c->idx = carve(cv, rows_max * sizeof(uint32_t));
+			c->data = carve(cv, c->bytes_max);
+			c->key_off = carve(cv, (size_t)c->keys_cap * sizeof(uint32_t));
+			c->key_len = carve(cv, (size_t)c->keys_cap * sizeof(uint32_t));
+			c->key_pos = carve(cv, (size_t)c->keys_cap * sizeof(uint32_t));
+			c->table = carve(cv, ((size_t)c->table_mask + 1) * sizeof(uint64_t));
+			break;
+		case ST_LC_EXTERNAL:
+			c->idx = carve(cv, rows_max * sizeof(uint32_t));
+			c->slots = carve(cv, (size_t)c->dict_keys_max * sizeof(struct ext_slot));
+			c->used_codes = carve(cv, (size_t)c->dict_keys_max * sizeof(uint32_t));
+			break;
+		}
+	}
+}
+
+/* Type name as ClickHouse's NativeWriter writes it at revision 0: a top-level DateTime('tz')
+ * loses its time zone (older readers did not know the parameter). */
+static int header_type_name(const struct native_type *t, char *buf, size_t cap)
+{
+	if (t->kind == NATIVE_DATETIME && !t->nullable && !t->low_cardinality) {
+		struct native_type plain = *t;
+		plain.tz[0] = '\0';
+		return native_type_name(&plain, buf, cap);
+	}
+	return native_type_name(t, buf, cap);
+}
+
+static void col_set_range(struct native_col *c)
+{
+	switch (c->type.kind) {
+	case NATIVE_UINT8:
+		c->umax = UINT8_MAX;
+		break;
+	case NATIVE_BOOL:
+		c->umax = 1;
+		break;
+	case NATIVE_UINT16:
+	case NATIVE_DATE:
+		c->umax = UINT16_MAX;
+		break;
+	case NATIVE_UINT32:
+	case NATIVE_DATETIME:
+	case NATIVE_IPV4:
+		c->umax = UINT32_MAX;
+		break;
+	case NATIVE_UINT64:
+		c->umax = UINT64_MAX;
+		break;
+	case NATIVE_INT8:
+		c->cls = CLS_SIGNED;
+		c->smin = INT8_MIN;
+		c->smax = INT8_MAX;
+		break;
+	case NATIVE_INT16:
+		c->cls = CLS_SIGNED;
+		c->smin = INT16_MIN;
+		c->smax = INT16_MAX;
+		break;
+	case NATIVE_INT32:
+	case NATIVE_DATE32:
+		c->cls = CLS_SIGNED;
+		c->smin = INT32_MIN;
+		c->smax = INT32_MAX;
+		break;
+	case NATIVE_INT64:
+	case NATIVE_DATETIME64:
+		c->cls = CLS_SIGNED;
+		c->smin = INT64_MIN;
+		c->smax = INT64_MAX;
+		break;
+	case NATIVE_FLOAT32:
+	case NATIVE_FLOAT64:
+		c->cls = CLS_FLOAT;
+		break;
+	default:
+		c->cls = CLS_BYTES;
+		break;
+	}
+}
+
+static int col_init(struct native_col *c, const struct native_column_spec *s, uint32_t i,
+		    uint32_t rows_max, size_t var_bytes_max)
+{
+	char err[256];
+	if (!s->name || !s->type) {
+		log_error("native", "column %u: name and type are required", i);
+		return -EINVAL;
+	}
+	size_t name_len = strlen(s->name);
+	if (name_len == 0 || name_len >= NATIVE_NAME_MAX) {
+		log_error("native", "column %u: name must be 1..%d bytes", i, NATIVE_NAME_MAX - 1);
+		return -EINVAL;
+	}
+	memcpy(c->name, s->name, name_len + 1);
+	if (native_type_parse(s->type, strlen(s->type), &c->type, err, sizeof(err)) < 0) {
+		log_error("native", "column '%s': type '%s': %s", c->name, s->type, err);
+		return -EINVAL;
+	}
+	const struct native_type *t = &c->type;
+	if (t->kind == NATIVE_UUID) {
+		log_error("native", "column '%s': the encoder does not write UUID", c->name);
+		return -EINVAL;
+	}
+	if (t->low_cardinality && t->kind != NATIVE_STRING) {
+		log_error("native", "column '%s': the encoder writes LowCardinality only of String "
+				    "or Nullable(String)", c->name);
+		return -EINVAL;
+	}
+	col_set_range(c);
+	c->bytes_max = s->bytes_max ? s->bytes_max : var_bytes_max;
+	if (t->low_cardinality) {
+		c->ndefault = t->nullable ? 2 : 1;
+		c->nkeys = c->ndefault;
+		if (s->dict_mode == NATIVE_DICT_EXTERNAL) {
+			c->store = ST_LC_EXTERNAL;
+			if (s->dict_keys_max == 0 || s->dict_keys_max > NATIVE_DICT_KEYS_MAX) {
+				log_error("native", "column '%s': an external dictionary needs "
+						    "dict_keys_max 1..%u", c->name, NATIVE_DICT_KEYS_MAX);
+				return -EINVAL;
+			}
+			c->dict_keys_max = s->dict_keys_max;
+			c->keys_cap = c->dict_keys_max + c->ndefault;
+			c->bytes_max = 0;
+		} else if (s->dict_mode == NATIVE_DICT_LOCAL) {
+			c->store = ST_LC_LOCAL;
+			uint32_t k = s->dict_keys_max ? s->dict_keys_max : rows_max;
+			if (k > NATIVE_DICT_KEYS_MAX) {
+				log_error("native", "column '%s': dict_keys_max above %u", c->name,
+					  NATIVE_DICT_KEYS_MAX);
+				return -EINVAL;
+			}
+			c->dict_keys_max = k;
+			c->keys_cap = k + c->ndefault;
+			c->table_mask = pow2_at_least(2 * (uint64_t)c->keys_cap) - 1;
+		} else {
+			log_error("native", "column '%s': unknown dictionary mode %d", c->name,
+				  (int)s->dict_mode);
+			return -EINVAL;
+		}
+	} else if (t->kind == NATIVE_STRING) {
+		c->store = ST_STRING;
+	} else if (t->kind == NATIVE_FIXED_STRING) {
+		c->store = ST_FIXED_STRING;
+		c->width = t->fixed_len;
+	} else {
+		c->store = ST_FIXED;
+		c->width = (uint32_t)native_type_width(t);
+	}
+	if (c->store == ST_STRING || c->store == ST_LC_LOCAL) {
+		/* Room for at least the default keys; offsets are kept in 32 bits. */
+		if (c->bytes_max < 2 || c->bytes_max > NATIVE_COLUMN_BYTES_MAX) {
+			log_error("native", "column '%s': bytes_max must be 2..%zu", c->name,
+				  NATIVE_COLUMN_BYTES_MAX);
+			return -EINVAL;
+		}
+	}
+	char tname[NATIVE_TYPE_NAME_MAX];
+	int tlen = header_type_name(t, tname, sizeof(tname));
+	if (tlen < 0) {
+		log_error("native", "column '%s': type name too long", c->name);
+		return -EINVAL;
+	}
+	c->header_len = (uint32_t)(native_varuint_size(name_len) + name_len +
+				   native_varuint_size((uint64_t)tlen) + (size_t)tlen);
+	return 0;
+}
+
+static void col_write_header(struct native_col *c)
+{
+	char tname[NATIVE_TYPE_NAME_MAX];
+	int tlen = header_type_name(&c->type, tname, sizeof(tname));
+	size_t name_len = strlen(c->name);
+	uint8_t *p = c->header;
+	p += native_varuint_write(p, name_len);
+	memcpy(p, c->name, name_len);
+	p += name_len;
+	p += native_varuint_write(p, (uint64_t)tlen);
+	memcpy(p, tname, (size_t)tlen);
+}
+
+/* Resets a local dictionary to its default keys ("" , or NULL and ""). */
+static void lc_local_clear(struct native_col *c)
+{
+	for (uint32_t k = c->ndefault; k < c->nkeys; k++)
+		c->table[c->key_pos[k]] = 0;
+	c->nkeys = c->ndefault;
+	/* The default keys are empty strings: one zero length byte each. */
+	memset(c->data, 0, c->ndefault);
+	c->used = c->ndefault;
+	c->last_key = 0;
+}
+
+static void lc_external_clear(struct native_col *c)
+{
+	c->nkeys = c->ndefault;
+	c->ext_key_bytes = c->ndefault;
+	if (++c->gen == 0) {
+		memset(c->slots, 0, (size_t)c->dict_keys_max * sizeof(struct ext_slot));
+		c->gen = 1;
+	}
+}
+
+int native_block_init(struct native_block **out, const struct native_column_spec *cols,
+		      uint32_t ncols, uint32_t rows_max, size_t var_bytes_max)
+{
+	int rc = -EINVAL;
+	*out = NULL;
+	if (ncols == 0 || ncols > NATIVE_COLUMNS_MAX || rows_max == 0 ||
+	    rows_max > NATIVE_ROWS_MAX) {
+		log_error("native", "block needs 1..%d columns and 1..%u rows (got %u, %u)",
+			  NATIVE_COLUMNS_MAX, NATIVE_ROWS_MAX, ncols, rows_max);
+		return -EINVAL;
+	}
+	struct native_block *b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->cols = calloc(ncols, sizeof(*b->cols));
+	if (!b->cols) {
+		rc = -ENOMEM;
+		goto out_free_block;
+	}
+	b->ncols = ncols;
+	b->rows_max = rows_max;
+	b->row_seq = 1;
+	for (uint32_t i = 0; i < ncols; i++) {
+		rc = col_init(&b->cols[i], &cols[i], i, rows_max, var_bytes_max);
+		if (rc < 0)
+			goto out_free_cols;
+		for (uint32_t j = 0; j < i; j++) {
+			if (strcmp(b->cols[j].name, b->cols[i].name) == 0) {
+				log_error("native", "column '%s' appears twice", b->cols[i].name);
+				rc = -EINVAL;
+				goto out_free_cols;
+			}
+		}
+	}
+	struct carver cv = {.base = NULL, .off = 0};
+	block_layout(b, &cv);
+	b->region_size = (cv.off + NATIVE_ALIGN - 1) & ~(size_t)(NATIVE_ALIGN - 1);
+	b->region = aligned_alloc(NATIVE_ALIGN, b->region_size);
+	if (!b->region) {
+		log_error("native", "cannot allocate %zu bytes for a block of %u rows",
+			  b->region_size, rows_max);
+		rc = -ENOMEM;
+		goto out_free_cols;
+	}
+	/* Touch every page now: no page faults on the hot path, memory on this thread's node. */
+	memset(b->region, 0, b->region_size);
+	cv = (struct carver){.base = b->region, .off = 0};
+	block_layout(b, &cv);
+	for (uint32_t i = 0; i < ncols; i++) {
+		struct native_col *c = &b->cols[i];
+		col_write_header(c);
+		if (c->store == ST_LC_LOCAL)
+			lc_local_clear(c);
+		else if (c->store == ST_LC_EXTERNAL)
+			lc_external_clear(c);
+	}
+	*out = b;
+	return 0;
+
+out_free_cols:
+	free(b->cols);
+out_free_block:
+	free(b);
+	return rc;
+}
+
+void native_block_destroy(struct native_block *b)
+{
+	if (!b)
+		return;
+	free(b->region);
+	free(b->cols);
+	free(b);
+}
+
+uint32_t native_block_columns(const struct native_block *b)
+{
+	return b->ncols;
+}
+
+const struct native_type *native_block_column_type(const struct native_block *b, uint32_t col)
+{
+	return col < b->ncols ? &b->cols[col].type : NULL;
+}
+
+int native_block_column_find(const struct native_block *b, const char *name)
+{
+	for (uint32_t i = 0; i < b->ncols; i++)
+		if (strcmp(b->cols[i].name, name) == 0)
+			return (int)i;
+	return -ENOENT;
+}
+
+int native_block_set_dict(struct native_block *b, uint32_t col, const struct native_str *keys,
+			  uint32_t nkeys)
+{
+	if (col >= b->ncols || b->cols[col].store != ST_LC_EXTERNAL)
+		return -EINVAL;
+	struct native_col *c = &b->cols[col];
+	if (b->rows > 0 || b->row_filled > 0)
+		return -EBUSY;
+	if (nkeys > c->dict_keys_max)
+		return -ERANGE;
+	size_t bytes = 0;
+	for (uint32_t i = 0; i < nkeys; i++) {
+		if (keys[i].len > NATIVE_COLUMN_BYTES_MAX || (keys[i].len > 0 && !keys[i].ptr))
+			return -EINVAL;
+		bytes += native_varuint_size(keys[i].len) + keys[i].len;
+	}
+	c->dict = keys;
+	c->dict_n = nkeys;
+	c->dict_bytes = bytes;
+	lc_external_clear(c);
+	return 0;
+}
+
+/* ---- appends ------------------------------------------------------------------------------- */
+
+/* Records that column c holds a value for the pending row. */
+static inline void row_mark(struct native_block *b, struct native_col *c)
+{
+	if (c->stamp != b->row_seq) {
+		c->stamp = b->row_seq;
+		b->row_filled++;
+	}
+}
+
+static inline void put_fixed(struct native_col *c, uint32_t row, uint64_t v)
+{
+	uint8_t *p = c->data + (size_t)row * c->width;
+	switch (c->width) {
+	case 1:
+		*p = (uint8_t)v;
+		break;
+	case 2: {
+		uint16_t x = (uint16_t)v;
+		memcpy(p, &x, 2);
+		break;
+	}
+	case 4: {
+		uint32_t x = (uint32_t)v;
+		memcpy(p, &x, 4);
+		break;
+	}
+	default:
+		memcpy(p, &v, 8);
+		break;
+	}
+}
+
+static inline struct native_col *col_fixed(struct native_block *b, uint32_t col)
+{
+	if (col >= b->ncols || b->cols[col].store != ST_FIXED)
+		return NULL;
+	return &b->cols[col];
+}
+
+int native_append_u64(struct native_block *b, uint32_t col, uint64_t v)
+{
+	struct native_col *c = col_fixed(b, col);
+	if (!c || c->cls == CLS_FLOAT)
+		return -EINVAL;
+	if (b->rows >= b->rows_max)
+		return -ENOSPC;
+	if (c->cls == CLS_SIGNED ? v > (uint64_t)c->smax : v > c->umax)
+		return -ERANGE;
+	put_fixed(c, b->rows, v);
+	if (c->nulls)
+		c->nulls[b->rows] = 0;
+	row_mark(b, c);
+	return 0;
+}
+
+int native_append_i64(struct native_block *b, uint32_t col, int64_t v)
+{
+	struct native_col *c = col_fixed(b, col);
+	if (!c || c->cls == CLS_FLOAT)
+		return -EINVAL;
+	if (b->rows >= b->rows_max)
+		return -ENOSPC;
+	if (c->cls == CLS_SIGNED ? (v < c->smin || v > c->smax) : (v < 0 || (uint64_t)v > c->umax))
+		return -ERANGE;
+	put_fixed(c, b->rows, (uint64_t)v);
+	if (c->nulls)
+		c->nulls[b->rows] = 0;
+	row_mark(b, c);
+	return 0;
+}
+
+int native_append_f64(struct native_block *b, uint32_t col, double v)
+{
+	struct native_col *c = col_fixed(b, col);
+	if (!c || c->cls != CLS_FLOAT)
+		return -EINVAL;
+	if (b->rows >= b->rows_max)
+		return -ENOSPC;
+	uint8_t *p = c->data + (size_t)b->rows * c->width;
+	if (c->width == 4) {
+		float f = (float)v;
+		memcpy(p, &f, 4);
+	} else {
+		memcpy(p, &v, 8);
+	}
+	if (c->nulls)
+		c->nulls[b->rows] = 0;
+	row_mark(b, c);
+	return 0;
+}
+
+/* Data bytes of a String column before the pending row's value (replaced if appended again). */
+static inline size_t string_base(const struct native_block *b, const struct native_col *c)
+{
+	return c->stamp == b->row_seq ? c->row_start : c->used;
+}
+
+static int append_string(struct native_block *b, struct native_col *c, const void *ptr,
+			 size_t len, bool null)
+{
+	size_t base = string_base(b, c);
+	size_t vlen = len < 0x80 ? 1 : native_varuint_size(len);
+	if (len > c->bytes_max || vlen + len > c->bytes_max - base)
+		return -ENOSPC;
+	uint8_t *p = c->data + base;
+	p += native_varuint_write(p, len);
+	if (len)
+		memcpy(p, ptr, len);
+	c->row_start = base;
+	c->used = base + vlen + len;
+	if (c->nulls)
+		c->nulls[b->rows] = null;
+	row_mark(b, c);
+	return 0;
+}
+
+/* Finds or adds the key (ptr, len) of a local dictionary; *key is its key number. */
+static int lc_local_key(struct native_col *c, const uint8_t *ptr, size_t len, uint32_t *key)
+{
+	if (len == 0) {
+		*key = c->ndefault - 1;
+		return 0;
+	}
+	uint32_t last = c->last_key;
+	if (last && c->key_len[last] == len && memcmp(c->data + c->key_off[last], ptr, len) == 0) {
+		*key = last;
+		return 0;
+	}
+	uint64_t h = XXH3_64bits(ptr, len);
+	uint64_t tag = h & 0xFFFFFFFF00000000ull;
+	uint32_t pos = (uint32_t)h & c->table_mask;
+	/* The table is at most half full, so an empty slot ends every probe. */
+	for (;;) {
+		uint64_t e = c->table[pos];
+		if (e == 0)
+			break;
+		uint32_t k = (uint32_t)e;
+		if ((e & 0xFFFFFFFF00000000ull) == tag && c->key_len[k] == len &&
+		    memcmp(c->data + c->key_off[k], ptr, len) == 0) {
+			*key = k;
+			c->last_key = k;
+			return 0;
+		}
+		pos = (pos + 1) & c->table_mask;
+	}
+	if (c->nkeys >= c->keys_cap)
+		return -ENOSPC;
+	size_t vlen = native_varuint_size(len);
+	if (len > c->bytes_max || vlen + len > c->bytes_max - c->used)
+		return -ENOSPC;
+	uint32_t k = c->nkeys++;
+	uint8_t *p = c->data + c->used;
+	p += native_varuint_write(p, len);
+	memcpy(p, ptr, len);
+	c->key_off[k] = (uint32_t)(c->used + vlen);
+	c->key_len[k] = (uint32_t)len;
+	c->key_pos[k] = pos;
+	c->table[pos] = tag | k;
+	c->used += vlen + len;
+	c->last_key = k;
+	*key = k;
+	return 0;
+}
+
+int native_append_str(struct native_block *b, uint32_t col, const void *ptr, size_t len)
+{
+	if (col >= b->ncols)
+		return -EINVAL;
+	struct native_col *c = &b->cols[col];
+	if (b->rows >= b->rows_max)
+		return -ENOSPC;
+	switch (c->store) {
+	case ST_STRING:
+		return append_string(b, c, ptr, len, false);
+	case ST_FIXED_STRING: {
+		if (len > c->width)
+			return -ERANGE;
+		uint8_t *p = c->data + (size_t)b->rows * c->width;
+		if (len)
+			memcpy(p, ptr, len);
+		memset(p + len, 0, c->width - len);
+		if (c->nulls)
+			c->nulls[b->rows] = 0;
+		row_mark(b, c);
+		return 0;
+	}
+	case ST_LC_LOCAL: {
+		uint32_t k;
+		int rc = lc_local_key(c, ptr, len, &k);
+		if (rc < 0)
+			return rc;
+		c->idx[b->rows] = k;
+		row_mark(b, c);
+		return 0;
+	}
+	default:
+		return -EINVAL;
+	}
+}
+
+int native_append_code(struct native_block *b, uint32_t col, uint32_t code)
+{
+	if (col >= b->ncols || b->cols[col].store != ST_LC_EXTERNAL)
+		return -EINVAL;
+	struct native_col *c = &b->cols[col];
+	if (b->rows >= b->rows_max)
+		return -ENOSPC;
+	if (code >= c->dict_n)
+		return -ERANGE;
+	uint32_t k;
+	struct ext_slot *slot = &c->slots[code];
+	if (c->ndefault == 2 && code == 0) {
+		k = 0;
+	} else if (slot->gen == c->gen) {
+		k = slot->key;
+	} else {
+		uint32_t len = c->dict[code].len;
+		if (len == 0) {
+			k = c->ndefault - 1;
+		} else {
+			k = c->nkeys++;
+			c->used_codes[k - c->ndefault] = code;
+			c->ext_key_bytes += native_varuint_size(len) + len;
+		}
+		slot->gen = c->gen;
+		slot->key = k;
+	}
+	c->idx[b->rows] = k;
+	row_mark(b, c);
+	return 0;
+}
+
+int native_append_null(struct native_block *b, uint32_t col)
+{
+	if (col >= b->ncols || !b->cols[col].type.nullable)
+		return -EINVAL;
+	struct native_col *c = &b->cols[col];
+	if (b->rows >= b->rows_max)
+		return -ENOSPC;
+	switch (c->store) {
+	case ST_FIXED:
+		put_fixed(c, b->rows, 0);
+		break;
+	case ST_FIXED_STRING:
+		memset(c->data + (size_t)b->rows * c->width, 0, c->width);
+		break;
+	case ST_STRING:
+		return append_string(b, c, NULL, 0, true);
+	case ST_LC_LOCAL:
+	case ST_LC_EXTERNAL:
+		c->idx[b->rows] = 0;
+		row_mark(b, c);
+		return 0;
+	}
+	c->nulls[b->rows] = 1;
+	row_mark(b, c);
+	return 0;
+}
+
+int native_block_commit_row(struct native_block *b)
+{
+	if (b->row_filled != b->ncols)
+		return -EINVAL;
+	b->rows++;
+	b->row_seq++;
+	b->row_filled = 0;
+	return 0;
+}
+
+void native_block_rollback_row(struct native_block *b)
+{
+	for (uint32_t i = 0; i < b->ncols; i++) {
+		struct native_col *c = &b->cols[i];
+		if (c->store == ST_STRING && c->stamp == b->row_seq)
+			c->used = c->row_start;
+	}
+	b->row_seq++;
+	b->row_filled = 0;
+}
+
+uint32_t native_block_rows(const struct native_block *b)
+{
+	return b->rows;
+}
+
+bool native_block_full(const struct native_block *b)
+{
+	return b->rows >= b->rows_max;
+}
+
+void native_block_reset(struct native_block *b)
+{
+	for (uint32_t i = 0; i < b->ncols; i++) {
+		struct native_col *c = &b->cols[i];
+		switch (c->store) {
+		case ST_STRING:
+			c->used = 0;
+			c->row_start = 0;
+			break;
+		case ST_LC_LOCAL:
+			lc_local_clear(c);
+			break;
+		case ST_LC_EXTERNAL:
+			lc_external_clear(c);
+			break;
+		default:
+			break;
+		}
+	}
+	b->rows = 0;
+	b->row_seq++;
+	b->row_filled = 0;
+}
+
+/* ---- encoding ------------------------------------------------------------------------------ */
+
+/* ClickHouse picks the narrowest index type whose maximum is at least the key count. */
+static inline uint32_t lc_index_code(uint64_t nkeys)
+{
+	if (nkeys <= UINT8_MAX)
+		return 0;
+	if (nkeys <= UINT16_MAX)
+		return 1;
+	if (nkeys <= UINT32_MAX)
+		return 2;
+	return 3;
+}
+
+static size_t lc_keys_bytes(const struct native_col *c)
+{
+	return c->store == ST_LC_LOCAL ? c->used : c->ext_key_bytes;
+}
+
+static size_t col_data_size(const struct native_block *b, const struct native_col *c)
+{
+	size_t rows = b->rows;
+	size_t n = c->nulls ? rows : 0;
+	switch (c->store) {
+	case ST_FIXED:
+	case ST_FIXED_STRING:
+		return n + rows * c->width;
+	case ST_STRING:
+		return n + string_base(b, c);
+	case ST_LC_LOCAL:
+	case ST_LC_EXTERNAL:
+		return 4 * sizeof(uint64_t) + lc_keys_bytes(c) +
+		       rows * ((size_t)1 << lc_index_code(c->nkeys));
+	}
+	return n;
+}
+
+size_t native_block_encoded_size(const struct native_block *b)
+{
+	size_t n = native_varuint_size(b->ncols) + native_varuint_size(b->rows);
+	for (uint32_t i = 0; i < b->ncols; i++) {
+		const struct native_col *c = &b->cols[i];
+		n += c->header_len;
+		if (b->rows)
+			n += col_data_size(b, c);
+	}
+	return n;
+}
+
+size_t native_block_encoded_max(const struct native_block *b)
+{
+	size_t rows = b->rows_max;
+	size_t n = native_varuint_size(b->ncols) + native_varuint_size(rows);
+	for (uint32_t i = 0; i < b->ncols; i++) {
+		const struct native_col *c = &b->cols[i];
+		n += c->header_len + (c->nulls ? rows : 0);
+		switch (c->store) {
+		case ST_FIXED:
+		case ST_FIXED_STRING:
+			n += rows * c->width;
+			break;
+		case ST_STRING:
+			n += c->bytes_max;
+			break;
+		case ST_LC_LOCAL:
+			n += 4 * sizeof(uint64_t) + c->bytes_max +
+			     rows * ((size_t)1 << lc_index_code(c->keys_cap));
+			break;
+		case ST_LC_EXTERNAL:
+			n += 4 * sizeof(uint64_t) + c->ndefault + c->dict_bytes +
+			     rows * ((size_t)1 << lc_index_code((uint64_t)c->dict_n + c->ndefault));
+			break;
+		}
+	}
+	return n;
+}
+
+static uint8_t *encode_indexes(uint8_t *p, const uint32_t *idx, size_t rows, uint32_t code)
+{
+	switch (code) {
+	case 0:
+		for (size_t i = 0; i < rows; i++)
+			p[i] = (uint8_t)idx[i];
+		return p + rows;
+	case 1:
+		for (size_t i = 0; i < rows; i++) {
+			uint16_t v = (uint16_t)idx[i];
+			memcpy(p + 2 * i, &v, 2);
+		}
+		return p + 2 * rows;
+	default:
+		memcpy(p, idx, 4 * rows);
+		return p + 4 * rows;
+	}
+}
+
+static uint8_t *encode_lc(const struct native_block *b, const struct native_col *c, uint8_t *p)
+{
+	uint32_t code = lc_index_code(c->nkeys);
+	p = put_u64(p, NATIVE_LC_KEY_VERSION);
+	p = put_u64(p, code | NATIVE_LC_HAS_ADDITIONAL_KEYS | NATIVE_LC_NEED_UPDATE_DICTIONARY);
+	p = put_u64(p, c->nkeys);
+	if (c->store == ST_LC_LOCAL) {
+		memcpy(p, c->data, c->used);
+		p += c->used;
+	} else {
+		memset(p, 0, c->ndefault);
+		p += c->ndefault;
+		for (uint32_t k = 0; k < c->nkeys - c->ndefault; k++) {
+			const struct native_str *s = &c->dict[c->used_codes[k]];
+			p += native_varuint_write(p, s->len);
+			memcpy(p, s->ptr, s->len);
+			p += s->len;
+		}
+	}
+	p = put_u64(p, b->rows);
+	return encode_indexes(p, c->idx, b->rows, code);
+}
+
+int native_block_encode(const struct native_block *b, uint8_t *out, size_t cap, size_t *out_len)
+{
+	size_t need = native_block_encoded_size(b);
+	if (cap < need)
+		return -ENOBUFS;
+	size_t rows = b->rows;
+	uint8_t *p = out;
+	p += native_varuint_write(p, b->ncols);
+	p += native_varuint_write(p, rows);
+	for (uint32_t i = 0; i < b->ncols; i++) {
+		const struct native_col *c = &b->cols[i];
+		memcpy(p, c->header, c->header_len);
+		p += c->header_len;
+		if (rows == 0)
+			continue; /* ClickHouse writes no data for an empty block */
+		if (c->nulls) {
+			memcpy(p, c->nulls, rows);
+			p += rows;
+		}
+		switch (c->store) {
+		case ST_FIXED:
+		case ST_FIXED_STRING:
+			memcpy(p, c->data, rows * c->width);
+			p += rows * c->width;
+			break;
+		case ST_STRING: {
+			size_t n = string_base(b, c);
+			memcpy(p, c->data, n);
+			p += n;
+			break;
+		}
+		case ST_LC_LOCAL:
+		case ST_LC_EXTERNAL:
+			p = encode_lc(b, c, p);
+			break;
+		}
+	}
+	*out_len = (size_t)(p - out);
+	return 0;
+}

@@ -1,0 +1,714 @@
+/*
+ * native_read: bounds-checked decoder of Native blocks and TabSeparated text of their values.
+ * See include/native_read.h for the contract and include/native.h for the format.
+ */
+#include "native_read.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NATIVE_RD_TYPE_NAME_MAX 1024
+#define NATIVE_RD_ERR_MAX 256
+
+struct rd_col_buf {
+	struct native_rd_str *strs;
+	uint64_t cap;
+};
+
+struct native_reader {
+	struct native_rd_col *cols;
+	struct rd_col_buf *bufs;
+	uint32_t cols_cap;
+	char err[NATIVE_RD_ERR_MAX];
+	size_t err_off;
+};
+
+struct rd_cursor {
+	struct native_reader *r;
+	const uint8_t *buf;
+	size_t len;
+	size_t pos;
+};
+
+int native_reader_init(struct native_reader **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : -ENOMEM;
+}
+
+void native_reader_destroy(struct native_reader *r)
+{
+	if (!r)
+		return;
+	for (uint32_t i = 0; i < r->cols_cap; i++)
+		free(r->bufs[i].strs);
+	free(r->bufs);
+	free(r->cols);
+	free(r);
+}
+
+const char *native_reader_error(const struct native_reader *r, size_t *offset)
+{
+	if (offset)
+		*offset = r->err_off;
+	return r->err;
+}
+
+__attribute__((format(printf, 3, 4))) static int rd_fail(struct rd_cursor *c, size_t at,
+							  const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->r->err, sizeof(c->r->err), fmt, ap);
+	va_end(ap);
+	c->r->err_off = at;
+	return -EBADMSG;
+}
+
+static size_t rd_left(const struct rd_cursor *c)
+{
+	return c->len - c->pos;
+}
+
+static int rd_varuint_fail(struct rd_cursor *c, size_t at, const char *problem,
+			   const char *what, const char *col)
+{
+	if (col)
+		return rd_fail(c, at, "%s: column '%s': %s", problem, col, what);
+	return rd_fail(c, at, "%s: %s", problem, what);
+}
+
+/* Reads a VarUInt; col names the column in messages (NULL: block header). */
+static int rd_varuint(struct rd_cursor *c, uint64_t *v, const char *what, const char *col)
+{
+	size_t at = c->pos;
+	uint64_t x = 0;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		if (c->pos >= c->len)
+			return rd_varuint_fail(c, at, "truncated (end of input)", what, col);
+		uint8_t byte = c->buf[c->pos++];
+		if (shift == 63 && byte > 1)
+			return rd_varuint_fail(c, at, "corrupt VarUInt (over 64 bits)", what, col);
+		x |= (uint64_t)(byte & 0x7F) << shift;
+		if (!(byte & 0x80)) {
+			*v = x;
+			return 0;
+		}
+	}
+	return rd_varuint_fail(c, at, "corrupt VarUInt (over 10 bytes)", what, col);
+}
+
+static int rd_bytes(struct rd_cursor *c, uint64_t n, const uint8_t **p, const char *what,
+		    const char *col)
+{
+	if (n > rd_left(c))
+		return rd_fail(c, c->pos, "truncated: column '%s': %s needs %llu bytes, %zu left",
+			       col, what, (unsigned long long)n, rd_left(c));
+	*p = c->buf + c->pos;
+	c->pos += n;
+	return 0;
+}
+
+static int rd_u64(struct rd_cursor *c, uint64_t *v, const char *what, const char *col)
+{
+	const uint8_t *p = NULL;
+	int rc = rd_bytes(c, sizeof(*v), &p, what, col);
+	if (rc == 0)
+		memcpy(v, p, sizeof(*v));
+	return rc;
+}
+
+static int rd_grow_strs(struct native_reader *r, uint32_t i, uint64_t count)
+{
+	struct rd_col_buf *b = &r->bufs[i];
+	if (count <= b->cap)
+		return 0;
+	uint64_t cap = b->cap ? b->cap : 64;
+	while (cap < count)
+		cap *= 2;
+	struct native_rd_str *s = realloc(b->strs, cap * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	b->strs = s;
+	b->cap = cap;
+	return 0;
+}
+
+/* Decodes count values of the non-Nullable kind of t. */
+static int rd_values(struct rd_cursor *c, uint32_t ci, const struct native_type *t,
+		     uint64_t count, struct native_rd_values *out, const char *col)
+{
+	out->count = count;
+	out->data = NULL;
+	out->strs = NULL;
+	if (t->kind != NATIVE_STRING) {
+		size_t w = native_type_width(t);
+		if (count > rd_left(c) / w)
+			return rd_fail(c, c->pos,
+				       "truncated: column '%s': %llu values of %zu bytes, %zu left",
+				       col, (unsigned long long)count, w, rd_left(c));
+		out->data = c->buf + c->pos;
+		c->pos += count * w;
+		return 0;
+	}
+	/* Every string takes at least its length byte. */
+	if (count > rd_left(c))
+		return rd_fail(c, c->pos, "truncated: column '%s': %llu strings, %zu bytes left", col,
+			       (unsigned long long)count, rd_left(c));
+	int rc = rd_grow_strs(c->r, ci, count);
+	if (rc < 0)
+		return rc;
+	struct native_rd_str *s = c->r->bufs[ci].strs;
+	for (uint64_t i = 0; i < count; i++) {
+		uint64_t n = 0;
+		rc = rd_varuint(c, &n, "string length", col);
+		if (rc < 0)
+			return rc;
+		rc = rd_bytes(c, n, &s[i].ptr, "a string", col);
+		if (rc < 0)
+			return rc;
+		s[i].len = n;
+	}
+	out->strs = s;
+	return 0;
+}
+
+#define LC_NEED_GLOBAL_DICTIONARY (1ull << 8)
+#define LC_HAS_ADDITIONAL_KEYS (1ull << 9)
+#define LC_NEED_UPDATE_DICTIONARY (1ull << 10)
+
+static int rd_low_cardinality(struct rd_cursor *c, uint32_t ci, struct native_rd_col *col,
+			      uint64_t rows, const char *name)
+{
+	uint64_t version = 0, type = 0, nkeys = 0, nrows = 0;
+	size_t at = c->pos;
+	int rc = rd_u64(c, &version, "the LowCardinality key version", name);
+	if (rc < 0)
+		return rc;
+	if (version != 1)
+		return rd_fail(c, at, "corrupt: column '%s': LowCardinality key version %llu, not 1",
+			       name, (unsigned long long)version);
+	at = c->pos;
+	rc = rd_u64(c, &type, "the LowCardinality index type", name);
+	if (rc < 0)
+		return rc;
+	uint64_t code =
+		type & ~(LC_NEED_GLOBAL_DICTIONARY | LC_HAS_ADDITIONAL_KEYS | LC_NEED_UPDATE_DICTIONARY);
+	if (code > 3)
+		return rd_fail(c, at, "corrupt: column '%s': LowCardinality index type 0x%llx", name,
+			       (unsigned long long)type);
+	if (type & LC_NEED_GLOBAL_DICTIONARY)
+		return rd_fail(c, at, "corrupt: column '%s': a global LowCardinality dictionary is "
+				      "not allowed in Native", name);
+	if (!(type & LC_HAS_ADDITIONAL_KEYS))
+		return rd_fail(c, at, "corrupt: column '%s': LowCardinality block without keys",
+			       name);
+	at = c->pos;
+	rc = rd_u64(c, &nkeys, "the LowCardinality key count", name);
+	if (rc < 0)
+		return rc;
+	if (nkeys == 0)
+		return rd_fail(c, at, "corrupt: column '%s': LowCardinality block without keys", name);
+	if (nkeys > rd_left(c))
+		return rd_fail(c, at, "truncated: column '%s': %llu LowCardinality keys with %zu "
+				      "bytes left", name, (unsigned long long)nkeys, rd_left(c));
+	struct native_type key_type = col->type;
+	key_type.nullable = false;
+	key_type.low_cardinality = false;
+	rc = rd_values(c, ci, &key_type, nkeys, &col->values, name);
+	if (rc < 0)
+		return rc;
+	at = c->pos;
+	rc = rd_u64(c, &nrows, "the LowCardinality row count", name);
+	if (rc < 0)
+		return rc;
+	if (nrows != rows)
+		return rd_fail(c, at, "unsupported: column '%s': LowCardinality part of %llu rows in a "
+				      "block of %llu", name, (unsigned long long)nrows,
+			       (unsigned long long)rows);
+	col->index_width = 1u << code;
+	if (rows > rd_left(c) / col->index_width)
+		return rd_fail(c, c->pos, "truncated: column '%s': %llu indexes of %u bytes, %zu left",
+			       name, (unsigned long long)rows, col->index_width, rd_left(c));
+	col->index = c->buf + c->pos;
+	for (uint64_t i = 0; i < rows; i++) {
+		uint64_t k = 0;
+		memcpy(&k, col->index + i * col->index_width, col->index_width);
+		if (k >= nkeys)
+			return rd_fail(c, c->pos + i * col->index_width,
+				       "corrupt: column '%s': row %llu refers to key %llu of %llu", name,
+				       (unsigned long long)i, (unsigned long long)k,
+				       (unsigned long long)nkeys);
+	}
+	c->pos += rows * col->index_width;
+	return 0;
+}
+
+static int rd_column(struct rd_cursor *c, uint32_t ci, uint64_t rows, struct native_rd_col *col)
+{
+	uint64_t n = 0;
+	const uint8_t *p = NULL;
+	memset(col, 0, sizeof(*col));
+	int rc = rd_varuint(c, &n, "column name length", NULL);
+	if (rc < 0)
+		return rc;
+	rc = rd_bytes(c, n, &p, "the column name", "?");
+	if (rc < 0)
+		return rc;
+	col->name = (const char *)p;
+	col->name_len = n;
+	char name[96];
+	snprintf(name, sizeof(name), "%.*s", (int)(n < 80 ? n : 80), col->name);
+
+	size_t at = c->pos;
+	rc = rd_varuint(c, &n, "type name length", name);
+	if (rc < 0)
+		return rc;
+	if (n > NATIVE_RD_TYPE_NAME_MAX)
+		return rd_fail(c, at, "corrupt: column '%s': type name of %llu bytes", name,
+			       (unsigned long long)n);
+	at = c->pos;
+	rc = rd_bytes(c, n, &p, "the type name", name);
+	if (rc < 0)
+		return rc;
+	col->type_name = (const char *)p;
+	col->type_name_len = n;
+	char err[256];
+	if (native_type_parse(col->type_name, n, &col->type, err, sizeof(err)) < 0)
+		return rd_fail(c, at, "column '%s': type '%.*s': %s", name, (int)n, col->type_name,
+			       err);
+	col->width = (uint32_t)native_type_width(&col->type);
+	if (rows == 0)
+		return 0; /* an empty block carries no data */
+	if (col->type.low_cardinality)
+		return rd_low_cardinality(c, ci, col, rows, name);
+	if (col->type.nullable) {
+		rc = rd_bytes(c, rows, &col->nulls, "the null map", name);
+		if (rc < 0)
+			return rc;
+	}
+	return rd_values(c, ci, &col->type, rows, &col->values, name);
+}
+
+static int rd_grow_cols(struct native_reader *r, uint64_t ncols)
+{
+	if (ncols <= r->cols_cap)
+		return 0;
+	struct native_rd_col *cols = realloc(r->cols, ncols * sizeof(*cols));
+	if (!cols)
+		return -ENOMEM;
+	r->cols = cols;
+	struct rd_col_buf *bufs = realloc(r->bufs, ncols * sizeof(*bufs));
+	if (!bufs)
+		return -ENOMEM;
+	memset(bufs + r->cols_cap, 0, (ncols - r->cols_cap) * sizeof(*bufs));
+	r->bufs = bufs;
+	r->cols_cap = (uint32_t)ncols;
+	return 0;
+}
+
+int native_reader_next(struct native_reader *r, const uint8_t *buf, size_t len, size_t *off,
+		       struct native_rd_block *blk)
+{
+	struct rd_cursor c = {.r = r, .buf = buf, .len = len, .pos = *off};
+	r->err[0] = '\0';
+	r->err_off = *off;
+	if (c.pos >= len)
+		return 0;
+	uint64_t ncols = 0, rows = 0;
+	int rc = rd_varuint(&c, &ncols, "column count", NULL);
+	if (rc < 0)
+		return rc;
+	if (ncols > NATIVE_RD_COLUMNS_MAX)
+		return rd_fail(&c, *off, "corrupt: block of %llu columns (at most %d)",
+			       (unsigned long long)ncols, NATIVE_RD_COLUMNS_MAX);
+	size_t at = c.pos;
+	rc = rd_varuint(&c, &rows, "row count", NULL);
+	if (rc < 0)
+		return rc;
+	if (ncols == 0 && rows > 0)
+		return rd_fail(&c, at, "corrupt: block of %llu rows without columns",
+			       (unsigned long long)rows);
+	/* Every value of every type takes at least one byte. */
+	if (rows > rd_left(&c))
+		return rd_fail(&c, at, "truncated: block of %llu rows with %zu bytes left",
+			       (unsigned long long)rows, rd_left(&c));
+	rc = rd_grow_cols(r, ncols);
+	if (rc < 0)
+		return rc;
+	for (uint32_t i = 0; i < ncols; i++) {
+		rc = rd_column(&c, i, rows, &r->cols[i]);
+		if (rc < 0)
+			return rc;
+	}
+	blk->rows = rows;
+	blk->ncols = (uint32_t)ncols;
+	blk->cols = r->cols;
+	blk->offset = *off;
+	blk->size = c.pos - *off;
+	*off = c.pos;
+	return 1;
+}
+
+/* ---- values -------------------------------------------------------------------------------- */
+
+/* Position of row's value in c->values (the key number for LowCardinality). */
+static uint64_t rd_pos(const struct native_rd_col *c, uint64_t row)
+{
+	if (!c->type.low_cardinality)
+		return row;
+	uint64_t k = 0;
+	memcpy(&k, c->index + row * c->index_width, c->index_width);
+	return k;
+}
+
+bool native_rd_is_null(const struct native_rd_col *c, uint64_t row)
+{
+	if (c->type.low_cardinality)
+		return c->type.nullable && rd_pos(c, row) == 0;
+	return c->nulls && c->nulls[row];
+}
+
+static uint64_t rd_fixed(const struct native_rd_col *c, uint64_t pos)
+{
+	uint64_t v = 0;
+	memcpy(&v, c->values.data + pos * c->width, c->width);
+	return v;
+}
+
+int native_rd_u64(const struct native_rd_col *c, uint64_t row, uint64_t *v)
+{
+	switch (c->type.kind) {
+	case NATIVE_UINT8:
+	case NATIVE_UINT16:
+	case NATIVE_UINT32:
+	case NATIVE_UINT64:
+	case NATIVE_BOOL:
+	case NATIVE_DATE:
+	case NATIVE_DATETIME:
+	case NATIVE_IPV4:
+		*v = rd_fixed(c, rd_pos(c, row));
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+int native_rd_i64(const struct native_rd_col *c, uint64_t row, int64_t *v)
+{
+	uint64_t x;
+	switch (c->type.kind) {
+	case NATIVE_INT8:
+	case NATIVE_INT16:
+	case NATIVE_INT32:
+	case NATIVE_INT64:
+	case NATIVE_DATE32:
+	case NATIVE_DATETIME64:
+		x = rd_fixed(c, rd_pos(c, row));
+		break;
+	default:
+		return -EINVAL;
+	}
+	unsigned bits = 8 * c->width;
+	if (bits < 64 && (x >> (bits - 1)) & 1)
+		x |= ~0ull << bits; /* sign-extend */
+	*v = (int64_t)x;
+	return 0;
+}
+
+int native_rd_f64(const struct native_rd_col *c, uint64_t row, double *v)
+{
+	uint64_t pos = rd_pos(c, row);
+	if (c->type.kind == NATIVE_FLOAT32) {
+		float f;
+		memcpy(&f, c->values.data + pos * 4, 4);
+		*v = f;
+		return 0;
+	}
+	if (c->type.kind == NATIVE_FLOAT64) {
+		memcpy(v, c->values.data + pos * 8, 8);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int native_rd_str(const struct native_rd_col *c, uint64_t row, const uint8_t **ptr, size_t *len)
+{
+	uint64_t pos = rd_pos(c, row);
+	if (c->type.kind == NATIVE_STRING) {
+		*ptr = c->values.strs[pos].ptr;
+		*len = c->values.strs[pos].len;
+		return 0;
+	}
+	if (c->type.kind == NATIVE_FIXED_STRING) {
+		*ptr = c->values.data + pos * c->width;
+		*len = c->width;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* ---- text ---------------------------------------------------------------------------------- */
+
+size_t native_escape_tsv(const uint8_t *p, size_t n, char *buf, size_t cap)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		char e;
+		switch (p[i]) {
+		case '\0':
+			e = '0';
+			break;
+		case '\b':
+			e = 'b';
+			break;
+		case '\f':
+			e = 'f';
+			break;
+		case '\n':
+			e = 'n';
+			break;
+		case '\r':
+			e = 'r';
+			break;
+		case '\t':
+			e = 't';
+			break;
+		case '\\':
+			e = '\\';
+			break;
+		case '\'':
+			e = '\'';
+			break;
+		default:
+			if (o < cap)
+				buf[o] = (char)p[i];
+			o++;
+			continue;
+		}
+		if (o + 1 < cap) {
+			buf[o] = '\\';
+			buf[o + 1] = e;
+		}
+		o += 2;
+	}
+	if (o < cap)
+		buf[o] = '\0';
+	return o;
+}
+
+static ssize_t rd_emit(const char *s, size_t n, char *buf, size_t cap)
+{
+	if (n < cap) {
+		memcpy(buf, s, n);
+		buf[n] = '\0';
+	}
+	return (ssize_t)n;
+}
+
+/*
+ * Shortest decimal that reads back as the same value, laid out as ClickHouse prints floats:
+ * positional when 1e-6 <= |v| < 1e21, else d[.ddd]e[-]X ("1e-7", "1.5e300", "1e21").
+ */
+static size_t format_float(char *out, double v, bool single)
+{
+	if (isnan(v))
+		return (size_t)sprintf(out, "nan");
+	if (isinf(v))
+		return (size_t)sprintf(out, v < 0 ? "-inf" : "inf");
+	if (v == 0)
+		return (size_t)sprintf(out, signbit(v) ? "-0" : "0");
+	char tmp[48];
+	int max_digits = single ? 9 : 17;
+	for (int d = 1; d <= max_digits; d++) {
+		snprintf(tmp, sizeof(tmp), "%.*e", d - 1, v);
+		if (single ? strtof(tmp, NULL) == (float)v : strtod(tmp, NULL) == v)
+			break;
+	}
+	char digits[24];
+	int nd = 0;
+	const char *s = tmp;
+	bool neg = *s == '-';
+	if (neg)
+		s++;
+	for (; *s && *s != 'e'; s++)
+		if (*s != '.' && nd < (int)sizeof(digits))
+			digits[nd++] = *s;
+	int e = *s == 'e' ? atoi(s + 1) : 0;
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	char *o = out;
+	if (neg)
+		*o++ = '-';
+	if (e >= -6 && e < 21) {
+		if (e < 0) {
+			*o++ = '0';
+			*o++ = '.';
+			for (int i = 0; i < -e - 1; i++)
+				*o++ = '0';
+			memcpy(o, digits, (size_t)nd);
+			o += nd;
+		} else if (e >= nd - 1) {
+			memcpy(o, digits, (size_t)nd);
+			o += nd;
+			for (int i = 0; i < e - (nd - 1); i++)
+				*o++ = '0';
+		} else {
+			memcpy(o, digits, (size_t)e + 1);
+			o += e + 1;
+			*o++ = '.';
+			memcpy(o, digits + e + 1, (size_t)(nd - e - 1));
+			o += nd - e - 1;
+		}
+	} else {
+		*o++ = digits[0];
+		if (nd > 1) {
+			*o++ = '.';
+			memcpy(o, digits + 1, (size_t)nd - 1);
+			o += nd - 1;
+		}
+		o += sprintf(o, "e%d", e);
+	}
+	*o = '\0';
+	return (size_t)(o - out);
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static int format_date(char *out, int64_t days)
+{
+	int64_t y;
+	unsigned m, d;
+	civil_from_days(days, &y, &m, &d);
+	return sprintf(out, "%04lld-%02u-%02u", (long long)y, m, d);
+}
+
+static int format_datetime(char *out, int64_t secs)
+{
+	int64_t days = secs / 86400;
+	int64_t rem = secs % 86400;
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	int n = format_date(out, days);
+	return n + sprintf(out + n, " %02d:%02d:%02d", (int)(rem / 3600), (int)(rem / 60 % 60),
+			   (int)(rem % 60));
+}
+
+static bool tz_is_utc(const char *tz)
+{
+	static const char *const utc[] = {"",	    "UTC",	   "Etc/UTC", "GMT",
+					  "Etc/GMT", "UCT",	   "Etc/UCT", "Universal",
+					  "Zulu",    "Etc/Universal", "Etc/Zulu"};
+	for (size_t i = 0; i < sizeof(utc) / sizeof(utc[0]); i++)
+		if (strcmp(tz, utc[i]) == 0)
+			return true;
+	return false;
+}
+
+ssize_t native_rd_format_text(const struct native_rd_col *c, uint64_t row, char *buf, size_t cap)
+{
+	char tmp[80];
+	int n = 0;
+	uint64_t u;
+	int64_t i;
+	double f;
+	if (native_rd_is_null(c, row))
+		return rd_emit("\\N", 2, buf, cap);
+	switch (c->type.kind) {
+	case NATIVE_UINT8:
+	case NATIVE_UINT16:
+	case NATIVE_UINT32:
+	case NATIVE_UINT64:
+		native_rd_u64(c, row, &u);
+		n = sprintf(tmp, "%llu", (unsigned long long)u);
+		break;
+	case NATIVE_BOOL:
+		native_rd_u64(c, row, &u);
+		n = sprintf(tmp, "%s", u ? "true" : "false");
+		break;
+	case NATIVE_INT8:
+	case NATIVE_INT16:
+	case NATIVE_INT32:
+	case NATIVE_INT64:
+		native_rd_i64(c, row, &i);
+		n = sprintf(tmp, "%lld", (long long)i);
+		break;
+	case NATIVE_FLOAT32:
+	case NATIVE_FLOAT64:
+		native_rd_f64(c, row, &f);
+		n = (int)format_float(tmp, f, c->type.kind == NATIVE_FLOAT32);
+		break;
+	case NATIVE_STRING:
+	case NATIVE_FIXED_STRING: {
+		const uint8_t *p;
+		size_t len;
+		native_rd_str(c, row, &p, &len);
+		return (ssize_t)native_escape_tsv(p, len, buf, cap);
+	}
+	case NATIVE_DATE:
+		native_rd_u64(c, row, &u);
+		n = format_date(tmp, (int64_t)u);
+		break;
+	case NATIVE_DATE32:
+		native_rd_i64(c, row, &i);
+		n = format_date(tmp, i);
+		break;
+	case NATIVE_DATETIME:
+		if (!tz_is_utc(c->type.tz))
+			return -ENOTSUP;
+		native_rd_u64(c, row, &u);
+		n = format_datetime(tmp, (int64_t)u);
+		break;
+	case NATIVE_DATETIME64: {
+		if (!tz_is_utc(c->type.tz))
+			return -ENOTSUP;
+		native_rd_i64(c, row, &i);
+		int64_t scale = 1;
+		for (uint32_t k = 0; k < c->type.precision; k++)
+			scale *= 10;
+		int64_t secs = i / scale, frac = i % scale;
+		if (frac < 0) {
+			frac += scale;
+			secs--;
+		}
+		n = format_datetime(tmp, secs);
+		if (c->type.precision > 0)
+			n += sprintf(tmp + n, ".%0*lld", (int)c->type.precision, (long long)frac);
+		break;
+	}
+	case NATIVE_UUID: {
+		uint64_t hi, lo;
+		const uint8_t *p = c->values.data + rd_pos(c, row) * 16;
+		memcpy(&hi, p, 8);
+		memcpy(&lo, p + 8, 8);
+		n = sprintf(tmp, "%08llx-%04llx-%04llx-%04llx-%012llx",
+			    (unsigned long long)(hi >> 32), (unsigned long long)(hi >> 16 & 0xFFFF),
+			    (unsigned long long)(hi & 0xFFFF), (unsigned long long)(lo >> 48),
+			    (unsigned long long)(lo & 0xFFFFFFFFFFFFull));
+		break;
+	}
+	case NATIVE_IPV4:
+		native_rd_u64(c, row, &u);
+		n = sprintf(tmp, "%u.%u.%u.%u", (unsigned)(u >> 24), (unsigned)(u >> 16 & 0xFF),
+			    (unsigned)(u >> 8 & 0xFF), (unsigned)(u & 0xFF));
+		break;
+	}
+	return rd_emit(tmp, (size_t)n, buf, cap);
+}
