@@ -103,7 +103,8 @@ static inline bool is_digit(uint8_t c)
 static inline void skip_ws(struct dec *d)
 {
 	const uint8_t *p = d->p, *end = d->end;
-	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+	/* Compact JSON has no whitespace: one compare decides most calls. */
+	while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
 		p++;
 	d->p = p;
 }
@@ -359,7 +360,7 @@ static inline int parse_string(struct dec *d, struct str *s, uint8_t *dst, size_
 }
 
 /* Parses a number at d->p by the JSON grammar:  -? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)? */
-static inline int parse_number(struct dec *d, struct num *n)
+__attribute__((always_inline)) static inline int parse_number(struct dec *d, struct num *n)
 {
 	const uint8_t *p = d->p, *end = d->end;
 	n->start = p;
@@ -550,18 +551,22 @@ static inline bool fits_scratch(const struct dec *d, const struct str *s)
 	return !s->copied || s->len <= d->scratch_cap - d->scratch_used;
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int y, int m, int d)
+/*
+ * Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar, for years 0..9999
+ * (H. Hinnant's days_from_civil). The year is shifted by one 400-year era so that every
+ * quantity is unsigned and the divisions by constants are plain multiplications.
+ */
+static int64_t days_from_civil(unsigned y, unsigned m, unsigned d)
 {
-	y -= m <= 2;
-	int era = (y >= 0 ? y : y - 399) / 400;
-	int yoe = y - era * 400;
-	int doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return (int64_t)era * 146097 + doe - 719468;
+	y = y + 400 - (m <= 2); /* years since March 1 of year -400 */
+	unsigned era = y / 400;
+	unsigned yoe = y - era * 400;
+	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return (int64_t)era * 146097 + doe - 719468 - 146097;
 }
 
-static int days_in_month(int y, int m)
+static int days_in_month(unsigned y, unsigned m)
 {
 	static const uint8_t days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
@@ -569,19 +574,32 @@ static int days_in_month(int y, int m)
 	return days[m - 1];
 }
 
-static inline int two_digits(const uint8_t *s)
+static inline unsigned two_digits(const uint8_t *s)
 {
-	return (s[0] - '0') * 10 + (s[1] - '0');
+	return (unsigned)(s[0] - '0') * 10 + (unsigned)(s[1] - '0');
 }
 
-/* Parses an RFC 3339 date-time into epoch ms; returns NULL or the reason it is not one. */
-static const char *parse_rfc3339(const uint8_t *s, size_t n, int64_t *out)
+/* Whether s[0..19) has the shape "dddd-dd-ddTdd:dd:dd" (either case of T); s has >= 20 bytes. */
+static inline bool rfc3339_shape(const uint8_t *s)
 {
+#if defined(__SSE2__)
+	/* Bytes 0..15 in one vector: digits where expected, separators elsewhere. */
+	const __m128i digit_at = _mm_setr_epi8(-1, -1, -1, -1, 0, -1, -1, 0, -1, -1, 0, -1, -1, 0,
+					       -1, -1);
+	const __m128i separators = _mm_setr_epi8(0, 0, 0, 0, '-', 0, 0, '-', 0, 0, 't', 0, 0, ':',
+						 0, 0);
+	const __m128i lower_t = _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20, 0, 0, 0, 0, 0);
+	__m128i v = _mm_loadu_si128((const void *)s);
+	__m128i value = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+	__m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(value, _mm_set1_epi8(9)), value);
+	__m128i sep = _mm_cmpeq_epi8(_mm_or_si128(v, lower_t), separators);
+	__m128i ok = _mm_or_si128(_mm_and_si128(digit, digit_at), _mm_andnot_si128(digit_at, sep));
+	return _mm_movemask_epi8(ok) == 0xFFFF && s[16] == ':' && is_digit(s[17]) &&
+	       is_digit(s[18]);
+#else
 	/* 'd' a digit, 'T' either case of T, anything else itself. */
 	static const char shape[19] = {'d', 'd', 'd', 'd', '-', 'd', 'd', '-', 'd', 'd',
 				       'T', 'd', 'd', ':', 'd', 'd', ':', 'd', 'd'};
-	if (n < 20)
-		return "timestamp: bad format";
 	bool ok = true;
 	for (size_t i = 0; i < sizeof(shape); i++) {
 		if (shape[i] == 'd')
@@ -591,11 +609,18 @@ static const char *parse_rfc3339(const uint8_t *s, size_t n, int64_t *out)
 		else
 			ok &= s[i] == (uint8_t)shape[i];
 	}
-	if (!ok)
+	return ok;
+#endif
+}
+
+/* Parses an RFC 3339 date-time into epoch ms; returns NULL or the reason it is not one. */
+static const char *parse_rfc3339(const uint8_t *s, size_t n, int64_t *out)
+{
+	if (n < 20 || !rfc3339_shape(s))
 		return "timestamp: bad format";
-	int year = two_digits(s) * 100 + two_digits(s + 2);
-	int month = two_digits(s + 5), day = two_digits(s + 8);
-	int hour = two_digits(s + 11), minute = two_digits(s + 14), second = two_digits(s + 17);
+	unsigned year = two_digits(s) * 100 + two_digits(s + 2);
+	unsigned month = two_digits(s + 5), day = two_digits(s + 8);
+	unsigned hour = two_digits(s + 11), minute = two_digits(s + 14), second = two_digits(s + 17);
 	int64_t ms = 0;
 	size_t i = 19;
 	if (s[i] == '.') {
@@ -619,7 +644,7 @@ static const char *parse_rfc3339(const uint8_t *s, size_t n, int64_t *out)
 		if (n - i < 6 || !is_digit(s[i + 1]) || !is_digit(s[i + 2]) || s[i + 3] != ':' ||
 		    !is_digit(s[i + 4]) || !is_digit(s[i + 5]))
 			return "timestamp: bad offset";
-		int oh = two_digits(s + i + 1), om = two_digits(s + i + 4);
+		unsigned oh = two_digits(s + i + 1), om = two_digits(s + i + 4);
 		if (oh > 23 || om > 59)
 			return "timestamp: bad offset";
 		offset_s = (int64_t)(oh * 60 + om) * 60;
@@ -631,7 +656,7 @@ static const char *parse_rfc3339(const uint8_t *s, size_t n, int64_t *out)
 	}
 	if (i != n)
 		return "timestamp: bad format";
-	if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month))
+	if (month < 1 || month > 12 || day < 1 || (int)day > days_in_month(year, month))
 		return "timestamp: invalid date";
 	if (hour > 23 || minute > 59 || second > 59)
 		return "timestamp: invalid time";

@@ -856,3 +856,43 @@ Test(event, every_truncation_rejected)
 			  "prefix of %zu bytes: %s", n, event_err_name(rc));
 	}
 }
+
+/* Every calendar day from 1970-01-01 to 9999-12-31 at midnight is its day count since the epoch,
+ * and the day after the last of each month is rejected: the calendar arithmetic, exhaustively. */
+Test(event, every_day_of_the_calendar)
+{
+	static const int month_days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int64_t day_index = 0;
+	int bad = 0;
+	for (int y = 1970; y <= 9999 && bad < 10; y++) {
+		bool leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+		for (int m = 1; m <= 12; m++) {
+			int last = month_days[m - 1] + (m == 2 && leap);
+			for (int d = 1; d <= last + 1; d++) {
+				char json[160];
+				int n = snprintf(json, sizeof(json),
+						 "{\"timestamp\":\"%04d-%02d-%02dT00:00:00Z\"," EV_USER
+						 "," EV_URL "," EV_DEV "}",
+						 y, m, d);
+				struct event ev;
+				struct event_error e;
+				int rc = event_decode(json, (size_t)n, &ev, NULL, 0, &e);
+				if (d > last) {
+					if (rc != EVENT_ERR_TIMESTAMP) {
+						cr_expect_fail("%04d-%02d-%02d accepted", y, m, d);
+						bad++;
+					}
+					continue;
+				}
+				if (rc != 0 || ev.time_ms != day_index * 86400000) {
+					cr_expect_fail("%04d-%02d-%02d: %s, %lld", y, m, d,
+						       event_err_name(rc), (long long)ev.time_ms);
+					bad++;
+				}
+				day_index++;
+			}
+		}
+	}
+	cr_expect_eq(bad, 0);
+	cr_expect_eq(day_index, (EVENT_TIME_MS_MAX + 1) / 86400000);
+}
