@@ -70,8 +70,9 @@ struct kafka_offset {
 
 /*
  * Hooks; any may be NULL. All but partition_eof run on the control thread, inside
- * kafka_consumer_poll() or kafka_consumer_close(); they must not call kafka_consumer_poll() or
- * kafka_consumer_close(). Partition arrays are valid only during the call.
+ * kafka_consumer_poll() or kafka_consumer_close(); they may call kafka_commit() and the
+ * worker functions, but not kafka_consumer_poll() or kafka_consumer_close(). Partition arrays
+ * are valid only during the call.
  */
 struct kafka_hooks {
 	void *ctx;
