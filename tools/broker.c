@@ -10,6 +10,22 @@
  * Prints the bootstrap list ("127.0.0.1:PORT,...") on stdout as its first line once the topics
  * exist, writes it to --port-file too (atomically, through a rename), then runs until SIGTERM or
  * SIGINT, destroys the cluster, removes the port file and exits 0.
+ *
+ * Limits of the mock group coordinator (librdkafka 2.0.2), which tests must design around:
+ *   - The first member of an empty group is answered after 3 s. Any later join or leave makes
+ *     the coordinator wait session.timeout.ms - 1 s (44 s with the default 45 s) before the
+ *     next election, also for a consumer joining a group whose last member just left; a
+ *     cooperative rebalance that moves partitions takes two such rounds. Tests set
+ *     session.timeout.ms to a few seconds on every member.
+ *   - OffsetCommit is refused with REBALANCE_IN_PROGRESS while the group is joining or
+ *     syncing, so an eager (range, roundrobin) member cannot commit from its revoke callback,
+ *     which a real broker accepts. Cooperative revocations happen once the group is up again,
+ *     and their commits succeed.
+ *   - When the leader's SyncGroup arrives before a follower's, the follower gets
+ *     INVALID_REQUEST and rejoins: it is served one round (session.timeout.ms - 1 s) later.
+ *   - The group uses the leader's first partition.assignment.strategy; a member whose first
+ *     strategy differs aborts this process (an assertion in the mock). Give every member the
+ *     same strategy.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -58,7 +74,9 @@ static void usage(FILE *out)
 		"  -d, --debug CONTEXTS  librdkafka debug contexts for the cluster (e.g. mock,cgrp)\n"
 		"  -h, --help            this text\n"
 		"\n"
-		"Each partition keeps about 5 MB; older messages are dropped first.\n",
+		"Each partition keeps about 5 MB; older messages are dropped first. Consumer groups\n"
+		"work with limits (see the top of tools/broker.c): give every member the same\n"
+		"partition.assignment.strategy and a short session.timeout.ms.\n",
 		BROKER_TOPICS_MAX, BROKER_PARTITIONS_MAX, BROKER_BROKERS_MAX);
 }
 
@@ -270,6 +288,9 @@ int main(int argc, char **argv)
 		log_error("broker", "pthread_sigmask: %s", strerror(rc));
 		return 1;
 	}
+
+	/* A client that goes away mid-write must not kill the broker. */
+	signal(SIGPIPE, SIG_IGN);
 
 	int status = 1;
 	rd_kafka_t *rk = cluster_handle_new(opts.debug);
