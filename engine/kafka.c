@@ -1,0 +1,707 @@
+#include "kafka.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define KAFKA_ERRSTR_MAX 512
+
+/*
+ * Per-partition state. queue is non-NULL exactly while the partition is assigned here; it is
+ * then forwarded to workers[worker].queue. Written by the control thread under c->lock.
+ */
+struct kafka_slot {
+	rd_kafka_queue_t *queue;
+	uint32_t worker;
+};
+
+struct kafka_worker {
+	rd_kafka_queue_t *queue;
+	bool paused; /* under c->lock */
+	_Atomic uint64_t messages_total;
+	_Atomic uint64_t eof_total;
+	_Atomic uint64_t errors_total;
+};
+
+struct kafka_consumer {
+	rd_kafka_t *rk;
+	char *topic;
+	struct kafka_hooks hooks;
+	struct place_plan plan;
+	uint32_t worker_count;
+	struct kafka_worker *workers;
+	bool closing;                /* control thread only */
+	pthread_mutex_t lock;        /* slots[], assigned_count, workers[].paused, pause_scratch */
+	uint32_t assigned_count;
+	struct kafka_slot slots[KAFKA_PARTITIONS_MAX];
+	int32_t scratch[KAFKA_PARTITIONS_MAX]; /* partition ids handed to hooks (control thread) */
+	int32_t pause_scratch[KAFKA_PARTITIONS_MAX]; /* partitions to pause/resume, under lock */
+};
+
+/* Properties enrichd sets itself: a caller value would break the offset contract. */
+static const char *const kafka_managed_keys[] = {
+	"bootstrap.servers", "metadata.broker.list", "group.id", "enable.auto.commit",
+	"enable.auto.offset.store",
+};
+
+static bool is_cooperative(rd_kafka_t *rk)
+{
+	return strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+}
+
+static bool offset_is_valid_start(int64_t offset)
+{
+	return offset >= 0 || offset == RD_KAFKA_OFFSET_BEGINNING ||
+	       offset == RD_KAFKA_OFFSET_END || offset == RD_KAFKA_OFFSET_INVALID ||
+	       offset == RD_KAFKA_OFFSET_STORED;
+}
+
+/*
+ * Pauses or resumes partitions[0..count). Called with c->lock held, so the pause state of every
+ * assigned partition always matches its worker's flag: a rebalance cannot slip in between
+ * reading the flag and acting on it. rd_kafka_pause_partitions() waits for librdkafka's own
+ * threads only, never for the control thread, so holding the lock cannot deadlock.
+ * Returns 0 or -EIO (logged).
+ */
+static int pause_partitions_locked(struct kafka_consumer *c, const int32_t *partitions,
+				   size_t count, bool pause, const char *who)
+{
+	if (count == 0)
+		return 0;
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)count);
+	for (size_t i = 0; i < count; i++)
+		rd_kafka_topic_partition_list_add(list, c->topic, partitions[i]);
+	rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(c->rk, list)
+					: rd_kafka_resume_partitions(c->rk, list);
+	int rc = 0;
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_error("kafka", "%s: %s %d partition(s): %s", who, pause ? "pause" : "resume",
+			  list->cnt, rd_kafka_err2str(err));
+		rc = -EIO;
+	}
+	for (int i = 0; i < list->cnt; i++) {
+		if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			log_error("kafka", "%s: %s %s [%" PRId32 "]: %s", who,
+				  pause ? "pause" : "resume", c->topic, list->elems[i].partition,
+				  rd_kafka_err2str(list->elems[i].err));
+			rc = -EIO;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+	return rc;
+}
+
+/* Forwards partition p's queue to its worker and records it. Returns 0 or -ENOENT (logged). */
+static int slot_attach(struct kafka_consumer *c, int32_t p)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_get_partition(c->rk, c->topic, p);
+	if (q == NULL) {
+		log_error("kafka", "%s [%" PRId32 "]: no partition queue; not assigned", c->topic, p);
+		return -ENOENT;
+	}
+	uint32_t worker = place_partition_worker(&c->plan, p);
+	/* Forward before assigning, so no message can reach the consumer queue. */
+	rd_kafka_queue_forward(q, c->workers[worker].queue);
+	pthread_mutex_lock(&c->lock);
+	if (c->slots[p].queue != NULL) {
+		/* Assigned twice without a revoke in between: keep one reference. */
+		rd_kafka_queue_destroy(c->slots[p].queue);
+		c->assigned_count--;
+	}
+	c->slots[p].queue = q;
+	c->slots[p].worker = worker;
+	c->assigned_count++;
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+/*
+ * Assignment: pick start offsets, forward each partition's queue to its worker, pause the
+ * partitions of paused workers, assign.
+ */
+static void rebalance_assign(struct kafka_consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+	bool cooperative = is_cooperative(c->rk);
+	rd_kafka_topic_partition_list_t *accepted = rd_kafka_topic_partition_list_new(parts->cnt);
+	size_t count = 0;
+
+	for (int i = 0; i < parts->cnt; i++) {
+		const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+		int32_t p = tp->partition;
+		if (strcmp(tp->topic, c->topic) != 0 || p < 0 || p >= KAFKA_PARTITIONS_MAX) {
+			log_error("kafka", "assignment of %s [%" PRId32 "] ignored: only topic %s, "
+				  "partitions below %d are handled", tp->topic, p, c->topic,
+				  KAFKA_PARTITIONS_MAX);
+			continue;
+		}
+		int64_t offset = RD_KAFKA_OFFSET_INVALID;
+		if (c->hooks.start_offset != NULL)
+			offset = c->hooks.start_offset(c->hooks.ctx, p);
+		if (!offset_is_valid_start(offset)) {
+			log_error("kafka", "%s [%" PRId32 "]: start offset %" PRId64 " is invalid; "
+				  "using the committed offset", c->topic, p, offset);
+			offset = RD_KAFKA_OFFSET_INVALID;
+		}
+		if (slot_attach(c, p) != 0)
+			continue;
+		rd_kafka_topic_partition_list_add(accepted, c->topic, p)->offset = offset;
+		c->scratch[count++] = p;
+		log_debug("kafka", "%s [%" PRId32 "] -> worker %u, start offset %" PRId64, c->topic,
+			  p, place_partition_worker(&c->plan, p), offset);
+	}
+
+	/* Pause before assigning, so nothing is fetched for a worker that takes nothing. */
+	pthread_mutex_lock(&c->lock);
+	size_t to_pause = 0;
+	for (size_t i = 0; i < count; i++) {
+		const struct kafka_slot *slot = &c->slots[c->scratch[i]];
+		if (slot->queue != NULL && c->workers[slot->worker].paused)
+			c->pause_scratch[to_pause++] = c->scratch[i];
+	}
+	pause_partitions_locked(c, c->pause_scratch, to_pause, true, "assign to a paused worker");
+	uint32_t total = c->assigned_count;
+	pthread_mutex_unlock(&c->lock);
+
+	if (cooperative) {
+		rd_kafka_error_t *error = rd_kafka_incremental_assign(c->rk, accepted);
+		if (error != NULL) {
+			log_error("kafka", "incremental assign of %d partition(s): %s", accepted->cnt,
+				  rd_kafka_error_string(error));
+			rd_kafka_error_destroy(error);
+		}
+	} else {
+		rd_kafka_resp_err_t err = rd_kafka_assign(c->rk, accepted);
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+			log_error("kafka", "assign of %d partition(s): %s", accepted->cnt,
+				  rd_kafka_err2str(err));
+	}
+	rd_kafka_topic_partition_list_destroy(accepted);
+
+	log_info("kafka", "%s: %zu partition(s) assigned (%s), %u in total", c->topic, count,
+		 cooperative ? "cooperative" : "eager", total);
+	if (c->hooks.assigned != NULL && count > 0)
+		c->hooks.assigned(c->hooks.ctx, c->scratch, count);
+}
+
+/*
+ * Revocation: the hook first (partitions still assigned), then un-forward and drop each
+ * partition's queue, clear pauses (librdkafka keeps an application pause across unassign),
+ * and unassign.
+ */
+static void rebalance_revoke(struct kafka_consumer *c, rd_kafka_topic_partition_list_t *parts,
+			     bool all)
+{
+	bool cooperative = is_cooperative(c->rk);
+	all = all || !cooperative; /* eager: the whole assignment goes */
+	enum kafka_revoke_reason reason = c->closing		     ? KAFKA_REVOKE_CLOSE
+					  : rd_kafka_assignment_lost(c->rk) ? KAFKA_REVOKE_LOST
+									    : KAFKA_REVOKE_REBALANCE;
+	size_t count = 0;
+	pthread_mutex_lock(&c->lock);
+	for (int32_t p = 0; p < KAFKA_PARTITIONS_MAX; p++) {
+		if (c->slots[p].queue == NULL)
+			continue;
+		if (all || rd_kafka_topic_partition_list_find(parts, c->topic, p) != NULL)
+			c->scratch[count++] = p;
+	}
+	pthread_mutex_unlock(&c->lock);
+
+	if (c->hooks.revoke != NULL && count > 0)
+		c->hooks.revoke(c->hooks.ctx, c->scratch, count, reason);
+
+	pthread_mutex_lock(&c->lock);
+	size_t to_resume = 0;
+	for (size_t i = 0; i < count; i++) {
+		struct kafka_slot *slot = &c->slots[c->scratch[i]];
+		if (slot->queue == NULL)
+			continue;
+		if (c->workers[slot->worker].paused)
+			c->pause_scratch[to_resume++] = c->scratch[i];
+		rd_kafka_queue_forward(slot->queue, NULL);
+		rd_kafka_queue_destroy(slot->queue);
+		slot->queue = NULL;
+		c->assigned_count--;
+	}
+	pause_partitions_locked(c, c->pause_scratch, to_resume, false,
+				"revoke from a paused worker");
+	uint32_t left = c->assigned_count;
+	pthread_mutex_unlock(&c->lock);
+
+	if (!all) {
+		rd_kafka_error_t *error = rd_kafka_incremental_unassign(c->rk, parts);
+		if (error != NULL) {
+			log_error("kafka", "incremental unassign of %d partition(s): %s", parts->cnt,
+				  rd_kafka_error_string(error));
+			rd_kafka_error_destroy(error);
+		}
+	} else {
+		rd_kafka_resp_err_t err = rd_kafka_assign(c->rk, NULL);
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+			log_error("kafka", "unassign: %s", rd_kafka_err2str(err));
+	}
+	log_info("kafka", "%s: %zu partition(s) revoked (%s), %u left", c->topic, count,
+		 reason == KAFKA_REVOKE_CLOSE ? "close"
+		 : reason == KAFKA_REVOKE_LOST ? "lost"
+					       : "rebalance",
+		 left);
+}
+
+static void kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			       rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct kafka_consumer *c = opaque;
+	switch (err) {
+	case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+		rebalance_assign(c, parts);
+		break;
+	case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+		rebalance_revoke(c, parts, false);
+		break;
+	default:
+		log_error("kafka", "rebalance failed: %s; dropping the whole assignment",
+			  rd_kafka_err2str(err));
+		rebalance_revoke(c, parts, true);
+		break;
+	}
+}
+
+static void kafka_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			    rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+	struct kafka_consumer *c = opaque;
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		log_warn("kafka", "commit of %d partition(s): %s", offsets != NULL ? offsets->cnt : 0,
+			 rd_kafka_err2str(err));
+	if (offsets == NULL)
+		return;
+	for (int i = 0; i < offsets->cnt; i++) {
+		const rd_kafka_topic_partition_t *tp = &offsets->elems[i];
+		int perr = tp->err != RD_KAFKA_RESP_ERR_NO_ERROR ? tp->err : err;
+		if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR && err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			log_warn("kafka", "commit %s [%" PRId32 "] offset %" PRId64 ": %s",
+				 tp->topic, tp->partition, tp->offset, rd_kafka_err2str(tp->err));
+		if (c->hooks.commit_done != NULL)
+			c->hooks.commit_done(c->hooks.ctx, tp->partition, tp->offset, perr);
+	}
+}
+
+static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		char errstr[KAFKA_ERRSTR_MAX];
+		rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, errstr, sizeof(errstr));
+		log_error("kafka", "fatal: %s: %s", rd_kafka_err2name(orig), errstr);
+		return;
+	}
+	/* Transient (broker down, all brokers down, ...): librdkafka retries by itself. */
+	log_warn("kafka", "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	enum log_level lvl = level <= 3 ? LOG_LEVEL_ERROR
+			     : level == 4 ? LOG_LEVEL_WARN
+			     : level <= 6 ? LOG_LEVEL_INFO
+					  : LOG_LEVEL_DEBUG;
+	log_msg(lvl, "kafka", "rdkafka %s: %s", fac, buf);
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value)
+{
+	char errstr[KAFKA_ERRSTR_MAX];
+	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+		log_error("kafka", "property '%s': %s", key, errstr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int config_check(const struct kafka_config *cfg)
+{
+	if (cfg->brokers == NULL || cfg->brokers[0] == '\0') {
+		log_error("kafka", "config: brokers is empty");
+		return -EINVAL;
+	}
+	if (cfg->topic == NULL || cfg->topic[0] == '\0') {
+		log_error("kafka", "config: topic is empty");
+		return -EINVAL;
+	}
+	if (cfg->group_id == NULL || cfg->group_id[0] == '\0') {
+		log_error("kafka", "config: group id is empty");
+		return -EINVAL;
+	}
+	if (cfg->worker_count == 0 || cfg->worker_count > KAFKA_WORKERS_MAX) {
+		log_error("kafka", "config: worker count %u, expected 1..%d", cfg->worker_count,
+			  KAFKA_WORKERS_MAX);
+		return -EINVAL;
+	}
+	if (cfg->placement != NULL && cfg->placement->worker_count != cfg->worker_count) {
+		log_error("kafka", "config: placement plan has %u workers, config has %u",
+			  cfg->placement->worker_count, cfg->worker_count);
+		return -EINVAL;
+	}
+	if (cfg->property_count > KAFKA_PROPERTIES_MAX ||
+	    (cfg->property_count > 0 && cfg->properties == NULL)) {
+		log_error("kafka", "config: %zu properties, at most %d", cfg->property_count,
+			  KAFKA_PROPERTIES_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < cfg->property_count; i++) {
+		const struct kafka_property *prop = &cfg->properties[i];
+		if (prop->key == NULL || prop->value == NULL) {
+			log_error("kafka", "config: property %zu has no key or value", i);
+			return -EINVAL;
+		}
+		for (size_t k = 0; k < sizeof(kafka_managed_keys) / sizeof(kafka_managed_keys[0]);
+		     k++) {
+			if (strcmp(prop->key, kafka_managed_keys[k]) == 0) {
+				log_error("kafka", "property '%s': set by enrichd, not configurable",
+					  prop->key);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Builds the librdkafka configuration: defaults, the caller's properties, managed keys. */
+static rd_kafka_conf_t *conf_build(struct kafka_consumer *c, const struct kafka_config *cfg)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	if (conf_set(conf, "partition.assignment.strategy", "cooperative-sticky") != 0 ||
+	    conf_set(conf, "auto.offset.reset", "earliest") != 0)
+		goto out_destroy_conf;
+	for (size_t i = 0; i < cfg->property_count; i++) {
+		if (conf_set(conf, cfg->properties[i].key, cfg->properties[i].value) != 0)
+			goto out_destroy_conf;
+	}
+	if (conf_set(conf, "bootstrap.servers", cfg->brokers) != 0 ||
+	    conf_set(conf, "group.id", cfg->group_id) != 0 ||
+	    conf_set(conf, "enable.auto.commit", "false") != 0 ||
+	    conf_set(conf, "enable.auto.offset.store", "false") != 0)
+		goto out_destroy_conf;
+	rd_kafka_conf_set_opaque(conf, c);
+	rd_kafka_conf_set_rebalance_cb(conf, kafka_rebalance_cb);
+	rd_kafka_conf_set_offset_commit_cb(conf, kafka_commit_cb);
+	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+	return conf;
+
+out_destroy_conf:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+/* Takes and destroys whatever is left in q. Bounded by the queue's length at the call. */
+static void queue_drain(rd_kafka_queue_t *q)
+{
+	rd_kafka_message_t *msgs[64];
+	size_t rounds = rd_kafka_queue_length(q) / 64 + 1;
+	for (size_t r = 0; r < rounds; r++) {
+		ssize_t n = rd_kafka_consume_batch_queue(q, 0, msgs, 64);
+		if (n <= 0)
+			return;
+		kafka_messages_destroy(msgs, (size_t)n);
+	}
+}
+
+int kafka_consumer_new(const struct kafka_config *cfg, struct kafka_consumer **out)
+{
+	int rc = config_check(cfg);
+	if (rc != 0)
+		return rc;
+
+	struct kafka_consumer *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->hooks = cfg->hooks;
+	c->worker_count = cfg->worker_count;
+	if (cfg->placement != NULL)
+		c->plan = *cfg->placement;
+	else
+		place_plan_single_node(&c->plan, cfg->worker_count);
+	rc = pthread_mutex_init(&c->lock, NULL);
+	if (rc != 0) {
+		free(c);
+		return -rc;
+	}
+	rc = -ENOMEM;
+	c->topic = strdup(cfg->topic);
+	if (c->topic == NULL)
+		goto out_free_consumer;
+	c->workers = calloc(cfg->worker_count, sizeof(*c->workers));
+	if (c->workers == NULL)
+		goto out_free_topic;
+
+	rc = -EINVAL;
+	rd_kafka_conf_t *conf = conf_build(c, cfg);
+	if (conf == NULL)
+		goto out_free_workers;
+	char errstr[KAFKA_ERRSTR_MAX];
+	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (c->rk == NULL) {
+		log_error("kafka", "creating the consumer: %s", errstr);
+		rd_kafka_conf_destroy(conf);
+		goto out_free_workers;
+	}
+	/* Serve librdkafka's main queue (logs, errors, commit results) in consumer_poll. */
+	rd_kafka_poll_set_consumer(c->rk);
+
+	rc = -EIO;
+	uint32_t queues = 0;
+	for (; queues < c->worker_count; queues++) {
+		c->workers[queues].queue = rd_kafka_queue_new(c->rk);
+		if (c->workers[queues].queue == NULL) {
+			log_error("kafka", "creating the queue of worker %u failed", queues);
+			goto out_destroy_queues;
+		}
+	}
+
+	rd_kafka_topic_partition_list_t *subscription = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(subscription, c->topic, RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t err = rd_kafka_subscribe(c->rk, subscription);
+	rd_kafka_topic_partition_list_destroy(subscription);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_error("kafka", "subscribe to %s: %s", c->topic, rd_kafka_err2str(err));
+		goto out_destroy_queues;
+	}
+	log_info("kafka", "consumer for %s in group %s on %s: %u worker(s), %u node(s)", c->topic,
+		 cfg->group_id, cfg->brokers, c->worker_count, c->plan.node_count);
+	*out = c;
+	return 0;
+
+out_destroy_queues:
+	for (uint32_t w = 0; w < queues; w++)
+		rd_kafka_queue_destroy(c->workers[w].queue);
+	rd_kafka_destroy(c->rk);
+out_free_workers:
+	free(c->workers);
+out_free_topic:
+	free(c->topic);
+out_free_consumer:
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	return rc;
+}
+
+int kafka_consumer_poll(struct kafka_consumer *c, int timeout_ms)
+{
+	rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout_ms);
+	if (m != NULL) {
+		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+			log_warn("kafka", "consumer: %s%s%s [%" PRId32 "]: %s",
+				 rd_kafka_err2name(m->err), m->rkt != NULL ? " " : "",
+				 m->rkt != NULL ? rd_kafka_topic_name(m->rkt) : "", m->partition,
+				 rd_kafka_message_errstr(m));
+		else
+			/* Only a partition without a worker queue can deliver here. */
+			log_error("kafka", "%s [%" PRId32 "] offset %" PRId64 " reached the control "
+				  "thread, not a worker: dropped", rd_kafka_topic_name(m->rkt),
+				  m->partition, m->offset);
+		rd_kafka_message_destroy(m);
+	}
+	char errstr[KAFKA_ERRSTR_MAX];
+	if (rd_kafka_fatal_error(c->rk, errstr, sizeof(errstr)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return -EIO;
+	return 0;
+}
+
+int kafka_commit(struct kafka_consumer *c, const struct kafka_offset *offsets, size_t count)
+{
+	if (count == 0)
+		return 0;
+	if (count > KAFKA_PARTITIONS_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < count; i++) {
+		if (offsets[i].partition < 0 || offsets[i].offset < 0) {
+			log_error("kafka", "commit %s [%" PRId32 "] offset %" PRId64 ": invalid",
+				  c->topic, offsets[i].partition, offsets[i].offset);
+			return -EINVAL;
+		}
+	}
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)count);
+	for (size_t i = 0; i < count; i++)
+		rd_kafka_topic_partition_list_add(list, c->topic, offsets[i].partition)->offset =
+			offsets[i].offset;
+	rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, list, 1 /* async */);
+	rd_kafka_topic_partition_list_destroy(list);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_error("kafka", "commit of %zu partition(s): %s", count, rd_kafka_err2str(err));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Removes error and EOF events from msgs[0..n), keeping data messages in order. */
+static size_t worker_filter(struct kafka_consumer *c, uint32_t worker, rd_kafka_message_t **msgs,
+			    size_t n)
+{
+	struct kafka_worker *w = &c->workers[worker];
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		rd_kafka_message_t *m = msgs[i];
+		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			msgs[kept++] = m;
+			continue;
+		}
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			atomic_fetch_add_explicit(&w->eof_total, 1, memory_order_relaxed);
+			if (c->hooks.partition_eof != NULL)
+				c->hooks.partition_eof(c->hooks.ctx, worker, m->partition, m->offset);
+		} else {
+			atomic_fetch_add_explicit(&w->errors_total, 1, memory_order_relaxed);
+			log_error("kafka", "worker %u: %s [%" PRId32 "] offset %" PRId64 ": %s",
+				  worker, m->rkt != NULL ? rd_kafka_topic_name(m->rkt) : c->topic,
+				  m->partition, m->offset, rd_kafka_message_errstr(m));
+		}
+		rd_kafka_message_destroy(m);
+	}
+	atomic_fetch_add_explicit(&w->messages_total, kept, memory_order_relaxed);
+	return kept;
+}
+
+int kafka_worker_poll(struct kafka_consumer *c, uint32_t worker, rd_kafka_message_t **msgs,
+		      size_t max, int timeout_ms)
+{
+	if (worker >= c->worker_count || max == 0)
+		return -EINVAL;
+	rd_kafka_queue_t *q = c->workers[worker].queue;
+	/*
+	 * rd_kafka_consume_batch_queue() waits until the batch is full or the timeout passes;
+	 * to return as soon as anything is there, wait for one message, then take the rest.
+	 */
+	ssize_t n = rd_kafka_consume_batch_queue(q, 0, msgs, max);
+	if (n == 0 && timeout_ms != 0) {
+		n = rd_kafka_consume_batch_queue(q, timeout_ms, msgs, 1);
+		if (n == 1 && max > 1) {
+			ssize_t more = rd_kafka_consume_batch_queue(q, 0, msgs + 1, max - 1);
+			n = more < 0 ? n : n + more;
+		}
+	}
+	if (n < 0) {
+		log_error("kafka", "worker %u: consume: %s", worker,
+			  rd_kafka_err2str(rd_kafka_last_error()));
+		return -EIO;
+	}
+	return (int)worker_filter(c, worker, msgs, (size_t)n);
+}
+
+void kafka_messages_destroy(rd_kafka_message_t **msgs, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		rd_kafka_message_destroy(msgs[i]);
+}
+
+void kafka_worker_wake(struct kafka_consumer *c, uint32_t worker)
+{
+	if (worker < c->worker_count)
+		rd_kafka_queue_yield(c->workers[worker].queue);
+}
+
+static int worker_set_paused(struct kafka_consumer *c, uint32_t worker, bool pause)
+{
+	if (worker >= c->worker_count)
+		return -EINVAL;
+	char who[32];
+	snprintf(who, sizeof(who), "worker %u", worker);
+	pthread_mutex_lock(&c->lock);
+	c->workers[worker].paused = pause;
+	size_t count = 0;
+	for (int32_t p = 0; p < KAFKA_PARTITIONS_MAX; p++) {
+		if (c->slots[p].queue != NULL && c->slots[p].worker == worker)
+			c->pause_scratch[count++] = p;
+	}
+	int rc = pause_partitions_locked(c, c->pause_scratch, count, pause, who);
+	pthread_mutex_unlock(&c->lock);
+	log_debug("kafka", "worker %u: %s %zu partition(s)", worker, pause ? "paused" : "resumed",
+		  count);
+	return rc;
+}
+
+int kafka_worker_pause(struct kafka_consumer *c, uint32_t worker)
+{
+	return worker_set_paused(c, worker, true);
+}
+
+int kafka_worker_resume(struct kafka_consumer *c, uint32_t worker)
+{
+	return worker_set_paused(c, worker, false);
+}
+
+void kafka_worker_stats(const struct kafka_consumer *c, uint32_t worker,
+			struct kafka_worker_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (worker >= c->worker_count)
+		return;
+	struct kafka_worker *w = &c->workers[worker];
+	out->messages_total = atomic_load_explicit(&w->messages_total, memory_order_relaxed);
+	out->eof_total = atomic_load_explicit(&w->eof_total, memory_order_relaxed);
+	out->errors_total = atomic_load_explicit(&w->errors_total, memory_order_relaxed);
+}
+
+int kafka_partition_worker(struct kafka_consumer *c, int32_t partition)
+{
+	if (partition < 0 || partition >= KAFKA_PARTITIONS_MAX)
+		return -ENOENT;
+	pthread_mutex_lock(&c->lock);
+	int worker = c->slots[partition].queue != NULL ? (int)c->slots[partition].worker : -ENOENT;
+	pthread_mutex_unlock(&c->lock);
+	return worker;
+}
+
+uint32_t kafka_assigned_count(struct kafka_consumer *c)
+{
+	pthread_mutex_lock(&c->lock);
+	uint32_t count = c->assigned_count;
+	pthread_mutex_unlock(&c->lock);
+	return count;
+}
+
+rd_kafka_t *kafka_consumer_handle(struct kafka_consumer *c)
+{
+	return c->rk;
+}
+
+int kafka_consumer_close(struct kafka_consumer *c)
+{
+	if (c == NULL)
+		return 0;
+	int rc = 0;
+	c->closing = true;
+	/* Revokes through the rebalance hook, sends pending commits, leaves the group. */
+	rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_error("kafka", "leaving group: %s", rd_kafka_err2str(err));
+		rc = -EIO;
+	}
+	/* A partition still here was never revoked (e.g. close failed): drop it now. */
+	for (int32_t p = 0; p < KAFKA_PARTITIONS_MAX; p++) {
+		if (c->slots[p].queue == NULL)
+			continue;
+		rd_kafka_queue_forward(c->slots[p].queue, NULL);
+		rd_kafka_queue_destroy(c->slots[p].queue);
+		c->slots[p].queue = NULL;
+	}
+	c->assigned_count = 0;
+	/*
+	 * Messages left in a worker queue hold references on their partitions, and a queue
+	 * reference held here keeps them alive: both must go before rd_kafka_destroy().
+	 */
+	for (uint32_t w = 0; w < c->worker_count; w++) {
+		queue_drain(c->workers[w].queue);
+		rd_kafka_queue_destroy(c->workers[w].queue);
+	}
+	rd_kafka_destroy(c->rk);
+	log_info("kafka", "consumer for %s closed", c->topic);
+	free(c->workers);
+	free(c->topic);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	return rc;
+}

@@ -1,0 +1,201 @@
+/*
+ * kafka: the consumer side of enrichd — one high-level (consumer group) consumer per process,
+ * whose partitions are spread over the workers.
+ *
+ * Threads and queues:
+ *   - The control thread owns the consumer: it creates it, calls kafka_consumer_poll() often
+ *     (every <= 100 ms is a good pace; at least every max.poll.interval.ms), commits with
+ *     kafka_commit() and closes it. Rebalances and commit results run as hooks inside
+ *     kafka_consumer_poll() and kafka_consumer_close(), on the control thread.
+ *   - Worker k reads only its own queue with kafka_worker_poll(consumer, k, ...). On each
+ *     assignment, every partition's queue is forwarded to exactly one worker's queue, the one
+ *     the placement plan names (numa_place.h), so a partition's messages reach one worker, in
+ *     offset order.
+ *   - kafka_worker_pause()/kafka_worker_resume() may be called from any thread (one caller per
+ *     worker at a time); they stop and restart fetching for all of that worker's partitions,
+ *     including partitions assigned to it while it is paused.
+ *
+ * Offsets: enable.auto.commit and enable.auto.offset.store are forced off. The engine commits
+ * what it has sealed with kafka_commit() (asynchronous). On assignment the start_offset hook
+ * picks each partition's start (the manifest's next offset) or defers to the committed offset /
+ * auto.offset.reset. On revocation the revoke hook runs first, while the partitions are still
+ * assigned and their messages already delivered remain valid, so the engine can seal and
+ * commit them; then the queues are un-forwarded and the partitions unassigned. Both rebalance
+ * protocols are handled (EAGER: everything is revoked then reassigned; COOPERATIVE: only the
+ * partitions that move).
+ *
+ * Defaults (the caller's properties override them): partition.assignment.strategy =
+ * cooperative-sticky, auto.offset.reset = earliest. Managed (a caller value is an error):
+ * bootstrap.servers, group.id, enable.auto.commit, enable.auto.offset.store.
+ *
+ * Bounds: KAFKA_WORKERS_MAX workers, KAFKA_PROPERTIES_MAX properties, partition ids below
+ * KAFKA_PARTITIONS_MAX (a partition at or above it is logged as an error and left unassigned),
+ * one topic.
+ */
+#ifndef ENRICHD_KAFKA_H
+#define ENRICHD_KAFKA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "numa_place.h"
+
+#define KAFKA_WORKERS_MAX PLACE_WORKERS_MAX
+#define KAFKA_PROPERTIES_MAX 64
+#define KAFKA_PARTITIONS_MAX 4096
+
+struct kafka_consumer;
+
+/* A librdkafka configuration property, passed through as is. */
+struct kafka_property {
+	const char *key;
+	const char *value;
+};
+
+/* Why partitions are being taken away (given to the revoke hook). */
+enum kafka_revoke_reason {
+	KAFKA_REVOKE_REBALANCE = 0, /* the group moves them: seal and commit what was read */
+	KAFKA_REVOKE_LOST = 1,      /* the group already gave them away: commits will fail */
+	KAFKA_REVOKE_CLOSE = 2,     /* kafka_consumer_close(): the workers have stopped */
+};
+
+/* A partition's next offset to read (the last sealed offset + 1), as committed to the group. */
+struct kafka_offset {
+	int32_t partition;
+	int64_t offset;
+};
+
+/*
+ * Hooks; any may be NULL. All but partition_eof run on the control thread, inside
+ * kafka_consumer_poll() or kafka_consumer_close(); they may call kafka_commit() and the
+ * worker functions, but not kafka_consumer_poll() or kafka_consumer_close(). Partition arrays
+ * are valid only during the call.
+ */
+struct kafka_hooks {
+	void *ctx;
+	/*
+	 * Before a newly assigned partition starts: the offset to start at (>= 0), a logical
+	 * offset (RD_KAFKA_OFFSET_BEGINNING / _END), or RD_KAFKA_OFFSET_INVALID to use the
+	 * group's committed offset, else auto.offset.reset. Other values are logged and treated
+	 * as RD_KAFKA_OFFSET_INVALID.
+	 */
+	int64_t (*start_offset)(void *ctx, int32_t partition);
+	/* After partitions were assigned and forwarded (each to place_partition_worker()). */
+	void (*assigned)(void *ctx, const int32_t *partitions, size_t count);
+	/*
+	 * Before partitions are un-forwarded and unassigned. When it returns, messages of these
+	 * partitions that a worker has not yet taken are dropped (they are read again by the
+	 * next owner); messages already taken stay valid until destroyed.
+	 */
+	void (*revoke)(void *ctx, const int32_t *partitions, size_t count,
+		       enum kafka_revoke_reason reason);
+	/* Result of a kafka_commit(), once per partition; err is 0 or an rd_kafka_resp_err_t. */
+	void (*commit_done)(void *ctx, int32_t partition, int64_t offset, int err);
+	/*
+	 * On worker `worker`'s thread, inside kafka_worker_poll(): the worker has read everything
+	 * in partition up to offset (only when enable.partition.eof=true).
+	 */
+	void (*partition_eof)(void *ctx, uint32_t worker, int32_t partition, int64_t offset);
+};
+
+struct kafka_config {
+	const char *brokers;  /* bootstrap.servers, "host:port,..." */
+	const char *topic;    /* the one topic subscribed to */
+	const char *group_id; /* consumer group */
+	const struct kafka_property *properties; /* applied after the defaults, in order */
+	size_t property_count;
+	uint32_t worker_count; /* 1..KAFKA_WORKERS_MAX */
+	/* Partition -> worker; copied. NULL: a one-node plan (partition mod worker_count). */
+	const struct place_plan *placement;
+	struct kafka_hooks hooks;
+};
+
+/* Counters of one worker's queue; eventually consistent when read from another thread. */
+struct kafka_worker_stats {
+	uint64_t messages_total; /* data messages returned by kafka_worker_poll() */
+	uint64_t eof_total;      /* partition EOF events */
+	uint64_t errors_total;   /* error events (each logged) */
+};
+
+/*
+ * Creates the consumer and subscribes it to cfg->topic; nothing is assigned until
+ * kafka_consumer_poll() serves the first rebalance. cfg and the strings it points to are only
+ * read during the call. Returns 0 with *out set, -EINVAL for a bad config (logged, naming the
+ * field or the property key librdkafka rejected), -ENOMEM, or -EIO when librdkafka fails
+ * (logged).
+ */
+int kafka_consumer_new(const struct kafka_config *cfg, struct kafka_consumer **out);
+
+/*
+ * Control thread: serves rebalances, commit results, errors and librdkafka events for up to
+ * timeout_ms (0: no wait). Returns 0, or -EIO once librdkafka has raised a fatal error
+ * (logged; the consumer must be closed).
+ */
+int kafka_consumer_poll(struct kafka_consumer *c, int timeout_ms);
+
+/*
+ * Control thread: commits offsets[0..count) (next offsets to read) to the group,
+ * asynchronously; the results arrive through hooks.commit_done during kafka_consumer_poll()
+ * or kafka_consumer_close(). Returns 0, -EINVAL (a negative offset or partition; nothing sent),
+ * or -EIO (librdkafka refused the request; logged). Allocates one partition list per call.
+ */
+int kafka_commit(struct kafka_consumer *c, const struct kafka_offset *offsets, size_t count);
+
+/*
+ * Worker `worker`'s thread: moves up to max messages of its queue into msgs. Waits up to
+ * timeout_ms for the first message (0: no wait, -1: forever), then takes what else is already
+ * there without waiting. Error and partition-EOF events are taken out (logged and counted,
+ * EOF given to hooks.partition_eof) and destroyed; only data messages are returned. Returns
+ * the number of messages (0 on timeout), or -EIO if librdkafka failed (logged). The caller
+ * owns the messages and destroys each (rd_kafka_message_destroy or kafka_messages_destroy)
+ * before kafka_consumer_close(). No allocation.
+ */
+int kafka_worker_poll(struct kafka_consumer *c, uint32_t worker, rd_kafka_message_t **msgs,
+		      size_t max, int timeout_ms);
+
+/* Destroys msgs[0..count). */
+void kafka_messages_destroy(rd_kafka_message_t **msgs, size_t count);
+
+/* Any thread: makes a kafka_worker_poll() blocked on worker's queue return now. */
+void kafka_worker_wake(struct kafka_consumer *c, uint32_t worker);
+
+/*
+ * Any thread (one caller per worker at a time): stops fetching for every partition of worker,
+ * now and for partitions assigned to it later, until kafka_worker_resume(). Messages already
+ * in the worker's queue but not yet taken are dropped and fetched again on resume, from the
+ * offset after the last message taken (or the partition's start offset when none was taken),
+ * so nothing is lost or repeated. Idempotent. Returns 0, or -EIO (logged).
+ * Allocates one partition list per call (a backpressure event, not a per-message path).
+ */
+int kafka_worker_pause(struct kafka_consumer *c, uint32_t worker);
+int kafka_worker_resume(struct kafka_consumer *c, uint32_t worker);
+
+/* Any thread: worker's counters. */
+void kafka_worker_stats(const struct kafka_consumer *c, uint32_t worker,
+			struct kafka_worker_stats *out);
+
+/* Any thread: the worker partition is forwarded to, or -ENOENT when it is not assigned here. */
+int kafka_partition_worker(struct kafka_consumer *c, int32_t partition);
+
+/* Any thread: how many partitions are assigned to this consumer now. */
+uint32_t kafka_assigned_count(struct kafka_consumer *c);
+
+/*
+ * The librdkafka handle, for read-only queries (metadata, watermarks, statistics). It must
+ * not be used to subscribe, assign, seek, pause, commit, poll or close.
+ */
+rd_kafka_t *kafka_consumer_handle(struct kafka_consumer *c);
+
+/*
+ * Control thread, after every worker has stopped calling kafka_worker_poll() and destroyed its
+ * messages: leaves the group (the revoke hook runs with KAFKA_REVOKE_CLOSE; pending commits
+ * are sent and their results delivered), drops the partition and worker queues, then destroys
+ * the librdkafka handle and c. Returns 0, or -EIO when leaving the group failed (logged; c is
+ * freed anyway). c may be NULL.
+ */
+int kafka_consumer_close(struct kafka_consumer *c);
+
+#endif
