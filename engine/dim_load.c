@@ -1650,6 +1650,7 @@ int dim_load(const struct dim_spec *spec, struct dim **out, struct dim_load_stat
 		n = 1;
 	stats->threads = n;
 	rc = dim_parse(L, n, stats->error, sizeof(stats->error), &stats->error_line);
+	stats->threads = L->chunk_count;
 	if (rc)
 		goto out_parts;
 	rc = dim_merge_dicts(L, dicts, stats->error, sizeof(stats->error));
