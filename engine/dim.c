@@ -20,8 +20,6 @@
 
 /* Rows a build thread keeps in flight between prefetching a slot and inserting into it. */
 #define DIM_BUILD_AHEAD 16
-/* Bytes of one row's attribute values and null bits: every attribute at 8 bytes at most. */
-#define DIM_ROW_FIXED_MAX (DIM_ATTR_MAX * 8 + DIM_ATTR_MAX / 8)
 
 struct dim_attr_info {
 	struct dim_col col; /* col.name points at name */
@@ -49,6 +47,8 @@ struct dim {
 	unsigned cap_bits;    /* slots per shard = 1 << cap_bits */
 	uint64_t cap_mask;
 	uint32_t row_fixed;   /* attribute values + null bits of one row */
+	uint16_t null_off;    /* null bits: offset from the row handle, bytes */
+	uint16_t null_len;
 
 	size_t rows;
 	bool has_zero;        /* UInt64 key 0 is present, in zero_row */
@@ -464,7 +464,9 @@ static void dim_layout(struct dim *d, const struct dim_build_input *in)
 		d->attr[a].col.null_mask = (uint8_t)(1u << (nullbits % 8));
 		nullbits++;
 	}
-	off = null_base + (nullbits + 7) / 8;
+	d->null_off = (uint16_t)null_base;
+	d->null_len = (uint16_t)((nullbits + 7) / 8);
+	off = null_base + d->null_len;
 	d->row_fixed = off - key_bytes;
 	d->slot_shift = d->key_type == DIM_TYPE_UINT64 ? dim_log2_ceil(off) : 3;
 	if (d->slot_shift < 3)
@@ -504,13 +506,13 @@ static uint32_t dim_arena_put(struct dim_build_task *t, uint64_t shard, struct d
 	return (uint32_t)at;
 }
 
-/* Writes row r's attribute values (dictionary codes remapped) to dst (row_fixed bytes). */
+/* Writes row r's attribute values (dictionary codes remapped) and null bits at dst. */
 static void dim_pack_row(struct dim_build_task *t, const struct dim_part *p, size_t r,
 			 uint64_t shard, uint8_t *dst, unsigned base)
 {
 	const struct dim *d = t->d;
 	const struct dim_layout_spec *ls = t->in->ls;
-	uint8_t buf[DIM_ROW_FIXED_MAX + 8] = {0};
+	uint8_t nulls[DIM_ATTR_MAX / 8] = {0};
 	for (unsigned a = 0; a < ls->attr_count; a++) {
 		const struct dim_col *c = &d->attr[a].col;
 		uint64_t v;
@@ -524,13 +526,33 @@ static void dim_pack_row(struct dim_build_task *t, const struct dim_part *p, siz
 		default:
 			v = p->val[a].num[r];
 			if (c->null_mask && p->null[a][r])
-				buf[c->null_offset - base] |= c->null_mask;
+				nulls[c->null_offset - d->null_off] |= c->null_mask;
 			break;
 		}
-		uint64_t le = htole64(v);
-		memcpy(buf + c->offset - base, &le, c->width);
+		uint8_t *q = dst + c->offset - base;
+		switch (c->width) {
+		case 1:
+			*q = (uint8_t)v;
+			break;
+		case 2: {
+			uint16_t x = htole16((uint16_t)v);
+			memcpy(q, &x, 2);
+			break;
+		}
+		case 4: {
+			uint32_t x = htole32((uint32_t)v);
+			memcpy(q, &x, 4);
+			break;
+		}
+		default: {
+			uint64_t x = htole64(v);
+			memcpy(q, &x, 8);
+			break;
+		}
+		}
 	}
-	memcpy(dst, buf, d->row_fixed);
+	for (unsigned k = 0; k < d->null_len; k++)
+		dst[d->null_off - base + k] = nulls[k];
 }
 
 static void dim_insert_u64(struct dim_build_task *t, const struct dim_part *p, size_t r)

@@ -38,13 +38,18 @@ void dim_scratch_free(struct dim_scratch *s);
  * String -> code dictionary (open addressing). Code 0 is NULL and never stored; values keep
  * pointing at the caller's bytes, which must outlive the map.
  */
+struct dim_lc_entry {
+	uint64_t hash;
+	uint64_t w0, w1; /* the value's bytes for values up to 16 bytes (see dim_lc_words) */
+};
+
 struct dim_lc_map {
-	uint32_t *slots;       /* code or 0 (empty) */
-	uint32_t mask;         /* capacity - 1 */
-	struct dim_str *vals;  /* vals[code]; vals[0] = {"", 0} */
-	uint64_t *hashes;      /* hashes[code] */
-	uint32_t count;        /* codes in use including 0 */
-	uint32_t cap;          /* entries allocated in vals/hashes */
+	uint32_t *slots;              /* code or 0 (empty) */
+	uint32_t mask;                /* capacity - 1 */
+	struct dim_str *vals;         /* vals[code]; vals[0] = {"", 0} */
+	struct dim_lc_entry *entries; /* entries[code] */
+	uint32_t count;               /* codes in use including 0 */
+	uint32_t cap;                 /* entries allocated in vals/entries */
 };
 
 int dim_lc_map_init(struct dim_lc_map *m);
@@ -52,12 +57,16 @@ int dim_lc_map_init(struct dim_lc_map *m);
 int dim_lc_map_intern(struct dim_lc_map *m, const char *p, size_t len, uint32_t *code);
 void dim_lc_map_free(struct dim_lc_map *m);
 
-/* The parsed rows of one part of the source. Arrays have cap entries, rows of them used. */
+/*
+ * The parsed rows of one part of the source. Arrays have cap entries, rows of them used; they
+ * are anonymous mappings (grown with mremap, so growing never copies), *_bytes their sizes.
+ */
 struct dim_part {
 	size_t rows, cap;
 	uint64_t *hash;
 	uint64_t *key_u64;         /* UInt64 keys */
 	struct dim_str *key_str;   /* String keys (point into the source or scratch) */
+	size_t hash_bytes, key_bytes, val_bytes[DIM_ATTR_MAX], null_bytes[DIM_ATTR_MAX];
 	union {
 		uint64_t *num;       /* integers, Date, DateTime, Float64 bits */
 		uint32_t *code;      /* LC: local code in lc[a] */

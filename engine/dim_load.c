@@ -94,14 +94,13 @@ int dim_lc_map_init(struct dim_lc_map *m)
 	m->cap = 16;
 	m->slots = calloc(32, sizeof(*m->slots));
 	m->vals = malloc(m->cap * sizeof(*m->vals));
-	m->hashes = malloc(m->cap * sizeof(*m->hashes));
-	if (!m->slots || !m->vals || !m->hashes) {
+	m->entries = calloc(m->cap, sizeof(*m->entries));
+	if (!m->slots || !m->vals || !m->entries) {
 		dim_lc_map_free(m);
 		return -ENOMEM;
 	}
 	m->mask = 31;
 	m->vals[0] = (struct dim_str){"", 0};
-	m->hashes[0] = 0;
 	m->count = 1;
 	return 0;
 }
@@ -110,7 +109,7 @@ void dim_lc_map_free(struct dim_lc_map *m)
 {
 	free(m->slots);
 	free(m->vals);
-	free(m->hashes);
+	free(m->entries);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -124,10 +123,10 @@ static int dim_lc_map_grow(struct dim_lc_map *m)
 		if (!vals)
 			return -ENOMEM;
 		m->vals = vals;
-		uint64_t *hashes = realloc(m->hashes, cap * sizeof(*hashes));
-		if (!hashes)
+		struct dim_lc_entry *entries = realloc(m->entries, cap * sizeof(*entries));
+		if (!entries)
 			return -ENOMEM;
-		m->hashes = hashes;
+		m->entries = entries;
 		m->cap = cap;
 	}
 	if ((uint64_t)(m->count + 1) * 2 > (uint64_t)m->mask + 1) {
@@ -139,7 +138,7 @@ static int dim_lc_map_grow(struct dim_lc_map *m)
 			return -ENOMEM;
 		uint32_t mask = (uint32_t)(size - 1);
 		for (uint32_t c = 1; c < m->count; c++) {
-			uint32_t i = (uint32_t)m->hashes[c] & mask;
+			uint32_t i = (uint32_t)m->entries[c].hash & mask;
 			while (slots[i])
 				i = (i + 1) & mask;
 			slots[i] = c;
@@ -151,15 +150,66 @@ static int dim_lc_map_grow(struct dim_lc_map *m)
 	return 0;
 }
 
+static inline uint64_t dim_load64(const char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static inline uint64_t dim_load32(const char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/*
+ * Two words that, with the length, identify a value of up to 16 bytes exactly (the loads
+ * overlap but together cover every byte and stay inside it); for longer values a prefix and
+ * suffix, which still have to be compared in full.
+ */
+static inline void dim_lc_words(const char *p, size_t len, uint64_t *w0, uint64_t *w1)
+{
+	if (len >= 8) {
+		*w0 = dim_load64(p);
+		*w1 = dim_load64(p + len - 8);
+	} else if (len >= 4) {
+		*w0 = dim_load32(p);
+		*w1 = dim_load32(p + len - 4);
+	} else if (len > 0) {
+		*w0 = (uint64_t)(unsigned char)p[0] << 16 | (uint64_t)(unsigned char)p[len / 2] << 8 |
+		      (unsigned char)p[len - 1];
+		*w1 = 0;
+	} else {
+		*w0 = *w1 = 0;
+	}
+}
+
+static inline uint64_t dim_lc_hash(const char *p, size_t len, uint64_t w0, uint64_t w1)
+{
+	if (len > 16)
+		return dim_hash_bytes(p, len);
+	uint64_t h = (w0 ^ 0x9e3779b97f4a7c15ULL) * 0xbf58476d1ce4e5b9ULL;
+	h ^= (w1 + len) * 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	h *= 0xd6e8feb86659fd93ULL;
+	return h ^ (h >> 32);
+}
+
 int dim_lc_map_intern(struct dim_lc_map *m, const char *p, size_t len, uint32_t *code)
 {
-	uint64_t h = dim_hash_bytes(p, len);
+	uint64_t w0, w1;
+	dim_lc_words(p, len, &w0, &w1);
+	uint64_t h = dim_lc_hash(p, len, w0, w1);
 	uint32_t i = (uint32_t)h & m->mask;
 	for (;;) {
 		uint32_t c = m->slots[i];
 		if (c == 0)
 			break;
-		if (m->hashes[c] == h && m->vals[c].len == len && memcmp(m->vals[c].ptr, p, len) == 0) {
+		const struct dim_lc_entry *e = &m->entries[c];
+		if (e->hash == h && e->w0 == w0 && e->w1 == w1 && m->vals[c].len == len &&
+		    (len <= 16 || memcmp(m->vals[c].ptr, p, len) == 0)) {
 			*code = c;
 			return 0;
 		}
@@ -178,7 +228,7 @@ int dim_lc_map_intern(struct dim_lc_map *m, const char *p, size_t len, uint32_t 
 	}
 	uint32_t c = m->count++;
 	m->vals[c] = (struct dim_str){p, len};
-	m->hashes[c] = h;
+	m->entries[c] = (struct dim_lc_entry){h, w0, w1};
 	m->slots[i] = c;
 	*code = c;
 	return 0;
@@ -199,14 +249,26 @@ int dim_part_init(struct dim_part *p, const struct dim_layout_spec *ls)
 	return 0;
 }
 
-static int dim_grow(void *pptr, size_t elem, size_t cap)
+/* Grows the array at *pptr (mapped with *bytes) to hold cap elements of elem bytes. */
+static int dim_grow(void *pptr, size_t *bytes, size_t elem, size_t cap)
 {
 	void **pp = pptr;
-	void *q = realloc(*pp, elem * cap);
-	if (!q)
+	size_t page = 4096, want = (elem * cap + page - 1) & ~(page - 1);
+	if (want <= *bytes)
+		return 0;
+	void *q = *pp ? mremap(*pp, *bytes, want, MREMAP_MAYMOVE)
+		      : mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (q == MAP_FAILED)
 		return -ENOMEM;
 	*pp = q;
+	*bytes = want;
 	return 0;
+}
+
+static void dim_unmap(void *p, size_t bytes)
+{
+	if (p)
+		munmap(p, bytes);
 }
 
 int dim_part_reserve(struct dim_part *p, const struct dim_layout_spec *ls, size_t n)
@@ -216,23 +278,25 @@ int dim_part_reserve(struct dim_part *p, const struct dim_layout_spec *ls, size_
 	size_t cap = p->cap ? p->cap * 2 : DIM_PART_ROWS_MIN;
 	if (cap < p->rows + n)
 		cap = p->rows + n;
-	int rc = dim_grow(&p->hash, sizeof(*p->hash), cap);
+	int rc = dim_grow(&p->hash, &p->hash_bytes, sizeof(*p->hash), cap);
 	if (!rc && ls->key_type == DIM_TYPE_UINT64)
-		rc = dim_grow(&p->key_u64, sizeof(*p->key_u64), cap);
+		rc = dim_grow(&p->key_u64, &p->key_bytes, sizeof(*p->key_u64), cap);
 	if (!rc && ls->key_type == DIM_TYPE_STRING)
-		rc = dim_grow(&p->key_str, sizeof(*p->key_str), cap);
+		rc = dim_grow(&p->key_str, &p->key_bytes, sizeof(*p->key_str), cap);
 	for (unsigned a = 0; !rc && a < ls->attr_count; a++) {
+		size_t *bytes = &p->val_bytes[a];
 		switch (ls->type[a]) {
 		case DIM_TYPE_LC_STRING:
-			rc = dim_grow(&p->val[a].code, sizeof(*p->val[a].code), cap);
+			rc = dim_grow(&p->val[a].code, bytes, sizeof(*p->val[a].code), cap);
 			break;
 		case DIM_TYPE_STRING:
-			rc = dim_grow(&p->val[a].str, sizeof(*p->val[a].str), cap);
+			rc = dim_grow(&p->val[a].str, bytes, sizeof(*p->val[a].str), cap);
 			break;
 		default:
-			rc = dim_grow(&p->val[a].num, sizeof(*p->val[a].num), cap);
+			rc = dim_grow(&p->val[a].num, bytes, sizeof(*p->val[a].num), cap);
 			if (!rc && ls->nullable[a])
-				rc = dim_grow(&p->null[a], sizeof(*p->null[a]), cap);
+				rc = dim_grow(&p->null[a], &p->null_bytes[a], sizeof(*p->null[a]),
+					      cap);
 			break;
 		}
 	}
@@ -261,22 +325,21 @@ void dim_part_commit(struct dim_part *p, const struct dim_layout_spec *ls, size_
 
 void dim_part_free(struct dim_part *p, const struct dim_layout_spec *ls)
 {
-	free(p->hash);
-	free(p->key_u64);
-	free(p->key_str);
+	dim_unmap(p->hash, p->hash_bytes);
+	dim_unmap(p->key_u64 ? (void *)p->key_u64 : (void *)p->key_str, p->key_bytes);
 	for (unsigned a = 0; a < ls->attr_count; a++) {
 		switch (ls->type[a]) {
 		case DIM_TYPE_LC_STRING:
-			free(p->val[a].code);
+			dim_unmap(p->val[a].code, p->val_bytes[a]);
 			break;
 		case DIM_TYPE_STRING:
-			free(p->val[a].str);
+			dim_unmap(p->val[a].str, p->val_bytes[a]);
 			break;
 		default:
-			free(p->val[a].num);
+			dim_unmap(p->val[a].num, p->val_bytes[a]);
 			break;
 		}
-		free(p->null[a]);
+		dim_unmap(p->null[a], p->null_bytes[a]);
 		free(p->remap[a]);
 		dim_lc_map_free(&p->lc[a]);
 	}
@@ -835,6 +898,7 @@ struct dim_chunk {
 	unsigned index;
 	size_t begin, end; /* text: bytes whose rows start here; Native: blocks */
 	size_t stop;       /* text: end of the last row parsed */
+	size_t rows_hint;  /* rows expected, to size the part's arrays once */
 	int rc;
 	size_t err_pos;     /* text: offset of the failing row */
 	uint64_t err_block; /* Native: 1-based block of the failure */
@@ -1132,6 +1196,8 @@ static void dim_text_chunk(struct dim_chunk *c)
 	struct dim_part *part = &L->parts[c->index];
 	const char *p = L->data + c->begin, *end = L->data + c->end, *stop = L->data + L->len;
 	uint64_t since = 0;
+	if (c->rows_hint && dim_part_reserve(part, &L->ls, c->rows_hint) != 0)
+		c->rows_hint = 0; /* grow as needed instead */
 	while (p < end) {
 		if ((*p == '\n' || *p == '\r') && dim_blank_tail(p, stop)) {
 			p = end;
@@ -1254,6 +1320,8 @@ static void dim_native_chunk(struct dim_chunk *c)
 {
 	struct dim_loader *L = c->L;
 	struct dim_part *part = &L->parts[c->index];
+	if (c->rows_hint && dim_part_reserve(part, &L->ls, c->rows_hint) != 0)
+		c->rows_hint = 0;
 	c->rc = dim_native_parse(&L->native, &L->ls, c->begin, c->end, part, c->err, sizeof(c->err),
 				 &c->err_block);
 	if (c->rc)
@@ -1348,10 +1416,25 @@ static void dim_plan_chunks(struct dim_loader *L, unsigned n)
 	} else {
 		dim_text_split(L, n, bounds);
 	}
+	/* Text: rows per byte from the first MiB of rows (a generous guess costs only address
+	 * space: the arrays' pages are touched as rows arrive). */
+	double rows_per_byte = 0;
+	if (L->format != DIM_FORMAT_NATIVE && L->len > L->body) {
+		size_t sample = L->len - L->body < ((size_t)1 << 20) ? L->len - L->body
+								     : (size_t)1 << 20;
+		uint64_t lines = dim_count_byte(L->data + L->body, sample, '\n');
+		rows_per_byte = (double)(lines + 1) / (double)sample;
+	}
 	L->chunk_count = n;
 	for (unsigned i = 0; i < n; i++) {
-		L->chunks[i] = (struct dim_chunk){
-			.L = L, .index = i, .begin = bounds[i], .end = bounds[i + 1]};
+		struct dim_chunk *c = &L->chunks[i];
+		*c = (struct dim_chunk){.L = L, .index = i, .begin = bounds[i], .end = bounds[i + 1]};
+		if (L->format == DIM_FORMAT_NATIVE) {
+			for (size_t b = c->begin; b < c->end; b++)
+				c->rows_hint += L->native.blocks[b].rows;
+		} else {
+			c->rows_hint = (size_t)((double)(c->end - c->begin) * rows_per_byte * 1.1) + 64;
+		}
 	}
 }
 
