@@ -43,7 +43,7 @@ struct dim {
 	enum huge_mode arena_mode;
 
 	unsigned slot_shift;  /* log2 of the slot size */
-	unsigned shard_bits;  /* shards = 1 << shard_bits */
+	unsigned shards;      /* 1..DIM_SHARDS_MAX */
 	unsigned cap_bits;    /* slots per shard = 1 << cap_bits */
 	uint64_t cap_mask;
 	uint32_t row_fixed;   /* attribute values + null bits of one row */
@@ -71,7 +71,7 @@ uint64_t dim_hash_key_u64(uint64_t key)
 
 static inline uint64_t dim_shard_of(const struct dim *d, uint64_t h)
 {
-	return (h >> DIM_SHARD_SHIFT) >> (DIM_SHARD_BITS_MAX - d->shard_bits);
+	return ((uint64_t)dim_bucket_of(h) * d->shards) >> DIM_BUCKET_BITS;
 }
 
 /* Index of the first slot of h's shard. */
@@ -302,7 +302,7 @@ size_t dim_bytes(const struct dim *d)
 
 size_t dim_capacity(const struct dim *d)
 {
-	return (size_t)1 << (d->shard_bits + d->cap_bits);
+	return (size_t)d->shards << d->cap_bits;
 }
 
 size_t dim_slot_bytes(const struct dim *d)
@@ -676,52 +676,71 @@ static void *dim_build_thread(void *arg)
 	return NULL;
 }
 
-/* Shards, capacity and arena offsets from the parts' per-shard counts. */
+/*
+ * Shards, capacity and arena offsets from the parts' bucket counts: of the shard counts
+ * 1..DIM_SHARDS_MAX, the one needing the fewest slots (each shard a power of two of at least
+ * rows / load factor); on a tie the most shards, to build with more threads.
+ */
 static int dim_plan(struct dim *d, const struct dim_build_input *in, uint64_t *shard_off,
 		    char *err, size_t err_len)
 {
-	uint64_t fine_rows[DIM_SHARDS_MAX] = {0}, fine_bytes[DIM_SHARDS_MAX] = {0};
+	uint64_t *rows = calloc(DIM_BUCKETS, sizeof(*rows));
+	uint64_t *bytes = calloc(DIM_BUCKETS, sizeof(*bytes));
+	if (!rows || !bytes) {
+		free(rows);
+		free(bytes);
+		return -ENOMEM;
+	}
 	uint64_t total = 0;
 	for (unsigned pi = 0; pi < in->part_count; pi++) {
-		for (unsigned s = 0; s < DIM_SHARDS_MAX; s++) {
-			fine_rows[s] += in->parts[pi].shard_rows[s];
-			fine_bytes[s] += in->parts[pi].shard_bytes[s];
+		const struct dim_part *p = &in->parts[pi];
+		for (unsigned b = 0; b < DIM_BUCKETS; b++) {
+			rows[b] += p->bucket_rows[b];
+			bytes[b] += p->bucket_bytes[b];
 		}
-		total += in->parts[pi].rows;
+		total += p->rows;
 	}
-	/* About 1K rows per shard at least: tiny tables stay one shard. */
-	unsigned bits = 0;
-	while (bits < DIM_SHARD_BITS_MAX && (total >> (bits + 10)) > 0)
-		bits++;
-	d->shard_bits = bits;
-	unsigned shards = 1u << bits, per = DIM_SHARDS_MAX >> bits;
-	uint64_t max_rows = 0;
-	uint64_t off = 8; /* reference 0 is NULL */
-	for (unsigned s = 0; s < shards; s++) {
-		uint64_t rows = 0, bytes = 0;
-		for (unsigned f = s * per; f < (s + 1) * per; f++) {
-			rows += fine_rows[f];
-			bytes += fine_bytes[f];
-		}
-		if (rows > max_rows)
-			max_rows = rows;
-		if (d->key_type == DIM_TYPE_STRING)
-			bytes += rows * d->row_fixed;
-		shard_off[s] = off;
-		off += bytes;
-	}
-	shard_off[shards] = off;
 	unsigned lf = in->spec->load_factor_pct ? in->spec->load_factor_pct
 						: DIM_LOAD_FACTOR_PCT_DEFAULT;
-	uint64_t want = max_rows * 100 / lf + 1;
-	d->cap_bits = dim_log2_ceil(want < 8 ? 8 : want);
+	uint64_t best_slots = UINT64_MAX;
+	for (unsigned n = 1; n <= DIM_SHARDS_MAX; n++) {
+		uint64_t shard_rows[DIM_SHARDS_MAX] = {0}, max_rows = 0;
+		for (unsigned b = 0; b < DIM_BUCKETS; b++)
+			shard_rows[((uint64_t)b * n) >> DIM_BUCKET_BITS] += rows[b];
+		for (unsigned s = 0; s < n; s++)
+			max_rows = shard_rows[s] > max_rows ? shard_rows[s] : max_rows;
+		uint64_t want = max_rows * 100 / lf + 1;
+		unsigned cap_bits = dim_log2_ceil(want < 8 ? 8 : want);
+		uint64_t slots = (uint64_t)n << cap_bits;
+		if (slots <= best_slots) {
+			best_slots = slots;
+			d->shards = n;
+			d->cap_bits = cap_bits;
+		}
+	}
 	d->cap_mask = ((uint64_t)1 << d->cap_bits) - 1;
-	if (d->shard_bits + d->cap_bits + d->slot_shift > 40) {
-		snprintf(err, err_len, "table of %llu rows is too large",
-			 (unsigned long long)total);
+	/* Arena: shard s owns [shard_off[s], shard_off[s + 1]); offset 0 stays NULL. */
+	uint64_t off = 8;
+	for (unsigned s = 0; s <= d->shards; s++)
+		shard_off[s] = 0;
+	for (unsigned b = 0; b < DIM_BUCKETS; b++) {
+		unsigned s = (unsigned)(((uint64_t)b * d->shards) >> DIM_BUCKET_BITS);
+		shard_off[s + 1] += bytes[b];
+		if (d->key_type == DIM_TYPE_STRING)
+			shard_off[s + 1] += rows[b] * d->row_fixed;
+	}
+	for (unsigned s = 0; s < d->shards; s++) {
+		shard_off[s] = off;
+		off += shard_off[s + 1];
+	}
+	shard_off[d->shards] = off;
+	free(rows);
+	free(bytes);
+	if (d->cap_bits + d->slot_shift > 34) {
+		snprintf(err, err_len, "table of %llu rows is too large", (unsigned long long)total);
 		return -E2BIG;
 	}
-	d->slots_bytes = (size_t)1 << (d->shard_bits + d->cap_bits + d->slot_shift);
+	d->slots_bytes = ((size_t)d->shards << d->cap_bits) << d->slot_shift;
 	if (off > 8 && off > DIM_ARENA_BYTES_MAX) {
 		snprintf(err, err_len, "string arena of %llu bytes exceeds the %zu-byte bound",
 			 (unsigned long long)off, DIM_ARENA_BYTES_MAX);
@@ -791,8 +810,8 @@ int dim_build(const struct dim_build_input *in, struct dim **out, struct dim_bui
 	}
 
 	unsigned threads = in->threads ? in->threads : 1;
-	if (threads > (1u << d->shard_bits))
-		threads = 1u << d->shard_bits;
+	if (threads > d->shards)
+		threads = d->shards;
 	struct dim_build_task tasks[DIM_THREADS_MAX];
 	bool started[DIM_THREADS_MAX] = {false};
 	uint64_t cursor[DIM_SHARDS_MAX];
@@ -828,7 +847,7 @@ int dim_build(const struct dim_build_input *in, struct dim **out, struct dim_bui
 			bs->first_dup_row = t->first_dup_row;
 		}
 	}
-	for (unsigned s = 0; s < (1u << d->shard_bits); s++) {
+	for (unsigned s = 0; s < d->shards; s++) {
 		if (cursor[s] > shard_off[s + 1]) {
 			/* A planning bug would have written past the shard: never publish that. */
 			log_error("dim", "%s: shard %u arena overflow", d->name, s);

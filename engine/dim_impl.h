@@ -16,10 +16,20 @@
 
 #include "dim.h"
 
-/* Parse-time shard granularity: the top DIM_SHARD_BITS_MAX bits of the hash. */
-#define DIM_SHARD_BITS_MAX 6
-#define DIM_SHARDS_MAX (1u << DIM_SHARD_BITS_MAX)
-#define DIM_SHARD_SHIFT (64 - DIM_SHARD_BITS_MAX)
+/*
+ * Rows are counted at parse time in 4096 buckets by the top 12 bits of their hash. A table has
+ * 1..DIM_SHARDS_MAX shards (any count, not only powers of two: with power-of-two slots per
+ * shard the total capacity then follows the row count closely); bucket b belongs to shard
+ * (b * shards) >> 12, so the shards' sizes are known exactly before the build.
+ */
+#define DIM_BUCKET_BITS 12
+#define DIM_BUCKETS (1u << DIM_BUCKET_BITS)
+#define DIM_SHARDS_MAX 64
+
+static inline unsigned dim_bucket_of(uint64_t h)
+{
+	return (unsigned)(h >> (64 - DIM_BUCKET_BITS));
+}
 
 /* Stable-pointer byte storage: a list of blocks, never moved. */
 struct dim_scratch_block;
@@ -76,8 +86,8 @@ struct dim_part {
 	struct dim_lc_map lc[DIM_ATTR_MAX];
 	uint32_t *remap[DIM_ATTR_MAX]; /* LC: local code -> global code, after the merge */
 	struct dim_scratch scratch;
-	uint64_t shard_rows[DIM_SHARDS_MAX];
-	uint64_t shard_bytes[DIM_SHARDS_MAX]; /* arena bytes besides the fixed record part */
+	uint64_t *bucket_rows;  /* DIM_BUCKETS counters */
+	uint64_t *bucket_bytes; /* arena bytes besides the fixed record part, per bucket */
 };
 
 /* What dim_build() and the parsers need to know about the configured columns. */

@@ -239,6 +239,10 @@ int dim_lc_map_intern(struct dim_lc_map *m, const char *p, size_t len, uint32_t 
 int dim_part_init(struct dim_part *p, const struct dim_layout_spec *ls)
 {
 	memset(p, 0, sizeof(*p));
+	p->bucket_rows = calloc(DIM_BUCKETS, sizeof(*p->bucket_rows));
+	p->bucket_bytes = calloc(DIM_BUCKETS, sizeof(*p->bucket_bytes));
+	if (!p->bucket_rows || !p->bucket_bytes)
+		return -ENOMEM;
 	for (unsigned a = 0; a < ls->attr_count; a++) {
 		if (ls->type[a] == DIM_TYPE_LC_STRING) {
 			int rc = dim_lc_map_init(&p->lc[a]);
@@ -309,7 +313,7 @@ int dim_part_reserve(struct dim_part *p, const struct dim_layout_spec *ls, size_
 void dim_part_commit(struct dim_part *p, const struct dim_layout_spec *ls, size_t n)
 {
 	for (size_t r = p->rows; r < p->rows + n; r++) {
-		unsigned s = (unsigned)(p->hash[r] >> DIM_SHARD_SHIFT);
+		unsigned s = dim_bucket_of(p->hash[r]);
 		uint64_t bytes = 0;
 		if (ls->key_type == DIM_TYPE_STRING)
 			bytes += dim_varint_len(p->key_str[r].len) + p->key_str[r].len;
@@ -317,8 +321,8 @@ void dim_part_commit(struct dim_part *p, const struct dim_layout_spec *ls, size_
 			if (ls->type[a] == DIM_TYPE_STRING && p->val[a].str[r].ptr)
 				bytes += dim_varint_len(p->val[a].str[r].len) + p->val[a].str[r].len;
 		}
-		p->shard_rows[s]++;
-		p->shard_bytes[s] += bytes;
+		p->bucket_rows[s]++;
+		p->bucket_bytes[s] += bytes;
 	}
 	p->rows += n;
 }
@@ -344,6 +348,8 @@ void dim_part_free(struct dim_part *p, const struct dim_layout_spec *ls)
 		dim_lc_map_free(&p->lc[a]);
 	}
 	dim_scratch_free(&p->scratch);
+	free(p->bucket_rows);
+	free(p->bucket_bytes);
 	memset(p, 0, sizeof(*p));
 }
 

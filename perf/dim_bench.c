@@ -328,9 +328,21 @@ int main(int argc, char **argv)
 		u = load("users", users, "user_id", DIM_TYPE_UINT64, uattrs, 3, threads, mode);
 		d = load("devices", devices, "device_id", DIM_TYPE_STRING, dattrs, 3, threads, mode);
 	}
+	FILE *smaps = fopen("/proc/self/smaps_rollup", "r");
+	char line[256];
+	while (smaps && fgets(line, sizeof(line), smaps)) {
+		if (strncmp(line, "AnonHugePages:", 14) == 0 || strncmp(line, "Rss:", 4) == 0)
+			printf("process %s", line);
+	}
+	if (smaps)
+		fclose(smaps);
 	bench_users(u, rows, lookups);
 	bench_devices(d, rows, lookups / 2);
 	bench_random_lines(huge_size(dim_bytes(u)), lookups, mode);
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	printf("peak RSS: %.0f MiB (tables now %.0f MiB)\n", (double)ru.ru_maxrss / 1024.0,
+	       (double)(dim_bytes(u) + dim_bytes(d)) / 1048576.0);
 	dim_free(u);
 	dim_free(d);
 	if (own_dir) {

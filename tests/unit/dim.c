@@ -647,3 +647,23 @@ Test(dim, type_and_format_names)
 	cr_assert_eq(dim_format_parse("parquet", &f), -EINVAL);
 	cr_assert_str_eq(dim_format_name(DIM_FORMAT_NATIVE), "native");
 }
+
+Test(dim, capacity_follows_row_count)
+{
+	/* 700000 rows: a single power-of-two table at 60% would need 2^21 slots (48 B/row). */
+	const size_t count = 700000;
+	struct buf b = {0};
+	buf_printf(&b, "id\tv\n");
+	for (size_t i = 0; i < count; i++)
+		buf_printf(&b, "%" PRIu64 "\t%zu\n", mix(i + 1), i % 200);
+	static const struct dim_attr_spec attrs[] = {{"v", DIM_TYPE_UINT8, false}};
+	struct dim *d = load_tsv("cap", &b, "id", DIM_TYPE_UINT64, attrs, 1, 2);
+	size_t want = count * 100 / DIM_LOAD_FACTOR_PCT_DEFAULT;
+	cr_assert_geq(dim_capacity(d), want);
+	cr_assert_leq(dim_capacity(d), want + want / 20, "capacity %zu for %zu rows",
+		      dim_capacity(d), count);
+	for (size_t i = 0; i < count; i++)
+		cr_assert_eq(dim_row_u64(dim_col(d, 0), dim_find_u64(d, mix(i + 1))), i % 200);
+	dim_free(d);
+	free(b.p);
+}
