@@ -95,6 +95,7 @@ struct dim_layout_spec {
 	const char *key_name;
 	const char *name[DIM_ATTR_MAX];
 	enum dim_type key_type;
+	bool key_strip_query;
 	unsigned attr_count;
 	enum dim_type type[DIM_ATTR_MAX];
 	bool nullable[DIM_ATTR_MAX];

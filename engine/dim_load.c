@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "dim_impl.h"
+#include "url_norm.h"
 #include "log.h"
 
 #define DIM_SCRATCH_BLOCK_BYTES ((size_t)1 << 20)
@@ -723,6 +724,16 @@ int dim_put_key_text(struct dim_part *p, const struct dim_layout_spec *ls, size_
 		snprintf(err, err_len, "key column '%s': key of %zu bytes exceeds %zu", ls->key_name,
 			 len, DIM_STR_LEN_MAX);
 		return -EINVAL;
+	}
+	if (ls->key_strip_query) {
+		/* URL keys are looked up normalised, so they are stored normalised. */
+		char *norm = dim_scratch_alloc(&p->scratch, len ? len : 1);
+		if (!norm)
+			return -ENOMEM;
+		size_t norm_len = url_norm_strip_query(s, len, norm, len);
+		dim_scratch_unuse(&p->scratch, len - norm_len);
+		s = norm;
+		len = norm_len;
 	}
 	p->key_str[row] = (struct dim_str){s, len};
 	p->hash[row] = dim_hash_bytes(s, len);
@@ -1551,6 +1562,7 @@ static int dim_check_spec(const struct dim_spec *spec, struct dim_layout_spec *l
 	memset(ls, 0, sizeof(*ls));
 	ls->key_name = spec->key_column;
 	ls->key_type = spec->key_type;
+	ls->key_strip_query = spec->key_strip_query && spec->key_type == DIM_TYPE_STRING;
 	ls->attr_count = spec->attr_count;
 	for (unsigned a = 0; a < spec->attr_count; a++) {
 		const struct dim_attr_spec *as = &spec->attrs[a];

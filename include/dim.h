@@ -105,6 +105,7 @@ struct dim_spec {
 	enum dim_format format;   /* AUTO needs a path with a known extension */
 	const char *key_column;   /* name of the key column */
 	enum dim_type key_type;   /* DIM_TYPE_UINT64 or DIM_TYPE_STRING */
+	bool key_strip_query;     /* String keys: stored as url_norm_strip_query() gives them */
 	const struct dim_attr_spec *attrs;
 	unsigned attr_count;      /* <= DIM_ATTR_MAX */
 	unsigned threads;         /* load threads; 0 = all online CPUs; capped at DIM_THREADS_MAX */
