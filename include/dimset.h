@@ -1,0 +1,80 @@
+/*
+ * dimset: the set of dimension tables the workers join with, one per [dimension] section, and
+ * the output schema that follows from it.
+ *
+ * A set is immutable once loaded. The engine publishes the current set through one pointer
+ * (RCU, QSBR flavour): workers read it inside their batch without locks and report a quiescent
+ * state between batches; a reload builds a new set off the hot path, swaps the pointer and frees
+ * the old set after every worker has passed a quiescent point. Tables whose source did not change
+ * are shared between the old and the new set (reference-counted).
+ */
+#ifndef ENRICHD_DIMSET_H
+#define ENRICHD_DIMSET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "dim.h"
+#include "native.h"
+
+/* Output columns before and after the dimension attributes. */
+#define DIMSET_EVENT_COLUMNS 4 /* event_time, user_id, device_id, url */
+#define DIMSET_META_COLUMNS 5  /* _topic, _partition, _offset, _kafka_time, _ingest_time */
+#define DIMSET_COLUMNS_MAX (DIMSET_EVENT_COLUMNS + CONFIG_DIMS_MAX * CONFIG_ATTRS_MAX + \
+			    DIMSET_META_COLUMNS)
+
+/* A loaded table, shared by every set that holds it. */
+struct dimset_table {
+	struct dim *dim;
+	unsigned refs;       /* sets holding it; changed only by the loader thread */
+	dev_t dev;           /* identity of the source when loaded, to see a change */
+	ino_t ino;
+	off_t size;
+	int64_t mtime_ns;
+	struct dim_load_stats stats;
+};
+
+struct dimset_dim {
+	const struct config_dim *cfg; /* the engine's configuration; outlives every set */
+	struct dimset_table *table;
+	const struct dim_col *cols[CONFIG_ATTRS_MAX];
+	bool out_nullable[CONFIG_ATTRS_MAX];  /* the output column is Nullable */
+	uint32_t first_column;                /* index of its first attribute in the output */
+};
+
+struct dimset {
+	uint64_t generation; /* 1 for the first set, +1 per successful reload */
+	size_t count;
+	struct dimset_dim dims[CONFIG_DIMS_MAX];
+};
+
+/*
+ * Loads every dimension of cfg. Tables of prev (may be NULL) whose source file is unchanged
+ * (device, inode, size, mtime) are shared instead of loaded again. Returns 0 and *out, or the
+ * first dim_load error (logged with file, line and reason); on error nothing new is kept and prev
+ * is untouched. *reloaded counts the tables actually loaded (may be NULL).
+ */
+int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned threads,
+		struct dimset **out, unsigned *reloaded);
+
+/* Releases the set; tables no other set holds are freed. NULL is a no-op. */
+void dimset_free(struct dimset *set);
+
+/* Total bytes of the set's tables. */
+uint64_t dimset_bytes(const struct dimset *set);
+
+/*
+ * The output schema: names and ClickHouse types of every output column, in order. Strings are
+ * written into names/types (arrays of DIMSET_COLUMNS_MAX entries of NATIVE_TYPE_NAME_MAX bytes,
+ * caller-owned); specs[i] point into them. Returns the column count. Depends only on cfg, so a
+ * reload never changes it.
+ */
+uint32_t dimset_schema(const struct config *cfg, struct native_column_spec *specs,
+		       char (*names)[NATIVE_NAME_MAX], char (*types)[NATIVE_TYPE_NAME_MAX]);
+
+/* Parses an attribute's configured type. Returns 0 or -EINVAL. */
+int dimset_attr_type(const struct config_attr *attr, enum dim_type *type, bool *nullable);
+
+#endif
