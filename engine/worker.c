@@ -1,0 +1,929 @@
+#include "worker.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "deadletter.h"
+#include "dim.h"
+#include "dimset.h"
+#include "engine.h"
+#include "kafka.h"
+#include "log.h"
+#include "native.h"
+#include "seg.h"
+#include "url_norm.h"
+
+/* A message of a batch, whatever its source. */
+struct worker_msg {
+	const char *data;
+	uint32_t len;
+	int32_t partition;
+	int64_t offset;
+	int64_t kafka_ms;
+};
+
+/* The Native block collecting the rows of one event hour. */
+struct worker_hour {
+	int64_t hour_key;          /* -1: free */
+	struct native_block *block;
+	uint64_t last_used;        /* batch counter, to evict the least recently used */
+};
+
+struct worker_state {
+	struct worker *w;
+	const struct config *cfg;
+	struct engine *engine;
+
+	/* The dimension set the blocks' dictionaries come from. */
+	struct dimset *set;
+	uint64_t generation;
+
+	/* Output. */
+	uint32_t columns;
+	struct native_column_spec specs[DIMSET_COLUMNS_MAX];
+	char names[DIMSET_COLUMNS_MAX][NATIVE_NAME_MAX];
+	char types[DIMSET_COLUMNS_MAX][NATIVE_TYPE_NAME_MAX];
+	uint32_t hour_count;
+	struct worker_hour *hours;
+	struct seg_writer *seg;
+	struct deadletter dl;
+	struct native_str topic_dict[2];
+	const char *topic;
+	uint64_t batch_seq;
+
+	/* Epoch: rows appended since the last seal, and the partitions they came from. */
+	uint64_t epoch_rows;
+	uint64_t epoch_dead;
+	uint64_t epoch_first_ms;   /* seg_clock_ms of the first row of the epoch */
+	uint64_t epoch_ingest_sum_ms; /* sum of the rows' ingest times, for the latency */
+	int64_t consumed_next[WORKER_PARTITIONS_MAX];
+	int32_t dirty[WORKER_PARTITIONS_MAX];
+	bool is_dirty[WORKER_PARTITIONS_MAX];
+	uint32_t dirty_count;
+
+	/* Batch. */
+	uint32_t batch_max;
+	rd_kafka_message_t **kmsgs;
+	struct worker_msg *msgs;
+
+	/* Chunk: decoded events and their lookups. */
+	char *scratch;
+	size_t scratch_cap;
+	struct event events[WORKER_CHUNK_EVENTS];
+	uint32_t event_msg[WORKER_CHUNK_EVENTS];
+	uint64_t keys_u64[WORKER_CHUNK_EVENTS];
+	struct dim_str keys_str[WORKER_CHUNK_EVENTS];
+	uint64_t hashes[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS];
+	const struct dim_row *rows[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS];
+
+	/* Input file reader. */
+	char *in_buf;
+	size_t in_len, in_pos;
+	int64_t in_file_pos;
+	int64_t in_line;
+	bool in_eof;
+};
+
+static uint64_t worker_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void worker_stage_add(struct worker *w, enum worker_stage stage, uint64_t since_ns)
+{
+	atomic_fetch_add_explicit(&w->stats.stage_ns[stage], worker_ns() - since_ns,
+				  memory_order_relaxed);
+}
+
+static void worker_count(_Atomic uint64_t *counter, uint64_t n)
+{
+	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+/* ---- dead letters ---- */
+
+static void worker_dead_letter(struct worker_state *s, const struct worker_msg *m,
+			       const char *error, const char *reason)
+{
+	int rc = deadletter_append(&s->dl, s->topic, m->partition, m->offset, error, reason,
+				   m->data, m->len);
+	if (rc < 0)
+		log_error("worker", "w%u: partition %" PRId32 " offset %" PRId64
+			  ": dead letter not written: %s", s->w->index, m->partition, m->offset,
+			  strerror(-rc));
+	worker_count(&s->w->stats.dead_letters, 1);
+	s->epoch_dead++;
+}
+
+/* ---- offsets ---- */
+
+static void worker_consumed(struct worker_state *s, int32_t partition, int64_t offset)
+{
+	if (partition < 0 || partition >= WORKER_PARTITIONS_MAX)
+		return;
+	s->consumed_next[partition] = offset + 1;
+	if (!s->is_dirty[partition]) {
+		s->is_dirty[partition] = true;
+		s->dirty[s->dirty_count++] = partition;
+	}
+}
+
+/* After an epoch is sealed: everything consumed so far is on disk. */
+static void worker_publish_sealed(struct worker_state *s)
+{
+	struct worker *w = s->w;
+	int32_t hi = atomic_load_explicit(&w->partition_hi, memory_order_relaxed);
+	for (uint32_t i = 0; i < s->dirty_count; i++) {
+		int32_t p = s->dirty[i];
+		atomic_store_explicit(&w->sealed_next[p], s->consumed_next[p], memory_order_release);
+		s->is_dirty[p] = false;
+		if (p + 1 > hi)
+			hi = p + 1;
+	}
+	atomic_store_explicit(&w->partition_hi, hi, memory_order_release);
+	s->dirty_count = 0;
+}
+
+/* ---- blocks and segments ---- */
+
+static int worker_block_write(struct worker_state *s, struct worker_hour *h)
+{
+	struct worker *w = s->w;
+	uint32_t rows = native_block_rows(h->block);
+	if (rows == 0)
+		return 0;
+	uint64_t t0 = worker_ns();
+	size_t need = native_block_encoded_size(h->block);
+	struct seg_buf *buf;
+	int rc = seg_buf_get(s->seg, need, &buf);
+	if (rc < 0) {
+		log_error("worker", "w%u: no write buffer for a %zu-byte block: %s", w->index, need,
+			  strerror(-rc));
+		return rc;
+	}
+	size_t len;
+	rc = native_block_encode(h->block, buf->data, buf->cap, &len);
+	if (rc < 0) {
+		seg_buf_put(s->seg, buf);
+		log_error("worker", "w%u: encoding a block failed: %s", w->index, strerror(-rc));
+		return rc;
+	}
+	uint64_t t1 = worker_ns();
+	atomic_fetch_add_explicit(&w->stats.stage_ns[WORKER_STAGE_ENCODE], t1 - t0,
+				  memory_order_relaxed);
+	int64_t id = seg_append(s->seg, h->hour_key, buf, len, rows);
+	worker_stage_add(w, WORKER_STAGE_WRITE, t1);
+	if (id < 0) {
+		seg_buf_put(s->seg, buf);
+		log_error("worker", "w%u: appending a block to hour %" PRId64 " failed: %s",
+			  w->index, h->hour_key, strerror((int)-id));
+		return (int)id;
+	}
+	native_block_reset(h->block);
+	worker_count(&w->stats.blocks, 1);
+	return 0;
+}
+
+static int worker_blocks_write(struct worker_state *s)
+{
+	for (uint32_t i = 0; i < s->hour_count; i++) {
+		int rc = worker_block_write(s, &s->hours[i]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void worker_on_sealed(void *arg, const struct seg_sealed *sealed)
+{
+	struct worker_state *s = arg;
+	struct worker *w = s->w;
+	if (sealed->err < 0) {
+		/* The rows of a discarded segment are not on disk: nothing of this epoch may be
+		 * committed. Stop; a restart consumes them again from the last commit. */
+		log_error("worker", "w%u: segment %" PRId64 " of hour %" PRId64
+			  " discarded (%s): stopping without committing its rows",
+			  w->index, sealed->id, sealed->hour_key, strerror(-sealed->err));
+		w->exit_code = sealed->err;
+		return;
+	}
+	worker_count(&w->stats.segments_sealed, 1);
+	worker_count(&w->stats.rows_sealed, sealed->rows);
+	worker_count(&w->stats.bytes_written, sealed->bytes);
+	log_debug("worker", "w%u: sealed %s: %" PRIu64 " rows, %" PRIu64 " bytes", w->index,
+		  sealed->path, sealed->rows, sealed->bytes);
+}
+
+/*
+ * Closes the epoch: every block to its segment, every segment sealed, the dead letters synced,
+ * then the offsets published. Returns 0 or -errno (nothing is published then).
+ */
+static int worker_epoch_close(struct worker_state *s)
+{
+	struct worker *w = s->w;
+	if (s->epoch_rows == 0 && s->epoch_dead == 0 && s->dirty_count == 0)
+		return 0;
+	uint64_t t0 = worker_ns();
+	int rc = worker_blocks_write(s);
+	if (rc == 0)
+		rc = seg_seal_all(s->seg);
+	if (rc == 0 && w->exit_code < 0)
+		rc = w->exit_code;
+	if (rc == 0)
+		rc = deadletter_sync(&s->dl);
+	if (rc < 0)
+		return rc;
+	uint64_t now_ms = (uint64_t)engine_now_ms();
+	if (s->epoch_rows)
+		worker_count(&w->stats.latency_ms_sum, now_ms * s->epoch_rows - s->epoch_ingest_sum_ms);
+	worker_publish_sealed(s);
+	s->epoch_rows = 0;
+	s->epoch_dead = 0;
+	s->epoch_ingest_sum_ms = 0;
+	uint64_t stall = worker_ns() - t0;
+	atomic_fetch_add_explicit(&w->stats.stage_ns[WORKER_STAGE_SEAL], stall,
+				  memory_order_relaxed);
+	if (stall > atomic_load_explicit(&w->stats.stall_ns_max, memory_order_relaxed))
+		atomic_store_explicit(&w->stats.stall_ns_max, stall, memory_order_relaxed);
+	worker_count(&w->stats.epochs, 1);
+	return 0;
+}
+
+/* The block of hour_key: an open one, a free one, or the least recently used one, emptied. */
+static struct worker_hour *worker_hour_get(struct worker_state *s, int64_t hour_key, int *err)
+{
+	struct worker_hour *victim = NULL;
+	for (uint32_t i = 0; i < s->hour_count; i++) {
+		struct worker_hour *h = &s->hours[i];
+		if (h->hour_key == hour_key) {
+			h->last_used = s->batch_seq;
+			return h;
+		}
+		if (!victim || h->hour_key < 0 ||
+		    (victim->hour_key >= 0 && h->last_used < victim->last_used))
+			victim = h;
+	}
+	if (victim->hour_key >= 0) {
+		*err = worker_block_write(s, victim);
+		if (*err < 0)
+			return NULL;
+	}
+	victim->hour_key = hour_key;
+	victim->last_used = s->batch_seq;
+	return victim;
+}
+
+/* ---- dimension set ---- */
+
+static int worker_dicts_set(struct worker_state *s)
+{
+	const struct dimset *set = s->set;
+	for (uint32_t i = 0; i < s->hour_count; i++) {
+		struct native_block *b = s->hours[i].block;
+		for (size_t d = 0; d < set->count; d++) {
+			const struct dimset_dim *dd = &set->dims[d];
+			for (size_t a = 0; a < dd->cfg->attr_count; a++) {
+				const struct dim_col *c = dd->cols[a];
+				if (c->type != DIM_TYPE_LC_STRING)
+					continue;
+				int rc = native_block_set_dict(b, dd->first_column + (uint32_t)a,
+							       (const struct native_str *)c->dict,
+							       c->dict_count);
+				if (rc < 0) {
+					log_error("worker", "w%u: attribute %s: dictionary of %u keys "
+						  "not accepted: %s", s->w->index, c->name,
+						  c->dict_count, strerror(-rc));
+					return rc;
+				}
+			}
+		}
+		int rc = native_block_set_dict(b, s->columns - DIMSET_META_COLUMNS, s->topic_dict, 2);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Moves to the engine's current dimension set if it changed: the blocks borrowing the old
+ * dictionaries are written first. Then acknowledges the generation, so the loader may free the
+ * old set.
+ */
+static int worker_dimset_refresh(struct worker_state *s)
+{
+	struct dimset *cur = atomic_load_explicit(&s->engine->dimset, memory_order_acquire);
+	if (cur == s->set)
+		return 0;
+	uint64_t t0 = worker_ns();
+	int rc = worker_blocks_write(s);
+	if (rc < 0)
+		return rc;
+	s->set = cur;
+	s->generation = cur->generation;
+	rc = worker_dicts_set(s);
+	if (rc < 0)
+		return rc;
+	atomic_store_explicit(&s->engine->dimset_generation_seen[s->w->index], cur->generation,
+			      memory_order_release);
+	uint64_t stall = worker_ns() - t0;
+	if (stall > atomic_load_explicit(&s->w->stats.stall_ns_max, memory_order_relaxed))
+		atomic_store_explicit(&s->w->stats.stall_ns_max, stall, memory_order_relaxed);
+	log_info("worker", "w%u: now joining with dimension set %" PRIu64 " (switch took %.3f ms)",
+		 s->w->index, cur->generation, (double)stall / 1e6);
+	return 0;
+}
+
+/* ---- the chunk: decode, probe, append ---- */
+
+static void worker_keys(struct worker_state *s, const struct dimset_dim *dd, uint32_t n,
+			char *norm, size_t norm_cap)
+{
+	size_t norm_used = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct event *ev = &s->events[i];
+		switch (dd->cfg->join_field) {
+		case CONFIG_FIELD_USER_ID:
+			s->keys_u64[i] = ev->user_id;
+			break;
+		case CONFIG_FIELD_DEVICE_ID:
+			s->keys_str[i] = (struct dim_str){ev->device_id, ev->device_id_len};
+			break;
+		case CONFIG_FIELD_URL:
+			if (dd->cfg->key_normalize == CONFIG_KEY_STRIP_QUERY &&
+			    norm_used + ev->url_len <= norm_cap) {
+				size_t len = url_norm_strip_query(ev->url, ev->url_len,
+								  norm + norm_used, ev->url_len);
+				s->keys_str[i] = (struct dim_str){norm + norm_used, len};
+				norm_used += len;
+			} else {
+				s->keys_str[i] = (struct dim_str){ev->url, ev->url_len};
+			}
+			break;
+		}
+	}
+}
+
+static void worker_probe(struct worker_state *s, uint32_t n, char *norm, size_t norm_cap)
+{
+	const struct dimset *set = s->set;
+	/* Hash and prefetch every dimension first, so the loads of all of them overlap. */
+	for (size_t d = 0; d < set->count; d++) {
+		const struct dimset_dim *dd = &set->dims[d];
+		worker_keys(s, dd, n, norm, norm_cap);
+		if (dd->cfg->join_field == CONFIG_FIELD_USER_ID)
+			dim_hash_u64(dd->table->dim, s->keys_u64, n, s->hashes[d]);
+		else
+			dim_hash_str(dd->table->dim, s->keys_str, n, s->hashes[d]);
+		dim_prefetch(dd->table->dim, s->hashes[d], n);
+	}
+	for (size_t d = 0; d < set->count; d++) {
+		const struct dimset_dim *dd = &set->dims[d];
+		worker_keys(s, dd, n, norm, norm_cap);
+		if (dd->cfg->join_field == CONFIG_FIELD_USER_ID)
+			dim_lookup_u64(dd->table->dim, s->keys_u64, s->hashes[d], n, s->rows[d]);
+		else
+			dim_lookup_str(dd->table->dim, s->keys_str, s->hashes[d], n, s->rows[d]);
+	}
+}
+
+static int worker_append_attr(struct native_block *b, uint32_t col, const struct dim_col *c,
+			      bool out_nullable, const struct dim_row *row)
+{
+	if (c->type == DIM_TYPE_LC_STRING)
+		return native_append_code(b, col, dim_row_lc(c, row));
+	if (out_nullable && dim_row_is_null(c, row))
+		return native_append_null(b, col);
+	switch (c->type) {
+	case DIM_TYPE_STRING: {
+		size_t len;
+		const char *p = dim_row_str(c, row, &len);
+		return native_append_str(b, col, p, len);
+	}
+	case DIM_TYPE_INT8:
+	case DIM_TYPE_INT16:
+	case DIM_TYPE_INT32:
+	case DIM_TYPE_INT64:
+		return native_append_i64(b, col, dim_row_i64(c, row));
+	case DIM_TYPE_FLOAT64:
+		return native_append_f64(b, col, dim_row_f64(c, row));
+	default:
+		return native_append_u64(b, col, dim_row_u64(c, row));
+	}
+}
+
+static int worker_append_row(struct worker_state *s, struct native_block *b, uint32_t i,
+			     const struct worker_msg *m, int64_t ingest_ms)
+{
+	const struct event *ev = &s->events[i];
+	const struct dimset *set = s->set;
+	int rc = 0;
+	rc |= native_append_i64(b, 0, ev->time_ms);
+	rc |= native_append_u64(b, 1, ev->user_id);
+	rc |= native_append_str(b, 2, ev->device_id, ev->device_id_len);
+	rc |= native_append_str(b, 3, ev->url, ev->url_len);
+	for (size_t d = 0; d < set->count; d++) {
+		const struct dimset_dim *dd = &set->dims[d];
+		const struct dim_row *row = s->rows[d][i];
+		for (size_t a = 0; a < dd->cfg->attr_count; a++)
+			rc |= worker_append_attr(b, dd->first_column + (uint32_t)a, dd->cols[a],
+						 dd->out_nullable[a], row);
+	}
+	uint32_t meta = s->columns - DIMSET_META_COLUMNS;
+	rc |= native_append_code(b, meta, 1);
+	rc |= native_append_u64(b, meta + 1, (uint64_t)(m->partition < 0 ? 0 : m->partition));
+	rc |= native_append_u64(b, meta + 2, (uint64_t)m->offset);
+	rc |= native_append_i64(b, meta + 3, m->kafka_ms);
+	rc |= native_append_i64(b, meta + 4, ingest_ms);
+	if (rc != 0) {
+		native_block_rollback_row(b);
+		return -ENOSPC;
+	}
+	return native_block_commit_row(b);
+}
+
+static int worker_emit(struct worker_state *s, uint32_t n, const struct worker_msg *msgs,
+		       int64_t ingest_ms)
+{
+	struct worker *w = s->w;
+	const struct dimset *set = s->set;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct worker_msg *m = &msgs[s->event_msg[i]];
+		bool dead = false;
+		for (size_t d = 0; d < set->count; d++) {
+			if (s->rows[d][i])
+				continue;
+			worker_count(&w->stats.misses[d], 1);
+			if (set->dims[d].cfg->join == CONFIG_JOIN_INNER && !dead) {
+				char reason[CONFIG_NAME_MAX + 64];
+				snprintf(reason, sizeof(reason), "inner join: no %s key in dimension %s",
+					 config_field_name(set->dims[d].cfg->join_field),
+					 set->dims[d].cfg->name);
+				worker_dead_letter(s, m, "inner_join_miss", reason);
+				dead = true;
+			}
+		}
+		for (size_t d = 0; d < set->count; d++)
+			worker_count(&w->stats.lookups[d], 1);
+		if (dead)
+			continue;
+		int rc;
+		struct worker_hour *h = worker_hour_get(s, seg_hour_key(s->events[i].time_ms), &rc);
+		if (!h)
+			return rc;
+		rc = worker_append_row(s, h->block, i, m, ingest_ms);
+		if (rc == -ENOSPC) {
+			rc = worker_block_write(s, h);
+			if (rc < 0)
+				return rc;
+			rc = worker_append_row(s, h->block, i, m, ingest_ms);
+			if (rc == -ENOSPC) {
+				worker_dead_letter(s, m, "too_large",
+						   "the row does not fit in an empty block");
+				continue;
+			}
+		}
+		if (rc < 0)
+			return rc;
+		if (native_block_full(h->block)) {
+			rc = worker_block_write(s, h);
+			if (rc < 0)
+				return rc;
+		}
+		if (s->epoch_rows == 0)
+			s->epoch_first_ms = seg_clock_ms();
+		s->epoch_rows++;
+		s->epoch_ingest_sum_ms += (uint64_t)ingest_ms;
+	}
+	worker_count(&w->stats.rows_out, n);
+	return 0;
+}
+
+/* Decodes, joins and appends msgs[0..count). */
+static int worker_process(struct worker_state *s, const struct worker_msg *msgs, uint32_t count)
+{
+	struct worker *w = s->w;
+	int64_t ingest_ms = engine_now_ms();
+	uint32_t next = 0;
+	while (next < count) {
+		uint64_t t0 = worker_ns();
+		uint32_t n = 0;
+		size_t used = 0;
+		/* Half the scratch holds unescaped strings, the other half normalised keys. */
+		size_t half = s->scratch_cap / 2;
+		while (next < count && n < WORKER_CHUNK_EVENTS) {
+			const struct worker_msg *m = &msgs[next];
+			if (n > 0 && used + m->len > half)
+				break; /* the chunk's strings fill the scratch: probe first */
+			worker_consumed(s, m->partition, m->offset);
+			struct event_error err;
+			size_t cap = half - used;
+			int rc = event_decode(m->data, m->len, &s->events[n], s->scratch + used, cap,
+					      &err);
+			next++;
+			if (rc < 0) {
+				worker_count(&w->stats.decode_errors[-rc], 1);
+				char reason[256];
+				snprintf(reason, sizeof(reason), "%s (byte %zu)", err.reason,
+					 err.offset);
+				worker_dead_letter(s, m, event_err_name(rc), reason);
+				continue;
+			}
+			used += s->events[n].scratch_used;
+			s->event_msg[n++] = next - 1;
+		}
+		uint64_t t1 = worker_ns();
+		atomic_fetch_add_explicit(&w->stats.stage_ns[WORKER_STAGE_DECODE], t1 - t0,
+					  memory_order_relaxed);
+		if (n == 0)
+			continue;
+		worker_probe(s, n, s->scratch + half, half);
+		uint64_t t2 = worker_ns();
+		atomic_fetch_add_explicit(&w->stats.stage_ns[WORKER_STAGE_PROBE], t2 - t1,
+					  memory_order_relaxed);
+		uint64_t encode_before = atomic_load_explicit(&w->stats.stage_ns[WORKER_STAGE_ENCODE],
+							      memory_order_relaxed) +
+					 atomic_load_explicit(&w->stats.stage_ns[WORKER_STAGE_WRITE],
+							      memory_order_relaxed);
+		int rc = worker_emit(s, n, msgs, ingest_ms);
+		uint64_t encode_after = atomic_load_explicit(&w->stats.stage_ns[WORKER_STAGE_ENCODE],
+							     memory_order_relaxed) +
+					atomic_load_explicit(&w->stats.stage_ns[WORKER_STAGE_WRITE],
+							     memory_order_relaxed);
+		/* Append time excludes the block writes that happened inside it. */
+		atomic_fetch_add_explicit(&w->stats.stage_ns[WORKER_STAGE_APPEND],
+					  worker_ns() - t2 - (encode_after - encode_before),
+					  memory_order_relaxed);
+		if (rc < 0)
+			return rc;
+	}
+	worker_count(&w->stats.events_in, count);
+	return 0;
+}
+
+/* ---- sources ---- */
+
+static int worker_poll_kafka(struct worker_state *s, uint32_t *count)
+{
+	struct worker *w = s->w;
+	int n = kafka_worker_poll(s->engine->consumer, w->index, s->kmsgs, s->batch_max,
+				  (int)s->cfg->poll_timeout_ms);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		const rd_kafka_message_t *km = s->kmsgs[i];
+		int64_t ts = rd_kafka_message_timestamp(km, NULL);
+		s->msgs[i] = (struct worker_msg){
+			.data = km->payload ? km->payload : "",
+			.len = (uint32_t)(km->len > UINT32_MAX ? UINT32_MAX : km->len),
+			.partition = km->partition,
+			.offset = km->offset,
+			.kafka_ms = ts < 0 ? 0 : ts,
+		};
+	}
+	*count = (uint32_t)n;
+	return 0;
+}
+
+/* Fills the input buffer; returns 0 or -errno. Sets in_eof at the end of the range. */
+static int worker_input_fill(struct worker_state *s)
+{
+	const struct worker_input *in = &s->w->input;
+	if (s->in_pos > 0) {
+		memmove(s->in_buf, s->in_buf + s->in_pos, s->in_len - s->in_pos);
+		s->in_len -= s->in_pos;
+		s->in_pos = 0;
+	}
+	while (!s->in_eof && s->in_len < WORKER_INPUT_BUF_BYTES) {
+		size_t want = WORKER_INPUT_BUF_BYTES - s->in_len;
+		ssize_t n;
+		if (in->end >= 0) {
+			int64_t left = in->end - s->in_file_pos;
+			if (left <= 0) {
+				s->in_eof = true;
+				break;
+			}
+			if ((int64_t)want > left)
+				want = (size_t)left;
+			n = pread(in->fd, s->in_buf + s->in_len, want, s->in_file_pos);
+		} else {
+			n = read(in->fd, s->in_buf + s->in_len, want);
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int rc = -errno;
+			log_error("worker", "w%u: reading %s: %s", s->w->index, in->name,
+				  strerror(-rc));
+			return rc;
+		}
+		if (n == 0) {
+			s->in_eof = true;
+			break;
+		}
+		s->in_len += (size_t)n;
+		s->in_file_pos += n;
+		if (in->end < 0)
+			break; /* a pipe: take what is there */
+	}
+	return 0;
+}
+
+static int worker_poll_input(struct worker_state *s, uint32_t *count, bool *finished)
+{
+	uint32_t n = 0;
+	*finished = false;
+	for (;;) {
+		while (n < s->batch_max) {
+			char *start = s->in_buf + s->in_pos;
+			size_t avail = s->in_len - s->in_pos;
+			char *nl = memchr(start, '\n', avail);
+			size_t len;
+			if (nl) {
+				len = (size_t)(nl - start);
+				s->in_pos += len + 1;
+			} else if (s->in_eof && avail > 0) {
+				len = avail; /* the last line has no newline */
+				s->in_pos += len;
+			} else if (!s->in_eof && s->in_pos == 0 && avail == WORKER_INPUT_BUF_BYTES) {
+				/* A line longer than the buffer: dead-letter its head, skip it. */
+				struct worker_msg m = {start, 4096, 0, s->w->input.first_line + s->in_line,
+						       0};
+				m.kafka_ms = engine_now_ms();
+				worker_consumed(s, 0, m.offset);
+				worker_dead_letter(s, &m, "too_long", "line longer than the input buffer");
+				s->in_line++;
+				s->in_pos = s->in_len;
+				while (!s->in_eof) {
+					s->in_len = s->in_pos = 0;
+					int rc = worker_input_fill(s);
+					if (rc < 0)
+						return rc;
+					char *e = memchr(s->in_buf, '\n', s->in_len);
+					if (e) {
+						s->in_pos = (size_t)(e - s->in_buf) + 1;
+						break;
+					}
+				}
+				continue;
+			} else {
+				break;
+			}
+			s->msgs[n++] = (struct worker_msg){
+				.data = start,
+				.len = (uint32_t)len,
+				.partition = 0,
+				.offset = s->w->input.first_line + s->in_line++,
+				.kafka_ms = 0,
+			};
+		}
+		if (n == s->batch_max || (s->in_eof && s->in_pos == s->in_len))
+			break;
+		if (n > 0)
+			break; /* process what is complete before moving the buffer */
+		int rc = worker_input_fill(s);
+		if (rc < 0)
+			return rc;
+	}
+	*count = n;
+	*finished = s->in_eof && s->in_pos == s->in_len;
+	return 0;
+}
+
+/* ---- setup ---- */
+
+static int worker_state_init(struct worker *w, struct worker_state **out)
+{
+	struct engine *e = w->engine;
+	const struct config *cfg = &e->cfg;
+	struct worker_state *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->w = w;
+	s->cfg = cfg;
+	s->engine = e;
+	s->topic = w->input.fd >= 0 ? w->input.name : cfg->topic;
+	s->topic_dict[0] = (struct native_str){"", 0};
+	s->topic_dict[1] = (struct native_str){s->topic, (uint32_t)strlen(s->topic)};
+	s->batch_max = cfg->batch_events;
+	s->scratch_cap = 2 * (size_t)(WORKER_INPUT_BUF_BYTES);
+	s->scratch = malloc(s->scratch_cap);
+	s->msgs = calloc(s->batch_max, sizeof(*s->msgs));
+	s->kmsgs = calloc(s->batch_max, sizeof(*s->kmsgs));
+	s->hour_count = cfg->open_segments;
+	s->hours = calloc(s->hour_count, sizeof(*s->hours));
+	if (w->input.fd >= 0)
+		s->in_buf = malloc(WORKER_INPUT_BUF_BYTES);
+	if (!s->scratch || !s->msgs || !s->kmsgs || !s->hours || (w->input.fd >= 0 && !s->in_buf))
+		goto out_nomem;
+	for (int32_t p = 0; p < WORKER_PARTITIONS_MAX; p++)
+		s->consumed_next[p] = -1;
+	s->in_file_pos = w->input.begin;
+
+	s->set = atomic_load_explicit(&e->dimset, memory_order_acquire);
+	s->generation = s->set->generation;
+	s->columns = dimset_schema(cfg, s->specs, s->names, s->types);
+	/* The topic column's dictionary is this worker's one topic. */
+	s->specs[s->columns - DIMSET_META_COLUMNS].dict_mode = NATIVE_DICT_EXTERNAL;
+	s->specs[s->columns - DIMSET_META_COLUMNS].dict_keys_max = 2;
+	for (size_t d = 0; d < s->set->count; d++) {
+		const struct dimset_dim *dd = &s->set->dims[d];
+		for (size_t a = 0; a < dd->cfg->attr_count; a++) {
+			/* Room for the dictionary to grow fourfold across reloads. */
+			uint32_t keys = dd->cols[a]->dict_count;
+			s->specs[dd->first_column + a].dict_keys_max =
+				keys > (UINT32_MAX - 4096) / 4 ? UINT32_MAX : keys * 4 + 4096;
+		}
+	}
+	int rc;
+	for (uint32_t i = 0; i < s->hour_count; i++) {
+		s->hours[i].hour_key = -1;
+		rc = native_block_init(&s->hours[i].block, s->specs, s->columns, cfg->block_rows,
+				       (size_t)cfg->block_rows * 128);
+		if (rc < 0)
+			goto out_free;
+	}
+	rc = worker_dicts_set(s);
+	if (rc < 0)
+		goto out_free;
+
+	struct seg_writer_cfg scfg;
+	seg_writer_cfg_default(&scfg);
+	scfg.dir = cfg->output_dir;
+	scfg.instance = cfg->instance;
+	scfg.worker = w->index;
+	scfg.segment_bytes_max = cfg->segment_bytes;
+	/* Epochs seal by age; the writer's own age roll is only a backstop. */
+	scfg.segment_age_ms_max = (uint64_t)cfg->segment_age_ms * 4;
+	scfg.open_segments_max = cfg->open_segments;
+	scfg.inflight_bytes_max = cfg->inflight_bytes;
+	scfg.pool_bytes = cfg->inflight_bytes;
+	{
+		/* The pool must hold the largest block there can be, twice. */
+		size_t block_max = native_block_encoded_max(s->hours[0].block);
+		if (scfg.pool_bytes < 2 * block_max)
+			scfg.pool_bytes = scfg.inflight_bytes_max = 2 * block_max;
+	}
+	scfg.on_sealed = worker_on_sealed;
+	scfg.on_sealed_arg = s;
+	rc = seg_writer_init(&s->seg, &scfg);
+	if (rc < 0)
+		goto out_free;
+	rc = deadletter_open(&s->dl, cfg->dead_letter_dir, cfg->instance, w->index);
+	if (rc < 0)
+		goto out_free;
+	atomic_store_explicit(&e->dimset_generation_seen[w->index], s->generation,
+			      memory_order_release);
+	*out = s;
+	return 0;
+
+out_nomem:
+	rc = -ENOMEM;
+out_free:
+	log_error("worker", "w%u: setup failed: %s", w->index, strerror(-rc));
+	if (s->seg)
+		seg_writer_close(s->seg);
+	for (uint32_t i = 0; s->hours && i < s->hour_count; i++)
+		native_block_destroy(s->hours[i].block);
+	free(s->hours);
+	free(s->in_buf);
+	free(s->kmsgs);
+	free(s->msgs);
+	free(s->scratch);
+	free(s);
+	return rc;
+}
+
+static void worker_state_free(struct worker_state *s)
+{
+	seg_writer_close(s->seg);
+	deadletter_close(&s->dl);
+	for (uint32_t i = 0; i < s->hour_count; i++)
+		native_block_destroy(s->hours[i].block);
+	free(s->hours);
+	free(s->in_buf);
+	free(s->kmsgs);
+	free(s->msgs);
+	free(s->scratch);
+	free(s);
+}
+
+static void worker_pin(struct worker *w)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(w->cpu, &set);
+	int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (rc != 0)
+		log_warn("worker", "w%u: cannot pin to CPU %d: %s", w->index, w->cpu, strerror(rc));
+	char name[16];
+	snprintf(name, sizeof(name), "enrichd-w%u", w->index);
+	pthread_setname_np(pthread_self(), name);
+}
+
+/* ---- the loop ---- */
+
+static int worker_loop(struct worker_state *s)
+{
+	struct worker *w = s->w;
+	struct engine *e = s->engine;
+	bool kafka = w->input.fd < 0;
+	for (;;) {
+		bool stopping = atomic_load_explicit(&e->stop, memory_order_acquire);
+		uint64_t flush_req = atomic_load_explicit(&e->flush_req, memory_order_acquire);
+		bool finished = false;
+		uint32_t count = 0;
+		int rc;
+		if (!stopping) {
+			uint64_t t0 = worker_ns();
+			rc = kafka ? worker_poll_kafka(s, &count)
+				   : worker_poll_input(s, &count, &finished);
+			worker_stage_add(w, WORKER_STAGE_POLL, t0);
+			if (rc < 0)
+				return rc;
+			rc = worker_dimset_refresh(s);
+			if (rc < 0)
+				return rc;
+			s->batch_seq++;
+			rc = worker_process(s, s->msgs, count);
+			if (kafka)
+				kafka_messages_destroy(s->kmsgs, count);
+			if (rc < 0)
+				return rc;
+		}
+		rc = seg_tick(s->seg, seg_clock_ms());
+		if (rc < 0)
+			return rc;
+		if (w->exit_code < 0)
+			return w->exit_code;
+		bool aged = s->epoch_rows > 0 &&
+			    seg_clock_ms() - s->epoch_first_ms >= s->cfg->segment_age_ms;
+		uint64_t acked = atomic_load_explicit(&w->flush_ack, memory_order_relaxed);
+		if (aged || stopping || finished || flush_req != acked ||
+		    (count == 0 && (s->epoch_dead > 0 || (s->epoch_rows == 0 && s->dirty_count)))) {
+			rc = worker_epoch_close(s);
+			if (rc < 0)
+				return rc;
+			atomic_store_explicit(&w->flush_ack, flush_req, memory_order_release);
+		}
+		if (stopping || finished)
+			return 0;
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	worker_pin(w);
+	struct worker_state *s;
+	int rc = worker_state_init(w, &s);
+	if (rc == 0) {
+		w->state = s;
+		rc = worker_loop(s);
+		if (rc < 0) {
+			log_error("worker", "w%u: stopped by an error: %s", w->index, strerror(-rc));
+		} else {
+			log_info("worker", "w%u: done: %" PRIu64 " events, %" PRIu64 " rows sealed, %"
+				 PRIu64 " dead letters", w->index,
+				 atomic_load(&w->stats.events_in), atomic_load(&w->stats.rows_sealed),
+				 atomic_load(&w->stats.dead_letters));
+		}
+		worker_state_free(s);
+		w->state = NULL;
+	}
+	if (w->exit_code == 0)
+		w->exit_code = rc;
+	atomic_store_explicit(&w->done, true, memory_order_release);
+	return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+	for (int32_t p = 0; p < WORKER_PARTITIONS_MAX; p++)
+		atomic_init(&w->sealed_next[p], -1);
+	int rc = pthread_create(&w->thread, NULL, worker_main, w);
+	if (rc != 0) {
+		log_error("worker", "w%u: cannot start its thread: %s", w->index, strerror(rc));
+		return -rc;
+	}
+	w->started = true;
+	return 0;
+}
+
+int worker_join(struct worker *w)
+{
+	if (w->started) {
+		pthread_join(w->thread, NULL);
+		w->started = false;
+	}
+	return w->exit_code;
+}
