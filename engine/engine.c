@@ -1,0 +1,615 @@
+#include "engine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "kafka.h"
+#include "log.h"
+#include "seg.h"
+
+#define ENGINE_TICK_MS 100
+#define ENGINE_STATUS_INTERVAL_MS 10000
+/* Longest a revocation waits for the workers to seal what they read. */
+#define ENGINE_FLUSH_WAIT_MS 60000
+
+struct engine_control {
+	struct engine *e;
+	int sigfd;
+	int64_t committed[WORKER_PARTITIONS_MAX];
+	pthread_t loader;
+	_Atomic bool loader_running;
+	bool loader_started;
+	int64_t next_reload_ms;
+	int64_t next_status_ms;
+	uint64_t status_events;
+	int64_t status_ms;
+};
+
+int64_t engine_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void engine_sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+/* ---- offsets ---- */
+
+/* Commits, for every partition assigned here, the sealed offset if it moved. */
+static void engine_commit(struct engine_control *ctl)
+{
+	struct engine *e = ctl->e;
+	if (!e->consumer)
+		return;
+	struct kafka_offset offsets[256];
+	size_t n = 0;
+	int32_t hi = 0;
+	for (uint32_t k = 0; k < e->worker_count; k++) {
+		int32_t h = atomic_load_explicit(&e->workers[k].partition_hi, memory_order_acquire);
+		if (h > hi)
+			hi = h;
+	}
+	for (int32_t p = 0; p < hi; p++) {
+		int64_t best = -1;
+		for (uint32_t k = 0; k < e->worker_count; k++) {
+			int64_t v = atomic_load_explicit(&e->workers[k].sealed_next[p],
+							 memory_order_acquire);
+			if (v > best)
+				best = v;
+		}
+		if (best <= ctl->committed[p] || kafka_partition_worker(e->consumer, p) < 0)
+			continue;
+		offsets[n++] = (struct kafka_offset){p, best};
+		ctl->committed[p] = best;
+		if (n == sizeof(offsets) / sizeof(offsets[0])) {
+			kafka_commit(e->consumer, offsets, n);
+			n = 0;
+		}
+	}
+	if (n)
+		kafka_commit(e->consumer, offsets, n);
+}
+
+/* Asks every worker to close its epoch and waits (bounded) until all did. */
+static int engine_flush_workers(struct engine *e)
+{
+	uint64_t req = atomic_fetch_add(&e->flush_req, 1) + 1;
+	for (uint32_t k = 0; k < e->worker_count; k++)
+		if (e->consumer)
+			kafka_worker_wake(e->consumer, k);
+	int64_t deadline = engine_now_ms() + ENGINE_FLUSH_WAIT_MS;
+	for (;;) {
+		bool all = true;
+		for (uint32_t k = 0; k < e->worker_count; k++) {
+			struct worker *w = &e->workers[k];
+			if (!atomic_load(&w->done) && atomic_load(&w->flush_ack) < req)
+				all = false;
+		}
+		if (all)
+			return 0;
+		if (engine_now_ms() > deadline) {
+			log_error("engine", "workers did not seal within %d ms", ENGINE_FLUSH_WAIT_MS);
+			return -ETIMEDOUT;
+		}
+		engine_sleep_ms(1);
+	}
+}
+
+static void engine_on_revoke(void *ctx, const int32_t *partitions, size_t count,
+			     enum kafka_revoke_reason reason)
+{
+	struct engine_control *ctl = ctx;
+	log_info("engine", "%zu partitions revoked (%s): sealing their rows first", count,
+		 reason == KAFKA_REVOKE_LOST ? "lost" : reason == KAFKA_REVOKE_CLOSE ? "close"
+										 : "rebalance");
+	if (reason == KAFKA_REVOKE_REBALANCE && engine_flush_workers(ctl->e) == 0)
+		engine_commit(ctl);
+	else if (reason == KAFKA_REVOKE_CLOSE)
+		engine_commit(ctl);
+	(void)partitions;
+}
+
+static void engine_on_assigned(void *ctx, const int32_t *partitions, size_t count)
+{
+	struct engine_control *ctl = ctx;
+	char list[512];
+	size_t off = 0;
+	for (size_t i = 0; i < count && off + 32 < sizeof(list); i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%" PRId32 "->w%d",
+					i ? " " : "", partitions[i],
+					kafka_partition_worker(ctl->e->consumer, partitions[i]));
+	log_info("engine", "%zu partitions assigned: %s", count, list);
+}
+
+static void engine_on_commit(void *ctx, int32_t partition, int64_t offset, int err)
+{
+	if (err)
+		log_warn("engine", "commit of partition %" PRId32 " offset %" PRId64 " failed: %s",
+			 partition, offset, rd_kafka_err2str((rd_kafka_resp_err_t)err));
+	(void)ctx;
+}
+
+/* ---- reload ---- */
+
+static void *engine_loader_main(void *arg)
+{
+	struct engine_control *ctl = arg;
+	struct engine *e = ctl->e;
+	struct dimset *old = atomic_load(&e->dimset);
+	struct dimset *next;
+	unsigned loaded = 0;
+	int64_t t0 = engine_now_ms();
+	int rc = dimset_load(&e->cfg, old, 0, &next, &loaded);
+	if (rc < 0) {
+		atomic_fetch_add(&e->reload_failures, 1);
+		log_error("engine", "reload failed (%s): still serving dimension set %" PRIu64,
+			  strerror(-rc), old->generation);
+		goto out;
+	}
+	if (loaded == 0) {
+		log_info("engine", "reload: no dimension source changed");
+		next->generation = old->generation; /* nothing to publish */
+		dimset_free(next);
+		goto out;
+	}
+	atomic_store_explicit(&e->dimset, next, memory_order_release);
+	/* The old set is freed once every running worker has moved to the new one. */
+	for (;;) {
+		bool all = true;
+		for (uint32_t k = 0; k < e->worker_count; k++) {
+			if (atomic_load(&e->workers[k].done))
+				continue;
+			if (atomic_load(&e->dimset_generation_seen[k]) != next->generation)
+				all = false;
+		}
+		if (all)
+			break;
+		engine_sleep_ms(1);
+	}
+	dimset_free(old);
+	atomic_fetch_add(&e->reloads, 1);
+	log_info("engine", "reload: dimension set %" PRIu64 " in use (%u tables loaded) after %"
+		 PRId64 " ms", next->generation, loaded, engine_now_ms() - t0);
+out:
+	atomic_store(&ctl->loader_running, false);
+	return NULL;
+}
+
+static void engine_reload_start(struct engine_control *ctl)
+{
+	if (atomic_load(&ctl->loader_running)) {
+		log_info("engine", "reload already running");
+		return;
+	}
+	if (ctl->loader_started)
+		pthread_join(ctl->loader, NULL);
+	atomic_store(&ctl->loader_running, true);
+	int rc = pthread_create(&ctl->loader, NULL, engine_loader_main, ctl);
+	if (rc != 0) {
+		atomic_store(&ctl->loader_running, false);
+		log_error("engine", "cannot start the reload thread: %s", strerror(rc));
+		return;
+	}
+	ctl->loader_started = true;
+}
+
+/* ---- setup ---- */
+
+static int engine_plan(struct engine *e)
+{
+	const struct config *cfg = &e->cfg;
+	struct place_topology *topo = calloc(1, sizeof(*topo));
+	if (!topo)
+		return -ENOMEM;
+	char err[PLACE_ERR_MAX];
+	int rc;
+	struct stat st;
+	if (cfg->numa == CONFIG_NUMA_OFF)
+		rc = place_topology_parse(topo, "0:0-1023", err, sizeof(err));
+	else if (cfg->numa_topology[0] && stat(cfg->numa_topology, &st) == 0 && S_ISDIR(st.st_mode))
+		rc = place_topology_from_dir(topo, cfg->numa_topology, err, sizeof(err));
+	else if (cfg->numa_topology[0])
+		rc = place_topology_parse(topo, cfg->numa_topology, err, sizeof(err));
+	else
+		rc = place_topology_detect(topo, err, sizeof(err));
+	if (rc == 0) {
+		int32_t cpus[CONFIG_CPUS_MAX];
+		for (uint32_t i = 0; i < e->worker_count; i++)
+			cpus[i] = cfg->cpus[i];
+		rc = place_plan_build(&e->plan, topo, cpus, e->worker_count, err, sizeof(err));
+	}
+	if (rc < 0)
+		log_error("engine", "[workers] numa_topology: %s", err);
+	free(topo);
+	return rc;
+}
+
+/* Splits a regular input file into one line-aligned range per worker. */
+static int engine_input_split(struct engine *e, int fd, const char *name)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || e->worker_count == 1 || st.st_size < (1 << 20)) {
+		e->worker_count = S_ISREG(st.st_mode) ? e->worker_count : 1;
+		for (uint32_t k = 0; k < e->worker_count; k++) {
+			struct worker_input *in = &e->workers[k].input;
+			*in = (struct worker_input){fd, name, 0, S_ISREG(st.st_mode) ? 0 : -1, 0};
+		}
+		e->workers[0].input.end = S_ISREG(st.st_mode) ? st.st_size : -1;
+		return 0;
+	}
+	/* Cut points at line starts; each range's first line index is the newlines before it. */
+	int64_t size = st.st_size, prev = 0, lines = 0;
+	char *buf = malloc(1 << 20);
+	if (!buf)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < e->worker_count; k++) {
+		int64_t cut = k + 1 == e->worker_count ? size : size * (k + 1) / e->worker_count;
+		/* Move the cut after the next newline. */
+		while (cut < size) {
+			ssize_t n = pread(fd, buf, 4096, cut - 1);
+			if (n <= 0)
+				break;
+			char *nl = memchr(buf, '\n', (size_t)n);
+			if (nl) {
+				cut += nl - buf;
+				break;
+			}
+			cut += n;
+		}
+		if (cut > size || cut < prev)
+			cut = cut < prev ? prev : size;
+		e->workers[k].input = (struct worker_input){fd, name, prev, cut, lines};
+		for (int64_t pos = prev; pos < cut;) {
+			size_t want = (size_t)(cut - pos < (1 << 20) ? cut - pos : (1 << 20));
+			ssize_t n = pread(fd, buf, want, pos);
+			if (n <= 0)
+				break;
+			for (char *c = buf; (c = memchr(c, '\n', (size_t)(buf + n - c))); c++)
+				lines++;
+			pos += n;
+		}
+		prev = cut;
+	}
+	free(buf);
+	return 0;
+}
+
+static int engine_signals(struct engine_control *ctl)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before any thread starts, so every thread inherits the mask. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -errno;
+	ctl->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (ctl->sigfd < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static void engine_signal_read(struct engine_control *ctl)
+{
+	struct signalfd_siginfo si;
+	while (read(ctl->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("engine", "SIGHUP: reloading changed dimensions");
+			engine_reload_start(ctl);
+		} else if (!atomic_load(&ctl->e->stop)) {
+			log_info("engine", "%s: stop fetching, seal, commit, leave the group",
+				 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			atomic_store(&ctl->e->stop, true);
+			for (uint32_t k = 0; k < ctl->e->worker_count && ctl->e->consumer; k++)
+				kafka_worker_wake(ctl->e->consumer, k);
+		}
+	}
+}
+
+static void engine_status(struct engine_control *ctl, bool final)
+{
+	struct engine *e = ctl->e;
+	uint64_t events = 0, rows = 0, dead = 0, segments = 0, bytes = 0, stall = 0;
+	uint64_t lookups[CONFIG_DIMS_MAX] = {0}, misses[CONFIG_DIMS_MAX] = {0};
+	for (uint32_t k = 0; k < e->worker_count; k++) {
+		struct worker_stats *s = &e->workers[k].stats;
+		events += atomic_load(&s->events_in);
+		rows += atomic_load(&s->rows_sealed);
+		dead += atomic_load(&s->dead_letters);
+		segments += atomic_load(&s->segments_sealed);
+		bytes += atomic_load(&s->bytes_written);
+		uint64_t st = atomic_load(&s->stall_ns_max);
+		stall = st > stall ? st : stall;
+		for (size_t d = 0; d < e->cfg.dim_count; d++) {
+			lookups[d] += atomic_load(&s->lookups[d]);
+			misses[d] += atomic_load(&s->misses[d]);
+		}
+	}
+	int64_t now = engine_now_ms();
+	double secs = (double)(now - (final ? e->started_ms : ctl->status_ms)) / 1000.0;
+	double rate = secs > 0 ? (double)(events - (final ? 0 : ctl->status_events)) / secs : 0;
+	char hits[512];
+	size_t off = 0;
+	for (size_t d = 0; d < e->cfg.dim_count && off < sizeof(hits) - 64; d++)
+		off += (size_t)snprintf(hits + off, sizeof(hits) - off, " %s=%.2f%%",
+					e->cfg.dims[d].name,
+					lookups[d] ? 100.0 * (double)(lookups[d] - misses[d]) /
+							     (double)lookups[d]
+						   : 0.0);
+	log_info("engine", "%s: events=%" PRIu64 " rows_sealed=%" PRIu64 " dead_letters=%" PRIu64
+		 " segments=%" PRIu64 " bytes=%" PRIu64 " events_per_s=%.0f stall_max_ms=%.3f hit_rate:%s",
+		 final ? "summary" : "status", events, rows, dead, segments, bytes, rate,
+		 (double)stall / 1e6, hits);
+	ctl->status_events = events;
+	ctl->status_ms = now;
+}
+
+static int engine_control_loop(struct engine_control *ctl)
+{
+	struct engine *e = ctl->e;
+	int rc = 0;
+	for (;;) {
+		if (e->consumer) {
+			rc = kafka_consumer_poll(e->consumer, ENGINE_TICK_MS);
+			if (rc < 0) {
+				log_error("engine", "Kafka consumer failed: stopping");
+				atomic_store(&e->stop, true);
+			}
+		} else {
+			struct pollfd pfd = {ctl->sigfd, POLLIN, 0};
+			poll(&pfd, 1, ENGINE_TICK_MS);
+		}
+		engine_signal_read(ctl);
+		engine_commit(ctl);
+		int64_t now = engine_now_ms();
+		if (e->cfg.reload_interval_ms && now >= ctl->next_reload_ms) {
+			ctl->next_reload_ms = now + e->cfg.reload_interval_ms;
+			engine_reload_start(ctl);
+		}
+		if (now >= ctl->next_status_ms) {
+			ctl->next_status_ms = now + ENGINE_STATUS_INTERVAL_MS;
+			engine_status(ctl, false);
+		}
+		bool all_done = true, failed = false;
+		for (uint32_t k = 0; k < e->worker_count; k++) {
+			if (!atomic_load(&e->workers[k].done))
+				all_done = false;
+			else if (e->workers[k].exit_code < 0)
+				failed = true;
+		}
+		if (failed && !atomic_load(&e->stop)) {
+			log_error("engine", "a worker failed: stopping the others");
+			atomic_store(&e->stop, true);
+			for (uint32_t k = 0; k < e->worker_count && e->consumer; k++)
+				kafka_worker_wake(e->consumer, k);
+		}
+		if (all_done)
+			return failed ? -EIO : rc;
+	}
+}
+
+int engine_check(const struct config *cfg, FILE *out)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->cfg = *cfg;
+	e->worker_count = (uint32_t)(cfg->cpu_count > 256 ? 256 : cfg->cpu_count);
+	int rc = engine_plan(e);
+	if (rc < 0)
+		goto out_free;
+	config_print(cfg, out);
+	fprintf(out, "placement:  %u NUMA node(s) with workers; partition p -> node index p mod %u, "
+		"then round-robin over that node's workers\n", e->plan.node_count, e->plan.node_count);
+	for (uint32_t k = 0; k < e->worker_count; k++)
+		fprintf(out, "  worker %u: CPU %d, node %d\n", k, cfg->cpus[k],
+			place_worker_node(&e->plan, k));
+	static struct native_column_spec specs[DIMSET_COLUMNS_MAX];
+	static char names[DIMSET_COLUMNS_MAX][NATIVE_NAME_MAX];
+	static char types[DIMSET_COLUMNS_MAX][NATIVE_TYPE_NAME_MAX];
+	uint32_t n = dimset_schema(cfg, specs, names, types);
+	fprintf(out, "output schema (%u columns):\n", n);
+	for (uint32_t i = 0; i < n; i++)
+		fprintf(out, "  %-16s %s\n", names[i], types[i]);
+	for (size_t d = 0; d < cfg->dim_count; d++) {
+		for (size_t a = 0; a < cfg->dims[d].attr_count; a++) {
+			enum dim_type type;
+			bool nullable;
+			if (dimset_attr_type(&cfg->dims[d].attrs[a], &type, &nullable) < 0) {
+				fprintf(stderr, "%s: [dimension %s]: attr.%s: unsupported type '%s'\n",
+					cfg->path, cfg->dims[d].name, cfg->dims[d].attrs[a].name,
+					cfg->dims[d].attrs[a].type);
+				rc = -EINVAL;
+			}
+		}
+	}
+out_free:
+	free(e);
+	return rc;
+}
+
+static int64_t engine_start_offset(void *ctx, int32_t partition)
+{
+	(void)ctx;
+	(void)partition;
+	return RD_KAFKA_OFFSET_INVALID; /* the group's committed offset */
+}
+
+static int engine_consumer(struct engine_control *ctl)
+{
+	struct engine *e = ctl->e;
+	const struct config *cfg = &e->cfg;
+	struct kafka_property props[CONFIG_KAFKA_PROPS_MAX];
+	for (size_t i = 0; i < cfg->kafka_prop_count; i++)
+		props[i] = (struct kafka_property){cfg->kafka_props[i].key, cfg->kafka_props[i].value};
+	struct kafka_config kcfg = {
+		.brokers = cfg->brokers,
+		.topic = cfg->topic,
+		.group_id = cfg->group_id,
+		.properties = props,
+		.property_count = cfg->kafka_prop_count,
+		.worker_count = e->worker_count,
+		.placement = &e->plan,
+		.hooks = {
+			.ctx = ctl,
+			.start_offset = engine_start_offset,
+			.assigned = engine_on_assigned,
+			.revoke = engine_on_revoke,
+			.commit_done = engine_on_commit,
+		},
+	};
+	return kafka_consumer_new(&kcfg, &e->consumer);
+}
+
+int engine_run(const struct config *cfg, const char *input_path)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	struct engine_control *ctl = calloc(1, sizeof(*ctl));
+	int rc = -ENOMEM, input_fd = -1;
+	if (!e || !ctl)
+		goto out_free;
+	e->cfg = *cfg;
+	e->started_ms = engine_now_ms();
+	e->input_path = input_path;
+	ctl->e = e;
+	ctl->sigfd = -1;
+	ctl->status_ms = e->started_ms;
+	ctl->next_status_ms = e->started_ms + ENGINE_STATUS_INTERVAL_MS;
+	ctl->next_reload_ms = e->started_ms + cfg->reload_interval_ms;
+	for (int32_t p = 0; p < WORKER_PARTITIONS_MAX; p++)
+		ctl->committed[p] = -1;
+	log_level_set(cfg->log_level);
+	e->worker_count = (uint32_t)cfg->cpu_count;
+	if (e->worker_count > 256)
+		e->worker_count = 256;
+
+	rc = engine_signals(ctl);
+	if (rc < 0) {
+		log_error("engine", "signal setup failed: %s", strerror(-rc));
+		goto out_free;
+	}
+	unsigned removed = 0;
+	rc = seg_dir_clean_tmp(cfg->output_dir, cfg->instance, &removed);
+	if (rc < 0)
+		goto out_close_sig;
+	if (removed)
+		log_info("engine", "removed %u open segments (.native.tmp) of an earlier run: their "
+			 "rows are consumed again", removed);
+
+	struct dimset *set;
+	rc = dimset_load(&e->cfg, NULL, 0, &set, NULL);
+	if (rc < 0) {
+		log_error("engine", "loading the dimensions failed: not starting");
+		goto out_close_sig;
+	}
+	atomic_store(&e->dimset, set);
+
+	e->workers = calloc(e->worker_count, sizeof(*e->workers));
+	if (!e->workers) {
+		rc = -ENOMEM;
+		goto out_free_dims;
+	}
+	if (input_path) {
+		const char *name = input_path;
+		if (strcmp(input_path, "-") == 0) {
+			input_fd = dup(STDIN_FILENO);
+			name = "stdin";
+		} else {
+			input_fd = open(input_path, O_RDONLY | O_CLOEXEC);
+			const char *slash = strrchr(input_path, '/');
+			name = slash ? slash + 1 : input_path;
+		}
+		if (input_fd < 0) {
+			rc = -errno;
+			log_error("engine", "--input %s: %s", input_path, strerror(-rc));
+			goto out_free_workers;
+		}
+		rc = engine_input_split(e, input_fd, name);
+		if (rc < 0)
+			goto out_close_input;
+	} else {
+		for (uint32_t k = 0; k < e->worker_count; k++)
+			e->workers[k].input.fd = -1;
+	}
+	rc = engine_plan(e);
+	if (rc < 0)
+		goto out_close_input;
+	if (!input_path) {
+		rc = engine_consumer(ctl);
+		if (rc < 0)
+			goto out_close_input;
+	}
+	for (uint32_t k = 0; k < e->worker_count; k++) {
+		struct worker *w = &e->workers[k];
+		w->index = k;
+		w->cpu = cfg->cpus[k];
+		w->node = place_worker_node(&e->plan, k);
+		w->engine = e;
+	}
+	log_info("engine", "enrichd %s: %u workers, %zu dimensions (%.1f MiB), output %s, %s",
+		 ENRICHD_VERSION, e->worker_count, set->count,
+		 (double)dimset_bytes(set) / (1 << 20), cfg->output_dir,
+		 input_path ? "reading --input" : "consuming Kafka");
+	for (uint32_t k = 0; k < e->worker_count; k++) {
+		rc = worker_start(&e->workers[k]);
+		if (rc < 0) {
+			atomic_store(&e->stop, true);
+			break;
+		}
+	}
+	int loop_rc = rc == 0 ? engine_control_loop(ctl) : rc;
+	for (uint32_t k = 0; k < e->worker_count; k++) {
+		int wrc = worker_join(&e->workers[k]);
+		if (wrc < 0 && loop_rc == 0)
+			loop_rc = wrc;
+	}
+	if (ctl->loader_started)
+		pthread_join(ctl->loader, NULL);
+	if (loop_rc == 0)
+		engine_commit(ctl);
+	if (e->consumer) {
+		int crc = kafka_consumer_close(e->consumer);
+		if (crc < 0 && loop_rc == 0)
+			loop_rc = crc;
+		e->consumer = NULL;
+	}
+	engine_status(ctl, true);
+	rc = loop_rc;
+
+out_close_input:
+	if (input_fd >= 0)
+		close(input_fd);
+out_free_workers:
+	free(e->workers);
+out_free_dims:
+	dimset_free(atomic_load(&e->dimset));
+out_close_sig:
+	if (ctl->sigfd >= 0)
+		close(ctl->sigfd);
+out_free:
+	free(ctl);
+	free(e);
+	return rc;
+}

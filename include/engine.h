@@ -1,0 +1,61 @@
+/*
+ * engine: the process. Loads the dimensions, starts one pinned worker per configured CPU, owns
+ * the Kafka consumer (rebalances, offset commits), the signals (TERM/INT: drain and exit, HUP:
+ * reload the dimensions) and the reload thread.
+ *
+ * Threads: the control thread (the caller of engine_run), the workers, and a loader thread
+ * while a reload runs. The shared state below is written by the control thread or the loader
+ * and read by the workers through atomics; workers never wait for either.
+ */
+#ifndef ENRICHD_ENGINE_H
+#define ENRICHD_ENGINE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "dimset.h"
+#include "numa_place.h"
+#include "worker.h"
+
+struct kafka_consumer;
+
+struct engine {
+	struct config cfg;
+	struct place_plan plan;
+	struct kafka_consumer *consumer; /* NULL when reading --input */
+	const char *input_path;          /* --input, or NULL */
+	uint32_t worker_count;
+	struct worker *workers;
+
+	/*
+	 * The dimension set in use. Swapped by the loader; a worker switches to a new set between
+	 * batches, after encoding the blocks that borrow the old set's dictionaries, and then
+	 * acknowledges the generation in workers[k].dimset_generation. The old set is freed when
+	 * every running worker has acknowledged the new one.
+	 */
+	struct dimset *_Atomic dimset;
+	_Atomic uint64_t dimset_generation_seen[256];
+
+	_Atomic bool stop;          /* stop fetching, close the last epoch, exit */
+	_Atomic uint64_t flush_req; /* workers close an epoch when this moves past their ack */
+	_Atomic uint64_t reloads;
+	_Atomic uint64_t reload_failures;
+	int64_t started_ms;
+};
+
+/* Runs until TERM/INT (or, with input_path, until the input is consumed). Returns 0 or -errno. */
+int engine_run(const struct config *cfg, const char *input_path);
+
+/*
+ * Validates what the configuration alone can tell (topology, placement, attribute types) and
+ * prints the plan `enrichd --check` shows. Returns 0 or -errno (the reason on stderr).
+ */
+int engine_check(const struct config *cfg, FILE *out);
+
+/* CLOCK_REALTIME in milliseconds. */
+int64_t engine_now_ms(void);
+
+#endif
