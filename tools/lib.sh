@@ -1,0 +1,123 @@
+# Shell helpers shared by the demo, the integration tests and the benchmarks. Source it.
+#   ENRICHD_BUILD_DIR   where the programs are (default: build/ beside tools/)
+#   ENRICHD_SOURCE_DIR  the source tree (default: the parent of tools/)
+
+ENRICHD_SOURCE_DIR=${ENRICHD_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+ENRICHD_BUILD_DIR=${ENRICHD_BUILD_DIR:-$ENRICHD_SOURCE_DIR/build}
+CHQ="$ENRICHD_SOURCE_DIR/tools/ch/chq.js"
+lib_pids=()
+
+# Runs a program of the build in the background, remembering it for lib_cleanup.
+lib_spawn() {
+	"$@" &
+	lib_pids+=($!)
+}
+
+# Stops every process lib_spawn started (TERM, then KILL after 10 s).
+lib_cleanup() {
+	local pid
+	for pid in "${lib_pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${lib_pids[@]}"; do
+		for _ in $(seq 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	lib_pids=()
+}
+
+# Starts the embedded Kafka broker: lib_broker_start TOPIC PARTITIONS; sets BROKERS.
+lib_broker_start() {
+	local portfile
+	portfile=$(mktemp)
+	lib_spawn "$ENRICHD_BUILD_DIR/enrichd-broker" --topic "$1" --partitions "$2" --brokers 1 \
+		--port-file "$portfile" >/dev/null
+	for _ in $(seq 100); do
+		[ -s "$portfile" ] && break
+		sleep 0.1
+	done
+	BROKERS=$(head -n1 "$portfile")
+	rm -f "$portfile"
+	[ -n "$BROKERS" ] || { echo "broker did not start" >&2; return 1; }
+}
+
+# Waits until ClickHouse sees N rows in the sealed segments of DIR plus the dead letters of
+# DLDIR: lib_wait_sealed DIR DLDIR N TIMEOUT_S.
+lib_wait_sealed() {
+	local dir=$1 dldir=$2 want=$3 timeout=$4 got=0
+	for _ in $(seq "$timeout"); do
+		got=$(lib_sealed_count "$dir" "$dldir")
+		[ "$got" -ge "$want" ] && return 0
+		sleep 1
+	done
+	echo "timed out: $got of $want events sealed or dead-lettered" >&2
+	return 1
+}
+
+lib_sealed_count() {
+	local dir=$1 dldir=$2 rows=0 dead=0
+	if compgen -G "$dir/dt=*/hour=*/*.native" >/dev/null; then
+		rows=$("$CHQ" "SELECT count() FROM file('$dir/**/*.native', 'Native') SETTINGS use_hive_partitioning = 0")
+	fi
+	if compgen -G "$dldir/*.deadletter.tsv" >/dev/null; then
+		dead=$(cat "$dldir"/*.deadletter.tsv | wc -l)
+	fi
+	echo $((rows + dead))
+}
+
+# Writes an enrichd configuration for the generator's dimension files:
+#   lib_config FILE DIMDIR OUTDIR DLDIR BROKERS CPUS [EXTRA-INI]
+lib_config() {
+	cat >"$1" <<INI
+[kafka]
+brokers = $5
+topic = clickstream
+group_id = enrichd
+property.auto.offset.reset = earliest
+property.session.timeout.ms = 6000
+property.heartbeat.interval.ms = 500
+
+[workers]
+cpus = $6
+
+[dimension users]
+source = $2/users.tsv
+key = user_id
+key_type = UInt64
+attr.country = LowCardinality(String)
+attr.plan = LowCardinality(String)
+attr.signup_date = Date
+
+[dimension devices]
+source = $2/devices.tsv
+key = device_id
+key_type = String
+attr.device_type = LowCardinality(String)
+attr.os = LowCardinality(String)
+attr.browser = LowCardinality(String)
+
+[dimension urls]
+source = $2/urls.tsv
+key = url
+key_type = String
+attr.domain = LowCardinality(String)
+attr.category = LowCardinality(String)
+
+[output]
+dir = $3
+instance = enrichd-1
+segment_age_ms = 500ms
+
+[dead_letter]
+dir = $4
+
+[metrics]
+listen =
+
+${7:-}
+INI
+}
