@@ -29,9 +29,12 @@ lib_config "$work/enrichd.ini" "$work/dims" "$work/out" "$work/dead-letter" "$BR
 echo "== running enrichd (log: var/demo/enrichd.log)"
 lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" 2>"$work/enrichd.log"
 enrichd_pid=${lib_pids[-1]}
-echo "== producing $events events (2% of keys missing per dimension, 0.1% malformed)"
+lib_wait_log "$work/enrichd.log" "partitions assigned" 60
+# Produced at a steady rate while enrichd consumes: the embedded broker keeps only ~5 MB per
+# partition, so a burst far ahead of the consumer would be dropped by the broker.
+echo "== producing $events events at 100K/s (2% of keys missing per dimension, 0.1% malformed)"
 start=$(date +%s.%N)
-"$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --count "$events" --seed 42 \
+"$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --count "$events" --rate 100000 --seed 42 \
 	--users 1000000 --devices 1000000 --urls 100000 --miss-users 0.02 --miss-devices 0.02 \
 	--miss-urls 0.02 --malformed 0.001 --variety --start-ms "$(($(date +%s) * 1000 - 3600000))"
 lib_wait_sealed "$work/out" "$work/dead-letter" "$events" 300

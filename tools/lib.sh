@@ -69,6 +69,16 @@ lib_sealed_count() {
 	echo $((rows + dead))
 }
 
+# Waits until FILE has a line matching PATTERN: lib_wait_log FILE PATTERN TIMEOUT_S.
+lib_wait_log() {
+	for _ in $(seq $(($3 * 10))); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "timed out waiting for '$2' in $1" >&2
+	return 1
+}
+
 # Writes an enrichd configuration for the generator's dimension files:
 #   lib_config FILE DIMDIR OUTDIR DLDIR BROKERS CPUS [EXTRA-INI]
 lib_config() {
