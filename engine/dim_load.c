@@ -1205,7 +1205,8 @@ static void dim_text_chunk(struct dim_chunk *c)
 	if (c->rows_hint && dim_part_reserve(part, &L->ls, c->rows_hint) != 0)
 		c->rows_hint = 0; /* grow as needed instead */
 	while (p < end) {
-		if ((*p == '\n' || *p == '\r') && dim_blank_tail(p, stop)) {
+		/* Trailing blank lines end the data (with one column they are empty keys). */
+		if ((*p == '\n' || *p == '\r') && L->col_count > 1 && dim_blank_tail(p, stop)) {
 			p = end;
 			break;
 		}
