@@ -1,17 +1,20 @@
 /*
  * bench-dim-bench: checks the dimension table's targets with generated data.
  *
- *   bench-dim-bench [--rows N] [--lookups N] [--format tsv|csv] [--huge auto|hugetlb|thp|4k]
+ *   bench-dim-bench [--rows N] [--lookups N] [--format tsv|csv|native]
+ *                   [--huge auto|hugetlb|thp|4k]
  *                   [--threads N] [--dir DIR] [--repeat N] [--verbose]
  *
  * Writes a users file (UInt64 key, country and plan LowCardinality(String), signup_date Date)
  * and a devices file (21-byte String key, device_type, os, browser LowCardinality(String)) of
  * N rows each (default 10M) into DIR (default: a new temporary directory, removed at the end;
- * existing files in DIR of the right name are reused), loads each and reports rows/s and
- * bytes/row, then measures batched lookups (hash, prefetch, probe, read one attribute) of
- * random present keys, and the machine's random cache-line load rate over a table-sized buffer
- * for comparison. --repeat loads each table N times (later loads reuse memory the process
- * has already faulted in, which on a VM is much cheaper than first-touch memory).
+ * files already in DIR under the expected name are reused). Native files are not generated:
+ * convert the TSV ones with ClickHouse into users-N.native and devices-N.native. Loads each
+ * table and reports rows/s and bytes/row, then measures batched lookups (hash, prefetch,
+ * probe, read one attribute) of random present keys, and the machine's random cache-line load
+ * rate over a table-sized buffer for comparison. --repeat loads each table N times (later
+ * loads reuse memory the process has already faulted in, which on a VM is much cheaper than
+ * first-touch memory).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -261,7 +264,7 @@ int main(int argc, char **argv)
 {
 	size_t rows = 10000000, lookups = 20000000;
 	unsigned threads = 0, repeat = 1;
-	bool csv = false, verbose = false;
+	bool csv = false, native = false, verbose = false;
 	enum huge_mode mode = HUGE_MODE_AUTO;
 	const char *dir = NULL;
 	static const struct option options[] = {
@@ -282,6 +285,7 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			csv = strcmp(optarg, "csv") == 0;
+			native = strcmp(optarg, "native") == 0;
 			break;
 		case 'h':
 			if (huge_mode_parse(optarg, &mode) != 0) {
@@ -303,7 +307,7 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: bench-dim-bench [--rows N] [--lookups N] "
-					"[--format tsv|csv] [--huge MODE] [--threads N] [--dir DIR] "
+					"[--format tsv|csv|native] [--huge MODE] [--threads N] [--dir DIR] "
 					"[--repeat N] [--verbose]\n");
 			return 2;
 		}
@@ -318,11 +322,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	char users[512], devices[512];
-	const char *ext = csv ? "csv" : "tsv";
+	const char *ext = native ? "native" : csv ? "csv" : "tsv";
 	snprintf(users, sizeof(users), "%s/users-%zu.%s", dir, rows, ext);
 	snprintf(devices, sizeof(devices), "%s/devices-%zu.%s", dir, rows, ext);
 	struct stat st;
 	double t0 = now_s();
+	if (native && (stat(users, &st) != 0 || stat(devices, &st) != 0)) {
+		fprintf(stderr, "--format native loads existing %s and %s (convert the TSV files "
+				"with ClickHouse)\n", users, devices);
+		return 1;
+	}
 	if (stat(users, &st) != 0 && write_users(users, rows, csv) != 0)
 		return 1;
 	if (stat(devices, &st) != 0 && write_devices(devices, rows, csv) != 0)
