@@ -1216,7 +1216,8 @@ static void dim_text_chunk(struct dim_chunk *c)
 	if (c->rows_hint && dim_part_reserve(part, &L->ls, c->rows_hint) != 0)
 		c->rows_hint = 0; /* grow as needed instead */
 	while (p < end) {
-		if ((*p == '\n' || *p == '\r') && dim_blank_tail(p, stop)) {
+		/* Trailing blank lines end the data (with one column they are empty keys). */
+		if ((*p == '\n' || *p == '\r') && L->col_count > 1 && dim_blank_tail(p, stop)) {
 			p = end;
 			break;
 		}
@@ -1754,6 +1755,7 @@ int dim_load(const struct dim_spec *spec, struct dim **out, struct dim_load_stat
 	stats->threads = L->chunk_count;
 	if (rc)
 		goto out_parts;
+	double parsed_s = dim_elapsed(&L->started);
 	rc = dim_merge_dicts(L, dicts, stats->error, sizeof(stats->error));
 	if (rc)
 		goto out_dicts;
@@ -1774,9 +1776,10 @@ int dim_load(const struct dim_spec *spec, struct dim **out, struct dim_load_stat
 	stats->huge_mode = dim_huge_mode(d);
 	stats->seconds = dim_elapsed(&L->started);
 	stats->rows_per_s = stats->seconds > 0 ? (double)stats->source_rows / stats->seconds : 0;
-	log_info("dim", "%s: %zu rows from %s in %.2f s (%.2fM rows/s, %u threads): %zu MiB "
-		 "(%.1f B/row), %zu slots of %zu B (%s)", name, dim_rows(d), L->path,
-		 stats->seconds, stats->rows_per_s / 1e6, stats->threads, dim_bytes(d) >> 20,
+	log_info("dim", "%s: %zu rows from %s in %.2f s (parse %.2f s, build %.2f s; %.2fM rows/s, "
+		 "%u threads): %zu MiB (%.1f B/row), %zu slots of %zu B (%s)", name, dim_rows(d),
+		 L->path, stats->seconds, parsed_s, stats->seconds - parsed_s,
+		 stats->rows_per_s / 1e6, stats->threads, dim_bytes(d) >> 20,
 		 dim_rows(d) ? (double)dim_bytes(d) / (double)dim_rows(d) : 0.0, dim_capacity(d),
 		 dim_slot_bytes(d), huge_mode_name(dim_huge_mode(d)));
 	*out = d;

@@ -8,7 +8,7 @@
  * shard. Each shard has a power-of-two number of slots; the shard count (any number, not only a
  * power of two) is chosen so the table is filled close to spec.load_factor_pct whatever the row
  * count. Slots are 8, 16, 32 or 64 bytes (a power of two, so a slot never straddles a cache
- * line):
+ * line; rows wider than 56 bytes of attributes take 128 or more):
  *
  *   UInt64 key: slot = key (8 bytes) + attribute values packed. A hit touches one cache line.
  *               Key 0 marks an empty slot, so the row with key 0 lives in one extra slot.
@@ -134,6 +134,18 @@ struct dim;     /* a loaded table; opaque */
 struct dim_row; /* a row handle from a lookup; opaque, valid for the table's lifetime */
 
 /*
+ * Sources. TSVWithNames: ClickHouse escapes (\t \n \\ \0 \b \f \r \a \v \e \' \" \xHH,
+ * a backslash before a raw newline; an unknown escape such as \% keeps its backslash), \N as a
+ * whole field is NULL. CSVWithNames: RFC 4180 quoting ("" inside quotes; quoted fields may hold
+ * commas and newlines), unquoted values trimmed of spaces and tabs, unquoted \N is NULL. Both:
+ * CR LF line ends, a UTF-8 byte order mark and trailing blank lines are accepted; an empty
+ * number, Date or DateTime is its default (NULL when Nullable); integers must fit their type
+ * (no wrapping); Date is YYYY-MM-DD (1970-01-01..2149-06-06), DateTime is "YYYY-MM-DD hh:mm:ss"
+ * (UTC), YYYY-MM-DD or Unix seconds. Native: blocks as ClickHouse writes them, with String,
+ * FixedString, LowCardinality(String) (also of Nullable), Nullable, integers, Bool, Float32/64,
+ * Date, Date32 and DateTime columns converted to the configured types (range-checked); columns
+ * that are not loaded may also be of other fixed-width types or Arrays.
+ *
  * Loads spec's source into a new table. Uses up to spec->threads threads (mmap, split at row
  * boundaries, parse in parallel, merge dictionaries, build shards in parallel), logging
  * progress on large sources. A key seen again replaces the earlier row (last one in file order

@@ -1,17 +1,20 @@
 /*
  * bench-dim-bench: checks the dimension table's targets with generated data.
  *
- *   bench-dim-bench [--rows N] [--lookups N] [--format tsv|csv] [--huge auto|hugetlb|thp|4k]
- *                   [--threads N] [--dir DIR] [--repeat N]
+ *   bench-dim-bench [--rows N] [--lookups N] [--format tsv|csv|native]
+ *                   [--huge auto|hugetlb|thp|4k]
+ *                   [--threads N] [--dir DIR] [--repeat N] [--verbose]
  *
  * Writes a users file (UInt64 key, country and plan LowCardinality(String), signup_date Date)
  * and a devices file (21-byte String key, device_type, os, browser LowCardinality(String)) of
  * N rows each (default 10M) into DIR (default: a new temporary directory, removed at the end;
- * existing files in DIR of the right name are reused), loads each and reports rows/s and
- * bytes/row, then measures batched lookups (hash, prefetch, probe, read one attribute) of
- * random present keys, and the machine's random cache-line load rate over a table-sized buffer
- * for comparison. --repeat loads each table N times (later loads reuse memory the process
- * has already faulted in, which on a VM is much cheaper than first-touch memory).
+ * files already in DIR under the expected name are reused). Native files are not generated:
+ * convert the TSV ones with ClickHouse into users-N.native and devices-N.native. Loads each
+ * table and reports rows/s and bytes/row, then measures batched lookups (hash, prefetch,
+ * probe, read one attribute) of random present keys, and the machine's random cache-line load
+ * rate over a table-sized buffer for comparison. --repeat loads each table N times (later
+ * loads reuse memory the process has already faulted in, which on a VM is much cheaper than
+ * first-touch memory).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,7 +31,7 @@
 #include "huge.h"
 #include "log.h"
 
-#define BATCH 64
+#define BATCH 32
 
 static const char *const countries[] = {
 	"US", "DE", "FR", "JP", "BR", "IN", "CN", "GB", "IT", "ES", "CA", "AU", "MX", "KR", "RU",
@@ -161,15 +164,23 @@ static void bench_users(const struct dim *d, size_t rows, size_t lookups)
 	for (size_t i = 0; i < lookups; i++)
 		keys[i] = mix(mix(i + 12345) % rows);
 	const struct dim_col *country = dim_col(d, 0);
-	uint64_t hashes[BATCH], sum = 0;
+	uint64_t hashes[2][BATCH], sum = 0;
 	const struct dim_row *out[BATCH];
 	size_t hits = 0;
 	double t0 = now_s();
-	for (size_t b = 0; b < lookups; b += BATCH) {
-		size_t n = lookups - b < BATCH ? lookups - b : BATCH;
-		dim_hash_u64(d, keys + b, n, hashes);
-		dim_prefetch(d, hashes, n);
-		dim_lookup_u64(d, keys + b, hashes, n, out);
+	/* Pipelined as a worker would: batch b+1 is hashed and prefetched before b is probed. */
+	size_t n = lookups < BATCH ? lookups : BATCH;
+	dim_hash_u64(d, keys, n, hashes[0]);
+	dim_prefetch(d, hashes[0], n);
+	for (size_t b = 0, k = 0; b < lookups; b += BATCH, k ^= 1) {
+		n = lookups - b < BATCH ? lookups - b : BATCH;
+		size_t next = b + BATCH < lookups ? lookups - b - BATCH : 0;
+		next = next < BATCH ? next : BATCH;
+		if (next) {
+			dim_hash_u64(d, keys + b + BATCH, next, hashes[k ^ 1]);
+			dim_prefetch(d, hashes[k ^ 1], next);
+		}
+		dim_lookup_u64(d, keys + b, hashes[k], n, out);
 		for (size_t j = 0; j < n; j++) {
 			hits += out[j] != NULL;
 			sum += dim_row_lc(country, out[j]);
@@ -195,15 +206,22 @@ static void bench_devices(const struct dim *d, size_t rows, size_t lookups)
 		keys[i] = (struct dim_str){bytes + i * 24, len};
 	}
 	const struct dim_col *os = dim_col(d, 1);
-	uint64_t hashes[BATCH], sum = 0;
+	uint64_t hashes[2][BATCH], sum = 0;
 	const struct dim_row *out[BATCH];
 	size_t hits = 0;
 	double t0 = now_s();
-	for (size_t b = 0; b < lookups; b += BATCH) {
-		size_t n = lookups - b < BATCH ? lookups - b : BATCH;
-		dim_hash_str(d, keys + b, n, hashes);
-		dim_prefetch(d, hashes, n);
-		dim_lookup_str(d, keys + b, hashes, n, out);
+	size_t n = lookups < BATCH ? lookups : BATCH;
+	dim_hash_str(d, keys, n, hashes[0]);
+	dim_prefetch(d, hashes[0], n);
+	for (size_t b = 0, k = 0; b < lookups; b += BATCH, k ^= 1) {
+		n = lookups - b < BATCH ? lookups - b : BATCH;
+		size_t next = b + BATCH < lookups ? lookups - b - BATCH : 0;
+		next = next < BATCH ? next : BATCH;
+		if (next) {
+			dim_hash_str(d, keys + b + BATCH, next, hashes[k ^ 1]);
+			dim_prefetch(d, hashes[k ^ 1], next);
+		}
+		dim_lookup_str(d, keys + b, hashes[k], n, out);
 		for (size_t j = 0; j < n; j++) {
 			hits += out[j] != NULL;
 			sum += dim_row_lc(os, out[j]);
@@ -246,18 +264,18 @@ int main(int argc, char **argv)
 {
 	size_t rows = 10000000, lookups = 20000000;
 	unsigned threads = 0, repeat = 1;
-	bool csv = false;
+	bool csv = false, native = false, verbose = false;
 	enum huge_mode mode = HUGE_MODE_AUTO;
 	const char *dir = NULL;
 	static const struct option options[] = {
 		{"rows", required_argument, NULL, 'r'},  {"lookups", required_argument, NULL, 'l'},
 		{"format", required_argument, NULL, 'f'}, {"huge", required_argument, NULL, 'h'},
 		{"threads", required_argument, NULL, 't'}, {"dir", required_argument, NULL, 'd'},
-		{"repeat", required_argument, NULL, 'n'},
+		{"repeat", required_argument, NULL, 'n'}, {"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "r:l:f:h:t:d:n:", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:l:f:h:t:d:n:v", options, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			rows = strtoull(optarg, NULL, 10);
@@ -267,6 +285,7 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			csv = strcmp(optarg, "csv") == 0;
+			native = strcmp(optarg, "native") == 0;
 			break;
 		case 'h':
 			if (huge_mode_parse(optarg, &mode) != 0) {
@@ -283,16 +302,19 @@ int main(int argc, char **argv)
 		case 'n':
 			repeat = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'v':
+			verbose = true;
+			break;
 		default:
 			fprintf(stderr, "usage: bench-dim-bench [--rows N] [--lookups N] "
-					"[--format tsv|csv] [--huge MODE] [--threads N] [--dir DIR] "
-					"[--repeat N]\n");
+					"[--format tsv|csv|native] [--huge MODE] [--threads N] [--dir DIR] "
+					"[--repeat N] [--verbose]\n");
 			return 2;
 		}
 	}
 	if (rows == 0 || repeat == 0)
 		return 2;
-	log_level_set(LOG_LEVEL_WARN);
+	log_level_set(verbose ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
 	char tmp[] = "/tmp/dim-bench-XXXXXX";
 	bool own_dir = !dir;
 	if (own_dir && !(dir = mkdtemp(tmp))) {
@@ -300,11 +322,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	char users[512], devices[512];
-	const char *ext = csv ? "csv" : "tsv";
+	const char *ext = native ? "native" : csv ? "csv" : "tsv";
 	snprintf(users, sizeof(users), "%s/users-%zu.%s", dir, rows, ext);
 	snprintf(devices, sizeof(devices), "%s/devices-%zu.%s", dir, rows, ext);
 	struct stat st;
 	double t0 = now_s();
+	if (native && (stat(users, &st) != 0 || stat(devices, &st) != 0)) {
+		fprintf(stderr, "--format native loads existing %s and %s (convert the TSV files "
+				"with ClickHouse)\n", users, devices);
+		return 1;
+	}
 	if (stat(users, &st) != 0 && write_users(users, rows, csv) != 0)
 		return 1;
 	if (stat(devices, &st) != 0 && write_devices(devices, rows, csv) != 0)

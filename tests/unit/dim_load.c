@@ -690,3 +690,13 @@ Test(dim_load, native_truncated_and_conversions)
 	cr_assert(strstr(st.error, "out of range for UInt8"), "%s", st.error);
 	free(data);
 }
+
+Test(dim_load, single_column_empty_lines_are_empty_keys)
+{
+	struct dim_load_stats st;
+	struct dim *d = load_mem("k\na\n\nb\n", DIM_FORMAT_TSV, "k", DIM_TYPE_STRING, NULL, 0, 1, &st);
+	cr_assert_eq(dim_rows(d), 3);
+	cr_assert_not_null(dim_find_str(d, "", 0));
+	cr_assert_not_null(dim_find_str(d, "b", 1));
+	dim_free(d);
+}
