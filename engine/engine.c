@@ -28,7 +28,6 @@
 struct engine_control {
 	struct engine *e;
 	int sigfd;
-	int64_t committed[WORKER_PARTITIONS_MAX];
 	pthread_t loader;
 	_Atomic bool loader_running;
 	bool loader_started;
@@ -75,10 +74,10 @@ static void engine_commit(struct engine_control *ctl)
 			if (v > best)
 				best = v;
 		}
-		if (best <= ctl->committed[p] || kafka_partition_worker(e->consumer, p) < 0)
+		if (best <= atomic_load(&e->committed[p]) || kafka_partition_worker(e->consumer, p) < 0)
 			continue;
 		offsets[n++] = (struct kafka_offset){p, best};
-		ctl->committed[p] = best;
+		atomic_store(&e->committed[p], best);
 		if (n == sizeof(offsets) / sizeof(offsets[0])) {
 			kafka_commit(e->consumer, offsets, n);
 			n = 0;
@@ -149,6 +148,16 @@ static void engine_on_commit(void *ctx, int32_t partition, int64_t offset, int e
 
 /* ---- reload ---- */
 
+static void engine_dim_gauges(struct engine *e, const struct dimset *set)
+{
+	for (size_t d = 0; d < set->count; d++) {
+		const struct dim *dim = set->dims[d].table->dim;
+		atomic_store(&e->dim_rows[d], dim_rows(dim));
+		atomic_store(&e->dim_bytes[d], dim_bytes(dim));
+		atomic_store(&e->dim_huge_mode[d], (int)dim_huge_mode(dim));
+	}
+}
+
 static void *engine_loader_main(void *arg)
 {
 	struct engine_control *ctl = arg;
@@ -166,6 +175,8 @@ static void *engine_loader_main(void *arg)
 	}
 	if (loaded == 0) {
 		log_info("engine", "reload: no dimension source changed");
+		atomic_store(&e->reload_last_success_ms, engine_now_ms());
+		atomic_store(&e->reload_last_duration_ms, (uint64_t)(engine_now_ms() - t0));
 		next->generation = old->generation; /* nothing to publish */
 		dimset_free(next);
 		goto out;
@@ -185,6 +196,9 @@ static void *engine_loader_main(void *arg)
 		engine_sleep_ms(1);
 	}
 	dimset_free(old);
+	engine_dim_gauges(e, next);
+	atomic_store(&e->reload_last_success_ms, engine_now_ms());
+	atomic_store(&e->reload_last_duration_ms, (uint64_t)(engine_now_ms() - t0));
 	atomic_fetch_add(&e->reloads, 1);
 	log_info("engine", "reload: dimension set %" PRIu64 " in use (%u tables loaded) after %"
 		 PRId64 " ms", next->generation, loaded, engine_now_ms() - t0);
@@ -399,6 +413,13 @@ static int engine_control_loop(struct engine_control *ctl)
 			else if (e->workers[k].exit_code < 0)
 				failed = true;
 		}
+		if (e->consumer)
+			atomic_store(&e->ready, !atomic_load(&e->stop) &&
+						  kafka_assigned_count(e->consumer) > 0);
+		else
+			atomic_store(&e->ready, !atomic_load(&e->stop));
+		if (failed)
+			atomic_store(&e->failed, true);
 		if (failed && !atomic_load(&e->stop)) {
 			log_error("engine", "a worker failed: stopping the others");
 			atomic_store(&e->stop, true);
@@ -499,7 +520,7 @@ int engine_run(const struct config *cfg, const char *input_path)
 	ctl->next_status_ms = e->started_ms + ENGINE_STATUS_INTERVAL_MS;
 	ctl->next_reload_ms = e->started_ms + cfg->reload_interval_ms;
 	for (int32_t p = 0; p < WORKER_PARTITIONS_MAX; p++)
-		ctl->committed[p] = -1;
+		atomic_init(&e->committed[p], -1);
 	log_level_set(cfg->log_level);
 	e->worker_count = (uint32_t)cfg->cpu_count;
 	if (e->worker_count > 256)
@@ -525,6 +546,8 @@ int engine_run(const struct config *cfg, const char *input_path)
 		goto out_close_sig;
 	}
 	atomic_store(&e->dimset, set);
+	engine_dim_gauges(e, set);
+	atomic_store(&e->reload_last_success_ms, engine_now_ms());
 
 	e->workers = calloc(e->worker_count, sizeof(*e->workers));
 	if (!e->workers) {

@@ -37,6 +37,13 @@ struct worker_hour {
 	uint64_t last_used;        /* batch counter, to evict the least recently used */
 };
 
+#define WORKER_LAT_BIN_MS 4
+#define WORKER_LAT_BINS 2048
+
+const uint32_t worker_latency_bounds_ms[WORKER_LATENCY_BUCKETS - 1] = {
+	5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
+};
+
 struct worker_state {
 	struct worker *w;
 	const struct config *cfg;
@@ -63,7 +70,10 @@ struct worker_state {
 	uint64_t epoch_rows;
 	uint64_t epoch_dead;
 	uint64_t epoch_first_ms;   /* seg_clock_ms of the first row of the epoch */
-	uint64_t epoch_ingest_sum_ms; /* sum of the rows' ingest times, for the latency */
+	/* Source times of the epoch's rows, in bins of WORKER_LAT_BIN_MS from lat_base_ms, so the
+	 * seal can put every row in the latency histogram without keeping per-row times. */
+	int64_t lat_base_ms;
+	uint32_t lat_bins[WORKER_LAT_BINS];
 	int64_t consumed_next[WORKER_PARTITIONS_MAX];
 	int32_t dirty[WORKER_PARTITIONS_MAX];
 	bool is_dirty[WORKER_PARTITIONS_MAX];
@@ -224,6 +234,32 @@ static void worker_on_sealed(void *arg, const struct seg_sealed *sealed)
 		  sealed->path, sealed->rows, sealed->bytes);
 }
 
+/* Adds the epoch's rows to the latency histogram, as sealed at now_ms. */
+static void worker_latency_record(struct worker_state *s, int64_t now_ms)
+{
+	struct worker_stats *st = &s->w->stats;
+	if (s->epoch_rows == 0)
+		return;
+	uint64_t sum = 0;
+	for (uint32_t i = 0; i < WORKER_LAT_BINS; i++) {
+		uint32_t n = s->lat_bins[i];
+		if (!n)
+			continue;
+		s->lat_bins[i] = 0;
+		int64_t lat = now_ms - (s->lat_base_ms + (int64_t)i * WORKER_LAT_BIN_MS +
+					WORKER_LAT_BIN_MS / 2);
+		if (lat < 0)
+			lat = 0;
+		uint32_t b = 0;
+		while (b < WORKER_LATENCY_BUCKETS - 1 && (uint64_t)lat > worker_latency_bounds_ms[b])
+			b++;
+		worker_count(&st->latency_bucket[b], n);
+		sum += (uint64_t)lat * n;
+	}
+	worker_count(&st->latency_count, s->epoch_rows);
+	worker_count(&st->latency_ms_sum, sum);
+}
+
 /*
  * Closes the epoch: every block to its segment, every segment sealed, the dead letters synced,
  * then the offsets published. Returns 0 or -errno (nothing is published then).
@@ -243,13 +279,10 @@ static int worker_epoch_close(struct worker_state *s)
 		rc = deadletter_sync(&s->dl);
 	if (rc < 0)
 		return rc;
-	uint64_t now_ms = (uint64_t)engine_now_ms();
-	if (s->epoch_rows)
-		worker_count(&w->stats.latency_ms_sum, now_ms * s->epoch_rows - s->epoch_ingest_sum_ms);
+	worker_latency_record(s, engine_now_ms());
 	worker_publish_sealed(s);
 	s->epoch_rows = 0;
 	s->epoch_dead = 0;
-	s->epoch_ingest_sum_ms = 0;
 	uint64_t stall = worker_ns() - t0;
 	atomic_fetch_add_explicit(&w->stats.stage_ns[WORKER_STAGE_SEAL], stall,
 				  memory_order_relaxed);
@@ -499,10 +532,15 @@ static int worker_emit(struct worker_state *s, uint32_t n, const struct worker_m
 			if (rc < 0)
 				return rc;
 		}
-		if (s->epoch_rows == 0)
+		int64_t src_ms = m->kafka_ms > 0 ? m->kafka_ms : ingest_ms;
+		if (s->epoch_rows == 0) {
 			s->epoch_first_ms = seg_clock_ms();
+			/* The first row sits mid-range: others may be older or newer. */
+			s->lat_base_ms = src_ms - (int64_t)WORKER_LAT_BINS / 2 * WORKER_LAT_BIN_MS;
+		}
+		int64_t bin = (src_ms - s->lat_base_ms) / WORKER_LAT_BIN_MS;
+		s->lat_bins[bin < 0 ? 0 : bin >= WORKER_LAT_BINS ? WORKER_LAT_BINS - 1 : bin]++;
 		s->epoch_rows++;
-		s->epoch_ingest_sum_ms += (uint64_t)ingest_ms;
 	}
 	worker_count(&w->stats.rows_out, n);
 	return 0;
@@ -832,6 +870,15 @@ static void worker_pin(struct worker *w)
 
 /* ---- the loop ---- */
 
+static void worker_seg_gauges(struct worker_state *s)
+{
+	const struct seg_stats *ss = seg_stats(s->seg);
+	struct worker_stats *st = &s->w->stats;
+	atomic_store_explicit(&st->inflight_writes, ss->inflight_writes, memory_order_relaxed);
+	atomic_store_explicit(&st->inflight_bytes, ss->inflight_bytes, memory_order_relaxed);
+	atomic_store_explicit(&st->write_errors, ss->write_errors, memory_order_relaxed);
+}
+
 static int worker_loop(struct worker_state *s)
 {
 	struct worker *w = s->w;
@@ -863,6 +910,7 @@ static int worker_loop(struct worker_state *s)
 		rc = seg_tick(s->seg, seg_clock_ms());
 		if (rc < 0)
 			return rc;
+		worker_seg_gauges(s);
 		if (w->exit_code < 0)
 			return w->exit_code;
 		bool aged = s->epoch_rows > 0 &&

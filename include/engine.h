@@ -43,7 +43,19 @@ struct engine {
 	_Atomic uint64_t flush_req; /* workers close an epoch when this moves past their ack */
 	_Atomic uint64_t reloads;
 	_Atomic uint64_t reload_failures;
+	_Atomic int64_t reload_last_success_ms;  /* wall clock; 0: never */
+	_Atomic uint64_t reload_last_duration_ms;
 	int64_t started_ms;
+
+	/* Gauges of the dimension set in use, per configured dimension (set by the loader). */
+	_Atomic uint64_t dim_rows[CONFIG_DIMS_MAX];
+	_Atomic uint64_t dim_bytes[CONFIG_DIMS_MAX];
+	_Atomic int dim_huge_mode[CONFIG_DIMS_MAX];   /* enum huge_mode */
+
+	/* Offsets committed to the group, per partition (-1: none yet); for lag. */
+	_Atomic int64_t committed[WORKER_PARTITIONS_MAX];
+	_Atomic bool ready;   /* dimensions loaded, workers running (and partitions assigned) */
+	_Atomic bool failed;  /* a worker stopped on an error */
 };
 
 /* Runs until TERM/INT (or, with input_path, until the input is consumed). Returns 0 or -errno. */

@@ -32,6 +32,10 @@ struct engine;
 /* Bounds of the JSON-lines input reader: one read buffer, longest line it keeps whole. */
 #define WORKER_INPUT_BUF_BYTES (16u << 20)
 
+/* Event-to-seal latency histogram: upper bounds (ms) of the buckets; a last bucket is +Inf. */
+#define WORKER_LATENCY_BUCKETS 12
+extern const uint32_t worker_latency_bounds_ms[WORKER_LATENCY_BUCKETS - 1];
+
 /* Time spent per stage, nanoseconds, since start. */
 enum worker_stage {
 	WORKER_STAGE_POLL = 0,
@@ -59,8 +63,18 @@ struct worker_stats {
 	_Atomic uint64_t epochs;
 	_Atomic uint64_t stall_ns_max;   /* longest single epoch close (seal + sync) */
 	_Atomic uint64_t stage_ns[WORKER_STAGE_COUNT];
-	_Atomic uint64_t latency_ms_sum; /* event ingest to seal, summed per row */
-	_Atomic uint64_t paused;         /* 1 while its partitions are paused */
+	/*
+	 * Event-to-seal latency per row: from the Kafka message timestamp (or, without one, the
+	 * time the worker took the message) to the seal of its segment. Buckets are not cumulative.
+	 */
+	_Atomic uint64_t latency_bucket[WORKER_LATENCY_BUCKETS];
+	_Atomic uint64_t latency_count;
+	_Atomic uint64_t latency_ms_sum;
+	_Atomic uint64_t paused;          /* 1 while its partitions are paused (backpressure) */
+	_Atomic uint64_t pauses;          /* times it paused */
+	_Atomic uint64_t inflight_writes; /* gauge: blocks handed to the disk, not yet written */
+	_Atomic uint64_t inflight_bytes;  /* gauge */
+	_Atomic uint64_t write_errors;    /* failed writes (ENOSPC, EIO, ...), each retried */
 };
 
 /* Where a worker reads from when there is no Kafka (--input). */
