@@ -58,7 +58,7 @@ enum seg_op { SEG_OP_WRITE, SEG_OP_FSYNC, SEG_OP_RENAME, SEG_OP_DIRSYNC };
 
 enum seg_req_state { SEG_REQ_FREE, SEG_REQ_HELD, SEG_REQ_WRITING };
 
-enum segment_state { SEGMENT_FREE, SEGMENT_OPEN, SEGMENT_SEALING, SEGMENT_DONE };
+enum segment_state { SEGMENT_FREE, SEGMENT_OPEN, SEGMENT_SEALING, SEGMENT_SYNCED, SEGMENT_DONE };
 
 struct segment;
 
@@ -126,6 +126,9 @@ struct seg_writer {
 	struct segment *last; /* open segment of the previous append */
 	struct segment *done_head;
 	struct segment *done_tail;
+	struct segment *synced_head; /* publish_hold: synced, waiting for seg_publish_all */
+	struct segment *synced_tail;
+	uint32_t synced_count;
 
 	struct seg_req *backlog_head;
 	struct seg_req *backlog_tail;
@@ -571,6 +574,19 @@ static void seg_ctl_done(struct seg_writer *w, struct seg_req *req, int res)
 		if (close(s->fd) < 0)
 			log_warn("seg", "%s: close: %s", seg_path(w, s, ".tmp"), strerror(errno));
 		s->fd = -1;
+		if (w->cfg.publish_hold) {
+			/* On disk; the rename waits for seg_publish_all. */
+			s->state = SEGMENT_SYNCED;
+			w->stats.sealing_segments--;
+			s->next = NULL;
+			if (w->synced_tail)
+				w->synced_tail->next = s;
+			else
+				w->synced_head = s;
+			w->synced_tail = s;
+			w->synced_count++;
+			return;
+		}
 		req->op = SEG_OP_RENAME;
 		seg_req_queue(w, req);
 		return;
@@ -1011,6 +1027,52 @@ int seg_seal_all(struct seg_writer *w)
 	w->seal_err = 0;
 	while (w->open_count > 0)
 		seg_roll(w, w->open[0]);
+	while (w->stats.sealing_segments > 0) {
+		int rc = seg_wait(w);
+		if (rc < 0)
+			return rc;
+	}
+	seg_deliver(w);
+	return w->seal_err;
+}
+
+size_t seg_synced(struct seg_writer *w, struct seg_synced_info *out, size_t max)
+{
+	size_t n = 0;
+	for (struct segment *s = w->synced_head; s && n < max; s = s->next, n++) {
+		out[n] = (struct seg_synced_info){
+			.id = s->id,
+			.hour_key = s->hour_key,
+			.rows = s->rows,
+			.bytes = s->bytes,
+			.checksum = XXH3_64bits_digest(s->xxh),
+		};
+		snprintf(out[n].rel_path, sizeof(out[n].rel_path), "%s/%s", s->rel, s->name);
+	}
+	return n;
+}
+
+uint32_t seg_synced_count(const struct seg_writer *w)
+{
+	return w->synced_count;
+}
+
+int seg_publish_all(struct seg_writer *w)
+{
+	if (w->in_callback)
+		return -EDEADLK;
+	w->seal_err = 0;
+	while (w->synced_head) {
+		struct segment *s = w->synced_head;
+		w->synced_head = s->next;
+		s->next = NULL;
+		s->state = SEGMENT_SEALING;
+		w->stats.sealing_segments++;
+		s->ctl.op = SEG_OP_RENAME;
+		seg_req_queue(w, &s->ctl);
+	}
+	w->synced_tail = NULL;
+	w->synced_count = 0;
 	while (w->stats.sealing_segments > 0) {
 		int rc = seg_wait(w);
 		if (rc < 0)

@@ -107,6 +107,8 @@ struct seg_writer_cfg {
 	uint32_t inflight_writes_max;  /* pool buffers handed out and not yet written (1024) */
 	uint32_t retry_backoff_ms_max; /* longest sleep between retries of a failed write (1000,
 				          at most 60000) */
+	bool publish_hold;             /* sealing stops after the fdatasync: the segment stays
+					  .native.tmp until seg_publish_all renames it (see there) */
 	seg_sealed_fn on_sealed;       /* may be NULL */
 	void *on_sealed_arg;
 };
@@ -191,6 +193,34 @@ int seg_tick(struct seg_writer *w, uint64_t now_ms);
  * segment discarded during the call, or -errno from io_uring. Blocks while the disk is full.
  */
 int seg_seal_all(struct seg_writer *w);
+
+/*
+ * Two-phase sealing (cfg.publish_hold). Sealing then ends once a segment's bytes are written and
+ * fdatasync'd: the segment is "synced", still named .native.tmp, and no seal callback runs yet.
+ * The caller records the synced segments durably (seg_synced gives their final paths, sizes and
+ * checksums; the engine writes them to its manifest), then seg_publish_all renames each to .native,
+ * fsyncs its directory and runs the seal callbacks. A crash between the two leaves synced .tmp
+ * files whose content is complete: whoever recorded them may rename them at the next start.
+ * seg_writer_close does not publish: synced segments stay .tmp.
+ */
+struct seg_synced_info {
+	int64_t id;
+	int64_t hour_key;
+	uint64_t rows;
+	uint64_t bytes;
+	uint64_t checksum; /* XXH3-64 of the file */
+	char rel_path[192]; /* "dt=YYYY-MM-DD/hour=HH/<name>.native", below cfg.dir */
+};
+
+/* Copies up to max synced segments, oldest first, into out. Returns how many. */
+size_t seg_synced(struct seg_writer *w, struct seg_synced_info *out, size_t max);
+uint32_t seg_synced_count(const struct seg_writer *w);
+
+/*
+ * Renames every synced segment to .native and fsyncs its directory (waiting), then runs their
+ * seal callbacks. Returns 0, the err of the first segment discarded, or -errno from io_uring.
+ */
+int seg_publish_all(struct seg_writer *w);
 
 /* The writer's counters, updated in place; valid until seg_writer_close. */
 const struct seg_stats *seg_stats(const struct seg_writer *w);

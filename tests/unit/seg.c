@@ -813,3 +813,54 @@ Test(seg, unfixable_write_error_discards_segment)
 	check_sealed_file(&sealed[1]);
 	cr_assert_eq(seg_writer_close(w), 0);
 }
+
+Test(seg, publish_hold_keeps_synced_segments_tmp_until_published)
+{
+	struct seg_writer_cfg c = cfg_small();
+	c.publish_hold = true;
+	struct seg_writer *w;
+	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	static uint8_t expect_a[3000], expect_b[500];
+	int64_t id_a = append_pattern(w, HOUR_A, sizeof(expect_a), 1, expect_a);
+	int64_t id_b = append_pattern(w, HOUR_B, sizeof(expect_b), 2, expect_b);
+	cr_assert_eq(seg_seal_all(w), 0);
+	cr_expect_eq(sealed_n, 0, "no seal callback before publishing");
+	cr_assert_eq(seg_synced_count(w), 2);
+	struct seg_synced_info info[4];
+	cr_assert_eq(seg_synced(w, info, 4), 2);
+	/* Segments finish syncing in completion order: match them by id. */
+	if (info[0].id != id_a) {
+		struct seg_synced_info t = info[0];
+		info[0] = info[1];
+		info[1] = t;
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		const uint8_t *expect = i == 0 ? expect_a : expect_b;
+		size_t n = i == 0 ? sizeof(expect_a) : sizeof(expect_b);
+		cr_expect_eq(info[i].id, i == 0 ? id_a : id_b);
+		cr_expect_eq(info[i].bytes, n);
+		cr_expect_eq(info[i].checksum, XXH3_64bits(expect, n));
+		char path[PATH_MAX], tmp[PATH_MAX + 8];
+		snprintf(path, sizeof(path), "%s/%s", outdir, info[i].rel_path);
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+		cr_expect_neq(access(path, F_OK), 0, "%s exists before publishing", path);
+		size_t len;
+		uint8_t *got = read_file(tmp, &len);
+		cr_expect_eq(len, n);
+		cr_expect_eq(memcmp(got, expect, n), 0, "synced .tmp holds every byte");
+		free(got);
+	}
+	cr_assert_eq(seg_publish_all(w), 0);
+	cr_expect_eq(seg_synced_count(w), 0);
+	cr_assert_eq(sealed_n, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		unsigned j = sealed[0].rec.id == info[i].id ? 0 : 1;
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%s", outdir, info[i].rel_path);
+		cr_expect_eq(sealed[j].rec.id, info[i].id);
+		cr_expect_str_eq(sealed[j].path, path);
+		cr_expect_eq(access(path, F_OK), 0, "%s not published", path);
+		cr_expect_eq(sealed[j].rec.checksum, info[i].checksum);
+	}
+	cr_assert_eq(seg_writer_close(w), 0);
+}
