@@ -10,18 +10,23 @@ tools/setup.sh
 echo "== build (Release)"
 tools/build.sh build
 echo "== tests (Release)"
-(cd build && ctest --output-on-failure -j 1)
+(cd build && ctest --output-on-failure -j 1) | tee build/ctest-release.log
 
 echo "== build (ASan+UBSan)"
 tools/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DENRICHD_SANITIZE=ON
 echo "== unit tests (ASan+UBSan)"
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -L unit -j 2)
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -L unit -j 2) |
+	tee build-asan/ctest-asan.log
 
+targets=()
 if ls tests/fuzz/*.c >/dev/null 2>&1; then
 	echo "== fuzz targets (clang, libFuzzer)"
-	CC=clang tools/build.sh build-fuzz -DCMAKE_BUILD_TYPE=Debug -DENRICHD_FUZZ=ON
-	for f in build-fuzz/fuzz-*; do
-		name=$(basename "$f")
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DENRICHD_FUZZ=ON >/dev/null
+	targets=()
+	for src in tests/fuzz/*.c; do targets+=("fuzz-$(basename "$src" .c)"); done
+	cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]}" >/dev/null
+	for name in "${targets[@]}"; do
+		f=build-fuzz/$name
 		corpus=tests/fuzz/corpus/${name#fuzz-}
 		mkdir -p "build-fuzz/corpus-$name"
 		args=("build-fuzz/corpus-$name")
@@ -30,4 +35,8 @@ if ls tests/fuzz/*.c >/dev/null 2>&1; then
 		"$f" -max_total_time=60 -timeout=10 -print_final_stats=0 "${args[@]}" 2>&1 | tail -2
 	done
 fi
+fuzzed=${#targets[@]}
+ran=$(cat build/ctest-release.log build-asan/ctest-asan.log |
+	sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 echo "== all tests passed"
+echo "tests: $((ran + ${fuzzed:-0})) passed, 0 failed"
