@@ -48,6 +48,9 @@ int deadletter_open(struct deadletter *dl, const char *dir, const char *instance
 		log_error("deadletter", "%s: cannot open: %s", dl->path, strerror(-rc));
 		goto out_free_buf;
 	}
+	struct stat st;
+	if (fstat(dl->fd, &st) == 0)
+		dl->bytes = (uint64_t)st.st_size;
 	return 0;
 
 out_free_buf:
@@ -99,6 +102,7 @@ static int deadletter_flush(struct deadletter *dl)
 			return rc;
 		}
 		off += (size_t)n;
+		dl->bytes += (uint64_t)n;
 	}
 	dl->len = 0;
 	return 0;

@@ -18,6 +18,7 @@
 
 #include "kafka.h"
 #include "log.h"
+#include "manifest.h"
 #include "seg.h"
 
 #define ENGINE_TICK_MS 100
@@ -52,39 +53,41 @@ static void engine_sleep_ms(int ms)
 
 /* ---- offsets ---- */
 
-/* Commits, for every partition assigned here, the sealed offset if it moved. */
-static void engine_commit(struct engine_control *ctl)
+/* The next offset this process has sealed for partition (-1: none). */
+static int64_t engine_sealed_next(struct engine *e, int32_t p)
 {
-	struct engine *e = ctl->e;
-	if (!e->consumer)
-		return;
+	int64_t best = -1;
+	for (uint32_t k = 0; k < e->worker_count; k++) {
+		int64_t v = atomic_load_explicit(&e->workers[k].sealed_next[p], memory_order_acquire);
+		if (v > best)
+			best = v;
+	}
+	return best;
+}
+
+/*
+ * Commits, and waits for, the sealed offsets of partitions[0..count): on revocation, so the next
+ * owner starts exactly after what this process sealed.
+ */
+static void engine_commit_sync(struct engine *e, const int32_t *partitions, size_t count)
+{
 	struct kafka_offset offsets[256];
 	size_t n = 0;
-	int32_t hi = 0;
-	for (uint32_t k = 0; k < e->worker_count; k++) {
-		int32_t h = atomic_load_explicit(&e->workers[k].partition_hi, memory_order_acquire);
-		if (h > hi)
-			hi = h;
-	}
-	for (int32_t p = 0; p < hi; p++) {
-		int64_t best = -1;
-		for (uint32_t k = 0; k < e->worker_count; k++) {
-			int64_t v = atomic_load_explicit(&e->workers[k].sealed_next[p],
-							 memory_order_acquire);
-			if (v > best)
-				best = v;
-		}
-		if (best <= atomic_load(&e->committed[p]) || kafka_partition_worker(e->consumer, p) < 0)
+	for (size_t i = 0; i < count; i++) {
+		int32_t p = partitions[i];
+		if (p < 0 || p >= WORKER_PARTITIONS_MAX)
 			continue;
-		offsets[n++] = (struct kafka_offset){p, best};
-		atomic_store(&e->committed[p], best);
-		if (n == sizeof(offsets) / sizeof(offsets[0])) {
-			kafka_commit(e->consumer, offsets, n);
+		int64_t next = engine_sealed_next(e, p);
+		if (next < 0)
+			continue;
+		offsets[n++] = (struct kafka_offset){p, next};
+		if (n == sizeof(offsets) / sizeof(offsets[0]) || i + 1 == count) {
+			kafka_commit_sync(e->consumer, offsets, n);
 			n = 0;
 		}
 	}
 	if (n)
-		kafka_commit(e->consumer, offsets, n);
+		kafka_commit_sync(e->consumer, offsets, n);
 }
 
 /* Asks every worker to close its epoch and waits (bounded) until all did. */
@@ -120,10 +123,9 @@ static void engine_on_revoke(void *ctx, const int32_t *partitions, size_t count,
 		 reason == KAFKA_REVOKE_LOST ? "lost" : reason == KAFKA_REVOKE_CLOSE ? "close"
 										 : "rebalance");
 	if (reason == KAFKA_REVOKE_REBALANCE && engine_flush_workers(ctl->e) == 0)
-		engine_commit(ctl);
+		engine_commit_sync(ctl->e, partitions, count);
 	else if (reason == KAFKA_REVOKE_CLOSE)
-		engine_commit(ctl);
-	(void)partitions;
+		engine_commit_sync(ctl->e, partitions, count);
 }
 
 static void engine_on_assigned(void *ctx, const int32_t *partitions, size_t count)
@@ -140,10 +142,16 @@ static void engine_on_assigned(void *ctx, const int32_t *partitions, size_t coun
 
 static void engine_on_commit(void *ctx, int32_t partition, int64_t offset, int err)
 {
-	if (err)
-		log_warn("engine", "commit of partition %" PRId32 " offset %" PRId64 " failed: %s",
+	struct engine_control *ctl = ctx;
+	if (err) {
+		log_warn("engine", "commit of partition %" PRId32 " offset %" PRId64 " failed: %s "
+			 "(the manifest holds it; the next commit covers it)",
 			 partition, offset, rd_kafka_err2str((rd_kafka_resp_err_t)err));
-	(void)ctx;
+		return;
+	}
+	if (partition >= 0 && partition < WORKER_PARTITIONS_MAX &&
+	    offset > atomic_load(&ctl->e->committed[partition]))
+		atomic_store(&ctl->e->committed[partition], offset);
 }
 
 /* ---- reload ---- */
@@ -396,7 +404,6 @@ static int engine_control_loop(struct engine_control *ctl)
 			poll(&pfd, 1, ENGINE_TICK_MS);
 		}
 		engine_signal_read(ctl);
-		engine_commit(ctl);
 		int64_t now = engine_now_ms();
 		if (e->cfg.reload_interval_ms && now >= ctl->next_reload_ms) {
 			ctl->next_reload_ms = now + e->cfg.reload_interval_ms;
@@ -471,11 +478,28 @@ out_free:
 	return rc;
 }
 
+/*
+ * Where an assigned partition starts: after the last offset this instance sealed (its manifest,
+ * or its workers since start), unless the group committed further (another member sealed more
+ * since); with neither, the committed offset, then auto.offset.reset.
+ */
 static int64_t engine_start_offset(void *ctx, int32_t partition)
 {
-	(void)ctx;
-	(void)partition;
-	return RD_KAFKA_OFFSET_INVALID; /* the group's committed offset */
+	struct engine_control *ctl = ctx;
+	struct engine *e = ctl->e;
+	if (partition < 0 || partition >= WORKER_PARTITIONS_MAX)
+		return RD_KAFKA_OFFSET_INVALID;
+	int64_t mine = e->manifest_next[partition];
+	int64_t sealed = engine_sealed_next(e, partition);
+	if (sealed > mine)
+		mine = sealed;
+	if (mine < 0)
+		return RD_KAFKA_OFFSET_INVALID;
+	int64_t committed = kafka_committed(e->consumer, partition, 10000);
+	int64_t start = committed > mine ? committed : mine;
+	log_info("engine", "partition %" PRId32 ": starting at offset %" PRId64 " (sealed here: %"
+		 PRId64 ", committed: %" PRId64 ")", partition, start, mine, committed);
+	return start;
 }
 
 static int engine_consumer(struct engine_control *ctl)
@@ -531,6 +555,25 @@ int engine_run(const struct config *cfg, const char *input_path)
 		log_error("engine", "signal setup failed: %s", strerror(-rc));
 		goto out_free;
 	}
+	for (int32_t p = 0; p < WORKER_PARTITIONS_MAX; p++)
+		e->manifest_next[p] = -1;
+	struct manifest_recovery recovery;
+	const char *input_slash = input_path ? strrchr(input_path, '/') : NULL;
+	const char *topic = !input_path ? cfg->topic
+			    : strcmp(input_path, "-") == 0 ? "stdin"
+			    : input_slash ? input_slash + 1 : input_path;
+	rc = manifest_recover(cfg->output_dir, cfg->instance, topic, cfg->dead_letter_dir,
+			      e->manifest_next, WORKER_PARTITIONS_MAX, &recovery);
+	if (rc < 0) {
+		log_error("engine", "%s: manifest recovery failed: %s", cfg->output_dir, strerror(-rc));
+		goto out_close_sig;
+	}
+	if (recovery.files)
+		log_info("engine", "manifest: %u files, %" PRIu64 " sealed epochs; %u synced segments "
+			 "made visible, %u missing, %u torn records cut, %" PRIu64
+			 " dead-letter bytes cut", recovery.files, recovery.records,
+			 recovery.segments_renamed, recovery.segments_missing, recovery.torn,
+			 recovery.deadletter_cut);
 	unsigned removed = 0;
 	rc = seg_dir_clean_tmp(cfg->output_dir, cfg->instance, &removed);
 	if (rc < 0)
@@ -610,8 +653,6 @@ int engine_run(const struct config *cfg, const char *input_path)
 	}
 	if (ctl->loader_started)
 		pthread_join(ctl->loader, NULL);
-	if (loop_rc == 0)
-		engine_commit(ctl);
 	if (e->consumer) {
 		int crc = kafka_consumer_close(e->consumer);
 		if (crc < 0 && loop_rc == 0)

@@ -537,6 +537,49 @@ int kafka_commit(struct kafka_consumer *c, const struct kafka_offset *offsets, s
 	return 0;
 }
 
+int kafka_commit_sync(struct kafka_consumer *c, const struct kafka_offset *offsets, size_t count)
+{
+	if (count == 0)
+		return 0;
+	if (count > KAFKA_PARTITIONS_MAX)
+		return -EINVAL;
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)count);
+	for (size_t i = 0; i < count; i++)
+		rd_kafka_topic_partition_list_add(list, c->topic, offsets[i].partition)->offset =
+			offsets[i].offset;
+	rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, list, 0 /* wait */);
+	int rc = 0;
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_warn("kafka", "commit of %zu partition(s): %s", count, rd_kafka_err2str(err));
+		rc = -EIO;
+	}
+	for (int i = 0; rc == 0 && i < list->cnt; i++) {
+		if (list->elems[i].err) {
+			log_warn("kafka", "commit %s [%" PRId32 "] offset %" PRId64 ": %s", c->topic,
+				 list->elems[i].partition, list->elems[i].offset,
+				 rd_kafka_err2str(list->elems[i].err));
+			rc = -EIO;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+	return rc;
+}
+
+int64_t kafka_committed(struct kafka_consumer *c, int32_t partition, int timeout_ms)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(list, c->topic, partition);
+	rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, list, timeout_ms);
+	int64_t offset = RD_KAFKA_OFFSET_INVALID;
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR && list->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		offset = list->elems[0].offset;
+	else
+		log_warn("kafka", "committed offset of %s [%" PRId32 "]: %s", c->topic, partition,
+			 rd_kafka_err2str(err ? err : list->elems[0].err));
+	rd_kafka_topic_partition_list_destroy(list);
+	return offset;
+}
+
 /* Removes error and EOF events from msgs[0..n), keeping data messages in order. */
 static size_t worker_filter(struct kafka_consumer *c, uint32_t worker, rd_kafka_message_t **msgs,
 			    size_t n)

@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "kafka.h"
 #include "log.h"
+#include "manifest.h"
 #include "native.h"
 #include "seg.h"
 #include "url_norm.h"
@@ -62,6 +63,11 @@ struct worker_state {
 	struct worker_hour *hours;
 	struct seg_writer *seg;
 	struct deadletter dl;
+	struct manifest manifest;
+	struct seg_synced_info *synced;        /* epoch close: segments to record */
+	struct manifest_segment *rec_segs;
+	struct manifest_range *rec_ranges;
+	struct kafka_offset *commit;
 	struct native_str topic_dict[2];
 	const char *topic;
 	uint64_t batch_seq;
@@ -75,6 +81,7 @@ struct worker_state {
 	int64_t lat_base_ms;
 	uint32_t lat_bins[WORKER_LAT_BINS];
 	int64_t consumed_next[WORKER_PARTITIONS_MAX];
+	int64_t epoch_first[WORKER_PARTITIONS_MAX]; /* first offset consumed in the epoch */
 	int32_t dirty[WORKER_PARTITIONS_MAX];
 	bool is_dirty[WORKER_PARTITIONS_MAX];
 	uint32_t dirty_count;
@@ -144,6 +151,7 @@ static void worker_consumed(struct worker_state *s, int32_t partition, int64_t o
 	s->consumed_next[partition] = offset + 1;
 	if (!s->is_dirty[partition]) {
 		s->is_dirty[partition] = true;
+		s->epoch_first[partition] = offset;
 		s->dirty[s->dirty_count++] = partition;
 	}
 }
@@ -267,18 +275,61 @@ static void worker_latency_record(struct worker_state *s, int64_t now_ms)
 static int worker_epoch_close(struct worker_state *s)
 {
 	struct worker *w = s->w;
-	if (s->epoch_rows == 0 && s->epoch_dead == 0 && s->dirty_count == 0)
+	if (s->epoch_rows == 0 && s->epoch_dead == 0 && s->dirty_count == 0 &&
+	    seg_synced_count(s->seg) == 0)
 		return 0;
 	uint64_t t0 = worker_ns();
+	/* 1. Every row on disk: blocks appended, segments written and fdatasync'd (still .tmp). */
 	int rc = worker_blocks_write(s);
 	if (rc == 0)
 		rc = seg_seal_all(s->seg);
 	if (rc == 0 && w->exit_code < 0)
 		rc = w->exit_code;
+	/* 2. Every dead letter on disk. */
 	if (rc == 0)
 		rc = deadletter_sync(&s->dl);
 	if (rc < 0)
 		return rc;
+	/* 3. The epoch recorded: what is sealed and which offsets it covers. */
+	size_t nseg = seg_synced(s->seg, s->synced, WORKER_EPOCH_SEGMENTS_MAX);
+	if (nseg < seg_synced_count(s->seg)) {
+		log_error("worker", "w%u: more than %u segments in one epoch", w->index,
+			  WORKER_EPOCH_SEGMENTS_MAX);
+		return -E2BIG;
+	}
+	for (size_t i = 0; i < nseg; i++) {
+		struct manifest_segment *ms = &s->rec_segs[i];
+		snprintf(ms->rel_path, sizeof(ms->rel_path), "%s", s->synced[i].rel_path);
+		ms->rows = s->synced[i].rows;
+		ms->bytes = s->synced[i].bytes;
+		ms->checksum = s->synced[i].checksum;
+	}
+	for (uint32_t i = 0; i < s->dirty_count; i++) {
+		int32_t p = s->dirty[i];
+		s->rec_ranges[i] = (struct manifest_range){p, s->epoch_first[p], s->consumed_next[p]};
+		s->commit[i] = (struct kafka_offset){p, s->consumed_next[p]};
+	}
+	struct manifest_record rec = {
+		.sealed_ms = engine_now_ms(),
+		.deadletter_bytes = s->dl.bytes,
+		.topic = s->topic,
+		.segment_count = nseg,
+		.segments = s->rec_segs,
+		.range_count = s->dirty_count,
+		.ranges = s->rec_ranges,
+	};
+	rc = manifest_append(&s->manifest, &rec);
+	if (rc < 0)
+		return rc;
+	/* 4. Visible: renamed to .native. */
+	rc = seg_publish_all(s->seg);
+	if (rc == 0 && w->exit_code < 0)
+		rc = w->exit_code;
+	if (rc < 0)
+		return rc;
+	/* 5. Committed to the group (asynchronously; the manifest already holds the truth). */
+	if (s->engine->consumer && s->dirty_count)
+		kafka_commit(s->engine->consumer, s->commit, s->dirty_count);
 	worker_latency_record(s, engine_now_ms());
 	worker_publish_sealed(s);
 	s->epoch_rows = 0;
@@ -759,9 +810,16 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 	s->kmsgs = calloc(s->batch_max, sizeof(*s->kmsgs));
 	s->hour_count = cfg->open_segments;
 	s->hours = calloc(s->hour_count, sizeof(*s->hours));
+	s->synced = calloc(WORKER_EPOCH_SEGMENTS_MAX, sizeof(*s->synced));
+	s->rec_segs = calloc(WORKER_EPOCH_SEGMENTS_MAX, sizeof(*s->rec_segs));
+	s->rec_ranges = calloc(WORKER_PARTITIONS_MAX, sizeof(*s->rec_ranges));
+	s->commit = calloc(WORKER_PARTITIONS_MAX, sizeof(*s->commit));
+	s->manifest.fd = s->manifest.dir_fd = -1;
+	s->dl.fd = -1;
 	if (w->input.fd >= 0)
 		s->in_buf = malloc(WORKER_INPUT_BUF_BYTES);
-	if (!s->scratch || !s->msgs || !s->kmsgs || !s->hours || (w->input.fd >= 0 && !s->in_buf))
+	if (!s->scratch || !s->msgs || !s->kmsgs || !s->hours || (w->input.fd >= 0 && !s->in_buf) ||
+	    !s->synced || !s->rec_segs || !s->rec_ranges || !s->commit)
 		goto out_nomem;
 	for (int32_t p = 0; p < WORKER_PARTITIONS_MAX; p++)
 		s->consumed_next[p] = -1;
@@ -811,12 +869,17 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 		if (scfg.pool_bytes < 2 * block_max)
 			scfg.pool_bytes = scfg.inflight_bytes_max = 2 * block_max;
 	}
+	scfg.publish_hold = true; /* renamed only after the epoch is in the manifest */
 	scfg.on_sealed = worker_on_sealed;
 	scfg.on_sealed_arg = s;
 	rc = seg_writer_init(&s->seg, &scfg);
 	if (rc < 0)
 		goto out_free;
 	rc = deadletter_open(&s->dl, cfg->dead_letter_dir, cfg->instance, w->index);
+	if (rc < 0)
+		goto out_free;
+	rc = manifest_open(&s->manifest, cfg->output_dir, cfg->instance, w->index,
+			   WORKER_EPOCH_SEGMENTS_MAX, WORKER_PARTITIONS_MAX);
 	if (rc < 0)
 		goto out_free;
 	atomic_store_explicit(&e->dimset_generation_seen[w->index], s->generation,
@@ -830,6 +893,12 @@ out_free:
 	log_error("worker", "w%u: setup failed: %s", w->index, strerror(-rc));
 	if (s->seg)
 		seg_writer_close(s->seg);
+	deadletter_close(&s->dl);
+	manifest_close(&s->manifest);
+	free(s->synced);
+	free(s->rec_segs);
+	free(s->rec_ranges);
+	free(s->commit);
 	for (uint32_t i = 0; s->hours && i < s->hour_count; i++)
 		native_block_destroy(s->hours[i].block);
 	free(s->hours);
@@ -845,6 +914,11 @@ static void worker_state_free(struct worker_state *s)
 {
 	seg_writer_close(s->seg);
 	deadletter_close(&s->dl);
+	manifest_close(&s->manifest);
+	free(s->synced);
+	free(s->rec_segs);
+	free(s->rec_ranges);
+	free(s->commit);
 	for (uint32_t i = 0; i < s->hour_count; i++)
 		native_block_destroy(s->hours[i].block);
 	free(s->hours);

@@ -27,6 +27,7 @@ struct deadletter {
 	char path[4096];
 	char *buf;
 	size_t len;
+	uint64_t bytes;  /* size of the file with everything flushed so far */
 	uint64_t count;  /* lines appended since open */
 	uint64_t errors; /* failed writes (each logged) */
 };

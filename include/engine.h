@@ -52,6 +52,9 @@ struct engine {
 	_Atomic uint64_t dim_bytes[CONFIG_DIMS_MAX];
 	_Atomic int dim_huge_mode[CONFIG_DIMS_MAX];   /* enum huge_mode */
 
+	/* Next offset per partition of the topic as the manifests gave it at start (-1: none). */
+	int64_t manifest_next[WORKER_PARTITIONS_MAX];
+
 	/* Offsets committed to the group, per partition (-1: none yet); for lag. */
 	_Atomic int64_t committed[WORKER_PARTITIONS_MAX];
 	_Atomic bool ready;   /* dimensions loaded, workers running (and partitions assigned) */

@@ -137,12 +137,25 @@ int kafka_consumer_new(const struct kafka_config *cfg, struct kafka_consumer **o
 int kafka_consumer_poll(struct kafka_consumer *c, int timeout_ms);
 
 /*
- * Control thread: commits offsets[0..count) (next offsets to read) to the group,
+ * Any thread: commits offsets[0..count) (next offsets to read) to the group,
  * asynchronously; the results arrive through hooks.commit_done during kafka_consumer_poll()
  * or kafka_consumer_close(). Returns 0, -EINVAL (a negative offset or partition; nothing sent),
  * or -EIO (librdkafka refused the request; logged). Allocates one partition list per call.
  */
 int kafka_commit(struct kafka_consumer *c, const struct kafka_offset *offsets, size_t count);
+
+/*
+ * Any thread: kafka_commit() that waits for the group's answer (and so for every commit sent
+ * before it). Used on revocation, before the partitions go to another member. Returns 0, or
+ * -EIO (logged) if the commit or any partition of it failed.
+ */
+int kafka_commit_sync(struct kafka_consumer *c, const struct kafka_offset *offsets, size_t count);
+
+/*
+ * Any thread: the group's committed offset of partition (asks the coordinator, waiting up to
+ * timeout_ms), or RD_KAFKA_OFFSET_INVALID when there is none or the query failed (logged).
+ */
+int64_t kafka_committed(struct kafka_consumer *c, int32_t partition, int timeout_ms);
 
 /*
  * Worker `worker`'s thread: moves up to max messages of its queue into msgs. Waits up to

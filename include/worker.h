@@ -27,6 +27,8 @@ struct engine;
 
 /* Partitions tracked per worker (offset progress); ids at or above it are dead-lettered. */
 #define WORKER_PARTITIONS_MAX 4096
+/* Segments one epoch may seal (a bound on a manifest record). */
+#define WORKER_EPOCH_SEGMENTS_MAX 1024
 /* Events decoded, probed and appended together (the batch is cut into chunks of this size). */
 #define WORKER_CHUNK_EVENTS 256
 /* Bounds of the JSON-lines input reader: one read buffer, longest line it keeps whole. */
