@@ -477,7 +477,7 @@ struct dim_build_task {
 	const struct dim_build_input *in;
 	struct dim *d;
 	uint64_t *cursor; /* per shard: next free arena offset (only the owner touches it) */
-	unsigned index, count;
+	uint64_t owned; /* bit s: this thread builds shard s (s % threads == its index) */
 	uint64_t rows, duplicates;
 	unsigned first_dup_part; /* this thread's first duplicate in file order, if any */
 	size_t first_dup_row;
@@ -636,8 +636,7 @@ static void dim_insert(struct dim_build_task *t, const struct dim_part *p, size_
 }
 
 /*
- * One build thread: inserts, in file order, the rows of the shards it owns (shard % count ==
- * index), keeping DIM_BUILD_AHEAD rows in a FIFO while their slots are being prefetched.
+ * One build thread: inserts, in file order, the rows of the shards it owns, keeping DIM_BUILD_AHEAD rows in a FIFO while their slots are being prefetched.
  */
 static void *dim_build_thread(void *arg)
 {
@@ -654,7 +653,7 @@ static void *dim_build_thread(void *arg)
 		for (size_t r = 0; r < p->rows; r++) {
 			uint64_t h = p->hash[r];
 			uint64_t shard = dim_shard_of(d, h);
-			if (shard % t->count != t->index)
+			if (!((t->owned >> shard) & 1))
 				continue;
 			__builtin_prefetch(dim_slot_at(d, (shard << d->cap_bits) | (h & d->cap_mask)),
 					   1);
@@ -817,8 +816,9 @@ int dim_build(const struct dim_build_input *in, struct dim **out, struct dim_bui
 	uint64_t cursor[DIM_SHARDS_MAX];
 	memcpy(cursor, shard_off, sizeof(cursor));
 	for (unsigned i = 0; i < threads; i++) {
-		tasks[i] = (struct dim_build_task){
-			.in = in, .d = d, .cursor = cursor, .index = i, .count = threads};
+		tasks[i] = (struct dim_build_task){.in = in, .d = d, .cursor = cursor};
+		for (unsigned sh = i; sh < d->shards; sh += threads)
+			tasks[i].owned |= (uint64_t)1 << sh;
 	}
 	for (unsigned i = 1; i < threads; i++)
 		started[i] = pthread_create(&tasks[i].thread, NULL, dim_build_thread, &tasks[i]) == 0;
