@@ -7,6 +7,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <limits.h>
+#include <numa.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -675,6 +676,19 @@ static void *dim_build_thread(void *arg)
 	return NULL;
 }
 
+/* Places the table's pages (not touched yet) on a NUMA node. */
+static int dim_bind_node(struct dim *d, unsigned node, char *err, size_t err_len)
+{
+	if (numa_available() < 0 || (int)node > numa_max_node()) {
+		snprintf(err, err_len, "NUMA node %u is not available", node);
+		return -EINVAL;
+	}
+	numa_tonode_memory(d->slots, huge_size(d->slots_bytes), (int)node);
+	if (d->arena)
+		numa_tonode_memory(d->arena, huge_size(d->arena_bytes), (int)node);
+	return 0;
+}
+
 /*
  * Shards, capacity and arena offsets from the parts' bucket counts: of the shard counts
  * 1..DIM_SHARDS_MAX, the one needing the fewest slots (each shard a power of two of at least
@@ -800,6 +814,11 @@ int dim_build(const struct dim_build_input *in, struct dim **out, struct dim_bui
 	}
 	for (unsigned a = 0; a < ls->attr_count; a++)
 		d->attr[a].col.arena = d->arena;
+	if (spec->numa_bind) {
+		rc = dim_bind_node(d, spec->numa_node, err, err_len);
+		if (rc)
+			goto out_free;
+	}
 	if (d->key_type == DIM_TYPE_UINT64) {
 		d->zero_row = calloc(1, dim_slot_bytes(d));
 		if (!d->zero_row) {
