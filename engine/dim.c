@@ -7,6 +7,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <limits.h>
+#include <numa.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -477,7 +478,7 @@ struct dim_build_task {
 	const struct dim_build_input *in;
 	struct dim *d;
 	uint64_t *cursor; /* per shard: next free arena offset (only the owner touches it) */
-	unsigned index, count;
+	uint64_t owned; /* bit s: this thread builds shard s (s % threads == its index) */
 	uint64_t rows, duplicates;
 	unsigned first_dup_part; /* this thread's first duplicate in file order, if any */
 	size_t first_dup_row;
@@ -636,8 +637,7 @@ static void dim_insert(struct dim_build_task *t, const struct dim_part *p, size_
 }
 
 /*
- * One build thread: inserts, in file order, the rows of the shards it owns (shard % count ==
- * index), keeping DIM_BUILD_AHEAD rows in a FIFO while their slots are being prefetched.
+ * One build thread: inserts, in file order, the rows of the shards it owns, keeping DIM_BUILD_AHEAD rows in a FIFO while their slots are being prefetched.
  */
 static void *dim_build_thread(void *arg)
 {
@@ -654,7 +654,7 @@ static void *dim_build_thread(void *arg)
 		for (size_t r = 0; r < p->rows; r++) {
 			uint64_t h = p->hash[r];
 			uint64_t shard = dim_shard_of(d, h);
-			if (shard % t->count != t->index)
+			if (!((t->owned >> shard) & 1))
 				continue;
 			__builtin_prefetch(dim_slot_at(d, (shard << d->cap_bits) | (h & d->cap_mask)),
 					   1);
@@ -674,6 +674,19 @@ static void *dim_build_thread(void *arg)
 		head = (head + 1) % DIM_BUILD_AHEAD;
 	}
 	return NULL;
+}
+
+/* Places the table's pages (not touched yet) on a NUMA node. */
+static int dim_bind_node(struct dim *d, unsigned node, char *err, size_t err_len)
+{
+	if (numa_available() < 0 || (int)node > numa_max_node()) {
+		snprintf(err, err_len, "NUMA node %u is not available", node);
+		return -EINVAL;
+	}
+	numa_tonode_memory(d->slots, huge_size(d->slots_bytes), (int)node);
+	if (d->arena)
+		numa_tonode_memory(d->arena, huge_size(d->arena_bytes), (int)node);
+	return 0;
 }
 
 /*
@@ -801,6 +814,11 @@ int dim_build(const struct dim_build_input *in, struct dim **out, struct dim_bui
 	}
 	for (unsigned a = 0; a < ls->attr_count; a++)
 		d->attr[a].col.arena = d->arena;
+	if (spec->numa_bind) {
+		rc = dim_bind_node(d, spec->numa_node, err, err_len);
+		if (rc)
+			goto out_free;
+	}
 	if (d->key_type == DIM_TYPE_UINT64) {
 		d->zero_row = calloc(1, dim_slot_bytes(d));
 		if (!d->zero_row) {
@@ -817,8 +835,9 @@ int dim_build(const struct dim_build_input *in, struct dim **out, struct dim_bui
 	uint64_t cursor[DIM_SHARDS_MAX];
 	memcpy(cursor, shard_off, sizeof(cursor));
 	for (unsigned i = 0; i < threads; i++) {
-		tasks[i] = (struct dim_build_task){
-			.in = in, .d = d, .cursor = cursor, .index = i, .count = threads};
+		tasks[i] = (struct dim_build_task){.in = in, .d = d, .cursor = cursor};
+		for (unsigned sh = i; sh < d->shards; sh += threads)
+			tasks[i].owned |= (uint64_t)1 << sh;
 	}
 	for (unsigned i = 1; i < threads; i++)
 		started[i] = pthread_create(&tasks[i].thread, NULL, dim_build_thread, &tasks[i]) == 0;

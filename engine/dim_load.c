@@ -889,6 +889,7 @@ struct dim_chunk;
 struct dim_loader {
 	const struct dim_spec *spec;
 	struct dim_layout_spec ls;
+	const char *name; /* of the dimension, for messages */
 	const char *path; /* names the source in messages */
 	const char *data;
 	size_t len;
@@ -1384,7 +1385,7 @@ static void dim_run_chunks(struct dim_loader *L)
 		if (rc == ETIMEDOUT && L->progress) {
 			uint64_t rows = atomic_load_explicit(&L->progress_rows, memory_order_relaxed);
 			double secs = dim_elapsed(&L->started);
-			log_info("dim", "%s: %" PRIu64 " rows parsed (%.2fM rows/s)", L->spec->name,
+			log_info("dim", "%s: %" PRIu64 " rows parsed (%.2fM rows/s)", L->name,
 				 rows, secs > 0 ? (double)rows / secs / 1e6 : 0.0);
 		}
 	}
@@ -1475,7 +1476,7 @@ static int dim_parse(struct dim_loader *L, unsigned n, char *err, size_t err_len
 			if (L->chunks[i].stop == L->chunks[i + 1].begin)
 				continue;
 			log_warn("dim", "%s: quotes in %s do not split evenly; parsing in one piece",
-				 L->spec->name, L->path);
+				 L->name, L->path);
 			dim_free_parts(L, n);
 			return dim_parse(L, 1, err, err_len, err_line);
 		}
@@ -1684,7 +1685,7 @@ static void dim_log_duplicates(const struct dim_loader *L, const struct dim_buil
 		dim_quote(key, sizeof(key), k.ptr, k.len);
 	}
 	log_warn("dim", "%s: %" PRIu64 " duplicate keys in %s (the later row wins); the first is "
-		 "key '%s' at data row %" PRIu64, L->spec->name, bs->duplicates, L->path, key, row);
+		 "key '%s' at data row %" PRIu64, L->name, bs->duplicates, L->path, key, row);
 }
 
 int dim_load(const struct dim_spec *spec, struct dim **out, struct dim_load_stats *stats)
@@ -1709,6 +1710,7 @@ int dim_load(const struct dim_spec *spec, struct dim **out, struct dim_load_stat
 	}
 	L->started = t0;
 	L->spec = spec;
+	L->name = name;
 	L->chunks = chunks;
 	L->parts = parts;
 	L->path = spec->path ? spec->path : "<memory>";
@@ -1799,6 +1801,9 @@ out_sync:
 out_free:
 	if (rc) {
 		stats->seconds = dim_elapsed(&t0);
+		if (!stats->error[0])
+			dim_errf(stats->error, sizeof(stats->error), "%s: %s",
+				 spec && spec->path ? spec->path : "<memory>", strerror(-rc));
 		log_error("dim", "%s: load failed: %s", name, stats->error);
 	}
 	free(parts);

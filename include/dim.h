@@ -113,6 +113,8 @@ struct dim_spec {
 				   * (60: about 27 B/row for users, 38 for devices; a hit probes
 				   * 1.75 slots on average, a miss 3.6) */
 	enum huge_mode huge_mode; /* AUTO = best available (huge.h); else forced */
+	bool numa_bind;           /* place the table's memory on numa_node (a worker's replica) */
+	unsigned numa_node;
 };
 
 /* Filled by dim_load(), on success and on failure. */

@@ -667,3 +667,26 @@ Test(dim, capacity_follows_row_count)
 	dim_free(d);
 	free(b.p);
 }
+
+Test(dim, numa_placement)
+{
+	struct buf b = {0};
+	buf_printf(&b, "id\tv\n1\tx\n2\ty\n");
+	static const struct dim_attr_spec attrs[] = {{"v", DIM_TYPE_STRING, false}};
+	struct dim_spec spec = {.name = "numa", .data = b.p, .data_len = b.len,
+		.format = DIM_FORMAT_TSV, .key_column = "id", .key_type = DIM_TYPE_UINT64,
+		.attrs = attrs, .attr_count = 1, .numa_bind = true, .numa_node = 0};
+	struct dim *d = NULL;
+	struct dim_load_stats st;
+	cr_assert_eq(dim_load(&spec, &d, &st), 0, "%s", st.error);
+	size_t len;
+	const char *s = dim_row_str(dim_col(d, 0), dim_find_u64(d, 2), &len);
+	cr_assert(str_is(s, len, "y"));
+	dim_free(d);
+	spec.numa_node = 4096;
+	d = NULL;
+	cr_assert_eq(dim_load(&spec, &d, &st), -EINVAL);
+	cr_assert_null(d);
+	cr_assert(strstr(st.error, "NUMA node 4096"), "%s", st.error);
+	free(b.p);
+}
