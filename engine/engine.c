@@ -18,6 +18,7 @@
 
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
 #include "seg.h"
 
 #define ENGINE_TICK_MS 100
@@ -602,6 +603,11 @@ int engine_run(const struct config *cfg, const char *input_path)
 			break;
 		}
 	}
+	struct metrics *metrics = NULL;
+	if (rc == 0 && cfg->metrics_listen[0])
+		rc = metrics_start(&metrics, cfg->metrics_listen, e);
+	if (rc < 0)
+		atomic_store(&e->stop, true);
 	int loop_rc = rc == 0 ? engine_control_loop(ctl) : rc;
 	for (uint32_t k = 0; k < e->worker_count; k++) {
 		int wrc = worker_join(&e->workers[k]);
@@ -612,6 +618,7 @@ int engine_run(const struct config *cfg, const char *input_path)
 		pthread_join(ctl->loader, NULL);
 	if (loop_rc == 0)
 		engine_commit(ctl);
+	metrics_stop(metrics); /* it reads the consumer and the workers */
 	if (e->consumer) {
 		int crc = kafka_consumer_close(e->consumer);
 		if (crc < 0 && loop_rc == 0)
