@@ -238,8 +238,8 @@ static void render_latency(struct metrics_out *o, struct engine *e)
 	}
 	const char *name = "enrichd_event_seal_latency_seconds";
 	out_family(o, name, "histogram",
-		   "Time from an event's Kafka timestamp to the seal of the segment holding its row, "
-		   "summed over the workers.");
+		   "Time from an event's Kafka timestamp to the seal of the segment holding its "
+		   "row, summed over the workers.");
 	uint64_t cumulative = 0;
 	for (int b = 0; b < WORKER_LATENCY_BUCKETS; b++) {
 		cumulative += buckets[b];
@@ -290,10 +290,10 @@ static void render_dimensions(struct metrics_out *o, struct engine *e)
 		   "2 MiB pages, thp: transparent huge pages, 4k: none), 0 for the others.");
 	for (size_t d = 0; d < count; d++) {
 		int mode = atomic_load_explicit(&e->dim_huge_mode[d], memory_order_relaxed);
+		label_escape(label, e->cfg.dims[d].name);
 		for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
-			out_printf(o, "enrichd_dimension_huge_pages{dimension=\"%s\",mode=\"%s\"} %d\n",
-				   label_escape(label, e->cfg.dims[d].name), huge_mode_name(modes[i]),
-				   mode == (int)modes[i]);
+			out_printf(o, "enrichd_dimension_huge_pages{dimension=\"%s\",mode=\"%s\"} "
+				   "%d\n", label, huge_mode_name(modes[i]), mode == (int)modes[i]);
 	}
 }
 
@@ -362,8 +362,8 @@ static void render_kafka(struct metrics_out *o, struct engine *e)
 				continue;
 			if (v < 0)
 				continue;
-			out_printf(o, "%s{partition=\"%" PRId32 "\"} %" PRId64 "\n", names[f], ids[i],
-				   v);
+			out_printf(o, "%s{partition=\"%" PRId32 "\"} %" PRId64 "\n", names[f],
+				   ids[i], v);
 		}
 	}
 }
@@ -371,7 +371,8 @@ static void render_kafka(struct metrics_out *o, struct engine *e)
 static void render_engine(struct metrics_out *o, struct engine *e)
 {
 	out_family(o, "enrichd_engine_ready", "gauge",
-		   "1 while the dimensions are loaded, the workers run and partitions are assigned.");
+		   "1 while the dimensions are loaded, the workers run and partitions are "
+		   "assigned.");
 	out_printf(o, "enrichd_engine_ready %d\n", atomic_load(&e->ready) ? 1 : 0);
 	out_family(o, "enrichd_engine_failed", "gauge", "1 once a worker stopped on an error.");
 	out_printf(o, "enrichd_engine_failed %d\n", atomic_load(&e->failed) ? 1 : 0);
@@ -466,8 +467,8 @@ static enum MHD_Result metrics_scrape(struct metrics *m, struct MHD_Connection *
 	}
 	if (len >= m->cap) {
 		if (!m->overflow_logged)
-			log_error("metrics", "/metrics needs %zu bytes, more than the %zu available",
-				  len + 1, m->cap);
+			log_error("metrics", "/metrics needs %zu bytes, more than the %zu "
+				  "available", len + 1, m->cap);
 		m->overflow_logged = true;
 		static const char msg[] = "metrics too large\n";
 		return metrics_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", msg,
@@ -637,7 +638,8 @@ int metrics_start(struct metrics **out, const char *listen, struct engine *e)
 	m->port = info ? info->port : 0;
 	char addr[INET6_ADDRSTRLEN] = "?";
 	if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)&ss)->sin_addr, addr, sizeof(addr));
+		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)&ss)->sin_addr, addr,
+			  sizeof(addr));
 	else
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)&ss)->sin6_addr, addr,
 			  sizeof(addr));

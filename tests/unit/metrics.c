@@ -154,7 +154,8 @@ Test(metrics, join_counters_per_dimension_with_escaped_labels)
 	render();
 	expect_line("enrichd_worker_join_lookups_total{worker=\"0\",dimension=\"users\"} 990");
 	expect_line("enrichd_worker_join_misses_total{worker=\"0\",dimension=\"users\"} 12");
-	expect_line("enrichd_worker_join_lookups_total{worker=\"1\",dimension=\"" ODD_LABEL "\"} 230");
+	expect_line("enrichd_worker_join_lookups_total{worker=\"1\",dimension=\"" ODD_LABEL
+		    "\"} 230");
 	expect_line("enrichd_worker_join_misses_total{worker=\"1\",dimension=\"" ODD_LABEL "\"} 3");
 	expect_line("enrichd_dimension_rows{dimension=\"" ODD_LABEL "\"} 5");
 	cr_expect_null(strstr(body, ODD_NAME), "a raw newline or quote leaked into the output");
@@ -233,8 +234,9 @@ static void sample_family(const char *line, char *name, size_t cap, const char *
 	memcpy(name, line, n);
 	name[n] = '\0';
 	size_t h = strlen(histogram);
+	const char *suffix = name + h;
 	if (h && strncmp(name, histogram, h) == 0 &&
-	    (!strcmp(name + h, "_bucket") || !strcmp(name + h, "_sum") || !strcmp(name + h, "_count")))
+	    (!strcmp(suffix, "_bucket") || !strcmp(suffix, "_sum") || !strcmp(suffix, "_count")))
 		name[h] = '\0';
 }
 
@@ -391,7 +393,8 @@ Test(metrics, serves_metrics_health_and_readiness_over_http)
 	cr_expect_not_null(strstr(resp, "Content-Type: text/plain; version=0.0.4"));
 	size_t full = metrics_render(eng, body, BODY_CAP);
 	cr_expect_eq(strlen(http_body(resp)), full);
-	cr_expect_not_null(strstr(http_body(resp), "\nenrichd_worker_events_total{worker=\"1\"} 234\n"));
+	cr_expect_not_null(strstr(http_body(resp),
+				  "\nenrichd_worker_events_total{worker=\"1\"} 234\n"));
 
 	cr_expect_eq(http(port, "HEAD", "/metrics", resp, sizeof(resp)), 200);
 	cr_expect_str_eq(http_body(resp), "");
@@ -446,4 +449,26 @@ Test(metrics, host_defaults_to_loopback)
 	cr_expect_eq(http(metrics_port(m), "GET", "/healthz", resp, sizeof(resp)), 200);
 	metrics_stop(m);
 	metrics_stop(NULL);
+}
+
+Test(metrics, a_scrape_larger_than_the_first_buffer_is_served_whole)
+{
+	/* 200 workers need about 0.5 MiB of text, more than the buffer the server starts with. */
+	free(eng->workers);
+	eng->worker_count = 200;
+	eng->workers = calloc(eng->worker_count, sizeof(*eng->workers));
+	cr_assert_not_null(eng->workers);
+	atomic_store(&eng->workers[199].stats.events_in, 199);
+	size_t full = metrics_render(eng, body, BODY_CAP);
+	cr_assert_gt(full, (size_t)300 << 10);
+	cr_assert_lt(full, BODY_CAP);
+	struct metrics *m = NULL;
+	cr_assert_eq(metrics_start(&m, "127.0.0.1:0", eng), 0);
+	static char resp[2 * BODY_CAP];
+	for (int i = 0; i < 2; i++) {
+		cr_expect_eq(http(metrics_port(m), "GET", "/metrics", resp, sizeof(resp)), 200);
+		cr_expect_str_eq(http_body(resp), body);
+	}
+	cr_expect_not_null(strstr(body, "\nenrichd_worker_events_total{worker=\"199\"} 199\n"));
+	metrics_stop(m);
 }
