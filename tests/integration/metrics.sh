@@ -104,6 +104,34 @@ for p in $(seq 0 $((partitions - 1))); do
 	check "partition $p committed = high watermark" "$co" "$hw"
 done
 
+# The documentation's alert rules and dashboard: valid PromQL that names only metrics that exist.
+docs=$ENRICHD_SOURCE_DIR/docs
+awk '/^### Alert rules/ { a = 1 } a && /^```yaml$/ { y = 1; next } y && /^```$/ { exit } y' \
+	"$docs/OPERATIONS.md" >"$work/alerts.yml"
+[ -s "$work/alerts.yml" ] || { echo "FAIL: no alert rules in OPERATIONS.md"; fail=1; }
+promtool check rules "$work/alerts.yml" >"$work/rules.txt" 2>&1 ||
+	{ echo "FAIL: alert rules:"; cat "$work/rules.txt"; fail=1; }
+python3 - "$docs/grafana-dashboard.json" >"$work/dashboard.yml" <<'PY' ||
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["schemaVersion"] >= 36 and d["panels"], "not a dashboard"
+print("groups:\n  - name: dashboard\n    rules:")
+n = 0
+for p in d["panels"]:
+    for t in p.get("targets", []):
+        e = t["expr"].replace("$__rate_interval", "5m").replace("$instance", ".*")
+        print(f"      - record: dashboard:expr{n}\n        expr: {json.dumps(e)}")
+        n += 1
+assert n >= 20, f"only {n} queries"
+PY
+	{ echo "FAIL: dashboard JSON"; fail=1; }
+promtool check rules "$work/dashboard.yml" >"$work/rules.txt" 2>&1 ||
+	{ echo "FAIL: dashboard queries:"; cat "$work/rules.txt"; fail=1; }
+for name in $(cat "$work/alerts.yml" "$work/dashboard.yml" | grep -o 'enrichd_[a-z0-9_]*' |
+	sed -E 's/_(bucket|sum|count)$//' | sort -u); do
+	grep -q "^# TYPE $name " "$m" || { echo "FAIL: the docs use $name, not exported"; fail=1; }
+done
+
 kill -TERM "$enrichd_pid"
 wait "$enrichd_pid" || { echo "FAIL: enrichd exited non-zero"; fail=1; }
 grep -q "summary:" "$work/enrichd.log"
