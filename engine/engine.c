@@ -19,6 +19,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "manifest.h"
+#include "metrics.h"
 #include "seg.h"
 
 #define ENGINE_TICK_MS 100
@@ -645,6 +646,11 @@ int engine_run(const struct config *cfg, const char *input_path)
 			break;
 		}
 	}
+	struct metrics *metrics = NULL;
+	if (rc == 0 && cfg->metrics_listen[0])
+		rc = metrics_start(&metrics, cfg->metrics_listen, e);
+	if (rc < 0)
+		atomic_store(&e->stop, true);
 	int loop_rc = rc == 0 ? engine_control_loop(ctl) : rc;
 	for (uint32_t k = 0; k < e->worker_count; k++) {
 		int wrc = worker_join(&e->workers[k]);
@@ -653,6 +659,7 @@ int engine_run(const struct config *cfg, const char *input_path)
 	}
 	if (ctl->loader_started)
 		pthread_join(ctl->loader, NULL);
+	metrics_stop(metrics); /* it reads the consumer and the workers */
 	if (e->consumer) {
 		int crc = kafka_consumer_close(e->consumer);
 		if (crc < 0 && loop_rc == 0)

@@ -1,0 +1,67 @@
+/*
+ * metrics: the HTTP endpoint operators and Prometheus scrape ([metrics] listen).
+ *
+ *   GET /metrics   Prometheus text exposition format 0.0.4 (metrics_render below)
+ *   GET /healthz   200 "ok" while no worker has failed, else 503 with the reason
+ *   GET /readyz    200 "ready" while the engine is ready (engine.ready), else 503
+ *   anything else  404; a method other than GET or HEAD: 405
+ *
+ * Served by libmicrohttpd from one internal polling thread bound to the configured address
+ * only. Requests are handled one at a time on that thread, so scrapes never run concurrently
+ * with each other; they run concurrently with the engine and read only its atomics (counters,
+ * gauges, engine.committed), the consumer's assignment and librdkafka's cached high
+ * watermarks. A scrape takes no engine lock, never touches the dimension set and cannot slow a
+ * worker down (beyond the consumer's assignment mutex, held for a few nanoseconds per assigned
+ * partition).
+ *
+ * Names follow the Prometheus conventions: enrichd_<subsystem>_<name>, base units (seconds,
+ * bytes), `_total` on counters. Every series a worker has (per reason, dimension, stage) is
+ * present from the first scrape, zero until it moves. The event-to-seal latency histogram is
+ * summed over the workers (one histogram per instance). docs/OPERATIONS.md lists every metric.
+ */
+#ifndef ENRICHD_METRICS_H
+#define ENRICHD_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct engine;
+struct metrics;
+
+/* Bound of the /metrics body; a larger rendering is cut and answered with 500 (logged once). */
+#define METRICS_BODY_MAX_BYTES ((size_t)64 << 20)
+/* Connections served at once, and how long an idle one stays open. */
+#define METRICS_CONNECTIONS_MAX 32
+#define METRICS_CONNECTION_TIMEOUT_S 10
+
+/*
+ * Starts the server on listen: "host:port", "[ipv6]:port", ":port" or "port" (host defaults to
+ * 127.0.0.1; port 0 picks a free port, logged). host is an IP address or a name resolved once,
+ * here (the first address is used). e must stay valid, with its workers array and consumer,
+ * until metrics_stop(); it is only read. Logs the address served. Returns 0 with *out set,
+ * -EINVAL for a malformed listen string (logged, naming it), -ENOMEM, or -errno / -EIO when the
+ * socket cannot be bound (logged).
+ */
+int metrics_start(struct metrics **out, const char *listen, struct engine *e);
+
+/* The TCP port served (useful with port 0). */
+uint16_t metrics_port(const struct metrics *m);
+
+/* Stops the server, waits for its thread (a scrape in progress finishes) and frees m. NULL ok. */
+void metrics_stop(struct metrics *m);
+
+/*
+ * Writes the /metrics text of e into buf (at most cap bytes, NUL-terminated when cap > 0) and
+ * returns its full length without the NUL, as snprintf does: a return >= cap means the text was
+ * cut and a buffer of return + 1 bytes holds it. Reads only atomics of e, its configuration,
+ * and (when e->consumer is set) the consumer's assignment and cached watermarks. No allocation.
+ */
+size_t metrics_render(struct engine *e, char *buf, size_t cap);
+
+/*
+ * The /healthz answer: 200 with "ok\n", or 503 with the reason ("worker 1 failed: ...").
+ * Writes at most cap bytes into reason (NUL-terminated). Returns the HTTP status.
+ */
+int metrics_health(struct engine *e, char *reason, size_t cap);
+
+#endif
