@@ -210,6 +210,14 @@ static void render_workers(struct metrics_out *o, struct engine *e)
 		out_ns_as_s(o, load_u64(&e->workers[k].stats.stall_ns_max));
 	}
 
+	out_family(o, "enrichd_worker_reload_stall_max_seconds", "gauge",
+		   "Longest pause of the event path to move to a reloaded dimension set (writing the "
+		   "blocks that borrow the old dictionaries), since start.");
+	for (uint32_t k = 0; k < e->worker_count; k++) {
+		out_printf(o, "enrichd_worker_reload_stall_max_seconds{worker=\"%" PRIu32 "\"} ", k);
+		out_ns_as_s(o, load_u64(&e->workers[k].stats.reload_stall_ns_max));
+	}
+
 	if (!e->consumer)
 		return;
 	out_family(o, "enrichd_kafka_errors_total", "counter",

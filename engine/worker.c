@@ -420,8 +420,8 @@ static int worker_dimset_refresh(struct worker_state *s)
 	atomic_store_explicit(&s->engine->dimset_generation_seen[s->w->index], cur->generation,
 			      memory_order_release);
 	uint64_t stall = worker_ns() - t0;
-	if (stall > atomic_load_explicit(&s->w->stats.stall_ns_max, memory_order_relaxed))
-		atomic_store_explicit(&s->w->stats.stall_ns_max, stall, memory_order_relaxed);
+	if (stall > atomic_load_explicit(&s->w->stats.reload_stall_ns_max, memory_order_relaxed))
+		atomic_store_explicit(&s->w->stats.reload_stall_ns_max, stall, memory_order_relaxed);
 	log_info("worker", "w%u: now joining with dimension set %" PRIu64 " (switch took %.3f ms)",
 		 s->w->index, cur->generation, (double)stall / 1e6);
 	return 0;

@@ -64,6 +64,7 @@ struct worker_stats {
 	_Atomic uint64_t bytes_written;
 	_Atomic uint64_t epochs;
 	_Atomic uint64_t stall_ns_max;   /* longest single epoch close (seal + sync) */
+	_Atomic uint64_t reload_stall_ns_max; /* longest switch to a reloaded dimension set */
 	_Atomic uint64_t stage_ns[WORKER_STAGE_COUNT];
 	/*
 	 * Event-to-seal latency per row: from the Kafka message timestamp (or, without one, the
