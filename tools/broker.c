@@ -9,7 +9,8 @@
  *
  * Prints the bootstrap list ("127.0.0.1:PORT,...") on stdout as its first line once the topics
  * exist, writes it to --port-file too (atomically, through a rename), then runs until SIGTERM or
- * SIGINT, destroys the cluster, removes the port file and exits 0.
+ * SIGINT, destroys the cluster, removes the port file and exits 0. SIGUSR1 takes every broker
+ * down (connections refused, data kept) and SIGUSR2 brings them back: outages for tests.
  *
  * Limits of the mock group coordinator (librdkafka 2.0.2), which tests must design around:
  *   - The first member of an empty group is answered after 3 s. Any later join or leave makes
@@ -65,6 +66,7 @@ static void usage(FILE *out)
 		"                      [--brokers N] [--port-file FILE] [--debug CONTEXTS]\n"
 		"\n"
 		"Runs an in-memory Kafka cluster (librdkafka mock) on 127.0.0.1 until SIGTERM/SIGINT.\n"
+		"SIGUSR1 takes every broker down (data kept), SIGUSR2 brings them back up.\n"
 		"The first line on stdout is the bootstrap list, e.g. 127.0.0.1:40123,127.0.0.1:40125\n"
 		"\n"
 		"  -t, --topic NAME      topic to create (repeatable, or a comma list; at most %d)\n"
@@ -253,12 +255,33 @@ static rd_kafka_t *cluster_handle_new(const char *debug)
 	return rk;
 }
 
-/* Blocks until SIGTERM or SIGINT (blocked in every thread, taken here). Returns the signal. */
-static int wait_for_stop(const sigset_t *stop)
+/* Takes every mock broker down (up = false) or back up: clients see connections refused. */
+static void brokers_set(rd_kafka_mock_cluster_t *mcluster, int brokers, bool up)
+{
+	for (int id = 1; id <= brokers; id++) {
+		rd_kafka_resp_err_t err = up ? rd_kafka_mock_broker_set_up(mcluster, id)
+					     : rd_kafka_mock_broker_set_down(mcluster, id);
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+			log_error("broker", "broker %d %s: %s", id, up ? "up" : "down",
+				  rd_kafka_err2str(err));
+	}
+	log_info("broker", "%s: %d broker(s) %s", up ? "SIGUSR2" : "SIGUSR1", brokers,
+		 up ? "up again" : "down (data kept)");
+}
+
+/*
+ * Blocks until SIGTERM or SIGINT (blocked in every thread, taken here), serving SIGUSR1 (every
+ * broker down) and SIGUSR2 (back up) meanwhile. Returns the stop signal.
+ */
+static int wait_for_stop(const sigset_t *stop, rd_kafka_mock_cluster_t *mcluster, int brokers)
 {
 	for (;;) {
 		int sig = 0;
 		int rc = sigwait(stop, &sig);
+		if (rc == 0 && (sig == SIGUSR1 || sig == SIGUSR2)) {
+			brokers_set(mcluster, brokers, sig == SIGUSR2);
+			continue;
+		}
 		if (rc == 0)
 			return sig;
 		if (rc != EINTR) {
@@ -283,6 +306,8 @@ int main(int argc, char **argv)
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGUSR1);
+	sigaddset(&stop, SIGUSR2);
 	rc = pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	if (rc != 0) {
 		log_error("broker", "pthread_sigmask: %s", strerror(rc));
@@ -331,7 +356,7 @@ int main(int argc, char **argv)
 	log_info("broker", "%d broker(s) on %s, %zu topic(s) of %d partition(s)", opts.brokers,
 		 bootstraps, opts.topic_count, opts.partitions);
 
-	int sig = wait_for_stop(&stop);
+	int sig = wait_for_stop(&stop, mcluster, opts.brokers);
 	if (sig > 0) {
 		log_info("broker", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		status = 0;
