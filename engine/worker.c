@@ -64,6 +64,7 @@ struct worker_state {
 	struct seg_writer *seg;
 	struct deadletter dl;
 	struct manifest manifest;
+	struct manifest_record *record;        /* epoch close: the record being appended */
 	struct seg_synced_info *synced;        /* epoch close: segments to record */
 	struct manifest_segment *rec_segs;
 	struct manifest_range *rec_ranges;
@@ -132,8 +133,18 @@ static void worker_count(_Atomic uint64_t *counter, uint64_t n)
 static void worker_dead_letter(struct worker_state *s, const struct worker_msg *m,
 			       const char *error, const char *reason)
 {
-	int rc = deadletter_append(&s->dl, s->topic, m->partition, m->offset, error, reason,
-				   m->data, m->len);
+	int rc;
+	uint32_t backoff_ms = 1;
+	/* A full dead-letter buffer that cannot be written (disk full): wait, never drop. */
+	while ((rc = deadletter_append(&s->dl, s->topic, m->partition, m->offset, error, reason,
+				       m->data, m->len)) < 0 &&
+	       (rc == -ENOSPC || rc == -EDQUOT || rc == -EIO)) {
+		worker_count(&s->w->stats.write_errors, 1);
+		struct timespec ts = {backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000};
+		nanosleep(&ts, NULL);
+		if (backoff_ms < 1000)
+			backoff_ms *= 2;
+	}
 	if (rc < 0)
 		log_error("worker", "w%u: partition %" PRId32 " offset %" PRId64
 			  ": dead letter not written: %s", s->w->index, m->partition, m->offset,
@@ -242,6 +253,41 @@ static void worker_on_sealed(void *arg, const struct seg_sealed *sealed)
 		  sealed->path, sealed->rows, sealed->bytes);
 }
 
+static bool worker_disk_retryable(int rc)
+{
+	return rc == -ENOSPC || rc == -EDQUOT || rc == -EIO || rc == -ENOMEM || rc == -EAGAIN;
+}
+
+/*
+ * Retries a dead-letter sync or manifest append that failed with a disk error (ENOSPC, EIO, ...)
+ * with a backoff doubling from 1 ms to 1 s, as the segment writer does, until it succeeds or the
+ * error is not one retrying can fix. Counted in write_errors; logged by the callee.
+ */
+static int worker_disk_retry(struct worker_state *s, int (*op)(struct worker_state *))
+{
+	uint32_t backoff_ms = 1;
+	for (;;) {
+		int rc = op(s);
+		if (rc == 0 || !worker_disk_retryable(rc))
+			return rc;
+		worker_count(&s->w->stats.write_errors, 1);
+		struct timespec ts = {backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000};
+		nanosleep(&ts, NULL);
+		if (backoff_ms < 1000)
+			backoff_ms *= 2;
+	}
+}
+
+static int worker_dl_sync_op(struct worker_state *s)
+{
+	return deadletter_sync(&s->dl);
+}
+
+static int worker_manifest_op(struct worker_state *s)
+{
+	return manifest_append(&s->manifest, s->record);
+}
+
 /* Adds the epoch's rows to the latency histogram, as sealed at now_ms. */
 static void worker_latency_record(struct worker_state *s, int64_t now_ms)
 {
@@ -287,7 +333,7 @@ static int worker_epoch_close(struct worker_state *s)
 		rc = w->exit_code;
 	/* 2. Every dead letter on disk. */
 	if (rc == 0)
-		rc = deadletter_sync(&s->dl);
+		rc = worker_disk_retry(s, worker_dl_sync_op);
 	if (rc < 0)
 		return rc;
 	/* 3. The epoch recorded: what is sealed and which offsets it covers. */
@@ -318,7 +364,9 @@ static int worker_epoch_close(struct worker_state *s)
 		.range_count = s->dirty_count,
 		.ranges = s->rec_ranges,
 	};
-	rc = manifest_append(&s->manifest, &rec);
+	s->record = &rec;
+	rc = worker_disk_retry(s, worker_manifest_op);
+	s->record = NULL;
 	if (rc < 0)
 		return rc;
 	/* 4. Visible: renamed to .native. */
@@ -944,6 +992,34 @@ static void worker_pin(struct worker *w)
 
 /* ---- the loop ---- */
 
+/*
+ * Backpressure: when the bytes handed to the disk and not yet written pass 3/4 of the bound,
+ * stop fetching this worker's partitions; resume below 1/4. Memory stays bounded by the bound
+ * plus what librdkafka had already fetched.
+ */
+static void worker_backpressure(struct worker_state *s)
+{
+	struct worker *w = s->w;
+	if (!s->engine->consumer)
+		return;
+	uint64_t inflight = seg_stats(s->seg)->inflight_bytes;
+	uint64_t bound = s->cfg->inflight_bytes;
+	bool paused = atomic_load_explicit(&w->stats.paused, memory_order_relaxed) != 0;
+	if (!paused && inflight >= bound / 4 * 3) {
+		if (kafka_worker_pause(s->engine->consumer, w->index) == 0) {
+			atomic_store_explicit(&w->stats.paused, 1, memory_order_relaxed);
+			worker_count(&w->stats.pauses, 1);
+			log_info("worker", "w%u: %" PRIu64 " bytes waiting for the disk: partitions paused",
+				 w->index, inflight);
+		}
+	} else if (paused && inflight <= bound / 4) {
+		if (kafka_worker_resume(s->engine->consumer, w->index) == 0) {
+			atomic_store_explicit(&w->stats.paused, 0, memory_order_relaxed);
+			log_info("worker", "w%u: the disk caught up: partitions resumed", w->index);
+		}
+	}
+}
+
 static void worker_seg_gauges(struct worker_state *s)
 {
 	const struct seg_stats *ss = seg_stats(s->seg);
@@ -985,6 +1061,7 @@ static int worker_loop(struct worker_state *s)
 		if (rc < 0)
 			return rc;
 		worker_seg_gauges(s);
+		worker_backpressure(s);
 		if (w->exit_code < 0)
 			return w->exit_code;
 		bool aged = s->epoch_rows > 0 &&
