@@ -31,7 +31,7 @@ static bool dimset_table_same(const struct dimset_table *t, const struct stat *s
 	       t->mtime_ns == (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
-static int dimset_table_load(const struct config_dim *cd, unsigned threads,
+static int dimset_table_load(const struct config_dim *cd, unsigned threads, int numa_node,
 			     struct dimset_table **out)
 {
 	struct dim_attr_spec attrs[CONFIG_ATTRS_MAX];
@@ -52,6 +52,8 @@ static int dimset_table_load(const struct config_dim *cd, unsigned threads,
 		.attr_count = (unsigned)cd->attr_count,
 		.threads = threads,
 		.key_strip_query = cd->key_normalize == CONFIG_KEY_STRIP_QUERY,
+		.numa_bind = numa_node >= 0,
+		.numa_node = numa_node >= 0 ? (unsigned)numa_node : 0,
 	};
 	int rc = dim_format_parse(cd->format, &spec.format);
 	if (rc < 0)
@@ -105,7 +107,7 @@ void dimset_free(struct dimset *set)
 }
 
 int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned threads,
-		struct dimset **out, unsigned *reloaded)
+		int numa_node, struct dimset **out, unsigned *reloaded)
 {
 	struct dimset *set = calloc(1, sizeof(*set));
 	if (!set)
@@ -126,7 +128,7 @@ int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned th
 			d->table = prev->dims[i].table;
 			d->table->refs++;
 		} else {
-			rc = dimset_table_load(cd, threads, &d->table);
+			rc = dimset_table_load(cd, threads, numa_node, &d->table);
 			if (rc < 0)
 				goto out_free_set;
 			loaded++;

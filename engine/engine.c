@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
+#include <numa.h>
 
 #include "kafka.h"
 #include "log.h"
@@ -171,49 +172,91 @@ static void *engine_loader_main(void *arg)
 {
 	struct engine_control *ctl = arg;
 	struct engine *e = ctl->e;
-	struct dimset *old = atomic_load(&e->dimset);
-	struct dimset *next;
+	struct dimset *old[PLACE_NODES_MAX], *next[PLACE_NODES_MAX];
 	unsigned loaded = 0;
 	int64_t t0 = engine_now_ms();
-	int rc = dimset_load(&e->cfg, old, 0, &next, &loaded);
+	int rc = 0;
+	uint32_t r;
+	for (r = 0; r < e->replica_count; r++)
+		old[r] = atomic_load(&e->dimsets[r]);
+	for (r = 0; r < e->replica_count && rc == 0; r++) {
+		unsigned n = 0;
+		rc = dimset_load(&e->cfg, old[r], 0, e->replica_node[r], &next[r], &n);
+		loaded += n;
+	}
 	if (rc < 0) {
+		for (uint32_t i = 0; i + 1 < r; i++)
+			dimset_free(next[i]);
 		atomic_fetch_add(&e->reload_failures, 1);
 		log_error("engine", "reload failed (%s): still serving dimension set %" PRIu64,
-			  strerror(-rc), old->generation);
+			  strerror(-rc), old[0]->generation);
 		goto out;
 	}
 	if (loaded == 0) {
 		log_info("engine", "reload: no dimension source changed");
 		atomic_store(&e->reload_last_success_ms, engine_now_ms());
 		atomic_store(&e->reload_last_duration_ms, (uint64_t)(engine_now_ms() - t0));
-		next->generation = old->generation; /* nothing to publish */
-		dimset_free(next);
+		for (r = 0; r < e->replica_count; r++)
+			dimset_free(next[r]);
 		goto out;
 	}
-	atomic_store_explicit(&e->dimset, next, memory_order_release);
-	/* The old set is freed once every running worker has moved to the new one. */
+	for (r = 0; r < e->replica_count; r++)
+		atomic_store_explicit(&e->dimsets[r], next[r], memory_order_release);
+	/* The old sets are freed once every running worker has moved to its new one. */
 	for (;;) {
 		bool all = true;
 		for (uint32_t k = 0; k < e->worker_count; k++) {
 			if (atomic_load(&e->workers[k].done))
 				continue;
-			if (atomic_load(&e->dimset_generation_seen[k]) != next->generation)
+			if (atomic_load(&e->dimset_generation_seen[k]) !=
+			    next[e->workers[k].replica]->generation)
 				all = false;
 		}
 		if (all)
 			break;
 		engine_sleep_ms(1);
 	}
-	dimset_free(old);
-	engine_dim_gauges(e, next);
+	for (r = 0; r < e->replica_count; r++)
+		dimset_free(old[r]);
+	engine_dim_gauges(e, next[0]);
 	atomic_store(&e->reload_last_success_ms, engine_now_ms());
 	atomic_store(&e->reload_last_duration_ms, (uint64_t)(engine_now_ms() - t0));
 	atomic_fetch_add(&e->reloads, 1);
-	log_info("engine", "reload: dimension set %" PRIu64 " in use (%u tables loaded) after %"
-		 PRId64 " ms", next->generation, loaded, engine_now_ms() - t0);
+	log_info("engine", "reload: dimension set %" PRIu64 " in use (%u tables loaded over %u "
+		 "replica(s)) after %" PRId64 " ms", next[0]->generation, loaded, e->replica_count,
+		 engine_now_ms() - t0);
 out:
 	atomic_store(&ctl->loader_running, false);
 	return NULL;
+}
+
+/*
+ * The dimension replicas: one per node with workers when numa = replicate and the plan spans
+ * several nodes, bound to their node where the machine has it; else one set.
+ */
+static void engine_replicas(struct engine *e)
+{
+	e->replica_count = 1;
+	e->replica_node[0] = -1;
+	for (uint32_t k = 0; k < e->worker_count; k++)
+		e->workers[k].replica = 0;
+	if (e->cfg.numa != CONFIG_NUMA_REPLICATE || e->plan.node_count < 2)
+		return;
+	bool bindable = numa_available() >= 0;
+	e->replica_count = e->plan.node_count;
+	for (uint32_t i = 0; i < e->plan.node_count; i++) {
+		int node = e->plan.node_id[i];
+		e->replica_node[i] = bindable && node <= numa_max_node() ? node : -1;
+		if (e->replica_node[i] < 0)
+			log_warn("engine", "replica for node %d: the machine has no such node; its "
+				 "memory is not bound", node);
+	}
+	for (uint32_t k = 0; k < e->worker_count; k++) {
+		int node = place_worker_node(&e->plan, k);
+		for (uint32_t i = 0; i < e->plan.node_count; i++)
+			if (e->plan.node_id[i] == node)
+				e->workers[k].replica = i;
+	}
 }
 
 static void engine_reload_start(struct engine_control *ctl)
@@ -446,15 +489,25 @@ int engine_check(const struct config *cfg, FILE *out)
 		return -ENOMEM;
 	e->cfg = *cfg;
 	e->worker_count = (uint32_t)(cfg->cpu_count > 256 ? 256 : cfg->cpu_count);
+	e->workers = calloc(e->worker_count, sizeof(*e->workers));
+	if (!e->workers) {
+		free(e);
+		return -ENOMEM;
+	}
 	int rc = engine_plan(e);
 	if (rc < 0)
 		goto out_free;
 	config_print(cfg, out);
 	fprintf(out, "placement:  %u NUMA node(s) with workers; partition p -> node index p mod %u, "
 		"then round-robin over that node's workers\n", e->plan.node_count, e->plan.node_count);
+	engine_replicas(e);
 	for (uint32_t k = 0; k < e->worker_count; k++)
-		fprintf(out, "  worker %u: CPU %d, node %d\n", k, cfg->cpus[k],
-			place_worker_node(&e->plan, k));
+		fprintf(out, "  worker %u: CPU %d, node %d, dimension replica %u\n", k, cfg->cpus[k],
+			place_worker_node(&e->plan, k), e->workers[k].replica);
+	fprintf(out, "  partitions 0-23:");
+	for (int32_t p = 0; p < 24; p++)
+		fprintf(out, " %d->w%u", p, place_partition_worker(&e->plan, p));
+	fprintf(out, "\n");
 	static struct native_column_spec specs[DIMSET_COLUMNS_MAX];
 	static char names[DIMSET_COLUMNS_MAX][NATIVE_NAME_MAX];
 	static char types[DIMSET_COLUMNS_MAX][NATIVE_TYPE_NAME_MAX];
@@ -475,6 +528,7 @@ int engine_check(const struct config *cfg, FILE *out)
 		}
 	}
 out_free:
+	free(e->workers);
 	free(e);
 	return rc;
 }
@@ -583,20 +637,10 @@ int engine_run(const struct config *cfg, const char *input_path)
 		log_info("engine", "removed %u open segments (.native.tmp) of an earlier run: their "
 			 "rows are consumed again", removed);
 
-	struct dimset *set;
-	rc = dimset_load(&e->cfg, NULL, 0, &set, NULL);
-	if (rc < 0) {
-		log_error("engine", "loading the dimensions failed: not starting");
-		goto out_close_sig;
-	}
-	atomic_store(&e->dimset, set);
-	engine_dim_gauges(e, set);
-	atomic_store(&e->reload_last_success_ms, engine_now_ms());
-
 	e->workers = calloc(e->worker_count, sizeof(*e->workers));
 	if (!e->workers) {
 		rc = -ENOMEM;
-		goto out_free_dims;
+		goto out_close_sig;
 	}
 	if (input_path) {
 		const char *name = input_path;
@@ -623,10 +667,23 @@ int engine_run(const struct config *cfg, const char *input_path)
 	rc = engine_plan(e);
 	if (rc < 0)
 		goto out_close_input;
+	engine_replicas(e);
+	for (uint32_t r = 0; r < e->replica_count; r++) {
+		struct dimset *set;
+		rc = dimset_load(&e->cfg, NULL, 0, e->replica_node[r], &set, NULL);
+		if (rc < 0) {
+			log_error("engine", "loading the dimensions failed: not starting");
+			goto out_free_dims;
+		}
+		atomic_store(&e->dimsets[r], set);
+	}
+	struct dimset *set = atomic_load(&e->dimsets[0]);
+	engine_dim_gauges(e, set);
+	atomic_store(&e->reload_last_success_ms, engine_now_ms());
 	if (!input_path) {
 		rc = engine_consumer(ctl);
 		if (rc < 0)
-			goto out_close_input;
+			goto out_free_dims;
 	}
 	for (uint32_t k = 0; k < e->worker_count; k++) {
 		struct worker *w = &e->workers[k];
@@ -635,9 +692,9 @@ int engine_run(const struct config *cfg, const char *input_path)
 		w->node = place_worker_node(&e->plan, k);
 		w->engine = e;
 	}
-	log_info("engine", "enrichd %s: %u workers, %zu dimensions (%.1f MiB), output %s, %s",
-		 ENRICHD_VERSION, e->worker_count, set->count,
-		 (double)dimset_bytes(set) / (1 << 20), cfg->output_dir,
+	log_info("engine", "enrichd %s: %u workers, %zu dimensions (%.1f MiB x %u replica(s)), "
+		 "output %s, %s", ENRICHD_VERSION, e->worker_count, set->count,
+		 (double)dimset_bytes(set) / (1 << 20), e->replica_count, cfg->output_dir,
 		 input_path ? "reading --input" : "consuming Kafka");
 	for (uint32_t k = 0; k < e->worker_count; k++) {
 		rc = worker_start(&e->workers[k]);
@@ -669,13 +726,14 @@ int engine_run(const struct config *cfg, const char *input_path)
 	engine_status(ctl, true);
 	rc = loop_rc;
 
+out_free_dims:
+	for (uint32_t r = 0; r < e->replica_count; r++)
+		dimset_free(atomic_load(&e->dimsets[r]));
 out_close_input:
 	if (input_fd >= 0)
 		close(input_fd);
 out_free_workers:
 	free(e->workers);
-out_free_dims:
-	dimset_free(atomic_load(&e->dimset));
 out_close_sig:
 	if (ctl->sigfd >= 0)
 		close(ctl->sigfd);

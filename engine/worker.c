@@ -453,7 +453,7 @@ static int worker_dicts_set(struct worker_state *s)
  */
 static int worker_dimset_refresh(struct worker_state *s)
 {
-	struct dimset *cur = atomic_load_explicit(&s->engine->dimset, memory_order_acquire);
+	struct dimset *cur = atomic_load_explicit(&s->engine->dimsets[s->w->replica], memory_order_acquire);
 	if (cur == s->set)
 		return 0;
 	uint64_t t0 = worker_ns();
@@ -873,7 +873,7 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 		s->consumed_next[p] = -1;
 	s->in_file_pos = w->input.begin;
 
-	s->set = atomic_load_explicit(&e->dimset, memory_order_acquire);
+	s->set = atomic_load_explicit(&e->dimsets[w->replica], memory_order_acquire);
 	s->generation = s->set->generation;
 	s->columns = dimset_schema(cfg, s->specs, s->names, s->types);
 	/* The topic column's dictionary is this worker's one topic. */

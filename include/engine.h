@@ -31,12 +31,15 @@ struct engine {
 	struct worker *workers;
 
 	/*
-	 * The dimension set in use. Swapped by the loader; a worker switches to a new set between
+	 * The dimension set in use, per replica (worker k reads dimsets[workers[k].replica]).
+	 * Swapped by the loader; a worker switches to a new set between
 	 * batches, after encoding the blocks that borrow the old set's dictionaries, and then
 	 * acknowledges the generation in workers[k].dimset_generation. The old set is freed when
 	 * every running worker has acknowledged the new one.
 	 */
-	struct dimset *_Atomic dimset;
+	struct dimset *_Atomic dimsets[PLACE_NODES_MAX]; /* one per replica */
+	uint32_t replica_count;     /* 1, or (numa = replicate) one per node with workers */
+	int replica_node[PLACE_NODES_MAX]; /* NUMA node a replica's memory is bound to (-1: none) */
 	_Atomic uint64_t dimset_generation_seen[256];
 
 	_Atomic bool stop;          /* stop fetching, close the last epoch, exit */

@@ -92,6 +92,7 @@ struct worker {
 	unsigned index;
 	int cpu;
 	int node;
+	unsigned replica;            /* its dimension replica (engine.dimsets index) */
 	struct engine *engine;
 	struct worker_input input;
 	pthread_t thread;
