@@ -1,0 +1,828 @@
+/*
+ * dim: the dimension hash table. Layout, parallel build from parsed parts, batch lookups and
+ * the table's accessors. The layout is described in include/dim.h.
+ */
+#include "dim.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dim_impl.h"
+#include "log.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+/* Rows a build thread keeps in flight between prefetching a slot and inserting into it. */
+#define DIM_BUILD_AHEAD 16
+/* Bytes of one row's attribute values and null bits: every attribute at 8 bytes at most. */
+#define DIM_ROW_FIXED_MAX (DIM_ATTR_MAX * 8 + DIM_ATTR_MAX / 8)
+
+struct dim_attr_info {
+	struct dim_col col; /* col.name points at name */
+	char name[DIM_NAME_MAX];
+	struct dim_str *dict; /* LC: dict_count entries */
+	char *dict_bytes;     /* LC: the values' bytes */
+	size_t dict_alloc;    /* bytes of dict + dict_bytes */
+};
+
+struct dim {
+	char name[DIM_NAME_MAX];
+	enum dim_type key_type;
+	unsigned attr_count;
+	struct dim_attr_info attr[DIM_ATTR_MAX];
+
+	uint8_t *slots; /* shards * capacity slots */
+	size_t slots_bytes;
+	enum huge_mode slots_mode;
+	uint8_t *arena; /* String records and values; offset 0 is never used */
+	size_t arena_bytes;
+	enum huge_mode arena_mode;
+
+	unsigned slot_shift;  /* log2 of the slot size */
+	unsigned shard_bits;  /* shards = 1 << shard_bits */
+	unsigned cap_bits;    /* slots per shard = 1 << cap_bits */
+	uint64_t cap_mask;
+	uint32_t row_fixed;   /* attribute values + null bits of one row */
+
+	size_t rows;
+	bool has_zero;        /* UInt64 key 0 is present, in zero_row */
+	uint8_t *zero_row;    /* one slot for key 0 (the empty-slot marker) */
+	size_t bytes;         /* dim_bytes */
+};
+
+/* ---- hashing and slot addressing ---- */
+
+uint64_t dim_hash_bytes(const void *p, size_t len)
+{
+	return XXH3_64bits(p, len);
+}
+
+uint64_t dim_hash_key_u64(uint64_t key)
+{
+	uint64_t le = htole64(key);
+	return XXH3_64bits(&le, sizeof(le));
+}
+
+static inline uint64_t dim_shard_of(const struct dim *d, uint64_t h)
+{
+	return (h >> DIM_SHARD_SHIFT) >> (DIM_SHARD_BITS_MAX - d->shard_bits);
+}
+
+/* Index of the first slot of h's shard. */
+static inline uint64_t dim_shard_base(const struct dim *d, uint64_t h)
+{
+	return dim_shard_of(d, h) << d->cap_bits;
+}
+
+static inline uint8_t *dim_slot_at(const struct dim *d, uint64_t idx)
+{
+	return d->slots + (idx << d->slot_shift);
+}
+
+static inline uint64_t dim_load_u64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* Decodes the varint at p (at most 5 bytes: values are < 2^35) into *v; returns the bytes after. */
+static inline const uint8_t *dim_varint_get(const uint8_t *p, size_t *v)
+{
+	size_t n = 0;
+	for (unsigned shift = 0; shift < 35; shift += 7) {
+		uint8_t b = *p++;
+		n |= (size_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			break;
+	}
+	*v = n;
+	return p;
+}
+
+static inline uint8_t *dim_varint_put(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* The key bytes of a String-key record. */
+static inline const uint8_t *dim_rec_key(const struct dim *d, const uint8_t *rec, size_t *len)
+{
+	return dim_varint_get(rec + d->row_fixed, len);
+}
+
+static inline bool dim_rec_key_eq(const struct dim *d, const uint8_t *rec, const char *key,
+				  size_t len)
+{
+	size_t n;
+	const uint8_t *k = dim_rec_key(d, rec, &n);
+	return n == len && memcmp(k, key, len) == 0;
+}
+
+/* ---- lookups ---- */
+
+void dim_hash_u64(const struct dim *d, const uint64_t *keys, size_t n, uint64_t *hashes)
+{
+	(void)d;
+	for (size_t i = 0; i < n; i++)
+		hashes[i] = dim_hash_key_u64(keys[i]);
+}
+
+void dim_hash_str(const struct dim *d, const struct dim_str *keys, size_t n, uint64_t *hashes)
+{
+	(void)d;
+	for (size_t i = 0; i < n; i++)
+		hashes[i] = XXH3_64bits(keys[i].ptr, keys[i].len);
+}
+
+void dim_prefetch(const struct dim *d, const uint64_t *hashes, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t h = hashes[i];
+		__builtin_prefetch(dim_slot_at(d, dim_shard_base(d, h) | (h & d->cap_mask)));
+	}
+}
+
+static inline const struct dim_row *dim_probe_u64(const struct dim *d, uint64_t key, uint64_t h)
+{
+	if (__builtin_expect(key == 0, 0))
+		return d->has_zero ? (const struct dim_row *)d->zero_row : NULL;
+	uint64_t base = dim_shard_base(d, h);
+	uint64_t pos = h & d->cap_mask;
+	/* The table is never full, so an empty slot ends every probe; the bound is a guard. */
+	for (uint64_t i = 0; i <= d->cap_mask; i++) {
+		const uint8_t *s = dim_slot_at(d, base | pos);
+		uint64_t k = dim_load_u64(s);
+		if (k == key)
+			return (const struct dim_row *)s;
+		if (k == 0)
+			return NULL;
+		pos = (pos + 1) & d->cap_mask;
+	}
+	return NULL;
+}
+
+void dim_lookup_u64(const struct dim *d, const uint64_t *keys, const uint64_t *hashes, size_t n,
+		    const struct dim_row **rows)
+{
+	if (d->key_type != DIM_TYPE_UINT64) {
+		for (size_t i = 0; i < n; i++)
+			rows[i] = NULL;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		rows[i] = dim_probe_u64(d, keys[i], hashes[i]);
+}
+
+/* Full probe for a String key from slot position pos of its shard. */
+static const struct dim_row *dim_probe_str_from(const struct dim *d, const char *key, size_t len,
+						uint64_t h, uint64_t pos)
+{
+	uint64_t base = dim_shard_base(d, h);
+	uint32_t tag = (uint32_t)(h >> 32);
+	for (uint64_t i = 0; i <= d->cap_mask; i++) {
+		uint64_t v = dim_load_u64(dim_slot_at(d, base | pos));
+		if (v == 0)
+			return NULL;
+		if ((uint32_t)(v >> 32) == tag) {
+			const uint8_t *rec = d->arena + (uint32_t)v;
+			if (dim_rec_key_eq(d, rec, key, len))
+				return (const struct dim_row *)rec;
+		}
+		pos = (pos + 1) & d->cap_mask;
+	}
+	return NULL;
+}
+
+/*
+ * Two passes per group of keys so the record loads overlap: the first walks each key's slots
+ * to its first tag match and prefetches that record, the second compares the full keys (and
+ * goes on probing in the rare case of a tag match on another key).
+ */
+void dim_lookup_str(const struct dim *d, const struct dim_str *keys, const uint64_t *hashes,
+		    size_t n, const struct dim_row **rows)
+{
+	if (d->key_type != DIM_TYPE_STRING) {
+		for (size_t i = 0; i < n; i++)
+			rows[i] = NULL;
+		return;
+	}
+	uint64_t cand[DIM_LOOKUP_BATCH]; /* slot position of the first tag match, or UINT64_MAX */
+	for (size_t first = 0; first < n; first += DIM_LOOKUP_BATCH) {
+		size_t m = n - first < DIM_LOOKUP_BATCH ? n - first : DIM_LOOKUP_BATCH;
+		for (size_t j = 0; j < m; j++) {
+			uint64_t h = hashes[first + j];
+			uint64_t base = dim_shard_base(d, h);
+			uint64_t pos = h & d->cap_mask;
+			uint32_t tag = (uint32_t)(h >> 32);
+			cand[j] = UINT64_MAX;
+			for (uint64_t i = 0; i <= d->cap_mask; i++) {
+				uint64_t v = dim_load_u64(dim_slot_at(d, base | pos));
+				if (v == 0)
+					break;
+				if ((uint32_t)(v >> 32) == tag) {
+					const uint8_t *rec = d->arena + (uint32_t)v;
+					__builtin_prefetch(rec);
+					__builtin_prefetch(rec + d->row_fixed + keys[first + j].len);
+					cand[j] = pos;
+					break;
+				}
+				pos = (pos + 1) & d->cap_mask;
+			}
+		}
+		for (size_t j = 0; j < m; j++) {
+			const struct dim_str *k = &keys[first + j];
+			rows[first + j] = cand[j] == UINT64_MAX
+				? NULL
+				: dim_probe_str_from(d, k->ptr, k->len, hashes[first + j], cand[j]);
+		}
+	}
+}
+
+const struct dim_row *dim_find_u64(const struct dim *d, uint64_t key)
+{
+	if (d->key_type != DIM_TYPE_UINT64)
+		return NULL;
+	return dim_probe_u64(d, key, dim_hash_key_u64(key));
+}
+
+const struct dim_row *dim_find_str(const struct dim *d, const char *key, size_t len)
+{
+	if (d->key_type != DIM_TYPE_STRING)
+		return NULL;
+	uint64_t h = XXH3_64bits(key, len);
+	return dim_probe_str_from(d, key, len, h, h & d->cap_mask);
+}
+
+uint64_t dim_row_key_u64(const struct dim *d, const struct dim_row *row)
+{
+	(void)d;
+	return dim_load_u64((const uint8_t *)row);
+}
+
+struct dim_str dim_row_key_str(const struct dim *d, const struct dim_row *row)
+{
+	size_t len;
+	const uint8_t *k = dim_rec_key(d, (const uint8_t *)row, &len);
+	return (struct dim_str){(const char *)k, len};
+}
+
+/* ---- accessors ---- */
+
+const char *dim_name(const struct dim *d)
+{
+	return d->name;
+}
+
+enum dim_type dim_key_type(const struct dim *d)
+{
+	return d->key_type;
+}
+
+size_t dim_rows(const struct dim *d)
+{
+	return d->rows;
+}
+
+size_t dim_bytes(const struct dim *d)
+{
+	return d->bytes;
+}
+
+size_t dim_capacity(const struct dim *d)
+{
+	return (size_t)1 << (d->shard_bits + d->cap_bits);
+}
+
+size_t dim_slot_bytes(const struct dim *d)
+{
+	return (size_t)1 << d->slot_shift;
+}
+
+enum huge_mode dim_huge_mode(const struct dim *d)
+{
+	return d->slots_mode;
+}
+
+unsigned dim_attr_count(const struct dim *d)
+{
+	return d->attr_count;
+}
+
+const char *dim_attr_name(const struct dim *d, unsigned i)
+{
+	return i < d->attr_count ? d->attr[i].name : NULL;
+}
+
+enum dim_type dim_attr_type(const struct dim *d, unsigned i)
+{
+	return i < d->attr_count ? d->attr[i].col.type : DIM_TYPE_NONE;
+}
+
+bool dim_attr_nullable(const struct dim *d, unsigned i)
+{
+	return i < d->attr_count && d->attr[i].col.nullable;
+}
+
+int dim_attr_index(const struct dim *d, const char *name)
+{
+	for (unsigned i = 0; i < d->attr_count; i++) {
+		if (strcmp(d->attr[i].name, name) == 0)
+			return (int)i;
+	}
+	return -ENOENT;
+}
+
+const struct dim_str *dim_lc_dict(const struct dim *d, unsigned i, size_t *count)
+{
+	if (i >= d->attr_count || d->attr[i].col.type != DIM_TYPE_LC_STRING) {
+		*count = 0;
+		return NULL;
+	}
+	*count = d->attr[i].col.dict_count;
+	return d->attr[i].dict;
+}
+
+const struct dim_col *dim_col(const struct dim *d, unsigned i)
+{
+	return i < d->attr_count ? &d->attr[i].col : NULL;
+}
+
+void dim_free(struct dim *d)
+{
+	if (!d)
+		return;
+	for (unsigned i = 0; i < d->attr_count; i++) {
+		free(d->attr[i].dict);
+		free(d->attr[i].dict_bytes);
+	}
+	huge_free(d->slots, d->slots_bytes);
+	huge_free(d->arena, d->arena_bytes);
+	free(d->zero_row);
+	free(d);
+}
+
+/* ---- build ---- */
+
+static unsigned dim_type_width(enum dim_type t)
+{
+	switch (t) {
+	case DIM_TYPE_UINT8:
+	case DIM_TYPE_INT8:
+		return 1;
+	case DIM_TYPE_UINT16:
+	case DIM_TYPE_INT16:
+	case DIM_TYPE_DATE:
+		return 2;
+	case DIM_TYPE_UINT32:
+	case DIM_TYPE_INT32:
+	case DIM_TYPE_DATETIME:
+	case DIM_TYPE_STRING:
+		return 4;
+	default:
+		return 8;
+	}
+}
+
+static unsigned dim_log2_ceil(uint64_t v)
+{
+	unsigned b = 0;
+	while (b < 63 && ((uint64_t)1 << b) < v)
+		b++;
+	return b;
+}
+
+/* Copies the merged dictionary of attribute a into memory the table owns. */
+static int dim_dict_copy(struct dim_attr_info *ai, const struct dim_lc_map *m)
+{
+	size_t total = 0;
+	for (uint32_t c = 1; c < m->count; c++)
+		total += m->vals[c].len;
+	ai->dict = calloc(m->count, sizeof(*ai->dict));
+	ai->dict_bytes = malloc(total ? total : 1);
+	if (!ai->dict || !ai->dict_bytes)
+		return -ENOMEM;
+	ai->dict[0] = (struct dim_str){"", 0};
+	size_t off = 0;
+	for (uint32_t c = 1; c < m->count; c++) {
+		if (m->vals[c].len)
+			memcpy(ai->dict_bytes + off, m->vals[c].ptr, m->vals[c].len);
+		ai->dict[c] = (struct dim_str){ai->dict_bytes + off, m->vals[c].len};
+		off += m->vals[c].len;
+	}
+	ai->dict_alloc = m->count * sizeof(*ai->dict) + (total ? total : 1);
+	ai->col.dict = ai->dict;
+	ai->col.dict_count = m->count;
+	return 0;
+}
+
+/*
+ * Decides widths and offsets: attributes by decreasing width (so most sit aligned), then the
+ * null bits; the slot size for UInt64 keys.
+ */
+static void dim_layout(struct dim *d, const struct dim_build_input *in)
+{
+	const struct dim_layout_spec *ls = in->ls;
+	unsigned width[DIM_ATTR_MAX];
+	unsigned nullbits = 0;
+	for (unsigned a = 0; a < ls->attr_count; a++) {
+		if (ls->type[a] == DIM_TYPE_LC_STRING) {
+			uint32_t count = d->attr[a].col.dict_count;
+			width[a] = count <= 256 ? 1 : count <= 65536 ? 2 : 4;
+		} else {
+			width[a] = dim_type_width(ls->type[a]);
+		}
+		d->attr[a].col.width = (uint8_t)width[a];
+	}
+	unsigned key_bytes = d->key_type == DIM_TYPE_UINT64 ? 8 : 0;
+	unsigned off = key_bytes;
+	for (unsigned w = 8; w >= 1; w /= 2) {
+		for (unsigned a = 0; a < ls->attr_count; a++) {
+			if (width[a] != w)
+				continue;
+			d->attr[a].col.offset = (uint16_t)off;
+			off += w;
+		}
+	}
+	unsigned null_base = off;
+	for (unsigned a = 0; a < ls->attr_count; a++) {
+		enum dim_type t = ls->type[a];
+		if (!ls->nullable[a] || t == DIM_TYPE_STRING || t == DIM_TYPE_LC_STRING)
+			continue;
+		d->attr[a].col.null_offset = (uint16_t)(null_base + nullbits / 8);
+		d->attr[a].col.null_mask = (uint8_t)(1u << (nullbits % 8));
+		nullbits++;
+	}
+	off = null_base + (nullbits + 7) / 8;
+	d->row_fixed = off - key_bytes;
+	d->slot_shift = d->key_type == DIM_TYPE_UINT64 ? dim_log2_ceil(off) : 3;
+	if (d->slot_shift < 3)
+		d->slot_shift = 3;
+}
+
+struct dim_build_task {
+	const struct dim_build_input *in;
+	struct dim *d;
+	uint64_t *cursor; /* per shard: next free arena offset (only the owner touches it) */
+	unsigned index, count;
+	uint64_t rows, duplicates;
+	unsigned first_dup_part; /* this thread's first duplicate in file order, if any */
+	size_t first_dup_row;
+	bool has_zero;
+	pthread_t thread;
+};
+
+static void dim_note_dup(struct dim_build_task *t, const struct dim_part *p, size_t r)
+{
+	if (t->duplicates++ == 0) {
+		t->first_dup_part = (unsigned)(p - t->in->parts);
+		t->first_dup_row = r;
+	}
+}
+
+/* Stores row r's String value v in the shard's arena, returning its reference (0 = NULL). */
+static uint32_t dim_arena_put(struct dim_build_task *t, uint64_t shard, struct dim_str v)
+{
+	if (!v.ptr)
+		return 0;
+	uint64_t at = t->cursor[shard];
+	uint8_t *p = dim_varint_put(t->d->arena + at, v.len);
+	if (v.len)
+		memcpy(p, v.ptr, v.len);
+	t->cursor[shard] = (uint64_t)(p - t->d->arena) + v.len;
+	return (uint32_t)at;
+}
+
+/* Writes row r's attribute values (dictionary codes remapped) to dst (row_fixed bytes). */
+static void dim_pack_row(struct dim_build_task *t, const struct dim_part *p, size_t r,
+			 uint64_t shard, uint8_t *dst, unsigned base)
+{
+	const struct dim *d = t->d;
+	const struct dim_layout_spec *ls = t->in->ls;
+	uint8_t buf[DIM_ROW_FIXED_MAX + 8] = {0};
+	for (unsigned a = 0; a < ls->attr_count; a++) {
+		const struct dim_col *c = &d->attr[a].col;
+		uint64_t v;
+		switch (ls->type[a]) {
+		case DIM_TYPE_LC_STRING:
+			v = p->remap[a][p->val[a].code[r]];
+			break;
+		case DIM_TYPE_STRING:
+			v = dim_arena_put(t, shard, p->val[a].str[r]);
+			break;
+		default:
+			v = p->val[a].num[r];
+			if (c->null_mask && p->null[a][r])
+				buf[c->null_offset - base] |= c->null_mask;
+			break;
+		}
+		uint64_t le = htole64(v);
+		memcpy(buf + c->offset - base, &le, c->width);
+	}
+	memcpy(dst, buf, d->row_fixed);
+}
+
+static void dim_insert_u64(struct dim_build_task *t, const struct dim_part *p, size_t r)
+{
+	struct dim *d = t->d;
+	uint64_t h = p->hash[r];
+	uint64_t key = p->key_u64[r];
+	uint64_t shard = dim_shard_of(d, h);
+	if (key == 0) {
+		if (t->has_zero)
+			dim_note_dup(t, p, r);
+		else
+			t->rows++;
+		t->has_zero = true;
+		dim_pack_row(t, p, r, shard, d->zero_row + 8, 8);
+		return;
+	}
+	uint64_t base = shard << d->cap_bits;
+	uint64_t pos = h & d->cap_mask;
+	for (uint64_t i = 0; i <= d->cap_mask; i++) {
+		uint8_t *s = dim_slot_at(d, base | pos);
+		uint64_t k = dim_load_u64(s);
+		if (k == 0) {
+			memcpy(s, &key, 8);
+			dim_pack_row(t, p, r, shard, s + 8, 8);
+			t->rows++;
+			return;
+		}
+		if (k == key) {
+			dim_pack_row(t, p, r, shard, s + 8, 8);
+			dim_note_dup(t, p, r);
+			return;
+		}
+		pos = (pos + 1) & d->cap_mask;
+	}
+	/* Unreachable: capacity exceeds the shard's rows. */
+	abort();
+}
+
+static void dim_insert_str(struct dim_build_task *t, const struct dim_part *p, size_t r)
+{
+	struct dim *d = t->d;
+	uint64_t h = p->hash[r];
+	struct dim_str key = p->key_str[r];
+	uint64_t shard = dim_shard_of(d, h);
+	uint64_t base = shard << d->cap_bits;
+	uint64_t pos = h & d->cap_mask;
+	uint32_t tag = (uint32_t)(h >> 32);
+	for (uint64_t i = 0; i <= d->cap_mask; i++) {
+		uint8_t *s = dim_slot_at(d, base | pos);
+		uint64_t v = dim_load_u64(s);
+		if (v == 0) {
+			uint64_t rec = t->cursor[shard];
+			uint8_t *kp = dim_varint_put(d->arena + rec + d->row_fixed, key.len);
+			if (key.len)
+				memcpy(kp, key.ptr, key.len);
+			t->cursor[shard] = (uint64_t)(kp - d->arena) + key.len;
+			dim_pack_row(t, p, r, shard, d->arena + rec, 0);
+			v = (uint64_t)tag << 32 | rec;
+			memcpy(s, &v, 8);
+			t->rows++;
+			return;
+		}
+		if ((uint32_t)(v >> 32) == tag &&
+		    dim_rec_key_eq(d, d->arena + (uint32_t)v, key.ptr, key.len)) {
+			dim_pack_row(t, p, r, shard, d->arena + (uint32_t)v, 0);
+			dim_note_dup(t, p, r);
+			return;
+		}
+		pos = (pos + 1) & d->cap_mask;
+	}
+	abort();
+}
+
+static void dim_insert(struct dim_build_task *t, const struct dim_part *p, size_t r)
+{
+	if (t->d->key_type == DIM_TYPE_STRING)
+		dim_insert_str(t, p, r);
+	else
+		dim_insert_u64(t, p, r);
+}
+
+/*
+ * One build thread: inserts, in file order, the rows of the shards it owns (shard % count ==
+ * index), keeping DIM_BUILD_AHEAD rows in a FIFO while their slots are being prefetched.
+ */
+static void *dim_build_thread(void *arg)
+{
+	struct dim_build_task *t = arg;
+	const struct dim_build_input *in = t->in;
+	struct dim *d = t->d;
+	struct {
+		const struct dim_part *p;
+		size_t r;
+	} ring[DIM_BUILD_AHEAD];
+	unsigned head = 0, used = 0; /* ring[head] is the oldest */
+	for (unsigned pi = 0; pi < in->part_count; pi++) {
+		const struct dim_part *p = &in->parts[pi];
+		for (size_t r = 0; r < p->rows; r++) {
+			uint64_t h = p->hash[r];
+			uint64_t shard = dim_shard_of(d, h);
+			if (shard % t->count != t->index)
+				continue;
+			__builtin_prefetch(dim_slot_at(d, (shard << d->cap_bits) | (h & d->cap_mask)),
+					   1);
+			if (used == DIM_BUILD_AHEAD) {
+				dim_insert(t, ring[head].p, ring[head].r);
+				head = (head + 1) % DIM_BUILD_AHEAD;
+				used--;
+			}
+			unsigned at = (head + used) % DIM_BUILD_AHEAD;
+			ring[at].p = p;
+			ring[at].r = r;
+			used++;
+		}
+	}
+	for (; used > 0; used--) {
+		dim_insert(t, ring[head].p, ring[head].r);
+		head = (head + 1) % DIM_BUILD_AHEAD;
+	}
+	return NULL;
+}
+
+/* Shards, capacity and arena offsets from the parts' per-shard counts. */
+static int dim_plan(struct dim *d, const struct dim_build_input *in, uint64_t *shard_off,
+		    char *err, size_t err_len)
+{
+	uint64_t fine_rows[DIM_SHARDS_MAX] = {0}, fine_bytes[DIM_SHARDS_MAX] = {0};
+	uint64_t total = 0;
+	for (unsigned pi = 0; pi < in->part_count; pi++) {
+		for (unsigned s = 0; s < DIM_SHARDS_MAX; s++) {
+			fine_rows[s] += in->parts[pi].shard_rows[s];
+			fine_bytes[s] += in->parts[pi].shard_bytes[s];
+		}
+		total += in->parts[pi].rows;
+	}
+	/* About 1K rows per shard at least: tiny tables stay one shard. */
+	unsigned bits = 0;
+	while (bits < DIM_SHARD_BITS_MAX && (total >> (bits + 10)) > 0)
+		bits++;
+	d->shard_bits = bits;
+	unsigned shards = 1u << bits, per = DIM_SHARDS_MAX >> bits;
+	uint64_t max_rows = 0;
+	uint64_t off = 8; /* reference 0 is NULL */
+	for (unsigned s = 0; s < shards; s++) {
+		uint64_t rows = 0, bytes = 0;
+		for (unsigned f = s * per; f < (s + 1) * per; f++) {
+			rows += fine_rows[f];
+			bytes += fine_bytes[f];
+		}
+		if (rows > max_rows)
+			max_rows = rows;
+		if (d->key_type == DIM_TYPE_STRING)
+			bytes += rows * d->row_fixed;
+		shard_off[s] = off;
+		off += bytes;
+	}
+	shard_off[shards] = off;
+	unsigned lf = in->spec->load_factor_pct ? in->spec->load_factor_pct
+						: DIM_LOAD_FACTOR_PCT_DEFAULT;
+	uint64_t want = max_rows * 100 / lf + 1;
+	d->cap_bits = dim_log2_ceil(want < 8 ? 8 : want);
+	d->cap_mask = ((uint64_t)1 << d->cap_bits) - 1;
+	if (d->shard_bits + d->cap_bits + d->slot_shift > 40) {
+		snprintf(err, err_len, "table of %llu rows is too large",
+			 (unsigned long long)total);
+		return -E2BIG;
+	}
+	d->slots_bytes = (size_t)1 << (d->shard_bits + d->cap_bits + d->slot_shift);
+	if (off > 8 && off > DIM_ARENA_BYTES_MAX) {
+		snprintf(err, err_len, "string arena of %llu bytes exceeds the %zu-byte bound",
+			 (unsigned long long)off, DIM_ARENA_BYTES_MAX);
+		return -E2BIG;
+	}
+	d->arena_bytes = off > 8 ? off : 0;
+	return 0;
+}
+
+int dim_build(const struct dim_build_input *in, struct dim **out, struct dim_build_stats *bs,
+	      char *err, size_t err_len)
+{
+	const struct dim_spec *spec = in->spec;
+	const struct dim_layout_spec *ls = in->ls;
+	int rc = 0;
+	struct dim *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	snprintf(d->name, sizeof(d->name), "%s", spec->name ? spec->name : "dim");
+	d->key_type = ls->key_type;
+	d->attr_count = ls->attr_count;
+	for (unsigned a = 0; a < ls->attr_count; a++) {
+		struct dim_attr_info *ai = &d->attr[a];
+		snprintf(ai->name, sizeof(ai->name), "%s", spec->attrs[a].column);
+		ai->col.name = ai->name;
+		ai->col.type = ls->type[a];
+		ai->col.nullable = ls->nullable[a];
+		if (ls->type[a] == DIM_TYPE_LC_STRING) {
+			rc = dim_dict_copy(ai, &in->dicts[a]);
+			if (rc)
+				goto out_free;
+		}
+	}
+	dim_layout(d, in);
+
+	uint64_t shard_off[DIM_SHARDS_MAX + 1];
+	rc = dim_plan(d, in, shard_off, err, err_len);
+	if (rc)
+		goto out_free;
+	enum huge_mode mode = spec->huge_mode;
+	d->slots = huge_alloc(d->slots_bytes, &mode);
+	if (!d->slots) {
+		snprintf(err, err_len, "cannot map %zu bytes for the table", d->slots_bytes);
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	d->slots_mode = mode;
+	if (d->arena_bytes) {
+		mode = spec->huge_mode;
+		d->arena = huge_alloc(d->arena_bytes, &mode);
+		if (!d->arena) {
+			snprintf(err, err_len, "cannot map %zu bytes for the string arena",
+				 d->arena_bytes);
+			rc = -ENOMEM;
+			goto out_free;
+		}
+		d->arena_mode = mode;
+	}
+	for (unsigned a = 0; a < ls->attr_count; a++)
+		d->attr[a].col.arena = d->arena;
+	if (d->key_type == DIM_TYPE_UINT64) {
+		d->zero_row = calloc(1, dim_slot_bytes(d));
+		if (!d->zero_row) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+	}
+
+	unsigned threads = in->threads ? in->threads : 1;
+	if (threads > (1u << d->shard_bits))
+		threads = 1u << d->shard_bits;
+	struct dim_build_task tasks[DIM_THREADS_MAX];
+	bool started[DIM_THREADS_MAX] = {false};
+	uint64_t cursor[DIM_SHARDS_MAX];
+	memcpy(cursor, shard_off, sizeof(cursor));
+	for (unsigned i = 0; i < threads; i++) {
+		tasks[i] = (struct dim_build_task){
+			.in = in, .d = d, .cursor = cursor, .index = i, .count = threads};
+	}
+	for (unsigned i = 1; i < threads; i++)
+		started[i] = pthread_create(&tasks[i].thread, NULL, dim_build_thread, &tasks[i]) == 0;
+	/* The calling thread builds its own shards and those of any thread that did not start. */
+	for (unsigned i = 0; i < threads; i++) {
+		if (!started[i])
+			dim_build_thread(&tasks[i]);
+	}
+	for (unsigned i = 1; i < threads; i++) {
+		if (started[i])
+			pthread_join(tasks[i].thread, NULL);
+	}
+	bs->duplicates = 0;
+	bs->first_dup_part = UINT_MAX;
+	bs->first_dup_row = 0;
+	for (unsigned i = 0; i < threads; i++) {
+		struct dim_build_task *t = &tasks[i];
+		d->rows += t->rows;
+		d->has_zero |= t->has_zero;
+		if (!t->duplicates)
+			continue;
+		bs->duplicates += t->duplicates;
+		if (t->first_dup_part < bs->first_dup_part ||
+		    (t->first_dup_part == bs->first_dup_part && t->first_dup_row < bs->first_dup_row)) {
+			bs->first_dup_part = t->first_dup_part;
+			bs->first_dup_row = t->first_dup_row;
+		}
+	}
+	for (unsigned s = 0; s < (1u << d->shard_bits); s++) {
+		if (cursor[s] > shard_off[s + 1]) {
+			/* A planning bug would have written past the shard: never publish that. */
+			log_error("dim", "%s: shard %u arena overflow", d->name, s);
+			abort();
+		}
+	}
+
+	d->bytes = sizeof(*d) + huge_size(d->slots_bytes) +
+		   (d->arena_bytes ? huge_size(d->arena_bytes) : 0) +
+		   (d->zero_row ? dim_slot_bytes(d) : 0);
+	for (unsigned a = 0; a < ls->attr_count; a++)
+		d->bytes += d->attr[a].dict_alloc;
+	*out = d;
+	return 0;
+
+out_free:
+	dim_free(d);
+	return rc;
+}

@@ -1,0 +1,342 @@
+/*
+ * dim: an immutable in-memory dimension table (users, devices, urls), loaded once from a
+ * ClickHouse TSVWithNames / CSVWithNames / Native file and then probed by every worker.
+ *
+ * Layout. A custom open-addressing hash table (linear probing, power-of-two capacity, load
+ * factor <= spec.load_factor_pct) hashed with XXH3_64bits, in memory from huge_alloc (huge.h).
+ * It is split into 2^k shards by the top bits of the hash, so each load thread builds its own
+ * shards without atomics; a probe never leaves its shard. Slots are 8, 16, 32 or 64 bytes (a
+ * power of two, so a slot never straddles a cache line):
+ *
+ *   UInt64 key: slot = key (8 bytes) + attribute values packed. A hit touches one cache line.
+ *               Key 0 marks an empty slot, so the row with key 0 lives in one extra slot.
+ *   String key: slot = 32-bit hash tag + 32-bit reference to a record in the string arena;
+ *               record = attribute values packed + varint key length + key bytes. A hit touches
+ *               the slot's line and the record; other keys are skipped by the tag; the full key
+ *               is always compared.
+ *
+ * Attribute values are stored at their width: LowCardinality(String) as a dictionary code in
+ * 1, 2 or 4 bytes (the narrowest the dictionary allows after load), numbers at their width,
+ * Date as UInt16 days since 1970-01-01, DateTime as UInt32 seconds since the epoch (UTC),
+ * String as a 32-bit arena reference (0 = NULL). Nullable numbers have one null bit each.
+ * The string arena of one dimension is at most 4 GiB (DIM_ARENA_BYTES_MAX).
+ *
+ * LowCardinality dictionaries: code 0 is reserved for NULL (a NULL in a Nullable column, or a
+ * missed lookup); codes 1..count-1 are the distinct values in order of first appearance in the
+ * source, so the same data gives the same codes in every format and with any thread count. A
+ * non-Nullable column reads NULL (\N) as its default '' which gets a code of its own. The codes
+ * can be written straight out as LowCardinality(String) or LowCardinality(Nullable(String))
+ * indexes with dim_lc_dict() as the keys (entry 0 is the NULL placeholder, an empty string).
+ *
+ * Threads. dim_load() builds a table with up to spec.threads threads. A loaded table is
+ * immutable: every function below taking a const struct dim is safe from any number of threads
+ * without locks. Lookups, hashing, prefetching and the row accessors never allocate, never
+ * block and never log.
+ */
+#ifndef ENRICHD_DIM_H
+#define ENRICHD_DIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "huge.h"
+
+/* Bounds. */
+#define DIM_ATTR_MAX 32                      /* attributes per dimension */
+#define DIM_THREADS_MAX 64                   /* load threads */
+#define DIM_SOURCE_COLUMNS_MAX 1024          /* columns in a source file */
+#define DIM_NAME_MAX 128                     /* bytes in a column or dimension name */
+#define DIM_STR_LEN_MAX ((size_t)1 << 20)    /* bytes in one key or String value */
+#define DIM_ARENA_BYTES_MAX ((size_t)UINT32_MAX) /* string arena of one dimension */
+#define DIM_LOAD_FACTOR_PCT_DEFAULT 80
+#define DIM_LOOKUP_BATCH 64                  /* lookups resolve in groups of this many */
+
+/* Column types of keys and attributes. Zero is no type, so a zeroed spec is rejected. */
+enum dim_type {
+	DIM_TYPE_NONE = 0,
+	DIM_TYPE_STRING,
+	DIM_TYPE_LC_STRING, /* LowCardinality(String): dictionary-encoded */
+	DIM_TYPE_UINT8,
+	DIM_TYPE_UINT16,
+	DIM_TYPE_UINT32,
+	DIM_TYPE_UINT64,
+	DIM_TYPE_INT8,
+	DIM_TYPE_INT16,
+	DIM_TYPE_INT32,
+	DIM_TYPE_INT64,
+	DIM_TYPE_FLOAT64,
+	DIM_TYPE_DATE,     /* days since 1970-01-01 (ClickHouse Date, UInt16) */
+	DIM_TYPE_DATETIME, /* seconds since 1970-01-01 00:00:00 UTC (ClickHouse DateTime, UInt32) */
+};
+
+enum dim_format {
+	DIM_FORMAT_AUTO = 0, /* by the path's extension: .tsv, .csv, .native */
+	DIM_FORMAT_TSV,      /* TSVWithNames */
+	DIM_FORMAT_CSV,      /* CSVWithNames */
+	DIM_FORMAT_NATIVE,   /* Native (blocks as SELECT ... FORMAT Native writes them) */
+};
+
+/* A byte string that is not NUL-terminated. */
+struct dim_str {
+	const char *ptr;
+	size_t len;
+};
+
+/* One configured attribute: the source column of that name, converted to type. */
+struct dim_attr_spec {
+	const char *column; /* name in the source header; also the attribute's name */
+	enum dim_type type;
+	bool nullable; /* \N (TSV/CSV) or a Native NULL is kept as NULL, else becomes the default */
+};
+
+/*
+ * What to load. Only read during dim_load(); the caller keeps ownership of every pointer.
+ * Columns are matched by name; extra source columns are ignored.
+ */
+struct dim_spec {
+	const char *name;         /* dimension name for logs and errors, e.g. "users" */
+	const char *path;         /* source file (also names the source in errors when data is set) */
+	const void *data;         /* if not NULL: load from these bytes instead of reading path */
+	size_t data_len;
+	enum dim_format format;   /* AUTO needs a path with a known extension */
+	const char *key_column;   /* name of the key column */
+	enum dim_type key_type;   /* DIM_TYPE_UINT64 or DIM_TYPE_STRING */
+	const struct dim_attr_spec *attrs;
+	unsigned attr_count;      /* <= DIM_ATTR_MAX */
+	unsigned threads;         /* load threads; 0 = all online CPUs; capped at DIM_THREADS_MAX */
+	unsigned load_factor_pct; /* max fill of the table, 50..90; 0 = DIM_LOAD_FACTOR_PCT_DEFAULT */
+	enum huge_mode huge_mode; /* AUTO = best available (huge.h); else forced */
+};
+
+/* Filled by dim_load(), on success and on failure. */
+struct dim_load_stats {
+	uint64_t source_rows;   /* data rows read from the source */
+	uint64_t rows;          /* distinct keys in the table */
+	uint64_t duplicates;    /* rows whose key appeared earlier in the source (the later wins) */
+	uint64_t source_bytes;  /* size of the source */
+	uint64_t bytes;         /* dim_bytes() of the result */
+	double seconds;         /* wall time of the load */
+	double rows_per_s;      /* source_rows / seconds */
+	unsigned threads;       /* threads used */
+	enum huge_mode huge_mode; /* mode of the table's memory */
+	uint64_t error_line;    /* failure: 1-based line (TSV/CSV) or block (Native); 0 if none */
+	char error[256];        /* failure: "path:line: reason"; empty on success */
+};
+
+struct dim;     /* a loaded table; opaque */
+struct dim_row; /* a row handle from a lookup; opaque, valid for the table's lifetime */
+
+/*
+ * Loads spec's source into a new table. Uses up to spec->threads threads (mmap, split at row
+ * boundaries, parse in parallel, merge dictionaries, build shards in parallel), logging
+ * progress on large sources. A key seen again replaces the earlier row (last one in file order
+ * wins) and is counted in stats->duplicates and logged.
+ * Returns 0 and sets *out (release with dim_free), or -errno with *out untouched and nothing
+ * left allocated: -EINVAL for a bad spec, a missing column, a row with the wrong number of
+ * columns or a value that does not parse (stats->error and the log name file, line and reason),
+ * -ENOENT etc. when the source cannot be opened, -E2BIG when the string arena would exceed
+ * DIM_ARENA_BYTES_MAX, -ENOMEM. stats may be NULL.
+ */
+int dim_load(const struct dim_spec *spec, struct dim **out, struct dim_load_stats *stats);
+
+/* Frees a table and everything it owns. d may be NULL. No lookup may be running on it. */
+void dim_free(struct dim *d);
+
+const char *dim_name(const struct dim *d);      /* valid for d's lifetime */
+enum dim_type dim_key_type(const struct dim *d); /* DIM_TYPE_UINT64 or DIM_TYPE_STRING */
+size_t dim_rows(const struct dim *d);           /* distinct keys */
+size_t dim_bytes(const struct dim *d);          /* all memory: table, arena, dictionaries */
+size_t dim_capacity(const struct dim *d);       /* slots in all shards */
+size_t dim_slot_bytes(const struct dim *d);     /* 8, 16, 32, 64 (or more for wide rows) */
+enum huge_mode dim_huge_mode(const struct dim *d); /* mode of the slot table's memory */
+
+unsigned dim_attr_count(const struct dim *d);
+/* Attribute i (< dim_attr_count) in spec order: name, type, nullability. */
+const char *dim_attr_name(const struct dim *d, unsigned i);
+enum dim_type dim_attr_type(const struct dim *d, unsigned i);
+bool dim_attr_nullable(const struct dim *d, unsigned i);
+/* Index of the attribute named name, or -ENOENT. */
+int dim_attr_index(const struct dim *d, const char *name);
+
+/*
+ * LowCardinality dictionary of attribute i: *count entries (>= 1); entry 0 is the NULL
+ * placeholder (ptr "" and len 0), entry c the value of code c. Returns NULL with *count = 0 if
+ * attribute i is not DIM_TYPE_LC_STRING. Valid for d's lifetime.
+ */
+const struct dim_str *dim_lc_dict(const struct dim *d, unsigned i, size_t *count);
+
+/* ---- batch lookup: hash N keys, prefetch their slots, then probe ---- */
+
+/*
+ * hashes[i] = XXH3_64bits of keys[i] (for UInt64 keys, of its 8 little-endian bytes). The hash
+ * is unseeded, so it does not depend on d (which may be NULL): one hash serves every replica.
+ */
+void dim_hash_u64(const struct dim *d, const uint64_t *keys, size_t n, uint64_t *hashes);
+void dim_hash_str(const struct dim *d, const struct dim_str *keys, size_t n, uint64_t *hashes);
+
+/* Prefetches the home slot of each hash, so the probe that follows finds it in cache. */
+void dim_prefetch(const struct dim *d, const uint64_t *hashes, size_t n);
+
+/*
+ * rows[i] = the row of keys[i], or NULL if the table has no such key; hashes[i] must come from
+ * dim_hash_u64/dim_hash_str for keys[i]. Any n; the table must have the matching key type
+ * (a mismatch gives all NULL). Strings are compared in full.
+ */
+void dim_lookup_u64(const struct dim *d, const uint64_t *keys, const uint64_t *hashes, size_t n,
+		    const struct dim_row **rows);
+void dim_lookup_str(const struct dim *d, const struct dim_str *keys, const uint64_t *hashes,
+		    size_t n, const struct dim_row **rows);
+
+/* One-key conveniences (hash + probe), for control paths and tests. */
+const struct dim_row *dim_find_u64(const struct dim *d, uint64_t key);
+const struct dim_row *dim_find_str(const struct dim *d, const char *key, size_t len);
+
+/* The key of a row (row from a lookup on d, not NULL). */
+uint64_t dim_row_key_u64(const struct dim *d, const struct dim_row *row);
+struct dim_str dim_row_key_str(const struct dim *d, const struct dim_row *row);
+
+/* ---- attribute access ----
+ *
+ * dim_col(d, i) describes where attribute i sits in a row; the inline readers below take it
+ * and a row handle, which may be NULL (a miss): a NULL row reads as NULL, code 0, zero, and an
+ * empty string with ptr NULL. Fetch the descriptors once, outside the per-event loop.
+ */
+struct dim_col {
+	const char *name;
+	enum dim_type type;
+	bool nullable;
+	uint8_t width;         /* bytes of the stored value: 1, 2, 4 or 8 */
+	uint16_t offset;       /* of the value, from the row handle */
+	uint16_t null_offset;  /* nullable numbers: byte holding the null bit, from the row handle */
+	uint8_t null_mask;     /* that bit (set = NULL); 0 if the value has no null bit */
+	const uint8_t *arena;  /* String: base of the arena references */
+	const struct dim_str *dict; /* LowCardinality: the dictionary (see dim_lc_dict) */
+	uint32_t dict_count;
+};
+
+/* Descriptor of attribute i (< dim_attr_count), valid for d's lifetime. */
+const struct dim_col *dim_col(const struct dim *d, unsigned i);
+
+static inline uint64_t dim_col_raw_(const struct dim_col *c, const struct dim_row *row)
+{
+	const unsigned char *p = (const unsigned char *)row + c->offset;
+	switch (c->width) {
+	case 1:
+		return *p;
+	case 2: {
+		uint16_t v;
+		memcpy(&v, p, 2);
+		return v;
+	}
+	case 4: {
+		uint32_t v;
+		memcpy(&v, p, 4);
+		return v;
+	}
+	default: {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		return v;
+	}
+	}
+}
+
+/* True if the value is NULL: a NULL row, a NULL in the source, or LC code 0. */
+static inline bool dim_row_is_null(const struct dim_col *c, const struct dim_row *row)
+{
+	if (!row)
+		return true;
+	if (c->null_mask)
+		return (((const unsigned char *)row)[c->null_offset] & c->null_mask) != 0;
+	if (c->type == DIM_TYPE_LC_STRING || c->type == DIM_TYPE_STRING)
+		return dim_col_raw_(c, row) == 0;
+	return false;
+}
+
+/* LowCardinality code (0 = NULL); for other types the raw stored value. */
+static inline uint32_t dim_row_lc(const struct dim_col *c, const struct dim_row *row)
+{
+	return row ? (uint32_t)dim_col_raw_(c, row) : 0;
+}
+
+/* UInt*, Date (days), DateTime (seconds); signed types as their two's complement bits. */
+static inline uint64_t dim_row_u64(const struct dim_col *c, const struct dim_row *row)
+{
+	return row ? dim_col_raw_(c, row) : 0;
+}
+
+/* Int* sign-extended; other integer types as dim_row_u64. */
+static inline int64_t dim_row_i64(const struct dim_col *c, const struct dim_row *row)
+{
+	if (!row)
+		return 0;
+	uint64_t v = dim_col_raw_(c, row);
+	switch (c->type) {
+	case DIM_TYPE_INT8:
+		return (int8_t)(uint8_t)v;
+	case DIM_TYPE_INT16:
+		return (int16_t)(uint16_t)v;
+	case DIM_TYPE_INT32:
+		return (int32_t)(uint32_t)v;
+	default:
+		return (int64_t)v;
+	}
+}
+
+static inline double dim_row_f64(const struct dim_col *c, const struct dim_row *row)
+{
+	if (!row)
+		return 0.0;
+	uint64_t bits = dim_col_raw_(c, row);
+	double v;
+	memcpy(&v, &bits, sizeof(v));
+	return v;
+}
+
+/*
+ * String or LowCardinality(String) value: returns its bytes (not NUL-terminated) and sets *len.
+ * NULL (or a NULL row) returns NULL with *len = 0; an LC NULL returns "" (entry 0) with len 0.
+ * Valid for the table's lifetime.
+ */
+static inline const char *dim_row_str(const struct dim_col *c, const struct dim_row *row,
+				      size_t *len)
+{
+	*len = 0;
+	if (!row)
+		return NULL;
+	uint32_t v = (uint32_t)dim_col_raw_(c, row);
+	if (c->type == DIM_TYPE_LC_STRING) {
+		*len = c->dict[v].len;
+		return c->dict[v].ptr;
+	}
+	if (v == 0)
+		return NULL;
+	const uint8_t *p = c->arena + v;
+	size_t n = 0;
+	for (unsigned shift = 0; shift < 35; shift += 7) {
+		uint8_t b = *p++;
+		n |= (size_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			break;
+	}
+	*len = n;
+	return (const char *)p;
+}
+
+/* ---- names ---- */
+
+/*
+ * Parses a ClickHouse type name: String, LowCardinality(String), UInt8..UInt64, Int8..Int64,
+ * Float64, Date, DateTime, each optionally inside Nullable(...) (LowCardinality(Nullable(String))
+ * too). Returns 0, or -EINVAL for anything else.
+ */
+int dim_type_parse(const char *name, enum dim_type *type, bool *nullable);
+/* The ClickHouse name of type (without Nullable), e.g. "LowCardinality(String)"; "?" if none. */
+const char *dim_type_name(enum dim_type type);
+/* Parses "auto", "tsv", "csv" or "native". Returns 0, or -EINVAL. */
+int dim_format_parse(const char *name, enum dim_format *out);
+const char *dim_format_name(enum dim_format format);
+
+#endif
