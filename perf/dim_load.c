@@ -266,10 +266,10 @@ static double bench_median(const double *v, unsigned n)
 	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
-/* A field of /proc/self/status in kB (e.g. "VmHWM:"), or 0 if it is absent. */
-static uint64_t bench_status_kb(const char *field)
+/* A field in kB (e.g. "VmHWM:") of a /proc/self file of "Name: N kB" lines, or 0 if absent. */
+static uint64_t bench_proc_kb(const char *file, const char *field)
 {
-	FILE *f = fopen("/proc/self/status", "r");
+	FILE *f = fopen(file, "r");
 	if (!f)
 		return 0;
 	char line[256];
@@ -664,17 +664,21 @@ int main(int argc, char **argv)
 		total_bytes += dim_bytes(results[i].d);
 		total_rows += dim_rows(results[i].d);
 	}
-	uint64_t hwm_kb = bench_status_kb("VmHWM:"), rss_kb = bench_status_kb("VmRSS:");
-	uint64_t hugetlb_kb = bench_status_kb("HugetlbPages:");
+	uint64_t hwm_kb = bench_proc_kb("/proc/self/status", "VmHWM:");
+	uint64_t rss_kb = bench_proc_kb("/proc/self/status", "VmRSS:");
+	uint64_t hugetlb_kb = bench_proc_kb("/proc/self/status", "HugetlbPages:");
+	uint64_t thp_kb = bench_proc_kb("/proc/self/smaps_rollup", "AnonHugePages:");
 	printf("total: %u dimensions held at once, %zu rows, %zu bytes = %.3f GiB (%.1f B/row); "
-	       "process peak RSS %.3f GiB, RSS now %.3f GiB, hugetlb pages %.3f GiB (not in RSS)\n",
+	       "process peak RSS %.3f GiB, RSS now %.3f GiB of which THP %.3f GiB, hugetlb pages "
+	       "%.3f GiB (not in RSS)\n",
 	       loaded, total_rows, total_bytes, (double)total_bytes / 1073741824.0,
 	       total_rows ? (double)total_bytes / (double)total_rows : 0.0,
-	       (double)hwm_kb / 1048576.0, (double)rss_kb / 1048576.0,
+	       (double)hwm_kb / 1048576.0, (double)rss_kb / 1048576.0, (double)thp_kb / 1048576.0,
 	       (double)hugetlb_kb / 1048576.0);
 	printf("total\tdims=%u\trows=%zu\tbytes=%zu\tpeak_rss_bytes=%" PRIu64 "\trss_bytes=%" PRIu64
-	       "\thugetlb_bytes=%" PRIu64 "\n",
-	       loaded, total_rows, total_bytes, hwm_kb * 1024, rss_kb * 1024, hugetlb_kb * 1024);
+	       "\tthp_bytes=%" PRIu64 "\thugetlb_bytes=%" PRIu64 "\n",
+	       loaded, total_rows, total_bytes, hwm_kb * 1024, rss_kb * 1024, thp_kb * 1024,
+	       hugetlb_kb * 1024);
 out_free:
 	for (unsigned i = 0; i < o.input_count; i++)
 		dim_free(results[i].d);

@@ -202,8 +202,10 @@ done
 ebytes=$(field "$e" total "" bytes)
 epeak=$(field "$e" total "" peak_rss_bytes)
 ehuge=$(field "$e" total "" hugetlb_bytes)
+ethp=$(field "$e" total "" thp_bytes)
 echo "enrichd total: $(gib "$ebytes") GiB in the tables held at once (process peak RSS" \
-	"$(gib "$epeak") GiB, hugetlb $(gib "$ehuge") GiB, not counted in RSS)"
+	"$(gib "$epeak") GiB; at the end THP $(gib "$ethp") GiB, hugetlb $(gib "$ehuge") GiB, the" \
+	"latter not counted in RSS)"
 if [ "$scale" = 50m ]; then
 	verdict=$(awk -v b="$ebytes" 'BEGIN { print (b <= 8 * 1073741824) ? "met" : "NOT met" }')
 	echo "seed-scale target: all three dimensions in <= 8 GiB: $(gib "$ebytes") GiB, $verdict"
