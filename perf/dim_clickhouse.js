@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The ClickHouse side of the dimension-store benchmark: embedded ClickHouse (chdb, in this
 // process) loads the same dimension files as hashed dictionaries and reports, per dictionary,
-// rows, bytes_allocated (bytes per row) and the load time (median of --repeat loads), then the
-// total of the dictionaries held at once and the process's peak RSS.
+// rows, bytes_allocated (bytes per row) and the load time and process CPU time (medians of
+// --repeat loads), then the total of the dictionaries held at once and the process's peak RSS.
 //
 //   node perf/dim_clickhouse.js --dir DIR [--dims users,devices,urls] [--repeat N]
 //                               [--layout 'HASHED()'] [--max-memory BYTES]
@@ -123,10 +123,12 @@ function main() {
       const name = `${d}_dict`;
       const file = `${d}.tsv`;
       const seconds = [];
+      const cpu = [];
       for (let i = 0; i < o.repeat; i++) {
         q(`CREATE DICTIONARY ${name} (${s.key}, ${s.attrs}) PRIMARY KEY ${s.primary} ` +
           `SOURCE(FILE(path '${file}' format 'TSVWithNames')) ` +
           `LAYOUT(${layoutFor(s, o.layout)}) LIFETIME(0)`);
+        const c0 = process.cpuUsage();
         const t0 = process.hrtime.bigint();
         try {
           q(`SYSTEM RELOAD DICTIONARY ${name}`);
@@ -139,7 +141,10 @@ function main() {
           return 3;
         }
         seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
-        console.log(`${d}: load ${i + 1}/${o.repeat}: ${seconds[i].toFixed(3)} s`);
+        const c = process.cpuUsage(c0);
+        cpu.push((c.user + c.system) / 1e6);
+        console.log(`${d}: load ${i + 1}/${o.repeat}: ${seconds[i].toFixed(3)} s, ` +
+          `CPU ${cpu[i].toFixed(3)} s`);
         if (i + 1 < o.repeat) q(`DROP DICTIONARY ${name}`);
       }
       const row = q(
@@ -149,14 +154,18 @@ function main() {
       const rows = Number(row[1]);
       const bytes = Number(row[2]);
       const med = median(seconds);
+      const cpuMed = median(cpu);
       totalBytes += bytes;
       totalRows += rows;
       console.log(`${d}: ${rows} rows, bytes_allocated ${bytes} = ${(bytes / rows).toFixed(1)} ` +
         `B/row, load ${med.toFixed(3)} s median of ${o.repeat} = ` +
-        `${(rows / med / 1e6).toFixed(3)}M rows/s (loading_duration of the last ${row[3]} s)`);
+        `${(rows / med / 1e6).toFixed(3)}M rows/s (CPU ${cpuMed.toFixed(3)} s = ` +
+        `${(rows / cpuMed / 1e6).toFixed(3)}M rows per CPU-second; loading_duration of the ` +
+        `last ${row[3]} s)`);
       console.log(['ch', `name=${d}`, `rows=${rows}`, `bytes=${bytes}`,
         `bytes_per_row=${(bytes / rows).toFixed(2)}`, `load_s=${med.toFixed(4)}`,
-        `rows_per_s=${(rows / med).toFixed(0)}`, `repeat=${o.repeat}`,
+        `rows_per_s=${(rows / med).toFixed(0)}`, `cpu_s=${cpuMed.toFixed(4)}`,
+        `rows_per_cpu_s=${(rows / cpuMed).toFixed(0)}`, `repeat=${o.repeat}`,
         `load_s_all=${seconds.map((x) => x.toFixed(4)).join(',')}`,
         `loading_duration=${row[3]}`, `layout=${layoutFor(s, o.layout)}`, 'status=loaded',
         `version=${version}`].join('\t'));

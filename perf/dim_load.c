@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,7 +96,9 @@ struct bench_result {
 	struct dim *d;
 	struct dim_load_stats stats; /* of the last load */
 	double seconds[BENCH_REPEAT_MAX];
+	double cpu_seconds[BENCH_REPEAT_MAX]; /* user + system time of the process */
 	double seconds_median;
+	double cpu_seconds_median;
 	uint64_t lookups;
 	uint64_t hits;
 	double batch_per_s;
@@ -242,6 +245,16 @@ static double bench_now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* User plus system CPU time of the whole process (all threads), in seconds. */
+static double bench_cpu_s(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static uint64_t bench_rng(uint64_t *state)
@@ -593,19 +606,22 @@ static int bench_load(const struct bench_options *o, const struct bench_input *i
 	for (unsigned i = 0; i < o->repeat; i++) {
 		dim_free(r->d);
 		r->d = NULL;
-		double t0 = bench_now_s();
+		double c0 = bench_cpu_s(), t0 = bench_now_s();
 		int rc = dim_load(&spec, &r->d, &r->stats);
 		r->seconds[i] = bench_now_s() - t0;
+		r->cpu_seconds[i] = bench_cpu_s() - c0;
 		if (rc < 0) {
 			log_error("bench", "%s: load failed: %s (%s)", in->path, strerror(-rc),
 				  r->stats.error);
 			return rc;
 		}
-		printf("%s: load %u/%u: %.3f s, %.2fM rows/s\n", s->name, i + 1, o->repeat,
-		       r->seconds[i], (double)r->stats.source_rows / r->seconds[i] / 1e6);
+		printf("%s: load %u/%u: %.3f s, %.2fM rows/s, CPU %.3f s\n", s->name, i + 1,
+		       o->repeat, r->seconds[i], (double)r->stats.source_rows / r->seconds[i] / 1e6,
+		       r->cpu_seconds[i]);
 		fflush(stdout);
 	}
 	r->seconds_median = bench_median(r->seconds, o->repeat);
+	r->cpu_seconds_median = bench_median(r->cpu_seconds, o->repeat);
 	return 0;
 }
 
@@ -617,17 +633,20 @@ static void bench_report(const struct bench_options *o, const struct bench_input
 	size_t rows = dim_rows(d), bytes = dim_bytes(d);
 	double per_row = rows ? (double)bytes / (double)rows : 0;
 	double rate = (double)st->source_rows / r->seconds_median;
+	double cpu_rate = (double)st->source_rows / r->cpu_seconds_median;
 	printf("%s: %zu rows (%" PRIu64 " duplicates), %zu bytes = %.1f B/row (%zu slots of %zu "
-	       "B), load %.3f s median of %u = %.2fM rows/s, %u threads, %s pages, source %.1f "
-	       "MiB\n",
+	       "B), load %.3f s median of %u = %.2fM rows/s (CPU %.3f s = %.2fM rows per "
+	       "CPU-second), %u threads, %s pages, source %.1f MiB\n",
 	       dim_name(d), rows, st->duplicates, bytes, per_row, dim_capacity(d),
-	       dim_slot_bytes(d), r->seconds_median, o->repeat, rate / 1e6, st->threads,
-	       huge_mode_name(dim_huge_mode(d)), (double)st->source_bytes / 1048576.0);
+	       dim_slot_bytes(d), r->seconds_median, o->repeat, rate / 1e6, r->cpu_seconds_median,
+	       cpu_rate / 1e6, st->threads, huge_mode_name(dim_huge_mode(d)),
+	       (double)st->source_bytes / 1048576.0);
 	printf("dim\tname=%s\tpath=%s\trows=%zu\tbytes=%zu\tbytes_per_row=%.2f\tslot_bytes=%zu"
-	       "\tcapacity=%zu\tsource_bytes=%" PRIu64 "\tload_s=%.4f\trows_per_s=%.0f\trepeat=%u"
-	       "\tload_s_all=",
+	       "\tcapacity=%zu\tsource_bytes=%" PRIu64 "\tload_s=%.4f\trows_per_s=%.0f\tcpu_s=%.4f"
+	       "\trows_per_cpu_s=%.0f\trepeat=%u\tload_s_all=",
 	       dim_name(d), in->path, rows, bytes, per_row, dim_slot_bytes(d), dim_capacity(d),
-	       st->source_bytes, r->seconds_median, rate, o->repeat);
+	       st->source_bytes, r->seconds_median, rate, r->cpu_seconds_median, cpu_rate,
+	       o->repeat);
 	for (unsigned i = 0; i < o->repeat; i++)
 		printf("%s%.4f", i ? "," : "", r->seconds[i]);
 	printf("\thuge_mode=%s\tthreads=%u\tlookups=%" PRIu64 "\tlookup_hits=%" PRIu64

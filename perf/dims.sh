@@ -199,6 +199,15 @@ for d in users devices urls; do
 		"$(ratio "$erate" "$crate")" "$(field "$e" dim "$d" huge_mode)" \
 		"$(field "$e" dim "$d" threads)" "$(mrows "$(field "$e" dim "$d" lookups_per_s)")"
 done
+echo "load CPU time (user + system of the process, median; less sensitive to other load):"
+for d in users devices urls; do
+	erc=$(field "$e" dim "$d" rows_per_cpu_s)
+	[ -n "$erc" ] || continue
+	crc=$(field "$c" ch "$d" rows_per_cpu_s)
+	printf '  %-8s enrichd %s rows per CPU-second (%s s), ClickHouse %s (%s s), ratio %s\n' "$d" \
+		"$(mrows "$erc")" "$(field "$e" dim "$d" cpu_s)" "$(mrows "$crc")" \
+		"$(field "$c" ch "$d" cpu_s)" "$(ratio "$erc" "$crc")"
+done
 ebytes=$(field "$e" total "" bytes)
 epeak=$(field "$e" total "" peak_rss_bytes)
 ehuge=$(field "$e" total "" hugetlb_bytes)
