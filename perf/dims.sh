@@ -94,6 +94,25 @@ else
 fi
 ls -l "$dir"/*.tsv | awk '{ printf "  %s %.1f MiB\n", $NF, $5 / 1048576 }'
 
+# Other load while a side runs: machine busy time (/proc/stat) minus the CPU time of this
+# script's finished children (bash's times, so it runs in this shell, not in a $(...) subshell),
+# over the wall time. snap sets snap_now to "wall busy children", all in seconds.
+snap() {
+	local busy children
+	busy=$(awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { print ($2 + $3 + $4 + $7 + $8 + $9) / hz }' /proc/stat)
+	times >"$results/.times"
+	children=$(sed -n 2p "$results/.times" | awk '{
+		n = split($1 " " $2, f, " "); s = 0
+		for (i = 1; i <= n; i++) { split(f[i], p, "m"); sub("s", "", p[2]); s += p[1] * 60 + p[2] }
+		print s }')
+	snap_now="$(date +%s.%N) $busy $children"
+}
+other_load() {
+	awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ")
+		w = y[1] - x[1]; o = (y[2] - x[2]) - (y[3] - x[3]); if (o < 0) o = 0
+		printf "%.2f", (w > 0 ? o / w : 0) }'
+}
+
 # Both sides read the files from the page cache.
 warm() { cat "$dir/users.tsv" "$dir/devices.tsv" "$dir/urls.tsv" >/dev/null; }
 
@@ -125,12 +144,18 @@ fi
 echo
 echo "== enrichd: bench-dim-load --dir $dir --repeat $repeat"
 warm
+snap
+s0=$snap_now
 "$build/bench-dim-load" --dir "$dir" --repeat "$repeat" | tee "$results/enrichd.txt"
+snap
+enrichd_other=$(other_load "$s0" "$snap_now")
+echo "other processes used $enrichd_other CPUs on average during the enrichd run"
 restore_pages
 
 # ---- ClickHouse ----
 ch_status=skipped
 ch_note="not run (--no-clickhouse)"
+ch_other=-
 if [ "$clickhouse" = 1 ]; then
 	avail=$(mem_available)
 	limit=$((avail - 3 * 1073741824))
@@ -145,11 +170,16 @@ if [ "$clickhouse" = 1 ]; then
 	echo "== ClickHouse: node perf/dim_clickhouse.js --dir $dir --dims $ch_dims --repeat $repeat" \
 		"--max-memory $limit"
 	warm
+	snap
+	s0=$snap_now
 	set +e
 	node "$top/perf/dim_clickhouse.js" --dir "$dir" --dims "$ch_dims" --repeat "$repeat" \
 		--max-memory "$limit" | tee "$results/clickhouse.txt"
 	rc=${PIPESTATUS[0]}
 	set -e
+	snap
+	ch_other=$(other_load "$s0" "$snap_now")
+	echo "other processes used $ch_other CPUs on average during the ClickHouse run"
 	case "$rc" in
 	0) ch_status=ok ;;
 	3) ch_status=memory_limit ;;
@@ -177,6 +207,8 @@ e=$results/enrichd.txt
 c=$results/clickhouse.txt
 echo
 echo "Dimension store, scale $scale (enrichd: median of $repeat loads; ClickHouse: $ch_note)"
+echo "other load: $enrichd_other CPUs during the enrichd run, $ch_other during the ClickHouse run" \
+	"(of $(nproc))"
 printf '%-8s %10s | %9s %10s %6s | %10s %10s %6s | %7s %7s | %10s\n' dimension rows \
 	"enrichd" "ClickHouse" "ratio" "enrichd" "ClickHouse" "ratio" pages threads "lookups/s"
 printf '%-8s %10s | %9s %10s %6s | %10s %10s %6s | %7s %7s | %10s\n' "" "" \
