@@ -19,8 +19,9 @@
 #                 when present with the same sizes and seed.
 #
 # Programs come from $ENRICHD_BUILD_DIR (default build/, built with tools/build.sh if missing).
-# Logs of both sides go to DIR/results-<scale>/. Timings depend on what else runs: use a quiet
-# machine (the load average is printed before and after). The two sides run one after the other.
+# Logs of both sides go to DIR/results-<scale>-<date>-<time>/. Timings depend on what else runs:
+# use a quiet machine (the load average is printed before and after, and the CPU time other
+# processes took during each side). The two sides run one after the other.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${ENRICHD_BUILD_DIR:-$top/build}
@@ -33,7 +34,7 @@ cache=$top/var/bench
 seed=1
 
 usage() {
-	sed -n '4,22p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '4,23p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
@@ -61,7 +62,7 @@ case "$repeat" in
 esac
 
 dir=$cache/dims-$scale
-results=$cache/results-$scale
+results=$cache/results-$scale-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$dir" "$results"
 
 gib() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1073741824 }'; }
@@ -236,9 +237,13 @@ for d in users devices urls; do
 	erc=$(field "$e" dim "$d" rows_per_cpu_s)
 	[ -n "$erc" ] || continue
 	crc=$(field "$c" ch "$d" rows_per_cpu_s)
-	printf '  %-8s enrichd %s rows per CPU-second (%s s), ClickHouse %s (%s s), ratio %s\n' "$d" \
-		"$(mrows "$erc")" "$(field "$e" dim "$d" cpu_s)" "$(mrows "$crc")" \
-		"$(field "$c" ch "$d" cpu_s)" "$(ratio "$erc" "$crc")"
+	printf '  %-8s enrichd %s rows per CPU-second (%s s)' "$d" "$(mrows "$erc")" \
+		"$(field "$e" dim "$d" cpu_s)"
+	if [ -n "$crc" ]; then
+		printf ', ClickHouse %s (%s s), ratio %s' "$(mrows "$crc")" \
+			"$(field "$c" ch "$d" cpu_s)" "$(ratio "$erc" "$crc")"
+	fi
+	echo
 done
 ebytes=$(field "$e" total "" bytes)
 epeak=$(field "$e" total "" peak_rss_bytes)
