@@ -88,7 +88,8 @@ function parseArgs(argv) {
 }
 
 function statusBytes(field) {
-  const m = fs.readFileSync('/proc/self/status', 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
+  const status = fs.readFileSync('/proc/self/status', 'utf8');
+  const m = status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
   return m ? Number(m[1]) * 1024 : 0;
 }
 

@@ -34,7 +34,7 @@ cache=$top/var/bench
 seed=1
 
 usage() {
-	sed -n '4,23p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '4,24p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
@@ -79,7 +79,8 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 mem_total=$(awk '/^MemTotal:/ { printf "%.0f\n", $2 * 1024 }' /proc/meminfo)
 thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo unknown)
 echo "machine: $(nproc) CPUs ($cpu), $(gib "$mem_total") GiB memory, kernel $(uname -r), THP $thp"
-echo "before: load average $(cut -d' ' -f1-3 /proc/loadavg), $(gib "$(mem_available)") GiB available"
+echo "before: load average $(cut -d' ' -f1-3 /proc/loadavg)," \
+	"$(gib "$(mem_available)") GiB available"
 
 # ---- files ----
 params="users=$users devices=$devices urls=$urls seed=$seed"
@@ -100,7 +101,8 @@ ls -l "$dir"/*.tsv | awk '{ printf "  %s %.1f MiB\n", $NF, $5 / 1048576 }'
 # over the wall time. snap sets snap_now to "wall busy children", all in seconds.
 snap() {
 	local busy children
-	busy=$(awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { print ($2 + $3 + $4 + $7 + $8 + $9) / hz }' /proc/stat)
+	busy=$(awk -v hz="$(getconf CLK_TCK)" \
+		'$1 == "cpu" { print ($2 + $3 + $4 + $7 + $8 + $9) / hz }' /proc/stat)
 	times >"$results/.times"
 	children=$(sed -n 2p "$results/.times" | awk '{
 		n = split($1 " " $2, f, " "); s = 0
@@ -200,7 +202,9 @@ field() {
 			for (i = 2; i <= NF; i++) if (index($i, k) == 1) { print substr($i, length(k) + 1); exit }
 		}' "$1"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1fx", a / b; else print "-" }'; }
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.1fx", a / b; else print "-" }'
+}
 mrows() { awk -v r="$1" 'BEGIN { if (r > 0) printf "%.2fM", r / 1e6; else print "-" }'; }
 num() { awk -v x="$1" 'BEGIN { if (x != "") printf "%.1f", x; else print "-" }'; }
 
