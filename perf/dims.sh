@@ -129,6 +129,7 @@ restore_pages() {
 	fi
 }
 trap restore_pages EXIT
+trap 'exit 130' INT TERM
 if [ "$hugetlb" = 1 ]; then
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "dims.sh: --hugetlb needs root (it writes /proc/sys/vm/nr_hugepages)" >&2
