@@ -936,7 +936,9 @@ static void *worker_main(void *arg)
 	int rc = worker_state_init(w, &s);
 	if (rc == 0) {
 		w->state = s;
+		uint64_t t0 = worker_ns();
 		rc = worker_loop(s);
+		atomic_store_explicit(&w->stats.loop_ns, worker_ns() - t0, memory_order_relaxed);
 		if (rc < 0) {
 			log_error("worker", "w%u: stopped by an error: %s", w->index, strerror(-rc));
 		} else {

@@ -36,7 +36,7 @@ enrich_runs() {
 			for (i = 1; i <= NF; i++) {
 				split(\$i, kvp, \"=\")
 				if (kvp[1] == \"event_path_s\") wall = kvp[2]
-				else if (kvp[1] == \"event_path_cpu_s\") cpu = kvp[2]
+				else if (kvp[1] == \"workers_cpu_s\") cpu = kvp[2]
 				else if (kvp[2] != \"\") st[kvp[1]] = kvp[2]
 			}
 			rss_kb = rss

@@ -14,6 +14,7 @@
 #   --runs   runs of each measurement (default 3); the table shows medians
 #   --only   comma-separated subset of: enrich, peer, randload, kafka, latency (default all).
 #            The table is built from the results on disk, so parts may be run separately.
+#            `--only data` only builds and generates the data.
 #
 # Parts (one after the other; nothing else of the suite runs at the same time):
 #   enrich    enrichd --input events.jsonl with 1 worker (cpus = 0) and 2 workers (cpus = 0-1):
@@ -41,7 +42,7 @@ while [ $# -gt 0 ]; do
 	--scale) scale=$2; shift 2 ;;
 	--runs) runs=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
-	-h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "perf/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -251,4 +252,5 @@ fi
 
 # ---- the table ----
 
+[ "$only" = data ] && exit 0
 perf/report.sh "$bench" | tee "$bench/report.txt"
