@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -38,6 +39,7 @@ struct engine_control {
 	int64_t next_status_ms;
 	uint64_t status_events;
 	int64_t status_ms;
+	double workers_started_cpu_s; /* process CPU time (user + system) when workers started */
 };
 
 int64_t engine_now_ms(void)
@@ -394,6 +396,40 @@ static void engine_signal_read(struct engine_control *ctl)
 	}
 }
 
+static double engine_cpu_s(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/*
+ * The event path's wall time (the longest worker loop: without the dimension load and the
+ * workers' setup and teardown), the process CPU time from the workers' start to the end, and
+ * the time of every stage summed over the workers (so, with several workers, core time).
+ */
+static void engine_status_stages(struct engine *e, double cpu_s)
+{
+	static const char *const names[WORKER_STAGE_COUNT] = {
+		"poll", "decode", "probe", "append", "encode", "write", "seal"};
+	uint64_t ns[WORKER_STAGE_COUNT] = {0}, loop_ns = 0;
+	for (uint32_t k = 0; k < e->worker_count; k++) {
+		for (int st = 0; st < WORKER_STAGE_COUNT; st++)
+			ns[st] += atomic_load(&e->workers[k].stats.stage_ns[st]);
+		uint64_t l = atomic_load(&e->workers[k].stats.loop_ns);
+		loop_ns = l > loop_ns ? l : loop_ns;
+	}
+	char buf[256];
+	size_t off = 0;
+	for (int st = 0; st < WORKER_STAGE_COUNT && off < sizeof(buf) - 32; st++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, " %s=%.1f", names[st],
+					(double)ns[st] / 1e6);
+	log_info("engine", "summary: event_path_s=%.3f workers_cpu_s=%.3f workers=%u stage_ms "
+		 "(summed over workers):%s", (double)loop_ns / 1e9, cpu_s, e->worker_count, buf);
+}
+
 static void engine_status(struct engine_control *ctl, bool final)
 {
 	struct engine *e = ctl->e;
@@ -428,6 +464,8 @@ static void engine_status(struct engine_control *ctl, bool final)
 		 " segments=%" PRIu64 " bytes=%" PRIu64 " events_per_s=%.0f stall_max_ms=%.3f hit_rate:%s",
 		 final ? "summary" : "status", events, rows, dead, segments, bytes, rate,
 		 (double)stall / 1e6, hits);
+	if (final)
+		engine_status_stages(e, engine_cpu_s() - ctl->workers_started_cpu_s);
 	ctl->status_events = events;
 	ctl->status_ms = now;
 }
@@ -696,6 +734,7 @@ int engine_run(const struct config *cfg, const char *input_path)
 		 "output %s, %s", ENRICHD_VERSION, e->worker_count, set->count,
 		 (double)dimset_bytes(set) / (1 << 20), e->replica_count, cfg->output_dir,
 		 input_path ? "reading --input" : "consuming Kafka");
+	ctl->workers_started_cpu_s = engine_cpu_s();
 	for (uint32_t k = 0; k < e->worker_count; k++) {
 		rc = worker_start(&e->workers[k]);
 		if (rc < 0) {

@@ -588,13 +588,23 @@ static int worker_emit(struct worker_state *s, uint32_t n, const struct worker_m
 {
 	struct worker *w = s->w;
 	const struct dimset *set = s->set;
+	bool any_inner = false;
+	/* Counted once per chunk: an atomic add per event and dimension costs more than its probe. */
+	for (size_t d = 0; d < set->count; d++) {
+		uint64_t misses = 0;
+		for (uint32_t i = 0; i < n; i++)
+			misses += s->rows[d][i] == NULL;
+		worker_count(&w->stats.lookups[d], n);
+		if (misses)
+			worker_count(&w->stats.misses[d], misses);
+		any_inner |= set->dims[d].cfg->join == CONFIG_JOIN_INNER;
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		const struct worker_msg *m = &msgs[s->event_msg[i]];
 		bool dead = false;
-		for (size_t d = 0; d < set->count; d++) {
+		for (size_t d = 0; any_inner && d < set->count; d++) {
 			if (s->rows[d][i])
 				continue;
-			worker_count(&w->stats.misses[d], 1);
 			if (set->dims[d].cfg->join == CONFIG_JOIN_INNER && !dead) {
 				char reason[CONFIG_NAME_MAX + 64];
 				snprintf(reason, sizeof(reason), "inner join: no %s key in dimension %s",
@@ -604,8 +614,6 @@ static int worker_emit(struct worker_state *s, uint32_t n, const struct worker_m
 				dead = true;
 			}
 		}
-		for (size_t d = 0; d < set->count; d++)
-			worker_count(&w->stats.lookups[d], 1);
 		if (dead)
 			continue;
 		int rc;
@@ -1087,7 +1095,9 @@ static void *worker_main(void *arg)
 	int rc = worker_state_init(w, &s);
 	if (rc == 0) {
 		w->state = s;
+		uint64_t t0 = worker_ns();
 		rc = worker_loop(s);
+		atomic_store_explicit(&w->stats.loop_ns, worker_ns() - t0, memory_order_relaxed);
 		if (rc < 0) {
 			log_error("worker", "w%u: stopped by an error: %s", w->index, strerror(-rc));
 		} else {

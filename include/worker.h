@@ -66,6 +66,7 @@ struct worker_stats {
 	_Atomic uint64_t stall_ns_max;   /* longest single epoch close (seal + sync) */
 	_Atomic uint64_t reload_stall_ns_max; /* longest switch to a reloaded dimension set */
 	_Atomic uint64_t stage_ns[WORKER_STAGE_COUNT];
+	_Atomic uint64_t loop_ns;        /* wall time of the event loop (setup, teardown excluded) */
 	/*
 	 * Event-to-seal latency per row: from the Kafka message timestamp (or, without one, the
 	 * time the worker took the message) to the seal of its segment. Buckets are not cumulative.

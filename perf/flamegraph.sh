@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Profiles enrichd's event path and renders a flame graph viewable offline.
+#
+#   perf/flamegraph.sh [--scale small|10m|50m] [--workers 1|2] [--freq HZ]
+#
+# Runs `enrichd --input` over the benchmark data of perf/run.sh (generated if missing) under
+# `perf record -e cpu-clock` (the hardware counters are not available on this machine; the
+# cpu-clock software event is), with DWARF call graphs: the Release build keeps no frame
+# pointers, so `-g` alone would give broken stacks. Writes under var/flamegraph/:
+#   perf.data, enrichd.perf.txt   the recording and its `perf script` text
+#   top.txt                       the hottest functions (perf report, self time)
+#   speedscope/                   the speedscope viewer (npm package, pinned in
+#                                 perf/speedscope/package.json, installed here if missing)
+#   enrichd.js                    the profile as the viewer loads it
+#   enrichd.html                  open this in a browser: the flame graph (speedscope's
+#                                 "Left Heavy" view), no network needed
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+scale=small
+workers=1
+freq=999
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--scale) scale=$2; shift 2 ;;
+	--workers) workers=$2; shift 2 ;;
+	--freq) freq=$2; shift 2 ;;
+	-h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "perf/flamegraph.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+	esac
+done
+case "$workers" in 1) cpus=0 ;; 2) cpus=0-1 ;; *) echo "--workers is 1 or 2" >&2; exit 2 ;; esac
+[[ "$freq" =~ ^[1-9][0-9]{0,4}$ ]] || { echo "--freq is 1..99999 Hz" >&2; exit 2; }
+
+# The data (and the build) of perf/run.sh.
+perf/run.sh --scale "$scale" --only data
+source tools/lib.sh
+bench=$top/var/bench/$scale
+out=$top/var/flamegraph
+viewer=$top/perf/speedscope
+if [ ! -e "$viewer/node_modules/speedscope/package.json" ]; then
+	echo "== installing the speedscope viewer under perf/speedscope" >&2
+	(cd "$viewer" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+rm -rf "$out"
+mkdir -p "$out"
+
+lib_config "$out/enrichd.ini" "$bench/dims" "$out/segments" "$out/dead-letter" 127.0.0.1:9 "$cpus"
+echo "== perf record: enrichd --input ($scale, $workers worker(s), $freq Hz)" >&2
+perf record -e cpu-clock -F "$freq" --call-graph dwarf,16384 -o "$out/perf.data" -- \
+	"$ENRICHD_BUILD_DIR/enrichd" --config "$out/enrichd.ini" --input "$bench/events.jsonl" \
+	2>"$out/enrichd.log"
+grep "summary:" "$out/enrichd.log" | sed 's/^.*summary: /   /' >&2
+rm -rf "$out/segments" "$out/dead-letter"
+
+perf report -i "$out/perf.data" --no-children --stdio --percent-limit 0.5 -g none 2>/dev/null |
+	grep -v '^#' | grep -v '^$' >"$out/top.txt" || true
+perf script -i "$out/perf.data" >"$out/enrichd.perf.txt" 2>/dev/null
+
+# speedscope's own command line writes the profile next to TMPDIR and opens a browser; here
+# there is none to open (BROWSER=true makes that step a no-op), only the file is kept.
+cp -r "$viewer/node_modules/speedscope/dist/release" "$out/speedscope"
+TMPDIR=$out BROWSER=true node "$viewer/node_modules/speedscope/bin/cli.mjs" "$out/enrichd.perf.txt" >/dev/null
+mv "$(ls -t "$out"/speedscope-*.js | head -n1)" "$out/enrichd.js"
+url="file://$out/speedscope/index.html#localProfilePath=$out/enrichd.js"
+printf '<!doctype html><meta charset="utf-8"><title>enrichd flame graph</title><script>window.location=%s</script>\n' \
+	"\"$url\"" >"$out/enrichd.html"
+echo "== hottest functions (self time):" >&2
+head -n 15 "$out/top.txt" >&2
+echo "flame graph: $out/enrichd.html"

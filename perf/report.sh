@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Builds the table of perf/run.sh from the raw results under BENCH/results (what run.sh wrote):
+#
+#   perf/report.sh var/bench/<scale>
+#
+# Every figure is the median over the runs found; a part without results shows "-".
+set -euo pipefail
+bench=${1:?usage: perf/report.sh var/bench/<scale>}
+res=$bench/results
+[ -d "$res" ] || { echo "perf/report.sh: no results under $res" >&2; exit 1; }
+
+# Median of the numbers on stdin ("" if none).
+median() {
+	sort -g | awk '{ a[NR] = $1 } END {
+		if (NR == 0) print "";
+		else if (NR % 2) print a[(NR + 1) / 2];
+		else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# Value of KEY in the first line of FILE matching PATTERN.
+kv() {
+	grep -m1 -e "$2" "$1" 2>/dev/null | grep -o "[[:space:]]$3=[^ ]*" | head -n1 | cut -d= -f2
+}
+
+# Per-run figure of the enrich part: enrich_runs WORKERS EXPR (awk over the run's values:
+# events, wall, cpu, st[poll|decode|probe|append|encode|write|seal] (ms), rss_kb).
+enrich_runs() {
+	local w=$1 expr=$2 f
+	for f in "$res"/enrich-w"$w"-r*.log; do
+		[ -e "$f" ] || continue
+		local line events rss
+		line=$(grep -m1 "summary: event_path_s=" "$f") || continue
+		events=$(kv "$f" "summary: events=" events)
+		rss=$(sed -n 's/^maxrss_kb=//p' "${f%.log}.time" 2>/dev/null)
+		echo "$line" | awk -v events="$events" -v rss="${rss:-0}" "{
+			for (i = 1; i <= NF; i++) {
+				split(\$i, kvp, \"=\")
+				if (kvp[1] == \"event_path_s\") wall = kvp[2]
+				else if (kvp[1] == \"workers_cpu_s\") cpu = kvp[2]
+				else if (kvp[2] != \"\") st[kvp[1]] = kvp[2]
+			}
+			rss_kb = rss
+			print $expr
+		}"
+	done | median
+}
+
+# Per-dimension load figure from the enrich logs: dim_runs NAME FIELD (rows_per_s | b_per_row).
+dim_runs() {
+	grep -h "dimset: \[dimension $1\]:" "$res"/enrich-w*-r*.log 2>/dev/null | awk -v f="$2" '{
+		for (i = 1; i <= NF; i++) {
+			if ($i == "rows" && rows == "") rows = $(i - 1)
+			if ($i == "s" && $(i - 2) == "in") secs = $(i - 1)
+			if ($i == "B/row,") bpr = $(i - 1)
+		}
+		if (f == "rows_per_s") print rows / secs; else print bpr
+		rows = ""
+	}' | median
+}
+
+peer_runs() { # THREADS EXPR over seconds, cpu_s, rows
+	grep -h "^ch_enrich: threads=$1 " "$res/peer.txt" 2>/dev/null | awk "{
+		for (i = 2; i <= NF; i++) { split(\$i, kvp, \"=\"); v[kvp[1]] = kvp[2] }
+		seconds = v[\"seconds\"]; cpu_s = v[\"cpu_s\"]; rows = v[\"rows\"]
+		print $2
+	}" | median
+}
+
+peer_dict() { # NAME EXPR over rows, bytes, load_s
+	grep -h "^ch_dict: name=$1 " "$res/peer.txt" 2>/dev/null | awk "{
+		for (i = 2; i <= NF; i++) { split(\$i, kvp, \"=\"); v[kvp[1]] = kvp[2] }
+		rows = v[\"rows\"]; bytes = v[\"bytes\"]; load_s = v[\"load_s\"]
+		print $2
+	}" | median
+}
+
+lines_median() { # FILE PATTERN KEY
+	grep -h -e "$2" "$1" 2>/dev/null | grep -o "[[:space:]]$3=[^ ]*" | cut -d= -f2 | median
+}
+
+e1=$(enrich_runs 1 "events / wall")
+e1cpu=$(enrich_runs 1 "events / cpu")
+e2=$(enrich_runs 2 "events / wall")
+e2cpu=$(enrich_runs 2 "events / cpu")
+probe1=$(enrich_runs 1 "events * 3 / (st[\"probe\"] / 1000)")
+rss1=$(enrich_runs 1 "rss_kb / 1024")
+rss2=$(enrich_runs 2 "rss_kb / 1024")
+c1=$(peer_runs 1 "rows / seconds")
+c1cpu=$(peer_runs 1 "rows / cpu_s")
+call=$(peer_runs 0 "rows / seconds")
+callcpu=$(peer_runs 0 "rows / cpu_s")
+huge=$(lines_median "$res/randload.txt" "^best: mode=\(thp\|hugetlb\)" loads_per_s)
+small=$(lines_median "$res/randload.txt" "^best: mode=4k" loads_per_s)
+huge_mode=$(grep -m1 -o "^best: mode=[a-z0-9]*" "$res/randload.txt" 2>/dev/null | cut -d= -f2 || true)
+kraw=$(lines_median "$res/kafka.txt" "^kafka_count:" msgs_per_s)
+ken=$(grep -h "^kafka_enrichd:" "$res/kafka.txt" 2>/dev/null |
+	awk '{ for (i = 2; i <= NF; i++) { split($i, kvp, "="); v[kvp[1]] = kvp[2] }
+	       if (v["seconds"] > 0) print v["messages"] / v["seconds"] }' | median)
+keningest=$(grep -h "^kafka_enrichd:" "$res/kafka.txt" 2>/dev/null |
+	awk '{ for (i = 2; i <= NF; i++) { split($i, kvp, "="); v[kvp[1]] = kvp[2] }
+	       if (v["ingest_seconds"] > 0) print v["messages"] / v["ingest_seconds"] }' | median)
+p50=$(lines_median "$res/latency.txt" "^latency:" p50_ms)
+p99=$(lines_median "$res/latency.txt" "^latency:" p99_ms)
+pmax=$(grep -h -o "[[:space:]]max_ms=[^ ]*" "$res/latency.txt" 2>/dev/null | cut -d= -f2 | sort -g | tail -n1)
+
+# row WHAT ENRICHD PEER RATIO TARGET MET
+row() { printf "| %-44s | %16s | %26s | %9s | %9s | %-4s |\n" "$@"; }
+fmt_rate() { [ -n "$1" ] && awk -v x="$1" 'BEGIN { if (x >= 1e6) printf "%.2fM/s", x / 1e6; else printf "%.0fK/s", x / 1e3 }' || echo -; }
+ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }' || echo -; }
+pct() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "-" }' || echo -; }
+met() { # VALUE OP LIMIT
+	[ -n "$1" ] && [ -n "$3" ] || { echo -; return; }
+	awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN { ok = op == ">=" ? a >= b : a <= b; print ok ? "yes" : "NO" }'
+}
+div() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) print a / b }' || true; }
+
+runs_found=$(ls "$res"/enrich-w1-r*.log 2>/dev/null | wc -l)
+echo "enrichd event path, $(basename "$bench") scale, medians of $runs_found run(s); $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+echo
+row "what" "enrichd" "peer / limit" "ratio" "target" "met?"
+row "--------------------------------------------" "----------------" "--------------------------" "---------" "---------" "----"
+r=$(div "$e1" "$c1")
+row "events/s per core (wall, 1 worker)" "$(fmt_rate "$e1")" "ClickHouse 1 thread $(fmt_rate "$c1")" "$(ratio "$e1" "$c1")" ">= 20x" "$(met "$r" ">=" 20)"
+r=$(div "$e1cpu" "$c1cpu")
+row "events per CPU-second (1 worker)" "$(fmt_rate "$e1cpu")" "ClickHouse 1 thread $(fmt_rate "$c1cpu")" "$(ratio "$e1cpu" "$c1cpu")" "(>= 20x)" "$(met "$r" ">=" 20)"
+row "events/s, all cores (2 workers)" "$(fmt_rate "$e2")" "ClickHouse all $(fmt_rate "$call")" "$(ratio "$e2" "$call")" "-" "-"
+r=$(div "$e2" "$e1")
+row "scaling, 2 workers vs 1" "$(fmt_rate "$e2")" "1 worker $(fmt_rate "$e1")" "$(ratio "$e2" "$e1")" ">= 1.8x" "$(met "$r" ">=" 1.8)"
+r=$(div "$probe1" "$huge")
+row "probe stage, lookups/s (1 worker)" "$(fmt_rate "$probe1")" "random loads ${huge_mode:-huge} $(fmt_rate "$huge")" "$(pct "$probe1" "$huge")" ">= 40%" "$(met "$r" ">=" 0.4)"
+row "random loads, huge vs 4 KiB pages" "$(fmt_rate "$huge")" "4k $(fmt_rate "$small")" "$(ratio "$huge" "$small")" "-" "-"
+r=$(div "$ken" "$kraw")
+row "Kafka path, to sealed (msgs/s)" "$(fmt_rate "$ken")" "counting consumer $(fmt_rate "$kraw")" "$(pct "$ken" "$kraw")" ">= 90%" "$(met "$r" ">=" 0.9)"
+r=$(div "$keningest" "$kraw")
+row "Kafka path, to last message taken" "$(fmt_rate "$keningest")" "counting consumer $(fmt_rate "$kraw")" "$(pct "$keningest" "$kraw")" "-" "-"
+row "latency event to sealed, p50 / p99 / max" "${p50:--} / ${p99:--} / ${pmax:--} ms" "at 100K events/s" "-" "p99<=1000" "$(met "$p99" "<=" 1000)"
+for d in users devices urls; do
+	eb=$(dim_runs "$d" b_per_row)
+	cb=$(peer_dict "$d" "bytes / rows")
+	row "dimension $d, bytes/row" "${eb:--}" "ClickHouse ${cb:+$(printf %.1f "$cb")}" "$(ratio "$cb" "$eb")" "$(case $d in users) echo '<= 40' ;; devices) echo '<= 64' ;; *) echo - ;; esac)" \
+		"$(case $d in users) met "$eb" "<=" 40 ;; devices) met "$eb" "<=" 64 ;; *) echo - ;; esac)"
+done
+for d in users devices urls; do
+	el=$(dim_runs "$d" rows_per_s)
+	cl=$(peer_dict "$d" "rows / load_s")
+	row "dimension $d, load rows/s" "$(fmt_rate "$el")" "ClickHouse $(fmt_rate "$cl")" "$(ratio "$el" "$cl")" ">= 5M/s" "$(met "$el" ">=" 5000000)"
+done
+row "peak RSS, 1 / 2 workers" "${rss1:+$(printf %.0f "$rss1")} / ${rss2:+$(printf %.0f "$rss2")} MiB" "-" "-" "-" "-"
+echo
+echo "Stage split of the event path (1 worker; ms summed over the run, ns per event, share):"
+total=$(enrich_runs 1 "st[\"poll\"] + st[\"decode\"] + st[\"probe\"] + st[\"append\"] + st[\"encode\"] + st[\"write\"] + st[\"seal\"]")
+wall=$(enrich_runs 1 "wall * 1000")
+ev=$(enrich_runs 1 "events")
+for st in poll decode probe append encode write seal; do
+	v=$(enrich_runs 1 "st[\"$st\"]")
+	[ -n "$v" ] && awk -v s="$st" -v v="$v" -v t="$total" -v n="$ev" \
+		'BEGIN { printf "  %-7s %9.1f ms %7.1f ns/event %5.1f%%\n", s, v, v * 1e6 / n, 100 * v / t }'
+done
+[ -n "$total" ] && awk -v t="$total" -v w="$wall" -v n="$ev" \
+	'BEGIN { printf "  stages  %9.1f ms %7.1f ns/event; event-path wall time %.1f ms\n", t, t * 1e6 / n, w }'
+true

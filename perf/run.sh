@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# The event-path benchmark suite: enrichd against its peer and the machine's limits, side by
+# side in one run, every figure the median of --runs runs. Prints a table and writes it, with
+# every raw result, under var/bench/<scale>/.
+#
+#   perf/run.sh [--scale small|10m|50m] [--runs N] [--only PARTS]
+#
+#   --scale  data size (default 10m):
+#              small  1M users, 1M devices, 100K urls, 1M events    (a quick check)
+#              10m    10M users, 10M devices, 1M urls, 10M events
+#              50m    50M users, 50M devices, 10M urls, 10M events  (no ClickHouse peer: its
+#                     dictionaries of this size do not fit in this machine's memory)
+#            Dimensions and events are generated once and kept under var/bench/<scale>/.
+#   --runs   runs of each measurement (default 3); the table shows medians
+#   --only   comma-separated subset of: enrich, peer, randload, kafka, latency (default all).
+#            The table is built from the results on disk, so parts may be run separately.
+#            `--only data` only builds and generates the data.
+#
+# Parts (one after the other; nothing else of the suite runs at the same time):
+#   enrich    enrichd --input events.jsonl with 1 worker (cpus = 0) and 2 workers (cpus = 0-1):
+#             event-path wall time (from the workers' start to the end, dimension load
+#             excluded), its CPU time, the per-stage split, peak RSS, dimension B/row and
+#             load rows/s
+#   peer      ClickHouse (embedded, chdb) doing the same enrichment with hashed dictionaries on
+#             the same files (perf/ch_enrich.js), with max_threads = 1 and with all cores
+#   randload  bench-randload: random cache-line loads over a region as large as enrichd's
+#             dimensions, with huge pages and with 4 KiB pages
+#   kafka     embedded broker, one 12-partition topic filled first; a counting librdkafka
+#             consumer (bench-kafka-count) and enrichd to sealed segments, each a fresh group
+#   latency   enrichd consuming 100K events/s for 25 s; event-to-seal latency of every row
+#             (seal time = ctime of its segment, set by the rename that seals it; event time
+#             = its Kafka producer timestamp), computed by ClickHouse over the segments
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+scale=10m
+runs=3
+only=enrich,peer,randload,kafka,latency
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--scale) scale=$2; shift 2 ;;
+	--runs) runs=$2; shift 2 ;;
+	--only) only=$2; shift 2 ;;
+	-h | --help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "perf/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+	esac
+done
+case "$scale" in
+small) users=1000000 devices=1000000 urls=100000 events=1000000 ;;
+10m) users=10000000 devices=10000000 urls=1000000 events=10000000 ;;
+50m) users=50000000 devices=50000000 urls=10000000 events=10000000 ;;
+*) echo "perf/run.sh: --scale is small, 10m or 50m" >&2; exit 2 ;;
+esac
+[[ "$runs" =~ ^[1-9][0-9]?$ ]] || { echo "perf/run.sh: --runs is 1..99" >&2; exit 2; }
+want() { [[ ",$only," == *",$1,"* ]]; }
+
+# Kafka part: events in the topic before consuming. The embedded broker keeps ~5 MB per
+# partition; 264K events of ~165 B over 12 partitions are ~3.6 MB each.
+kafka_events=264000
+kafka_partitions=12
+# Latency part: 100K events/s for 25 s.
+latency_rate=100000
+latency_events=2500000
+segment_age=500ms
+
+tools/setup.sh
+tools/build.sh build
+source tools/lib.sh
+trap lib_cleanup EXIT
+bin=$ENRICHD_BUILD_DIR
+bench=$top/var/bench/$scale
+res=$bench/results
+scratch=$bench/scratch
+mkdir -p "$res" "$scratch"
+
+log() { echo "== $*" >&2; }
+
+# ---- data, generated once per scale ----
+
+dims_stamp="users=$users devices=$devices urls=$urls seed=42"
+if [ "$(cat "$bench/dims/.stamp" 2>/dev/null)" != "$dims_stamp" ]; then
+	log "generating dimensions ($dims_stamp)"
+	rm -rf "$bench/dims"
+	"$bin/enrichd-gen-dims" --out "$bench/dims" --users "$users" --devices "$devices" \
+		--urls "$urls" --seed 42
+	echo "$dims_stamp" >"$bench/dims/.stamp"
+fi
+# Well-formed events only (both sides read the same file; nothing is dead-lettered), 2% of the
+# keys of each dimension missing (left join: NULL attributes).
+events_stamp="$dims_stamp events=$events miss=0.02"
+if [ "$(cat "$bench/events.stamp" 2>/dev/null)" != "$events_stamp" ]; then
+	log "generating $events events"
+	"$bin/enrichd-gen-events" --out "$bench/events.jsonl" --count "$events" --seed 42 \
+		--users "$users" --devices "$devices" --urls "$urls" \
+		--miss-users 0.02 --miss-devices 0.02 --miss-urls 0.02
+	echo "$events_stamp" >"$bench/events.stamp"
+fi
+
+# The embedded broker (librdkafka's mock) answers a fetch that finds no new data only after
+# fetch.wait.max.ms (default 500 ms), even when data arrives meanwhile; a real broker answers
+# as soon as fetch.min.bytes (1) is there. Every consumer of the suite waits at most 20 ms.
+fetch_wait_ms=20
+
+# config FILE OUTDIR CPUS [BROKERS GROUP]: an enrichd configuration for this scale's data.
+config() {
+	lib_config "$1" "$bench/dims" "$2" "$2.dead-letter" "${4:-127.0.0.1:9}" "$3"
+	sed -i -e "s/^group_id = .*/group_id = ${5:-enrichd}\nproperty.fetch.wait.max.ms = $fetch_wait_ms/" \
+		-e "s/^segment_age_ms = .*/segment_age_ms = $segment_age/" "$1"
+}
+
+# ---- enrich: enrichd --input ----
+
+if want enrich; then
+	rm -f "$res"/enrich-*
+	for r in $(seq "$runs"); do
+		for w in 1 2; do
+			cpus=0
+			[ "$w" = 2 ] && cpus=0-1
+			log "enrichd --input, $w worker(s), run $r of $runs"
+			rm -rf "$scratch/out" "$scratch/out.dead-letter"
+			config "$scratch/enrich.ini" "$scratch/out" "$cpus"
+			/usr/bin/time -f "maxrss_kb=%M" -o "$res/enrich-w$w-r$r.time" \
+				"$bin/enrichd" --config "$scratch/enrich.ini" --input "$bench/events.jsonl" \
+				2>"$res/enrich-w$w-r$r.log"
+			grep -E "summary:" "$res/enrich-w$w-r$r.log" | sed 's/^.*summary: /   /' >&2
+		done
+	done
+	rm -rf "$scratch/out" "$scratch/out.dead-letter"
+fi
+
+# ---- peer: ClickHouse with dictionaries ----
+
+if want peer; then
+	rm -f "$res/peer.txt"
+	if [ "$scale" = 50m ]; then
+		log "peer: skipped at 50m (ClickHouse's dictionaries of 50M users and 50M devices do not fit in this machine's memory)"
+	else
+		log "ClickHouse: dictionaries and the same enrichment, max_threads = 1 and all cores, $runs runs each"
+		node perf/ch_enrich.js --dims "$bench/dims" --events "$bench/events.jsonl" \
+			--out "$scratch/ch.native" --runs "$runs" --threads 1,0 | tee "$res/peer.txt" >&2
+	fi
+fi
+
+# ---- randload: the machine's random-load limit ----
+
+dims_mib() {
+	local f
+	f=$(ls "$res"/enrich-w1-r*.log 2>/dev/null | head -n1)
+	[ -n "$f" ] && sed -n 's/.* dimensions (\([0-9.]*\) MiB).*/\1/p' "$f" | head -n1
+}
+
+if want randload; then
+	rm -f "$res/randload.txt"
+	mib=$(dims_mib)
+	mib=${mib%.*}
+	[ -n "$mib" ] || mib=1024
+	for r in $(seq "$runs"); do
+		for mode in auto 4k; do
+			log "bench-randload over ${mib} MiB, pages $mode, run $r of $runs"
+			"$bin/bench-randload" --bytes "${mib}M" --huge "$mode" --seconds 2 2>/dev/null |
+				tee -a "$res/randload.txt" >&2
+		done
+	done
+fi
+
+# ---- kafka: counting consumer vs enrichd to sealed segments ----
+
+# Epoch ms of an enrichd log line's timestamp (2026-01-01T00:00:00.000Z ...).
+log_ms() {
+	local ts
+	ts=$(grep -m1 "$2" "$1" | cut -d' ' -f1)
+	[ -n "$ts" ] && echo $(($(date -d "$ts" +%s%N) / 1000000))
+}
+
+# Epoch ms of the newest ctime of DIR's sealed segments (the rename that sealed the last one).
+last_seal_ms() {
+	find "$1" -name '*.native' -printf '%C@\n' | sort -n | tail -n1 | awk '{ printf "%.0f", $1 * 1000 }'
+}
+
+if want kafka; then
+	rm -f "$res/kafka.txt"
+	log "embedded broker, topic clickstream of $kafka_partitions partitions, $kafka_events events"
+	lib_broker_start clickstream "$kafka_partitions"
+	"$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --count "$kafka_events" \
+		--seed 42 --users "$users" --devices "$devices" --urls "$urls" \
+		--partitions "$kafka_partitions" 2>&1 | tail -n1 >&2
+	kprops=(-X session.timeout.ms=6000 -X heartbeat.interval.ms=500
+		-X fetch.wait.max.ms=$fetch_wait_ms)
+	for r in $(seq "$runs"); do
+		log "bench-kafka-count, run $r of $runs"
+		"$bin/bench-kafka-count" --brokers "$BROKERS" --topic clickstream --group "count-$r" \
+			--count "$kafka_events" "${kprops[@]}" | tee -a "$res/kafka.txt" >&2
+		log "enrichd to sealed segments, run $r of $runs"
+		rm -rf "$scratch/kout" "$scratch/kout.dead-letter"
+		config "$scratch/kafka.ini" "$scratch/kout" auto "$BROKERS" "enrichd-$r"
+		lib_spawn "$bin/enrichd" --config "$scratch/kafka.ini" 2>"$res/kafka-enrichd-r$r.log"
+		pid=${lib_pids[-1]}
+		lib_wait_log "$res/kafka-enrichd-r$r.log" "partitions assigned" 60
+		lib_wait_sealed "$scratch/kout" "$scratch/kout.dead-letter" "$kafka_events" 120
+		kill -TERM "$pid"
+		wait "$pid" || true
+		assigned=$(log_ms "$res/kafka-enrichd-r$r.log" "partitions assigned")
+		sealed=$(last_seal_ms "$scratch/kout")
+		read -r rows ingest < <("$CHQ" "SELECT count(), toUnixTimestamp64Milli(max(_ingest_time))
+			FROM file('$scratch/kout/**/*.native', 'Native') SETTINGS use_hive_partitioning = 0")
+		echo "kafka_enrichd: messages=$rows assigned_ms=$assigned sealed_ms=$sealed last_ingest_ms=$ingest" \
+			"seconds=$(awk -v a="$assigned" -v s="$sealed" 'BEGIN { printf "%.3f", (s - a) / 1000 }')" \
+			"ingest_seconds=$(awk -v a="$assigned" -v s="$ingest" 'BEGIN { printf "%.3f", (s - a) / 1000 }')" |
+			tee -a "$res/kafka.txt" >&2
+	done
+	lib_cleanup
+	rm -rf "$scratch/kout" "$scratch/kout.dead-letter"
+fi
+
+# ---- latency: 100K events/s, event to sealed ----
+
+if want latency; then
+	rm -f "$res/latency.txt"
+	for r in $(seq "$runs"); do
+		log "latency: $latency_rate events/s for $((latency_events / latency_rate)) s, run $r of $runs"
+		lib_broker_start clickstream "$kafka_partitions"
+		rm -rf "$scratch/lout" "$scratch/lout.dead-letter"
+		config "$scratch/latency.ini" "$scratch/lout" auto "$BROKERS" "latency-$r"
+		lib_spawn "$bin/enrichd" --config "$scratch/latency.ini" 2>"$res/latency-enrichd-r$r.log"
+		pid=${lib_pids[-1]}
+		lib_wait_log "$res/latency-enrichd-r$r.log" "partitions assigned" 60
+		"$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --count "$latency_events" \
+			--rate "$latency_rate" --seed 42 --users "$users" --devices "$devices" --urls "$urls" \
+			--start-ms "$(($(date +%s) * 1000))" 2>&1 | tail -n1 >&2
+		lib_wait_sealed "$scratch/lout" "$scratch/lout.dead-letter" "$latency_events" 120
+		kill -TERM "$pid"
+		wait "$pid" || true
+		lib_cleanup
+		find "$scratch/lout" -name '*.native' -printf '%f\t%C@\n' >"$scratch/seals.tsv"
+		"$CHQ" "SELECT 'latency:', 'rows=' || toString(count()),
+			'p50_ms=' || toString(round(quantileExact(0.5)(lat))),
+			'p99_ms=' || toString(round(quantileExact(0.99)(lat))),
+			'max_ms=' || toString(round(max(lat))), 'segments=' || toString(uniqExact(_file)),
+			'taken_p50_ms=' || toString(round(quantileExact(0.5)(taken))),
+			'taken_p99_ms=' || toString(round(quantileExact(0.99)(taken)))
+			FROM (SELECT _file, s.seal * 1000 - toUnixTimestamp64Milli(_kafka_time) AS lat,
+			             toUnixTimestamp64Milli(_ingest_time) - toUnixTimestamp64Milli(_kafka_time) AS taken
+			      FROM file('$scratch/lout/**/*.native', 'Native') AS r
+			      JOIN file('$scratch/seals.tsv', 'TSV', 'file String, seal Float64') AS s
+			      ON r._file = s.file)
+			SETTINGS use_hive_partitioning = 0" | tr '\t' ' ' | sed 's/^latency: /latency: /' |
+			tee -a "$res/latency.txt" >&2
+	done
+	rm -rf "$scratch/lout" "$scratch/lout.dead-letter" "$scratch/seals.tsv"
+fi
+
+# ---- the table ----
+
+[ "$only" = data ] && exit 0
+perf/report.sh "$bench" | tee "$bench/report.txt"
