@@ -38,6 +38,13 @@ struct worker_hour {
 	uint64_t last_used;        /* batch counter, to evict the least recently used */
 };
 
+/* A dead letter on its way to the file (the argument of worker_dl_append_op). */
+struct worker_dead {
+	const struct worker_msg *m;
+	const char *error;
+	const char *reason;
+};
+
 #define WORKER_LAT_BIN_MS 4
 #define WORKER_LAT_BINS 2048
 
@@ -65,6 +72,7 @@ struct worker_state {
 	struct deadletter dl;
 	struct manifest manifest;
 	struct manifest_record *record;        /* epoch close: the record being appended */
+	struct worker_dead dead;               /* the dead letter being appended */
 	struct seg_synced_info *synced;        /* epoch close: segments to record */
 	struct manifest_segment *rec_segs;
 	struct manifest_range *rec_ranges;
@@ -128,23 +136,57 @@ static void worker_count(_Atomic uint64_t *counter, uint64_t n)
 	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
 }
 
-/* ---- dead letters ---- */
+/* ---- dead letters and disk errors ---- */
 
-static void worker_dead_letter(struct worker_state *s, const struct worker_msg *m,
-			       const char *error, const char *reason)
+static bool worker_disk_retryable(int rc)
 {
-	int rc;
+	return rc == -ENOSPC || rc == -EDQUOT || rc == -EIO || rc == -ENOMEM || rc == -EAGAIN;
+}
+
+/*
+ * Retries a dead-letter sync or manifest append that failed with a disk error (ENOSPC, EIO, ...)
+ * with a backoff doubling from 1 ms to 1 s, as the segment writer does, until it succeeds or the
+ * error is not one retrying can fix. Counted in write_errors; logged by the callee.
+ */
+static int worker_disk_retry(struct worker_state *s, int (*op)(struct worker_state *))
+{
 	uint32_t backoff_ms = 1;
-	/* A full dead-letter buffer that cannot be written (disk full): wait, never drop. */
-	while ((rc = deadletter_append(&s->dl, s->topic, m->partition, m->offset, error, reason,
-				       m->data, m->len)) < 0 &&
-	       (rc == -ENOSPC || rc == -EDQUOT || rc == -EIO)) {
+	for (;;) {
+		int rc = op(s);
+		if (rc == 0 || !worker_disk_retryable(rc))
+			return rc;
 		worker_count(&s->w->stats.write_errors, 1);
 		struct timespec ts = {backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000};
 		nanosleep(&ts, NULL);
 		if (backoff_ms < 1000)
 			backoff_ms *= 2;
 	}
+}
+
+static int worker_dl_append_op(struct worker_state *s)
+{
+	const struct worker_dead *d = &s->dead;
+	return deadletter_append(&s->dl, s->topic, d->m->partition, d->m->offset, d->error,
+				 d->reason, d->m->data, d->m->len);
+}
+
+static int worker_dl_sync_op(struct worker_state *s)
+{
+	return deadletter_sync(&s->dl);
+}
+
+static int worker_manifest_op(struct worker_state *s)
+{
+	return manifest_append(&s->manifest, s->record);
+}
+
+
+static void worker_dead_letter(struct worker_state *s, const struct worker_msg *m,
+			       const char *error, const char *reason)
+{
+	/* A full dead-letter buffer that cannot be written (disk full): wait, never drop. */
+	s->dead = (struct worker_dead){m, error, reason};
+	int rc = worker_disk_retry(s, worker_dl_append_op);
 	if (rc < 0)
 		log_error("worker", "w%u: partition %" PRId32 " offset %" PRId64
 			  ": dead letter not written: %s", s->w->index, m->partition, m->offset,
@@ -251,41 +293,6 @@ static void worker_on_sealed(void *arg, const struct seg_sealed *sealed)
 	worker_count(&w->stats.bytes_written, sealed->bytes);
 	log_debug("worker", "w%u: sealed %s: %" PRIu64 " rows, %" PRIu64 " bytes", w->index,
 		  sealed->path, sealed->rows, sealed->bytes);
-}
-
-static bool worker_disk_retryable(int rc)
-{
-	return rc == -ENOSPC || rc == -EDQUOT || rc == -EIO || rc == -ENOMEM || rc == -EAGAIN;
-}
-
-/*
- * Retries a dead-letter sync or manifest append that failed with a disk error (ENOSPC, EIO, ...)
- * with a backoff doubling from 1 ms to 1 s, as the segment writer does, until it succeeds or the
- * error is not one retrying can fix. Counted in write_errors; logged by the callee.
- */
-static int worker_disk_retry(struct worker_state *s, int (*op)(struct worker_state *))
-{
-	uint32_t backoff_ms = 1;
-	for (;;) {
-		int rc = op(s);
-		if (rc == 0 || !worker_disk_retryable(rc))
-			return rc;
-		worker_count(&s->w->stats.write_errors, 1);
-		struct timespec ts = {backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000};
-		nanosleep(&ts, NULL);
-		if (backoff_ms < 1000)
-			backoff_ms *= 2;
-	}
-}
-
-static int worker_dl_sync_op(struct worker_state *s)
-{
-	return deadletter_sync(&s->dl);
-}
-
-static int worker_manifest_op(struct worker_state *s)
-{
-	return manifest_append(&s->manifest, s->record);
 }
 
 /* Adds the epoch's rows to the latency histogram, as sealed at now_ms. */
@@ -846,6 +853,26 @@ static int worker_poll_input(struct worker_state *s, uint32_t *count, bool *fini
 
 /* ---- setup ---- */
 
+static void worker_state_free(struct worker_state *s)
+{
+	if (s->seg)
+		seg_writer_close(s->seg);
+	deadletter_close(&s->dl);
+	manifest_close(&s->manifest);
+	free(s->synced);
+	free(s->rec_segs);
+	free(s->rec_ranges);
+	free(s->commit);
+	for (uint32_t i = 0; s->hours && i < s->hour_count; i++)
+		native_block_destroy(s->hours[i].block);
+	free(s->hours);
+	free(s->in_buf);
+	free(s->kmsgs);
+	free(s->msgs);
+	free(s->scratch);
+	free(s);
+}
+
 static int worker_state_init(struct worker *w, struct worker_state **out)
 {
 	struct engine *e = w->engine;
@@ -947,43 +974,10 @@ out_nomem:
 	rc = -ENOMEM;
 out_free:
 	log_error("worker", "w%u: setup failed: %s", w->index, strerror(-rc));
-	if (s->seg)
-		seg_writer_close(s->seg);
-	deadletter_close(&s->dl);
-	manifest_close(&s->manifest);
-	free(s->synced);
-	free(s->rec_segs);
-	free(s->rec_ranges);
-	free(s->commit);
-	for (uint32_t i = 0; s->hours && i < s->hour_count; i++)
-		native_block_destroy(s->hours[i].block);
-	free(s->hours);
-	free(s->in_buf);
-	free(s->kmsgs);
-	free(s->msgs);
-	free(s->scratch);
-	free(s);
+	worker_state_free(s);
 	return rc;
 }
 
-static void worker_state_free(struct worker_state *s)
-{
-	seg_writer_close(s->seg);
-	deadletter_close(&s->dl);
-	manifest_close(&s->manifest);
-	free(s->synced);
-	free(s->rec_segs);
-	free(s->rec_ranges);
-	free(s->commit);
-	for (uint32_t i = 0; i < s->hour_count; i++)
-		native_block_destroy(s->hours[i].block);
-	free(s->hours);
-	free(s->in_buf);
-	free(s->kmsgs);
-	free(s->msgs);
-	free(s->scratch);
-	free(s);
-}
 
 static void worker_pin(struct worker *w)
 {
