@@ -1,4 +1,5 @@
 #include "deadletter.h"
+#include "fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,29 +12,11 @@
 
 #include "log.h"
 
-static int deadletter_mkdirs(const char *dir)
-{
-	char path[4096];
-	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(path, 0755) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int deadletter_open(struct deadletter *dl, const char *dir, const char *instance, unsigned worker)
 {
 	memset(dl, 0, sizeof(*dl));
 	dl->fd = -1;
-	int rc = deadletter_mkdirs(dir);
+	int rc = fs_mkdirs(dir);
 	if (rc < 0) {
 		log_error("deadletter", "%s: cannot create directory: %s", dir, strerror(-rc));
 		return rc;

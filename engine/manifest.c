@@ -1,4 +1,5 @@
 #include "manifest.h"
+#include "fs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -180,24 +181,6 @@ static int manifest_read_all(int fd, char **out, size_t *len)
 
 /* ---- writing ---- */
 
-static int manifest_mkdirs(const char *dir)
-{
-	char path[4096];
-	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(path, 0755) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 struct manifest_last {
 	uint64_t seq;
 };
@@ -218,7 +201,7 @@ int manifest_open(struct manifest *m, const char *output_dir, const char *instan
 	m->dir_fd = -1;
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s/%s", output_dir, MANIFEST_DIR);
-	int rc = manifest_mkdirs(dir);
+	int rc = fs_mkdirs(dir);
 	if (rc < 0) {
 		log_error("manifest", "%s: cannot create: %s", dir, strerror(-rc));
 		return rc;

@@ -17,6 +17,7 @@
  * list, and seal callbacks run only after the drain (seg_deliver).
  */
 #include "seg.h"
+#include "fs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1149,25 +1150,6 @@ static int seg_cfg_check(const struct seg_writer_cfg *c)
 }
 
 /* mkdir -p */
-static int seg_mkdirs(const char *dir)
-{
-	char p[PATH_MAX];
-	size_t n = strlen(dir);
-	if (n >= sizeof(p))
-		return -ENAMETOOLONG;
-	memcpy(p, dir, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (p[i] != '/' && p[i] != '\0')
-			continue;
-		char c = p[i];
-		p[i] = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		p[i] = c;
-	}
-	return 0;
-}
-
 static uint32_t seg_pow2(uint32_t n)
 {
 	uint32_t p = 1;
@@ -1281,7 +1263,7 @@ int seg_writer_init(struct seg_writer **out, const struct seg_writer_cfg *cfg)
 	w->cfg.dir = w->dir;
 	w->cfg.instance = w->instance;
 
-	rc = seg_mkdirs(w->dir);
+	rc = fs_mkdirs(w->dir);
 	if (rc == 0) {
 		w->root_fd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (w->root_fd < 0)
