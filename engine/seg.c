@@ -240,6 +240,7 @@ static void seg_disk_error(struct seg_writer *w, bool *failed, const char *path,
 		return;
 	uint64_t now = seg_clock_ms();
 	w->episode = true;
+	w->stats.disk_failing = true;
 	w->episode_errors = 1;
 	w->episode_start_ms = now;
 	w->episode_logged = w->episode_logged_ms == 0 ||
@@ -265,6 +266,7 @@ static void seg_disk_ok(struct seg_writer *w, bool *failed)
 		log_info("seg", "disk writes resumed after %" PRIu64 " failed attempts in %" PRIu64 " ms",
 			 w->episode_errors, seg_clock_ms() - w->episode_start_ms);
 	w->episode = false;
+	w->stats.disk_failing = false;
 	w->backoff_ms = SEG_RETRY_BACKOFF_MS_MIN;
 }
 

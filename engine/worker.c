@@ -1004,17 +1004,20 @@ static void worker_backpressure(struct worker_state *s)
 	struct worker *w = s->w;
 	if (!s->engine->consumer)
 		return;
-	uint64_t inflight = seg_stats(s->seg)->inflight_bytes;
+	const struct seg_stats *ss = seg_stats(s->seg);
+	uint64_t inflight = ss->inflight_bytes;
 	uint64_t bound = s->cfg->inflight_bytes;
+	/* Failing writes (disk full) will hold the worker in its next seal: pause before. */
+	bool failing = ss->disk_failing;
 	bool paused = atomic_load_explicit(&w->stats.paused, memory_order_relaxed) != 0;
-	if (!paused && inflight >= bound / 4 * 3) {
+	if (!paused && (inflight >= bound / 4 * 3 || failing)) {
 		if (kafka_worker_pause(s->engine->consumer, w->index) == 0) {
 			atomic_store_explicit(&w->stats.paused, 1, memory_order_relaxed);
 			worker_count(&w->stats.pauses, 1);
-			log_info("worker", "w%u: %" PRIu64 " bytes waiting for the disk: partitions paused",
-				 w->index, inflight);
+			log_info("worker", "w%u: %s: partitions paused", w->index,
+				 failing ? "writes are failing" : "too many bytes wait for the disk");
 		}
-	} else if (paused && inflight <= bound / 4) {
+	} else if (paused && inflight <= bound / 4 && !failing) {
 		if (kafka_worker_resume(s->engine->consumer, w->index) == 0) {
 			atomic_store_explicit(&w->stats.paused, 0, memory_order_relaxed);
 			log_info("worker", "w%u: the disk caught up: partitions resumed", w->index);

@@ -131,6 +131,7 @@ struct seg_stats {
 	uint32_t open_segments;     /* now */
 	uint32_t sealing_segments;  /* rolled, not yet sealed (now) */
 	bool fixed_buffers;         /* the pool is registered with io_uring (write_fixed is used) */
+	bool disk_failing;          /* a write or create is failing and being retried (now) */
 };
 
 /* Fills cfg with the defaults above; dir and instance are NULL, worker 0, no callback. */
