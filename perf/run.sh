@@ -18,9 +18,9 @@
 #
 # Parts (one after the other; nothing else of the suite runs at the same time):
 #   enrich    enrichd --input events.jsonl with 1 worker (cpus = 0) and 2 workers (cpus = 0-1):
-#             event-path wall time (from the workers' start to the end, dimension load
-#             excluded), its CPU time, the per-stage split, peak RSS, dimension B/row and
-#             load rows/s
+#             event-path wall time (the longest worker loop: dimension load and worker setup
+#             excluded), CPU time, the per-stage split, peak RSS, dimension B/row and load
+#             rows/s
 #   peer      ClickHouse (embedded, chdb) doing the same enrichment with hashed dictionaries on
 #             the same files (perf/ch_enrich.js), with max_threads = 1 and with all cores
 #   randload  bench-randload: random cache-line loads over a region as large as enrichd's
@@ -43,7 +43,7 @@ while [ $# -gt 0 ]; do
 	--scale) scale=$2; shift 2 ;;
 	--runs) runs=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
-	-h | --help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "perf/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -70,6 +70,7 @@ kafka_short_age=50ms
 
 tools/setup.sh
 tools/build.sh build
+# shellcheck source=../tools/lib.sh
 source tools/lib.sh
 trap lib_cleanup EXIT
 bin=$ENRICHD_BUILD_DIR
@@ -190,7 +191,7 @@ if want kafka; then
 		--seed 42 --users "$users" --devices "$devices" --urls "$urls" \
 		--partitions "$kafka_partitions" 2>&1 | tail -n1 >&2
 	kprops=(-X session.timeout.ms=6000 -X heartbeat.interval.ms=500
-		-X fetch.wait.max.ms=$fetch_wait_ms)
+		-X "fetch.wait.max.ms=$fetch_wait_ms")
 	for r in $(seq "$runs"); do
 		log "bench-kafka-count, run $r of $runs"
 		"$bin/bench-kafka-count" --brokers "$BROKERS" --topic clickstream --group "count-$r" \
@@ -201,6 +202,7 @@ if want kafka; then
 			config "$scratch/kafka.ini" "$scratch/kout" auto "$BROKERS" "enrichd-$r-$age" "$age"
 			klog=$res/kafka-enrichd-$age-r$r.log
 			lib_spawn "$bin/enrichd" --config "$scratch/kafka.ini" 2>"$klog"
+			# shellcheck disable=SC2154 # set by tools/lib.sh
 			pid=${lib_pids[-1]}
 			lib_wait_log "$klog" "partitions assigned" 60
 			lib_wait_sealed "$scratch/kout" "$scratch/kout.dead-letter" "$kafka_events" 120
