@@ -72,8 +72,9 @@ static const struct config_key config_keys[] = {
 		1ull << 40, "A segment is sealed when it reaches this size."),
 	CFG_NUM("output", "segment_age_ms", KIND_MS, segment_age_ms, "1s", 10, 3600000,
 		"A segment is sealed at this age (time since its first row)."),
-	CFG_NUM("output", "block_rows", KIND_U32, block_rows, "16384", 1, 1u << 22,
-		"Rows per Native block."),
+	CFG_NUM("output", "block_rows", KIND_U32, block_rows, "8192", 1, 1u << 22,
+		"Rows per Native block. A worker's open blocks should stay in its core's L2 "
+		"cache: 8192 rows of the default schema are about 1.2 MB."),
 	CFG_NUM("output", "inflight_bytes", KIND_BYTES, inflight_bytes, "64MiB", 65536,
 		1ull << 36, "Bound per worker on bytes handed to the disk and not yet written; "
 		"past it the worker pauses its partitions."),

@@ -873,6 +873,17 @@ static void worker_state_free(struct worker_state *s)
 	free(s);
 }
 
+/*
+ * Bytes of each String column of a block: 128 per row, but never less than
+ * WORKER_BLOCK_VAR_BYTES_MIN, so the longest key or value a row may carry does not shrink with
+ * block_rows (only the used part of the buffer is ever touched after setup).
+ */
+static size_t worker_block_var_bytes(uint32_t block_rows)
+{
+	size_t bytes = (size_t)block_rows * 128;
+	return bytes < WORKER_BLOCK_VAR_BYTES_MIN ? WORKER_BLOCK_VAR_BYTES_MIN : bytes;
+}
+
 static int worker_state_init(struct worker *w, struct worker_state **out)
 {
 	struct engine *e = w->engine;
@@ -927,7 +938,7 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 	for (uint32_t i = 0; i < s->hour_count; i++) {
 		s->hours[i].hour_key = -1;
 		rc = native_block_init(&s->hours[i].block, s->specs, s->columns, cfg->block_rows,
-				       (size_t)cfg->block_rows * 128);
+				       worker_block_var_bytes(cfg->block_rows));
 		if (rc < 0)
 			goto out_free;
 	}

@@ -31,6 +31,8 @@ struct engine;
 #define WORKER_EPOCH_SEGMENTS_MAX 1024
 /* Events decoded, probed and appended together (the batch is cut into chunks of this size). */
 #define WORKER_CHUNK_EVENTS 256
+/* Least bytes of a block's String column: the longest value a row may carry (8 MiB). */
+#define WORKER_BLOCK_VAR_BYTES_MIN ((size_t)8 << 20)
 /* Bounds of the JSON-lines input reader: one read buffer, longest line it keeps whole. */
 #define WORKER_INPUT_BUF_BYTES (16u << 20)
 

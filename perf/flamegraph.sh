@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
 	--scale) scale=$2; shift 2 ;;
 	--workers) workers=$2; shift 2 ;;
 	--freq) freq=$2; shift 2 ;;
-	-h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "perf/flamegraph.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -35,6 +35,7 @@ case "$workers" in 1) cpus=0 ;; 2) cpus=0-1 ;; *) echo "--workers is 1 or 2" >&2
 
 # The data (and the build) of perf/run.sh.
 perf/run.sh --scale "$scale" --only data
+# shellcheck source=../tools/lib.sh
 source tools/lib.sh
 bench=$top/var/bench/$scale
 out=$top/var/flamegraph

@@ -18,15 +18,16 @@
 #
 # Parts (one after the other; nothing else of the suite runs at the same time):
 #   enrich    enrichd --input events.jsonl with 1 worker (cpus = 0) and 2 workers (cpus = 0-1):
-#             event-path wall time (from the workers' start to the end, dimension load
-#             excluded), its CPU time, the per-stage split, peak RSS, dimension B/row and
-#             load rows/s
+#             event-path wall time (the longest worker loop: dimension load and worker setup
+#             excluded), CPU time, the per-stage split, peak RSS, dimension B/row and load
+#             rows/s
 #   peer      ClickHouse (embedded, chdb) doing the same enrichment with hashed dictionaries on
 #             the same files (perf/ch_enrich.js), with max_threads = 1 and with all cores
 #   randload  bench-randload: random cache-line loads over a region as large as enrichd's
 #             dimensions, with huge pages and with 4 KiB pages
 #   kafka     embedded broker, one 12-partition topic filled first; a counting librdkafka
-#             consumer (bench-kafka-count) and enrichd to sealed segments, each a fresh group
+#             consumer (bench-kafka-count) and enrichd to sealed segments (segment_age_ms of
+#             500 ms and of 50 ms), each a fresh group
 #   latency   enrichd consuming 100K events/s for 25 s; event-to-seal latency of every row
 #             (seal time = ctime of its segment, set by the rename that seals it; event time
 #             = its Kafka producer timestamp), computed by ClickHouse over the segments
@@ -42,7 +43,7 @@ while [ $# -gt 0 ]; do
 	--scale) scale=$2; shift 2 ;;
 	--runs) runs=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
-	-h | --help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "perf/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -63,9 +64,13 @@ kafka_partitions=12
 latency_rate=100000
 latency_events=2500000
 segment_age=500ms
+# The Kafka part's run is short (~0.3 s): its last epoch closes segment_age_ms after its first
+# row, so enrichd also runs with short epochs there, to show the path's own speed.
+kafka_short_age=50ms
 
 tools/setup.sh
 tools/build.sh build
+# shellcheck source=../tools/lib.sh
 source tools/lib.sh
 trap lib_cleanup EXIT
 bin=$ENRICHD_BUILD_DIR
@@ -102,11 +107,11 @@ fi
 # as soon as fetch.min.bytes (1) is there. Every consumer of the suite waits at most 20 ms.
 fetch_wait_ms=20
 
-# config FILE OUTDIR CPUS [BROKERS GROUP]: an enrichd configuration for this scale's data.
+# config FILE OUTDIR CPUS [BROKERS GROUP AGE]: an enrichd configuration for this scale's data.
 config() {
 	lib_config "$1" "$bench/dims" "$2" "$2.dead-letter" "${4:-127.0.0.1:9}" "$3"
 	sed -i -e "s/^group_id = .*/group_id = ${5:-enrichd}\nproperty.fetch.wait.max.ms = $fetch_wait_ms/" \
-		-e "s/^segment_age_ms = .*/segment_age_ms = $segment_age/" "$1"
+		-e "s/^segment_age_ms = .*/segment_age_ms = ${6:-$segment_age}/" "$1"
 }
 
 # ---- enrich: enrichd --input ----
@@ -186,28 +191,33 @@ if want kafka; then
 		--seed 42 --users "$users" --devices "$devices" --urls "$urls" \
 		--partitions "$kafka_partitions" 2>&1 | tail -n1 >&2
 	kprops=(-X session.timeout.ms=6000 -X heartbeat.interval.ms=500
-		-X fetch.wait.max.ms=$fetch_wait_ms)
+		-X "fetch.wait.max.ms=$fetch_wait_ms")
 	for r in $(seq "$runs"); do
 		log "bench-kafka-count, run $r of $runs"
 		"$bin/bench-kafka-count" --brokers "$BROKERS" --topic clickstream --group "count-$r" \
 			--count "$kafka_events" "${kprops[@]}" | tee -a "$res/kafka.txt" >&2
-		log "enrichd to sealed segments, run $r of $runs"
-		rm -rf "$scratch/kout" "$scratch/kout.dead-letter"
-		config "$scratch/kafka.ini" "$scratch/kout" auto "$BROKERS" "enrichd-$r"
-		lib_spawn "$bin/enrichd" --config "$scratch/kafka.ini" 2>"$res/kafka-enrichd-r$r.log"
-		pid=${lib_pids[-1]}
-		lib_wait_log "$res/kafka-enrichd-r$r.log" "partitions assigned" 60
-		lib_wait_sealed "$scratch/kout" "$scratch/kout.dead-letter" "$kafka_events" 120
-		kill -TERM "$pid"
-		wait "$pid" || true
-		assigned=$(log_ms "$res/kafka-enrichd-r$r.log" "partitions assigned")
-		sealed=$(last_seal_ms "$scratch/kout")
-		read -r rows ingest < <("$CHQ" "SELECT count(), toUnixTimestamp64Milli(max(_ingest_time))
-			FROM file('$scratch/kout/**/*.native', 'Native') SETTINGS use_hive_partitioning = 0")
-		echo "kafka_enrichd: messages=$rows assigned_ms=$assigned sealed_ms=$sealed last_ingest_ms=$ingest" \
-			"seconds=$(awk -v a="$assigned" -v s="$sealed" 'BEGIN { printf "%.3f", (s - a) / 1000 }')" \
-			"ingest_seconds=$(awk -v a="$assigned" -v s="$ingest" 'BEGIN { printf "%.3f", (s - a) / 1000 }')" |
-			tee -a "$res/kafka.txt" >&2
+		for age in "$segment_age" "$kafka_short_age"; do
+			log "enrichd to sealed segments, segment_age_ms = $age, run $r of $runs"
+			rm -rf "$scratch/kout" "$scratch/kout.dead-letter"
+			config "$scratch/kafka.ini" "$scratch/kout" auto "$BROKERS" "enrichd-$r-$age" "$age"
+			klog=$res/kafka-enrichd-$age-r$r.log
+			lib_spawn "$bin/enrichd" --config "$scratch/kafka.ini" 2>"$klog"
+			# shellcheck disable=SC2154 # set by tools/lib.sh
+			pid=${lib_pids[-1]}
+			lib_wait_log "$klog" "partitions assigned" 60
+			lib_wait_sealed "$scratch/kout" "$scratch/kout.dead-letter" "$kafka_events" 120
+			kill -TERM "$pid"
+			wait "$pid" || true
+			assigned=$(log_ms "$klog" "partitions assigned")
+			sealed=$(last_seal_ms "$scratch/kout")
+			read -r rows ingest < <("$CHQ" "SELECT count(), toUnixTimestamp64Milli(max(_ingest_time))
+				FROM file('$scratch/kout/**/*.native', 'Native') SETTINGS use_hive_partitioning = 0")
+			echo "kafka_enrichd: age=$age messages=$rows assigned_ms=$assigned sealed_ms=$sealed" \
+				"last_ingest_ms=$ingest" \
+				"seconds=$(awk -v a="$assigned" -v s="$sealed" 'BEGIN { printf "%.3f", (s - a) / 1000 }')" \
+				"ingest_seconds=$(awk -v a="$assigned" -v s="$ingest" 'BEGIN { printf "%.3f", (s - a) / 1000 }')" |
+				tee -a "$res/kafka.txt" >&2
+		done
 	done
 	lib_cleanup
 	rm -rf "$scratch/kout" "$scratch/kout.dead-letter"
