@@ -30,7 +30,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ ! -e "$here/ch/node_modules/chdb/package.json" ]; then
+# `npm install` from the lock file rather than `npm ci`: chdb lists a native library per
+# platform as optional, and a registry that serves only this platform's one makes `npm ci`
+# refuse the lock file although everything this machine needs is in it.
+if ! (cd "$here/ch" && node -e 'require("chdb")' 2>/dev/null); then
 	echo "setup: installing embedded ClickHouse (chdb) under tools/ch"
-	(cd "$here/ch" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	(cd "$here/ch" && npm install --no-save --no-audit --no-fund --loglevel=error >/dev/null)
+	(cd "$here/ch" && node -e 'require("chdb")')
 fi
