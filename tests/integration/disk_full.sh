@@ -33,7 +33,7 @@ kill -0 "$pid" || { echo "FAIL: enrichd exited while the disk was full"; tail "$
 grep -h "No space" "$work/enrichd.log" | head -2 | sed 's/^/   /'
 rm "$out/filler"
 wait "$pid" || { echo "FAIL: enrichd exited non-zero"; tail "$work/enrichd.log"; exit 1; }
-! find "$out" -name '*.tmp' | grep -q . || { echo "FAIL: open segments left"; exit 1; }
+[ -z "$(find "$out" -name '*.tmp')" ] || { echo "FAIL: open segments left"; exit 1; }
 
 cat >"$work/check.sql" <<SQL
 CREATE TABLE m ENGINE = Memory AS SELECT * FROM file('$work/manifest.tsv', 'TSVWithNamesAndTypes');
