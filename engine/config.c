@@ -72,6 +72,10 @@ static const struct config_key config_keys[] = {
 		1ull << 40, "A segment is sealed when it reaches this size."),
 	CFG_NUM("output", "segment_age_ms", KIND_MS, segment_age_ms, "1s", 10, 3600000,
 		"A segment is sealed at this age (time since its first row)."),
+	CFG_NUM("output", "segment_idle_ms", KIND_MS, segment_idle_ms, "0", 0, 3600000,
+		"A worker also seals its segments once it has taken no event for this long, so "
+		"the end of a burst is sealed without waiting for `segment_age_ms` (0: off). "
+		"Below the gap between a slow stream's events it seals about once per event."),
 	CFG_NUM("output", "block_rows", KIND_U32, block_rows, "8192", 1, 1u << 22,
 		"Rows per Native block. A worker's open blocks should stay in its core's L2 "
 		"cache: 8192 rows of the default schema are about 1.2 MB."),
@@ -678,9 +682,11 @@ void config_print(const struct config *cfg, FILE *out)
 			d->key_normalize == CONFIG_KEY_EXACT ? "exact key" : "strip-query",
 			d->source, d->format);
 	}
-	fprintf(out, "output:     %s instance=%s segment<=%llu bytes or %u ms, %u rows/block\n",
-		cfg->output_dir, cfg->instance, (unsigned long long)cfg->segment_bytes,
-		cfg->segment_age_ms, cfg->block_rows);
+	fprintf(out, "output:     %s instance=%s segment<=%llu bytes or %u ms", cfg->output_dir,
+		cfg->instance, (unsigned long long)cfg->segment_bytes, cfg->segment_age_ms);
+	if (cfg->segment_idle_ms > 0)
+		fprintf(out, " or %u ms idle", cfg->segment_idle_ms);
+	fprintf(out, ", %u rows/block\n", cfg->block_rows);
 	fprintf(out, "dead letter: %s\n", cfg->dead_letter_dir);
 	fprintf(out, "metrics:    %s\n", cfg->metrics_listen[0] ? cfg->metrics_listen : "off");
 }

@@ -85,6 +85,7 @@ struct worker_state {
 	uint64_t epoch_rows;
 	uint64_t epoch_dead;
 	uint64_t epoch_first_ms;   /* seg_clock_ms of the first row of the epoch */
+	uint64_t last_event_ms;    /* seg_clock_ms of the last poll that returned events */
 	/* Source times of the epoch's rows, in bins of WORKER_LAT_BIN_MS from lat_base_ms, so the
 	 * seal can put every row in the latency histogram without keeping per-row times. */
 	int64_t lat_base_ms;
@@ -724,11 +725,28 @@ static int worker_process(struct worker_state *s, const struct worker_msg *msgs,
 
 /* ---- sources ---- */
 
+/* The longest a poll may wait: poll_timeout_ms, or less when the open epoch is due to close
+ * sooner (by age, or by segment_idle_ms of quiet), so sealing is not late by a poll. */
+static uint32_t worker_poll_wait_ms(const struct worker_state *s)
+{
+	const struct config *cfg = s->cfg;
+	uint32_t wait = cfg->poll_timeout_ms;
+	if (s->epoch_rows == 0)
+		return wait;
+	uint64_t due = s->epoch_first_ms + cfg->segment_age_ms;
+	if (cfg->segment_idle_ms > 0 && s->last_event_ms + cfg->segment_idle_ms < due)
+		due = s->last_event_ms + cfg->segment_idle_ms;
+	uint64_t now = seg_clock_ms();
+	if (due <= now)
+		return 0;
+	return due - now < wait ? (uint32_t)(due - now) : wait;
+}
+
 static int worker_poll_kafka(struct worker_state *s, uint32_t *count)
 {
 	struct worker *w = s->w;
 	int n = kafka_worker_poll(s->engine->consumer, w->index, s->kmsgs, s->batch_max,
-				  (int)s->cfg->poll_timeout_ms);
+				  (int)worker_poll_wait_ms(s));
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++) {
@@ -1063,6 +1081,8 @@ static int worker_loop(struct worker_state *s)
 			worker_stage_add(w, WORKER_STAGE_POLL, t0);
 			if (rc < 0)
 				return rc;
+			if (count > 0)
+				s->last_event_ms = seg_clock_ms();
 			rc = worker_dimset_refresh(s);
 			if (rc < 0)
 				return rc;
@@ -1080,10 +1100,12 @@ static int worker_loop(struct worker_state *s)
 		worker_backpressure(s);
 		if (w->exit_code < 0)
 			return w->exit_code;
-		bool aged = s->epoch_rows > 0 &&
-			    seg_clock_ms() - s->epoch_first_ms >= s->cfg->segment_age_ms;
+		uint64_t now = seg_clock_ms();
+		bool aged = s->epoch_rows > 0 && now - s->epoch_first_ms >= s->cfg->segment_age_ms;
+		bool idle = s->epoch_rows > 0 && count == 0 && s->cfg->segment_idle_ms > 0 &&
+			    now - s->last_event_ms >= s->cfg->segment_idle_ms;
 		uint64_t acked = atomic_load_explicit(&w->flush_ack, memory_order_relaxed);
-		if (aged || stopping || finished || flush_req != acked ||
+		if (aged || idle || stopping || finished || flush_req != acked ||
 		    (count == 0 && (s->epoch_dead > 0 || (s->epoch_rows == 0 && s->dirty_count)))) {
 			rc = worker_epoch_close(s);
 			if (rc < 0)

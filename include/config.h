@@ -9,7 +9,7 @@
  *   [workers]            cpus, numa, numa_topology, batch_events, poll_timeout_ms
  *   [dimension <name>]   source, format, key, key_type, join_field, join, key_normalize,
  *                        attr.<column> = <ClickHouse type> ... (one per attribute, in order)
- *   [output]             dir, instance, segment_bytes, segment_age_ms, block_rows, ...
+ *   [output]             dir, instance, segment_bytes, segment_age_ms, segment_idle_ms, ...
  *   [dead_letter]        dir
  *   [metrics]            listen
  *   [log]                level
@@ -113,6 +113,7 @@ struct config {
 	char instance[CONFIG_NAME_MAX];
 	uint64_t segment_bytes;
 	uint32_t segment_age_ms;
+	uint32_t segment_idle_ms;
 	uint32_t block_rows;        /* rows per Native block */
 	uint64_t inflight_bytes;    /* bound on bytes written but not yet on disk, per worker */
 	uint32_t open_segments;     /* bound on open (dt, hour) segments per worker */
