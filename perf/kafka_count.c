@@ -10,8 +10,10 @@
  * Messages are destroyed unread. Prints, as `key=value` pairs:
  *
  *   kafka_count: messages=N assigned_ms=<epoch ms> last_ms=<epoch ms> seconds=... msgs_per_s=...
+ *                cpu_s=...
  *
- * where seconds runs from the assignment (the rebalance callback) to the N-th message. Exits 1
+ * where seconds runs from the assignment (the rebalance callback) to the N-th message and cpu_s
+ * is the CPU time the process (librdkafka's threads included) took meanwhile. Exits 1
  * if fewer than N messages arrived in time, 2 on a usage error.
  */
 #include <errno.h>
@@ -32,6 +34,7 @@
 
 struct count_state {
 	int64_t assigned_ms; /* 0: not assigned yet */
+	double assigned_cpu_s; /* process CPU time at assignment */
 	int assigned_partitions;
 };
 
@@ -42,11 +45,16 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static double mono_s(void)
+static double clock_s(clockid_t clock)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double mono_s(void)
+{
+	return clock_s(CLOCK_MONOTONIC);
 }
 
 static void count_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -56,8 +64,10 @@ static void count_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	rd_kafka_error_t *error = NULL;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		error = rd_kafka_incremental_assign(rk, parts);
-		if (st->assigned_ms == 0 && parts->cnt > 0)
+		if (st->assigned_ms == 0 && parts->cnt > 0) {
 			st->assigned_ms = wall_ms();
+			st->assigned_cpu_s = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+		}
 		st->assigned_partitions += parts->cnt;
 	} else {
 		error = rd_kafka_incremental_unassign(rk, parts);
@@ -179,6 +189,7 @@ int main(int argc, char **argv)
 	static rd_kafka_message_t *msgs[BATCH_MAX];
 	uint64_t got = 0, errors = 0;
 	int64_t last_ms = 0;
+	double cpu_s = 0;
 	double deadline = mono_s() + timeout_s;
 	while (got < want && mono_s() < deadline) {
 		ssize_t n = rd_kafka_consume_batch_queue(q, POLL_MS, msgs, BATCH_MAX);
@@ -189,8 +200,10 @@ int main(int argc, char **argv)
 				errors++;
 			rd_kafka_message_destroy(msgs[i]);
 		}
-		if (n > 0 && got >= want)
+		if (n > 0 && got >= want) {
 			last_ms = wall_ms();
+			cpu_s = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+		}
 	}
 	rd_kafka_queue_destroy(q);
 	if (got < want) {
@@ -199,9 +212,9 @@ int main(int argc, char **argv)
 	} else {
 		double secs = (double)(last_ms - st.assigned_ms) / 1000.0;
 		printf("kafka_count: messages=%" PRIu64 " assigned_ms=%" PRId64 " last_ms=%" PRId64
-		       " seconds=%.3f msgs_per_s=%.0f partitions=%d errors=%" PRIu64 "\n", got,
-		       st.assigned_ms, last_ms, secs, secs > 0 ? (double)got / secs : 0,
-		       st.assigned_partitions, errors);
+		       " seconds=%.3f msgs_per_s=%.0f cpu_s=%.3f partitions=%d errors=%" PRIu64 "\n",
+		       got, st.assigned_ms, last_ms, secs, secs > 0 ? (double)got / secs : 0,
+		       cpu_s - st.assigned_cpu_s, st.assigned_partitions, errors);
 		rc = 0;
 	}
 	rd_kafka_consumer_close(rk);

@@ -25,9 +25,10 @@
 #             the same files (perf/ch_enrich.js), with max_threads = 1 and with all cores
 #   randload  bench-randload: random cache-line loads over a region as large as enrichd's
 #             dimensions, with huge pages and with 4 KiB pages
-#   kafka     embedded broker, one 12-partition topic filled first; a counting librdkafka
+#   kafka     embedded broker, one 48-partition topic filled first; a counting librdkafka
 #             consumer (bench-kafka-count) and enrichd to sealed segments (segment_age_ms of
-#             500 ms and of 50 ms), each a fresh group
+#             500 ms, without and with segment_idle_ms = 50 ms, and of 50 ms), each a fresh
+#             group
 #   latency   enrichd consuming 100K events/s for 25 s; event-to-seal latency of every row
 #             (seal time = ctime of its segment, set by the rename that seals it; event time
 #             = its Kafka producer timestamp), computed by ClickHouse over the segments
@@ -57,16 +58,17 @@ esac
 want() { [[ ",$only," == *",$1,"* ]]; }
 
 # Kafka part: events in the topic before consuming. The embedded broker keeps ~5 MB per
-# partition; 264K events of ~165 B over 12 partitions are ~3.6 MB each.
-kafka_events=264000
-kafka_partitions=12
+# partition; 1,056,000 events of ~165 B over 48 partitions are ~3.6 MB each (~1 s to consume).
+kafka_events=1056000
+kafka_partitions=48
 # Latency part: 100K events/s for 25 s.
 latency_rate=100000
 latency_events=2500000
 segment_age=500ms
-# The Kafka part's run is short (~0.3 s): its last epoch closes segment_age_ms after its first
-# row, so enrichd also runs with short epochs there, to show the path's own speed.
-kafka_short_age=50ms
+# The Kafka part's run is short (~1 s): its last epoch closes up to segment_age_ms after the
+# last message, so enrichd also runs with segment_idle_ms (the epoch closes once the topic is
+# drained) and with short epochs. Variants: AGE:IDLE.
+kafka_variants="500ms:0 500ms:50ms 50ms:0"
 
 tools/setup.sh
 tools/build.sh build
@@ -107,11 +109,12 @@ fi
 # as soon as fetch.min.bytes (1) is there. Every consumer of the suite waits at most 20 ms.
 fetch_wait_ms=20
 
-# config FILE OUTDIR CPUS [BROKERS GROUP AGE]: an enrichd configuration for this scale's data.
+# config FILE OUTDIR CPUS [BROKERS GROUP AGE IDLE]: an enrichd configuration for this scale's
+# data.
 config() {
 	lib_config "$1" "$bench/dims" "$2" "$2.dead-letter" "${4:-127.0.0.1:9}" "$3"
 	sed -i -e "s/^group_id = .*/group_id = ${5:-enrichd}\nproperty.fetch.wait.max.ms = $fetch_wait_ms/" \
-		-e "s/^segment_age_ms = .*/segment_age_ms = ${6:-$segment_age}/" "$1"
+		-e "s/^segment_age_ms = .*/segment_age_ms = ${6:-$segment_age}\nsegment_idle_ms = ${7:-0}/" "$1"
 }
 
 # ---- enrich: enrichd --input ----
@@ -183,10 +186,32 @@ last_seal_ms() {
 	find "$1" -name '*.native' -printf '%C@\n' | sort -n | tail -n1 | awk '{ printf "%.0f", $1 * 1000 }'
 }
 
+# Waits until enrichd's /metrics at URL counts N rows sealed: wait_rows_sealed URL N TIMEOUT_S.
+# A scrape costs ~1 ms of CPU, where a ClickHouse count of the segments would take a good part of
+# a core from the run it measures.
+wait_rows_sealed() {
+	local got=0
+	for _ in $(seq $(($3 * 50))); do
+		got=$(curl -sf "$1/metrics" | awk 'index($1, "enrichd_worker_rows_sealed_total{") == 1 { s += $2 }
+			END { printf "%d", s }')
+		[ "$got" -ge "$2" ] && return 0
+		sleep 0.02
+	done
+	echo "timed out: $got of $2 rows sealed" >&2
+	return 1
+}
+
+# CPU seconds (user + system) PID has taken so far.
+proc_cpu_s() {
+	awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"
+}
+
 if want kafka; then
 	rm -f "$res/kafka.txt"
 	log "embedded broker, topic clickstream of $kafka_partitions partitions, $kafka_events events"
 	lib_broker_start clickstream "$kafka_partitions"
+	# shellcheck disable=SC2154 # set by tools/lib.sh
+	broker_pid=${lib_pids[-1]}
 	"$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --count "$kafka_events" \
 		--seed 42 --users "$users" --devices "$devices" --urls "$urls" \
 		--partitions "$kafka_partitions" 2>&1 | tail -n1 >&2
@@ -194,26 +219,40 @@ if want kafka; then
 		-X "fetch.wait.max.ms=$fetch_wait_ms")
 	for r in $(seq "$runs"); do
 		log "bench-kafka-count, run $r of $runs"
-		"$bin/bench-kafka-count" --brokers "$BROKERS" --topic clickstream --group "count-$r" \
-			--count "$kafka_events" "${kprops[@]}" | tee -a "$res/kafka.txt" >&2
-		for age in "$segment_age" "$kafka_short_age"; do
-			log "enrichd to sealed segments, segment_age_ms = $age, run $r of $runs"
+		b0=$(proc_cpu_s "$broker_pid")
+		line=$("$bin/bench-kafka-count" --brokers "$BROKERS" --topic clickstream \
+			--group "count-$r" --count "$kafka_events" "${kprops[@]}")
+		echo "$line broker_cpu_s=$(awk -v a="$b0" -v b="$(proc_cpu_s "$broker_pid")" \
+			'BEGIN { printf "%.2f", b - a }')" | tee -a "$res/kafka.txt" >&2
+		for variant in $kafka_variants; do
+			age=${variant%:*}
+			idle=${variant#*:}
+			log "enrichd to sealed segments, segment_age_ms = $age, segment_idle_ms = $idle, run $r of $runs"
 			rm -rf "$scratch/kout" "$scratch/kout.dead-letter"
-			config "$scratch/kafka.ini" "$scratch/kout" auto "$BROKERS" "enrichd-$r-$age" "$age"
-			klog=$res/kafka-enrichd-$age-r$r.log
+			config "$scratch/kafka.ini" "$scratch/kout" auto "$BROKERS" "enrichd-$r-$age-$idle" \
+				"$age" "$idle"
+			sed -i "s/^listen =.*/listen = 127.0.0.1:0/" "$scratch/kafka.ini"
+			klog=$res/kafka-enrichd-$age-$idle-r$r.log
 			lib_spawn "$bin/enrichd" --config "$scratch/kafka.ini" 2>"$klog"
 			# shellcheck disable=SC2154 # set by tools/lib.sh
 			pid=${lib_pids[-1]}
 			lib_wait_log "$klog" "partitions assigned" 60
-			lib_wait_sealed "$scratch/kout" "$scratch/kout.dead-letter" "$kafka_events" 120
+			b0=$(proc_cpu_s "$broker_pid")
+			e0=$(proc_cpu_s "$pid")
+			port=$(sed -n 's|.*serving /metrics.* on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$klog")
+			wait_rows_sealed "http://127.0.0.1:$port" "$kafka_events" 120
+			b1=$(proc_cpu_s "$broker_pid")
+			e1=$(proc_cpu_s "$pid")
 			kill -TERM "$pid"
 			wait "$pid" || true
 			assigned=$(log_ms "$klog" "partitions assigned")
 			sealed=$(last_seal_ms "$scratch/kout")
 			read -r rows ingest < <("$CHQ" "SELECT count(), toUnixTimestamp64Milli(max(_ingest_time))
 				FROM file('$scratch/kout/**/*.native', 'Native') SETTINGS use_hive_partitioning = 0")
-			echo "kafka_enrichd: age=$age messages=$rows assigned_ms=$assigned sealed_ms=$sealed" \
+			echo "kafka_enrichd: variant=$variant age=$age idle=$idle messages=$rows assigned_ms=$assigned sealed_ms=$sealed" \
 				"last_ingest_ms=$ingest" \
+				"cpu_s=$(awk -v a="$e0" -v b="$e1" 'BEGIN { printf "%.2f", b - a }')" \
+				"broker_cpu_s=$(awk -v a="$b0" -v b="$b1" 'BEGIN { printf "%.2f", b - a }')" \
 				"seconds=$(awk -v a="$assigned" -v s="$sealed" 'BEGIN { printf "%.3f", (s - a) / 1000 }')" \
 				"ingest_seconds=$(awk -v a="$assigned" -v s="$ingest" 'BEGIN { printf "%.3f", (s - a) / 1000 }')" |
 				tee -a "$res/kafka.txt" >&2
