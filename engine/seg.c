@@ -93,6 +93,7 @@ struct segment {
 	uint64_t first_mono_ms;
 	int64_t first_wall_ms;
 	int64_t sealed_wall_ms;
+	uint64_t cut;            /* the writer's cut generation when the segment was opened */
 	char rel[SEG_REL_MAX];   /* hour directory below cfg.dir */
 	char name[SEG_NAME_MAX];     /* final file name */
 	char name_tmp[SEG_NAME_MAX + 8]; /* name + ".tmp", the name while open */
@@ -149,6 +150,9 @@ struct seg_writer {
 	uint64_t episode_logged_ms;
 
 	int seal_err;
+	uint64_t cut;          /* generation of segments opened from now on (seg_cut) */
+	uint64_t failed_cut;   /* lowest generation with a discarded segment; UINT64_MAX: none */
+	int failed_err;
 	int64_t next_seq;
 	char path_buf[PATH_MAX];
 	struct seg_stats stats;
@@ -656,6 +660,10 @@ static void seg_deliver(struct seg_writer *w)
 		};
 		if (rec.err < 0 && w->seal_err == 0)
 			w->seal_err = rec.err;
+		if (rec.err < 0 && s->cut < w->failed_cut) {
+			w->failed_cut = s->cut;
+			w->failed_err = rec.err;
+		}
 		if (w->cfg.on_sealed) {
 			w->in_callback = true;
 			w->cfg.on_sealed(w->cfg.on_sealed_arg, &rec);
@@ -832,8 +840,13 @@ static int seg_open(struct seg_writer *w, int64_t hour_key, struct segment **out
 	if (w->open_count == w->cfg.open_segments_max)
 		seg_roll(w, w->open[0]);
 	while (!w->free_segs) {
-		/* Every slot not free is sealing (so it has work outstanding) or open; there are
-		 * twice as many slots as open segments, so this wait ends. */
+		/* Every slot not free is open, sealing (work outstanding) or synced and waiting for
+		 * its publication; waiting ends only if some are sealing. */
+		if (w->stats.sealing_segments == 0) {
+			log_error("seg", "%s: all %u segment slots are open or wait to be published",
+				  w->dir, w->seg_cap);
+			return -ENOBUFS;
+		}
 		int rc = seg_wait(w);
 		if (rc < 0)
 			return rc;
@@ -880,6 +893,7 @@ static int seg_open(struct seg_writer *w, int64_t hour_key, struct segment **out
 	s->rows = 0;
 	s->blocks = 0;
 	s->first_mono_ms = seg_clock_ms();
+	s->cut = w->cut;
 	s->first_wall_ms = seg_wall_ms();
 	s->sealed_wall_ms = 0;
 	s->ctl.seg = s;
@@ -1085,6 +1099,102 @@ int seg_publish_all(struct seg_writer *w)
 	return w->seal_err;
 }
 
+/* ---- overlapped sealing (cuts) ------------------------------------------------------------- */
+
+uint64_t seg_cut(struct seg_writer *w)
+{
+	while (w->open_count > 0)
+		seg_roll(w, w->open[0]);
+	return w->cut++;
+}
+
+/* Segments of generation cut or older still being written, fdatasync'd or renamed, or finished
+ * and not yet delivered (a discarded one must reach failed_cut before the cut counts as synced). */
+static uint32_t seg_cut_sealing(const struct seg_writer *w, uint64_t cut)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < w->seg_cap; i++)
+		n += (w->segs[i].state == SEGMENT_SEALING || w->segs[i].state == SEGMENT_DONE) &&
+		     w->segs[i].cut <= cut;
+	return n;
+}
+
+int seg_cut_synced(struct seg_writer *w, uint64_t cut)
+{
+	if (w->failed_cut <= cut)
+		return w->failed_err;
+	return seg_cut_sealing(w, cut) == 0;
+}
+
+int seg_cut_wait(struct seg_writer *w, uint64_t cut)
+{
+	if (w->in_callback)
+		return -EDEADLK;
+	int rc;
+	while ((rc = seg_cut_synced(w, cut)) == 0) {
+		rc = seg_wait(w);
+		if (rc < 0)
+			return rc;
+	}
+	return rc < 0 ? rc : 0;
+}
+
+size_t seg_cut_segments(struct seg_writer *w, uint64_t cut, struct seg_synced_info *out,
+			size_t max, size_t *total)
+{
+	size_t n = 0, all = 0;
+	for (struct segment *s = w->synced_head; s; s = s->next) {
+		if (s->cut > cut)
+			continue;
+		all++;
+		if (n == max)
+			continue;
+		out[n] = (struct seg_synced_info){
+			.id = s->id,
+			.hour_key = s->hour_key,
+			.rows = s->rows,
+			.bytes = s->bytes,
+			.checksum = XXH3_64bits_digest(s->xxh),
+		};
+		snprintf(out[n].rel_path, sizeof(out[n].rel_path), "%s/%s", s->rel, s->name);
+		n++;
+	}
+	*total = all;
+	return n;
+}
+
+int seg_cut_publish(struct seg_writer *w, uint64_t cut)
+{
+	if (w->in_callback)
+		return -EDEADLK;
+	if (w->failed_cut <= cut)
+		return w->failed_err;
+	struct segment **link = &w->synced_head;
+	w->synced_tail = NULL;
+	while (*link) {
+		struct segment *s = *link;
+		if (s->cut > cut) {
+			w->synced_tail = s;
+			link = &s->next;
+			continue;
+		}
+		*link = s->next;
+		s->next = NULL;
+		w->synced_count--;
+		s->state = SEGMENT_SEALING;
+		w->stats.sealing_segments++;
+		s->ctl.op = SEG_OP_RENAME;
+		seg_req_queue(w, &s->ctl);
+	}
+	while (seg_cut_sealing(w, cut) > 0) {
+		int rc = seg_wait(w);
+		if (rc < 0)
+			return rc;
+	}
+	seg_deliver(w);
+	return w->failed_cut <= cut ? w->failed_err : 0;
+}
+
 const struct seg_stats *seg_stats(const struct seg_writer *w)
 {
 	return &w->stats;
@@ -1277,7 +1387,8 @@ int seg_writer_init(struct seg_writer **out, const struct seg_writer_cfg *cfg)
 	}
 
 	w->req_cap = cfg->inflight_writes_max;
-	w->seg_cap = 2 * cfg->open_segments_max;
+	/* Open ones, those sealing or synced from the epoch before, and the previous cut's. */
+	w->seg_cap = 3 * cfg->open_segments_max;
 	w->reqs = calloc(w->req_cap, sizeof(*w->reqs));
 	w->segs = calloc(w->seg_cap, sizeof(*w->segs));
 	w->open = calloc(cfg->open_segments_max, sizeof(*w->open));
@@ -1305,6 +1416,7 @@ int seg_writer_init(struct seg_writer **out, const struct seg_writer_cfg *cfg)
 	if (rc < 0)
 		goto out_free;
 	w->next_seq = seg_wall_us();
+	w->failed_cut = UINT64_MAX;
 	*out = w;
 	return 0;
 

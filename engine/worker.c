@@ -52,6 +52,17 @@ const uint32_t worker_latency_bounds_ms[WORKER_LATENCY_BUCKETS - 1] = {
 	5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
 };
 
+struct worker_pending {
+	bool active;
+	uint64_t cut;          /* the segment writer's generation of the epoch's segments */
+	uint64_t rows;
+	uint64_t dead;
+	uint64_t dl_bytes;     /* dead-letter file size at the cut */
+	uint32_t range_count;
+	int64_t lat_base_ms;
+	uint32_t lat_bins[WORKER_LAT_BINS];
+};
+
 struct worker_state {
 	struct worker *w;
 	const struct config *cfg;
@@ -80,6 +91,10 @@ struct worker_state {
 	struct native_str topic_dict[2];
 	const char *topic;
 	uint64_t batch_seq;
+
+	/* The previous epoch while its segments seal in the background (see worker_epoch_cut);
+	 * its ranges and commits are in rec_ranges and commit. */
+	struct worker_pending pend;
 
 	/* Epoch: rows appended since the last seal, and the partitions they came from. */
 	uint64_t epoch_rows;
@@ -210,20 +225,19 @@ static void worker_consumed(struct worker_state *s, int32_t partition, int64_t o
 	}
 }
 
-/* After an epoch is sealed: everything consumed so far is on disk. */
-static void worker_publish_sealed(struct worker_state *s)
+/* After an epoch is published: the offsets of its ranges are on disk. */
+static void worker_publish_sealed(struct worker_state *s, const struct manifest_range *ranges,
+				  uint32_t n)
 {
 	struct worker *w = s->w;
 	int32_t hi = atomic_load_explicit(&w->partition_hi, memory_order_relaxed);
-	for (uint32_t i = 0; i < s->dirty_count; i++) {
-		int32_t p = s->dirty[i];
-		atomic_store_explicit(&w->sealed_next[p], s->consumed_next[p], memory_order_release);
-		s->is_dirty[p] = false;
+	for (uint32_t i = 0; i < n; i++) {
+		int32_t p = ranges[i].partition;
+		atomic_store_explicit(&w->sealed_next[p], ranges[i].next, memory_order_release);
 		if (p + 1 > hi)
 			hi = p + 1;
 	}
 	atomic_store_explicit(&w->partition_hi, hi, memory_order_release);
-	s->dirty_count = 0;
 }
 
 /* ---- blocks and segments ---- */
@@ -296,19 +310,20 @@ static void worker_on_sealed(void *arg, const struct seg_sealed *sealed)
 		  sealed->path, sealed->rows, sealed->bytes);
 }
 
-/* Adds the epoch's rows to the latency histogram, as sealed at now_ms. */
-static void worker_latency_record(struct worker_state *s, int64_t now_ms)
+/* Adds an epoch's rows (binned from base_ms) to the latency histogram, as sealed at now_ms. */
+static void worker_latency_record(struct worker_state *s, uint32_t *bins, int64_t base_ms,
+				  uint64_t rows, int64_t now_ms)
 {
 	struct worker_stats *st = &s->w->stats;
-	if (s->epoch_rows == 0)
+	if (rows == 0)
 		return;
 	uint64_t sum = 0;
 	for (uint32_t i = 0; i < WORKER_LAT_BINS; i++) {
-		uint32_t n = s->lat_bins[i];
+		uint32_t n = bins[i];
 		if (!n)
 			continue;
-		s->lat_bins[i] = 0;
-		int64_t lat = now_ms - (s->lat_base_ms + (int64_t)i * WORKER_LAT_BIN_MS +
+		bins[i] = 0;
+		int64_t lat = now_ms - (base_ms + (int64_t)i * WORKER_LAT_BIN_MS +
 					WORKER_LAT_BIN_MS / 2);
 		if (lat < 0)
 			lat = 0;
@@ -318,35 +333,90 @@ static void worker_latency_record(struct worker_state *s, int64_t now_ms)
 		worker_count(&st->latency_bucket[b], n);
 		sum += (uint64_t)lat * n;
 	}
-	worker_count(&st->latency_count, s->epoch_rows);
+	worker_count(&st->latency_count, rows);
 	worker_count(&st->latency_ms_sum, sum);
 }
 
-/*
- * Closes the epoch: every block to its segment, every segment sealed, the dead letters synced,
- * then the offsets published. Returns 0 or -errno (nothing is published then).
- */
-static int worker_epoch_close(struct worker_state *s)
+static void worker_stall_add(struct worker_state *s, uint64_t since_ns)
 {
 	struct worker *w = s->w;
+	uint64_t stall = worker_ns() - since_ns;
+	atomic_fetch_add_explicit(&w->stats.stage_ns[WORKER_STAGE_SEAL], stall,
+				  memory_order_relaxed);
+	if (stall > atomic_load_explicit(&w->stats.stall_ns_max, memory_order_relaxed))
+		atomic_store_explicit(&w->stats.stall_ns_max, stall, memory_order_relaxed);
+}
+
+/*
+ * Cuts the epoch: every block is handed to its segment and every open segment rolled, so they
+ * write and fdatasync in the background while the worker goes on with the next epoch. What the
+ * epoch covers (its offsets, dead letters, rows and their source times) moves to s->pend, to be
+ * recorded and published by worker_epoch_finish once its segments are synced. The previous cut
+ * must be finished. Returns 0 or -errno.
+ */
+static int worker_epoch_cut(struct worker_state *s)
+{
+	struct worker_pending *pd = &s->pend;
 	if (s->epoch_rows == 0 && s->epoch_dead == 0 && s->dirty_count == 0 &&
 	    seg_synced_count(s->seg) == 0)
 		return 0;
 	uint64_t t0 = worker_ns();
-	/* 1. Every row on disk: blocks appended, segments written and fdatasync'd (still .tmp). */
 	int rc = worker_blocks_write(s);
-	if (rc == 0)
-		rc = seg_seal_all(s->seg);
+	if (rc < 0)
+		return rc;
+	pd->cut = seg_cut(s->seg);
+	pd->rows = s->epoch_rows;
+	pd->dead = s->epoch_dead;
+	/* The file's size once the epoch's dead letters are out: flushed bytes plus the buffer. */
+	pd->dl_bytes = s->dl.bytes + s->dl.len;
+	pd->lat_base_ms = s->lat_base_ms;
+	memcpy(pd->lat_bins, s->lat_bins, sizeof(pd->lat_bins));
+	memset(s->lat_bins, 0, sizeof(s->lat_bins));
+	for (uint32_t i = 0; i < s->dirty_count; i++) {
+		int32_t p = s->dirty[i];
+		s->rec_ranges[i] = (struct manifest_range){p, s->epoch_first[p], s->consumed_next[p]};
+		s->commit[i] = (struct kafka_offset){p, s->consumed_next[p]};
+		s->is_dirty[p] = false;
+	}
+	pd->range_count = s->dirty_count;
+	s->dirty_count = 0;
+	s->epoch_rows = 0;
+	s->epoch_dead = 0;
+	pd->active = true;
+	worker_stall_add(s, t0);
+	return 0;
+}
+
+/*
+ * Finishes the cut epoch once its segments are synced (at once if wait is set, else only if
+ * they already are): the dead letters synced, one manifest record appended and synced, the
+ * segments renamed to .native (visible), the offsets committed. Returns 0 (also when not yet
+ * synced) or -errno (nothing is published then).
+ */
+static int worker_epoch_finish(struct worker_state *s, bool wait)
+{
+	struct worker *w = s->w;
+	struct worker_pending *pd = &s->pend;
+	if (!pd->active)
+		return 0;
+	uint64_t t0 = worker_ns();
+	int rc = wait ? seg_cut_wait(s->seg, pd->cut) : seg_cut_synced(s->seg, pd->cut);
+	if (rc == 0 && !wait)
+		return 0;
+	if (rc > 0)
+		rc = 0;
 	if (rc == 0 && w->exit_code < 0)
 		rc = w->exit_code;
-	/* 2. Every dead letter on disk. */
+	/* Every dead letter of the epoch on disk. */
 	if (rc == 0)
 		rc = worker_disk_retry(s, worker_dl_sync_op);
 	if (rc < 0)
 		return rc;
-	/* 3. The epoch recorded: what is sealed and which offsets it covers. */
-	size_t nseg = seg_synced(s->seg, s->synced, WORKER_EPOCH_SEGMENTS_MAX);
-	if (nseg < seg_synced_count(s->seg)) {
+	/* The epoch recorded: what is sealed and which offsets it covers. */
+	size_t total;
+	size_t nseg = seg_cut_segments(s->seg, pd->cut, s->synced, WORKER_EPOCH_SEGMENTS_MAX,
+				       &total);
+	if (nseg < total) {
 		log_error("worker", "w%u: more than %u segments in one epoch", w->index,
 			  WORKER_EPOCH_SEGMENTS_MAX);
 		return -E2BIG;
@@ -358,18 +428,13 @@ static int worker_epoch_close(struct worker_state *s)
 		ms->bytes = s->synced[i].bytes;
 		ms->checksum = s->synced[i].checksum;
 	}
-	for (uint32_t i = 0; i < s->dirty_count; i++) {
-		int32_t p = s->dirty[i];
-		s->rec_ranges[i] = (struct manifest_range){p, s->epoch_first[p], s->consumed_next[p]};
-		s->commit[i] = (struct kafka_offset){p, s->consumed_next[p]};
-	}
 	struct manifest_record rec = {
 		.sealed_ms = engine_now_ms(),
-		.deadletter_bytes = s->dl.bytes,
+		.deadletter_bytes = pd->dl_bytes,
 		.topic = s->topic,
 		.segment_count = nseg,
 		.segments = s->rec_segs,
-		.range_count = s->dirty_count,
+		.range_count = pd->range_count,
 		.ranges = s->rec_ranges,
 	};
 	s->record = &rec;
@@ -377,26 +442,36 @@ static int worker_epoch_close(struct worker_state *s)
 	s->record = NULL;
 	if (rc < 0)
 		return rc;
-	/* 4. Visible: renamed to .native. */
-	rc = seg_publish_all(s->seg);
+	/* Visible: renamed to .native. */
+	rc = seg_cut_publish(s->seg, pd->cut);
 	if (rc == 0 && w->exit_code < 0)
 		rc = w->exit_code;
 	if (rc < 0)
 		return rc;
-	/* 5. Committed to the group (asynchronously; the manifest already holds the truth). */
-	if (s->engine->consumer && s->dirty_count)
-		kafka_commit(s->engine->consumer, s->commit, s->dirty_count);
-	worker_latency_record(s, engine_now_ms());
-	worker_publish_sealed(s);
-	s->epoch_rows = 0;
-	s->epoch_dead = 0;
-	uint64_t stall = worker_ns() - t0;
-	atomic_fetch_add_explicit(&w->stats.stage_ns[WORKER_STAGE_SEAL], stall,
-				  memory_order_relaxed);
-	if (stall > atomic_load_explicit(&w->stats.stall_ns_max, memory_order_relaxed))
-		atomic_store_explicit(&w->stats.stall_ns_max, stall, memory_order_relaxed);
+	/* Committed to the group (asynchronously; the manifest already holds the truth). */
+	if (s->engine->consumer && pd->range_count)
+		kafka_commit(s->engine->consumer, s->commit, pd->range_count);
+	worker_latency_record(s, pd->lat_bins, pd->lat_base_ms, pd->rows, engine_now_ms());
+	worker_publish_sealed(s, s->rec_ranges, pd->range_count);
+	pd->active = false;
+	worker_stall_add(s, t0);
 	worker_count(&w->stats.epochs, 1);
 	return 0;
+}
+
+/*
+ * Closes the epoch and waits for it: every block to its segment, every segment sealed, the dead
+ * letters synced, then the offsets published. For stop, revocation and flush requests. Returns
+ * 0 or -errno (nothing is published then).
+ */
+static int worker_epoch_close(struct worker_state *s)
+{
+	int rc = worker_epoch_finish(s, true);
+	if (rc == 0)
+		rc = worker_epoch_cut(s);
+	if (rc == 0)
+		rc = worker_epoch_finish(s, true);
+	return rc;
 }
 
 /* The block of hour_key: an open one, a free one, or the least recently used one, emptied. */
@@ -731,6 +806,9 @@ static uint32_t worker_poll_wait_ms(const struct worker_state *s)
 {
 	const struct config *cfg = s->cfg;
 	uint32_t wait = cfg->poll_timeout_ms;
+	/* A cut epoch is finished as soon as its segments are synced: look again soon. */
+	if (s->pend.active && wait > 1)
+		wait = 1;
 	if (s->epoch_rows == 0)
 		return wait;
 	uint64_t due = s->epoch_first_ms + cfg->segment_age_ms;
@@ -1105,13 +1183,24 @@ static int worker_loop(struct worker_state *s)
 		bool idle = s->epoch_rows > 0 && count == 0 && s->cfg->segment_idle_ms > 0 &&
 			    now - s->last_event_ms >= s->cfg->segment_idle_ms;
 		uint64_t acked = atomic_load_explicit(&w->flush_ack, memory_order_relaxed);
-		if (aged || idle || stopping || finished || flush_req != acked ||
+		if (stopping || finished || flush_req != acked ||
 		    (count == 0 && (s->epoch_dead > 0 || (s->epoch_rows == 0 && s->dirty_count)))) {
+			/* Everything taken so far sealed and published before going on. */
 			rc = worker_epoch_close(s);
 			if (rc < 0)
 				return rc;
 			atomic_store_explicit(&w->flush_ack, flush_req, memory_order_release);
+		} else if (aged || idle) {
+			/* The epoch seals in the background while the next one fills. */
+			rc = worker_epoch_finish(s, true);
+			if (rc == 0)
+				rc = worker_epoch_cut(s);
+			if (rc < 0)
+				return rc;
 		}
+		rc = worker_epoch_finish(s, false);
+		if (rc < 0)
+			return rc;
 		if (stopping || finished)
 			return 0;
 	}

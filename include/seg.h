@@ -223,6 +223,34 @@ uint32_t seg_synced_count(const struct seg_writer *w);
  */
 int seg_publish_all(struct seg_writer *w);
 
+/*
+ * Overlapped sealing with publish_hold: a caller that goes on appending while the segments of
+ * its previous epoch are written and fdatasync'd. Every segment belongs to the cut generation
+ * current when it was opened.
+ *
+ * seg_cut rolls every open segment (they seal in the background, driven by seg_tick) and returns
+ * their generation; segments opened from now on belong to the next one.
+ */
+uint64_t seg_cut(struct seg_writer *w);
+
+/* 1 when every segment of generation cut or older is synced, 0 while some still seal, or the
+ * err of a segment of such a generation that was discarded (its rows are not on disk). */
+int seg_cut_synced(struct seg_writer *w, uint64_t cut);
+
+/* Waits until seg_cut_synced(w, cut) is not 0. Returns 0 or its error. */
+int seg_cut_wait(struct seg_writer *w, uint64_t cut);
+
+/* Copies up to max of the synced segments of generation cut or older, oldest first, into out;
+ * sets *total to how many there are. Returns how many were copied. */
+size_t seg_cut_segments(struct seg_writer *w, uint64_t cut, struct seg_synced_info *out,
+			size_t max, size_t *total);
+
+/* Renames the synced segments of generation cut or older to .native and fsyncs their
+ * directories (waiting), then runs their seal callbacks. Segments of later generations stay
+ * synced. Returns 0, or -errno from io_uring, or the err of a discarded segment of such a
+ * generation: then nothing is renamed (the rows of the cut are not all on disk). */
+int seg_cut_publish(struct seg_writer *w, uint64_t cut);
+
 /* The writer's counters, updated in place; valid until seg_writer_close. */
 const struct seg_stats *seg_stats(const struct seg_writer *w);
 

@@ -864,3 +864,104 @@ Test(seg, publish_hold_keeps_synced_segments_tmp_until_published)
 	}
 	cr_assert_eq(seg_writer_close(w), 0);
 }
+
+Test(seg, cut_publishes_only_its_generation_while_the_next_fills)
+{
+	struct seg_writer_cfg c = cfg_small();
+	c.publish_hold = true;
+	c.segment_bytes_max = 4096;
+	struct seg_writer *w;
+	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	/* Generation 0: two hours, one of them rolled by size before the cut. */
+	int64_t a0 = append_pattern(w, HOUR_A, 4096, 1, NULL);
+	int64_t a1 = append_pattern(w, HOUR_A, 1000, 2, NULL);
+	int64_t b0 = append_pattern(w, HOUR_B, 500, 3, NULL);
+	uint64_t cut0 = seg_cut(w);
+	/* Generation 1 fills while generation 0 seals: one segment rolled by size, one open. */
+	int64_t c0 = append_pattern(w, HOUR_C, 4096, 4, NULL);
+	int64_t a2 = append_pattern(w, HOUR_A, 700, 5, NULL);
+	cr_assert_eq(seg_cut_wait(w, cut0), 0);
+	cr_expect_eq(seg_cut_synced(w, cut0), 1);
+	/* Let generation 1's full segment sync too: it must not join generation 0's. */
+	for (int i = 0; i < 2000 && seg_synced_count(w) < 4; i++) {
+		cr_assert_eq(seg_tick(w, seg_clock_ms()), 0);
+		usleep(1000);
+	}
+	cr_assert_eq(seg_synced_count(w), 4, "3 of generation 0 and 1 of generation 1 synced");
+	struct seg_synced_info info[8];
+	size_t total;
+	size_t n = seg_cut_segments(w, cut0, info, 8, &total);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(total, 3);
+	bool seen[3] = {false, false, false};
+	for (size_t i = 0; i < n; i++) {
+		cr_expect(info[i].id == a0 || info[i].id == a1 || info[i].id == b0,
+			  "segment %" PRId64 " is not of generation 0", info[i].id);
+		seen[info[i].id == a0 ? 0 : info[i].id == a1 ? 1 : 2] = true;
+	}
+	cr_expect(seen[0] && seen[1] && seen[2]);
+	cr_assert_eq(seg_cut_segments(w, cut0, info, 1, &total), 1, "bounded by max");
+	cr_expect_eq(total, 3);
+
+	cr_assert_eq(seg_cut_publish(w, cut0), 0);
+	cr_assert_eq(sealed_n, 3, "generation 0 published");
+	for (unsigned i = 0; i < sealed_n; i++)
+		check_sealed_file(&sealed[i]);
+	cr_expect_eq(seg_synced_count(w), 1, "generation 1's synced segment still held");
+	cr_expect_eq(count_suffix(".native"), 3);
+	cr_expect_eq(count_suffix(".native.tmp"), 2, "generation 1: one synced, one open");
+
+	uint64_t cut1 = seg_cut(w);
+	cr_expect_eq(cut1, cut0 + 1);
+	cr_assert_eq(seg_cut_wait(w, cut1), 0);
+	n = seg_cut_segments(w, cut1, info, 8, &total);
+	cr_assert_eq(n, 2);
+	cr_expect((info[0].id == c0 && info[1].id == a2) || (info[0].id == a2 && info[1].id == c0));
+	cr_assert_eq(seg_cut_publish(w, cut1), 0);
+	cr_assert_eq(sealed_n, 5);
+	for (unsigned i = 3; i < sealed_n; i++)
+		check_sealed_file(&sealed[i]);
+	cr_expect_eq(count_suffix(".native"), 5);
+	cr_expect_eq(count_suffix(".tmp"), 0);
+	cr_expect_eq(seg_cut_synced(w, cut1), 1, "nothing left of generation 1");
+	cr_assert_eq(seg_writer_close(w), 0);
+}
+
+Test(seg, cut_with_nothing_open_is_synced_at_once)
+{
+	struct seg_writer_cfg c = cfg_small();
+	c.publish_hold = true;
+	struct seg_writer *w;
+	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	uint64_t cut = seg_cut(w);
+	cr_expect_eq(seg_cut_synced(w, cut), 1);
+	size_t total;
+	struct seg_synced_info info[1];
+	cr_expect_eq(seg_cut_segments(w, cut, info, 1, &total), 0);
+	cr_expect_eq(total, 0);
+	cr_expect_eq(seg_cut_publish(w, cut), 0);
+	cr_expect_eq(sealed_n, 0);
+	cr_assert_eq(seg_writer_close(w), 0);
+}
+
+Test(seg, cut_with_a_discarded_segment_reports_its_error)
+{
+	signal(SIGXFSZ, SIG_IGN);
+	struct rlimit lim = {.rlim_cur = 100000, .rlim_max = RLIM_INFINITY};
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	struct seg_writer_cfg c = cfg_small();
+	c.publish_hold = true;
+	struct seg_writer *w;
+	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	int64_t bad = append_pattern(w, HOUR_A, 65536, 1, NULL);
+	cr_assert_eq(append_pattern(w, HOUR_A, 65536, 2, NULL), bad);
+	append_pattern(w, HOUR_B, 1000, 3, NULL);
+	uint64_t cut = seg_cut(w);
+	cr_assert_eq(seg_cut_wait(w, cut), -EFBIG);
+	cr_expect_eq(seg_cut_synced(w, cut), -EFBIG);
+	cr_expect_eq(seg_cut_publish(w, cut), -EFBIG, "a cut with a lost segment is not published");
+	cr_expect_eq(count_suffix(".native"), 0);
+	cr_expect_eq(count_suffix(".native.tmp"), 1, "the discarded segment is removed, the other "
+		     "stays synced and unpublished");
+	cr_assert_eq(seg_writer_close(w), 0);
+}
