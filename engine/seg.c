@@ -1053,19 +1053,23 @@ int seg_seal_all(struct seg_writer *w)
 	return w->seal_err;
 }
 
+static void seg_synced_info_of(const struct segment *s, struct seg_synced_info *out)
+{
+	*out = (struct seg_synced_info){
+		.id = s->id,
+		.hour_key = s->hour_key,
+		.rows = s->rows,
+		.bytes = s->bytes,
+		.checksum = XXH3_64bits_digest(s->xxh),
+	};
+	snprintf(out->rel_path, sizeof(out->rel_path), "%s/%s", s->rel, s->name);
+}
+
 size_t seg_synced(struct seg_writer *w, struct seg_synced_info *out, size_t max)
 {
 	size_t n = 0;
-	for (struct segment *s = w->synced_head; s && n < max; s = s->next, n++) {
-		out[n] = (struct seg_synced_info){
-			.id = s->id,
-			.hour_key = s->hour_key,
-			.rows = s->rows,
-			.bytes = s->bytes,
-			.checksum = XXH3_64bits_digest(s->xxh),
-		};
-		snprintf(out[n].rel_path, sizeof(out[n].rel_path), "%s/%s", s->rel, s->name);
-	}
+	for (struct segment *s = w->synced_head; s && n < max; s = s->next, n++)
+		seg_synced_info_of(s, &out[n]);
 	return n;
 }
 
@@ -1147,17 +1151,8 @@ size_t seg_cut_segments(struct seg_writer *w, uint64_t cut, struct seg_synced_in
 		if (s->cut > cut)
 			continue;
 		all++;
-		if (n == max)
-			continue;
-		out[n] = (struct seg_synced_info){
-			.id = s->id,
-			.hour_key = s->hour_key,
-			.rows = s->rows,
-			.bytes = s->bytes,
-			.checksum = XXH3_64bits_digest(s->xxh),
-		};
-		snprintf(out[n].rel_path, sizeof(out[n].rel_path), "%s/%s", s->rel, s->name);
-		n++;
+		if (n < max)
+			seg_synced_info_of(s, &out[n++]);
 	}
 	*total = all;
 	return n;

@@ -181,6 +181,14 @@ static void tick_until_sealed(struct seg_writer *w, unsigned n, uint64_t now_ms)
 	cr_assert_eq(sealed_n, n, "sealed %u, want %u", sealed_n, n);
 }
 
+/* Files of this process may not grow past bytes: writes beyond fail with EFBIG. */
+static void limit_file_size(rlim_t bytes)
+{
+	signal(SIGXFSZ, SIG_IGN);
+	struct rlimit lim = {.rlim_cur = bytes, .rlim_max = RLIM_INFINITY};
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+}
+
 static int by_id(const void *a, const void *b)
 {
 	const struct sealed_copy *x = a, *y = b;
@@ -786,9 +794,7 @@ Test(seg, enospc_retries_then_seals_complete_file)
  */
 Test(seg, unfixable_write_error_discards_segment)
 {
-	signal(SIGXFSZ, SIG_IGN);
-	struct rlimit lim = {.rlim_cur = 100000, .rlim_max = RLIM_INFINITY};
-	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	limit_file_size(100000);
 	struct seg_writer_cfg c = cfg_small();
 	struct seg_writer *w;
 	cr_assert_eq(seg_writer_init(&w, &c), 0);
@@ -946,9 +952,7 @@ Test(seg, cut_with_nothing_open_is_synced_at_once)
 
 Test(seg, cut_with_a_discarded_segment_reports_its_error)
 {
-	signal(SIGXFSZ, SIG_IGN);
-	struct rlimit lim = {.rlim_cur = 100000, .rlim_max = RLIM_INFINITY};
-	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	limit_file_size(100000);
 	struct seg_writer_cfg c = cfg_small();
 	c.publish_hold = true;
 	struct seg_writer *w;
