@@ -143,7 +143,7 @@ row "latency event to sealed, p50 / p99 / max" "${p50:--} / ${p99:--} / ${pmax:-
 for d in users devices urls; do
 	eb=$(dim_runs "$d" b_per_row)
 	cb=$(peer_dict "$d" "bytes / rows")
-	row "dimension $d, bytes/row" "${eb:--}" "ClickHouse ${cb:+$(printf %.1f "$cb")}${cb:--}" "$(ratio "$cb" "$eb")" "$(case $d in users) echo '<= 40' ;; devices) echo '<= 64' ;; *) echo - ;; esac)" \
+	row "dimension $d, bytes/row" "${eb:--}" "ClickHouse $([ -n "$cb" ] && printf %.1f "$cb" || echo -)" "$(ratio "$cb" "$eb")" "$(case $d in users) echo '<= 40' ;; devices) echo '<= 64' ;; *) echo - ;; esac)" \
 		"$(case $d in users) met "$eb" "<=" 40 ;; devices) met "$eb" "<=" 64 ;; *) echo - ;; esac)"
 done
 for d in users devices urls; do
