@@ -59,24 +59,26 @@ dim_runs() {
 	}' | median
 }
 
-peer_runs() { # THREADS EXPR over seconds, cpu_s, rows
-	grep -h "^ch_enrich: threads=$1 " "$res/peer.txt" 2>/dev/null | awk "{
-		for (i = 2; i <= NF; i++) { split(\$i, kvp, \"=\"); v[kvp[1]] = kvp[2] }
-		seconds = v[\"seconds\"]; cpu_s = v[\"cpu_s\"]; rows = v[\"rows\"]
-		print $2
+# Median over the key=value lines of FILE that match PATTERN: kv_median FILE PATTERN EXPR [GUARD]
+# (awk over v[key]; lines where GUARD is false are left out).
+kv_median() {
+	grep -h -e "$2" "$1" 2>/dev/null | awk "{
+		delete v
+		for (i = 1; i <= NF; i++) { split(\$i, kvp, \"=\"); if (kvp[2] != \"\") v[kvp[1]] = kvp[2] }
+		if (${4:-1}) print $3
 	}" | median
 }
 
-peer_dict() { # NAME EXPR over rows, bytes, load_s
-	grep -h "^ch_dict: name=$1 " "$res/peer.txt" 2>/dev/null | awk "{
-		for (i = 2; i <= NF; i++) { split(\$i, kvp, \"=\"); v[kvp[1]] = kvp[2] }
-		rows = v[\"rows\"]; bytes = v[\"bytes\"]; load_s = v[\"load_s\"]
-		print $2
-	}" | median
+peer_runs() { # THREADS EXPR over v[seconds|cpu_s|rows]
+	kv_median "$res/peer.txt" "^ch_enrich: threads=$1 " "$2"
+}
+
+peer_dict() { # NAME EXPR over v[rows|bytes|load_s]
+	kv_median "$res/peer.txt" "^ch_dict: name=$1 " "$2"
 }
 
 lines_median() { # FILE PATTERN KEY
-	grep -h -e "$2" "$1" 2>/dev/null | grep -o "[[:space:]]$3=[^ ]*" | cut -d= -f2 | median
+	kv_median "$1" "$2" "v[\"$3\"]" "(\"$3\" in v)"
 }
 
 e1=$(enrich_runs 1 "events / wall")
@@ -85,18 +87,17 @@ e2=$(enrich_runs 2 "events / wall")
 probe1=$(enrich_runs 1 "events * 3 / (st[\"probe\"] / 1000)")
 rss1=$(enrich_runs 1 "rss_kb / 1024")
 rss2=$(enrich_runs 2 "rss_kb / 1024")
-c1=$(peer_runs 1 "rows / seconds")
-c1cpu=$(peer_runs 1 "rows / cpu_s")
-call=$(peer_runs 0 "rows / seconds")
+c1=$(peer_runs 1 'v["rows"] / v["seconds"]')
+c1cpu=$(peer_runs 1 'v["rows"] / v["cpu_s"]')
+call=$(peer_runs 0 'v["rows"] / v["seconds"]')
 huge=$(lines_median "$res/randload.txt" "^best: mode=\(thp\|hugetlb\)" loads_per_s)
 small=$(lines_median "$res/randload.txt" "^best: mode=4k" loads_per_s)
 huge_mode=$(grep -m1 -o "^best: mode=[a-z0-9]*" "$res/randload.txt" 2>/dev/null | cut -d= -f2 || true)
 kraw=$(lines_median "$res/kafka.txt" "^kafka_count:" msgs_per_s)
 # Median of a kafka_enrichd figure for one variant: ken AGE:IDLE EXPR (over v[...]).
 ken() {
-	grep -h "^kafka_enrichd: variant=$1 " "$res/kafka.txt" 2>/dev/null |
-		awk "{ for (i = 2; i <= NF; i++) { split(\$i, kvp, \"=\"); v[kvp[1]] = kvp[2] }
-		       if (v[\"seconds\"] > 0 && v[\"ingest_seconds\"] > 0) print $2 }" | median
+	kv_median "$res/kafka.txt" "^kafka_enrichd: variant=$1 " "$2" \
+		'v["seconds"] > 0 && v["ingest_seconds"] > 0'
 }
 ken500=$(ken 500ms:0 'v["messages"] / v["seconds"]')
 kenidle=$(ken 500ms:50ms 'v["messages"] / v["seconds"]')
@@ -142,13 +143,13 @@ row "Kafka path, to last message taken" "$(fmt_rate "$keningest")" "counting con
 row "latency event to sealed, p50 / p99 / max" "${p50:--} / ${p99:--} / ${pmax:--} ms" "at 100K events/s" "-" "p99<=1000" "$(met "$p99" "<=" 1000)"
 for d in users devices urls; do
 	eb=$(dim_runs "$d" b_per_row)
-	cb=$(peer_dict "$d" "bytes / rows")
+	cb=$(peer_dict "$d" 'v["bytes"] / v["rows"]')
 	row "dimension $d, bytes/row" "${eb:--}" "ClickHouse $([ -n "$cb" ] && printf %.1f "$cb" || echo -)" "$(ratio "$cb" "$eb")" "$(case $d in users) echo '<= 40' ;; devices) echo '<= 64' ;; *) echo - ;; esac)" \
 		"$(case $d in users) met "$eb" "<=" 40 ;; devices) met "$eb" "<=" 64 ;; *) echo - ;; esac)"
 done
 for d in users devices urls; do
 	el=$(dim_runs "$d" rows_per_s)
-	cl=$(peer_dict "$d" "rows / load_s")
+	cl=$(peer_dict "$d" 'v["rows"] / v["load_s"]')
 	row "dimension $d, load rows/s" "$(fmt_rate "$el")" "ClickHouse $(fmt_rate "$cl")" "$(ratio "$el" "$cl")" ">= 5M/s" "$(met "$el" ">=" 5000000)"
 done
 row "peak RSS, 1 / 2 workers" "${rss1:+$(printf %.0f "$rss1")} / ${rss2:+$(printf %.0f "$rss2")} MiB" "-" "-" "-" "-"
