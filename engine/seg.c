@@ -1065,42 +1065,9 @@ static void seg_synced_info_of(const struct segment *s, struct seg_synced_info *
 	snprintf(out->rel_path, sizeof(out->rel_path), "%s/%s", s->rel, s->name);
 }
 
-size_t seg_synced(struct seg_writer *w, struct seg_synced_info *out, size_t max)
-{
-	size_t n = 0;
-	for (struct segment *s = w->synced_head; s && n < max; s = s->next, n++)
-		seg_synced_info_of(s, &out[n]);
-	return n;
-}
-
 uint32_t seg_synced_count(const struct seg_writer *w)
 {
 	return w->synced_count;
-}
-
-int seg_publish_all(struct seg_writer *w)
-{
-	if (w->in_callback)
-		return -EDEADLK;
-	w->seal_err = 0;
-	while (w->synced_head) {
-		struct segment *s = w->synced_head;
-		w->synced_head = s->next;
-		s->next = NULL;
-		s->state = SEGMENT_SEALING;
-		w->stats.sealing_segments++;
-		s->ctl.op = SEG_OP_RENAME;
-		seg_req_queue(w, &s->ctl);
-	}
-	w->synced_tail = NULL;
-	w->synced_count = 0;
-	while (w->stats.sealing_segments > 0) {
-		int rc = seg_wait(w);
-		if (rc < 0)
-			return rc;
-	}
-	seg_deliver(w);
-	return w->seal_err;
 }
 
 /* ---- overlapped sealing (cuts) ------------------------------------------------------------- */
@@ -1158,12 +1125,9 @@ size_t seg_cut_segments(struct seg_writer *w, uint64_t cut, struct seg_synced_in
 	return n;
 }
 
-int seg_cut_publish(struct seg_writer *w, uint64_t cut)
+/* Renames the synced segments of generation cut or older and waits until they are published. */
+static int seg_publish_upto(struct seg_writer *w, uint64_t cut)
 {
-	if (w->in_callback)
-		return -EDEADLK;
-	if (w->failed_cut <= cut)
-		return w->failed_err;
 	struct segment **link = &w->synced_head;
 	w->synced_tail = NULL;
 	while (*link) {
@@ -1187,7 +1151,36 @@ int seg_cut_publish(struct seg_writer *w, uint64_t cut)
 			return rc;
 	}
 	seg_deliver(w);
+	return 0;
+}
+
+int seg_cut_publish(struct seg_writer *w, uint64_t cut)
+{
+	if (w->in_callback)
+		return -EDEADLK;
+	if (w->failed_cut <= cut)
+		return w->failed_err;
+	int rc = seg_publish_upto(w, cut);
+	if (rc < 0)
+		return rc;
 	return w->failed_cut <= cut ? w->failed_err : 0;
+}
+
+/* The synchronous two-phase API: every generation at once. */
+
+size_t seg_synced(struct seg_writer *w, struct seg_synced_info *out, size_t max)
+{
+	size_t total;
+	return seg_cut_segments(w, UINT64_MAX, out, max, &total);
+}
+
+int seg_publish_all(struct seg_writer *w)
+{
+	if (w->in_callback)
+		return -EDEADLK;
+	w->seal_err = 0;
+	int rc = seg_publish_upto(w, UINT64_MAX);
+	return rc < 0 ? rc : w->seal_err;
 }
 
 const struct seg_stats *seg_stats(const struct seg_writer *w)
