@@ -239,8 +239,7 @@ if want kafka; then
 			lib_wait_log "$klog" "partitions assigned" 60
 			b0=$(proc_cpu_s "$broker_pid")
 			e0=$(proc_cpu_s "$pid")
-			port=$(sed -n 's|.*serving /metrics.* on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$klog")
-			wait_rows_sealed "http://127.0.0.1:$port" "$kafka_events" 120
+			wait_rows_sealed "$(lib_metrics_url "$klog")" "$kafka_events" 120
 			b1=$(proc_cpu_s "$broker_pid")
 			e1=$(proc_cpu_s "$pid")
 			kill -TERM "$pid"

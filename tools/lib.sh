@@ -6,6 +6,7 @@ ENRICHD_SOURCE_DIR=${ENRICHD_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/..
 ENRICHD_BUILD_DIR=${ENRICHD_BUILD_DIR:-$ENRICHD_SOURCE_DIR/build}
 CHQ="$ENRICHD_SOURCE_DIR/tools/ch/chq.js"
 lib_pids=()
+lib_mounts=()
 
 # Runs a program of the build in the background, remembering it for lib_cleanup.
 lib_spawn() {
@@ -28,6 +29,32 @@ lib_cleanup() {
 		wait "$pid" 2>/dev/null || true
 	done
 	lib_pids=()
+	local m
+	for m in "${lib_mounts[@]}"; do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+	done
+	lib_mounts=()
+}
+
+# Mounts a tmpfs of SIZE on DIR (created), unmounted by lib_cleanup: lib_tmpfs DIR SIZE.
+# Where mounting is not allowed (not root), says so and ends the calling test as skipped.
+lib_tmpfs() {
+	mkdir -p "$1"
+	if ! mount -t tmpfs -o "size=$2" tmpfs "$1" 2>/dev/null; then
+		echo "SKIP: cannot mount a small file system here (needs root)"
+		exit 0
+	fi
+	lib_mounts+=("$1")
+}
+
+# Waits for enrichd's log FILE to name its metrics address and prints the URL
+# (http://127.0.0.1:PORT); returns 1 if it does not within 60 s.
+lib_metrics_url() {
+	lib_wait_log "$1" "serving /metrics" 60 || return 1
+	local port
+	port=$(sed -n 's|.*serving /metrics.* on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$1")
+	[ -n "$port" ] || return 1
+	echo "http://127.0.0.1:$port"
 }
 
 # Starts the embedded Kafka broker: lib_broker_start TOPIC PARTITIONS; sets BROKERS.

@@ -7,20 +7,11 @@ set -euo pipefail
 source "$(dirname "$0")/../../tools/lib.sh"
 work=$(mktemp -d)
 out=$work/out
-cleanup() {
-	lib_cleanup
-	umount "$out" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'lib_cleanup; rm -rf "$work"' EXIT
 bin=$ENRICHD_BUILD_DIR
 events=40000
 
-mkdir -p "$out"
-if ! mount -t tmpfs -o size=16m tmpfs "$out" 2>/dev/null; then
-	echo "SKIP: cannot mount a small file system here (needs root)"
-	exit 0
-fi
+lib_tmpfs "$out" 16m
 dd if=/dev/zero of="$out/filler" bs=1M count=15 status=none
 "$bin/enrichd-gen-dims" --out "$work/dims" --users 20000 --devices 20000 --urls 5000 --seed 21 2>/dev/null
 lib_broker_start clickstream 12
@@ -31,15 +22,14 @@ block_rows = 512
 listen = 127.0.0.1:0"
 lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" 2>"$work/enrichd.log"
 pid=${lib_pids[-1]}
-lib_wait_log "$work/enrichd.log" "serving /metrics" 60
-port=$(sed -n 's|.*serving /metrics.* on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$work/enrichd.log")
+url=$(lib_metrics_url "$work/enrichd.log")
 lib_wait_log "$work/enrichd.log" "partitions assigned" 60
 lib_spawn "$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --partitions 12 \
 	--count $events --rate 8000 --seed 21 --users 20000 --devices 20000 --urls 5000 \
 	--manifest "$work/manifest.tsv"
 producer=${lib_pids[-1]}
 lib_wait_log "$work/enrichd.log" "partitions paused" 60
-paused=$(curl -sf "http://127.0.0.1:$port/metrics" | awk '$1 ~ /^enrichd_worker_paused/ { print $2 }')
+paused=$(curl -sf "$url/metrics" | awk '$1 ~ /^enrichd_worker_paused/ { print $2 }')
 rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status")
 echo "paused while the disk is full: enrichd_worker_paused=$paused, RSS ${rss_kb} kB"
 wait "$producer"

@@ -5,20 +5,11 @@ set -euo pipefail
 source "$(dirname "$0")/../../tools/lib.sh"
 work=$(mktemp -d)
 out=$work/out
-cleanup() {
-	lib_cleanup
-	umount "$out" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'lib_cleanup; rm -rf "$work"' EXIT
 bin=$ENRICHD_BUILD_DIR
 events=60000
 
-mkdir -p "$out"
-if ! mount -t tmpfs -o size=24m tmpfs "$out" 2>/dev/null; then
-	echo "SKIP: cannot mount a small file system here (needs root)"
-	exit 0
-fi
+lib_tmpfs "$out" 24m
 "$bin/enrichd-gen-dims" --out "$work/dims" --users 20000 --devices 20000 --urls 5000 --seed 13 2>/dev/null
 "$bin/enrichd-gen-events" --out "$work/events.jsonl" --count $events --seed 13 --users 20000 \
 	--devices 20000 --urls 5000 --malformed 0.01 --manifest "$work/manifest.tsv" 2>/dev/null

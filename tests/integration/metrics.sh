@@ -23,10 +23,7 @@ listen = 127.0.0.1:0"
 
 lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" 2>"$work/enrichd.log"
 enrichd_pid=${lib_pids[-1]}
-lib_wait_log "$work/enrichd.log" "serving /metrics" 60
-port=$(sed -n 's|.*serving /metrics.* on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$work/enrichd.log")
-[ -n "$port" ] || { echo "FAIL: no metrics address in the log"; exit 1; }
-url=http://127.0.0.1:$port
+url=$(lib_metrics_url "$work/enrichd.log") || { echo "FAIL: no metrics address in the log"; exit 1; }
 lib_wait_log "$work/enrichd.log" "partitions assigned" 60
 
 fail=0

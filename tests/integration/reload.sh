@@ -21,8 +21,7 @@ lib_config "$work/enrichd.ini" "$work/dims" "$work/out" "$work/dl" "$BROKERS" 0-
 listen = 127.0.0.1:0"
 lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" 2>"$work/enrichd.log"
 enrichd_pid=${lib_pids[-1]}
-lib_wait_log "$work/enrichd.log" "serving /metrics" 60
-port=$(sed -n 's|.*serving /metrics.* on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$work/enrichd.log")
+url=$(lib_metrics_url "$work/enrichd.log")
 lib_wait_log "$work/enrichd.log" "partitions assigned" 60
 hwm_before=$(awk '/VmHWM/ { print $2 }' "/proc/$enrichd_pid/status")
 
@@ -43,7 +42,7 @@ kill -HUP "$enrichd_pid"
 lib_wait_log "$work/enrichd.log" "reload failed" 60
 wait "$producer"
 lib_wait_sealed "$work/out" "$work/dl" $events 120
-curl -sf "http://127.0.0.1:$port/metrics" >"$work/metrics.txt"
+curl -sf "$url/metrics" >"$work/metrics.txt"
 hwm_after=$(awk '/VmHWM/ { print $2 }' "/proc/$enrichd_pid/status")
 kill -TERM "$enrichd_pid"
 wait "$enrichd_pid"
