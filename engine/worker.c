@@ -56,7 +56,6 @@ struct worker_pending {
 	bool active;
 	uint64_t cut;          /* the segment writer's generation of the epoch's segments */
 	uint64_t rows;
-	uint64_t dead;
 	uint64_t dl_bytes;     /* dead-letter file size at the cut */
 	uint32_t range_count;
 	int64_t lat_base_ms;
@@ -350,7 +349,7 @@ static void worker_stall_add(struct worker_state *s, uint64_t since_ns)
 /*
  * Cuts the epoch: every block is handed to its segment and every open segment rolled, so they
  * write and fdatasync in the background while the worker goes on with the next epoch. What the
- * epoch covers (its offsets, dead letters, rows and their source times) moves to s->pend, to be
+ * epoch covers (its offsets, dead-letter file size, rows and their source times) moves to s->pend, to be
  * recorded and published by worker_epoch_finish once its segments are synced. The previous cut
  * must be finished. Returns 0 or -errno.
  */
@@ -366,7 +365,6 @@ static int worker_epoch_cut(struct worker_state *s)
 		return rc;
 	pd->cut = seg_cut(s->seg);
 	pd->rows = s->epoch_rows;
-	pd->dead = s->epoch_dead;
 	/* The file's size once the epoch's dead letters are out: flushed bytes plus the buffer. */
 	pd->dl_bytes = s->dl.bytes + s->dl.len;
 	pd->lat_base_ms = s->lat_base_ms;
