@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -125,8 +126,11 @@ struct worker_state {
 	uint64_t hashes[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS];
 	const struct dim_row *rows[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS];
 
-	/* Input file reader. */
+	/* Input file reader: a regular file's range is mapped (in_map), other input is read into
+	 * in_buf. Either way in_buf[in_pos, in_len) is what is not yet taken. */
 	char *in_buf;
+	void *in_map;
+	size_t in_map_len;
 	size_t in_len, in_pos;
 	int64_t in_file_pos;
 	int64_t in_line;
@@ -844,6 +848,8 @@ static int worker_poll_kafka(struct worker_state *s, uint32_t *count)
 static int worker_input_fill(struct worker_state *s)
 {
 	const struct worker_input *in = &s->w->input;
+	if (s->in_map)
+		return 0; /* the whole range is mapped */
 	if (s->in_pos > 0) {
 		memmove(s->in_buf, s->in_buf + s->in_pos, s->in_len - s->in_pos);
 		s->in_len -= s->in_pos;
@@ -884,6 +890,17 @@ static int worker_input_fill(struct worker_state *s)
 	return 0;
 }
 
+/* Dead-letters a line longer than the input buffer by its head (mapped input has no buffer,
+ * but keeps the same limit, which is also the longest message a Kafka topic would carry). */
+static void worker_input_too_long(struct worker_state *s, const char *start)
+{
+	struct worker_msg m = {start, 4096, 0, s->w->input.first_line + s->in_line, 0};
+	m.kafka_ms = engine_now_ms();
+	worker_consumed(s, 0, m.offset);
+	worker_dead_letter(s, &m, "too_long", "line longer than the input buffer");
+	s->in_line++;
+}
+
 static int worker_poll_input(struct worker_state *s, uint32_t *count, bool *finished)
 {
 	uint32_t n = 0;
@@ -896,18 +913,11 @@ static int worker_poll_input(struct worker_state *s, uint32_t *count, bool *fini
 			size_t len;
 			if (nl) {
 				len = (size_t)(nl - start);
-				s->in_pos += len + 1;
 			} else if (s->in_eof && avail > 0) {
 				len = avail; /* the last line has no newline */
-				s->in_pos += len;
 			} else if (!s->in_eof && s->in_pos == 0 && avail == WORKER_INPUT_BUF_BYTES) {
 				/* A line longer than the buffer: dead-letter its head, skip it. */
-				struct worker_msg m = {start, 4096, 0, s->w->input.first_line + s->in_line,
-						       0};
-				m.kafka_ms = engine_now_ms();
-				worker_consumed(s, 0, m.offset);
-				worker_dead_letter(s, &m, "too_long", "line longer than the input buffer");
-				s->in_line++;
+				worker_input_too_long(s, start);
 				s->in_pos = s->in_len;
 				while (!s->in_eof) {
 					s->in_len = s->in_pos = 0;
@@ -923,6 +933,11 @@ static int worker_poll_input(struct worker_state *s, uint32_t *count, bool *fini
 				continue;
 			} else {
 				break;
+			}
+			s->in_pos += len + (nl != NULL);
+			if (len >= WORKER_INPUT_BUF_BYTES) {
+				worker_input_too_long(s, start);
+				continue;
 			}
 			s->msgs[n++] = (struct worker_msg){
 				.data = start,
@@ -945,6 +960,34 @@ static int worker_poll_input(struct worker_state *s, uint32_t *count, bool *fini
 	return 0;
 }
 
+/*
+ * Maps the worker's range of a regular input file: the events are decoded where the page cache
+ * holds them, with no copy (reading it into a buffer cost more than decoding it). The file must
+ * not shrink while enrichd reads it.
+ */
+static int worker_input_map(struct worker_state *s)
+{
+	const struct worker_input *in = &s->w->input;
+	s->in_eof = true;
+	if (in->end <= in->begin)
+		return 0;
+	int64_t page = sysconf(_SC_PAGESIZE);
+	int64_t base = in->begin & ~(page - 1);
+	size_t len = (size_t)(in->end - base);
+	void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, in->fd, base);
+	if (p == MAP_FAILED) {
+		int rc = -errno;
+		log_error("worker", "w%u: mapping %s: %s", s->w->index, in->name, strerror(-rc));
+		return rc;
+	}
+	(void)madvise(p, len, MADV_SEQUENTIAL);
+	s->in_map = p;
+	s->in_map_len = len;
+	s->in_buf = (char *)p + (in->begin - base);
+	s->in_len = (size_t)(in->end - in->begin);
+	return 0;
+}
+
 /* ---- setup ---- */
 
 static void worker_state_free(struct worker_state *s)
@@ -960,7 +1003,10 @@ static void worker_state_free(struct worker_state *s)
 	for (uint32_t i = 0; s->hours && i < s->hour_count; i++)
 		native_block_destroy(s->hours[i].block);
 	free(s->hours);
-	free(s->in_buf);
+	if (s->in_map)
+		munmap(s->in_map, s->in_map_len);
+	else
+		free(s->in_buf);
 	free(s->kmsgs);
 	free(s->msgs);
 	free(s->scratch);
@@ -1004,9 +1050,9 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 	s->commit = calloc(WORKER_PARTITIONS_MAX, sizeof(*s->commit));
 	s->manifest.fd = s->manifest.dir_fd = -1;
 	s->dl.fd = -1;
-	if (w->input.fd >= 0)
+	if (w->input.fd >= 0 && w->input.end < 0)
 		s->in_buf = malloc(WORKER_INPUT_BUF_BYTES);
-	if (!s->scratch || !s->msgs || !s->kmsgs || !s->hours || (w->input.fd >= 0 && !s->in_buf) ||
+	if (!s->scratch || !s->msgs || !s->kmsgs || !s->hours || (w->input.fd >= 0 && w->input.end < 0 && !s->in_buf) ||
 	    !s->synced || !s->rec_segs || !s->rec_ranges || !s->commit)
 		goto out_nomem;
 	for (int32_t p = 0; p < WORKER_PARTITIONS_MAX; p++)
@@ -1029,6 +1075,11 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 		}
 	}
 	int rc;
+	if (w->input.fd >= 0 && w->input.end >= 0) {
+		rc = worker_input_map(s);
+		if (rc < 0)
+			goto out_free;
+	}
 	for (uint32_t i = 0; i < s->hour_count; i++) {
 		s->hours[i].hour_key = -1;
 		rc = native_block_init(&s->hours[i].block, s->specs, s->columns, cfg->block_rows,
