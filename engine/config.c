@@ -110,7 +110,12 @@ static const struct config_key config_keys[] = {
 	 "type (String, LowCardinality(String), UInt8-64, Int8-64, Float64, Date, DateTime; "
 	 "Nullable(T) where the source holds NULLs)."},
 	{"kafka", "property.<name>", KIND_STRING, 0, 0, "", 0, 0, NULL,
-	 "Any librdkafka consumer property, passed through (e.g. `property.fetch.max.bytes`)."},
+	 "Any librdkafka consumer property, passed through (e.g. `property.fetch.max.bytes`). "
+	 "enrichd's defaults, which a property overrides: partition.assignment.strategy "
+	 "cooperative-sticky, auto.offset.reset earliest, queued.min.messages 10000000 (librdkafka "
+	 "counts it on the worker's queue, which all the worker's partitions feed). "
+	 "bootstrap.servers, group.id, enable.auto.commit and enable.auto.offset.store are "
+	 "enrichd's own and refused."},
 };
 
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))

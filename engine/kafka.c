@@ -373,8 +373,17 @@ static int config_check(const struct kafka_config *cfg)
 static rd_kafka_conf_t *conf_build(struct kafka_consumer *c, const struct kafka_config *cfg)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	/*
+	 * librdkafka stops fetching a partition while its queue holds queued.min.messages
+	 * (default 100000) and looks again only after a while. Every partition's queue is
+	 * forwarded to its worker's queue, which is what that check counts, so with the default a
+	 * worker that falls behind the fetcher stalls all its partitions at 100000 messages in
+	 * total: one worker on 48 partitions took 200K messages/s where it enriches 1.4M/s. The
+	 * memory bound, queued.max.messages.kbytes, likewise counts the worker's whole queue.
+	 */
 	if (conf_set(conf, "partition.assignment.strategy", "cooperative-sticky") != 0 ||
-	    conf_set(conf, "auto.offset.reset", "earliest") != 0)
+	    conf_set(conf, "auto.offset.reset", "earliest") != 0 ||
+	    conf_set(conf, "queued.min.messages", "10000000") != 0)
 		goto out_destroy_conf;
 	for (size_t i = 0; i < cfg->property_count; i++) {
 		if (conf_set(conf, cfg->properties[i].key, cfg->properties[i].value) != 0)

@@ -316,3 +316,35 @@ Test(kafka, create_and_close_without_broker, .timeout = 30)
 	kafka_worker_wake(c, 0);
 	cr_assert_eq(kafka_consumer_close(c), 0);
 }
+
+/* Reads a librdkafka property of the consumer's effective configuration. */
+static void expect_property(struct kafka_consumer *c, const char *key, const char *want)
+{
+	char value[64];
+	size_t len = sizeof(value);
+	const rd_kafka_conf_t *conf = rd_kafka_conf(kafka_consumer_handle(c));
+	cr_assert_eq(rd_kafka_conf_get(conf, key, value, &len), RD_KAFKA_CONF_OK, "%s", key);
+	cr_expect_str_eq(value, want, "%s", key);
+}
+
+Test(kafka, queued_min_messages_defaults_to_the_worker_queue, .timeout = 30)
+{
+	/* Partition queues are forwarded to one queue per worker, which librdkafka's per-partition
+	 * queued.min.messages counts: enrichd's default keeps it from pausing the fetcher at
+	 * 100000 messages per worker; an operator's property still wins. */
+	struct kafka_config cfg = base_config();
+	const struct kafka_property quiet[] = {{"log_level", "0"}};
+	cfg.properties = quiet;
+	cfg.property_count = 1;
+	struct kafka_consumer *c = NULL;
+	cr_assert_eq(kafka_consumer_new(&cfg, &c), 0);
+	expect_property(c, "queued.min.messages", "10000000");
+	cr_assert_eq(kafka_consumer_close(c), 0);
+
+	const struct kafka_property own[] = {{"log_level", "0"}, {"queued.min.messages", "5000"}};
+	cfg.properties = own;
+	cfg.property_count = 2;
+	cr_assert_eq(kafka_consumer_new(&cfg, &c), 0);
+	expect_property(c, "queued.min.messages", "5000");
+	cr_assert_eq(kafka_consumer_close(c), 0);
+}
