@@ -94,15 +94,16 @@ huge=$(lines_median "$res/randload.txt" "^best: mode=\(thp\|hugetlb\)" loads_per
 small=$(lines_median "$res/randload.txt" "^best: mode=4k" loads_per_s)
 huge_mode=$(grep -m1 -o "^best: mode=[a-z0-9]*" "$res/randload.txt" 2>/dev/null | cut -d= -f2 || true)
 kraw=$(lines_median "$res/kafka.txt" "^kafka_count:" msgs_per_s)
-# Median of a kafka_enrichd figure for one variant: ken AGE:IDLE EXPR (over v[...]).
+# Median of a kafka_enrichd figure for one variant: ken AGE:IDLE:CPUS EXPR (over v[...]).
 ken() {
 	kv_median "$res/kafka.txt" "^kafka_enrichd: variant=$1 " "$2" \
 		'v["seconds"] > 0 && v["ingest_seconds"] > 0'
 }
-ken500=$(ken 500ms:0 'v["messages"] / v["seconds"]')
-kenidle=$(ken 500ms:50ms 'v["messages"] / v["seconds"]')
-ken50=$(ken 50ms:0 'v["messages"] / v["seconds"]')
-keningest=$(ken 500ms:0 'v["messages"] / v["ingest_seconds"]')
+ken500=$(ken 500ms:0:auto 'v["messages"] / v["seconds"]')
+kenidle=$(ken 500ms:50ms:auto 'v["messages"] / v["seconds"]')
+ken50=$(ken 50ms:0:auto 'v["messages"] / v["seconds"]')
+ken1w=$(ken 500ms:50ms:1 'v["messages"] / v["seconds"]')
+keningest=$(ken 500ms:0:auto 'v["messages"] / v["ingest_seconds"]')
 p50=$(lines_median "$res/latency.txt" "^latency:" p50_ms)
 p99=$(lines_median "$res/latency.txt" "^latency:" p99_ms)
 pmax=$(grep -h -o "[[:space:]]max_ms=[^ ]*" "$res/latency.txt" 2>/dev/null | cut -d= -f2 | sort -g | tail -n1)
@@ -139,6 +140,8 @@ r=$(div "$kenidle" "$kraw")
 row "Kafka path, to sealed (500 ms, idle 50 ms)" "$(fmt_rate "$kenidle")" "counting consumer $(fmt_rate "$kraw")" "$(pct "$kenidle" "$kraw")" ">= 90%" "$(met "$r" ">=" 0.9)"
 r=$(div "$ken50" "$kraw")
 row "Kafka path, to sealed (50 ms epochs)" "$(fmt_rate "$ken50")" "counting consumer $(fmt_rate "$kraw")" "$(pct "$ken50" "$kraw")" ">= 90%" "$(met "$r" ">=" 0.9)"
+r=$(div "$ken1w" "$kraw")
+row "Kafka path, to sealed (1 worker on CPU 1)" "$(fmt_rate "$ken1w")" "counting consumer $(fmt_rate "$kraw")" "$(pct "$ken1w" "$kraw")" ">= 90%" "$(met "$r" ">=" 0.9)"
 row "Kafka path, to last message taken" "$(fmt_rate "$keningest")" "counting consumer $(fmt_rate "$kraw")" "$(pct "$keningest" "$kraw")" "-" "-"
 row "latency event to sealed, p50 / p99 / max" "${p50:--} / ${p99:--} / ${pmax:--} ms" "at 100K events/s" "-" "p99<=1000" "$(met "$p99" "<=" 1000)"
 for d in users devices urls; do
@@ -160,11 +163,11 @@ if [ -n "$kraw" ]; then
 	kb=$(lines_median "$res/kafka.txt" "^kafka_count:" broker_cpu_s)
 	ks=$(lines_median "$res/kafka.txt" "^kafka_count:" seconds)
 	echo "  counting consumer ${kc:--} + broker ${kb:--} in ${ks:--} s"
-	for v in 500ms:0 500ms:50ms 50ms:0; do
+	for v in 500ms:0:auto 500ms:50ms:auto 50ms:0:auto 500ms:50ms:1; do
 		ec=$(ken "$v" 'v["cpu_s"]')
 		eb=$(ken "$v" 'v["broker_cpu_s"]')
 		es=$(ken "$v" 'v["seconds"]')
-		echo "  enrichd, segment_age_ms:segment_idle_ms $v: ${ec:--} + broker ${eb:--} in ${es:--} s (to sealed)"
+		echo "  enrichd, segment_age_ms:segment_idle_ms:cpus $v: ${ec:--} + broker ${eb:--} in ${es:--} s (to sealed)"
 	done
 fi
 echo

@@ -67,8 +67,10 @@ latency_events=2500000
 segment_age=500ms
 # The Kafka part's run is short (~1 s): its last epoch closes up to segment_age_ms after the
 # last message, so enrichd also runs with segment_idle_ms (the epoch closes once the topic is
-# drained) and with short epochs. Variants: AGE:IDLE.
-kafka_variants="500ms:0 500ms:50ms 50ms:0"
+# drained) and with short epochs. Variants: AGE:IDLE:CPUS, CPUS the [workers] cpus: auto is a
+# worker per core; 1 is one worker on CPU 1, leaving CPU 0 to librdkafka's fetch thread and the
+# broker.
+kafka_variants="500ms:0:auto 500ms:50ms:auto 50ms:0:auto 500ms:50ms:1"
 
 tools/setup.sh
 tools/build.sh build
@@ -225,14 +227,13 @@ if want kafka; then
 		echo "$line broker_cpu_s=$(awk -v a="$b0" -v b="$(proc_cpu_s "$broker_pid")" \
 			'BEGIN { printf "%.2f", b - a }')" | tee -a "$res/kafka.txt" >&2
 		for variant in $kafka_variants; do
-			age=${variant%:*}
-			idle=${variant#*:}
-			log "enrichd to sealed segments, segment_age_ms = $age, segment_idle_ms = $idle, run $r of $runs"
+			IFS=: read -r age idle kcpus <<<"$variant"
+			log "enrichd to sealed segments, segment_age_ms = $age, segment_idle_ms = $idle, cpus = $kcpus, run $r of $runs"
 			rm -rf "$scratch/kout" "$scratch/kout.dead-letter"
-			config "$scratch/kafka.ini" "$scratch/kout" auto "$BROKERS" "enrichd-$r-$age-$idle" \
-				"$age" "$idle"
+			config "$scratch/kafka.ini" "$scratch/kout" "$kcpus" "$BROKERS" \
+				"enrichd-$r-$age-$idle-$kcpus" "$age" "$idle"
 			sed -i "s/^listen =.*/listen = 127.0.0.1:0/" "$scratch/kafka.ini"
-			klog=$res/kafka-enrichd-$age-$idle-r$r.log
+			klog=$res/kafka-enrichd-$age-$idle-$kcpus-r$r.log
 			lib_spawn "$bin/enrichd" --config "$scratch/kafka.ini" 2>"$klog"
 			# shellcheck disable=SC2154 # set by tools/lib.sh
 			pid=${lib_pids[-1]}
@@ -248,7 +249,7 @@ if want kafka; then
 			sealed=$(last_seal_ms "$scratch/kout")
 			read -r rows ingest < <("$CHQ" "SELECT count(), toUnixTimestamp64Milli(max(_ingest_time))
 				FROM file('$scratch/kout/**/*.native', 'Native') SETTINGS use_hive_partitioning = 0")
-			echo "kafka_enrichd: variant=$variant age=$age idle=$idle messages=$rows assigned_ms=$assigned sealed_ms=$sealed" \
+			echo "kafka_enrichd: variant=$variant age=$age idle=$idle cpus=$kcpus messages=$rows assigned_ms=$assigned sealed_ms=$sealed" \
 				"last_ingest_ms=$ingest" \
 				"cpu_s=$(awk -v a="$e0" -v b="$e1" 'BEGIN { printf "%.2f", b - a }')" \
 				"broker_cpu_s=$(awk -v a="$b0" -v b="$b1" 'BEGIN { printf "%.2f", b - a }')" \
