@@ -131,6 +131,7 @@ struct worker_state {
 	char *in_buf;
 	void *in_map;
 	size_t in_map_len;
+	size_t in_map_dropped; /* bytes at the map's start already given back */
 	size_t in_len, in_pos;
 	int64_t in_file_pos;
 	int64_t in_line;
@@ -901,10 +902,27 @@ static void worker_input_too_long(struct worker_state *s, const char *start)
 	s->in_line++;
 }
 
+/* Mapped bytes already taken are given back to the page cache every WORKER_INPUT_DROP_BYTES, so
+ * the process's resident set does not grow with the input file. */
+#define WORKER_INPUT_DROP_BYTES ((size_t)64 << 20)
+
+static void worker_input_drop_taken(struct worker_state *s)
+{
+	size_t taken = (size_t)(s->in_buf - (char *)s->in_map) + s->in_pos;
+	if (taken - s->in_map_dropped < WORKER_INPUT_DROP_BYTES)
+		return;
+	size_t upto = taken & ~(WORKER_INPUT_DROP_BYTES - 1);
+	(void)madvise((char *)s->in_map + s->in_map_dropped, upto - s->in_map_dropped,
+		      MADV_DONTNEED);
+	s->in_map_dropped = upto;
+}
+
 static int worker_poll_input(struct worker_state *s, uint32_t *count, bool *finished)
 {
 	uint32_t n = 0;
 	*finished = false;
+	if (s->in_map)
+		worker_input_drop_taken(s); /* the previous batch is processed */
 	for (;;) {
 		while (n < s->batch_max) {
 			char *start = s->in_buf + s->in_pos;

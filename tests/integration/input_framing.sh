@@ -23,12 +23,12 @@ fail() {
 "$build/enrichd-gen-events" --seed 5 --count 3000 --users 1000 --devices 1000 --urls 500 \
 	--out "$tmp/ev.jsonl" 2>/dev/null
 
-# Lines 0-999 events, 1000 empty, 1001 a 17 MiB line, 1002-2998 events, 2999 the last event
-# without its newline.
+# Lines 0-999 events, 1000 empty, 1001 a 70 MiB line (past the 64 MiB a mapped reader gives back
+# at a time), 1002-2998 events, 2999 the last event without its newline.
 {
 	sed -n '1,1000p' "$tmp/ev.jsonl"
 	echo
-	head -c $((17 << 20)) /dev/zero | tr '\0' 'x'
+	head -c $((70 << 20)) /dev/zero | tr '\0' 'x'
 	echo
 	sed -n '1001,2997p' "$tmp/ev.jsonl"
 	sed -n '2998p' "$tmp/ev.jsonl" | tr -d '\n'
