@@ -985,10 +985,13 @@ static int worker_poll_input(struct worker_state *s, uint32_t *count, bool *fini
  */
 static int worker_input_map(struct worker_state *s)
 {
+	static char empty[1];
 	const struct worker_input *in = &s->w->input;
 	s->in_eof = true;
-	if (in->end <= in->begin)
+	if (in->end <= in->begin) {
+		s->in_buf = empty; /* nothing to read, but a buffer to point into */
 		return 0;
+	}
 	int64_t page = sysconf(_SC_PAGESIZE);
 	int64_t base = in->begin & ~(page - 1);
 	size_t len = (size_t)(in->end - base);
@@ -1023,8 +1026,8 @@ static void worker_state_free(struct worker_state *s)
 	free(s->hours);
 	if (s->in_map)
 		munmap(s->in_map, s->in_map_len);
-	else
-		free(s->in_buf);
+	else if (s->w->input.end < 0)
+		free(s->in_buf); /* read through a buffer, not mapped */
 	free(s->kmsgs);
 	free(s->msgs);
 	free(s->scratch);
