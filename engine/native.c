@@ -441,7 +441,8 @@ struct native_block {
 	uint32_t ncols;
 	uint32_t rows;
 	uint32_t rows_max;
-	uint32_t row_filled; /* columns appended in the pending row */
+	uint32_t row_filled; /* columns appended in the pending row (or rows) */
+	uint32_t pending;    /* rows opened by native_rows_begin, 0 for one row at a time */
 	uint64_t row_seq;    /* identifies the pending row; bumped by commit, rollback and reset */
 	struct native_col *cols;
 	uint8_t *region;     /* every per-column buffer */
@@ -1068,7 +1069,7 @@ int native_append_null(struct native_block *b, uint32_t col)
 
 int native_block_commit_row(struct native_block *b)
 {
-	if (b->row_filled != b->ncols)
+	if (b->row_filled != b->ncols || b->pending)
 		return -EINVAL;
 	b->rows++;
 	b->row_seq++;
@@ -1085,6 +1086,209 @@ void native_block_rollback_row(struct native_block *b)
 	}
 	b->row_seq++;
 	b->row_filled = 0;
+	b->pending = 0;
+}
+
+/* ---- column-wise appends ---- */
+
+int native_rows_begin(struct native_block *b, uint32_t n)
+{
+	if (b->row_filled || b->pending || n == 0)
+		return -EINVAL;
+	if (n > b->rows_max - b->rows)
+		return -ENOSPC;
+	b->pending = n;
+	return 0;
+}
+
+/* The pending rows' column col if it stores fixed-width numbers; NULL otherwise. */
+static struct native_col *rows_fixed(struct native_block *b, uint32_t col)
+{
+	if (!b->pending || col >= b->ncols || b->cols[col].store != ST_FIXED)
+		return NULL;
+	return &b->cols[col];
+}
+
+static void rows_put_fixed(struct native_block *b, struct native_col *c, const uint64_t *v,
+			   const uint8_t *nulls)
+{
+	uint32_t n = b->pending, at = b->rows;
+	switch (c->width) {
+	case 1:
+		for (uint32_t i = 0; i < n; i++)
+			c->data[at + i] = (uint8_t)v[i];
+		break;
+	case 2:
+		for (uint32_t i = 0; i < n; i++) {
+			uint16_t x = (uint16_t)v[i];
+			memcpy(c->data + (size_t)(at + i) * 2, &x, 2);
+		}
+		break;
+	case 4:
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t x = (uint32_t)v[i];
+			memcpy(c->data + (size_t)(at + i) * 4, &x, 4);
+		}
+		break;
+	default:
+		memcpy(c->data + (size_t)at * 8, v, (size_t)n * 8);
+		break;
+	}
+	if (c->nulls) {
+		if (nulls)
+			memcpy(c->nulls + at, nulls, n);
+		else
+			memset(c->nulls + at, 0, n);
+	}
+	row_mark(b, c);
+}
+
+/* A NULL row stores 0, as native_append_null does. */
+static bool rows_null(const uint8_t *nulls, uint32_t i)
+{
+	return nulls && nulls[i];
+}
+
+int native_rows_u64(struct native_block *b, uint32_t col, const uint64_t *v, const uint8_t *nulls)
+{
+	struct native_col *c = rows_fixed(b, col);
+	if (!c || c->cls == CLS_FLOAT || (nulls && !c->nulls))
+		return -EINVAL;
+	uint64_t max = c->cls == CLS_SIGNED ? (uint64_t)c->smax : c->umax, over = 0;
+	for (uint32_t i = 0; i < b->pending; i++)
+		over |= (uint64_t)(v[i] > max && !rows_null(nulls, i));
+	if (over)
+		return -ERANGE;
+	rows_put_fixed(b, c, v, nulls);
+	return 0;
+}
+
+int native_rows_i64(struct native_block *b, uint32_t col, const int64_t *v, const uint8_t *nulls)
+{
+	struct native_col *c = rows_fixed(b, col);
+	if (!c || c->cls == CLS_FLOAT || (nulls && !c->nulls))
+		return -EINVAL;
+	int64_t lo = c->cls == CLS_SIGNED ? c->smin : 0;
+	uint64_t over = 0;
+	for (uint32_t i = 0; i < b->pending; i++) {
+		bool out = c->cls == CLS_SIGNED ? v[i] > c->smax : (uint64_t)v[i] > c->umax;
+		over |= (uint64_t)((v[i] < lo || out) && !rows_null(nulls, i));
+	}
+	if (over)
+		return -ERANGE;
+	rows_put_fixed(b, c, (const uint64_t *)(const void *)v, nulls);
+	return 0;
+}
+
+int native_rows_f64(struct native_block *b, uint32_t col, const double *v, const uint8_t *nulls)
+{
+	struct native_col *c = rows_fixed(b, col);
+	if (!c || c->cls != CLS_FLOAT || (nulls && !c->nulls))
+		return -EINVAL;
+	uint32_t n = b->pending, at = b->rows;
+	for (uint32_t i = 0; i < n; i++) {
+		if (c->width == 4) {
+			float f = (float)v[i];
+			memcpy(c->data + (size_t)(at + i) * 4, &f, 4);
+		} else {
+			memcpy(c->data + (size_t)(at + i) * 8, &v[i], 8);
+		}
+	}
+	if (c->nulls) {
+		if (nulls)
+			memcpy(c->nulls + at, nulls, n);
+		else
+			memset(c->nulls + at, 0, n);
+	}
+	row_mark(b, c);
+	return 0;
+}
+
+int native_rows_str(struct native_block *b, uint32_t col, const struct native_str *v,
+		    const uint8_t *nulls)
+{
+	if (!b->pending || col >= b->ncols || b->cols[col].store != ST_STRING)
+		return -EINVAL;
+	struct native_col *c = &b->cols[col];
+	if (nulls && !c->nulls)
+		return -EINVAL;
+	uint32_t n = b->pending;
+	size_t base = string_base(b, c), need = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		size_t len = rows_null(nulls, i) ? 0 : v[i].len;
+		need += (len < 0x80 ? 1 : native_varuint_size(len)) + len;
+	}
+	if (need > c->bytes_max - base)
+		return -ENOSPC;
+	uint8_t *p = c->data + base;
+	for (uint32_t i = 0; i < n; i++) {
+		size_t len = rows_null(nulls, i) ? 0 : v[i].len;
+		if (len < 0x80)
+			*p++ = (uint8_t)len;
+		else
+			p += native_varuint_write(p, len);
+		if (len)
+			memcpy(p, v[i].ptr, len);
+		p += len;
+	}
+	c->row_start = base;
+	c->used = base + need;
+	if (c->nulls) {
+		if (nulls)
+			memcpy(c->nulls + b->rows, nulls, n);
+		else
+			memset(c->nulls + b->rows, 0, n);
+	}
+	row_mark(b, c);
+	return 0;
+}
+
+int native_rows_code(struct native_block *b, uint32_t col, const uint32_t *codes)
+{
+	if (!b->pending || col >= b->ncols || b->cols[col].store != ST_LC_EXTERNAL)
+		return -EINVAL;
+	struct native_col *c = &b->cols[col];
+	uint32_t n = b->pending, over = 0;
+	for (uint32_t i = 0; i < n; i++)
+		over |= codes[i] >= c->dict_n;
+	if (over)
+		return -ERANGE;
+	uint32_t *idx = c->idx + b->rows;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t code = codes[i];
+		struct ext_slot *slot = &c->slots[code];
+		uint32_t k;
+		if (c->ndefault == 2 && code == 0) {
+			k = 0;
+		} else if (slot->gen == c->gen) {
+			k = slot->key;
+		} else {
+			uint32_t len = c->dict[code].len;
+			if (len == 0) {
+				k = c->ndefault - 1;
+			} else {
+				k = c->nkeys++;
+				c->used_codes[k - c->ndefault] = code;
+				c->ext_key_bytes += native_varuint_size(len) + len;
+			}
+			slot->gen = c->gen;
+			slot->key = k;
+		}
+		idx[i] = k;
+	}
+	row_mark(b, c);
+	return 0;
+}
+
+int native_rows_commit(struct native_block *b)
+{
+	if (!b->pending || b->row_filled != b->ncols)
+		return -EINVAL;
+	b->rows += b->pending;
+	b->pending = 0;
+	b->row_seq++;
+	b->row_filled = 0;
+	return 0;
 }
 
 uint32_t native_block_rows(const struct native_block *b)
@@ -1095,6 +1299,11 @@ uint32_t native_block_rows(const struct native_block *b)
 bool native_block_full(const struct native_block *b)
 {
 	return b->rows >= b->rows_max;
+}
+
+uint32_t native_block_free_rows(const struct native_block *b)
+{
+	return b->rows_max - b->rows;
 }
 
 void native_block_reset(struct native_block *b)
@@ -1119,6 +1328,7 @@ void native_block_reset(struct native_block *b)
 	b->rows = 0;
 	b->row_seq++;
 	b->row_filled = 0;
+	b->pending = 0;
 }
 
 /* ---- encoding ------------------------------------------------------------------------------ */

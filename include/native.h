@@ -219,10 +219,36 @@ int native_block_commit_row(struct native_block *b);
  */
 void native_block_rollback_row(struct native_block *b);
 
+/*
+ * Column-wise appends, for many rows at once. native_rows_begin opens n pending rows after the
+ * committed ones (-ENOSPC if fewer than n rows are free, -EINVAL if a row is pending); each
+ * column then gets all n values from one native_rows_* call (values[i] is row i's), and
+ * native_rows_commit adds the rows (-EINVAL, rows left pending, if some column was not given).
+ * native_block_rollback_row drops pending rows. Errors and types as the per-row appends above,
+ * checked for every value before anything is written; nulls (NULL: none is NULL) marks NULL
+ * rows of Nullable columns (their values are ignored); for external-dictionary LowCardinality
+ * code 0 is NULL as in native_append_code. The per-row appends must not be used while rows are
+ * pending. O(n) per column, no allocation.
+ */
+int native_rows_begin(struct native_block *b, uint32_t n);
+int native_rows_u64(struct native_block *b, uint32_t col, const uint64_t *values,
+		    const uint8_t *nulls);
+int native_rows_i64(struct native_block *b, uint32_t col, const int64_t *values,
+		    const uint8_t *nulls);
+int native_rows_f64(struct native_block *b, uint32_t col, const double *values,
+		    const uint8_t *nulls);
+/* String columns only (not FixedString or local-dictionary LowCardinality). */
+int native_rows_str(struct native_block *b, uint32_t col, const struct native_str *values,
+		    const uint8_t *nulls);
+int native_rows_code(struct native_block *b, uint32_t col, const uint32_t *codes);
+int native_rows_commit(struct native_block *b);
+
 /* Committed rows. */
 uint32_t native_block_rows(const struct native_block *b);
 /* True when rows == rows_max: the next append returns -ENOSPC. */
 bool native_block_full(const struct native_block *b);
+/* Rows that can still be appended: rows_max - rows. */
+uint32_t native_block_free_rows(const struct native_block *b);
 
 /* Exact size in bytes of native_block_encode's output for the committed rows. O(columns). */
 size_t native_block_encoded_size(const struct native_block *b);

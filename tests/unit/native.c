@@ -632,6 +632,140 @@ Test(native, row_protocol)
 	native_block_destroy(b);
 }
 
+/*
+ * Column-wise appends give the same bytes as appending the same rows one at a time: every
+ * column kind the worker writes (integers, floats, strings, Nullable ones, external-dictionary
+ * LowCardinality with NULL), in several calls so rows follow committed ones.
+ */
+Test(native, rows_match_row_by_row)
+{
+	const struct native_column_spec s[] = {
+		{.name = "i", .type = "Int64"},
+		{.name = "u", .type = "UInt16"},
+		{.name = "f", .type = "Float32"},
+		{.name = "s", .type = "String"},
+		{.name = "ns", .type = "Nullable(String)"},
+		{.name = "nu", .type = "Nullable(UInt32)"},
+		{.name = "c", .type = "LowCardinality(Nullable(String))",
+		 .dict_mode = NATIVE_DICT_EXTERNAL, .dict_keys_max = 8},
+		{.name = "d", .type = "Date"},
+	};
+	const struct native_str dict[] = {{"", 0}, {"x", 1}, {"", 0}, {"yy", 2}};
+	enum { N = 300 };
+	int64_t iv[N];
+	uint64_t uv[N], nuv[N], dv[N];
+	double fv[N];
+	uint32_t cv[N];
+	uint8_t nulls[N], snulls[N];
+	struct native_str sv[N], nsv[N];
+	char long_str[200];
+	memset(long_str, 'q', sizeof(long_str));
+	for (uint32_t i = 0; i < N; i++) {
+		iv[i] = (int64_t)i * 1000003 - 150000000;
+		uv[i] = (i * 7919u) & 0xffff;
+		fv[i] = (double)i / 3.0;
+		/* Lengths 0..199: VarUInt lengths of one and two bytes. */
+		sv[i] = (struct native_str){long_str, i % 200};
+		snulls[i] = i % 3 == 0;
+		nsv[i] = (struct native_str){"abc", i % 4};
+		nulls[i] = i % 5 == 0;
+		nuv[i] = nulls[i] ? 0 : i * 11u;
+		cv[i] = i % 4;
+		dv[i] = 19000 + i;
+	}
+	struct native_block *one = mk(s, 8, 512, 1 << 20), *many = mk(s, 8, 512, 1 << 20);
+	ok(native_block_set_dict(one, 6, dict, 4));
+	ok(native_block_set_dict(many, 6, dict, 4));
+	for (uint32_t i = 0; i < N; i++) {
+		ok(native_append_i64(one, 0, iv[i]));
+		ok(native_append_u64(one, 1, uv[i]));
+		ok(native_append_f64(one, 2, fv[i]));
+		ok(native_append_str(one, 3, sv[i].ptr, sv[i].len));
+		ok(snulls[i] ? native_append_null(one, 4)
+			     : native_append_str(one, 4, nsv[i].ptr, nsv[i].len));
+		ok(nulls[i] ? native_append_null(one, 5) : native_append_u64(one, 5, nuv[i]));
+		ok(native_append_code(one, 6, cv[i]));
+		ok(native_append_u64(one, 7, dv[i]));
+		commit(one);
+	}
+	const uint32_t parts[] = {1, 99, 200};
+	for (uint32_t p = 0, at = 0; p < 3; at += parts[p], p++) {
+		ok(native_rows_begin(many, parts[p]));
+		ok(native_rows_i64(many, 0, iv + at, NULL));
+		ok(native_rows_u64(many, 1, uv + at, NULL));
+		ok(native_rows_f64(many, 2, fv + at, NULL));
+		ok(native_rows_str(many, 3, sv + at, NULL));
+		ok(native_rows_str(many, 4, nsv + at, snulls + at));
+		ok(native_rows_u64(many, 5, nuv + at, nulls + at));
+		ok(native_rows_code(many, 6, cv + at));
+		ok(native_rows_u64(many, 7, dv + at, NULL));
+		ok(native_rows_commit(many));
+	}
+	cr_assert_eq(native_block_rows(many), N);
+	size_t len1, len2;
+	uint8_t *a = enc(one, &len1), *b = enc(many, &len2);
+	expect_bytes(b, len2, a, len1);
+	free(a);
+	free(b);
+	native_block_destroy(one);
+	native_block_destroy(many);
+}
+
+/* Errors leave the block as it was; a failed batch rolls back like a failed row. */
+Test(native, rows_protocol_and_errors)
+{
+	const struct native_column_spec s[] = {
+		{.name = "n", .type = "UInt8"},
+		{.name = "s", .type = "String"},
+	};
+	struct native_block *b = mk(s, 2, 8, 16);
+	const uint64_t small[] = {1, 2, 3}, big[] = {1, 256, 3}, sevens[] = {7, 7, 7};
+	const int64_t neg[] = {1, -1, 3};
+	const double fl[] = {1, 2, 3};
+	const uint32_t codes[] = {0, 0, 0};
+	const struct native_str strs[] = {{"ab", 2}, {"cd", 2}, {"ef", 2}};
+	const struct native_str fat[] = {{"0123456789", 10}, {"0123456789", 10}, {"x", 1}};
+	cr_assert_eq(native_rows_u64(b, 0, small, NULL), -EINVAL, "no rows begun");
+	cr_assert_eq(native_rows_begin(b, 0), -EINVAL);
+	cr_assert_eq(native_rows_begin(b, 9), -ENOSPC);
+	ok(native_rows_begin(b, 3));
+	cr_assert_eq(native_rows_begin(b, 1), -EINVAL, "rows already pending");
+	cr_assert_eq(native_block_commit_row(b), -EINVAL, "rows, not a row, are pending");
+	cr_assert_eq(native_rows_u64(b, 0, big, NULL), -ERANGE);
+	cr_assert_eq(native_rows_i64(b, 0, neg, NULL), -ERANGE);
+	cr_assert_eq(native_rows_f64(b, 0, fl, NULL), -EINVAL);
+	cr_assert_eq(native_rows_u64(b, 0, small, (const uint8_t *)"\0\0\0"), -EINVAL,
+		     "not Nullable");
+	cr_assert_eq(native_rows_code(b, 0, codes), -EINVAL);
+	cr_assert_eq(native_rows_str(b, 0, strs, NULL), -EINVAL);
+	cr_assert_eq(native_rows_u64(b, 2, small, NULL), -EINVAL);
+	cr_assert_eq(native_rows_str(b, 1, fat, NULL), -ENOSPC, "22 bytes in a 16-byte column");
+	ok(native_rows_u64(b, 0, small, NULL));
+	cr_assert_eq(native_rows_commit(b), -EINVAL, "column s missing");
+	ok(native_rows_str(b, 1, strs, NULL));
+	native_block_rollback_row(b);
+	cr_assert_eq(native_rows_commit(b), -EINVAL, "nothing pending after a rollback");
+	cr_assert_eq(native_block_rows(b), 0);
+	/* A value given twice replaces the first, strings included. */
+	ok(native_rows_begin(b, 3));
+	ok(native_rows_u64(b, 0, sevens, NULL));
+	ok(native_rows_u64(b, 0, small, NULL));
+	ok(native_rows_str(b, 1, strs, NULL));
+	cr_assert_eq(native_rows_str(b, 1, fat, NULL), -ENOSPC, "the earlier value stays");
+	ok(native_rows_str(b, 1, strs, NULL));
+	ok(native_rows_commit(b));
+	ok(native_append_u64(b, 0, 4));
+	ok(native_append_str(b, 1, "g", 1));
+	commit(b);
+	cr_assert_eq(native_block_free_rows(b), 4);
+	size_t len;
+	uint8_t *out = enc(b, &len);
+	expect_hex(out, len, "0204016e0555496e74380102030401730653747269"
+			     "6e670261620263640265660167");
+	free(out);
+	native_block_destroy(b);
+}
+
 Test(native, empty_block)
 {
 	const struct native_column_spec s[] = {
