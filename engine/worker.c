@@ -125,6 +125,16 @@ struct worker_state {
 	struct dim_str keys_str[WORKER_CHUNK_EVENTS];
 	uint64_t hashes[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS];
 	const struct dim_row *rows[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS];
+	/* One output column of a run of rows (worker_append_rows). */
+	uint32_t run[WORKER_CHUNK_EVENTS]; /* the run's events */
+	union {
+		uint64_t u64[WORKER_CHUNK_EVENTS];
+		int64_t i64[WORKER_CHUNK_EVENTS];
+		double f64[WORKER_CHUNK_EVENTS];
+		uint32_t code[WORKER_CHUNK_EVENTS];
+		struct native_str str[WORKER_CHUNK_EVENTS];
+	} col;
+	uint8_t col_null[WORKER_CHUNK_EVENTS];
 
 	/* Input file reader: a regular file's range is mapped (in_map), other input is read into
 	 * in_buf. Either way in_buf[in_pos, in_len) is what is not yet taken. */
@@ -669,6 +679,187 @@ static int worker_append_row(struct worker_state *s, struct native_block *b, uin
 	return native_block_commit_row(b);
 }
 
+/* Column col of the run's rows: attribute c of dimension rows drows (NULL: a miss). */
+static int worker_rows_attr(struct worker_state *s, struct native_block *b, uint32_t col,
+			    const struct dim_col *c, bool out_nullable,
+			    const struct dim_row *const *drows, const uint32_t *run, uint32_t n)
+{
+	if (c->type == DIM_TYPE_LC_STRING) {
+		for (uint32_t j = 0; j < n; j++)
+			s->col.code[j] = dim_row_lc(c, drows[run[j]]);
+		return native_rows_code(b, col, s->col.code);
+	}
+	const uint8_t *nulls = NULL;
+	if (out_nullable) {
+		for (uint32_t j = 0; j < n; j++)
+			s->col_null[j] = dim_row_is_null(c, drows[run[j]]);
+		nulls = s->col_null;
+	}
+	switch (c->type) {
+	case DIM_TYPE_STRING:
+		for (uint32_t j = 0; j < n; j++) {
+			size_t len;
+			const char *p = dim_row_str(c, drows[run[j]], &len);
+			s->col.str[j] = (struct native_str){p, (uint32_t)len};
+		}
+		return native_rows_str(b, col, s->col.str, nulls);
+	case DIM_TYPE_INT8:
+	case DIM_TYPE_INT16:
+	case DIM_TYPE_INT32:
+	case DIM_TYPE_INT64:
+		for (uint32_t j = 0; j < n; j++)
+			s->col.i64[j] = dim_row_i64(c, drows[run[j]]);
+		return native_rows_i64(b, col, s->col.i64, nulls);
+	case DIM_TYPE_FLOAT64:
+		for (uint32_t j = 0; j < n; j++)
+			s->col.f64[j] = dim_row_f64(c, drows[run[j]]);
+		return native_rows_f64(b, col, s->col.f64, nulls);
+	default:
+		for (uint32_t j = 0; j < n; j++)
+			s->col.u64[j] = dim_row_u64(c, drows[run[j]]);
+		return native_rows_u64(b, col, s->col.u64, nulls);
+	}
+}
+
+/*
+ * Appends the events run[0..n) as n rows of b, column by column: the same values as
+ * worker_append_row gives each. Returns 0, or -ENOSPC with b unchanged (rows do not fit).
+ */
+static int worker_append_rows(struct worker_state *s, struct native_block *b, const uint32_t *run,
+			      uint32_t n, const struct worker_msg *msgs, int64_t ingest_ms)
+{
+	const struct dimset *set = s->set;
+	if (native_rows_begin(b, n) != 0)
+		return -ENOSPC;
+	int rc = 0;
+	for (uint32_t j = 0; j < n; j++)
+		s->col.i64[j] = s->events[run[j]].time_ms;
+	rc |= native_rows_i64(b, 0, s->col.i64, NULL);
+	for (uint32_t j = 0; j < n; j++)
+		s->col.u64[j] = s->events[run[j]].user_id;
+	rc |= native_rows_u64(b, 1, s->col.u64, NULL);
+	for (uint32_t j = 0; j < n; j++) {
+		const struct event *ev = &s->events[run[j]];
+		s->col.str[j] = (struct native_str){ev->device_id, (uint32_t)ev->device_id_len};
+	}
+	rc |= native_rows_str(b, 2, s->col.str, NULL);
+	for (uint32_t j = 0; j < n; j++) {
+		const struct event *ev = &s->events[run[j]];
+		s->col.str[j] = (struct native_str){ev->url, (uint32_t)ev->url_len};
+	}
+	rc |= native_rows_str(b, 3, s->col.str, NULL);
+	for (size_t d = 0; d < set->count && rc == 0; d++) {
+		const struct dimset_dim *dd = &set->dims[d];
+		for (size_t a = 0; a < dd->cfg->attr_count; a++)
+			rc |= worker_rows_attr(s, b, dd->first_column + (uint32_t)a, dd->cols[a],
+					       dd->out_nullable[a], s->rows[d], run, n);
+	}
+	uint32_t meta = s->columns - DIMSET_META_COLUMNS;
+	for (uint32_t j = 0; j < n; j++)
+		s->col.code[j] = 1;
+	rc |= native_rows_code(b, meta, s->col.code);
+	for (uint32_t j = 0; j < n; j++) {
+		int32_t p = msgs[s->event_msg[run[j]]].partition;
+		s->col.u64[j] = (uint64_t)(p < 0 ? 0 : p);
+	}
+	rc |= native_rows_u64(b, meta + 1, s->col.u64, NULL);
+	for (uint32_t j = 0; j < n; j++)
+		s->col.u64[j] = (uint64_t)msgs[s->event_msg[run[j]]].offset;
+	rc |= native_rows_u64(b, meta + 2, s->col.u64, NULL);
+	for (uint32_t j = 0; j < n; j++)
+		s->col.i64[j] = msgs[s->event_msg[run[j]]].kafka_ms;
+	rc |= native_rows_i64(b, meta + 3, s->col.i64, NULL);
+	for (uint32_t j = 0; j < n; j++)
+		s->col.i64[j] = ingest_ms;
+	rc |= native_rows_i64(b, meta + 4, s->col.i64, NULL);
+	if (rc != 0) {
+		native_block_rollback_row(b);
+		return -ENOSPC;
+	}
+	return native_rows_commit(b);
+}
+
+/* Counts an appended row in the epoch and its latency histogram. */
+static void worker_row_done(struct worker_state *s, const struct worker_msg *m, int64_t ingest_ms)
+{
+	int64_t src_ms = m->kafka_ms > 0 ? m->kafka_ms : ingest_ms;
+	if (s->epoch_rows == 0) {
+		s->epoch_first_ms = seg_clock_ms();
+		/* The first row sits mid-range: others may be older or newer. */
+		s->lat_base_ms = src_ms - (int64_t)WORKER_LAT_BINS / 2 * WORKER_LAT_BIN_MS;
+	}
+	int64_t bin = (src_ms - s->lat_base_ms) / WORKER_LAT_BIN_MS;
+	s->lat_bins[bin < 0 ? 0 : bin >= WORKER_LAT_BINS ? WORKER_LAT_BINS - 1 : bin]++;
+	s->epoch_rows++;
+}
+
+/* Appends one event as a row of h's block, writing the block when full. */
+static int worker_emit_one(struct worker_state *s, struct worker_hour *h, uint32_t i,
+			   const struct worker_msg *msgs, int64_t ingest_ms)
+{
+	const struct worker_msg *m = &msgs[s->event_msg[i]];
+	int rc = worker_append_row(s, h->block, i, m, ingest_ms);
+	if (rc == -ENOSPC) {
+		rc = worker_block_write(s, h);
+		if (rc < 0)
+			return rc;
+		rc = worker_append_row(s, h->block, i, m, ingest_ms);
+		if (rc == -ENOSPC) {
+			worker_dead_letter(s, m, "too_large", "the row does not fit in an empty block");
+			return 0;
+		}
+	}
+	if (rc < 0)
+		return rc;
+	if (native_block_full(h->block)) {
+		rc = worker_block_write(s, h);
+		if (rc < 0)
+			return rc;
+	}
+	worker_row_done(s, m, ingest_ms);
+	return 0;
+}
+
+/*
+ * Appends the events s->run[0..n), all of h's hour: column-wise as many as the block has rows
+ * for. When their bytes do not fit, halves until they do; a single row goes the row-by-row way
+ * (which writes the block when full and dead-letters a row too large for an empty one).
+ */
+static int worker_emit_run(struct worker_state *s, struct worker_hour *h, uint32_t n,
+			   const struct worker_msg *msgs, int64_t ingest_ms)
+{
+	uint32_t done = 0, limit = n;
+	while (done < n) {
+		uint32_t room = native_block_free_rows(h->block);
+		uint32_t take = n - done < room ? n - done : room;
+		take = take < limit ? take : limit;
+		const uint32_t *run = s->run + done;
+		int rc;
+		if (take > 1) {
+			rc = worker_append_rows(s, h->block, run, take, msgs, ingest_ms);
+			if (rc == 0) {
+				for (uint32_t j = 0; j < take; j++)
+					worker_row_done(s, &msgs[s->event_msg[run[j]]], ingest_ms);
+				done += take;
+				if (native_block_full(h->block)) {
+					rc = worker_block_write(s, h);
+					if (rc < 0)
+						return rc;
+				}
+				continue;
+			}
+			limit = take / 2;
+			continue;
+		}
+		rc = worker_emit_one(s, h, run[0], msgs, ingest_ms);
+		if (rc < 0)
+			return rc;
+		done++;
+		limit = n;
+	}
+	return 0;
+}
+
 static int worker_emit(struct worker_state *s, uint32_t n, const struct worker_msg *msgs,
 		       int64_t ingest_ms)
 {
@@ -685,13 +876,17 @@ static int worker_emit(struct worker_state *s, uint32_t n, const struct worker_m
 			worker_count(&w->stats.misses[d], misses);
 		any_inner |= set->dims[d].cfg->join == CONFIG_JOIN_INNER;
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		const struct worker_msg *m = &msgs[s->event_msg[i]];
-		bool dead = false;
-		for (size_t d = 0; any_inner && d < set->count; d++) {
-			if (s->rows[d][i])
-				continue;
-			if (set->dims[d].cfg->join == CONFIG_JOIN_INNER && !dead) {
+	/* Runs of events of one hour (dead-lettered ones left out) are appended together. */
+	uint32_t run_n = 0;
+	int64_t run_hour = 0;
+	for (uint32_t i = 0; i <= n; i++) {
+		int64_t hour = 0;
+		if (i < n) {
+			const struct worker_msg *m = &msgs[s->event_msg[i]];
+			bool dead = false;
+			for (size_t d = 0; any_inner && d < set->count && !dead; d++) {
+				if (s->rows[d][i] || set->dims[d].cfg->join != CONFIG_JOIN_INNER)
+					continue;
 				char reason[CONFIG_NAME_MAX + 64];
 				snprintf(reason, sizeof(reason), "inner join: no %s key in dimension %s",
 					 config_field_name(set->dims[d].cfg->join_field),
@@ -699,41 +894,29 @@ static int worker_emit(struct worker_state *s, uint32_t n, const struct worker_m
 				worker_dead_letter(s, m, "inner_join_miss", reason);
 				dead = true;
 			}
-		}
-		if (dead)
-			continue;
-		int rc;
-		struct worker_hour *h = worker_hour_get(s, seg_hour_key(s->events[i].time_ms), &rc);
-		if (!h)
-			return rc;
-		rc = worker_append_row(s, h->block, i, m, ingest_ms);
-		if (rc == -ENOSPC) {
-			rc = worker_block_write(s, h);
-			if (rc < 0)
-				return rc;
-			rc = worker_append_row(s, h->block, i, m, ingest_ms);
-			if (rc == -ENOSPC) {
-				worker_dead_letter(s, m, "too_large",
-						   "the row does not fit in an empty block");
+			if (dead)
+				continue;
+			hour = seg_hour_key(s->events[i].time_ms);
+			if (run_n == 0 || hour == run_hour) {
+				run_hour = hour;
+				s->run[run_n++] = i;
 				continue;
 			}
 		}
-		if (rc < 0)
-			return rc;
-		if (native_block_full(h->block)) {
-			rc = worker_block_write(s, h);
+		if (run_n > 0) {
+			int rc;
+			struct worker_hour *h = worker_hour_get(s, run_hour, &rc);
+			if (!h)
+				return rc;
+			rc = worker_emit_run(s, h, run_n, msgs, ingest_ms);
 			if (rc < 0)
 				return rc;
 		}
-		int64_t src_ms = m->kafka_ms > 0 ? m->kafka_ms : ingest_ms;
-		if (s->epoch_rows == 0) {
-			s->epoch_first_ms = seg_clock_ms();
-			/* The first row sits mid-range: others may be older or newer. */
-			s->lat_base_ms = src_ms - (int64_t)WORKER_LAT_BINS / 2 * WORKER_LAT_BIN_MS;
+		run_n = 0;
+		if (i < n) {
+			run_hour = hour;
+			s->run[run_n++] = i;
 		}
-		int64_t bin = (src_ms - s->lat_base_ms) / WORKER_LAT_BIN_MS;
-		s->lat_bins[bin < 0 ? 0 : bin >= WORKER_LAT_BINS ? WORKER_LAT_BINS - 1 : bin]++;
-		s->epoch_rows++;
 	}
 	worker_count(&w->stats.rows_out, n);
 	return 0;
