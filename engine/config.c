@@ -84,6 +84,11 @@ static const struct config_key config_keys[] = {
 		"past it the worker pauses its partitions."),
 	CFG_NUM("output", "open_segments", KIND_U32, open_segments, "8", 1, 1024,
 		"Bound per worker on segments open at once (one per event date and hour)."),
+	CFG_STR("output", "io_cpus", io_cpus_spec, "auto",
+		"CPUs of the kernel threads that copy the segments' writes into the page cache "
+		"(io_uring workers): a list such as `4-5`, `auto` for the CPUs this process may "
+		"run on that run no worker (any CPU when every one runs a worker), or `any` for "
+		"the kernel's choice. Keeps that copy off the workers' cores."),
 	CFG_STR("dead_letter", "dir", dead_letter_dir, "./dead-letter",
 		"Directory of the dead-letter files (malformed events, inner-join misses)."),
 	CFG_STR("metrics", "listen", metrics_listen, "127.0.0.1:9464",
@@ -489,6 +494,42 @@ static int config_resolve_cpus(struct config_parse *p)
 	return 0;
 }
 
+/* [output] io_cpus, after the workers' CPUs are known. */
+static int config_resolve_io_cpus(struct config_parse *p)
+{
+	struct config *cfg = p->cfg;
+	cfg->io_cpu_count = 0;
+	if (strcmp(cfg->io_cpus_spec, "any") == 0)
+		return 0;
+	if (strcmp(cfg->io_cpus_spec, "auto") == 0) {
+		cpu_set_t set;
+		if (sched_getaffinity(0, sizeof(set), &set) != 0)
+			return 0; /* the kernel's choice, as with `any` */
+		for (size_t i = 0; i < cfg->cpu_count; i++)
+			CPU_CLR(cfg->cpus[i], &set);
+		for (int c = 0; c < CPU_SETSIZE && cfg->io_cpu_count < CONFIG_CPUS_MAX; c++)
+			if (CPU_ISSET(c, &set))
+				cfg->io_cpus[cfg->io_cpu_count++] = c;
+		return 0;
+	}
+	int n = config_cpu_list_parse(cfg->io_cpus_spec, cfg->io_cpus, CONFIG_CPUS_MAX);
+	if (n <= 0) {
+		config_fail(p, "[output]: io_cpus: '%s' is not `auto`, `any` or a CPU list such as "
+			    "4-5%s", cfg->io_cpus_spec, n == -E2BIG ? " (too many CPUs)" : "");
+		return -EINVAL;
+	}
+	cfg->io_cpu_count = (size_t)n;
+	long online = sysconf(_SC_NPROCESSORS_CONF);
+	for (size_t i = 0; i < cfg->io_cpu_count; i++) {
+		if (online > 0 && cfg->io_cpus[i] >= online) {
+			config_fail(p, "[output]: io_cpus: CPU %d does not exist (this machine has %ld)",
+				    cfg->io_cpus[i], online);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int config_validate_dim(struct config_parse *p, size_t index)
 {
 	struct config_dim *dim = &p->cfg->dims[index];
@@ -544,7 +585,7 @@ static int config_validate_dim(struct config_parse *p, size_t index)
 static int config_finish(struct config_parse *p)
 {
 	struct config *cfg = p->cfg;
-	if (config_resolve_cpus(p) < 0)
+	if (config_resolve_cpus(p) < 0 || config_resolve_io_cpus(p) < 0)
 		return -EINVAL;
 	if (cfg->dim_count == 0) {
 		config_fail(p, "no [dimension <name>] section");
@@ -691,7 +732,12 @@ void config_print(const struct config *cfg, FILE *out)
 		cfg->instance, (unsigned long long)cfg->segment_bytes, cfg->segment_age_ms);
 	if (cfg->segment_idle_ms > 0)
 		fprintf(out, " or %u ms idle", cfg->segment_idle_ms);
-	fprintf(out, ", %u rows/block\n", cfg->block_rows);
+	fprintf(out, ", %u rows/block, writes copied on ", cfg->block_rows);
+	if (cfg->io_cpu_count == 0)
+		fprintf(out, "any CPU");
+	for (size_t i = 0; i < cfg->io_cpu_count; i++)
+		fprintf(out, "%s%d", i ? "," : "CPUs ", cfg->io_cpus[i]);
+	fprintf(out, "\n");
 	fprintf(out, "dead letter: %s\n", cfg->dead_letter_dir);
 	fprintf(out, "metrics:    %s\n", cfg->metrics_listen[0] ? cfg->metrics_listen : "off");
 }

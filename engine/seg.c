@@ -25,6 +25,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <liburing.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,7 @@ struct seg_writer {
 	struct io_uring ring;
 	bool ring_ready;
 	bool fixed;
+	bool async_writes; /* IOSQE_ASYNC: writes go to the io-wq threads (bound to cfg.io_cpus) */
 	bool in_callback;
 
 	uint8_t *arena;
@@ -365,6 +367,8 @@ static void seg_req_prep(struct seg_writer *w, struct seg_req *req, struct io_ur
 			io_uring_prep_write_fixed(sqe, s->fd, p, n, off, 0);
 		else
 			io_uring_prep_write(sqe, s->fd, p, n, off);
+		if (w->async_writes)
+			io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 		break;
 	}
 	case SEG_OP_FSYNC:
@@ -1295,6 +1299,19 @@ static int seg_ring_init(struct seg_writer *w)
 				 strerror(-rc));
 	}
 	w->stats.fixed_buffers = w->fixed;
+	if (w->cfg.io_cpus && w->cfg.io_cpu_count > 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		for (size_t i = 0; i < w->cfg.io_cpu_count; i++)
+			CPU_SET(w->cfg.io_cpus[i], &set);
+		rc = io_uring_register_iowq_aff(&w->ring, sizeof(set), &set);
+		if (rc == 0)
+			w->async_writes = true;
+		else
+			log_warn("seg", "io_uring workers not bound to the configured CPUs (%s); "
+				 "writes are copied where the kernel runs them", strerror(-rc));
+	}
+	w->stats.io_cpus_set = w->async_writes;
 	return 0;
 }
 

@@ -1328,6 +1328,8 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 		if (scfg.pool_bytes < 2 * block_max)
 			scfg.pool_bytes = scfg.inflight_bytes_max = 2 * block_max;
 	}
+	scfg.io_cpus = cfg->io_cpus;
+	scfg.io_cpu_count = cfg->io_cpu_count;
 	scfg.publish_hold = true; /* renamed only after the epoch is in the manifest */
 	scfg.on_sealed = worker_on_sealed;
 	scfg.on_sealed_arg = s;

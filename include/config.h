@@ -117,6 +117,9 @@ struct config {
 	uint32_t block_rows;        /* rows per Native block */
 	uint64_t inflight_bytes;    /* bound on bytes written but not yet on disk, per worker */
 	uint32_t open_segments;     /* bound on open (dt, hour) segments per worker */
+	char io_cpus_spec[CONFIG_VALUE_MAX];
+	size_t io_cpu_count;        /* resolved: CPUs of the kernel's write threads; 0: any */
+	int io_cpus[CONFIG_CPUS_MAX];
 
 	/* [dead_letter] */
 	char dead_letter_dir[PATH_MAX];

@@ -107,6 +107,11 @@ struct seg_writer_cfg {
 	uint32_t inflight_writes_max;  /* pool buffers handed out and not yet written (1024) */
 	uint32_t retry_backoff_ms_max; /* longest sleep between retries of a failed write (1000,
 				          at most 60000) */
+	const int *io_cpus;            /* CPUs of the ring's io-wq threads (io_cpu_count of them);
+					  writes then always go to those threads, so the copy into
+					  the page cache leaves the writer's CPU. NULL: the kernel's
+					  choice, writes tried inline first */
+	size_t io_cpu_count;
 	bool publish_hold;             /* sealing stops after the fdatasync: the segment stays
 					  .native.tmp until seg_publish_all renames it (see there) */
 	seg_sealed_fn on_sealed;       /* may be NULL */
@@ -131,6 +136,7 @@ struct seg_stats {
 	uint32_t open_segments;     /* now */
 	uint32_t sealing_segments;  /* rolled, not yet sealed (now) */
 	bool fixed_buffers;         /* the pool is registered with io_uring (write_fixed is used) */
+	bool io_cpus_set;           /* the io-wq threads are bound to cfg.io_cpus */
 	bool disk_failing;          /* a write or create is failing and being retried (now) */
 };
 

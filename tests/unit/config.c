@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "config.h"
@@ -119,4 +120,27 @@ Test(config, cpu_lists)
 	cr_expect_eq(config_cpu_list_parse("0-9", cpus, 8), -E2BIG);
 	cr_expect_eq(config_cpu_list_parse("", cpus, 8), -EINVAL);
 	cr_expect_eq(config_cpu_list_parse("3-1", cpus, 8), -EINVAL);
+}
+
+/* io_cpus: `auto` is the allowed CPUs without the workers', `any` none, a list as given. */
+Test(config, io_cpus_keep_the_copy_off_the_workers)
+{
+	cpu_set_t allowed;
+	cr_assert_eq(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+	cr_assert_eq(parse_with("[workers]\ncpus = 0\n"), 0, "%s", err);
+	cr_expect_eq(cfg.io_cpu_count, (size_t)CPU_COUNT(&allowed) - CPU_ISSET(0, &allowed));
+	for (size_t i = 0; i < cfg.io_cpu_count; i++) {
+		cr_expect_neq(cfg.io_cpus[i], 0, "a worker's CPU");
+		cr_expect(CPU_ISSET(cfg.io_cpus[i], &allowed));
+	}
+	cr_assert_eq(parse_with("[workers]\ncpus = auto\n"), 0, "%s", err);
+	cr_expect_eq(cfg.io_cpu_count, 0, "every allowed CPU runs a worker: any CPU");
+	cr_assert_eq(parse_with("[workers]\ncpus = 0\n[output]\nio_cpus = any\n"), 0, "%s", err);
+	cr_expect_eq(cfg.io_cpu_count, 0);
+	cr_assert_eq(parse_with("[workers]\ncpus = 0\n[output]\nio_cpus = 0\n"), 0, "%s", err);
+	cr_expect(cfg.io_cpu_count == 1 && cfg.io_cpus[0] == 0, "a list is taken as given");
+	cr_expect_eq(parse_with("[workers]\ncpus = 0\n[output]\nio_cpus = some\n"), -EINVAL);
+	cr_expect(strstr(err, "io_cpus") && strstr(err, "'some'"), "%s", err);
+	cr_expect_eq(parse_with("[workers]\ncpus = 0\n[output]\nio_cpus = 1000\n"), -EINVAL);
+	cr_expect(strstr(err, "io_cpus: CPU 1000 does not exist"), "%s", err);
 }
