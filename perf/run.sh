@@ -17,10 +17,11 @@
 #            `--only data` only builds and generates the data.
 #
 # Parts (one after the other; nothing else of the suite runs at the same time):
-#   enrich    enrichd --input events.jsonl with 1 worker (cpus = 0) and 2 workers (cpus = 0-1):
-#             event-path wall time (the longest worker loop: dimension load and worker setup
-#             excluded), CPU time, the per-stage split, peak RSS, dimension B/row and load
-#             rows/s
+#   enrich    enrichd --input events.jsonl with 1 worker on one core (cpus = 0, io_cpus = 0: the
+#             kernel's write copy on the worker's core too), 1 worker with the write copy on
+#             the other core (io_cpus = auto) and 2 workers (cpus = 0-1): event-path wall
+#             time (the longest worker loop: dimension load and worker setup excluded), CPU
+#             time, the per-stage split, peak RSS, dimension B/row and load rows/s
 #   peer      ClickHouse (embedded, chdb) doing the same enrichment with hashed dictionaries on
 #             the same files (perf/ch_enrich.js), with max_threads = 1 and with all cores
 #   randload  bench-randload: random cache-line loads over a region as large as enrichd's
@@ -124,12 +125,14 @@ config() {
 if want enrich; then
 	rm -f "$res"/enrich-*
 	for r in $(seq "$runs"); do
-		for w in 1 2; do
-			cpus=0
-			[ "$w" = 2 ] && cpus=0-1
-			log "enrichd --input, $w worker(s), run $r of $runs"
+		for w in 1 1io 2; do
+			cpus=0 io=0
+			[ "$w" = 1io ] && io=auto
+			[ "$w" = 2 ] && cpus=0-1 io=auto
+			log "enrichd --input, ${w%io} worker(s) (cpus = $cpus, io_cpus = $io), run $r of $runs"
 			rm -rf "$scratch/out" "$scratch/out.dead-letter"
 			config "$scratch/enrich.ini" "$scratch/out" "$cpus"
+			sed -i "s/^\[output\]$/[output]\nio_cpus = $io/" "$scratch/enrich.ini"
 			/usr/bin/time -f "maxrss_kb=%M" -o "$res/enrich-w$w-r$r.time" \
 				"$bin/enrichd" --config "$scratch/enrich.ini" --input "$bench/events.jsonl" \
 				2>"$res/enrich-w$w-r$r.log"
