@@ -1008,6 +1008,27 @@ int native_append_str(struct native_block *b, uint32_t col, const void *ptr, siz
 	}
 }
 
+/* The block's key number of external-dictionary code (< dict_n), adding the key on first use. */
+static inline uint32_t ext_key(struct native_col *c, uint32_t code)
+{
+	if (c->ndefault == 2 && code == 0)
+		return 0;
+	struct ext_slot *slot = &c->slots[code];
+	if (slot->gen == c->gen)
+		return slot->key;
+	uint32_t len = c->dict[code].len, k;
+	if (len == 0) {
+		k = c->ndefault - 1;
+	} else {
+		k = c->nkeys++;
+		c->used_codes[k - c->ndefault] = code;
+		c->ext_key_bytes += native_varuint_size(len) + len;
+	}
+	slot->gen = c->gen;
+	slot->key = k;
+	return k;
+}
+
 int native_append_code(struct native_block *b, uint32_t col, uint32_t code)
 {
 	if (col >= b->ncols || b->cols[col].store != ST_LC_EXTERNAL)
@@ -1017,25 +1038,7 @@ int native_append_code(struct native_block *b, uint32_t col, uint32_t code)
 		return -ENOSPC;
 	if (code >= c->dict_n)
 		return -ERANGE;
-	uint32_t k;
-	struct ext_slot *slot = &c->slots[code];
-	if (c->ndefault == 2 && code == 0) {
-		k = 0;
-	} else if (slot->gen == c->gen) {
-		k = slot->key;
-	} else {
-		uint32_t len = c->dict[code].len;
-		if (len == 0) {
-			k = c->ndefault - 1;
-		} else {
-			k = c->nkeys++;
-			c->used_codes[k - c->ndefault] = code;
-			c->ext_key_bytes += native_varuint_size(len) + len;
-		}
-		slot->gen = c->gen;
-		slot->key = k;
-	}
-	c->idx[b->rows] = k;
+	c->idx[b->rows] = ext_key(c, code);
 	row_mark(b, c);
 	return 0;
 }
@@ -1254,28 +1257,8 @@ int native_rows_code(struct native_block *b, uint32_t col, const uint32_t *codes
 	if (over)
 		return -ERANGE;
 	uint32_t *idx = c->idx + b->rows;
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t code = codes[i];
-		struct ext_slot *slot = &c->slots[code];
-		uint32_t k;
-		if (c->ndefault == 2 && code == 0) {
-			k = 0;
-		} else if (slot->gen == c->gen) {
-			k = slot->key;
-		} else {
-			uint32_t len = c->dict[code].len;
-			if (len == 0) {
-				k = c->ndefault - 1;
-			} else {
-				k = c->nkeys++;
-				c->used_codes[k - c->ndefault] = code;
-				c->ext_key_bytes += native_varuint_size(len) + len;
-			}
-			slot->gen = c->gen;
-			slot->key = k;
-		}
-		idx[i] = k;
-	}
+	for (uint32_t i = 0; i < n; i++)
+		idx[i] = ext_key(c, codes[i]);
 	row_mark(b, c);
 	return 0;
 }
