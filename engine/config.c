@@ -460,6 +460,20 @@ static int config_defaults(struct config_parse *p)
 	return 0;
 }
 
+/* Fails naming key if a listed CPU is beyond the machine's. */
+static int config_cpus_exist(struct config_parse *p, const char *key, const int *cpus, size_t n)
+{
+	long online = sysconf(_SC_NPROCESSORS_CONF);
+	for (size_t i = 0; i < n; i++) {
+		if (online > 0 && cpus[i] >= online) {
+			config_fail(p, "%s: CPU %d does not exist (this machine has %ld)", key, cpus[i],
+				    online);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int config_resolve_cpus(struct config_parse *p)
 {
 	struct config *cfg = p->cfg;
@@ -483,15 +497,7 @@ static int config_resolve_cpus(struct config_parse *p)
 		return n;
 	}
 	cfg->cpu_count = (size_t)n;
-	long online = sysconf(_SC_NPROCESSORS_CONF);
-	for (size_t i = 0; i < cfg->cpu_count; i++) {
-		if (online > 0 && cfg->cpus[i] >= online) {
-			config_fail(p, "[workers]: cpus: CPU %d does not exist (this machine has %ld)",
-				    cfg->cpus[i], online);
-			return -EINVAL;
-		}
-	}
-	return 0;
+	return config_cpus_exist(p, "[workers]: cpus", cfg->cpus, cfg->cpu_count);
 }
 
 /* [output] io_cpus, after the workers' CPUs are known. */
@@ -519,15 +525,7 @@ static int config_resolve_io_cpus(struct config_parse *p)
 		return -EINVAL;
 	}
 	cfg->io_cpu_count = (size_t)n;
-	long online = sysconf(_SC_NPROCESSORS_CONF);
-	for (size_t i = 0; i < cfg->io_cpu_count; i++) {
-		if (online > 0 && cfg->io_cpus[i] >= online) {
-			config_fail(p, "[output]: io_cpus: CPU %d does not exist (this machine has %ld)",
-				    cfg->io_cpus[i], online);
-			return -EINVAL;
-		}
-	}
-	return 0;
+	return config_cpus_exist(p, "[output]: io_cpus", cfg->io_cpus, cfg->io_cpu_count);
 }
 
 static int config_validate_dim(struct config_parse *p, size_t index)
