@@ -1104,6 +1104,18 @@ int native_rows_begin(struct native_block *b, uint32_t n)
 	return 0;
 }
 
+/* Sets the pending rows' null flags of a Nullable column (none NULL if nulls is NULL), marks c. */
+static void rows_done(struct native_block *b, struct native_col *c, const uint8_t *nulls)
+{
+	if (c->nulls) {
+		if (nulls)
+			memcpy(c->nulls + b->rows, nulls, b->pending);
+		else
+			memset(c->nulls + b->rows, 0, b->pending);
+	}
+	row_mark(b, c);
+}
+
 /* The pending rows' column col if it stores fixed-width numbers; NULL otherwise. */
 static struct native_col *rows_fixed(struct native_block *b, uint32_t col)
 {
@@ -1137,13 +1149,7 @@ static void rows_put_fixed(struct native_block *b, struct native_col *c, const u
 		memcpy(c->data + (size_t)at * 8, v, (size_t)n * 8);
 		break;
 	}
-	if (c->nulls) {
-		if (nulls)
-			memcpy(c->nulls + at, nulls, n);
-		else
-			memset(c->nulls + at, 0, n);
-	}
-	row_mark(b, c);
+	rows_done(b, c, nulls);
 }
 
 /* A NULL row stores 0, as native_append_null does. */
@@ -1197,13 +1203,7 @@ int native_rows_f64(struct native_block *b, uint32_t col, const double *v, const
 			memcpy(c->data + (size_t)(at + i) * 8, &v[i], 8);
 		}
 	}
-	if (c->nulls) {
-		if (nulls)
-			memcpy(c->nulls + at, nulls, n);
-		else
-			memset(c->nulls + at, 0, n);
-	}
-	row_mark(b, c);
+	rows_done(b, c, nulls);
 	return 0;
 }
 
@@ -1236,13 +1236,7 @@ int native_rows_str(struct native_block *b, uint32_t col, const struct native_st
 	}
 	c->row_start = base;
 	c->used = base + need;
-	if (c->nulls) {
-		if (nulls)
-			memcpy(c->nulls + b->rows, nulls, n);
-		else
-			memset(c->nulls + b->rows, 0, n);
-	}
-	row_mark(b, c);
+	rows_done(b, c, nulls);
 	return 0;
 }
 
