@@ -10,6 +10,7 @@
  */
 #include "event.h"
 
+#include <endian.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -716,13 +717,31 @@ static int field_timestamp(struct dec *d, struct event *ev)
 	return skip_wrong_type(d, "timestamp: not a string or integer");
 }
 
+/*
+ * The value of the 8 ASCII digits at p, all at once: pairs, then quads, then the whole in three
+ * multiplications instead of a chain of eight multiply-adds.
+ */
+static inline uint64_t eight_digits(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	v = le64toh(v) - 0x3030303030303030ull;
+	v = v * 10 + (v >> 8); /* byte 2k: the pair of digits 2k, 2k + 1 */
+	return (((v & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+		(((v >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
+}
+
 /* Accumulates decimal digits into *out; false on overflow of 64 bits. */
 static inline bool parse_u64(const uint8_t *p, const uint8_t *end, uint64_t *out)
 {
 	uint64_t v = 0;
-	if (end - p <= 19) {
-		for (; p < end; p++)
-			v = v * 10 + (uint64_t)(*p - '0');
+	size_t n = (size_t)(end - p);
+	if (n <= 19) {
+		/* 19 digits never overflow: the leading n % 8 one by one, then 8 at a time. */
+		for (; n % 8; n--)
+			v = v * 10 + (uint64_t)(*p++ - '0');
+		for (; n; n -= 8, p += 8)
+			v = v * 100000000 + eight_digits(p);
 		*out = v;
 		return true;
 	}

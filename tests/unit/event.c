@@ -896,3 +896,36 @@ Test(event, every_day_of_the_calendar)
 	cr_expect_eq(bad, 0);
 	cr_expect_eq(day_index, (EVENT_TIME_MS_MAX + 1) / 86400000);
 }
+
+/* user_id of every length from 1 to 20 digits, each digit in every position, as strtoull reads it. */
+Test(event, user_id_every_digit_count)
+{
+	uint64_t x = 0x9E3779B97F4A7C15ull;
+	for (int len = 1; len <= 20; len++) {
+		for (int round = 0; round < 200; round++) {
+			char digits[32];
+			for (int i = 0; i < len; i++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				digits[i] = (char)('0' + (round < 10 ? round : (int)(x % 10)));
+			}
+			if (len > 1 && digits[0] == '0')
+				digits[0] = '7'; /* JSON numbers have no leading zeros */
+			if (len == 20) {
+				digits[0] = '1'; /* 10xxxxxxxxxxxxxxxxxx stays under 2^64 */
+				digits[1] = '0';
+			}
+			digits[len] = '\0';
+			char json[256];
+			snprintf(json, sizeof(json), "{" EV_TS ",\"user_id\":%s," EV_URL "," EV_DEV "}",
+				 digits);
+			const char *want = digits;
+			struct event ev;
+			int rc = decode(json, &ev);
+			cr_assert_eq(rc, 0, "%s: %s", want, event_err_name(rc));
+			cr_assert_eq(ev.user_id, strtoull(want, NULL, 10), "%s: %llu", want,
+				     (unsigned long long)ev.user_id);
+		}
+	}
+}
