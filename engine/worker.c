@@ -625,61 +625,6 @@ static void worker_probe(struct worker_state *s, uint32_t n, char *norm, size_t 
 	}
 }
 
-static int worker_append_attr(struct native_block *b, uint32_t col, const struct dim_col *c,
-			      bool out_nullable, const struct dim_row *row)
-{
-	if (c->type == DIM_TYPE_LC_STRING)
-		return native_append_code(b, col, dim_row_lc(c, row));
-	if (out_nullable && dim_row_is_null(c, row))
-		return native_append_null(b, col);
-	switch (c->type) {
-	case DIM_TYPE_STRING: {
-		size_t len;
-		const char *p = dim_row_str(c, row, &len);
-		return native_append_str(b, col, p, len);
-	}
-	case DIM_TYPE_INT8:
-	case DIM_TYPE_INT16:
-	case DIM_TYPE_INT32:
-	case DIM_TYPE_INT64:
-		return native_append_i64(b, col, dim_row_i64(c, row));
-	case DIM_TYPE_FLOAT64:
-		return native_append_f64(b, col, dim_row_f64(c, row));
-	default:
-		return native_append_u64(b, col, dim_row_u64(c, row));
-	}
-}
-
-static int worker_append_row(struct worker_state *s, struct native_block *b, uint32_t i,
-			     const struct worker_msg *m, int64_t ingest_ms)
-{
-	const struct event *ev = &s->events[i];
-	const struct dimset *set = s->set;
-	int rc = 0;
-	rc |= native_append_i64(b, 0, ev->time_ms);
-	rc |= native_append_u64(b, 1, ev->user_id);
-	rc |= native_append_str(b, 2, ev->device_id, ev->device_id_len);
-	rc |= native_append_str(b, 3, ev->url, ev->url_len);
-	for (size_t d = 0; d < set->count; d++) {
-		const struct dimset_dim *dd = &set->dims[d];
-		const struct dim_row *row = s->rows[d][i];
-		for (size_t a = 0; a < dd->cfg->attr_count; a++)
-			rc |= worker_append_attr(b, dd->first_column + (uint32_t)a, dd->cols[a],
-						 dd->out_nullable[a], row);
-	}
-	uint32_t meta = s->columns - DIMSET_META_COLUMNS;
-	rc |= native_append_code(b, meta, 1);
-	rc |= native_append_u64(b, meta + 1, (uint64_t)(m->partition < 0 ? 0 : m->partition));
-	rc |= native_append_u64(b, meta + 2, (uint64_t)m->offset);
-	rc |= native_append_i64(b, meta + 3, m->kafka_ms);
-	rc |= native_append_i64(b, meta + 4, ingest_ms);
-	if (rc != 0) {
-		native_block_rollback_row(b);
-		return -ENOSPC;
-	}
-	return native_block_commit_row(b);
-}
-
 /* Column col of the run's rows: attribute c of dimension rows drows (NULL: a miss). */
 static int worker_rows_attr(struct worker_state *s, struct native_block *b, uint32_t col,
 			    const struct dim_col *c, bool out_nullable,
@@ -723,8 +668,8 @@ static int worker_rows_attr(struct worker_state *s, struct native_block *b, uint
 }
 
 /*
- * Appends the events run[0..n) as n rows of b, column by column: the same values as
- * worker_append_row gives each. Returns 0, or -ENOSPC with b unchanged (rows do not fit).
+ * Appends the events run[0..n) as n rows of b, column by column. Returns 0, or -ENOSPC with b
+ * unchanged (the rows do not fit, or a value is outside its column's range).
  */
 static int worker_append_rows(struct worker_state *s, struct native_block *b, const uint32_t *run,
 			      uint32_t n, const struct worker_msg *msgs, int64_t ingest_ms)
@@ -794,17 +739,20 @@ static void worker_row_done(struct worker_state *s, const struct worker_msg *m, 
 	s->epoch_rows++;
 }
 
-/* Appends one event as a row of h's block, writing the block when full. */
+/*
+ * Appends one event as a row of h's block: into a fresh block if it does not fit, dead-lettered
+ * if it does not fit an empty one either; writes the block when full.
+ */
 static int worker_emit_one(struct worker_state *s, struct worker_hour *h, uint32_t i,
 			   const struct worker_msg *msgs, int64_t ingest_ms)
 {
 	const struct worker_msg *m = &msgs[s->event_msg[i]];
-	int rc = worker_append_row(s, h->block, i, m, ingest_ms);
+	int rc = worker_append_rows(s, h->block, &i, 1, msgs, ingest_ms);
 	if (rc == -ENOSPC) {
 		rc = worker_block_write(s, h);
 		if (rc < 0)
 			return rc;
-		rc = worker_append_row(s, h->block, i, m, ingest_ms);
+		rc = worker_append_rows(s, h->block, &i, 1, msgs, ingest_ms);
 		if (rc == -ENOSPC) {
 			worker_dead_letter(s, m, "too_large", "the row does not fit in an empty block");
 			return 0;
@@ -822,9 +770,9 @@ static int worker_emit_one(struct worker_state *s, struct worker_hour *h, uint32
 }
 
 /*
- * Appends the events s->run[0..n), all of h's hour: column-wise as many as the block has rows
- * for. When their bytes do not fit, halves until they do; a single row goes the row-by-row way
- * (which writes the block when full and dead-letters a row too large for an empty one).
+ * Appends the events s->run[0..n), all of h's hour, as many at a time as the block has rows for.
+ * When their bytes do not fit, halves until they do; a single row goes through worker_emit_one
+ * (which writes the block and dead-letters a row too large for an empty one).
  */
 static int worker_emit_run(struct worker_state *s, struct worker_hour *h, uint32_t n,
 			   const struct worker_msg *msgs, int64_t ingest_ms)
