@@ -708,6 +708,14 @@ const char *config_field_name(enum config_event_field field)
 	return (unsigned)field < 3 ? names[field] : "?";
 }
 
+const char *config_io_cpus_text(const struct config *cfg, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "any CPU");
+	for (size_t i = 0, at = 0; i < cfg->io_cpu_count && at < cap; i++)
+		at += (size_t)snprintf(buf + at, cap - at, "%s%d", i ? "," : "CPUs ", cfg->io_cpus[i]);
+	return buf;
+}
+
 void config_print(const struct config *cfg, FILE *out)
 {
 	static const char *const numa_names[] = {"auto", "off", "local", "replicate"};
@@ -730,12 +738,9 @@ void config_print(const struct config *cfg, FILE *out)
 		cfg->instance, (unsigned long long)cfg->segment_bytes, cfg->segment_age_ms);
 	if (cfg->segment_idle_ms > 0)
 		fprintf(out, " or %u ms idle", cfg->segment_idle_ms);
-	fprintf(out, ", %u rows/block, writes copied on ", cfg->block_rows);
-	if (cfg->io_cpu_count == 0)
-		fprintf(out, "any CPU");
-	for (size_t i = 0; i < cfg->io_cpu_count; i++)
-		fprintf(out, "%s%d", i ? "," : "CPUs ", cfg->io_cpus[i]);
-	fprintf(out, "\n");
+	char io[256];
+	fprintf(out, ", %u rows/block, writes copied on %s\n", cfg->block_rows,
+		config_io_cpus_text(cfg, io, sizeof(io)));
 	fprintf(out, "dead letter: %s\n", cfg->dead_letter_dir);
 	fprintf(out, "metrics:    %s\n", cfg->metrics_listen[0] ? cfg->metrics_listen : "off");
 }

@@ -734,12 +734,9 @@ int engine_run(const struct config *cfg, const char *input_path)
 		 "output %s, %s", ENRICHD_VERSION, e->worker_count, set->count,
 		 (double)dimset_bytes(set) / (1 << 20), e->replica_count, cfg->output_dir,
 		 input_path ? "reading --input" : "consuming Kafka");
-	char io_cpus[256] = "any CPU";
-	for (size_t i = 0, at = 0; i < cfg->io_cpu_count && at < sizeof(io_cpus); i++)
-		at += (size_t)snprintf(io_cpus + at, sizeof(io_cpus) - at, "%s%d",
-				       i ? "," : "CPUs ", cfg->io_cpus[i]);
+	char io_cpus[256];
 	log_info("engine", "segment writes are copied into the page cache on %s ([output] io_cpus = "
-		 "%s)", io_cpus, cfg->io_cpus_spec);
+		 "%s)", config_io_cpus_text(cfg, io_cpus, sizeof(io_cpus)), cfg->io_cpus_spec);
 	ctl->workers_started_cpu_s = engine_cpu_s();
 	for (uint32_t k = 0; k < e->worker_count; k++) {
 		rc = worker_start(&e->workers[k]);

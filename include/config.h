@@ -143,6 +143,8 @@ int config_parse_string(const char *text, struct config *cfg, char *err, size_t 
 
 /* Prints the plan `enrichd --check` shows: workers and CPUs, dimensions, output schema. */
 void config_print(const struct config *cfg, FILE *out);
+/* Where the segment writes are copied, for people: "CPUs 2,3" or "any CPU". */
+const char *config_io_cpus_text(const struct config *cfg, char *buf, size_t cap);
 
 /* Prints the reference of every key (markdown), generated from the key table. */
 void config_reference(FILE *out);
