@@ -1218,9 +1218,11 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 	s->commit = calloc(WORKER_PARTITIONS_MAX, sizeof(*s->commit));
 	s->manifest.fd = s->manifest.dir_fd = -1;
 	s->dl.fd = -1;
-	if (w->input.fd >= 0 && w->input.end < 0)
+	/* A regular file's range is mapped (worker_input_map); pipes go through a buffer. */
+	bool buffered = w->input.fd >= 0 && w->input.end < 0;
+	if (buffered)
 		s->in_buf = malloc(WORKER_INPUT_BUF_BYTES);
-	if (!s->scratch || !s->msgs || !s->kmsgs || !s->hours || (w->input.fd >= 0 && w->input.end < 0 && !s->in_buf) ||
+	if (!s->scratch || !s->msgs || !s->kmsgs || !s->hours || (buffered && !s->in_buf) ||
 	    !s->synced || !s->rec_segs || !s->rec_ranges || !s->commit)
 		goto out_nomem;
 	for (int32_t p = 0; p < WORKER_PARTITIONS_MAX; p++)
