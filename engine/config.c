@@ -84,11 +84,18 @@ static const struct config_key config_keys[] = {
 		"past it the worker pauses its partitions."),
 	CFG_NUM("output", "open_segments", KIND_U32, open_segments, "8", 1, 1024,
 		"Bound per worker on segments open at once (one per event date and hour)."),
+	CFG_ENUM("output", "direct_io", direct_io, "auto", "auto|off",
+		 "`auto` writes segments with O_DIRECT, from the worker's buffers to the disk "
+		 "without a copy into the page cache (the bytes after a segment's last 4 KiB "
+		 "boundary go through the page cache when it is sealed); a filesystem that refuses "
+		 "O_DIRECT gets page-cache writes, logged once. `off` always writes through the "
+		 "page cache."),
 	CFG_STR("output", "io_cpus", io_cpus_spec, "auto",
-		"CPUs of the kernel threads that copy the segments' writes into the page cache "
-		"(io_uring workers): a list such as `4-5`, `auto` for the CPUs this process may "
-		"run on that run no worker (any CPU when every one runs a worker), or `any` for "
-		"the kernel's choice. Keeps that copy off the workers' cores."),
+		"CPUs of the kernel threads that carry out the segments' writes (io_uring "
+		"workers; with page-cache writes they also copy every byte): a list such as "
+		"`4-5`, `auto` for the CPUs this process may run on that run no worker (any CPU "
+		"when every one runs a worker), or `any` for the kernel's choice. Keeps that work "
+		"off the workers' cores."),
 	CFG_STR("dead_letter", "dir", dead_letter_dir, "./dead-letter",
 		"Directory of the dead-letter files (malformed events, inner-join misses)."),
 	CFG_STR("metrics", "listen", metrics_listen, "127.0.0.1:9464",
@@ -739,7 +746,8 @@ void config_print(const struct config *cfg, FILE *out)
 	if (cfg->segment_idle_ms > 0)
 		fprintf(out, " or %u ms idle", cfg->segment_idle_ms);
 	char io[256];
-	fprintf(out, ", %u rows/block, writes copied on %s\n", cfg->block_rows,
+	fprintf(out, ", %u rows/block, %s writes run on %s\n", cfg->block_rows,
+		cfg->direct_io == CONFIG_DIRECT_IO_OFF ? "page-cache" : "direct",
 		config_io_cpus_text(cfg, io, sizeof(io)));
 	fprintf(out, "dead letter: %s\n", cfg->dead_letter_dir);
 	fprintf(out, "metrics:    %s\n", cfg->metrics_listen[0] ? cfg->metrics_listen : "off");

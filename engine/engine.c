@@ -735,8 +735,10 @@ int engine_run(const struct config *cfg, const char *input_path)
 		 (double)dimset_bytes(set) / (1 << 20), e->replica_count, cfg->output_dir,
 		 input_path ? "reading --input" : "consuming Kafka");
 	char io_cpus[256];
-	log_info("engine", "segment writes are copied into the page cache on %s ([output] io_cpus = "
-		 "%s)", config_io_cpus_text(cfg, io_cpus, sizeof(io_cpus)), cfg->io_cpus_spec);
+	log_info("engine", "segment writes: %s, run on %s ([output] direct_io = %s, io_cpus = %s)",
+		 cfg->direct_io == CONFIG_DIRECT_IO_OFF ? "through the page cache" : "O_DIRECT",
+		 config_io_cpus_text(cfg, io_cpus, sizeof(io_cpus)),
+		 cfg->direct_io == CONFIG_DIRECT_IO_OFF ? "off" : "auto", cfg->io_cpus_spec);
 	ctl->workers_started_cpu_s = engine_cpu_s();
 	for (uint32_t k = 0; k < e->worker_count; k++) {
 		rc = worker_start(&e->workers[k]);

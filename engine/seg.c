@@ -15,6 +15,16 @@
  *
  * Completions are drained into the state machine first; finished segments are queued on the done
  * list, and seal callbacks run only after the drain (seg_deliver).
+ *
+ * Direct writes (cfg.direct_io). A segment's file is opened with O_DIRECT, so its bytes go from
+ * the pool to the disk without being copied into the page cache; every write then starts at a
+ * SEG_DIO_ALIGN file offset, from a SEG_DIO_ALIGN address, and is a multiple of it long. Blocks
+ * end anywhere, so each segment carries a tail: the bytes past its last aligned offset, kept in
+ * the segment's own page. seg_buf_get places the caller's buffer tail_len bytes past an aligned
+ * reservation start; seg_append copies the tail in front of the block, writes everything up to
+ * the last aligned offset and keeps the rest as the new tail. Sealing writes the last tail through
+ * the page cache (O_DIRECT cleared) before the fdatasync. A filesystem that refuses O_DIRECT gets
+ * page-cache writes (logged once).
  */
 #include "seg.h"
 #include "fs.h"
@@ -38,6 +48,9 @@
 #include "log.h"
 
 #define SEG_ALIGN 64u
+/* File offset, memory address and length unit of direct writes: covers 512- and 4096-byte
+ * logical blocks. */
+#define SEG_DIO_ALIGN 4096u
 #define SEG_RETRY_BACKOFF_MS_MIN 1u
 /* Names tried when a seq is already taken in the hour directory. */
 #define SEG_SEQ_PROBES_MAX 64
@@ -56,7 +69,7 @@
 /* Bytes of a path the writer adds below cfg.dir, with room to spare. */
 #define SEG_PATH_SUFFIX_MAX 192u
 
-enum seg_op { SEG_OP_WRITE, SEG_OP_FSYNC, SEG_OP_RENAME, SEG_OP_DIRSYNC };
+enum seg_op { SEG_OP_WRITE, SEG_OP_TAIL, SEG_OP_FSYNC, SEG_OP_RENAME, SEG_OP_DIRSYNC };
 
 enum seg_req_state { SEG_REQ_FREE, SEG_REQ_HELD, SEG_REQ_WRITING };
 
@@ -69,6 +82,7 @@ struct seg_req {
 	struct segment *seg;
 	struct seg_req *next; /* backlog or retry list */
 	uint64_t arena_off;
+	uint32_t lead;     /* buf.data - (arena + arena_off): room for a direct segment's tail */
 	uint64_t file_off; /* where buf.data[0] goes */
 	size_t len;        /* bytes to write */
 	size_t done;       /* bytes written so far */
@@ -87,6 +101,10 @@ struct segment {
 	int dir_fd;
 	int err;
 	uint8_t state;
+	bool direct;    /* aligned writes and a carried tail (the file was opened for O_DIRECT) */
+	bool fd_direct; /* O_DIRECT is set on fd now */
+	uint8_t *tail;  /* SEG_DIO_ALIGN bytes: the appended bytes past the last aligned offset */
+	uint32_t tail_len;
 	uint32_t writes_pending;
 	uint64_t bytes;
 	uint64_t rows;
@@ -109,7 +127,10 @@ struct seg_writer {
 	bool ring_ready;
 	bool fixed;
 	bool async_writes; /* IOSQE_ASYNC: writes go to the io-wq threads (bound to cfg.io_cpus) */
+	bool direct;       /* new segments are opened for O_DIRECT */
 	bool in_callback;
+	uint32_t align;    /* of arena reservations: SEG_DIO_ALIGN when direct, else SEG_ALIGN */
+	uint8_t *tails;    /* seg_cap tail pages of direct segments */
 
 	uint8_t *arena;
 	uint64_t arena_bytes;
@@ -162,9 +183,9 @@ struct seg_writer {
 
 /* ---- clocks, paths, errors ------------------------------------------------------ */
 
-static uint64_t seg_align(uint64_t n)
+static uint64_t seg_align(const struct seg_writer *w, uint64_t n)
 {
-	return (n + SEG_ALIGN - 1) & ~(uint64_t)(SEG_ALIGN - 1);
+	return (n + w->align - 1) & ~(uint64_t)(w->align - 1);
 }
 
 uint64_t seg_clock_ms(void)
@@ -371,6 +392,12 @@ static void seg_req_prep(struct seg_writer *w, struct seg_req *req, struct io_ur
 			io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 		break;
 	}
+	case SEG_OP_TAIL:
+		io_uring_prep_write(sqe, s->fd, req->buf.data + req->done, (unsigned)(req->len - req->done),
+				    req->file_off + req->done);
+		if (w->async_writes)
+			io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
+		break;
 	case SEG_OP_FSYNC:
 		io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
 		break;
@@ -486,6 +513,17 @@ static void seg_discard(struct seg_writer *w, struct segment *s)
 	seg_finish(w, s);
 }
 
+/* Writes on s's fd go through the page cache from now on. */
+static void seg_direct_off(struct seg_writer *w, struct segment *s)
+{
+	if (!s->fd_direct)
+		return;
+	int flags = fcntl(s->fd, F_GETFL);
+	if (flags < 0 || fcntl(s->fd, F_SETFL, flags & ~O_DIRECT) < 0)
+		log_warn("seg", "%s: clearing O_DIRECT: %s", seg_path(w, s, ".tmp"), strerror(errno));
+	s->fd_direct = false;
+}
+
 /* Called once a rolled segment has no write left: starts the sealing steps. */
 static void seg_seal_start(struct seg_writer *w, struct segment *s)
 {
@@ -493,7 +531,17 @@ static void seg_seal_start(struct seg_writer *w, struct segment *s)
 		seg_discard(w, s);
 		return;
 	}
-	s->ctl.op = SEG_OP_FSYNC;
+	if (s->tail_len > 0) {
+		/* The last bytes end unaligned: they go through the page cache. */
+		seg_direct_off(w, s);
+		s->ctl.op = SEG_OP_TAIL;
+		s->ctl.buf.data = s->tail;
+		s->ctl.len = s->tail_len;
+		s->ctl.done = 0;
+		s->ctl.file_off = s->bytes - s->tail_len;
+	} else {
+		s->ctl.op = SEG_OP_FSYNC;
+	}
 	seg_req_queue(w, &s->ctl);
 }
 
@@ -520,6 +568,19 @@ static void seg_write_done(struct seg_writer *w, struct seg_req *req, int res)
 {
 	struct segment *s = req->seg;
 	if (res == -EAGAIN || res == -EINTR) {
+		w->stats.write_retries++;
+		seg_req_queue(w, req);
+		return;
+	}
+	if (res == -EINVAL && s->fd_direct) {
+		/* The device wants a larger alignment than SEG_DIO_ALIGN, or a short write left the
+		 * rest unaligned: the same bytes go through the page cache. */
+		log_warn("seg", "%s: direct write of %zu bytes at offset %" PRIu64 " refused (%s); "
+			 "writing through the page cache from now on", seg_path(w, s, ".tmp"),
+			 req->len - req->done, req->file_off + req->done, strerror(EINVAL));
+		w->direct = false;
+		w->stats.direct_io = false;
+		seg_direct_off(w, s);
 		w->stats.write_retries++;
 		seg_req_queue(w, req);
 		return;
@@ -573,6 +634,35 @@ static void seg_ctl_done(struct seg_writer *w, struct seg_req *req, int res)
 		return;
 	}
 	switch (req->op) {
+	case SEG_OP_TAIL:
+		if (res > 0) {
+			req->done += (size_t)res;
+			w->stats.bytes_written += (uint64_t)res;
+			if (req->done < req->len) {
+				w->stats.short_writes++;
+				w->stats.write_retries++;
+			} else {
+				seg_disk_ok(w, &req->failed);
+				req->op = SEG_OP_FSYNC;
+			}
+			seg_req_queue(w, req);
+			return;
+		}
+		if (seg_errno_retryable(res < 0 ? -res : EIO)) {
+			char what[96];
+			snprintf(what, sizeof(what), "write of %zu bytes at offset %" PRIu64,
+				 req->len - req->done, req->file_off + req->done);
+			seg_disk_error(w, &req->failed, seg_path(w, s, ".tmp"), what,
+				       res < 0 ? -res : EIO);
+			seg_retry_add(w, req);
+			return;
+		}
+		log_error("seg", "%s: write of the last %zu bytes failed: %s; discarding the segment",
+			  seg_path(w, s, ".tmp"), req->len - req->done, strerror(-res));
+		seg_disk_ok(w, &req->failed);
+		s->err = res;
+		seg_discard(w, s);
+		return;
 	case SEG_OP_FSYNC:
 		if (res < 0) {
 			/* After a failed fdatasync the dirty pages may be gone: never retry it. */
@@ -832,6 +922,21 @@ static int seg_files_create(struct seg_writer *w, struct segment *s, int64_t hou
 		s->fd = fd;
 		s->dir_fd = dir_fd;
 		s->id = seq;
+		s->fd_direct = false;
+		if (w->direct) {
+			/* Set after the open: a filesystem without direct I/O refuses it here and
+			 * leaves a usable descriptor. */
+			int flags = fcntl(fd, F_GETFL);
+			if (flags >= 0 && fcntl(fd, F_SETFL, flags | O_DIRECT) == 0) {
+				s->fd_direct = true;
+			} else {
+				log_warn("seg", "%s: the filesystem takes no O_DIRECT writes (%s); writing "
+					 "through the page cache", w->dir, strerror(errno));
+				w->direct = false;
+				w->stats.direct_io = false;
+			}
+		}
+		s->direct = s->fd_direct;
 		return 0;
 	}
 	close(dir_fd);
@@ -892,6 +997,7 @@ static int seg_open(struct seg_writer *w, int64_t hour_key, struct segment **out
 	s->next = NULL;
 	s->hour_key = hour_key;
 	s->err = 0;
+	s->tail_len = 0;
 	s->writes_pending = 0;
 	s->bytes = 0;
 	s->rows = 0;
@@ -924,13 +1030,18 @@ static struct segment *seg_find(struct seg_writer *w, int64_t hour_key)
 
 /* ---- public API ------------------------------------------------------------------------------ */
 
-int seg_buf_get(struct seg_writer *w, size_t bytes_needed, struct seg_buf **out)
+int seg_buf_get(struct seg_writer *w, int64_t hour_key, size_t bytes_needed,
+		struct seg_buf **out)
 {
 	if (w->in_callback)
 		return -EDEADLK;
 	if (bytes_needed == 0 || bytes_needed > w->arena_bytes)
 		return -EMSGSIZE;
-	uint64_t need = seg_align(bytes_needed);
+	/* Direct: room for any tail in front, so the block fits whichever segment it lands in. */
+	uint32_t slack = w->direct ? SEG_DIO_ALIGN - 1 : 0;
+	uint64_t need = seg_align(w, bytes_needed + slack);
+	if (need > w->arena_bytes)
+		return -EMSGSIZE;
 	for (;;) {
 		if (w->req_live < w->req_cap) {
 			int64_t off = seg_arena_alloc(w, need);
@@ -939,10 +1050,12 @@ int seg_buf_get(struct seg_writer *w, size_t bytes_needed, struct seg_buf **out)
 				w->req_head = (w->req_head + 1) % w->req_cap;
 				w->req_live++;
 				w->held++;
+				struct segment *s = slack ? seg_find(w, hour_key) : NULL;
 				req->state = SEG_REQ_HELD;
 				req->arena_off = (uint64_t)off;
-				req->buf.data = w->arena + off;
-				req->buf.cap = (size_t)need;
+				req->lead = s && s->direct ? s->tail_len : 0;
+				req->buf.data = w->arena + off + req->lead;
+				req->buf.cap = (size_t)(need - slack);
 				req->seg = NULL;
 				req->failed = false;
 				*out = &req->buf;
@@ -967,6 +1080,29 @@ void seg_buf_put(struct seg_writer *w, struct seg_buf *buf)
 	}
 	w->held--;
 	seg_req_free(w, req);
+}
+
+/*
+ * Frames a block of len bytes for the direct segment s: moves it to just past s's tail (when the
+ * buffer was placed for another tail), puts the tail in front, keeps the bytes past the last
+ * aligned offset as the new tail. Sets req's buffer, lead and file offset to the aligned write;
+ * returns its length (0: the block only grew the tail).
+ */
+static size_t seg_direct_frame(struct segment *s, struct seg_req *req, size_t len)
+{
+	uint8_t *start = req->buf.data - req->lead;
+	uint32_t k = s->tail_len;
+	if (k != req->lead)
+		memmove(start + k, req->buf.data, len);
+	memcpy(start, s->tail, k);
+	size_t total = k + len;
+	size_t write_len = total & ~(size_t)(SEG_DIO_ALIGN - 1);
+	s->tail_len = (uint32_t)(total - write_len);
+	memcpy(s->tail, start + write_len, s->tail_len);
+	req->buf.data = start;
+	req->lead = 0;
+	req->file_off = s->bytes - k;
+	return write_len;
 }
 
 int64_t seg_append(struct seg_writer *w, int64_t hour_key, struct seg_buf *buf, size_t len,
@@ -996,27 +1132,35 @@ int64_t seg_append(struct seg_writer *w, int64_t hour_key, struct seg_buf *buf, 
 	}
 	w->last = s;
 
-	/* Give the unused tail of the newest reservation back to the pool. */
-	if ((req - w->reqs + 1) % w->req_cap == w->req_head)
-		w->arena_head = req->arena_off + seg_align(len);
-	w->held--;
-	req->state = SEG_REQ_WRITING;
-	req->op = SEG_OP_WRITE;
-	req->seg = s;
-	req->file_off = s->bytes;
-	req->len = len;
-	req->done = 0;
-
 	XXH3_64bits_update(s->xxh, buf->data, len);
+	size_t write_len = len;
+	req->file_off = s->bytes;
+	if (s->direct)
+		write_len = seg_direct_frame(s, req, len);
 	s->bytes += len;
 	s->rows += rows;
 	s->blocks++;
-	s->writes_pending++;
 	w->stats.blocks_appended++;
 	w->stats.bytes_appended += len;
-	w->stats.inflight_writes++;
-	w->stats.inflight_bytes += len;
-	seg_req_queue(w, req);
+
+	/* Give the unused tail of the newest reservation back to the pool. */
+	if ((req - w->reqs + 1) % w->req_cap == w->req_head)
+		w->arena_head = req->arena_off + seg_align(w, req->lead + write_len);
+	w->held--;
+	if (write_len == 0) {
+		/* All of it is in the segment's tail now. */
+		seg_req_free(w, req);
+	} else {
+		req->state = SEG_REQ_WRITING;
+		req->op = SEG_OP_WRITE;
+		req->seg = s;
+		req->len = write_len;
+		req->done = 0;
+		s->writes_pending++;
+		w->stats.inflight_writes++;
+		w->stats.inflight_bytes += write_len;
+		seg_req_queue(w, req);
+	}
 
 	int64_t id = s->id;
 	if (s->bytes >= w->cfg.segment_bytes_max)
@@ -1205,6 +1349,7 @@ void seg_writer_cfg_default(struct seg_writer_cfg *cfg)
 		.inflight_bytes_max = UINT64_C(64) << 20,
 		.inflight_writes_max = 1024,
 		.retry_backoff_ms_max = 1000,
+		.direct_io = true,
 	};
 }
 
@@ -1348,6 +1493,8 @@ static void seg_writer_free(struct seg_writer *w)
 	}
 	if (w->arena)
 		munmap(w->arena, w->arena_bytes);
+	if (w->tails)
+		munmap(w->tails, (size_t)w->seg_cap * SEG_DIO_ALIGN);
 	if (w->root_fd >= 0)
 		close(w->root_fd);
 	free(w->segs);
@@ -1413,6 +1560,20 @@ int seg_writer_init(struct seg_writer **out, const struct seg_writer_cfg *cfg)
 		}
 		s->next = w->free_segs;
 		w->free_segs = s;
+	}
+	w->direct = cfg->direct_io;
+	w->align = w->direct ? SEG_DIO_ALIGN : SEG_ALIGN;
+	w->stats.direct_io = w->direct;
+	if (w->direct) {
+		void *p = mmap(NULL, (size_t)w->seg_cap * SEG_DIO_ALIGN, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED) {
+			rc = -errno;
+			goto out_free;
+		}
+		w->tails = p;
+		for (uint32_t i = 0; i < w->seg_cap; i++)
+			w->segs[i].tail = w->tails + (size_t)i * SEG_DIO_ALIGN;
 	}
 	rc = seg_arena_init(w);
 	if (rc < 0)

@@ -266,7 +266,7 @@ static int worker_block_write(struct worker_state *s, struct worker_hour *h)
 	uint64_t t0 = worker_ns();
 	size_t need = native_block_encoded_size(h->block);
 	struct seg_buf *buf;
-	int rc = seg_buf_get(s->seg, need, &buf);
+	int rc = seg_buf_get(s->seg, h->hour_key, need, &buf);
 	if (rc < 0) {
 		log_error("worker", "w%u: no write buffer for a %zu-byte block: %s", w->index, need,
 			  strerror(-rc));
@@ -1280,6 +1280,7 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 	}
 	scfg.io_cpus = cfg->io_cpus;
 	scfg.io_cpu_count = cfg->io_cpu_count;
+	scfg.direct_io = cfg->direct_io != CONFIG_DIRECT_IO_OFF;
 	scfg.publish_hold = true; /* renamed only after the epoch is in the manifest */
 	scfg.on_sealed = worker_on_sealed;
 	scfg.on_sealed_arg = s;

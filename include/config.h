@@ -47,6 +47,11 @@ enum config_key_normalize {
 	CONFIG_KEY_STRIP_QUERY,     /* URL: drop ?query and #fragment, lowercase scheme and host */
 };
 
+enum config_direct_io {
+	CONFIG_DIRECT_IO_AUTO = 0, /* O_DIRECT where the filesystem takes it */
+	CONFIG_DIRECT_IO_OFF,      /* through the page cache */
+};
+
 enum config_numa {
 	CONFIG_NUMA_AUTO = 0, /* node-local worker memory when the machine has several nodes */
 	CONFIG_NUMA_OFF,      /* ignore the topology */
@@ -117,6 +122,7 @@ struct config {
 	uint32_t block_rows;        /* rows per Native block */
 	uint64_t inflight_bytes;    /* bound on bytes written but not yet on disk, per worker */
 	uint32_t open_segments;     /* bound on open (dt, hour) segments per worker */
+	enum config_direct_io direct_io;
 	char io_cpus_spec[CONFIG_VALUE_MAX];
 	size_t io_cpu_count;        /* resolved: CPUs of the kernel's write threads; 0: any */
 	int io_cpus[CONFIG_CPUS_MAX];

@@ -27,7 +27,9 @@
  * Durability: sealing a segment waits until every byte appended to it has been written, then
  * fdatasync()s the file, closes it, renames .native.tmp to .native and fsync()s the directory
  * (all as io_uring operations, so sealing does not block the worker). Only then is the seal
- * callback called with err == 0.
+ * callback called with err == 0. With cfg.direct_io the writes bypass the page cache (O_DIRECT,
+ * aligned: see engine/seg.c); the bytes past a segment's last 4 KiB boundary wait in the segment
+ * and are written through the page cache when it is sealed.
  *
  * Disk errors: a write that fails with ENOSPC, EDQUOT, EIO or ENOMEM (or makes no progress) is
  * retried after a backoff that doubles from 1 ms up to cfg.retry_backoff_ms_max, until it
@@ -112,6 +114,8 @@ struct seg_writer_cfg {
 					  the page cache leaves the writer's CPU. NULL: the kernel's
 					  choice, writes tried inline first */
 	size_t io_cpu_count;
+	bool direct_io;                /* write with O_DIRECT (true): no copy into the page cache;
+					  a filesystem without it gets page-cache writes */
 	bool publish_hold;             /* sealing stops after the fdatasync: the segment stays
 					  .native.tmp until seg_publish_all renames it (see there) */
 	seg_sealed_fn on_sealed;       /* may be NULL */
@@ -137,6 +141,7 @@ struct seg_stats {
 	uint32_t sealing_segments;  /* rolled, not yet sealed (now) */
 	bool fixed_buffers;         /* the pool is registered with io_uring (write_fixed is used) */
 	bool io_cpus_set;           /* the io-wq threads are bound to cfg.io_cpus */
+	bool direct_io;             /* new segments are written with O_DIRECT */
 	bool disk_failing;          /* a write or create is failing and being retried (now) */
 };
 
@@ -159,13 +164,17 @@ int seg_writer_init(struct seg_writer **out, const struct seg_writer_cfg *cfg);
 int seg_writer_close(struct seg_writer *w);
 
 /*
- * Hands out a pool buffer of at least bytes_needed bytes (the encoder writes a block into it).
- * The buffer is the caller's until it is given to seg_append or seg_buf_put. When the pool or the
+ * Hands out a pool buffer of at least bytes_needed bytes (the encoder writes a block into it) for
+ * a block of hour_key: with direct writes the buffer is placed so that the block needs no move
+ * when it is appended to that hour's open segment (any other segment costs one memmove). The
+ * buffer is the caller's until it is given to seg_append or seg_buf_put. When the pool or the
  * in-flight write count is exhausted, waits for pending writes to complete (and may run seal
- * callbacks). Returns 0 and *out, -EMSGSIZE if bytes_needed is 0 or above cfg.pool_bytes, or
- * -ENOBUFS if the space is taken by buffers the caller holds (so waiting cannot free it).
+ * callbacks). Returns 0 and *out, -EMSGSIZE if bytes_needed is 0 or (with its direct-write
+ * alignment) above cfg.pool_bytes, or -ENOBUFS if the space is taken by buffers the caller holds
+ * (so waiting cannot free it).
  */
-int seg_buf_get(struct seg_writer *w, size_t bytes_needed, struct seg_buf **out);
+int seg_buf_get(struct seg_writer *w, int64_t hour_key, size_t bytes_needed,
+		struct seg_buf **out);
 
 /* Gives back a buffer from seg_buf_get without writing it. */
 void seg_buf_put(struct seg_writer *w, struct seg_buf *buf);

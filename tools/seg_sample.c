@@ -320,7 +320,8 @@ int main(int argc, char **argv)
 	for (unsigned b = 0; b < blocks; b++, row += rows) {
 		size_t need = block_size(row, rows, pad, tmp, sizeof(tmp));
 		struct seg_buf *buf;
-		rc = seg_buf_get(w, need, &buf);
+		int64_t hour = SAMPLE_HOUR_BASE + (int64_t)(b % hours);
+		rc = seg_buf_get(w, hour, need, &buf);
 		if (rc < 0) {
 			fprintf(stderr, "seg-sample: seg_buf_get(%zu): %s\n", need, strerror(-rc));
 			break;
@@ -328,7 +329,7 @@ int main(int argc, char **argv)
 		size_t len = block_encode(buf->data, row, rows, pad, tmp, sizeof(tmp));
 		for (unsigned r = 0; r < rows; r++)
 			sum_n += row_n(row + r);
-		int64_t id = seg_append(w, SAMPLE_HOUR_BASE + (int64_t)(b % hours), buf, len, rows);
+		int64_t id = seg_append(w, hour, buf, len, rows);
 		if (id < 0) {
 			fprintf(stderr, "seg-sample: seg_append: %s\n", strerror((int)-id));
 			rc = (int)id;

@@ -79,7 +79,7 @@ run() { # io_cpus expected-cpus
 	lib_pids=()
 	local listed
 	listed=$(echo $want | tr ' ' ',')
-	grep -q "copied into the page cache on CPUs $listed " "$tmp/log-$io" ||
+	grep -q "run on CPUs $listed " "$tmp/log-$io" ||
 		fail "io_cpus = $io: the log does not name CPUs '$want'"
 	lib_wait_sealed "$out" "$out.dl" 40000 30 || fail "io_cpus = $io: events not sealed"
 	echo "-- io_cpus = $io: io_uring workers (threads ${found% }) on CPUs $listed, 40000 events sealed"
