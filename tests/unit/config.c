@@ -144,3 +144,14 @@ Test(config, io_cpus_keep_the_copy_off_the_workers)
 	cr_expect_eq(parse_with("[workers]\ncpus = 0\n[output]\nio_cpus = 1000\n"), -EINVAL);
 	cr_expect(strstr(err, "io_cpus: CPU 1000 does not exist"), "%s", err);
 }
+
+Test(config, direct_io_is_on_unless_turned_off)
+{
+	cr_assert_eq(parse_with("[workers]\ncpus = 0\n"), 0, "%s", err);
+	cr_expect_eq(cfg.direct_io, CONFIG_DIRECT_IO_AUTO);
+	cr_assert_eq(parse_with("[workers]\ncpus = 0\n[output]\ndirect_io = off\n"), 0, "%s", err);
+	cr_expect_eq(cfg.direct_io, CONFIG_DIRECT_IO_OFF);
+	cr_expect_eq(parse_with("[workers]\ncpus = 0\n[output]\ndirect_io = yes\n"), -EINVAL);
+	cr_expect(strstr(err, "direct_io") && strstr(err, "'yes'") && strstr(err, "auto|off"), "%s",
+		  err);
+}
