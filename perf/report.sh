@@ -130,7 +130,7 @@ r=$(div "$e1" "$c1")
 row "events/s, 1 worker on 1 core (wall)" "$(fmt_rate "$e1")" "ClickHouse 1 thread $(fmt_rate "$c1")" "$(ratio "$e1" "$c1")" ">= 20x" "$(met "$r" ">=" 20)"
 r=$(div "$e1cpu" "$c1cpu")
 row "events per CPU-second, 1 worker" "$(fmt_rate "$e1cpu")" "ClickHouse 1 thread $(fmt_rate "$c1cpu")" "$(ratio "$e1cpu" "$c1cpu")" "(>= 20x)" "$(met "$r" ">=" 20)"
-row "events/s, 1 worker, writes copied on CPU 1" "$(fmt_rate "$e1io")" "ClickHouse 1 thread $(fmt_rate "$c1")" "$(ratio "$e1io" "$c1")" "-" "-"
+row "events/s, 1 worker, io_uring writes on CPU 1" "$(fmt_rate "$e1io")" "ClickHouse 1 thread $(fmt_rate "$c1")" "$(ratio "$e1io" "$c1")" "-" "-"
 row "  the same, per CPU-second" "$(fmt_rate "$e1iocpu")" "ClickHouse 1 thread $(fmt_rate "$c1cpu")" "$(ratio "$e1iocpu" "$c1cpu")" "-" "-"
 row "events/s, all cores (2 workers)" "$(fmt_rate "$e2")" "ClickHouse all $(fmt_rate "$call")" "$(ratio "$e2" "$call")" "-" "-"
 r=$(div "$e2" "$e1")

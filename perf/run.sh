@@ -18,8 +18,8 @@
 #
 # Parts (one after the other; nothing else of the suite runs at the same time):
 #   enrich    enrichd --input events.jsonl with 1 worker on one core (cpus = 0, io_cpus = 0: the
-#             kernel's write copy on the worker's core too), 1 worker with the write copy on
-#             the other core (io_cpus = auto) and 2 workers (cpus = 0-1): event-path wall
+#             kernel's io_uring write threads on the worker's core too), 1 worker with those
+#             threads on the other core (io_cpus = auto) and 2 workers (cpus = 0-1): event-path wall
 #             time (the longest worker loop: dimension load and worker setup excluded), CPU
 #             time, the per-stage split, peak RSS, dimension B/row and load rows/s
 #   peer      ClickHouse (embedded, chdb) doing the same enrichment with hashed dictionaries on
