@@ -147,12 +147,18 @@ void dim_hash_str(const struct dim *d, const struct dim_str *keys, size_t n, uin
 		hashes[i] = XXH3_64bits(keys[i].ptr, keys[i].len);
 }
 
+/* always_inline: GCC takes a function whose only statement is a prefetch for one without side
+ * effects and deletes its calls (seen with gcc 12 -O2: dim_prefetch compiled to a bare ret). */
+static inline __attribute__((always_inline)) void dim_slot_prefetch(const struct dim *d,
+								    uint64_t h)
+{
+	__builtin_prefetch(dim_slot_at(d, dim_shard_base(d, h) | (h & d->cap_mask)));
+}
+
 void dim_prefetch(const struct dim *d, const uint64_t *hashes, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		uint64_t h = hashes[i];
-		__builtin_prefetch(dim_slot_at(d, dim_shard_base(d, h) | (h & d->cap_mask)));
-	}
+	for (size_t i = 0; i < n; i++)
+		dim_slot_prefetch(d, hashes[i]);
 }
 
 static inline const struct dim_row *dim_probe_u64(const struct dim *d, uint64_t key, uint64_t h)
@@ -206,6 +212,76 @@ static const struct dim_row *dim_probe_str_from(const struct dim *d, const char 
 	return NULL;
 }
 
+/* Walks a String key's slots to its first tag match and prefetches that record; returns the
+ * slot position, or UINT64_MAX when no slot matches (a miss). */
+static inline uint64_t dim_str_candidate(const struct dim *d, const struct dim_str *key, uint64_t h)
+{
+	uint64_t base = dim_shard_base(d, h);
+	uint64_t pos = h & d->cap_mask;
+	uint32_t tag = (uint32_t)(h >> 32);
+	for (uint64_t i = 0; i <= d->cap_mask; i++) {
+		uint64_t v = dim_load_u64(dim_slot_at(d, base | pos));
+		if (v == 0)
+			return UINT64_MAX;
+		if ((uint32_t)(v >> 32) == tag) {
+			const uint8_t *rec = d->arena + (uint32_t)v;
+			__builtin_prefetch(rec);
+			__builtin_prefetch(rec + d->row_fixed + key->len);
+			return pos;
+		}
+		pos = (pos + 1) & d->cap_mask;
+	}
+	return UINT64_MAX;
+}
+
+/*
+ * The probe pipeline: key i is hashed and its home slot prefetched while key i - DIM_PROBE_AHEAD,
+ * whose slot has had the time of that many hashes to arrive, is probed. The slot loads overlap
+ * the hashing instead of following it.
+ */
+void dim_probe_start_u64(const struct dim *d, const uint64_t *keys, size_t n, uint64_t *hashes,
+			 const struct dim_row **rows)
+{
+	bool match = d->key_type == DIM_TYPE_UINT64;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t h = dim_hash_key_u64(keys[i]);
+		hashes[i] = h;
+		dim_slot_prefetch(d, h);
+		if (i >= DIM_PROBE_AHEAD) {
+			size_t j = i - DIM_PROBE_AHEAD;
+			rows[j] = match ? dim_probe_u64(d, keys[j], hashes[j]) : NULL;
+		}
+	}
+	for (size_t j = n > DIM_PROBE_AHEAD ? n - DIM_PROBE_AHEAD : 0; j < n; j++)
+		rows[j] = match ? dim_probe_u64(d, keys[j], hashes[j]) : NULL;
+}
+
+void dim_probe_start_str(const struct dim *d, const struct dim_str *keys, size_t n,
+			 uint64_t *hashes, uint64_t *cand)
+{
+	bool match = d->key_type == DIM_TYPE_STRING;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t h = XXH3_64bits(keys[i].ptr, keys[i].len);
+		hashes[i] = h;
+		dim_slot_prefetch(d, h);
+		if (i >= DIM_PROBE_AHEAD) {
+			size_t j = i - DIM_PROBE_AHEAD;
+			cand[j] = match ? dim_str_candidate(d, &keys[j], hashes[j]) : UINT64_MAX;
+		}
+	}
+	for (size_t j = n > DIM_PROBE_AHEAD ? n - DIM_PROBE_AHEAD : 0; j < n; j++)
+		cand[j] = match ? dim_str_candidate(d, &keys[j], hashes[j]) : UINT64_MAX;
+}
+
+void dim_probe_finish_str(const struct dim *d, const struct dim_str *keys, const uint64_t *hashes,
+			  const uint64_t *cand, size_t n, const struct dim_row **rows)
+{
+	for (size_t j = 0; j < n; j++)
+		rows[j] = cand[j] == UINT64_MAX
+			? NULL
+			: dim_probe_str_from(d, keys[j].ptr, keys[j].len, hashes[j], cand[j]);
+}
+
 /*
  * Two passes per group of keys so the record loads overlap: the first walks each key's slots
  * to its first tag match and prefetches that record, the second compares the full keys (and
@@ -222,32 +298,9 @@ void dim_lookup_str(const struct dim *d, const struct dim_str *keys, const uint6
 	uint64_t cand[DIM_LOOKUP_BATCH]; /* slot position of the first tag match, or UINT64_MAX */
 	for (size_t first = 0; first < n; first += DIM_LOOKUP_BATCH) {
 		size_t m = n - first < DIM_LOOKUP_BATCH ? n - first : DIM_LOOKUP_BATCH;
-		for (size_t j = 0; j < m; j++) {
-			uint64_t h = hashes[first + j];
-			uint64_t base = dim_shard_base(d, h);
-			uint64_t pos = h & d->cap_mask;
-			uint32_t tag = (uint32_t)(h >> 32);
-			cand[j] = UINT64_MAX;
-			for (uint64_t i = 0; i <= d->cap_mask; i++) {
-				uint64_t v = dim_load_u64(dim_slot_at(d, base | pos));
-				if (v == 0)
-					break;
-				if ((uint32_t)(v >> 32) == tag) {
-					const uint8_t *rec = d->arena + (uint32_t)v;
-					__builtin_prefetch(rec);
-					__builtin_prefetch(rec + d->row_fixed + keys[first + j].len);
-					cand[j] = pos;
-					break;
-				}
-				pos = (pos + 1) & d->cap_mask;
-			}
-		}
-		for (size_t j = 0; j < m; j++) {
-			const struct dim_str *k = &keys[first + j];
-			rows[first + j] = cand[j] == UINT64_MAX
-				? NULL
-				: dim_probe_str_from(d, k->ptr, k->len, hashes[first + j], cand[j]);
-		}
+		for (size_t j = 0; j < m; j++)
+			cand[j] = dim_str_candidate(d, &keys[first + j], hashes[first + j]);
+		dim_probe_finish_str(d, keys + first, hashes + first, cand, m, rows + first);
 	}
 }
 

@@ -125,6 +125,7 @@ struct worker_state {
 	struct dim_str keys_str[WORKER_CHUNK_EVENTS];
 	uint64_t hashes[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS];
 	const struct dim_row *rows[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS];
+	uint64_t cand[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS]; /* dim_probe_start_str's slots */
 	/* One output column of a run of rows (worker_append_rows). */
 	uint32_t run[WORKER_CHUNK_EVENTS]; /* the run's events */
 	union {
@@ -605,23 +606,22 @@ static void worker_keys(struct worker_state *s, const struct dimset_dim *dd, uin
 static void worker_probe(struct worker_state *s, uint32_t n, char *norm, size_t norm_cap)
 {
 	const struct dimset *set = s->set;
-	/* Hash and prefetch every dimension first, so the loads of all of them overlap. */
+	/* Every table's slots, then every String table's records: their loads overlap. */
 	for (size_t d = 0; d < set->count; d++) {
 		const struct dimset_dim *dd = &set->dims[d];
 		worker_keys(s, dd, n, norm, norm_cap);
 		if (dd->cfg->join_field == CONFIG_FIELD_USER_ID)
-			dim_hash_u64(dd->table->dim, s->keys_u64, n, s->hashes[d]);
+			dim_probe_start_u64(dd->table->dim, s->keys_u64, n, s->hashes[d], s->rows[d]);
 		else
-			dim_hash_str(dd->table->dim, s->keys_str, n, s->hashes[d]);
-		dim_prefetch(dd->table->dim, s->hashes[d], n);
+			dim_probe_start_str(dd->table->dim, s->keys_str, n, s->hashes[d], s->cand[d]);
 	}
 	for (size_t d = 0; d < set->count; d++) {
 		const struct dimset_dim *dd = &set->dims[d];
-		worker_keys(s, dd, n, norm, norm_cap);
 		if (dd->cfg->join_field == CONFIG_FIELD_USER_ID)
-			dim_lookup_u64(dd->table->dim, s->keys_u64, s->hashes[d], n, s->rows[d]);
-		else
-			dim_lookup_str(dd->table->dim, s->keys_str, s->hashes[d], n, s->rows[d]);
+			continue;
+		worker_keys(s, dd, n, norm, norm_cap);
+		dim_probe_finish_str(dd->table->dim, s->keys_str, s->hashes[d], s->cand[d], n,
+				     s->rows[d]);
 	}
 }
 

@@ -54,6 +54,8 @@
 #define DIM_ARENA_BYTES_MAX ((size_t)UINT32_MAX) /* string arena of one dimension */
 #define DIM_LOAD_FACTOR_PCT_DEFAULT 60
 #define DIM_LOOKUP_BATCH 64                  /* lookups resolve in groups of this many */
+#define DIM_PROBE_AHEAD 32                   /* dim_probe_start_*: keys from a slot's
+						prefetch to its probe */
 
 /* Column types of keys and attributes. Zero is no type, so a zeroed spec is rejected. */
 enum dim_type {
@@ -207,6 +209,22 @@ void dim_lookup_u64(const struct dim *d, const uint64_t *keys, const uint64_t *h
 		    const struct dim_row **rows);
 void dim_lookup_str(const struct dim *d, const struct dim_str *keys, const uint64_t *hashes,
 		    size_t n, const struct dim_row **rows);
+
+/*
+ * The worker's probe: hash, prefetch and probe in one pass, each key's slot probed
+ * DIM_PROBE_AHEAD keys after its load was started (hashes[i] as dim_hash_* sets them).
+ * dim_probe_start_u64 sets rows[i] as dim_lookup_u64 does. For String keys, _start walks each
+ * key's slots to its first tag match and prefetches that record (cand[i] = its slot position,
+ * UINT64_MAX: a miss), and _finish, called after the other tables' _start so the record loads of
+ * every table overlap, compares the full keys and sets rows[i] as dim_lookup_str does. A table
+ * of the other key type gives all NULL.
+ */
+void dim_probe_start_u64(const struct dim *d, const uint64_t *keys, size_t n, uint64_t *hashes,
+			 const struct dim_row **rows);
+void dim_probe_start_str(const struct dim *d, const struct dim_str *keys, size_t n,
+			 uint64_t *hashes, uint64_t *cand);
+void dim_probe_finish_str(const struct dim *d, const struct dim_str *keys, const uint64_t *hashes,
+			  const uint64_t *cand, size_t n, const struct dim_row **rows);
 
 /* One-key conveniences (hash + probe), for control paths and tests. */
 const struct dim_row *dim_find_u64(const struct dim *d, uint64_t key);

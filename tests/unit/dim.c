@@ -152,6 +152,14 @@ Test(dim, u64_small_table)
 	cr_assert_null(dim_find_u64(d, 2));
 	cr_assert_null(dim_find_u64(d, 43));
 	cr_assert_null(dim_find_str(d, "42", 2), "wrong key type misses");
+	{
+		struct dim_str sk = {"42", 2};
+		uint64_t h, cand;
+		const struct dim_row *sr = r;
+		dim_probe_start_str(d, &sk, 1, &h, &cand);
+		dim_probe_finish_str(d, &sk, &h, &cand, 1, &sr);
+		cr_assert_null(sr, "wrong key type misses in the probe pipeline too");
+	}
 
 	/* A miss reads as NULL everywhere. */
 	cr_assert(dim_row_is_null(country, NULL));
@@ -190,9 +198,9 @@ Test(dim, u64_three_million_keys, .timeout = 120)
 
 	const struct dim_col *country = dim_col(d, 0), *plan = dim_col(d, 1), *days = dim_col(d, 2);
 	enum { BATCH = 256 };
-	uint64_t keys[BATCH], hashes[BATCH];
-	const struct dim_row *rows[BATCH];
-	size_t bad = 0, missing = 0, found_absent = 0;
+	uint64_t keys[BATCH], hashes[BATCH], hashes2[BATCH];
+	const struct dim_row *rows[BATCH], *rows2[BATCH];
+	size_t bad = 0, missing = 0, found_absent = 0, differ = 0;
 	/* Keys mix(0..count) are present, mix(count..2 count) absent. */
 	for (size_t base = 0; base < 2 * count; base += BATCH) {
 		size_t n = 2 * count - base < BATCH ? 2 * count - base : BATCH;
@@ -201,6 +209,12 @@ Test(dim, u64_three_million_keys, .timeout = 120)
 		dim_hash_u64(d, keys, n, hashes);
 		dim_prefetch(d, hashes, n);
 		dim_lookup_u64(d, keys, hashes, n, rows);
+		/* The worker's pipeline finds the same rows, for batches shorter than its distance
+		 * too. */
+		size_t m = 1 + (base / BATCH) % n;
+		dim_probe_start_u64(d, keys, m, hashes2, rows2);
+		for (size_t j = 0; j < m; j++)
+			differ += rows2[j] != rows[j] || hashes2[j] != hashes[j];
 		for (size_t j = 0; j < n; j++) {
 			size_t i = base + j;
 			if (i >= count) {
@@ -222,6 +236,7 @@ Test(dim, u64_three_million_keys, .timeout = 120)
 	cr_assert_eq(missing, 0);
 	cr_assert_eq(bad, 0);
 	cr_assert_eq(found_absent, 0);
+	cr_assert_eq(differ, 0, "the probe pipeline differs from the batch lookup %zu times", differ);
 	dim_free(d);
 }
 
@@ -261,9 +276,9 @@ Test(dim, string_three_million_keys, .timeout = 120)
 	enum { BATCH = 100 };
 	char keybuf[BATCH][32];
 	struct dim_str keys[BATCH];
-	uint64_t hashes[BATCH];
-	const struct dim_row *rows[BATCH];
-	size_t bad = 0, missing = 0, found_absent = 0;
+	uint64_t hashes[BATCH], hashes2[BATCH], cand[BATCH];
+	const struct dim_row *rows[BATCH], *rows2[BATCH];
+	size_t bad = 0, missing = 0, found_absent = 0, differ = 0;
 	for (size_t base = 0; base < 2 * count; base += BATCH) {
 		size_t n = 2 * count - base < BATCH ? 2 * count - base : BATCH;
 		for (size_t j = 0; j < n; j++)
@@ -271,6 +286,11 @@ Test(dim, string_three_million_keys, .timeout = 120)
 		dim_hash_str(d, keys, n, hashes);
 		dim_prefetch(d, hashes, n);
 		dim_lookup_str(d, keys, hashes, n, rows);
+		size_t m = 1 + (base / BATCH) % n;
+		dim_probe_start_str(d, keys, m, hashes2, cand);
+		dim_probe_finish_str(d, keys, hashes2, cand, m, rows2);
+		for (size_t j = 0; j < m; j++)
+			differ += rows2[j] != rows[j] || hashes2[j] != hashes[j];
 		for (size_t j = 0; j < n; j++) {
 			size_t i = base + j;
 			if (i >= count) {
@@ -294,6 +314,7 @@ Test(dim, string_three_million_keys, .timeout = 120)
 	cr_assert_eq(missing, 0);
 	cr_assert_eq(bad, 0);
 	cr_assert_eq(found_absent, 0);
+	cr_assert_eq(differ, 0, "the probe pipeline differs from the batch lookup %zu times", differ);
 	dim_free(d);
 }
 
