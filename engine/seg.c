@@ -564,6 +564,43 @@ static void seg_roll(struct seg_writer *w, struct segment *s)
 		seg_seal_start(w, s);
 }
 
+/*
+ * Counts the progress of a completed write (a block's or a segment's last bytes). Returns 1 when
+ * all of it is written, 0 when its next attempt is queued (a short write, or a disk error worth
+ * retrying after the backoff), or -errno when it failed for good (logged: the segment is lost).
+ */
+static int seg_write_progress(struct seg_writer *w, struct seg_req *req, int res)
+{
+	struct segment *s = req->seg;
+	if (res > 0) {
+		req->done += (size_t)res;
+		w->stats.bytes_written += (uint64_t)res;
+		if (req->done < req->len) {
+			/* Short write: the rest goes at once; the episode ends when it is all on disk. */
+			w->stats.short_writes++;
+			w->stats.write_retries++;
+			seg_req_queue(w, req);
+			return 0;
+		}
+		seg_disk_ok(w, &req->failed);
+		return 1;
+	}
+	/* res == 0 means no progress: treat it as a disk error, not as a loop. */
+	int err = res < 0 ? -res : EIO;
+	char what[96];
+	snprintf(what, sizeof(what), "write of %zu bytes at offset %" PRIu64, req->len - req->done,
+		 req->file_off + req->done);
+	if (seg_errno_retryable(err)) {
+		seg_disk_error(w, &req->failed, seg_path(w, s, ".tmp"), what, err);
+		seg_retry_add(w, req);
+		return 0;
+	}
+	log_error("seg", "%s: %s failed: %s; discarding the segment", seg_path(w, s, ".tmp"), what,
+		  strerror(err));
+	seg_disk_ok(w, &req->failed);
+	return -err;
+}
+
 static void seg_write_done(struct seg_writer *w, struct seg_req *req, int res)
 {
 	struct segment *s = req->seg;
@@ -585,36 +622,11 @@ static void seg_write_done(struct seg_writer *w, struct seg_req *req, int res)
 		seg_req_queue(w, req);
 		return;
 	}
-	if (res > 0) {
-		req->done += (size_t)res;
-		w->stats.bytes_written += (uint64_t)res;
-		if (req->done < req->len) {
-			/* Short write: the rest goes at once; the episode ends when it is all on disk. */
-			w->stats.short_writes++;
-			w->stats.write_retries++;
-			seg_req_queue(w, req);
-			return;
-		}
-		seg_disk_ok(w, &req->failed);
-	} else {
-		/* res == 0 means no progress: treat it as a disk error, not as a loop. */
-		int err = res < 0 ? -res : EIO;
-		if (seg_errno_retryable(err)) {
-			char what[96];
-			snprintf(what, sizeof(what), "write of %zu bytes at offset %" PRIu64,
-				 req->len - req->done, req->file_off + req->done);
-			seg_disk_error(w, &req->failed, seg_path(w, s, ".tmp"), what, err);
-			seg_retry_add(w, req);
-			return;
-		}
-		log_error("seg", "%s: write of %zu bytes at offset %" PRIu64
-			  " failed: %s; discarding the segment",
-			  seg_path(w, s, ".tmp"), req->len - req->done, req->file_off + req->done,
-			  strerror(err));
-		seg_disk_ok(w, &req->failed);
-		if (s->err == 0)
-			s->err = -err;
-	}
+	int rc = seg_write_progress(w, req, res);
+	if (rc == 0)
+		return;
+	if (rc < 0 && s->err == 0)
+		s->err = rc;
 	w->stats.inflight_writes--;
 	w->stats.inflight_bytes -= req->len;
 	s->writes_pending--;
@@ -634,35 +646,19 @@ static void seg_ctl_done(struct seg_writer *w, struct seg_req *req, int res)
 		return;
 	}
 	switch (req->op) {
-	case SEG_OP_TAIL:
-		if (res > 0) {
-			req->done += (size_t)res;
-			w->stats.bytes_written += (uint64_t)res;
-			if (req->done < req->len) {
-				w->stats.short_writes++;
-				w->stats.write_retries++;
-			} else {
-				seg_disk_ok(w, &req->failed);
-				req->op = SEG_OP_FSYNC;
-			}
-			seg_req_queue(w, req);
+	case SEG_OP_TAIL: {
+		int rc = seg_write_progress(w, req, res);
+		if (rc == 0)
+			return;
+		if (rc < 0) {
+			s->err = rc;
+			seg_discard(w, s);
 			return;
 		}
-		if (seg_errno_retryable(res < 0 ? -res : EIO)) {
-			char what[96];
-			snprintf(what, sizeof(what), "write of %zu bytes at offset %" PRIu64,
-				 req->len - req->done, req->file_off + req->done);
-			seg_disk_error(w, &req->failed, seg_path(w, s, ".tmp"), what,
-				       res < 0 ? -res : EIO);
-			seg_retry_add(w, req);
-			return;
-		}
-		log_error("seg", "%s: write of the last %zu bytes failed: %s; discarding the segment",
-			  seg_path(w, s, ".tmp"), req->len - req->done, strerror(-res));
-		seg_disk_ok(w, &req->failed);
-		s->err = res;
-		seg_discard(w, s);
+		req->op = SEG_OP_FSYNC;
+		seg_req_queue(w, req);
 		return;
+	}
 	case SEG_OP_FSYNC:
 		if (res < 0) {
 			/* After a failed fdatasync the dirty pages may be gone: never retry it. */
