@@ -15,7 +15,9 @@
  *   String key: slot = 32-bit hash tag + 32-bit reference to a record in the string arena;
  *               record = attribute values packed + varint key length + key bytes. A hit touches
  *               the slot's line and the record; other keys are skipped by the tag; the full key
- *               is always compared.
+ *               is always compared. A record of up to 64 bytes is placed so that it does not
+ *               straddle two cache lines (padding from a per-shard budget: ~6 bytes per row for
+ *               26-byte records), so such a hit is two lines, not three.
  *
  * Attribute values are stored at their width: LowCardinality(String) as a dictionary code in
  * 1, 2 or 4 bytes (the narrowest the dictionary allows after load), numbers at their width,
