@@ -379,12 +379,14 @@ static void seg_req_prep(struct seg_writer *w, struct seg_req *req, struct io_ur
 {
 	struct segment *s = req->seg;
 	switch (req->op) {
-	case SEG_OP_WRITE: {
+	case SEG_OP_WRITE:
+	case SEG_OP_TAIL: {
 		size_t left = req->len - req->done;
 		unsigned n = left > SEG_WRITE_BYTES_MAX ? SEG_WRITE_BYTES_MAX : (unsigned)left;
 		const uint8_t *p = req->buf.data + req->done;
 		uint64_t off = req->file_off + req->done;
-		if (w->fixed)
+		/* A tail is in its segment's page, not in the registered pool. */
+		if (w->fixed && req->op == SEG_OP_WRITE)
 			io_uring_prep_write_fixed(sqe, s->fd, p, n, off, 0);
 		else
 			io_uring_prep_write(sqe, s->fd, p, n, off);
@@ -392,12 +394,6 @@ static void seg_req_prep(struct seg_writer *w, struct seg_req *req, struct io_ur
 			io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 		break;
 	}
-	case SEG_OP_TAIL:
-		io_uring_prep_write(sqe, s->fd, req->buf.data + req->done, (unsigned)(req->len - req->done),
-				    req->file_off + req->done);
-		if (w->async_writes)
-			io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
-		break;
 	case SEG_OP_FSYNC:
 		io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
 		break;
