@@ -837,14 +837,13 @@ static int dim_plan(struct dim *d, const struct dim_build_input *in, uint64_t *s
 		if (d->key_type == DIM_TYPE_STRING)
 			shard_off[s + 1] += rows[b] * d->row_fixed;
 	}
+	uint64_t exact = 8;
 	for (unsigned s = 0; s < d->shards; s++) {
 		shard_pad[s] = d->key_type == DIM_TYPE_STRING && srows[s]
 			? dim_pad_budget(srows[s], shard_off[s + 1] / srows[s]) : 0;
 		pad_total += shard_pad[s];
-	}
-	uint64_t exact = 8;
-	for (unsigned s = 0; s < d->shards; s++)
 		exact += shard_off[s + 1];
+	}
 	if (exact + pad_total > DIM_ARENA_BYTES_MAX)
 		for (unsigned s = 0; s < d->shards; s++)
 			shard_pad[s] = 0;
