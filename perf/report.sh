@@ -122,7 +122,8 @@ met() { # VALUE OP LIMIT
 div() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) print a / b }' || true; }
 
 runs_found=$(ls "$res"/enrich-w1-r*.log 2>/dev/null | wc -l)
-echo "enrichd event path, $(basename "$bench") scale, medians of $runs_found run(s); $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+pages=$(grep -h -m1 -o "B/row, [a-z0-9]* pages" "$res"/enrich-w1-r*.log 2>/dev/null | head -n1 | cut -d' ' -f2)
+echo "enrichd event path, $(basename "$bench") scale, medians of $runs_found run(s); $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); dimension tables in ${pages:-?} pages"
 echo
 row "what" "enrichd" "peer / limit" "ratio" "target" "met?"
 row "--------------------------------------------" "----------------" "--------------------------" "---------" "---------" "----"

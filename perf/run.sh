@@ -3,7 +3,7 @@
 # side in one run, every figure the median of --runs runs. Prints a table and writes it, with
 # every raw result, under var/bench/<scale>/.
 #
-#   perf/run.sh [--scale small|10m|50m] [--runs N] [--only PARTS]
+#   perf/run.sh [--scale small|10m|50m] [--runs N] [--only PARTS] [--hugetlb]
 #
 #   --scale  data size (default 10m):
 #              small  1M users, 1M devices, 100K urls, 1M events    (a quick check)
@@ -15,6 +15,9 @@
 #   --only   comma-separated subset of: enrich, peer, randload, kafka, latency (default all).
 #            The table is built from the results on disk, so parts may be run separately.
 #            `--only data` only builds and generates the data.
+#   --hugetlb  (root) reserve 2 MiB pages for the dimension tables in /proc/sys/vm/nr_hugepages
+#            for the run (restored at exit), as OPERATIONS.md advises: enrichd and bench-randload
+#            then map them with MAP_HUGETLB instead of transparent huge pages. Without it THP.
 #
 # Parts (one after the other; nothing else of the suite runs at the same time):
 #   enrich    enrichd --input events.jsonl with 1 worker on one core (cpus = 0, io_cpus = 0: the
@@ -40,11 +43,13 @@ cd "$top"
 scale=10m
 runs=3
 only=enrich,peer,randload,kafka,latency
+hugetlb=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--scale) scale=$2; shift 2 ;;
 	--runs) runs=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
+	--hugetlb) hugetlb=1; shift ;;
 	-h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "perf/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
@@ -77,7 +82,30 @@ tools/setup.sh
 tools/build.sh build
 # shellcheck source=../tools/lib.sh
 source tools/lib.sh
-trap lib_cleanup EXIT
+
+# ---- huge pages ----
+old_pages=""
+restore_pages() {
+	if [ -n "$old_pages" ]; then
+		echo "$old_pages" >/proc/sys/vm/nr_hugepages
+		echo "== hugetlb: nr_hugepages restored to $old_pages" >&2
+		old_pages=""
+	fi
+}
+trap 'lib_cleanup; restore_pages' EXIT
+if [ "$hugetlb" = 1 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "perf/run.sh: --hugetlb needs root (it writes /proc/sys/vm/nr_hugepages)" >&2
+		exit 1
+	fi
+	# The design targets' bytes per row (40 users, 64 devices; 160 urls), in 2 MiB pages: more
+	# than the tables take, and than bench-randload's region as large as them.
+	want_pages=$(awk -v u="$users" -v d="$devices" -v l="$urls" \
+		'BEGIN { printf "%d", (u * 40 + d * 64 + l * 160) / 2097152 + 16 }')
+	old_pages=$(cat /proc/sys/vm/nr_hugepages)
+	echo "$want_pages" >/proc/sys/vm/nr_hugepages
+	echo "== hugetlb: nr_hugepages $old_pages -> $(cat /proc/sys/vm/nr_hugepages) (asked $want_pages)" >&2
+fi
 bin=$ENRICHD_BUILD_DIR
 bench=$top/var/bench/$scale
 res=$bench/results
