@@ -195,7 +195,7 @@ fi
 dims_mib() {
 	local f
 	f=$(ls "$res"/enrich-w1-r*.log 2>/dev/null | head -n1)
-	[ -n "$f" ] && sed -n 's/.* dimensions (\([0-9.]*\) MiB).*/\1/p' "$f" | head -n1
+	[ -n "$f" ] && sed -n 's/.* dimensions (\([0-9.]*\) MiB.*/\1/p' "$f" | head -n1
 }
 
 if want randload; then
