@@ -4,7 +4,7 @@
  *
  *   bench-touch [--bytes N] [--idle S] [--huge auto|hugetlb|thp|4k]
  *
- * Maps N bytes (default 1 GiB; K/M/G suffixes) with huge_alloc, writes one byte per 4 KiB page
+ * Maps N bytes (default 1 GiB; a size as the configuration writes it: 4096, 256MiB, 1G) with huge_alloc, writes one byte per 4 KiB page
  * (every page faults and is zeroed by the kernel), unmaps it, and does that again: three times
  * at once, then after S seconds idle (default 5), then once more at once. A virtual machine
  * whose host takes back the memory its guest frees (virtio free page reporting) makes a touch
@@ -18,10 +18,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "huge.h"
 
 static double now_s(void)
@@ -29,30 +29,6 @@ static double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int parse_bytes(const char *s, size_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || v == 0)
-		return -EINVAL;
-	unsigned shift = 0;
-	if (*end == 'K' || *end == 'k')
-		shift = 10;
-	else if (*end == 'M' || *end == 'm')
-		shift = 20;
-	else if (*end == 'G' || *end == 'g')
-		shift = 30;
-	else if (*end != '\0')
-		return -EINVAL;
-	if (shift && end[1] != '\0')
-		return -EINVAL;
-	if (v > (SIZE_MAX >> shift))
-		return -ERANGE;
-	*out = (size_t)v << shift;
-	return 0;
 }
 
 static void usage(FILE *out)
@@ -97,12 +73,15 @@ int main(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'b':
-			if (parse_bytes(optarg, &bytes) != 0) {
+		case 'b': {
+			uint64_t v;
+			if (config_bytes_parse(optarg, &v) != 0 || v == 0 || v > SIZE_MAX) {
 				fprintf(stderr, "bench-touch: --bytes: not a size: %s\n", optarg);
 				return 2;
 			}
+			bytes = (size_t)v;
 			break;
+		}
 		case 'i': {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
