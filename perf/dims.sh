@@ -120,28 +120,12 @@ other_load() {
 warm() { cat "$dir/users.tsv" "$dir/devices.tsv" "$dir/urls.tsv" >/dev/null; }
 
 # ---- huge pages ----
-old_pages=""
-restore_pages() {
-	if [ -n "$old_pages" ]; then
-		echo "$old_pages" >/proc/sys/vm/nr_hugepages
-		echo "hugetlb: nr_hugepages restored to $old_pages"
-		old_pages=""
-	fi
-}
-trap restore_pages EXIT
+# shellcheck source=../tools/lib.sh
+source "$top/tools/lib.sh"
+trap lib_hugetlb_restore EXIT
 trap 'exit 130' INT TERM
 if [ "$hugetlb" = 1 ]; then
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "dims.sh: --hugetlb needs root (it writes /proc/sys/vm/nr_hugepages)" >&2
-		exit 1
-	fi
-	# The design targets (40, 64 B/row; urls 160 B/row), in 2 MiB pages: above what the tables take.
-	want=$(awk -v u="$users" -v d="$devices" -v l="$urls" \
-		'BEGIN { printf "%d", (u * 40 + d * 64 + l * 160) / 2097152 + 16 }')
-	old_pages=$(cat /proc/sys/vm/nr_hugepages)
-	echo "$want" >/proc/sys/vm/nr_hugepages
-	got=$(cat /proc/sys/vm/nr_hugepages)
-	echo "hugetlb: nr_hugepages $old_pages -> $got (asked $want, $(gib $((got * 2097152))) GiB)"
+	lib_hugetlb_reserve "$users" "$devices" "$urls" || exit 1
 fi
 
 # ---- enrichd ----

@@ -83,28 +83,9 @@ tools/build.sh build
 # shellcheck source=../tools/lib.sh
 source tools/lib.sh
 
-# ---- huge pages ----
-old_pages=""
-restore_pages() {
-	if [ -n "$old_pages" ]; then
-		echo "$old_pages" >/proc/sys/vm/nr_hugepages
-		echo "== hugetlb: nr_hugepages restored to $old_pages" >&2
-		old_pages=""
-	fi
-}
-trap 'lib_cleanup; restore_pages' EXIT
+trap 'lib_cleanup; lib_hugetlb_restore >&2' EXIT
 if [ "$hugetlb" = 1 ]; then
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "perf/run.sh: --hugetlb needs root (it writes /proc/sys/vm/nr_hugepages)" >&2
-		exit 1
-	fi
-	# The design targets' bytes per row (40 users, 64 devices; 160 urls), in 2 MiB pages: more
-	# than the tables take, and than bench-randload's region as large as them.
-	want_pages=$(awk -v u="$users" -v d="$devices" -v l="$urls" \
-		'BEGIN { printf "%d", (u * 40 + d * 64 + l * 160) / 2097152 + 16 }')
-	old_pages=$(cat /proc/sys/vm/nr_hugepages)
-	echo "$want_pages" >/proc/sys/vm/nr_hugepages
-	echo "== hugetlb: nr_hugepages $old_pages -> $(cat /proc/sys/vm/nr_hugepages) (asked $want_pages)" >&2
+	lib_hugetlb_reserve "$users" "$devices" "$urls" >&2 || exit 1
 fi
 bin=$ENRICHD_BUILD_DIR
 bench=$top/var/bench/$scale

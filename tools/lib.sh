@@ -8,6 +8,31 @@ CHQ="$ENRICHD_SOURCE_DIR/tools/ch/chq.js"
 lib_pids=()
 lib_mounts=()
 
+# Reserves 2 MiB pages in /proc/sys/vm/nr_hugepages (root) for the dimension tables of USERS,
+# DEVICES and URLS rows: the design targets' bytes per row (40, 64; urls 160) plus 16 pages, more
+# than the tables take. lib_hugetlb_restore puts the old value back. lib_hugetlb_reserve U D L.
+lib_hugetlb_old=""
+lib_hugetlb_reserve() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "--hugetlb needs root (it writes /proc/sys/vm/nr_hugepages)" >&2
+		return 1
+	fi
+	local want
+	want=$(awk -v u="$1" -v d="$2" -v l="$3" \
+		'BEGIN { printf "%d", (u * 40 + d * 64 + l * 160) / 2097152 + 16 }')
+	lib_hugetlb_old=$(cat /proc/sys/vm/nr_hugepages)
+	echo "$want" >/proc/sys/vm/nr_hugepages
+	echo "hugetlb: nr_hugepages $lib_hugetlb_old -> $(cat /proc/sys/vm/nr_hugepages) (asked $want)"
+}
+
+lib_hugetlb_restore() {
+	if [ -n "$lib_hugetlb_old" ]; then
+		echo "$lib_hugetlb_old" >/proc/sys/vm/nr_hugepages
+		echo "hugetlb: nr_hugepages restored to $lib_hugetlb_old"
+		lib_hugetlb_old=""
+	fi
+}
+
 # Runs a program of the build in the background, remembering it for lib_cleanup.
 lib_spawn() {
 	"$@" &
