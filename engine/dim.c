@@ -215,7 +215,7 @@ static const struct dim_row *dim_probe_str_from(const struct dim *d, const char 
 }
 
 /* Walks a String key's slots to its first tag match and prefetches that record; returns the
- * slot position, or UINT64_MAX when no slot matches (a miss). */
+ * record's arena offset, or UINT64_MAX when no slot matches (a miss). */
 static inline uint64_t dim_str_candidate(const struct dim *d, const struct dim_str *key, uint64_t h)
 {
 	uint64_t base = dim_shard_base(d, h);
@@ -229,7 +229,7 @@ static inline uint64_t dim_str_candidate(const struct dim *d, const struct dim_s
 			const uint8_t *rec = d->arena + (uint32_t)v;
 			__builtin_prefetch(rec);
 			__builtin_prefetch(rec + d->row_fixed + key->len);
-			return pos;
+			return (uint32_t)v;
 		}
 		pos = (pos + 1) & d->cap_mask;
 	}
@@ -278,10 +278,19 @@ void dim_probe_start_str(const struct dim *d, const struct dim_str *keys, size_t
 void dim_probe_finish_str(const struct dim *d, const struct dim_str *keys, const uint64_t *hashes,
 			  const uint64_t *cand, size_t n, const struct dim_row **rows)
 {
-	for (size_t j = 0; j < n; j++)
-		rows[j] = cand[j] == UINT64_MAX
-			? NULL
-			: dim_probe_str_from(d, keys[j].ptr, keys[j].len, hashes[j], cand[j]);
+	for (size_t j = 0; j < n; j++) {
+		if (cand[j] == UINT64_MAX) {
+			rows[j] = NULL;
+			continue;
+		}
+		/* The candidate record is compared without the slot; a tag shared with another key
+		 * (about one probe in 2^32) walks the slots again from the key's home. */
+		const uint8_t *rec = d->arena + cand[j];
+		rows[j] = dim_rec_key_eq(d, rec, keys[j].ptr, keys[j].len)
+			? (const struct dim_row *)rec
+			: dim_probe_str_from(d, keys[j].ptr, keys[j].len, hashes[j],
+					     hashes[j] & d->cap_mask);
+	}
 }
 
 /*
@@ -297,7 +306,7 @@ void dim_lookup_str(const struct dim *d, const struct dim_str *keys, const uint6
 			rows[i] = NULL;
 		return;
 	}
-	uint64_t cand[DIM_LOOKUP_BATCH]; /* slot position of the first tag match, or UINT64_MAX */
+	uint64_t cand[DIM_LOOKUP_BATCH]; /* record of the first tag match, or UINT64_MAX */
 	for (size_t first = 0; first < n; first += DIM_LOOKUP_BATCH) {
 		size_t m = n - first < DIM_LOOKUP_BATCH ? n - first : DIM_LOOKUP_BATCH;
 		for (size_t j = 0; j < m; j++)

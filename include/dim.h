@@ -216,7 +216,7 @@ void dim_lookup_str(const struct dim *d, const struct dim_str *keys, const uint6
  * The worker's probe: hash, prefetch and probe in one pass, each key's slot probed
  * DIM_PROBE_AHEAD keys after its load was started (hashes[i] as dim_hash_* sets them).
  * dim_probe_start_u64 sets rows[i] as dim_lookup_u64 does. For String keys, _start walks each
- * key's slots to its first tag match and prefetches that record (cand[i] = its slot position,
+ * key's slots to its first tag match and prefetches that record (cand[i] = its arena offset,
  * UINT64_MAX: a miss), and _finish, called after the other tables' _start so the record loads of
  * every table overlap, compares the full keys and sets rows[i] as dim_lookup_str does. A table
  * of the other key type gives all NULL.

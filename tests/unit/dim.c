@@ -324,6 +324,44 @@ Test(dim, string_three_million_keys, .timeout = 120)
 	dim_free(d);
 }
 
+/* A candidate is the record of the key's first tag match; when that record holds another key
+ * (a tag two keys share), the finish walks the key's slots again and still finds its row. */
+Test(dim, string_candidate_of_another_key_walks_again)
+{
+	struct buf b = {0};
+	buf_printf(&b, "k\tv\n");
+	char key[32];
+	for (size_t i = 0; i < 1000; i++) {
+		device_key(i, key);
+		buf_printf(&b, "%s\t%zu\n", key, i % 7);
+	}
+	static const struct dim_attr_spec attrs[] = {{"v", DIM_TYPE_LC_STRING, false}};
+	struct dim *d = load_tsv("keys", &b, "k", DIM_TYPE_STRING, attrs, 1, 1);
+	free(b.p);
+	char kb[3][32];
+	struct dim_str keys[3] = {
+		{kb[0], device_key(3, kb[0])},
+		{kb[1], device_key(500, kb[1])},
+		{kb[2], device_key(5000, kb[2])}, /* absent */
+	};
+	uint64_t hashes[3], cand[3];
+	const struct dim_row *rows[3];
+	dim_probe_start_str(d, keys, 3, hashes, cand);
+	cr_assert_neq(cand[0], UINT64_MAX);
+	cr_assert_neq(cand[1], UINT64_MAX);
+	uint64_t swapped[3] = {cand[1], cand[0], cand[0]};
+	dim_probe_finish_str(d, keys, hashes, swapped, 3, rows);
+	for (size_t j = 0; j < 2; j++) {
+		cr_assert_not_null(rows[j]);
+		struct dim_str k = dim_row_key_str(d, rows[j]);
+		cr_assert(k.len == keys[j].len && memcmp(k.ptr, keys[j].ptr, k.len) == 0,
+			  "key %zu found another key's row", j);
+		cr_assert_eq(rows[j], dim_find_str(d, keys[j].ptr, keys[j].len));
+	}
+	cr_assert_null(rows[2], "an absent key matched a present key's record");
+	dim_free(d);
+}
+
 Test(dim, string_similar_empty_and_long_keys, .timeout = 60)
 {
 	struct buf b = {0};
