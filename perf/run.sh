@@ -50,7 +50,7 @@ while [ $# -gt 0 ]; do
 	--runs) runs=$2; shift 2 ;;
 	--only) only=$2; shift 2 ;;
 	--hugetlb) hugetlb=1; shift ;;
-	-h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "perf/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
