@@ -194,11 +194,12 @@ void dim_lookup_u64(const struct dim *d, const uint64_t *keys, const uint64_t *h
 		rows[i] = dim_probe_u64(d, keys[i], hashes[i]);
 }
 
-/* Full probe for a String key from slot position pos of its shard. */
-static const struct dim_row *dim_probe_str_from(const struct dim *d, const char *key, size_t len,
-						uint64_t h, uint64_t pos)
+/* Full probe for a String key from its home slot. */
+static const struct dim_row *dim_probe_str(const struct dim *d, const char *key, size_t len,
+					   uint64_t h)
 {
 	uint64_t base = dim_shard_base(d, h);
+	uint64_t pos = h & d->cap_mask;
 	uint32_t tag = (uint32_t)(h >> 32);
 	for (uint64_t i = 0; i <= d->cap_mask; i++) {
 		uint64_t v = dim_load_u64(dim_slot_at(d, base | pos));
@@ -288,8 +289,7 @@ void dim_probe_finish_str(const struct dim *d, const struct dim_str *keys, const
 		const uint8_t *rec = d->arena + cand[j];
 		rows[j] = dim_rec_key_eq(d, rec, keys[j].ptr, keys[j].len)
 			? (const struct dim_row *)rec
-			: dim_probe_str_from(d, keys[j].ptr, keys[j].len, hashes[j],
-					     hashes[j] & d->cap_mask);
+			: dim_probe_str(d, keys[j].ptr, keys[j].len, hashes[j]);
 	}
 }
 
@@ -327,7 +327,7 @@ const struct dim_row *dim_find_str(const struct dim *d, const char *key, size_t 
 	if (d->key_type != DIM_TYPE_STRING)
 		return NULL;
 	uint64_t h = XXH3_64bits(key, len);
-	return dim_probe_str_from(d, key, len, h, h & d->cap_mask);
+	return dim_probe_str(d, key, len, h);
 }
 
 uint64_t dim_row_key_u64(const struct dim *d, const struct dim_row *row)
