@@ -125,7 +125,7 @@ struct worker_state {
 	struct dim_str keys_str[WORKER_CHUNK_EVENTS];
 	uint64_t hashes[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS];
 	const struct dim_row *rows[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS];
-	uint64_t cand[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS]; /* dim_probe_start_str's slots */
+	uint64_t cand[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS]; /* dim_probe_start_str's records */
 	/* One output column of a run of rows (worker_append_rows). */
 	uint32_t run[WORKER_CHUNK_EVENTS]; /* the run's events */
 	union {
