@@ -49,6 +49,7 @@ struct dim {
 	unsigned shards;      /* 1..DIM_SHARDS_MAX */
 	unsigned cap_bits;    /* slots per shard = 1 << cap_bits */
 	uint64_t cap_mask;
+	uint64_t home_mask;   /* cap_mask without the bits of a slot within its cache line */
 	uint32_t row_fixed;   /* attribute values + null bits of one row */
 	uint16_t null_off;    /* null bits: offset from the row handle, bytes */
 	uint16_t null_len;
@@ -86,6 +87,14 @@ static inline uint64_t dim_shard_base(const struct dim *d, uint64_t h)
 static inline uint8_t *dim_slot_at(const struct dim *d, uint64_t idx)
 {
 	return d->slots + (idx << d->slot_shift);
+}
+
+/* A key's home: the first slot of the cache line its hash picks in its shard. Keys are placed
+ * from there on (linear probing), so a probe compares a whole line at once and walks on to the
+ * next line only when that one is full of other keys. */
+static inline uint64_t dim_home(const struct dim *d, uint64_t h)
+{
+	return dim_shard_base(d, h) | (h & d->home_mask);
 }
 
 static inline uint64_t dim_load_u64(const uint8_t *p)
@@ -154,7 +163,7 @@ void dim_hash_str(const struct dim *d, const struct dim_str *keys, size_t n, uin
 static inline __attribute__((always_inline)) void dim_slot_prefetch(const struct dim *d,
 								    uint64_t h)
 {
-	__builtin_prefetch(dim_slot_at(d, dim_shard_base(d, h) | (h & d->cap_mask)));
+	__builtin_prefetch(dim_slot_at(d, dim_home(d, h)));
 }
 
 void dim_prefetch(const struct dim *d, const uint64_t *hashes, size_t n)
@@ -168,7 +177,7 @@ static inline const struct dim_row *dim_probe_u64(const struct dim *d, uint64_t 
 	if (__builtin_expect(key == 0, 0))
 		return d->has_zero ? (const struct dim_row *)d->zero_row : NULL;
 	uint64_t base = dim_shard_base(d, h);
-	uint64_t pos = h & d->cap_mask;
+	uint64_t pos = h & d->home_mask;
 	/* The table is never full, so an empty slot ends every probe; the bound is a guard. */
 	for (uint64_t i = 0; i <= d->cap_mask; i++) {
 		const uint8_t *s = dim_slot_at(d, base | pos);
@@ -182,24 +191,12 @@ static inline const struct dim_row *dim_probe_u64(const struct dim *d, uint64_t 
 	return NULL;
 }
 
-void dim_lookup_u64(const struct dim *d, const uint64_t *keys, const uint64_t *hashes, size_t n,
-		    const struct dim_row **rows)
-{
-	if (d->key_type != DIM_TYPE_UINT64) {
-		for (size_t i = 0; i < n; i++)
-			rows[i] = NULL;
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		rows[i] = dim_probe_u64(d, keys[i], hashes[i]);
-}
-
 /* Full probe for a String key from its home slot. */
 static const struct dim_row *dim_probe_str(const struct dim *d, const char *key, size_t len,
 					   uint64_t h)
 {
 	uint64_t base = dim_shard_base(d, h);
-	uint64_t pos = h & d->cap_mask;
+	uint64_t pos = h & d->home_mask;
 	uint32_t tag = (uint32_t)(h >> 32);
 	for (uint64_t i = 0; i <= d->cap_mask; i++) {
 		uint64_t v = dim_load_u64(dim_slot_at(d, base | pos));
@@ -220,7 +217,7 @@ static const struct dim_row *dim_probe_str(const struct dim *d, const char *key,
 static inline uint64_t dim_str_candidate(const struct dim *d, const struct dim_str *key, uint64_t h)
 {
 	uint64_t base = dim_shard_base(d, h);
-	uint64_t pos = h & d->cap_mask;
+	uint64_t pos = h & d->home_mask;
 	uint32_t tag = (uint32_t)(h >> 32);
 	for (uint64_t i = 0; i <= d->cap_mask; i++) {
 		uint64_t v = dim_load_u64(dim_slot_at(d, base | pos));
@@ -238,42 +235,213 @@ static inline uint64_t dim_str_candidate(const struct dim *d, const struct dim_s
 }
 
 /*
- * The probe pipeline: key i is hashed and its home slot prefetched while key i - DIM_PROBE_AHEAD,
- * whose slot has had the time of that many hashes to arrive, is probed. The slot loads overlap
- * the hashing instead of following it.
+ * The probe of a key's home line, without a branch on the slots (a branch on a slot still on its
+ * way from memory stalls the pipeline each time it is mispredicted): every slot of the line is
+ * compared. Sets *row to the key's slot, or NULL, and returns true when the line cannot decide
+ * (every slot holds another key, so the key may lie beyond; or key 0, which has its own slot):
+ * dim_probe_u64 must walk on. SHIFT is the slot size's log2 (8, 16 or 32 bytes), a constant,
+ * so the slots of the line unroll.
  */
-void dim_probe_start_u64(const struct dim *d, const uint64_t *keys, size_t n, uint64_t *hashes,
-			 const struct dim_row **rows)
+static inline __attribute__((always_inline)) bool
+dim_line_u64(const uint8_t *line, uint64_t key, const unsigned shift, const struct dim_row **row)
 {
-	bool match = d->key_type == DIM_TYPE_UINT64;
+	const unsigned per_line = DIM_LINE_BYTES >> shift;
+	unsigned hit = 0, empty = 0;
+	for (unsigned i = 0; i < per_line; i++) {
+		uint64_t k = dim_load_u64(line + ((size_t)i << shift));
+		hit |= (unsigned)(k == key) << i;
+		empty |= (unsigned)(k == 0) << i;
+	}
+	/* A key is stored once, so a hit is the key's slot (key 0 matches the empty slots). */
+	uintptr_t at = (uintptr_t)(line + ((size_t)__builtin_ctz(hit | 1u << per_line) << shift));
+	*row = (const struct dim_row *)(at & -(uintptr_t)(hit != 0 && key != 0));
+	return (hit | empty) == 0 || key == 0;
+}
+
+/* The slot table's geometry in locals: stores through the callers' arrays could alias the
+ * struct's fields, which would otherwise be reloaded for every key. */
+struct dim_geo {
+	const uint8_t *slots;
+	uint64_t home_mask;
+	unsigned cap_bits, shards;
+};
+
+static inline struct dim_geo dim_geo_of(const struct dim *d)
+{
+	return (struct dim_geo){d->slots, d->home_mask, d->cap_bits, d->shards};
+}
+
+static inline const uint8_t *dim_geo_line(struct dim_geo g, uint64_t h, const unsigned shift)
+{
+	uint64_t shard = ((uint64_t)dim_bucket_of(h) * g.shards) >> DIM_BUCKET_BITS;
+	return g.slots + (((shard << g.cap_bits) | (h & g.home_mask)) << shift);
+}
+
+/*
+ * The probe pipeline, by groups of DIM_PROBE_AHEAD keys. With hash_out (a constant NULL or
+ * hashes itself), the keys of group k + 1 are hashed into it and their home lines prefetched,
+ * then group k, whose lines have had that time to arrive, is probed line by line; without,
+ * hashes[] is given and the caller has prefetched.
+ * Keys a line cannot decide are walked when DIM_LOOKUP_BATCH - DIM_PROBE_AHEAD of them are
+ * waiting and at the end, after their next lines are prefetched together, so those loads
+ * overlap too.
+ */
+static inline __attribute__((always_inline)) void
+dim_probe_lines_u64(const struct dim *d, const uint64_t *keys, size_t n, const uint64_t *hashes,
+		    uint64_t *hash_out, const struct dim_row **rows, const unsigned shift)
+{
+	struct dim_geo g = dim_geo_of(d);
+	uint32_t walks[DIM_LOOKUP_BATCH];
+	size_t nwalk = 0;
+	for (size_t first = 0; first < n + DIM_PROBE_AHEAD; first += DIM_PROBE_AHEAD) {
+		size_t end = first + DIM_PROBE_AHEAD < n ? first + DIM_PROBE_AHEAD : n;
+		for (size_t i = first; hash_out && i < end; i++) {
+			uint64_t h = dim_hash_key_u64(keys[i]);
+			hash_out[i] = h;
+			__builtin_prefetch(dim_geo_line(g, h, shift));
+		}
+		if (first == 0)
+			continue;
+		size_t from = first - DIM_PROBE_AHEAD, to = from + DIM_PROBE_AHEAD < n
+								 ? from + DIM_PROBE_AHEAD
+								 : n;
+		for (size_t j = from; j < to; j++) {
+			walks[nwalk] = (uint32_t)j;
+			nwalk += dim_line_u64(dim_geo_line(g, hashes[j], shift), keys[j], shift,
+					      &rows[j]);
+		}
+		if (nwalk > DIM_LOOKUP_BATCH - DIM_PROBE_AHEAD || (to == n && nwalk > 0)) {
+			for (size_t w = 0; w < nwalk; w++)
+				__builtin_prefetch(dim_geo_line(g, hashes[walks[w]], shift) +
+						   DIM_LINE_BYTES);
+			for (size_t w = 0; w < nwalk; w++)
+				rows[walks[w]] = dim_probe_u64(d, keys[walks[w]], hashes[walks[w]]);
+			nwalk = 0;
+		}
+	}
+}
+
+/* Probes n UInt64 keys into rows (hashing them first into hash_out, as dim_probe_lines_u64);
+ * a table of the other key type gives all NULL. */
+static inline __attribute__((always_inline)) void
+dim_probe_keys_u64(const struct dim *d, const uint64_t *keys, size_t n, const uint64_t *hashes,
+		   uint64_t *hash_out, const struct dim_row **rows)
+{
+	if (d->key_type != DIM_TYPE_UINT64) {
+		if (hash_out)
+			dim_hash_u64(d, keys, n, hash_out);
+		for (size_t i = 0; i < n; i++)
+			rows[i] = NULL;
+		return;
+	}
+	switch (d->slot_shift) {
+	case 3: dim_probe_lines_u64(d, keys, n, hashes, hash_out, rows, 3); return;
+	case 4: dim_probe_lines_u64(d, keys, n, hashes, hash_out, rows, 4); return;
+	case 5: dim_probe_lines_u64(d, keys, n, hashes, hash_out, rows, 5); return;
+	default: break;
+	}
+	/* A slot of a line or more: the line is the slot. */
 	for (size_t i = 0; i < n; i++) {
-		uint64_t h = dim_hash_key_u64(keys[i]);
-		hashes[i] = h;
-		dim_slot_prefetch(d, h);
+		if (hash_out) {
+			hash_out[i] = dim_hash_key_u64(keys[i]);
+			dim_slot_prefetch(d, hash_out[i]);
+		}
 		if (i >= DIM_PROBE_AHEAD) {
 			size_t j = i - DIM_PROBE_AHEAD;
-			rows[j] = match ? dim_probe_u64(d, keys[j], hashes[j]) : NULL;
+			rows[j] = dim_probe_u64(d, keys[j], hashes[j]);
 		}
 	}
 	for (size_t j = n > DIM_PROBE_AHEAD ? n - DIM_PROBE_AHEAD : 0; j < n; j++)
-		rows[j] = match ? dim_probe_u64(d, keys[j], hashes[j]) : NULL;
+		rows[j] = dim_probe_u64(d, keys[j], hashes[j]);
+}
+
+void dim_lookup_u64(const struct dim *d, const uint64_t *keys, const uint64_t *hashes, size_t n,
+		    const struct dim_row **rows)
+{
+	dim_probe_keys_u64(d, keys, n, hashes, NULL, rows);
+}
+
+void dim_probe_start_u64(const struct dim *d, const uint64_t *keys, size_t n, uint64_t *hashes,
+			 const struct dim_row **rows)
+{
+	dim_probe_keys_u64(d, keys, n, hashes, hashes, rows);
+}
+
+/*
+ * The String probe's first look at a key's home line, without a branch on the slots: every
+ * slot's tag is compared, and the first match before the first empty slot is the candidate
+ * (*cand its record's arena offset, prefetched; UINT64_MAX when no slot matches). Returns true
+ * when the line cannot decide (every slot holds another tag): dim_str_candidate walks on.
+ */
+static inline __attribute__((always_inline)) bool
+dim_line_str(const struct dim *d, const uint8_t *line, uint32_t tag, size_t len, uint64_t *cand)
+{
+	enum { PER_LINE = DIM_LINE_BYTES / 8 };
+	uint64_t v[PER_LINE];
+	unsigned hit = 0, empty = 0;
+	for (unsigned i = 0; i < PER_LINE; i++) {
+		v[i] = dim_load_u64(line + 8 * i);
+		hit |= (unsigned)((uint32_t)(v[i] >> 32) == tag) << i;
+		empty |= (unsigned)(v[i] == 0) << i;
+	}
+	hit &= (empty & -empty) - 1; /* no key of this line lies past an empty slot */
+	uint64_t off = (uint32_t)v[__builtin_ctz(hit | 1u << PER_LINE) & (PER_LINE - 1)] &
+		       -(uint64_t)(hit != 0);
+	const uint8_t *rec = d->arena + off;
+	__builtin_prefetch(rec);
+	__builtin_prefetch(rec + d->row_fixed + len);
+	*cand = hit ? off : UINT64_MAX;
+	return (hit | empty) == 0;
+}
+
+/* As dim_probe_lines_u64, for String keys: cand[i] = the first tag match's record, prefetched,
+ * or UINT64_MAX. */
+static inline __attribute__((always_inline)) void
+dim_probe_lines_str(const struct dim *d, const struct dim_str *keys, size_t n,
+		    const uint64_t *hashes, uint64_t *hash_out, uint64_t *cand)
+{
+	struct dim_geo g = dim_geo_of(d);
+	uint32_t walks[DIM_LOOKUP_BATCH];
+	size_t nwalk = 0;
+	for (size_t first = 0; first < n + DIM_PROBE_AHEAD; first += DIM_PROBE_AHEAD) {
+		size_t end = first + DIM_PROBE_AHEAD < n ? first + DIM_PROBE_AHEAD : n;
+		for (size_t i = first; hash_out && i < end; i++) {
+			uint64_t h = XXH3_64bits(keys[i].ptr, keys[i].len);
+			hash_out[i] = h;
+			__builtin_prefetch(dim_geo_line(g, h, 3));
+		}
+		if (first == 0)
+			continue;
+		size_t from = first - DIM_PROBE_AHEAD, to = from + DIM_PROBE_AHEAD < n
+								 ? from + DIM_PROBE_AHEAD
+								 : n;
+		for (size_t j = from; j < to; j++) {
+			walks[nwalk] = (uint32_t)j;
+			nwalk += dim_line_str(d, dim_geo_line(g, hashes[j], 3),
+					      (uint32_t)(hashes[j] >> 32), keys[j].len, &cand[j]);
+		}
+		if (nwalk > DIM_LOOKUP_BATCH - DIM_PROBE_AHEAD || (to == n && nwalk > 0)) {
+			for (size_t w = 0; w < nwalk; w++)
+				__builtin_prefetch(dim_geo_line(g, hashes[walks[w]], 3) +
+						   DIM_LINE_BYTES);
+			for (size_t w = 0; w < nwalk; w++)
+				cand[walks[w]] = dim_str_candidate(d, &keys[walks[w]],
+								   hashes[walks[w]]);
+			nwalk = 0;
+		}
+	}
 }
 
 void dim_probe_start_str(const struct dim *d, const struct dim_str *keys, size_t n,
 			 uint64_t *hashes, uint64_t *cand)
 {
-	bool match = d->key_type == DIM_TYPE_STRING;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t h = XXH3_64bits(keys[i].ptr, keys[i].len);
-		hashes[i] = h;
-		dim_slot_prefetch(d, h);
-		if (i >= DIM_PROBE_AHEAD) {
-			size_t j = i - DIM_PROBE_AHEAD;
-			cand[j] = match ? dim_str_candidate(d, &keys[j], hashes[j]) : UINT64_MAX;
-		}
+	if (d->key_type != DIM_TYPE_STRING) {
+		dim_hash_str(d, keys, n, hashes);
+		for (size_t i = 0; i < n; i++)
+			cand[i] = UINT64_MAX;
+		return;
 	}
-	for (size_t j = n > DIM_PROBE_AHEAD ? n - DIM_PROBE_AHEAD : 0; j < n; j++)
-		cand[j] = match ? dim_str_candidate(d, &keys[j], hashes[j]) : UINT64_MAX;
+	dim_probe_lines_str(d, keys, n, hashes, hashes, cand);
 }
 
 void dim_probe_finish_str(const struct dim *d, const struct dim_str *keys, const uint64_t *hashes,
@@ -293,11 +461,7 @@ void dim_probe_finish_str(const struct dim *d, const struct dim_str *keys, const
 	}
 }
 
-/*
- * Two passes per group of keys so the record loads overlap: the first walks each key's slots
- * to its first tag match and prefetches that record, the second compares the full keys (and
- * goes on probing in the rare case of a tag match on another key).
- */
+/* Both passes per group of keys, so the record loads of a group overlap. */
 void dim_lookup_str(const struct dim *d, const struct dim_str *keys, const uint64_t *hashes,
 		    size_t n, const struct dim_row **rows)
 {
@@ -309,8 +473,7 @@ void dim_lookup_str(const struct dim *d, const struct dim_str *keys, const uint6
 	uint64_t cand[DIM_LOOKUP_BATCH]; /* record of the first tag match, or UINT64_MAX */
 	for (size_t first = 0; first < n; first += DIM_LOOKUP_BATCH) {
 		size_t m = n - first < DIM_LOOKUP_BATCH ? n - first : DIM_LOOKUP_BATCH;
-		for (size_t j = 0; j < m; j++)
-			cand[j] = dim_str_candidate(d, &keys[first + j], hashes[first + j]);
+		dim_probe_lines_str(d, keys + first, m, hashes + first, NULL, cand);
 		dim_probe_finish_str(d, keys + first, hashes + first, cand, m, rows + first);
 	}
 }
@@ -637,7 +800,7 @@ static void dim_insert_u64(struct dim_build_task *t, const struct dim_part *p, s
 		return;
 	}
 	uint64_t base = shard << d->cap_bits;
-	uint64_t pos = h & d->cap_mask;
+	uint64_t pos = h & d->home_mask;
 	for (uint64_t i = 0; i <= d->cap_mask; i++) {
 		uint8_t *s = dim_slot_at(d, base | pos);
 		uint64_t k = dim_load_u64(s);
@@ -683,7 +846,7 @@ static void dim_insert_str(struct dim_build_task *t, const struct dim_part *p, s
 	struct dim_str key = p->key_str[r];
 	uint64_t shard = dim_shard_of(d, h);
 	uint64_t base = shard << d->cap_bits;
-	uint64_t pos = h & d->cap_mask;
+	uint64_t pos = h & d->home_mask;
 	uint32_t tag = (uint32_t)(h >> 32);
 	for (uint64_t i = 0; i <= d->cap_mask; i++) {
 		uint8_t *s = dim_slot_at(d, base | pos);
@@ -741,8 +904,7 @@ static void *dim_build_thread(void *arg)
 			uint64_t shard = dim_shard_of(d, h);
 			if (!((t->owned >> shard) & 1))
 				continue;
-			__builtin_prefetch(dim_slot_at(d, (shard << d->cap_bits) | (h & d->cap_mask)),
-					   1);
+			__builtin_prefetch(dim_slot_at(d, dim_home(d, h)), 1);
 			if (used == DIM_BUILD_AHEAD) {
 				dim_insert(t, ring[head].p, ring[head].r);
 				head = (head + 1) % DIM_BUILD_AHEAD;
@@ -832,6 +994,9 @@ static int dim_plan(struct dim *d, const struct dim_build_input *in, uint64_t *s
 		}
 	}
 	d->cap_mask = ((uint64_t)1 << d->cap_bits) - 1;
+	/* A shard is at least 8 slots of at least 8 bytes: whole lines. */
+	uint64_t per_line = d->slot_shift < 6 ? DIM_LINE_BYTES >> d->slot_shift : 1;
+	d->home_mask = d->cap_mask & ~(per_line - 1);
 	/* Arena: shard s owns [shard_off[s], shard_off[s + 1]); offset 0 stays NULL. A String-key
 	 * shard also holds its padding budget (dim_line_pad), unless that would pass the arena's
 	 * bound. */

@@ -8,7 +8,9 @@
  * shard. Each shard has a power-of-two number of slots; the shard count (any number, not only a
  * power of two) is chosen so the table is filled close to spec.load_factor_pct whatever the row
  * count. Slots are 8, 16, 32 or 64 bytes (a power of two, so a slot never straddles a cache
- * line; rows wider than 56 bytes of attributes take 128 or more):
+ * line; rows wider than 56 bytes of attributes take 128 or more). A key's home is the first slot
+ * of the line its hash picks, so a probe compares a whole line at once and goes on to the next
+ * line only when its own is full of other keys:
  *
  *   UInt64 key: slot = key (8 bytes) + attribute values packed. A hit touches one cache line.
  *               Key 0 marks an empty slot, so the row with key 0 lives in one extra slot.
@@ -114,8 +116,8 @@ struct dim_spec {
 	unsigned attr_count;      /* <= DIM_ATTR_MAX */
 	unsigned threads;         /* load threads; 0 = all online CPUs; capped at DIM_THREADS_MAX */
 	unsigned load_factor_pct; /* max fill of the table, 50..90; 0 = DIM_LOAD_FACTOR_PCT_DEFAULT
-				   * (60: about 27 B/row for users, 38 for devices; a hit probes
-				   * 1.75 slots on average, a miss 3.6) */
+				   * (60: about 27 B/row for users, 45 for devices; 93% of the keys
+				   * lie in their home line with 16-byte slots, 98% with 8) */
 	enum huge_mode huge_mode; /* AUTO = best available (huge.h); else forced */
 	bool numa_bind;           /* place the table's memory on numa_node (a worker's replica) */
 	unsigned numa_node;
@@ -213,8 +215,9 @@ void dim_lookup_str(const struct dim *d, const struct dim_str *keys, const uint6
 		    size_t n, const struct dim_row **rows);
 
 /*
- * The worker's probe: hash, prefetch and probe in one pass, each key's slot probed
- * DIM_PROBE_AHEAD keys after its load was started (hashes[i] as dim_hash_* sets them).
+ * The worker's probe: hash, prefetch and probe in one pass, by groups of DIM_PROBE_AHEAD keys,
+ * each group's lines probed after the next group's loads were started (hashes[i] as dim_hash_*
+ * sets them).
  * dim_probe_start_u64 sets rows[i] as dim_lookup_u64 does. For String keys, _start walks each
  * key's slots to its first tag match and prefetches that record (cand[i] = its arena offset,
  * UINT64_MAX: a miss), and _finish, called after the other tables' _start so the record loads of

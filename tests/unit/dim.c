@@ -60,11 +60,12 @@ static void quiet(void)
 	log_level_set(LOG_LEVEL_WARN);
 }
 
-static struct dim *load_tsv(const char *name, const struct buf *b, const char *key,
-			    enum dim_type key_type, const struct dim_attr_spec *attrs,
-			    unsigned attr_count, unsigned threads)
+static struct dim *load_tsv_lf(const char *name, const struct buf *b, const char *key,
+			       enum dim_type key_type, const struct dim_attr_spec *attrs,
+			       unsigned attr_count, unsigned threads, unsigned load_factor_pct)
 {
 	struct dim_spec spec = {
+		.load_factor_pct = load_factor_pct,
 		.name = name,
 		.data = b->p,
 		.data_len = b->len,
@@ -81,6 +82,13 @@ static struct dim *load_tsv(const char *name, const struct buf *b, const char *k
 	cr_assert_eq(rc, 0, "load %s: %d %s", name, rc, st.error);
 	cr_assert_not_null(d);
 	return d;
+}
+
+static struct dim *load_tsv(const char *name, const struct buf *b, const char *key,
+			    enum dim_type key_type, const struct dim_attr_spec *attrs,
+			    unsigned attr_count, unsigned threads)
+{
+	return load_tsv_lf(name, b, key, key_type, attrs, attr_count, threads, 0);
 }
 
 /* A bijection on 64-bit integers, so distinct inputs give distinct keys. */
@@ -238,6 +246,115 @@ Test(dim, u64_three_million_keys, .timeout = 120)
 	cr_assert_eq(found_absent, 0);
 	cr_assert_eq(differ, 0, "the probe pipeline differs from the batch lookup %zu times", differ);
 	dim_free(d);
+}
+
+/*
+ * A probe decides most keys from their home line alone and walks on for the rest (a line full
+ * of other keys). In full tables (90%), where many lines are full and walks cross shard ends,
+ * at every slot size and in tables of one line per shard, the worker's pipeline and the batch
+ * lookup find exactly what the plain walk (dim_find_*) and the source say.
+ */
+Test(dim, line_probes_agree_with_the_walk, .timeout = 120)
+{
+	static const struct dim_attr_spec attrs[] = {
+		{"a", DIM_TYPE_UINT64, false}, {"b", DIM_TYPE_UINT64, false},
+		{"c", DIM_TYPE_UINT64, false}, {"d", DIM_TYPE_UINT64, false},
+		{"e", DIM_TYPE_UINT64, false}, {"f", DIM_TYPE_UINT64, false},
+		{"g", DIM_TYPE_UINT64, false},
+	};
+	static const unsigned attr_counts[] = {0, 1, 3, 7}; /* slots of 8, 16, 32, 64 bytes */
+	static const size_t row_counts[] = {5, 60000};
+	static const unsigned load_factors[] = {90, 50};
+	enum { BATCH = 256 };
+	struct buf b = {0};
+	uint64_t keys[BATCH], hashes[BATCH], hashes2[BATCH];
+	const struct dim_row *rows[BATCH], *rows2[BATCH];
+	for (unsigned ac = 0; ac < 4; ac++)
+	for (unsigned rc = 0; rc < 2; rc++)
+	for (unsigned lf = 0; lf < 2; lf++) {
+		unsigned na = attr_counts[ac];
+		size_t count = row_counts[rc];
+		bool zero = (ac + rc + lf) % 2 == 0; /* key 0 (its own slot) present or not */
+		b.len = 0;
+		buf_printf(&b, "id");
+		for (unsigned a = 0; a < na; a++)
+			buf_printf(&b, "\t%s", attrs[a].column);
+		buf_printf(&b, "\n");
+		for (size_t i = 0; i < count; i++) {
+			uint64_t key = zero && i == 0 ? 0 : mix(i + 1);
+			buf_printf(&b, "%" PRIu64, key);
+			for (unsigned a = 0; a < na; a++)
+				buf_printf(&b, "\t%zu", i + a);
+			buf_printf(&b, "\n");
+		}
+		struct dim *d = load_tsv_lf("lines", &b, "id", DIM_TYPE_UINT64, attrs, na, 2,
+					    load_factors[lf]);
+		cr_assert_eq(dim_slot_bytes(d), na == 7 ? 64 : 8u << ac);
+		size_t wrong = 0;
+		/* Present keys (i < count), absent ones, and key 0 once per batch. */
+		for (size_t base = 0; base < 2 * count; base += BATCH - 1) {
+			size_t n = 2 * count - base < BATCH - 1 ? 2 * count - base : BATCH - 1;
+			for (size_t j = 0; j < n; j++)
+				keys[j] = mix(base + j + 1); /* row base + j's key, or absent */
+			keys[n] = 0;
+			size_t m = n + 1;
+			dim_probe_start_u64(d, keys, m, hashes2, rows2);
+			dim_hash_u64(d, keys, m, hashes);
+			dim_prefetch(d, hashes, m);
+			dim_lookup_u64(d, keys, hashes, m, rows);
+			for (size_t j = 0; j < m; j++) {
+				const struct dim_row *want = dim_find_u64(d, keys[j]);
+				size_t i = keys[j] == 0 ? 0 : base + j;
+				bool present = keys[j] == 0 ? zero : i < count && !(zero && i == 0);
+				wrong += rows[j] != want || rows2[j] != want ||
+					 hashes2[j] != hashes[j] || (want != NULL) != present;
+				for (unsigned a = 0; want && a < na; a++)
+					wrong += dim_row_u64(dim_col(d, a), want) != i + a;
+			}
+		}
+		cr_assert_eq(wrong, 0, "%u attributes, %zu rows at %u%%: %zu wrong", na, count,
+			     load_factors[lf], wrong);
+		dim_free(d);
+	}
+
+	/* String keys of 1 to 45 bytes (the row number, then 0..39 dots), at 90%; absent keys
+	 * end in '!'. */
+	const size_t count = 60000;
+	b.len = 0;
+	buf_printf(&b, "k\ta\n");
+	static const char dots[] = "........................................";
+	for (size_t i = 0; i < count; i++)
+		buf_printf(&b, "%zu%.*s\t%zu\n", i, (int)(i % 40), dots, i);
+	struct dim *d = load_tsv_lf("lines", &b, "k", DIM_TYPE_STRING, attrs, 1, 2, 90);
+	cr_assert_eq(dim_rows(d), count);
+	char keybuf[BATCH][64];
+	struct dim_str skeys[BATCH];
+	uint64_t cand[BATCH];
+	size_t wrong = 0;
+	for (size_t base = 0; base < 2 * count; base += BATCH) {
+		size_t n = 2 * count - base < BATCH ? 2 * count - base : BATCH;
+		for (size_t j = 0; j < n; j++) {
+			size_t i = (base + j) % count;
+			int len = snprintf(keybuf[j], sizeof(keybuf[j]), "%zu%.*s%s", i, (int)(i % 40),
+					   dots, base + j >= count ? "!" : "");
+			skeys[j] = (struct dim_str){keybuf[j], (size_t)len};
+		}
+		dim_probe_start_str(d, skeys, n, hashes2, cand);
+		dim_probe_finish_str(d, skeys, hashes2, cand, n, rows2);
+		dim_hash_str(d, skeys, n, hashes);
+		dim_prefetch(d, hashes, n);
+		dim_lookup_str(d, skeys, hashes, n, rows);
+		for (size_t j = 0; j < n; j++) {
+			const struct dim_row *want = dim_find_str(d, skeys[j].ptr, skeys[j].len);
+			bool present = base + j < count;
+			wrong += rows[j] != want || rows2[j] != want || hashes2[j] != hashes[j] ||
+				 (want != NULL) != present ||
+				 (want && dim_row_u64(dim_col(d, 0), want) != base + j);
+		}
+	}
+	cr_assert_eq(wrong, 0, "String keys: %zu wrong", wrong);
+	dim_free(d);
+	free(b.p);
 }
 
 /* A 21-byte device id, distinct for distinct i. */
