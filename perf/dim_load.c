@@ -1,8 +1,10 @@
 /*
  * bench-dim-load: loads dimension files with dim_load() and reports, per dimension, the memory
  * of the table (dim_bytes, bytes per row), the load time and rate (median of --repeat loads),
- * the huge-page mode and load threads, then the random-lookup rate a worker sees: batches of
- * DIM_LOOKUP_BATCH present keys, hashed, prefetched and probed on one thread. Finally the total
+ * the huge-page mode and load threads, then random-lookup rates on one thread: "batch", groups of
+ * DIM_LOOKUP_BATCH present keys hashed, prefetched and probed (dim_lookup_*); "worker", chunks
+ * of WORKER_CHUNK_EVENTS keys through the worker's pipelined probe (dim_probe_start_*, then
+ * dim_probe_finish_str); "single", one key at a time (dim_find_*). Finally the total
  * bytes of all tables, held at once, and the process's peak memory.
  *
  *   bench-dim-load [options] [NAME=PATH ...]
@@ -33,6 +35,7 @@
 
 #include "dim.h"
 #include "log.h"
+#include "worker.h"
 
 #define BENCH_DIMS_MAX 8
 #define BENCH_REPEAT_MAX 100
@@ -102,6 +105,7 @@ struct bench_result {
 	uint64_t lookups;
 	uint64_t hits;
 	double batch_per_s;
+	double worker_per_s;
 	double single_per_s;
 };
 
@@ -531,6 +535,37 @@ static uint64_t bench_lookup_batches(const struct dim *d, const struct bench_poo
 	return sum;
 }
 
+/* Chunks of WORKER_CHUNK_EVENTS keys as the worker probes them: dim_probe_start_*, then for
+ * String keys dim_probe_finish_str, then the attributes. */
+static uint64_t bench_lookup_worker(const struct dim *d, const struct bench_pool *p,
+				   uint64_t lookups, uint64_t *hits)
+{
+	uint64_t hashes[WORKER_CHUNK_EVENTS];
+	uint64_t cand[WORKER_CHUNK_EVENTS];
+	const struct dim_row *rows[WORKER_CHUNK_EVENTS];
+	uint64_t sum = 0;
+	size_t at = 0;
+	for (uint64_t done = 0; done < lookups;) {
+		size_t n = WORKER_CHUNK_EVENTS;
+		if (n > p->count - at)
+			n = p->count - at;
+		if (n > lookups - done)
+			n = (size_t)(lookups - done);
+		if (p->u64) {
+			dim_probe_start_u64(d, p->u64 + at, n, hashes, rows);
+		} else {
+			dim_probe_start_str(d, p->str + at, n, hashes, cand);
+			dim_probe_finish_str(d, p->str + at, hashes, cand, n, rows);
+		}
+		sum += bench_use_rows(d, rows, n, hits);
+		done += n;
+		at += n;
+		if (at == p->count)
+			at = 0;
+	}
+	return sum;
+}
+
 /* One key at a time with dim_find_*: the same work without batching or prefetching. */
 static uint64_t bench_lookup_single(const struct dim *d, const struct bench_pool *p,
 				    uint64_t lookups, uint64_t *hits)
@@ -568,21 +603,26 @@ static int bench_lookups(const struct bench_options *o, const struct bench_input
 	double t0 = bench_now_s();
 	sink += bench_lookup_batches(r->d, &pool, o->lookups, &hits);
 	double t1 = bench_now_s();
+	uint64_t worker_hits = 0;
+	sink += bench_lookup_worker(r->d, &pool, o->lookups, &worker_hits);
+	double t2 = bench_now_s();
 	uint64_t single_hits = 0;
 	sink += bench_lookup_single(r->d, &pool, o->lookups, &single_hits);
-	double t2 = bench_now_s();
+	double t3 = bench_now_s();
 	r->lookups = o->lookups;
 	r->hits = hits;
 	r->batch_per_s = (double)o->lookups / (t1 - t0);
-	r->single_per_s = (double)o->lookups / (t2 - t1);
-	if (hits != single_hits || hits != o->lookups)
-		log_warn("bench", "%s: %" PRIu64 " of %" PRIu64 " batch lookups and %" PRIu64
-				  " single lookups hit",
-			 in->schema->name, hits, o->lookups, single_hits);
-	printf("%s: %" PRIu64 " random lookups of %zu sampled keys: batch %.2fM/s, single "
-	       "%.2fM/s, hits %.4f (checksum %" PRIu64 ")\n",
+	r->worker_per_s = (double)o->lookups / (t2 - t1);
+	r->single_per_s = (double)o->lookups / (t3 - t2);
+	if (hits != single_hits || hits != worker_hits || hits != o->lookups)
+		log_warn("bench", "%s: %" PRIu64 " of %" PRIu64 " batch lookups, %" PRIu64
+				  " worker lookups and %" PRIu64 " single lookups hit",
+			 in->schema->name, hits, o->lookups, worker_hits, single_hits);
+	printf("%s: %" PRIu64 " random lookups of %zu sampled keys: batch %.2fM/s, worker "
+	       "%.2fM/s, single %.2fM/s, hits %.4f (checksum %" PRIu64 ")\n",
 	       in->schema->name, o->lookups, pool.count, r->batch_per_s / 1e6,
-	       r->single_per_s / 1e6, (double)hits / (double)o->lookups, sink);
+	       r->worker_per_s / 1e6, r->single_per_s / 1e6, (double)hits / (double)o->lookups,
+	       sink);
 	bench_pool_free(&pool);
 	return 0;
 }
@@ -650,9 +690,9 @@ static void bench_report(const struct bench_options *o, const struct bench_input
 	for (unsigned i = 0; i < o->repeat; i++)
 		printf("%s%.4f", i ? "," : "", r->seconds[i]);
 	printf("\thuge_mode=%s\tthreads=%u\tlookups=%" PRIu64 "\tlookup_hits=%" PRIu64
-	       "\tlookups_per_s=%.0f\tsingle_lookups_per_s=%.0f\n",
+	       "\tlookups_per_s=%.0f\tworker_lookups_per_s=%.0f\tsingle_lookups_per_s=%.0f\n",
 	       huge_mode_name(dim_huge_mode(d)), st->threads, r->lookups, r->hits, r->batch_per_s,
-	       r->single_per_s);
+	       r->worker_per_s, r->single_per_s);
 	fflush(stdout);
 }
 
