@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 #include "dim_impl.h"
 #include "log.h"
@@ -235,25 +238,47 @@ static inline uint64_t dim_str_candidate(const struct dim *d, const struct dim_s
 }
 
 /*
+ * The eight 8-byte words of a cache line compared at once: bit i of the result is set when word
+ * i, shifted right by SHR bits, equals want; bit i of *zero when word i is 0. One compare each
+ * with AVX-512, else eight.
+ */
+static inline __attribute__((always_inline)) unsigned
+dim_line_words(const uint8_t *line, uint64_t want, const unsigned shr, unsigned *zero)
+{
+#ifdef __AVX512F__
+	__m512i v = _mm512_loadu_si512(line);
+	*zero = _mm512_testn_epi64_mask(v, v);
+	return _mm512_cmpeq_epi64_mask(shr ? _mm512_srli_epi64(v, shr) : v,
+				       _mm512_set1_epi64((long long)want));
+#else
+	unsigned eq = 0, z = 0;
+	for (unsigned i = 0; i < DIM_LINE_BYTES / 8; i++) {
+		uint64_t w = dim_load_u64(line + 8 * i);
+		eq |= (unsigned)((w >> shr) == want) << i;
+		z |= (unsigned)(w == 0) << i;
+	}
+	*zero = z;
+	return eq;
+#endif
+}
+
+/*
  * The probe of a key's home line, without a branch on the slots (a branch on a slot still on its
  * way from memory stalls the pipeline each time it is mispredicted): every slot of the line is
  * compared. Sets *row to the key's slot, or NULL, and returns true when the line cannot decide
  * (every slot holds another key, so the key may lie beyond; or key 0, which has its own slot):
- * dim_probe_u64 must walk on. SHIFT is the slot size's log2 (8, 16 or 32 bytes), a constant,
- * so the slots of the line unroll.
+ * dim_probe_u64 must walk on. SHIFT is the slot size's log2 (8, 16 or 32 bytes), a constant.
  */
 static inline __attribute__((always_inline)) bool
 dim_line_u64(const uint8_t *line, uint64_t key, const unsigned shift, const struct dim_row **row)
 {
-	const unsigned per_line = DIM_LINE_BYTES >> shift;
-	unsigned hit = 0, empty = 0;
-	for (unsigned i = 0; i < per_line; i++) {
-		uint64_t k = dim_load_u64(line + ((size_t)i << shift));
-		hit |= (unsigned)(k == key) << i;
-		empty |= (unsigned)(k == 0) << i;
-	}
+	/* The words that are slots' keys: every one, every other, every fourth. */
+	const unsigned keys = shift == 3 ? 0xff : shift == 4 ? 0x55 : 0x11;
+	unsigned empty;
+	unsigned hit = dim_line_words(line, key, 0, &empty) & keys;
+	empty &= keys;
 	/* A key is stored once, so a hit is the key's slot (key 0 matches the empty slots). */
-	uintptr_t at = (uintptr_t)(line + ((size_t)__builtin_ctz(hit | 1u << per_line) << shift));
+	uintptr_t at = (uintptr_t)(line + 8 * __builtin_ctz(hit | 0x100));
 	*row = (const struct dim_row *)(at & -(uintptr_t)(hit != 0 && key != 0));
 	return (hit | empty) == 0 || key == 0;
 }
@@ -376,16 +401,10 @@ void dim_probe_start_u64(const struct dim *d, const uint64_t *keys, size_t n, ui
 static inline __attribute__((always_inline)) bool
 dim_line_str(const struct dim *d, const uint8_t *line, uint32_t tag, size_t len, uint64_t *cand)
 {
-	enum { PER_LINE = DIM_LINE_BYTES / 8 };
-	uint64_t v[PER_LINE];
-	unsigned hit = 0, empty = 0;
-	for (unsigned i = 0; i < PER_LINE; i++) {
-		v[i] = dim_load_u64(line + 8 * i);
-		hit |= (unsigned)((uint32_t)(v[i] >> 32) == tag) << i;
-		empty |= (unsigned)(v[i] == 0) << i;
-	}
+	unsigned empty;
+	unsigned hit = dim_line_words(line, tag, 32, &empty);
 	hit &= (empty & -empty) - 1; /* no key of this line lies past an empty slot */
-	uint64_t off = (uint32_t)v[__builtin_ctz(hit | 1u << PER_LINE) & (PER_LINE - 1)] &
+	uint64_t off = (uint32_t)dim_load_u64(line + 8 * (__builtin_ctz(hit | 0x100) & 7)) &
 		       -(uint64_t)(hit != 0);
 	const uint8_t *rec = d->arena + off;
 	__builtin_prefetch(rec);
