@@ -303,17 +303,40 @@ static inline const uint8_t *dim_geo_line(struct dim_geo g, uint64_t h, const un
 }
 
 /*
- * The probe pipeline, by groups of DIM_PROBE_AHEAD keys. With hash_out (a constant NULL or
- * hashes itself), the keys of group k + 1 are hashed into it and their home lines prefetched,
- * then group k, whose lines have had that time to arrive, is probed line by line; without,
- * hashes[] is given and the caller has prefetched.
- * Keys a line cannot decide are walked when DIM_LOOKUP_BATCH - DIM_PROBE_AHEAD of them are
- * waiting and at the end, after their next lines are prefetched together, so those loads
- * overlap too.
+ * The String probe's first look at a key's home line, without a branch on the slots: every
+ * slot's tag is compared, and the first match before the first empty slot is the candidate
+ * (*cand its record's arena offset, prefetched; UINT64_MAX when no slot matches). Returns true
+ * when the line cannot decide (every slot holds another tag): dim_str_candidate walks on.
+ */
+static inline __attribute__((always_inline)) bool
+dim_line_str(const struct dim *d, const uint8_t *line, uint32_t tag, size_t len, uint64_t *cand)
+{
+	unsigned empty;
+	unsigned hit = dim_line_words(line, tag, 32, &empty);
+	hit &= (empty & -empty) - 1; /* no key of this line lies past an empty slot */
+	uint64_t off = (uint32_t)dim_load_u64(line + 8 * (__builtin_ctz(hit | 0x100) & 7)) &
+		       -(uint64_t)(hit != 0);
+	const uint8_t *rec = d->arena + off;
+	__builtin_prefetch(rec);
+	__builtin_prefetch(rec + d->row_fixed + len);
+	*cand = hit ? off : UINT64_MAX;
+	return (hit | empty) == 0;
+}
+
+/*
+ * The probe pipeline, by groups of DIM_PROBE_AHEAD keys, for UInt64 keys (keys_u64; rows[i] is
+ * the key's row or NULL) or String keys (keys_str; cand[i] is the first tag match's record,
+ * prefetched, or UINT64_MAX): one of the two is NULL, a constant where this is inlined. With
+ * hash_out (a constant NULL or hashes itself), the keys of group k + 1 are hashed into it and
+ * their home lines prefetched, then group k, whose lines have had that time to arrive, is probed
+ * line by line; without, hashes[] is given and the caller has prefetched. Keys a line cannot
+ * decide are walked when DIM_LOOKUP_BATCH - DIM_PROBE_AHEAD of them are waiting and at the end,
+ * after their next lines are prefetched together, so those loads overlap too.
  */
 static inline __attribute__((always_inline)) void
-dim_probe_lines_u64(const struct dim *d, const uint64_t *keys, size_t n, const uint64_t *hashes,
-		    uint64_t *hash_out, const struct dim_row **rows, const unsigned shift)
+dim_probe_lines(const struct dim *d, const uint64_t *keys_u64, const struct dim_str *keys_str,
+		size_t n, const uint64_t *hashes, uint64_t *hash_out, const struct dim_row **rows,
+		uint64_t *cand, const unsigned shift)
 {
 	struct dim_geo g = dim_geo_of(d);
 	uint32_t walks[DIM_LOOKUP_BATCH];
@@ -321,7 +344,8 @@ dim_probe_lines_u64(const struct dim *d, const uint64_t *keys, size_t n, const u
 	for (size_t first = 0; first < n + DIM_PROBE_AHEAD; first += DIM_PROBE_AHEAD) {
 		size_t end = first + DIM_PROBE_AHEAD < n ? first + DIM_PROBE_AHEAD : n;
 		for (size_t i = first; hash_out && i < end; i++) {
-			uint64_t h = dim_hash_key_u64(keys[i]);
+			uint64_t h = keys_str ? XXH3_64bits(keys_str[i].ptr, keys_str[i].len)
+					      : dim_hash_key_u64(keys_u64[i]);
 			hash_out[i] = h;
 			__builtin_prefetch(dim_geo_line(g, h, shift));
 		}
@@ -331,22 +355,29 @@ dim_probe_lines_u64(const struct dim *d, const uint64_t *keys, size_t n, const u
 								 ? from + DIM_PROBE_AHEAD
 								 : n;
 		for (size_t j = from; j < to; j++) {
+			const uint8_t *line = dim_geo_line(g, hashes[j], shift);
 			walks[nwalk] = (uint32_t)j;
-			nwalk += dim_line_u64(dim_geo_line(g, hashes[j], shift), keys[j], shift,
-					      &rows[j]);
+			nwalk += keys_str ? dim_line_str(d, line, (uint32_t)(hashes[j] >> 32),
+							 keys_str[j].len, &cand[j])
+					  : dim_line_u64(line, keys_u64[j], shift, &rows[j]);
 		}
 		if (nwalk > DIM_LOOKUP_BATCH - DIM_PROBE_AHEAD || (to == n && nwalk > 0)) {
 			for (size_t w = 0; w < nwalk; w++)
 				__builtin_prefetch(dim_geo_line(g, hashes[walks[w]], shift) +
 						   DIM_LINE_BYTES);
-			for (size_t w = 0; w < nwalk; w++)
-				rows[walks[w]] = dim_probe_u64(d, keys[walks[w]], hashes[walks[w]]);
+			for (size_t w = 0; w < nwalk; w++) {
+				uint32_t k = walks[w];
+				if (keys_str)
+					cand[k] = dim_str_candidate(d, &keys_str[k], hashes[k]);
+				else
+					rows[k] = dim_probe_u64(d, keys_u64[k], hashes[k]);
+			}
 			nwalk = 0;
 		}
 	}
 }
 
-/* Probes n UInt64 keys into rows (hashing them first into hash_out, as dim_probe_lines_u64);
+/* Probes n UInt64 keys into rows (hashing them first into hash_out, as dim_probe_lines);
  * a table of the other key type gives all NULL. */
 static inline __attribute__((always_inline)) void
 dim_probe_keys_u64(const struct dim *d, const uint64_t *keys, size_t n, const uint64_t *hashes,
@@ -360,9 +391,9 @@ dim_probe_keys_u64(const struct dim *d, const uint64_t *keys, size_t n, const ui
 		return;
 	}
 	switch (d->slot_shift) {
-	case 3: dim_probe_lines_u64(d, keys, n, hashes, hash_out, rows, 3); return;
-	case 4: dim_probe_lines_u64(d, keys, n, hashes, hash_out, rows, 4); return;
-	case 5: dim_probe_lines_u64(d, keys, n, hashes, hash_out, rows, 5); return;
+	case 3: dim_probe_lines(d, keys, NULL, n, hashes, hash_out, rows, NULL, 3); return;
+	case 4: dim_probe_lines(d, keys, NULL, n, hashes, hash_out, rows, NULL, 4); return;
+	case 5: dim_probe_lines(d, keys, NULL, n, hashes, hash_out, rows, NULL, 5); return;
 	default: break;
 	}
 	/* A slot of a line or more: the line is the slot. */
@@ -392,65 +423,6 @@ void dim_probe_start_u64(const struct dim *d, const uint64_t *keys, size_t n, ui
 	dim_probe_keys_u64(d, keys, n, hashes, hashes, rows);
 }
 
-/*
- * The String probe's first look at a key's home line, without a branch on the slots: every
- * slot's tag is compared, and the first match before the first empty slot is the candidate
- * (*cand its record's arena offset, prefetched; UINT64_MAX when no slot matches). Returns true
- * when the line cannot decide (every slot holds another tag): dim_str_candidate walks on.
- */
-static inline __attribute__((always_inline)) bool
-dim_line_str(const struct dim *d, const uint8_t *line, uint32_t tag, size_t len, uint64_t *cand)
-{
-	unsigned empty;
-	unsigned hit = dim_line_words(line, tag, 32, &empty);
-	hit &= (empty & -empty) - 1; /* no key of this line lies past an empty slot */
-	uint64_t off = (uint32_t)dim_load_u64(line + 8 * (__builtin_ctz(hit | 0x100) & 7)) &
-		       -(uint64_t)(hit != 0);
-	const uint8_t *rec = d->arena + off;
-	__builtin_prefetch(rec);
-	__builtin_prefetch(rec + d->row_fixed + len);
-	*cand = hit ? off : UINT64_MAX;
-	return (hit | empty) == 0;
-}
-
-/* As dim_probe_lines_u64, for String keys: cand[i] = the first tag match's record, prefetched,
- * or UINT64_MAX. */
-static inline __attribute__((always_inline)) void
-dim_probe_lines_str(const struct dim *d, const struct dim_str *keys, size_t n,
-		    const uint64_t *hashes, uint64_t *hash_out, uint64_t *cand)
-{
-	struct dim_geo g = dim_geo_of(d);
-	uint32_t walks[DIM_LOOKUP_BATCH];
-	size_t nwalk = 0;
-	for (size_t first = 0; first < n + DIM_PROBE_AHEAD; first += DIM_PROBE_AHEAD) {
-		size_t end = first + DIM_PROBE_AHEAD < n ? first + DIM_PROBE_AHEAD : n;
-		for (size_t i = first; hash_out && i < end; i++) {
-			uint64_t h = XXH3_64bits(keys[i].ptr, keys[i].len);
-			hash_out[i] = h;
-			__builtin_prefetch(dim_geo_line(g, h, 3));
-		}
-		if (first == 0)
-			continue;
-		size_t from = first - DIM_PROBE_AHEAD, to = from + DIM_PROBE_AHEAD < n
-								 ? from + DIM_PROBE_AHEAD
-								 : n;
-		for (size_t j = from; j < to; j++) {
-			walks[nwalk] = (uint32_t)j;
-			nwalk += dim_line_str(d, dim_geo_line(g, hashes[j], 3),
-					      (uint32_t)(hashes[j] >> 32), keys[j].len, &cand[j]);
-		}
-		if (nwalk > DIM_LOOKUP_BATCH - DIM_PROBE_AHEAD || (to == n && nwalk > 0)) {
-			for (size_t w = 0; w < nwalk; w++)
-				__builtin_prefetch(dim_geo_line(g, hashes[walks[w]], 3) +
-						   DIM_LINE_BYTES);
-			for (size_t w = 0; w < nwalk; w++)
-				cand[walks[w]] = dim_str_candidate(d, &keys[walks[w]],
-								   hashes[walks[w]]);
-			nwalk = 0;
-		}
-	}
-}
-
 void dim_probe_start_str(const struct dim *d, const struct dim_str *keys, size_t n,
 			 uint64_t *hashes, uint64_t *cand)
 {
@@ -460,7 +432,7 @@ void dim_probe_start_str(const struct dim *d, const struct dim_str *keys, size_t
 			cand[i] = UINT64_MAX;
 		return;
 	}
-	dim_probe_lines_str(d, keys, n, hashes, hashes, cand);
+	dim_probe_lines(d, NULL, keys, n, hashes, hashes, NULL, cand, 3);
 }
 
 void dim_probe_finish_str(const struct dim *d, const struct dim_str *keys, const uint64_t *hashes,
@@ -492,7 +464,7 @@ void dim_lookup_str(const struct dim *d, const struct dim_str *keys, const uint6
 	uint64_t cand[DIM_LOOKUP_BATCH]; /* record of the first tag match, or UINT64_MAX */
 	for (size_t first = 0; first < n; first += DIM_LOOKUP_BATCH) {
 		size_t m = n - first < DIM_LOOKUP_BATCH ? n - first : DIM_LOOKUP_BATCH;
-		dim_probe_lines_str(d, keys + first, m, hashes + first, NULL, cand);
+		dim_probe_lines(d, NULL, keys + first, m, hashes + first, NULL, NULL, cand, 3);
 		dim_probe_finish_str(d, keys + first, hashes + first, cand, m, rows + first);
 	}
 }
