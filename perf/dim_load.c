@@ -503,21 +503,33 @@ static uint64_t bench_use_rows(const struct dim *d, const struct dim_row *const 
 	return sum;
 }
 
-/* Batches of DIM_LOOKUP_BATCH keys: hash, prefetch, probe, read the attributes. */
-static uint64_t bench_lookup_batches(const struct dim *d, const struct bench_pool *p,
-				     uint64_t lookups, uint64_t *hits)
+/*
+ * Random lookups of the pool's keys, cycled, in groups the way a caller makes them: with worker
+ * false, groups of DIM_LOOKUP_BATCH hashed, prefetched and probed by dim_lookup_*; with worker
+ * true, chunks of WORKER_CHUNK_EVENTS through dim_probe_start_* (then, for String keys,
+ * dim_probe_finish_str). Either way the attributes of the rows found are read.
+ */
+static uint64_t bench_lookup_groups(const struct dim *d, const struct bench_pool *p,
+				    uint64_t lookups, bool worker, uint64_t *hits)
 {
-	uint64_t hashes[DIM_LOOKUP_BATCH];
-	const struct dim_row *rows[DIM_LOOKUP_BATCH];
+	uint64_t hashes[WORKER_CHUNK_EVENTS];
+	uint64_t cand[WORKER_CHUNK_EVENTS];
+	const struct dim_row *rows[WORKER_CHUNK_EVENTS];
+	const size_t group = worker ? WORKER_CHUNK_EVENTS : DIM_LOOKUP_BATCH;
 	uint64_t sum = 0;
 	size_t at = 0;
 	for (uint64_t done = 0; done < lookups;) {
-		size_t n = DIM_LOOKUP_BATCH;
+		size_t n = group;
 		if (n > p->count - at)
 			n = p->count - at;
 		if (n > lookups - done)
 			n = (size_t)(lookups - done);
-		if (p->u64) {
+		if (worker && p->u64) {
+			dim_probe_start_u64(d, p->u64 + at, n, hashes, rows);
+		} else if (worker) {
+			dim_probe_start_str(d, p->str + at, n, hashes, cand);
+			dim_probe_finish_str(d, p->str + at, hashes, cand, n, rows);
+		} else if (p->u64) {
 			dim_hash_u64(d, p->u64 + at, n, hashes);
 			dim_prefetch(d, hashes, n);
 			dim_lookup_u64(d, p->u64 + at, hashes, n, rows);
@@ -525,37 +537,6 @@ static uint64_t bench_lookup_batches(const struct dim *d, const struct bench_poo
 			dim_hash_str(d, p->str + at, n, hashes);
 			dim_prefetch(d, hashes, n);
 			dim_lookup_str(d, p->str + at, hashes, n, rows);
-		}
-		sum += bench_use_rows(d, rows, n, hits);
-		done += n;
-		at += n;
-		if (at == p->count)
-			at = 0;
-	}
-	return sum;
-}
-
-/* Chunks of WORKER_CHUNK_EVENTS keys as the worker probes them: dim_probe_start_*, then for
- * String keys dim_probe_finish_str, then the attributes. */
-static uint64_t bench_lookup_worker(const struct dim *d, const struct bench_pool *p,
-				   uint64_t lookups, uint64_t *hits)
-{
-	uint64_t hashes[WORKER_CHUNK_EVENTS];
-	uint64_t cand[WORKER_CHUNK_EVENTS];
-	const struct dim_row *rows[WORKER_CHUNK_EVENTS];
-	uint64_t sum = 0;
-	size_t at = 0;
-	for (uint64_t done = 0; done < lookups;) {
-		size_t n = WORKER_CHUNK_EVENTS;
-		if (n > p->count - at)
-			n = p->count - at;
-		if (n > lookups - done)
-			n = (size_t)(lookups - done);
-		if (p->u64) {
-			dim_probe_start_u64(d, p->u64 + at, n, hashes, rows);
-		} else {
-			dim_probe_start_str(d, p->str + at, n, hashes, cand);
-			dim_probe_finish_str(d, p->str + at, hashes, cand, n, rows);
 		}
 		sum += bench_use_rows(d, rows, n, hits);
 		done += n;
@@ -601,10 +582,10 @@ static int bench_lookups(const struct bench_options *o, const struct bench_input
 	}
 	uint64_t hits = 0, sink = 0;
 	double t0 = bench_now_s();
-	sink += bench_lookup_batches(r->d, &pool, o->lookups, &hits);
+	sink += bench_lookup_groups(r->d, &pool, o->lookups, false, &hits);
 	double t1 = bench_now_s();
 	uint64_t worker_hits = 0;
-	sink += bench_lookup_worker(r->d, &pool, o->lookups, &worker_hits);
+	sink += bench_lookup_groups(r->d, &pool, o->lookups, true, &worker_hits);
 	double t2 = bench_now_s();
 	uint64_t single_hits = 0;
 	sink += bench_lookup_single(r->d, &pool, o->lookups, &single_hits);
