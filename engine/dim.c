@@ -76,9 +76,15 @@ uint64_t dim_hash_key_u64(uint64_t key)
 	return XXH3_64bits(&le, sizeof(le));
 }
 
+/* The shard of hash h among shards: its bucket scaled onto them. */
+static inline uint64_t dim_shard_among(unsigned shards, uint64_t h)
+{
+	return ((uint64_t)dim_bucket_of(h) * shards) >> DIM_BUCKET_BITS;
+}
+
 static inline uint64_t dim_shard_of(const struct dim *d, uint64_t h)
 {
-	return ((uint64_t)dim_bucket_of(h) * d->shards) >> DIM_BUCKET_BITS;
+	return dim_shard_among(d->shards, h);
 }
 
 /* Index of the first slot of h's shard. */
@@ -298,7 +304,7 @@ static inline struct dim_geo dim_geo_of(const struct dim *d)
 
 static inline const uint8_t *dim_geo_line(struct dim_geo g, uint64_t h, const unsigned shift)
 {
-	uint64_t shard = ((uint64_t)dim_bucket_of(h) * g.shards) >> DIM_BUCKET_BITS;
+	uint64_t shard = dim_shard_among(g.shards, h);
 	return g.slots + (((shard << g.cap_bits) | (h & g.home_mask)) << shift);
 }
 
