@@ -273,13 +273,14 @@ dim_line_words(const uint8_t *line, uint64_t want, const unsigned shr, unsigned 
  * way from memory stalls the pipeline each time it is mispredicted): every slot of the line is
  * compared. Sets *row to the key's slot, or NULL, and returns true when the line cannot decide
  * (every slot holds another key, so the key may lie beyond; or key 0, which has its own slot):
- * dim_probe_u64 must walk on. SHIFT is the slot size's log2 (8, 16 or 32 bytes), a constant.
+ * dim_probe_u64 must walk on. SHIFT is the slot size's log2, a constant for slots of 8, 16 and 32
+ * bytes; a slot of a line or more has its key in the line's first word.
  */
 static inline __attribute__((always_inline)) bool
 dim_line_u64(const uint8_t *line, uint64_t key, const unsigned shift, const struct dim_row **row)
 {
-	/* The words that are slots' keys: every one, every other, every fourth. */
-	const unsigned keys = shift == 3 ? 0xff : shift == 4 ? 0x55 : 0x11;
+	/* The words that are slots' keys: every one, every other, every fourth, the first. */
+	const unsigned keys = shift == 3 ? 0xff : shift == 4 ? 0x55 : shift == 5 ? 0x11 : 0x01;
 	unsigned empty;
 	unsigned hit = dim_line_words(line, key, 0, &empty) & keys;
 	empty &= keys;
@@ -345,6 +346,8 @@ dim_probe_lines(const struct dim *d, const uint64_t *keys_u64, const struct dim_
 		uint64_t *cand, const unsigned shift)
 {
 	struct dim_geo g = dim_geo_of(d);
+	/* From a home line to the next slot that is not in it. */
+	const size_t next = (size_t)1 << shift > DIM_LINE_BYTES ? (size_t)1 << shift : DIM_LINE_BYTES;
 	uint32_t walks[DIM_LOOKUP_BATCH];
 	size_t nwalk = 0;
 	for (size_t first = 0; first < n + DIM_PROBE_AHEAD; first += DIM_PROBE_AHEAD) {
@@ -369,8 +372,7 @@ dim_probe_lines(const struct dim *d, const uint64_t *keys_u64, const struct dim_
 		}
 		if (nwalk > DIM_LOOKUP_BATCH - DIM_PROBE_AHEAD || (to == n && nwalk > 0)) {
 			for (size_t w = 0; w < nwalk; w++)
-				__builtin_prefetch(dim_geo_line(g, hashes[walks[w]], shift) +
-						   DIM_LINE_BYTES);
+				__builtin_prefetch(dim_geo_line(g, hashes[walks[w]], shift) + next);
 			for (size_t w = 0; w < nwalk; w++) {
 				uint32_t k = walks[w];
 				if (keys_str)
@@ -396,25 +398,13 @@ dim_probe_keys_u64(const struct dim *d, const uint64_t *keys, size_t n, const ui
 			rows[i] = NULL;
 		return;
 	}
+	/* The common slot sizes as constants, so their lines' compares unroll. */
 	switch (d->slot_shift) {
 	case 3: dim_probe_lines(d, keys, NULL, n, hashes, hash_out, rows, NULL, 3); return;
 	case 4: dim_probe_lines(d, keys, NULL, n, hashes, hash_out, rows, NULL, 4); return;
 	case 5: dim_probe_lines(d, keys, NULL, n, hashes, hash_out, rows, NULL, 5); return;
-	default: break;
+	default: dim_probe_lines(d, keys, NULL, n, hashes, hash_out, rows, NULL, d->slot_shift);
 	}
-	/* A slot of a line or more: the line is the slot. */
-	for (size_t i = 0; i < n; i++) {
-		if (hash_out) {
-			hash_out[i] = dim_hash_key_u64(keys[i]);
-			dim_slot_prefetch(d, hash_out[i]);
-		}
-		if (i >= DIM_PROBE_AHEAD) {
-			size_t j = i - DIM_PROBE_AHEAD;
-			rows[j] = dim_probe_u64(d, keys[j], hashes[j]);
-		}
-	}
-	for (size_t j = n > DIM_PROBE_AHEAD ? n - DIM_PROBE_AHEAD : 0; j < n; j++)
-		rows[j] = dim_probe_u64(d, keys[j], hashes[j]);
 }
 
 void dim_lookup_u64(const struct dim *d, const uint64_t *keys, const uint64_t *hashes, size_t n,
