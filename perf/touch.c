@@ -4,12 +4,13 @@
  *
  *   bench-touch [--bytes N] [--idle S] [--huge auto|hugetlb|thp|4k]
  *
- * Maps N bytes (default 1 GiB; a size as the configuration writes it: 4096, 256MiB, 1G) with huge_alloc, writes one byte per 4 KiB page
- * (every page faults and is zeroed by the kernel), unmaps it, and does that again: three times
- * at once, then after S seconds idle (default 5), then once more at once. A virtual machine
- * whose host takes back the memory its guest frees (virtio free page reporting) makes a touch
- * of memory freed seconds ago, or never touched, cost a fault on the host too; memory freed a
- * moment ago and handed out again does not. One line per pass, as `key=value` pairs:
+ * Maps N bytes (default 1 GiB; a size as the configuration writes it: 4096, 256MiB, 1G) with
+ * huge_alloc, writes one byte per 4 KiB page (every page faults and is zeroed by the kernel),
+ * unmaps it, and does that again: three times at once, then after S seconds idle (default 5),
+ * then once more at once. A virtual machine whose host takes back the memory its guest frees
+ * (virtio free page reporting) makes a touch of memory freed seconds ago, or never touched, cost
+ * a fault on the host too; memory freed a moment ago and handed out again does not. One line per
+ * pass, as `key=value` pairs:
  *
  *   touch: pass=1 when=first mode=thp bytes=1073741824 seconds=2.951 gb_per_s=0.36
  */
