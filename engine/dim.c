@@ -290,17 +290,20 @@ dim_line_u64(const uint8_t *line, uint64_t key, const unsigned shift, const stru
 	return (hit | empty) == 0 || key == 0;
 }
 
-/* The slot table's geometry in locals: stores through the callers' arrays could alias the
- * struct's fields, which would otherwise be reloaded for every key. */
+/* The table's geometry in locals: stores through the callers' arrays could alias the struct's
+ * fields, which would otherwise be reloaded for every key. */
 struct dim_geo {
 	const uint8_t *slots;
+	const uint8_t *arena;
 	uint64_t home_mask;
 	unsigned cap_bits, shards;
+	uint32_t row_fixed;
 };
 
 static inline struct dim_geo dim_geo_of(const struct dim *d)
 {
-	return (struct dim_geo){d->slots, d->home_mask, d->cap_bits, d->shards};
+	return (struct dim_geo){d->slots, d->arena, d->home_mask, d->cap_bits, d->shards,
+				d->row_fixed};
 }
 
 static inline const uint8_t *dim_geo_line(struct dim_geo g, uint64_t h, const unsigned shift)
@@ -316,47 +319,57 @@ static inline const uint8_t *dim_geo_line(struct dim_geo g, uint64_t h, const un
  * when the line cannot decide (every slot holds another tag): dim_str_candidate walks on.
  */
 static inline __attribute__((always_inline)) bool
-dim_line_str(const struct dim *d, const uint8_t *line, uint32_t tag, size_t len, uint64_t *cand)
+dim_line_str(struct dim_geo g, const uint8_t *line, uint32_t tag, size_t len, uint64_t *cand)
 {
 	unsigned empty;
 	unsigned hit = dim_line_words(line, tag, 32, &empty);
 	hit &= (empty & -empty) - 1; /* no key of this line lies past an empty slot */
 	uint64_t off = (uint32_t)dim_load_u64(line + 8 * (__builtin_ctz(hit | 0x100) & 7)) &
 		       -(uint64_t)(hit != 0);
-	const uint8_t *rec = d->arena + off;
+	const uint8_t *rec = g.arena + off;
 	__builtin_prefetch(rec);
-	__builtin_prefetch(rec + d->row_fixed + len);
+	__builtin_prefetch(rec + g.row_fixed + len);
 	*cand = hit ? off : UINT64_MAX;
 	return (hit | empty) == 0;
 }
 
 /*
  * The probe pipeline, by groups of DIM_PROBE_AHEAD keys, for UInt64 keys (keys_u64; rows[i] is
- * the key's row or NULL) or String keys (keys_str; cand[i] is the first tag match's record,
- * prefetched, or UINT64_MAX): one of the two is NULL, a constant where this is inlined. With
- * hash_out (a constant NULL or hashes itself), the keys of group k + 1 are hashed into it and
- * their home lines prefetched, then group k, whose lines have had that time to arrive, is probed
- * line by line; without, hashes[] is given and the caller has prefetched. Keys a line cannot
- * decide are walked when DIM_LOOKUP_BATCH - DIM_PROBE_AHEAD of them are waiting and at the end,
- * after their next lines are prefetched together, so those loads overlap too.
+ * the key's row or NULL) or, with STR, String keys (keys_str; cand[i] is the first tag match's
+ * record, prefetched, or UINT64_MAX); STR is a constant where this is inlined. The home lines of
+ * group k + 1 are found (with hash_out, a constant NULL or hashes itself, their keys are hashed
+ * into it first and the lines prefetched; without, hashes[] is given and the caller has
+ * prefetched), then group k, whose lines have had that time to arrive, is probed line by line.
+ * Keys a line cannot decide are walked when DIM_LOOKUP_BATCH - DIM_PROBE_AHEAD of them are
+ * waiting and at the end, after their next lines are prefetched together, so those loads overlap
+ * too.
  */
 static inline __attribute__((always_inline)) void
 dim_probe_lines(const struct dim *d, const uint64_t *keys_u64, const struct dim_str *keys_str,
-		size_t n, const uint64_t *hashes, uint64_t *hash_out, const struct dim_row **rows,
-		uint64_t *cand, const unsigned shift)
+		const bool str, size_t n, const uint64_t *hashes, uint64_t *hash_out,
+		const struct dim_row **rows, uint64_t *cand, const unsigned shift)
 {
 	struct dim_geo g = dim_geo_of(d);
 	/* From a home line to the next slot that is not in it. */
 	const size_t next = (size_t)1 << shift > DIM_LINE_BYTES ? (size_t)1 << shift : DIM_LINE_BYTES;
+	const uint8_t *lines[2 * DIM_PROBE_AHEAD]; /* the home lines of groups k and k + 1 */
 	uint32_t walks[DIM_LOOKUP_BATCH];
 	size_t nwalk = 0;
 	for (size_t first = 0; first < n + DIM_PROBE_AHEAD; first += DIM_PROBE_AHEAD) {
 		size_t end = first + DIM_PROBE_AHEAD < n ? first + DIM_PROBE_AHEAD : n;
-		for (size_t i = first; hash_out && i < end; i++) {
-			uint64_t h = keys_str ? XXH3_64bits(keys_str[i].ptr, keys_str[i].len)
-					      : dim_hash_key_u64(keys_u64[i]);
-			hash_out[i] = h;
-			__builtin_prefetch(dim_geo_line(g, h, shift));
+		for (size_t i = first; i < end; i++) {
+			uint64_t h;
+			if (hash_out) {
+				h = str ? XXH3_64bits(keys_str[i].ptr, keys_str[i].len)
+					: dim_hash_key_u64(keys_u64[i]);
+				hash_out[i] = h;
+			} else {
+				h = hashes[i];
+			}
+			const uint8_t *line = dim_geo_line(g, h, shift);
+			lines[i % (2 * DIM_PROBE_AHEAD)] = line;
+			if (hash_out)
+				__builtin_prefetch(line);
 		}
 		if (first == 0)
 			continue;
@@ -364,18 +377,18 @@ dim_probe_lines(const struct dim *d, const uint64_t *keys_u64, const struct dim_
 								 ? from + DIM_PROBE_AHEAD
 								 : n;
 		for (size_t j = from; j < to; j++) {
-			const uint8_t *line = dim_geo_line(g, hashes[j], shift);
+			const uint8_t *line = lines[j % (2 * DIM_PROBE_AHEAD)];
 			walks[nwalk] = (uint32_t)j;
-			nwalk += keys_str ? dim_line_str(d, line, (uint32_t)(hashes[j] >> 32),
-							 keys_str[j].len, &cand[j])
-					  : dim_line_u64(line, keys_u64[j], shift, &rows[j]);
+			nwalk += str ? dim_line_str(g, line, (uint32_t)(hashes[j] >> 32),
+						    keys_str[j].len, &cand[j])
+				     : dim_line_u64(line, keys_u64[j], shift, &rows[j]);
 		}
 		if (nwalk > DIM_LOOKUP_BATCH - DIM_PROBE_AHEAD || (to == n && nwalk > 0)) {
 			for (size_t w = 0; w < nwalk; w++)
 				__builtin_prefetch(dim_geo_line(g, hashes[walks[w]], shift) + next);
 			for (size_t w = 0; w < nwalk; w++) {
 				uint32_t k = walks[w];
-				if (keys_str)
+				if (str)
 					cand[k] = dim_str_candidate(d, &keys_str[k], hashes[k]);
 				else
 					rows[k] = dim_probe_u64(d, keys_u64[k], hashes[k]);
@@ -400,10 +413,10 @@ dim_probe_keys_u64(const struct dim *d, const uint64_t *keys, size_t n, const ui
 	}
 	/* The common slot sizes as constants, so their lines' compares unroll. */
 	switch (d->slot_shift) {
-	case 3: dim_probe_lines(d, keys, NULL, n, hashes, hash_out, rows, NULL, 3); return;
-	case 4: dim_probe_lines(d, keys, NULL, n, hashes, hash_out, rows, NULL, 4); return;
-	case 5: dim_probe_lines(d, keys, NULL, n, hashes, hash_out, rows, NULL, 5); return;
-	default: dim_probe_lines(d, keys, NULL, n, hashes, hash_out, rows, NULL, d->slot_shift);
+	case 3: dim_probe_lines(d, keys, NULL, false, n, hashes, hash_out, rows, NULL, 3); return;
+	case 4: dim_probe_lines(d, keys, NULL, false, n, hashes, hash_out, rows, NULL, 4); return;
+	case 5: dim_probe_lines(d, keys, NULL, false, n, hashes, hash_out, rows, NULL, 5); return;
+	default: dim_probe_lines(d, keys, NULL, false, n, hashes, hash_out, rows, NULL, d->slot_shift);
 	}
 }
 
@@ -428,7 +441,7 @@ void dim_probe_start_str(const struct dim *d, const struct dim_str *keys, size_t
 			cand[i] = UINT64_MAX;
 		return;
 	}
-	dim_probe_lines(d, NULL, keys, n, hashes, hashes, NULL, cand, 3);
+	dim_probe_lines(d, NULL, keys, true, n, hashes, hashes, NULL, cand, 3);
 }
 
 void dim_probe_finish_str(const struct dim *d, const struct dim_str *keys, const uint64_t *hashes,
@@ -460,7 +473,7 @@ void dim_lookup_str(const struct dim *d, const struct dim_str *keys, const uint6
 	uint64_t cand[DIM_LOOKUP_BATCH]; /* record of the first tag match, or UINT64_MAX */
 	for (size_t first = 0; first < n; first += DIM_LOOKUP_BATCH) {
 		size_t m = n - first < DIM_LOOKUP_BATCH ? n - first : DIM_LOOKUP_BATCH;
-		dim_probe_lines(d, NULL, keys + first, m, hashes + first, NULL, NULL, cand, 3);
+		dim_probe_lines(d, NULL, keys + first, true, m, hashes + first, NULL, NULL, cand, 3);
 		dim_probe_finish_str(d, keys + first, hashes + first, cand, m, rows + first);
 	}
 }
