@@ -122,7 +122,7 @@ struct worker_state {
 	struct event events[WORKER_CHUNK_EVENTS];
 	uint32_t event_msg[WORKER_CHUNK_EVENTS];
 	uint64_t keys_u64[WORKER_CHUNK_EVENTS];
-	struct dim_str keys_str[WORKER_CHUNK_EVENTS];
+	struct dim_str keys_str[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS]; /* String tables' keys */
 	uint64_t hashes[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS];
 	const struct dim_row *rows[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS];
 	uint64_t cand[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS]; /* dim_probe_start_str's records */
@@ -575,53 +575,51 @@ static int worker_dimset_refresh(struct worker_state *s)
 
 /* ---- the chunk: decode, probe, append ---- */
 
-static void worker_keys(struct worker_state *s, const struct dimset_dim *dd, uint32_t n,
-			char *norm, size_t norm_cap)
+/* The String keys of the chunk's n events for table dd, into keys (a url table's normalised
+ * keys into norm; the raw url when it is full). */
+static void worker_keys_str(const struct worker_state *s, const struct dimset_dim *dd, uint32_t n,
+			    struct dim_str *keys, char *norm, size_t norm_cap)
 {
 	size_t norm_used = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct event *ev = &s->events[i];
-		switch (dd->cfg->join_field) {
-		case CONFIG_FIELD_USER_ID:
-			s->keys_u64[i] = ev->user_id;
-			break;
-		case CONFIG_FIELD_DEVICE_ID:
-			s->keys_str[i] = (struct dim_str){ev->device_id, ev->device_id_len};
-			break;
-		case CONFIG_FIELD_URL:
-			if (dd->cfg->key_normalize == CONFIG_KEY_STRIP_QUERY &&
-			    norm_used + ev->url_len <= norm_cap) {
-				size_t len = url_norm_strip_query(ev->url, ev->url_len,
-								  norm + norm_used, ev->url_len);
-				s->keys_str[i] = (struct dim_str){norm + norm_used, len};
-				norm_used += len;
-			} else {
-				s->keys_str[i] = (struct dim_str){ev->url, ev->url_len};
-			}
-			break;
+		if (dd->cfg->join_field == CONFIG_FIELD_DEVICE_ID) {
+			keys[i] = (struct dim_str){ev->device_id, ev->device_id_len};
+		} else if (dd->cfg->key_normalize == CONFIG_KEY_STRIP_QUERY &&
+			   norm_used + ev->url_len <= norm_cap) {
+			size_t len = url_norm_strip_query(ev->url, ev->url_len, norm + norm_used,
+							  ev->url_len);
+			keys[i] = (struct dim_str){norm + norm_used, len};
+			norm_used += len;
+		} else {
+			keys[i] = (struct dim_str){ev->url, ev->url_len};
 		}
 	}
 }
 
+/* Joins the chunk's n events with every table: every table's slots, then every String table's
+ * records, so their loads overlap. A table joins on a field no other table joins on (config),
+ * so a url table has norm to itself. */
 static void worker_probe(struct worker_state *s, uint32_t n, char *norm, size_t norm_cap)
 {
 	const struct dimset *set = s->set;
-	/* Every table's slots, then every String table's records: their loads overlap. */
 	for (size_t d = 0; d < set->count; d++) {
 		const struct dimset_dim *dd = &set->dims[d];
-		worker_keys(s, dd, n, norm, norm_cap);
-		if (dd->cfg->join_field == CONFIG_FIELD_USER_ID)
+		if (dd->cfg->join_field == CONFIG_FIELD_USER_ID) {
+			for (uint32_t i = 0; i < n; i++)
+				s->keys_u64[i] = s->events[i].user_id;
 			dim_probe_start_u64(dd->table->dim, s->keys_u64, n, s->hashes[d], s->rows[d]);
-		else
-			dim_probe_start_str(dd->table->dim, s->keys_str, n, s->hashes[d], s->cand[d]);
+		} else {
+			worker_keys_str(s, dd, n, s->keys_str[d], norm, norm_cap);
+			dim_probe_start_str(dd->table->dim, s->keys_str[d], n, s->hashes[d],
+					    s->cand[d]);
+		}
 	}
 	for (size_t d = 0; d < set->count; d++) {
 		const struct dimset_dim *dd = &set->dims[d];
-		if (dd->cfg->join_field == CONFIG_FIELD_USER_ID)
-			continue;
-		worker_keys(s, dd, n, norm, norm_cap);
-		dim_probe_finish_str(dd->table->dim, s->keys_str, s->hashes[d], s->cand[d], n,
-				     s->rows[d]);
+		if (dd->cfg->join_field != CONFIG_FIELD_USER_ID)
+			dim_probe_finish_str(dd->table->dim, s->keys_str[d], s->hashes[d], s->cand[d],
+					     n, s->rows[d]);
 	}
 }
 
