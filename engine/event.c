@@ -110,25 +110,39 @@ static inline void skip_ws(struct dec *d)
 	d->p = p;
 }
 
-/* Returns the first position in [p, end) holding '"', '\\', a byte < 0x20 or a byte >= 0x80;
- * end if there is none. */
-static inline const uint8_t *scan_plain(const uint8_t *p, const uint8_t *end)
-{
 #if defined(__SSE2__)
+/* Bit i set for byte i of the 16 at p that is '"', '\\', a byte < 0x20 or a byte >= 0x80. */
+static inline unsigned plain_stops(const uint8_t *p)
+{
 	const __m128i quote = _mm_set1_epi8('"');
 	const __m128i backslash = _mm_set1_epi8('\\');
 	const __m128i space = _mm_set1_epi8(0x20);
+	__m128i v = _mm_loadu_si128((const void *)p);
+	/* Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too. */
+	__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+				   _mm_cmplt_epi8(v, space));
+	return (unsigned)_mm_movemask_epi8(hit);
+}
+#endif
+
+/* Returns the first position in [p, end) holding '"', '\\', a byte < 0x20 or a byte >= 0x80;
+ * end if there is none. lo is the message's first byte: the last fewer than 16 bytes are
+ * scanned with one load of the message's last 16 when it has that many. */
+static inline const uint8_t *scan_plain(const uint8_t *p, const uint8_t *end, const uint8_t *lo)
+{
+#if defined(__SSE2__)
 	while (end - p >= 16) {
-		__m128i v = _mm_loadu_si128((const void *)p);
-		/* Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too. */
-		__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-							_mm_cmpeq_epi8(v, backslash)),
-					   _mm_cmplt_epi8(v, space));
-		unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+		unsigned mask = plain_stops(p);
 		if (mask != 0)
 			return p + __builtin_ctz(mask);
 		p += 16;
 	}
+	if (p < end && end - lo >= 16) {
+		unsigned mask = plain_stops(end - 16) >> (16 - (end - p));
+		return p + (mask != 0 ? __builtin_ctz(mask) : end - p);
+	}
+#else
+	(void)lo;
 #endif
 	while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
 		p++;
@@ -295,7 +309,7 @@ static int parse_string_escaped(struct dec *d, struct str *s, const uint8_t *sta
 	const uint8_t *run = start; /* plain bytes not yet appended */
 	size_t n = 0;
 	for (;;) {
-		p = scan_plain(p, end);
+		p = scan_plain(p, end, d->buf);
 		if (p >= end)
 			return fail_end(d);
 		uint8_t c = *p;
@@ -334,7 +348,7 @@ static inline int parse_string(struct dec *d, struct str *s, uint8_t *dst, size_
 {
 	const uint8_t *start = d->p, *p = start, *end = d->end;
 	for (;;) {
-		p = scan_plain(p, end);
+		p = scan_plain(p, end, d->buf);
 		if (unlikely(p >= end))
 			return fail_end(d);
 		uint8_t c = *p;
@@ -624,7 +638,12 @@ static const char *parse_rfc3339(const uint8_t *s, size_t n, int64_t *out)
 	unsigned hour = two_digits(s + 11), minute = two_digits(s + 14), second = two_digits(s + 17);
 	int64_t ms = 0;
 	size_t i = 19;
-	if (s[i] == '.') {
+	if (s[i] == '.' && n - i > 4 && is_digit(s[i + 1]) && is_digit(s[i + 2]) &&
+	    is_digit(s[i + 3]) && !is_digit(s[i + 4])) {
+		/* Milliseconds, the usual fraction. */
+		ms = (int64_t)(two_digits(s + i + 1) * 10 + (unsigned)(s[i + 3] - '0'));
+		i += 4;
+	} else if (s[i] == '.') {
 		size_t first = ++i;
 		while (i < n && is_digit(s[i])) {
 			if (i - first < 3)
@@ -994,9 +1013,150 @@ object_end:
 	return 0;
 }
 
+/* ---- the fast path ---- */
+
+/*
+ * What producers send: a compact object of the four known fields, each once, in any order, with
+ * plain values. decode_fast takes exactly such messages, all of whose values are valid, and
+ * decodes them with fixed key compares and no whitespace or escape handling. It answers false for
+ * anything else (whitespace, escapes, another member, another value type, a
+ * value the general decoder would reject): event_decode then decodes the message from its start
+ * with the general decoder, so a message's result never depends on which path took it.
+ */
+
+/* Moves *p past key (its quotes and colon, n bytes) if the message has it there. */
+static inline bool fast_key(const uint8_t **p, const uint8_t *end, const char *key, size_t n)
+{
+	if ((size_t)(end - *p) < n || memcmp(*p, key, n) != 0)
+		return false;
+	*p += n;
+	return true;
+}
+
+/* A string value without escapes or control bytes (valid UTF-8) at *p (on its opening quote);
+ * lo is the message's first byte. */
+static inline bool fast_string(const uint8_t **p, const uint8_t *end, const uint8_t *lo,
+			       const uint8_t **s, size_t *n)
+{
+	const uint8_t *q = *p;
+	if (q >= end || *q != '"')
+		return false;
+	const uint8_t *close = q + 1;
+	for (;;) {
+		close = scan_plain(close, end, lo);
+		if (close >= end)
+			return false;
+		if (*close == '"')
+			break;
+		size_t k = *close >= 0x80 ? utf8_seq(close, end) : 0;
+		if (k == 0)
+			return false;
+		close += k;
+	}
+	*s = q + 1;
+	*n = (size_t)(close - (q + 1));
+	*p = close + 1;
+	return true;
+}
+
+/* The first position in [p, end) that is not an ASCII digit; end if there is none. */
+static inline const uint8_t *digits_end(const uint8_t *p, const uint8_t *end)
+{
+#if defined(__SSE2__)
+	while (end - p >= 16) {
+		__m128i value = _mm_sub_epi8(_mm_loadu_si128((const void *)p), _mm_set1_epi8('0'));
+		__m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(value, _mm_set1_epi8(9)), value);
+		unsigned other = ~(unsigned)_mm_movemask_epi8(digit) & 0xFFFF;
+		if (other != 0)
+			return p + __builtin_ctz(other);
+		p += 16;
+	}
+#endif
+	while (p < end && is_digit(*p))
+		p++;
+	return p;
+}
+
+/* A JSON integer of 1 to 19 digits at *p (no sign, so never out of range). */
+static inline bool fast_uint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	const uint8_t *q = digits_end(*p, end);
+	size_t n = (size_t)(q - *p);
+	if (n == 0 || n > 19 || (n > 1 && **p == '0'))
+		return false;
+	parse_u64(*p, q, out);
+	*p = q;
+	return true;
+}
+
+static bool decode_fast(const uint8_t *lo, const uint8_t *end, struct event *ev)
+{
+	const uint8_t *p = lo;
+	unsigned seen = 0;
+	const uint8_t *s;
+	size_t n;
+	if (p >= end || *p != '{')
+		return false;
+	p++;
+	for (;;) {
+		if (end - p < 2 || *p != '"')
+			return false;
+		enum field f;
+		switch (p[1]) {
+		case 't':
+			f = FIELD_TIMESTAMP;
+			if (!fast_key(&p, end, "\"timestamp\":", 12) || !fast_string(&p, end, lo, &s, &n) ||
+			    parse_rfc3339(s, n, &ev->time_ms) != NULL)
+				return false;
+			break;
+		case 'u':
+			if (fast_key(&p, end, "\"url\":", 6)) {
+				f = FIELD_URL;
+				if (!fast_string(&p, end, lo, &s, &n))
+					return false;
+				ev->url = (const char *)s;
+				ev->url_len = (uint32_t)n;
+				break;
+			}
+			f = FIELD_USER_ID;
+			if (!fast_key(&p, end, "\"user_id\":", 10) || !fast_uint(&p, end, &ev->user_id))
+				return false;
+			break;
+		case 'd':
+			f = FIELD_DEVICE_ID;
+			if (!fast_key(&p, end, "\"device_id\":", 12) || !fast_string(&p, end, lo, &s, &n))
+				return false;
+			ev->device_id = (const char *)s;
+			ev->device_id_len = (uint32_t)n;
+			break;
+		default:
+			return false;
+		}
+		if (seen & (1u << f))
+			return false;
+		seen |= 1u << f;
+		if (p >= end)
+			return false;
+		if (*p == ',') {
+			p++;
+			continue;
+		}
+		if (*p == '}' && p + 1 == end)
+			break;
+		return false;
+	}
+	if (seen != FIELDS_ALL)
+		return false;
+	ev->scratch_used = 0;
+	return true;
+}
+
 int event_decode(const char *buf, size_t len, struct event *ev, char *scratch, size_t scratch_cap,
 		 struct event_error *err)
 {
+	if (buf != NULL && len <= EVENT_LEN_MAX &&
+	    decode_fast((const uint8_t *)buf, (const uint8_t *)buf + len, ev))
+		return 0;
 	struct dec d = {
 		.buf = (const uint8_t *)buf,
 		.scratch = (uint8_t *)scratch,

@@ -929,3 +929,120 @@ Test(event, user_id_every_digit_count)
 		}
 	}
 }
+
+/* Whether two decodes of one message gave the same result: the code, and every field when 0. */
+static bool same_decode(int rc_a, const struct event *a, int rc_b, const struct event *b)
+{
+	if (rc_a != rc_b)
+		return false;
+	if (rc_a != 0)
+		return true;
+	return a->time_ms == b->time_ms && a->user_id == b->user_id && a->url_len == b->url_len &&
+	       a->device_id_len == b->device_id_len && a->scratch_used == b->scratch_used &&
+	       memcmp(a->url, b->url, a->url_len) == 0 &&
+	       memcmp(a->device_id, b->device_id, a->device_id_len) == 0;
+}
+
+/* Decodes buf[0..n) from an exact-size copy into *ev (its strings copied to strs, which must
+ * hold n bytes). */
+static int decode_copy(const char *buf, size_t n, struct event *ev, char *strs)
+{
+	char *copy = malloc(n ? n : 1);
+	cr_assert_not_null(copy);
+	memcpy(copy, buf, n);
+	char scratch_copy[SCRATCH_CAP];
+	memset(ev, 0, sizeof(*ev));
+	int rc = event_decode(copy, n, ev, scratch_copy, sizeof(scratch_copy), NULL);
+	if (rc == 0) {
+		memcpy(strs, ev->url, ev->url_len);
+		memcpy(strs + ev->url_len, ev->device_id, ev->device_id_len);
+		ev->url = strs;
+		ev->device_id = strs + ev->url_len;
+	}
+	free(copy);
+	return rc;
+}
+
+/*
+ * Compact messages of the four known fields take a shorter path through the decoder than any
+ * message with whitespace. So a message and the same message with a space before or after it
+ * must decode alike: compared for compact events in several member orders and shapes, for
+ * messages with a member twice or missing, for every message one edit away from them (each byte
+ * deleted, doubled, or replaced by one of a set of bytes that matter to JSON), and every prefix.
+ */
+Test(event, compact_messages_decode_as_with_whitespace)
+{
+	static const char *const bases[] = {
+		"{\"timestamp\":\"2024-12-31T23:59:58.132Z\",\"user_id\":5829823279520967504,"
+		"\"url\":\"https://delta-science.com/listen/account/5af7w6ffmvqe1j?ref=top\","
+		"\"device_id\":\"dev-829ea19r4nqfdxw91\"}",
+		"{\"device_id\":\"d\",\"url\":\"\",\"user_id\":0,\"timestamp\":\"2026-02-28T23:59:59Z\"}",
+		"{\"user_id\":18446744073709551615,\"timestamp\":\"1970-01-01T00:00:00.5+01:00\","
+		"\"device_id\":\"\",\"url\":\"https://\xc3\xa9x.example/\xe2\x82\xac/\xf0\x9f\x98\x80\"}",
+		"{\"url\":\"u\",\"device_id\":\"0123456789abcdef0123456789abcdef\",\"timestamp\":"
+		"\"9999-12-31T23:59:59.999z\",\"user_id\":1234567890123456789}",
+		"{\"timestamp\":\"2024-02-29t12:00:00.123456-23:59\",\"user_id\":7,\"url\":\"a\","
+		"\"device_id\":\"b\"}",
+		"{\"timestamp\":\"2024-12-31T23:59:58Z\",\"user_id\":1,\"url\":\"a\",\"device_id\":\"b\","
+		"\"url\":\"c\"}",
+		"{\"timestamp\":\"2024-12-31T23:59:58Z\",\"user_id\":1,\"device_id\":\"b\"}",
+	};
+	static const char edits[] = {'"', '\\', ',', '}', '{', ':', '0', '1', '9', 'a', 'e', 'E', '.',
+				     '-', '+', ' ', '\n', 'Z', 'T', '\0', '\x1f', '\x7f', '\x80',
+				     '\xc3', '\xed', '\xff'};
+	char msg[512], spaced[514], strs[3][514];
+	size_t checked = 0, accepted = 0;
+	for (size_t b = 0; b < sizeof(bases) / sizeof(bases[0]); b++) {
+		const char *base = bases[b];
+		size_t len = strlen(base);
+		cr_assert_lt(len, sizeof(msg) - 1);
+		/* Variant v: 0 the base; then each position's deletion, doubling, replacements;
+		 * then the prefixes. */
+		size_t per_pos = 2 + sizeof(edits);
+		for (size_t v = 0; v <= len * per_pos + len; v++) {
+			size_t n;
+			if (v == 0) {
+				memcpy(msg, base, len);
+				n = len;
+			} else if (v > len * per_pos) {
+				n = v - len * per_pos - 1;
+				memcpy(msg, base, n);
+			} else {
+				size_t pos = (v - 1) / per_pos, kind = (v - 1) % per_pos;
+				memcpy(msg, base, pos);
+				if (kind == 0) { /* deleted */
+					memcpy(msg + pos, base + pos + 1, len - pos - 1);
+					n = len - 1;
+				} else if (kind == 1) { /* doubled */
+					msg[pos] = base[pos];
+					memcpy(msg + pos + 1, base + pos, len - pos);
+					n = len + 1;
+				} else { /* replaced */
+					msg[pos] = edits[kind - 2];
+					memcpy(msg + pos + 1, base + pos + 1, len - pos - 1);
+					n = len;
+				}
+			}
+			struct event ev[3];
+			int rc[3];
+			rc[0] = decode_copy(msg, n, &ev[0], strs[0]);
+			spaced[0] = ' ';
+			memcpy(spaced + 1, msg, n);
+			rc[1] = decode_copy(spaced, n + 1, &ev[1], strs[1]);
+			memcpy(spaced, msg, n);
+			spaced[n] = ' ';
+			rc[2] = decode_copy(spaced, n + 1, &ev[2], strs[2]);
+			for (int k = 1; k <= 2; k++)
+				if (!same_decode(rc[0], &ev[0], rc[k], &ev[k]))
+					cr_assert_fail("base %zu variant %zu: '%.*s' gives %s, with a "
+						       "space %s it %s",
+						       b, v, (int)n, msg, event_err_name(rc[0]),
+						       k == 1 ? "before" : "after", event_err_name(rc[k]));
+			checked++;
+			accepted += rc[0] == 0;
+		}
+	}
+	/* Both kinds of result must have been compared: the edits leave many messages valid. */
+	cr_expect_gt(accepted, 500, "only %zu of %zu messages accepted", accepted, checked);
+	cr_expect_gt(checked - accepted, 5000, "only %zu rejected", checked - accepted);
+}
