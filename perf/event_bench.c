@@ -1,14 +1,16 @@
 /*
  * bench-event-bench: decode speed of event_decode on one core.
  *
- *   bench-event-bench [EVENTS [PASSES]]      (default 1000000 events, 5 passes)
+ *   bench-event-bench [--file PATH] [EVENTS [PASSES]]   (default 1000000 events, 5 passes)
  *
- * Generates EVENTS typical clickstream messages (about 150 bytes each: RFC 3339 timestamps with
+ * With --file, decodes the first EVENTS lines of the JSON-lines file PATH (the generator's
+ * events, say; lines longer than MESSAGE_MAX bytes are skipped). Without, generates EVENTS typical clickstream messages (about 150 bytes each: RFC 3339 timestamps with
  * milliseconds, mostly Z and some with an offset, some epoch-ms integers; numeric and string
  * user ids; URLs with a path and query, a few with escapes; hex or integer device ids; some
  * messages carry an extra member), then decodes all of them PASSES times on the calling thread
  * and prints the best pass in events/s, MB/s and ns/event.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,12 +85,47 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Reads up to events lines of f into arena (MESSAGE_MAX bytes per event) without their
+ * newlines, their offsets into start; returns how many it read. */
+static unsigned long long read_events(FILE *f, unsigned long long events, char *arena,
+				      size_t *start)
+{
+	char line[MESSAGE_MAX + 2];
+	unsigned long long n = 0;
+	size_t off = 0;
+	while (n < events && fgets(line, sizeof(line), f) != NULL) {
+		size_t len = strlen(line);
+		if (len > 0 && line[len - 1] == '\n') {
+			len--;
+		} else if (!feof(f)) {
+			int c; /* longer than MESSAGE_MAX: skip the rest of it */
+			while ((c = fgetc(f)) != EOF && c != '\n')
+				;
+			continue;
+		}
+		if (len == 0 || len > MESSAGE_MAX)
+			continue;
+		start[n++] = off;
+		memcpy(arena + off, line, len);
+		off += len;
+	}
+	start[n] = off;
+	return n;
+}
+
 int main(int argc, char **argv)
 {
+	const char *path = NULL;
+	if (argc > 2 && strcmp(argv[1], "--file") == 0) {
+		path = argv[2];
+		argc -= 2;
+		argv += 2;
+	}
 	unsigned long long events = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
 	unsigned long passes = argc > 2 ? strtoul(argv[2], NULL, 10) : 5;
 	if (events == 0 || events > EVENTS_MAX || passes == 0 || passes > PASSES_MAX) {
-		fprintf(stderr, "usage: bench-event-bench [EVENTS (1..%llu) [PASSES (1..%d)]]\n",
+		fprintf(stderr,
+			"usage: bench-event-bench [--file PATH] [EVENTS (1..%llu) [PASSES (1..%d)]]\n",
 			EVENTS_MAX, PASSES_MAX);
 		return 2;
 	}
@@ -100,11 +137,26 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	size_t off = 0;
-	for (unsigned long long i = 0; i < events; i++) {
-		start[i] = off;
-		off += make_event(arena + off);
+	if (path != NULL) {
+		FILE *f = fopen(path, "r");
+		if (f == NULL) {
+			fprintf(stderr, "bench-event-bench: %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		events = read_events(f, events, arena, start);
+		fclose(f);
+		if (events == 0) {
+			fprintf(stderr, "bench-event-bench: %s: no events\n", path);
+			return 1;
+		}
+		off = start[events];
+	} else {
+		for (unsigned long long i = 0; i < events; i++) {
+			start[i] = off;
+			off += make_event(arena + off);
+		}
+		start[events] = off;
 	}
-	start[events] = off;
 
 	double best = 1e30;
 	uint64_t check = 0;
