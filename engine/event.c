@@ -1019,9 +1019,9 @@ object_end:
  * What producers send: a compact object of the four known fields, each once, in any order, with
  * plain values. decode_fast takes exactly such messages, all of whose values are valid, and
  * decodes them with fixed key compares and no whitespace or escape handling. It answers false for
- * anything else (whitespace, escapes, another member, another value type, a
- * value the general decoder would reject): event_decode then decodes the message from its start
- * with the general decoder, so a message's result never depends on which path took it.
+ * anything else (whitespace, escapes, another member, another value type, a value the general
+ * decoder would reject): event_decode then decodes the message from its start with the general
+ * decoder, so a message's result never depends on which path took it.
  */
 
 /* Moves *p past key (its quotes and colon, n bytes) if the message has it there. */

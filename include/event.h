@@ -2,9 +2,9 @@
  * event: decodes one clickstream event, a JSON object per Kafka message, into a struct event.
  *
  * This is the worker's hot path: no allocation, no locks, no locale-dependent or slow libc calls.
- * The decoder is a single forward pass over the bytes; it validates the whole message as strict
- * JSON (RFC 8259) while it extracts the four known fields. A compact message of just the four
- * fields with plain values (no whitespace, no escapes) takes a faster pass with fixed key
+ * The general decoder is a single forward pass over the bytes; it validates the whole message as
+ * strict JSON (RFC 8259) while it extracts the four known fields. A compact message of just the
+ * four fields with plain values (no whitespace, no escapes) takes a faster pass with fixed key
  * compares; when that pass meets anything else it gives up and the general pass reads the message
  * from its start, so every message gets the same result either way, in at most two passes.
  *
