@@ -3,12 +3,13 @@
  *
  *   bench-event-bench [--file PATH] [EVENTS [PASSES]]   (default 1000000 events, 5 passes)
  *
- * With --file, decodes the first EVENTS lines of the JSON-lines file PATH (the generator's
- * events, say; lines longer than MESSAGE_MAX bytes are skipped). Without, generates EVENTS typical clickstream messages (about 150 bytes each: RFC 3339 timestamps with
+ * Generates EVENTS typical clickstream messages (about 150 bytes each: RFC 3339 timestamps with
  * milliseconds, mostly Z and some with an offset, some epoch-ms integers; numeric and string
  * user ids; URLs with a path and query, a few with escapes; hex or integer device ids; some
- * messages carry an extra member), then decodes all of them PASSES times on the calling thread
- * and prints the best pass in events/s, MB/s and ns/event.
+ * messages carry an extra member), or with --file takes the first EVENTS lines of the JSON-lines
+ * file PATH (the generator's events, say; lines longer than MESSAGE_MAX bytes are skipped), then
+ * decodes all of them PASSES times on the calling thread and prints the best pass in events/s,
+ * MB/s and ns/event.
  */
 #include <errno.h>
 #include <inttypes.h>
