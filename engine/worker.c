@@ -580,13 +580,16 @@ static int worker_dimset_refresh(struct worker_state *s)
 static void worker_keys_str(const struct worker_state *s, const struct dimset_dim *dd, uint32_t n,
 			    struct dim_str *keys, char *norm, size_t norm_cap)
 {
+	if (dd->cfg->join_field == CONFIG_FIELD_DEVICE_ID) {
+		for (uint32_t i = 0; i < n; i++)
+			keys[i] = (struct dim_str){s->events[i].device_id, s->events[i].device_id_len};
+		return;
+	}
+	bool strip = dd->cfg->key_normalize == CONFIG_KEY_STRIP_QUERY;
 	size_t norm_used = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct event *ev = &s->events[i];
-		if (dd->cfg->join_field == CONFIG_FIELD_DEVICE_ID) {
-			keys[i] = (struct dim_str){ev->device_id, ev->device_id_len};
-		} else if (dd->cfg->key_normalize == CONFIG_KEY_STRIP_QUERY &&
-			   norm_used + ev->url_len <= norm_cap) {
+		if (strip && norm_used + ev->url_len <= norm_cap) {
 			size_t len = url_norm_strip_query(ev->url, ev->url_len, norm + norm_used,
 							  ev->url_len);
 			keys[i] = (struct dim_str){norm + norm_used, len};
