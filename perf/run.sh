@@ -24,7 +24,9 @@
 #             kernel's io_uring write threads on the worker's core too), 1 worker with those
 #             threads on the other core (io_cpus = auto) and 2 workers (cpus = 0-1): event-path wall
 #             time (the longest worker loop: dimension load and worker setup excluded), CPU
-#             time, the per-stage split, peak RSS, dimension B/row and load rows/s
+#             time, the per-stage split, peak RSS, dimension B/row and load rows/s; and 1 worker
+#             on one core over events-hot.jsonl (the first 1,000 events repeated): the probe
+#             stage with every key's lines in the cache, its own work without memory waits
 #   peer      ClickHouse (embedded, chdb) doing the same enrichment with hashed dictionaries on
 #             the same files (perf/ch_enrich.js), with max_threads = 1 and with all cores
 #   randload  bench-randload: random cache-line loads over a region as large as enrichd's
@@ -116,6 +118,18 @@ if [ "$(cat "$bench/events.stamp" 2>/dev/null)" != "$events_stamp" ]; then
 	echo "$events_stamp" >"$bench/events.stamp"
 fi
 
+# The probe's own work: the first 1,000 events repeated (at most 2M events), so every key's lines
+# stay in the cache and the probe stage runs without waiting for memory.
+hot_events=$((events < 2000000 ? events : 2000000))
+hot_stamp="$events_stamp hot=$hot_events"
+if [ "$(cat "$bench/events-hot.stamp" 2>/dev/null)" != "$hot_stamp" ]; then
+	log "writing $hot_events events of 1,000 distinct ones"
+	head -n 1000 "$bench/events.jsonl" | awk -v n="$((hot_events / 1000))" '
+		{ line[NR] = $0 } END { for (r = 0; r < n; r++) for (i = 1; i <= NR; i++) print line[i] }' \
+		>"$bench/events-hot.jsonl"
+	echo "$hot_stamp" >"$bench/events-hot.stamp"
+fi
+
 # The embedded broker (librdkafka's mock) answers a fetch that finds no new data only after
 # fetch.wait.max.ms (default 500 ms), even when data arrives meanwhile; a real broker answers
 # as soon as fetch.min.bytes (1) is there. Every consumer of the suite waits at most 20 ms.
@@ -132,24 +146,28 @@ config() {
 # Every run reads the dimension sources and the events from the page cache: this machine trims
 # the page cache while memory is free (a quarter of a dimension file was found evicted with 10 GB free),
 # and a run that reads part of a file from disk measures the disk.
-warm() { cat "$bench/dims/users.tsv" "$bench/dims/devices.tsv" "$bench/dims/urls.tsv" "$bench/events.jsonl" >/dev/null; }
+warm() {
+	cat "$bench/dims/users.tsv" "$bench/dims/devices.tsv" "$bench/dims/urls.tsv" "$bench/events.jsonl" \
+		"$bench/events-hot.jsonl" >/dev/null
+}
 
 # ---- enrich: enrichd --input ----
 
 if want enrich; then
 	rm -f "$res"/enrich-*
 	for r in $(seq "$runs"); do
-		for w in 1 1io 2; do
-			cpus=0 io=0
+		for w in 1 1io 2 1hot; do
+			cpus=0 io=0 input=$bench/events.jsonl
 			[ "$w" = 1io ] && io=auto
 			[ "$w" = 2 ] && cpus=0-1 io=auto
-			log "enrichd --input, ${w%io} worker(s) (cpus = $cpus, io_cpus = $io), run $r of $runs"
+			[ "$w" = 1hot ] && input=$bench/events-hot.jsonl
+			log "enrichd --input $(basename "$input"), ${w%[a-z]*} worker(s) (cpus = $cpus, io_cpus = $io), run $r of $runs"
 			rm -rf "$scratch/out" "$scratch/out.dead-letter"
 			config "$scratch/enrich.ini" "$scratch/out" "$cpus"
 			sed -i "s/^\[output\]$/[output]\nio_cpus = $io/" "$scratch/enrich.ini"
 			warm
 			/usr/bin/time -f "maxrss_kb=%M" -o "$res/enrich-w$w-r$r.time" \
-				"$bin/enrichd" --config "$scratch/enrich.ini" --input "$bench/events.jsonl" \
+				"$bin/enrichd" --config "$scratch/enrich.ini" --input "$input" \
 				2>"$res/enrich-w$w-r$r.log"
 			grep -E "summary:" "$res/enrich-w$w-r$r.log" | sed 's/^.*summary: /   /' >&2
 		done
