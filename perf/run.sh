@@ -161,7 +161,7 @@ if want enrich; then
 			[ "$w" = 1io ] && io=auto
 			[ "$w" = 2 ] && cpus=0-1 io=auto
 			[ "$w" = 1hot ] && input=$bench/events-hot.jsonl
-			log "enrichd --input $(basename "$input"), ${w%[a-z]*} worker(s) (cpus = $cpus, io_cpus = $io), run $r of $runs"
+			log "enrichd --input $(basename "$input"), ${w%%[a-z]*} worker(s) (cpus = $cpus, io_cpus = $io), run $r of $runs"
 			rm -rf "$scratch/out" "$scratch/out.dead-letter"
 			config "$scratch/enrich.ini" "$scratch/out" "$cpus"
 			sed -i "s/^\[output\]$/[output]\nio_cpus = $io/" "$scratch/enrich.ini"
