@@ -127,7 +127,7 @@ struct worker_state {
 	const struct dim_row *rows[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS];
 	uint64_t cand[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS]; /* dim_probe_start_str's records */
 	/* One output column of a run of rows (worker_append_rows). */
-	uint32_t run[WORKER_CHUNK_EVENTS]; /* the run's events */
+	uint32_t run[WORKER_CHUNK_EVENTS]; /* the chunk's events to append, grouped by hour */
 	union {
 		uint64_t u64[WORKER_CHUNK_EVENTS];
 		int64_t i64[WORKER_CHUNK_EVENTS];
@@ -148,6 +148,11 @@ struct worker_state {
 	int64_t in_file_pos;
 	int64_t in_line;
 	bool in_eof;
+
+	/* The chunk's events by hour (worker_emit). */
+	int64_t group_hour[WORKER_CHUNK_EVENTS]; /* the chunk's hours, in order of first event */
+	uint32_t group_end[WORKER_CHUNK_EVENTS]; /* each hour's events: counts, then ends in run */
+	uint16_t event_group[WORKER_CHUNK_EVENTS]; /* each event's hour; UINT16_MAX: not appended */
 };
 
 static uint64_t worker_ns(void)
@@ -771,19 +776,19 @@ static int worker_emit_one(struct worker_state *s, struct worker_hour *h, uint32
 }
 
 /*
- * Appends the events s->run[0..n), all of h's hour, as many at a time as the block has rows for.
- * When their bytes do not fit, halves until they do; a single row goes through worker_emit_one
- * (which writes the block and dead-letters a row too large for an empty one).
+ * Appends the chunk's events events[0..n), all of h's hour, as many at a time as the block has
+ * rows for. When their bytes do not fit, halves until they do; a single row goes through
+ * worker_emit_one (which writes the block and dead-letters a row too large for an empty one).
  */
-static int worker_emit_run(struct worker_state *s, struct worker_hour *h, uint32_t n,
-			   const struct worker_msg *msgs, int64_t ingest_ms)
+static int worker_emit_run(struct worker_state *s, struct worker_hour *h, const uint32_t *events,
+			   uint32_t n, const struct worker_msg *msgs, int64_t ingest_ms)
 {
 	uint32_t done = 0, limit = n;
 	while (done < n) {
 		uint32_t room = native_block_free_rows(h->block);
 		uint32_t take = n - done < room ? n - done : room;
 		take = take < limit ? take : limit;
-		const uint32_t *run = s->run + done;
+		const uint32_t *run = events + done;
 		int rc;
 		if (take > 1) {
 			rc = worker_append_rows(s, h->block, run, take, msgs, ingest_ms);
@@ -810,8 +815,68 @@ static int worker_emit_run(struct worker_state *s, struct worker_hour *h, uint32
 	return 0;
 }
 
-static int worker_emit(struct worker_state *s, uint32_t n, const struct worker_msg *msgs,
-		       int64_t ingest_ms)
+/*
+ * Dead-letters the chunk's events that miss an inner-joined dimension and groups the others by
+ * hour into s->run, each hour's in the chunk's order (hour g: s->group_hour[g], its events end
+ * at s->group_end[g]); returns the number of hours. Around an hour's end, and wherever late
+ * events arrive, two hours' events interleave; appended as they came, such a stretch made runs
+ * of a few events, each paying for every column.
+ */
+static uint32_t worker_group_hours(struct worker_state *s, uint32_t n,
+				   const struct worker_msg *msgs, bool any_inner)
+{
+	const struct dimset *set = s->set;
+	uint32_t groups = 0, last = 0, kept = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct worker_msg *m = &msgs[s->event_msg[i]];
+		bool dead = false;
+		for (size_t d = 0; any_inner && d < set->count && !dead; d++) {
+			if (s->rows[d][i] || set->dims[d].cfg->join != CONFIG_JOIN_INNER)
+				continue;
+			char reason[CONFIG_NAME_MAX + 64];
+			snprintf(reason, sizeof(reason), "inner join: no %s key in dimension %s",
+				 config_field_name(set->dims[d].cfg->join_field),
+				 set->dims[d].cfg->name);
+			worker_dead_letter(s, m, "inner_join_miss", reason);
+			dead = true;
+		}
+		if (dead) {
+			s->event_group[i] = UINT16_MAX;
+			continue;
+		}
+		int64_t hour = seg_hour_key(s->events[i].time_ms);
+		uint32_t g = last;
+		if (groups == 0 || s->group_hour[g] != hour) {
+			for (g = 0; g < groups && s->group_hour[g] != hour; g++)
+				;
+			if (g == groups) {
+				s->group_hour[groups] = hour;
+				s->group_end[groups++] = 0;
+			}
+		}
+		last = g;
+		s->event_group[i] = (uint16_t)g;
+		s->group_end[g]++;
+		s->run[kept++] = i;
+	}
+	if (groups <= 1)
+		return groups; /* one hour: run holds its events already */
+	/* A stable counting sort: each hour's start in run, then its end once its events are in. */
+	for (uint32_t g = 0, at = 0; g < groups; g++) {
+		uint32_t count = s->group_end[g];
+		s->group_end[g] = at;
+		at += count;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		if (s->event_group[i] != UINT16_MAX)
+			s->run[s->group_end[s->event_group[i]]++] = i;
+	return groups;
+}
+
+/* Out of line: inlined into worker_process, a change here moved that function's decode loop,
+ * which then measured 5% slower over the same events without a change of its own. */
+static __attribute__((noinline)) int worker_emit(struct worker_state *s, uint32_t n,
+						 const struct worker_msg *msgs, int64_t ingest_ms)
 {
 	struct worker *w = s->w;
 	const struct dimset *set = s->set;
@@ -826,47 +891,15 @@ static int worker_emit(struct worker_state *s, uint32_t n, const struct worker_m
 			worker_count(&w->stats.misses[d], misses);
 		any_inner |= set->dims[d].cfg->join == CONFIG_JOIN_INNER;
 	}
-	/* Runs of events of one hour (dead-lettered ones left out) are appended together. */
-	uint32_t run_n = 0;
-	int64_t run_hour = 0;
-	for (uint32_t i = 0; i <= n; i++) {
-		int64_t hour = 0;
-		if (i < n) {
-			const struct worker_msg *m = &msgs[s->event_msg[i]];
-			bool dead = false;
-			for (size_t d = 0; any_inner && d < set->count && !dead; d++) {
-				if (s->rows[d][i] || set->dims[d].cfg->join != CONFIG_JOIN_INNER)
-					continue;
-				char reason[CONFIG_NAME_MAX + 64];
-				snprintf(reason, sizeof(reason), "inner join: no %s key in dimension %s",
-					 config_field_name(set->dims[d].cfg->join_field),
-					 set->dims[d].cfg->name);
-				worker_dead_letter(s, m, "inner_join_miss", reason);
-				dead = true;
-			}
-			if (dead)
-				continue;
-			hour = seg_hour_key(s->events[i].time_ms);
-			if (run_n == 0 || hour == run_hour) {
-				run_hour = hour;
-				s->run[run_n++] = i;
-				continue;
-			}
-		}
-		if (run_n > 0) {
-			int rc;
-			struct worker_hour *h = worker_hour_get(s, run_hour, &rc);
-			if (!h)
-				return rc;
-			rc = worker_emit_run(s, h, run_n, msgs, ingest_ms);
-			if (rc < 0)
-				return rc;
-		}
-		run_n = 0;
-		if (i < n) {
-			run_hour = hour;
-			s->run[run_n++] = i;
-		}
+	uint32_t groups = worker_group_hours(s, n, msgs, any_inner);
+	for (uint32_t g = 0, start = 0; g < groups; start = s->group_end[g++]) {
+		int rc;
+		struct worker_hour *h = worker_hour_get(s, s->group_hour[g], &rc);
+		if (!h)
+			return rc;
+		rc = worker_emit_run(s, h, s->run + start, s->group_end[g] - start, msgs, ingest_ms);
+		if (rc < 0)
+			return rc;
 	}
 	worker_count(&w->stats.rows_out, n);
 	return 0;

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# enrichd --input over events whose times interleave several hours (each up to two hours earlier
+# than its place in the stream, as late events arrive), devices joined `inner` so dead-lettered
+# events sit among them: every other event is sealed once, in the segment of its own hour, and
+# each segment holds its rows in the order of the input; with one and with two workers.
+set -euo pipefail
+
+build=${ENRICHD_BUILD_DIR:?}
+src=${ENRICHD_SOURCE_DIR:?}
+chq="$src/tools/ch/chq.js"
+source "$src/tools/lib.sh"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+users=5000 devices=5000 urls=1000 count=20000
+"$build/enrichd-gen-dims" --out "$tmp/dims" --seed 5 --users $users --devices $devices \
+	--urls $urls 2>/dev/null
+# Four hours of events, each up to two hours early.
+"$build/enrichd-gen-events" --seed 5 --count $count --users $users --devices $devices \
+	--urls $urls --miss-devices 0.1 --start-ms 1735686000000 --spread-ms 14400000 \
+	--jitter-ms 7200000 --out "$tmp/ev.jsonl" --manifest "$tmp/m.tsv" 2>/dev/null
+
+# The input does interleave: the hour changes from one event to the next most of the time.
+changes=$(grep -o '"timestamp":"[0-9T:-]*' "$tmp/ev.jsonl" | cut -c14-26 |
+	awk 'NR > 1 && $0 != prev { n++ } { prev = $0 } END { print n + 0 }')
+[ "$changes" -gt $((count / 4)) ] || fail "only $changes hour changes between $count events"
+dev_missing=$("$chq" "SELECT countIf(device_present = 0)
+	FROM file('$tmp/m.tsv', 'TSVWithNamesAndTypes')")
+[ "$dev_missing" -gt 0 ] || fail "the manifest has no missing device"
+
+for cpus in 0 0-1; do
+	echo "-- cpus $cpus"
+	out=$tmp/out-$cpus
+	lib_config "$tmp/e.ini" "$tmp/dims" "$out" "$out.dl" 127.0.0.1:9 "$cpus"
+	sed -i '/^\[dimension devices\]/a join = inner' "$tmp/e.ini"
+	"$build/enrichd" --config "$tmp/e.ini" --input "$tmp/ev.jsonl" 2>"$tmp/log" ||
+		fail "enrichd failed: $(tail -n3 "$tmp/log")"
+	dead=$(grep -c $'\tinner_join_miss\t' "$out.dl"/*.deadletter.tsv |
+		awk -F: '{ s += $NF } END { print s + 0 }')
+	[ "$dead" = "$dev_missing" ] || fail "$dead inner-join dead letters, expected $dev_missing"
+	# Per segment: its rows, those outside its hour, and whether its input lines (_offset) rise.
+	read -r segments rows distinct misplaced unordered < <("$chq" "
+		SELECT count(), sum(n), sum(d), sum(wrong), countIf(o != arraySort(o))
+		FROM (SELECT _path, count() AS n, uniqExact(_offset) AS d, groupArray(_offset) AS o,
+			countIf(toStartOfHour(event_time) != toDateTime(concat(
+				extract(_path, 'dt=([0-9-]+)'), ' ', extract(_path, 'hour=([0-9]+)'),
+				':00:00'), 'UTC')) AS wrong
+			FROM file('$out/**/*.native', 'Native') GROUP BY _path)
+		SETTINGS use_hive_partitioning = 0, max_threads = 1")
+	echo "$segments segments, $rows rows"
+	[ "$rows" = $((count - dev_missing)) ] ||
+		fail "$rows rows sealed, expected $((count - dev_missing))"
+	[ "$distinct" = "$rows" ] || fail "$((rows - distinct)) rows sealed twice in one segment"
+	all=$("$chq" "SELECT uniqExact(_offset) FROM file('$out/**/*.native', 'Native')
+		SETTINGS use_hive_partitioning = 0")
+	[ "$all" = "$rows" ] || fail "$((rows - all)) rows sealed in two segments"
+	[ "$misplaced" = 0 ] || fail "$misplaced rows in the segment of another hour"
+	[ "$unordered" = 0 ] || fail "$unordered segments with rows out of input order"
+	[ "$segments" -ge 4 ] || fail "only $segments segments for four hours and more"
+done
+echo "ok"
