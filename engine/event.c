@@ -125,6 +125,24 @@ static inline unsigned plain_stops(const uint8_t *p)
 }
 #endif
 
+/* The first position in [p, end) that is not an ASCII digit; end if there is none. */
+static inline const uint8_t *digits_end(const uint8_t *p, const uint8_t *end)
+{
+#if defined(__SSE2__)
+	while (end - p >= 16) {
+		__m128i value = _mm_sub_epi8(_mm_loadu_si128((const void *)p), _mm_set1_epi8('0'));
+		__m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(value, _mm_set1_epi8(9)), value);
+		unsigned other = ~(unsigned)_mm_movemask_epi8(digit) & 0xFFFF;
+		if (other != 0)
+			return p + __builtin_ctz(other);
+		p += 16;
+	}
+#endif
+	while (p < end && is_digit(*p))
+		p++;
+	return p;
+}
+
 /* Returns the first position in [p, end) holding '"', '\\', a byte < 0x20 or a byte >= 0x80;
  * end if there is none. lo is the message's first byte: the last fewer than 16 bytes are
  * scanned with one load of the message's last 16 when it has that many. */
@@ -389,8 +407,7 @@ __attribute__((always_inline)) static inline int parse_number(struct dec *d, str
 	if (p < end && *p == '0') {
 		p++;
 	} else if (p < end && is_digit(*p)) {
-		while (p < end && is_digit(*p))
-			p++;
+		p = digits_end(p, end);
 	} else {
 		return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: invalid number", p);
 	}
@@ -399,8 +416,7 @@ __attribute__((always_inline)) static inline int parse_number(struct dec *d, str
 		n->integer = false;
 		if (p >= end || !is_digit(*p))
 			return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: invalid number", p);
-		while (p < end && is_digit(*p))
-			p++;
+		p = digits_end(p, end);
 	}
 	if (p < end && (*p == 'e' || *p == 'E')) {
 		p++;
@@ -409,8 +425,7 @@ __attribute__((always_inline)) static inline int parse_number(struct dec *d, str
 			p++;
 		if (p >= end || !is_digit(*p))
 			return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: invalid number", p);
-		while (p < end && is_digit(*p))
-			p++;
+		p = digits_end(p, end);
 	}
 	n->end = p;
 	d->p = p;
@@ -799,10 +814,7 @@ static int field_user_id(struct dec *d, struct event *ev)
 				       at);
 			return 0;
 		}
-		bool digits = s.len > 0;
-		for (size_t i = 0; i < s.len; i++)
-			digits &= is_digit(s.ptr[i]);
-		if (!digits)
+		if (s.len == 0 || digits_end(s.ptr, s.ptr + s.len) != s.ptr + s.len)
 			dec_field_fail(d, EVENT_ERR_TYPE, "user_id: not a decimal string", at);
 		else if (!parse_u64(s.ptr, s.ptr + s.len, &ev->user_id))
 			dec_field_fail(d, EVENT_ERR_RANGE, "user_id: out of range", at);
@@ -1057,24 +1069,6 @@ static inline bool fast_string(const uint8_t **p, const uint8_t *end, const uint
 	*n = (size_t)(close - (q + 1));
 	*p = close + 1;
 	return true;
-}
-
-/* The first position in [p, end) that is not an ASCII digit; end if there is none. */
-static inline const uint8_t *digits_end(const uint8_t *p, const uint8_t *end)
-{
-#if defined(__SSE2__)
-	while (end - p >= 16) {
-		__m128i value = _mm_sub_epi8(_mm_loadu_si128((const void *)p), _mm_set1_epi8('0'));
-		__m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(value, _mm_set1_epi8(9)), value);
-		unsigned other = ~(unsigned)_mm_movemask_epi8(digit) & 0xFFFF;
-		if (other != 0)
-			return p + __builtin_ctz(other);
-		p += 16;
-	}
-#endif
-	while (p < end && is_digit(*p))
-		p++;
-	return p;
 }
 
 /* A JSON integer of 1 to 19 digits at *p (no sign, so never out of range). */
