@@ -1,10 +1,40 @@
 # Shell helpers shared by the demo, the integration tests and the benchmarks. Source it.
 #   ENRICHD_BUILD_DIR   where the programs are (default: build/ beside tools/)
 #   ENRICHD_SOURCE_DIR  the source tree (default: the parent of tools/)
+#
+# An integration test (tests/integration/<module>_<what it proves>.sh) starts with
+#
+#   source "$(dirname "$0")/../../tools/lib.sh"
+#   lib_test_init
+#
+# and uses:
+#   lib_test_init         set -euo pipefail; $work (a new temp dir), $bin (the build's programs),
+#                         $src (the source tree); on exit, lib_cleanup, then $work is removed,
+#                         except after a failure: then its path is printed ("work directory kept:")
+#                         for a look at the logs (ENRICHD_KEEP_WORK=0 removes it anyway)
+#   fail MSG...           prints "FAIL: MSG" and ends the test (status 1)
+#   check WHAT GOT WANT   compares GOT with WANT; on a difference prints "FAIL: WHAT: got ..., want
+#                         ..." and goes on: the test fails at checks_done, or at exit
+#   check_fail MSG...     records a failed check with its message and goes on
+#   checks_done [CMD...]  if a check failed: runs CMD (diagnostics, e.g. tail of a log), exits 1
+#   lib_skip REASON       prints "SKIP: REASON" and exits 77, which ctest counts as skipped
+#   ch SQL | -f FILE | -  one ClickHouse (chdb) session over tools/ch/chq.js: the rows on stdout
+#   ch_results FILE       runs FILE's queries, keeps their rows in $work/result.tsv and shows them
+#   val KEY COLUMN        from $work/result.tsv, COLUMN of the row whose first column is KEY
+#   lib_enrichd_input CONFIG INPUT LOG
+#                         runs enrichd --input (stdin when INPUT is -); fails the test with the
+#                         log's tail if enrichd fails
+#   LIB_DL_STRUCTURE      the dead-letter file's columns, for ClickHouse's file(..., 'TSV', ...)
+# and the helpers below for processes (lib_spawn, lib_cleanup), the broker (lib_broker_start),
+# configurations (lib_config), logs (lib_wait_log, lib_metrics_url), sealed rows
+# (lib_wait_sealed, lib_sealed_count), file systems (lib_mount, lib_tmpfs) and huge pages.
 
 ENRICHD_SOURCE_DIR=${ENRICHD_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 ENRICHD_BUILD_DIR=${ENRICHD_BUILD_DIR:-$ENRICHD_SOURCE_DIR/build}
 CHQ="$ENRICHD_SOURCE_DIR/tools/ch/chq.js"
+# The columns of a dead-letter file (include/deadletter.h, DEADLETTER_STRUCTURE).
+# shellcheck disable=SC2034 # for the tests that source this file
+LIB_DL_STRUCTURE='topic String, partition Int32, offset Int64, error String, reason String, raw String'
 lib_pids=()
 lib_mounts=()
 
@@ -61,15 +91,21 @@ lib_cleanup() {
 	lib_mounts=()
 }
 
+# Mounts a file system on DIR (created), unmounted by lib_cleanup: lib_mount DIR MOUNT-ARGS...
+# (e.g. lib_mount "$dir" -t tmpfs -o size=4m tmpfs). Returns mount's status, quietly.
+lib_mount() {
+	local dir=$1
+	shift
+	mkdir -p "$dir"
+	mount "$@" "$dir" 2>/dev/null || return 1
+	lib_mounts+=("$dir")
+}
+
 # Mounts a tmpfs of SIZE on DIR (created), unmounted by lib_cleanup: lib_tmpfs DIR SIZE.
-# Where mounting is not allowed (not root), says so and ends the calling test as skipped.
+# Where mounting is not allowed (not root), ends the calling test as skipped.
 lib_tmpfs() {
-	mkdir -p "$1"
-	if ! mount -t tmpfs -o "size=$2" tmpfs "$1" 2>/dev/null; then
-		echo "SKIP: cannot mount a small file system here (needs root)"
-		exit 0
-	fi
-	lib_mounts+=("$1")
+	lib_mount "$1" -t tmpfs -o "size=$2" tmpfs ||
+		lib_skip "cannot mount a small file system here (needs root)"
 }
 
 # Waits for enrichd's log FILE to name its metrics address and prints the URL
@@ -182,4 +218,88 @@ listen =
 
 ${7:-}
 INI
+}
+
+# ---- the integration-test preamble (see the top of this file) ----
+
+lib_checks_failed=0
+lib_fail_line=""
+
+# Makes $work, sets $bin and $src, strict mode, and the exit trap.
+lib_test_init() {
+	set -euo pipefail
+	set -E
+	# shellcheck disable=SC2034 # for the test that calls this
+	bin=$ENRICHD_BUILD_DIR
+	# shellcheck disable=SC2034
+	src=$ENRICHD_SOURCE_DIR
+	work=$(mktemp -d "${TMPDIR:-/tmp}/enrichd-test.XXXXXX")
+	trap 'lib_fail_line="line $LINENO: $BASH_COMMAND"' ERR
+	trap lib_test_exit EXIT
+}
+
+# The exit trap: stops what the test started, removes $work unless the test failed.
+lib_test_exit() {
+	local status=$?
+	set +e
+	trap - ERR
+	lib_cleanup
+	if [ "$status" -eq 0 ] && [ "$lib_checks_failed" -gt 0 ]; then
+		echo "FAIL: $lib_checks_failed check(s) failed" >&2
+		status=1
+	fi
+	if [ "$status" -eq 0 ] || [ "$status" -eq 77 ] || [ "${ENRICHD_KEEP_WORK:-1}" = 0 ]; then
+		rm -rf "$work"
+	else
+		[ -z "$lib_fail_line" ] || echo "exit status $status after $lib_fail_line" >&2
+		echo "work directory kept: $work" >&2
+	fi
+	exit "$status"
+}
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+check() {
+	if [ "$2" != "$3" ]; then
+		echo "FAIL: $1: got '$2', want '$3'" >&2
+		lib_checks_failed=$((lib_checks_failed + 1))
+	fi
+	return 0
+}
+
+check_fail() {
+	echo "FAIL: $*" >&2
+	lib_checks_failed=$((lib_checks_failed + 1))
+}
+
+checks_done() {
+	[ "$lib_checks_failed" -eq 0 ] && return 0
+	[ $# -eq 0 ] || "$@" >&2 || true
+	exit 1
+}
+
+lib_skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+ch() {
+	"$CHQ" "$@"
+}
+
+ch_results() {
+	"$CHQ" -f "$1" | tee "$work/result.tsv"
+}
+
+val() {
+	awk -F'\t' -v k="$1" -v c="$2" '$1 == k { print $c }' "$work/result.tsv"
+}
+
+lib_enrichd_input() {
+	local config=$1 input=$2 log=$3
+	"$ENRICHD_BUILD_DIR/enrichd" --config "$config" --input "$input" 2>"$log" ||
+		fail "enrichd --input $input failed: $(tail -n3 "$log")"
 }
