@@ -4,19 +4,10 @@
 # lookup keys all hit, its bytes match the sum it prints and forced 4 KiB pages are reported as
 # such; dim_clickhouse.js loads the same rows into ClickHouse dictionaries and stops with
 # status=memory_limit under a tiny max_server_memory_usage; dims.sh rejects a bad scale.
-set -euo pipefail
-
-build=${ENRICHD_BUILD_DIR:?}
-src=${ENRICHD_SOURCE_DIR:?}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/../../tools/lib.sh"
+lib_test_init
 
 users=30000 devices=20000 urls=5000
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
 
 # field FILE PREFIX NAME KEY: value of KEY= on the line "PREFIX<TAB>name=NAME..." (NAME "" for
 # a line without a name).
@@ -27,9 +18,9 @@ field() {
 		}' "$1"
 }
 
-"$build/enrichd-gen-dims" --out "$tmp/tsv" --users $users --devices $devices --urls $urls \
+"$bin/enrichd-gen-dims" --out "$work/tsv" --users $users --devices $devices --urls $urls \
 	2>/dev/null
-"$build/enrichd-gen-dims" --out "$tmp/csv" --format csv --users $users --devices $devices \
+"$bin/enrichd-gen-dims" --out "$work/csv" --format csv --users $users --devices $devices \
 	--urls $urls 2>/dev/null
 
 check_enrichd() { # FILE
@@ -48,44 +39,44 @@ check_enrichd() { # FILE
 }
 
 echo "-- bench-dim-load, TSV"
-"$build/bench-dim-load" --dir "$tmp/tsv" --repeat 2 --lookups 100000 --pool 4096 \
-	>"$tmp/e.txt"
-check_enrichd "$tmp/e.txt"
+"$bin/bench-dim-load" --dir "$work/tsv" --repeat 2 --lookups 100000 --pool 4096 \
+	>"$work/e.txt"
+check_enrichd "$work/e.txt"
 
 echo "-- bench-dim-load, CSV, 4 KiB pages, one thread"
-"$build/bench-dim-load" --repeat 2 --lookups 100000 --pool 4096 --huge-mode 4k --threads 1 \
-	users="$tmp/csv/users.csv" devices="$tmp/csv/devices.csv" urls="$tmp/csv/urls.csv" \
-	>"$tmp/c.txt"
-check_enrichd "$tmp/c.txt"
+"$bin/bench-dim-load" --repeat 2 --lookups 100000 --pool 4096 --huge-mode 4k --threads 1 \
+	users="$work/csv/users.csv" devices="$work/csv/devices.csv" urls="$work/csv/urls.csv" \
+	>"$work/c.txt"
+check_enrichd "$work/c.txt"
 for d in users devices urls; do
-	[ "$(field "$tmp/c.txt" dim $d huge_mode)" = 4k ] || fail "$d: page mode"
-	[ "$(field "$tmp/c.txt" dim $d threads)" = 1 ] || fail "$d: threads"
-	[ "$(field "$tmp/c.txt" dim $d bytes)" = "$(field "$tmp/e.txt" dim $d bytes)" ] ||
+	[ "$(field "$work/c.txt" dim $d huge_mode)" = 4k ] || fail "$d: page mode"
+	[ "$(field "$work/c.txt" dim $d threads)" = 1 ] || fail "$d: threads"
+	[ "$(field "$work/c.txt" dim $d bytes)" = "$(field "$work/e.txt" dim $d bytes)" ] ||
 		fail "$d: CSV and TSV tables differ in size"
 done
 
 echo "-- bench-dim-load, bad arguments"
-if "$build/bench-dim-load" nosuch="$tmp/tsv/users.tsv" 2>/dev/null; then fail "unknown dim"; fi
-if "$build/bench-dim-load" users="$tmp/none.tsv" >/dev/null 2>&1; then fail "missing file"; fi
+if "$bin/bench-dim-load" nosuch="$work/tsv/users.tsv" 2>/dev/null; then fail "unknown dim"; fi
+if "$bin/bench-dim-load" users="$work/none.tsv" >/dev/null 2>&1; then fail "missing file"; fi
 
 echo "-- dim_clickhouse.js"
-node "$src/perf/dim_clickhouse.js" --dir "$tmp/tsv" --repeat 2 >"$tmp/ch.txt"
+node "$src/perf/dim_clickhouse.js" --dir "$work/tsv" --repeat 2 >"$work/ch.txt"
 for d in users devices urls; do
-	[ "$(field "$tmp/ch.txt" ch $d rows)" = "${!d}" ] || fail "ClickHouse $d rows"
-	[ "$(field "$tmp/ch.txt" ch $d status)" = loaded ] || fail "ClickHouse $d status"
-	[ "$(field "$tmp/ch.txt" ch $d bytes)" -gt 0 ] || fail "ClickHouse $d bytes"
+	[ "$(field "$work/ch.txt" ch $d rows)" = "${!d}" ] || fail "ClickHouse $d rows"
+	[ "$(field "$work/ch.txt" ch $d status)" = loaded ] || fail "ClickHouse $d status"
+	[ "$(field "$work/ch.txt" ch $d bytes)" -gt 0 ] || fail "ClickHouse $d bytes"
 done
-[ "$(field "$tmp/ch.txt" ch_total "" rows)" = $((users + devices + urls)) ] ||
+[ "$(field "$work/ch.txt" ch_total "" rows)" = $((users + devices + urls)) ] ||
 	fail "ClickHouse total rows"
 
 echo "-- dim_clickhouse.js over its memory limit"
 set +e
-node "$src/perf/dim_clickhouse.js" --dir "$tmp/tsv" --dims users --max-memory 1000000 \
-	>"$tmp/lim.txt" 2>&1
+node "$src/perf/dim_clickhouse.js" --dir "$work/tsv" --dims users --max-memory 1000000 \
+	>"$work/lim.txt" 2>&1
 rc=$?
 set -e
 [ "$rc" = 3 ] || fail "memory limit: exit status $rc"
-[ "$(field "$tmp/lim.txt" ch users status)" = memory_limit ] || fail "memory limit status"
+[ "$(field "$work/lim.txt" ch users status)" = memory_limit ] || fail "memory limit status"
 
 echo "-- dims.sh arguments"
 if "$src/perf/dims.sh" --scale 7m >/dev/null 2>&1; then fail "dims.sh took --scale 7m"; fi

@@ -3,30 +3,19 @@
 # `inner`: every event whose device is missing is dead-lettered (reason inner_join_miss) and
 # every other one is sealed, and the summary's hit rates are the manifest's shares, with one
 # and with two workers.
-set -euo pipefail
-
-build=${ENRICHD_BUILD_DIR:?}
-src=${ENRICHD_SOURCE_DIR:?}
-chq="$src/tools/ch/chq.js"
-source "$src/tools/lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+source "$(dirname "$0")/../../tools/lib.sh"
+lib_test_init
 
 users=20000 devices=20000 urls=5000 count=30000
-"$build/enrichd-gen-dims" --out "$tmp/dims" --seed 3 --users $users --devices $devices \
+"$bin/enrichd-gen-dims" --out "$work/dims" --seed 3 --users $users --devices $devices \
 	--urls $urls 2>/dev/null
-"$build/enrichd-gen-events" --seed 3 --count $count --users $users --devices $devices \
+"$bin/enrichd-gen-events" --seed 3 --count $count --users $users --devices $devices \
 	--urls $urls --miss-users 0.1 --miss-devices 0.2 --miss-urls 0.05 \
-	--out "$tmp/ev.jsonl" --manifest "$tmp/m.tsv" 2>/dev/null
+	--out "$work/ev.jsonl" --manifest "$work/m.tsv" 2>/dev/null
 
-read -r dev_missing user_hits dev_hits url_hits < <("$chq" "
+read -r dev_missing user_hits dev_hits url_hits < <(ch "
 	SELECT countIf(device_present = 0), sum(user_present), sum(device_present), sum(url_present)
-	FROM file('$tmp/m.tsv', 'TSVWithNamesAndTypes')")
+	FROM file('$work/m.tsv', 'TSVWithNamesAndTypes')")
 # As enrichd prints them: 100 * hits / lookups, two decimals.
 hit_pct() { awk -v h="$1" -v n="$count" 'BEGIN { printf "%.2f", 100 * h / n }'; }
 user_hit=$(hit_pct "$user_hits") dev_hit=$(hit_pct "$dev_hits") url_hit=$(hit_pct "$url_hits")
@@ -34,20 +23,19 @@ user_hit=$(hit_pct "$user_hits") dev_hit=$(hit_pct "$dev_hits") url_hit=$(hit_pc
 
 for cpus in 0 0-1; do
 	echo "-- cpus $cpus"
-	out=$tmp/out-$cpus
-	lib_config "$tmp/e.ini" "$tmp/dims" "$out" "$out.dl" 127.0.0.1:9 "$cpus"
-	sed -i '/^\[dimension devices\]/a join = inner' "$tmp/e.ini"
-	"$build/enrichd" --config "$tmp/e.ini" --input "$tmp/ev.jsonl" 2>"$tmp/log" ||
-		fail "enrichd failed: $(tail -n3 "$tmp/log")"
-	rows=$("$chq" "SELECT count() FROM file('$out/**/*.native', 'Native')
+	out=$work/out-$cpus
+	lib_config "$work/e.ini" "$work/dims" "$out" "$out.dl" 127.0.0.1:9 "$cpus"
+	sed -i '/^\[dimension devices\]/a join = inner' "$work/e.ini"
+	lib_enrichd_input "$work/e.ini" "$work/ev.jsonl" "$work/log"
+	rows=$(ch "SELECT count() FROM file('$out/**/*.native', 'Native')
 		WHERE device_type IS NOT NULL SETTINGS use_hive_partitioning = 0")
-	all=$("$chq" "SELECT count() FROM file('$out/**/*.native', 'Native')
+	all=$(ch "SELECT count() FROM file('$out/**/*.native', 'Native')
 		SETTINGS use_hive_partitioning = 0")
 	dead=$(grep -c $'\tinner_join_miss\t' "$out.dl"/*.deadletter.tsv | awk -F: '{ s += $NF } END { print s + 0 }')
 	[ "$all" = "$rows" ] || fail "$((all - rows)) sealed rows without a device"
 	[ "$rows" = $((count - dev_missing)) ] || fail "$rows rows sealed, expected $((count - dev_missing))"
 	[ "$dead" = "$dev_missing" ] || fail "$dead inner-join dead letters, expected $dev_missing"
-	summary=$(grep "summary: events=" "$tmp/log")
+	summary=$(grep "summary: events=" "$work/log")
 	echo "$summary" | grep -q "dead_letters=$dev_missing " || fail "summary: $summary"
 	echo "$summary" | grep -q "users=$user_hit% devices=$dev_hit% urls=$url_hit%" ||
 		fail "hit rates $summary, expected users=$user_hit% devices=$dev_hit% urls=$url_hit%"

@@ -4,11 +4,8 @@
 # ones (one cutover, never back); no row is lost or duplicated; the largest pause of a worker to
 # switch sets (a metric) stays under 10 ms. Then a broken users file and SIGHUP: the reload fails,
 # is counted, and the engine keeps serving the last good set.
-set -euo pipefail
 source "$(dirname "$0")/../../tools/lib.sh"
-work=$(mktemp -d)
-trap 'lib_cleanup; rm -rf "$work"' EXIT
-bin=$ENRICHD_BUILD_DIR
+lib_test_init
 events=30000
 
 "$bin/enrichd-gen-dims" --out "$work/dims" --users 20000 --devices 20000 --urls 5000 --seed 5 2>/dev/null
@@ -67,19 +64,16 @@ SELECT 'produced', count() FROM m;
 SELECT 'versions', countIf(v = 'old'), countIf(v = 'new'), countIf(v = 'wrong'), countIf(v = 'miss') FROM j;
 SELECT 'flipbacks', count() FROM (SELECT p, maxIf(o, v = 'old') AS last_old, minIf(o, v = 'new') AS first_new FROM j GROUP BY p HAVING countIf(v = 'new') > 0 AND last_old > first_new);
 SQL
-"$CHQ" -f "$work/check.sql" | tee "$work/result.tsv"
-val() { awk -F'\t' -v k="$1" -v c="$2" '$1 == k { print $c }' "$work/result.tsv"; }
-fail=0
-check() { if [ "$2" != "$3" ]; then echo "FAIL: $1: got '$2', want '$3'"; fail=1; fi; }
+ch_results "$work/check.sql"
 check "rows" "$(val rows 2)" $events
 check "each (partition, offset) once" "$(val rows 3)" $events
 check "rows with values of neither set" "$(val versions 4)" 0
 check "partitions whose rows go back to old values" "$(val flipbacks 2)" 0
 check "successful reloads" "$reloads" 1
 check "failed reloads" "$failures" 1
-[ "$(val versions 2)" -gt 0 ] || { echo "FAIL: no row before the swap"; fail=1; }
-[ "$(val versions 3)" -gt 0 ] || { echo "FAIL: no row after the swap"; fail=1; }
+[ "$(val versions 2)" -gt 0 ] || check_fail "no row before the swap"
+[ "$(val versions 3)" -gt 0 ] || check_fail "no row after the swap"
 awk -v s="$stall" 'BEGIN { exit !(s > 0 && s < 0.010) }' ||
-	{ echo "FAIL: worker switch stall ${stall}s, want (0, 10 ms)"; fail=1; }
-[ $fail -eq 0 ] || exit 1
-echo "reload: $(val versions 2) rows before the swap, $(val versions 3) after, none lost or duplicated"
+	check_fail "worker switch stall ${stall}s, want (0, 10 ms)"
+checks_done
+echo "dimset_reload: $(val versions 2) rows before the swap, $(val versions 3) after, none lost or duplicated"

@@ -5,11 +5,8 @@
 # and the sealed segments must equal it row for row, in both directions; every produced
 # (partition, offset) appears exactly once; the dead-letter file holds exactly the malformed
 # messages, byte for byte.
-set -euo pipefail
 source "$(dirname "$0")/../../tools/lib.sh"
-work=$(mktemp -d)
-trap 'lib_cleanup; rm -rf "$work"' EXIT
-bin=$ENRICHD_BUILD_DIR
+lib_test_init
 events=40000
 
 "$bin/enrichd-gen-dims" --out "$work/dims" --users 20000 --devices 20000 --urls 5000 --seed 7
@@ -27,9 +24,9 @@ lib_wait_log "$work/enrichd.log" "partitions assigned" 60
 
 lib_wait_sealed "$work/out" "$work/dl" $events 120
 kill -TERM "$enrichd_pid"
-wait "$enrichd_pid" || { echo "enrichd exited non-zero"; tail -20 "$work/enrichd.log"; exit 1; }
+wait "$enrichd_pid" || fail "enrichd exited non-zero: $(tail -20 "$work/enrichd.log")"
 grep -q "summary:" "$work/enrichd.log"
-! compgen -G "$work/out/dt=*/hour=*/*.tmp" >/dev/null || { echo "open segments left"; exit 1; }
+! compgen -G "$work/out/dt=*/hour=*/*.tmp" >/dev/null || fail "open segments left"
 
 cat >"$work/check.sql" <<SQL
 CREATE TABLE m ENGINE = Memory AS SELECT * FROM file('$work/manifest.tsv', 'TSVWithNamesAndTypes');
@@ -63,16 +60,13 @@ SELECT 'actual_rows', count(), uniqExact(partition, offset) FROM actual;
 SELECT 'missing', count() FROM (SELECT * FROM expected EXCEPT ALL SELECT * FROM actual);
 SELECT 'unexpected', count() FROM (SELECT * FROM actual EXCEPT ALL SELECT * FROM expected);
 SELECT 'misses', countIf(country IS NULL), countIf(device_type IS NULL), countIf(category IS NULL) FROM actual;
-CREATE TABLE dl ENGINE = Memory AS SELECT * FROM file('$work/dl/*.deadletter.tsv', 'TSV', 'topic String, partition Int32, offset Int64, error String, reason String, raw String');
+CREATE TABLE dl ENGINE = Memory AS SELECT * FROM file('$work/dl/*.deadletter.tsv', 'TSV', '$LIB_DL_STRUCTURE');
 SELECT 'dead_letters', count(), uniqExact(partition, offset) FROM dl;
 SELECT 'dl_missing', count() FROM (SELECT partition, offset, payload FROM m WHERE malformed = 1 EXCEPT ALL SELECT partition, offset, raw FROM dl);
 SELECT 'dl_unexpected', count() FROM (SELECT partition, offset, raw FROM dl EXCEPT ALL SELECT partition, offset, payload FROM m WHERE malformed = 1);
 SQL
-"$CHQ" -f "$work/check.sql" | tee "$work/result.tsv"
+ch_results "$work/check.sql"
 
-val() { awk -F'\t' -v k="$1" -v c="$2" '$1 == k { print $c }' "$work/result.tsv"; }
-fail=0
-check() { if [ "$2" != "$3" ]; then echo "FAIL: $1: got '$2', want '$3'"; fail=1; fi; }
 malformed=$(val produced 3)
 check "every message delivered by the broker" "$(val produced 4)" 0
 check "expected rows" "$(val expected_rows 2)" $((events - malformed))
@@ -84,10 +78,7 @@ check "dead letters" "$(val dead_letters 2)" "$malformed"
 check "dead letters unique" "$(val dead_letters 3)" "$malformed"
 check "malformed messages missing from the dead letters" "$(val dl_missing 2)" 0
 check "dead letters that are not malformed messages" "$(val dl_unexpected 2)" 0
-[ "$(val misses 2)" -gt 0 ] || { echo "FAIL: no user misses joined as NULL"; fail=1; }
-[ "$malformed" -gt 0 ] || { echo "FAIL: the run produced no malformed message"; fail=1; }
-if [ $fail -ne 0 ]; then
-	tail -30 "$work/enrichd.log"
-	exit 1
-fi
-echo "pipeline_kafka: $((events - malformed)) rows and $malformed dead letters exactly once"
+[ "$(val misses 2)" -gt 0 ] || check_fail "no user misses joined as NULL"
+[ "$malformed" -gt 0 ] || check_fail "the run produced no malformed message"
+checks_done tail -30 "$work/enrichd.log"
+echo "engine_pipeline: $((events - malformed)) rows and $malformed dead letters exactly once"

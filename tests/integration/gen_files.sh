@@ -3,43 +3,34 @@
 # have the sizes asked for and unique keys, well-formed events read with JSONEachRow give
 # exactly the values of the manifest, their keys miss each dimension (LEFT JOIN) in the share
 # asked for, the malformed share matches, and the same seed gives the same bytes.
-set -euo pipefail
-
-build=${ENRICHD_BUILD_DIR:?}
-chq="${ENRICHD_SOURCE_DIR:?}/tools/ch/chq.js"
-dims="$build/enrichd-gen-dims"
-events="$build/enrichd-gen-events"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/../../tools/lib.sh"
+lib_test_init
+dims="$bin/enrichd-gen-dims"
+events="$bin/enrichd-gen-events"
 
 users=20000 devices=20000 urls=5000 count=50000
 size_args=(--users $users --devices $devices --urls $urls)
 ev_args=(--count $count "${size_args[@]}" --miss-users 0.1 --miss-devices 0.2 --miss-urls 0.05
 	--malformed 0.02 --variety)
 
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-
 echo "-- generate"
-"$dims" --out "$tmp/a" --seed 7 "${size_args[@]}" 2>/dev/null
-"$dims" --out "$tmp/b" --seed 7 "${size_args[@]}" 2>/dev/null
-"$dims" --out "$tmp/c" --seed 8 "${size_args[@]}" 2>/dev/null
-"$dims" --out "$tmp/csv" --seed 7 --format csv "${size_args[@]}" 2>/dev/null
-"$events" --seed 7 "${ev_args[@]}" --out "$tmp/ev.jsonl" --manifest "$tmp/m.tsv" 2>/dev/null
-"$events" --seed 7 "${ev_args[@]}" --out "$tmp/ev2.jsonl" 2>/dev/null
-"$events" --seed 8 "${ev_args[@]}" --out "$tmp/ev3.jsonl" 2>/dev/null
+"$dims" --out "$work/a" --seed 7 "${size_args[@]}" 2>/dev/null
+"$dims" --out "$work/b" --seed 7 "${size_args[@]}" 2>/dev/null
+"$dims" --out "$work/c" --seed 8 "${size_args[@]}" 2>/dev/null
+"$dims" --out "$work/csv" --seed 7 --format csv "${size_args[@]}" 2>/dev/null
+"$events" --seed 7 "${ev_args[@]}" --out "$work/ev.jsonl" --manifest "$work/m.tsv" 2>/dev/null
+"$events" --seed 7 "${ev_args[@]}" --out "$work/ev2.jsonl" 2>/dev/null
+"$events" --seed 8 "${ev_args[@]}" --out "$work/ev3.jsonl" 2>/dev/null
 
 echo "-- determinism"
 for f in users devices urls; do
-	cmp -s "$tmp/a/$f.tsv" "$tmp/b/$f.tsv" || fail "$f.tsv differs for the same seed"
-	cmp -s "$tmp/a/$f.tsv" "$tmp/c/$f.tsv" && fail "$f.tsv identical for different seeds"
+	cmp -s "$work/a/$f.tsv" "$work/b/$f.tsv" || fail "$f.tsv differs for the same seed"
+	cmp -s "$work/a/$f.tsv" "$work/c/$f.tsv" && fail "$f.tsv identical for different seeds"
 done
-cmp -s "$tmp/ev.jsonl" "$tmp/ev2.jsonl" || fail "events differ for the same seed"
-cmp -s "$tmp/ev.jsonl" "$tmp/ev3.jsonl" && fail "events identical for different seeds"
-[ "$(wc -l <"$tmp/ev.jsonl")" -eq $count ] || fail "events file does not have $count lines"
-"$events" --seed 7 "${ev_args[@]}" --out - 2>/dev/null | cmp -s - "$tmp/ev.jsonl" ||
+cmp -s "$work/ev.jsonl" "$work/ev2.jsonl" || fail "events differ for the same seed"
+cmp -s "$work/ev.jsonl" "$work/ev3.jsonl" && fail "events identical for different seeds"
+[ "$(wc -l <"$work/ev.jsonl")" -eq $count ] || fail "events file does not have $count lines"
+"$events" --seed 7 "${ev_args[@]}" --out - 2>/dev/null | cmp -s - "$work/ev.jsonl" ||
 	fail "standard output differs from the file output"
 
 echo "-- pacing"
@@ -49,25 +40,25 @@ t0=$EPOCHREALTIME
 elapsed_ms=$(( (${EPOCHREALTIME/./} - ${t0/./}) / 1000 ))
 [ "$elapsed_ms" -ge 495 ] && [ "$elapsed_ms" -le 3000 ] ||
 	fail "1000 events at 2000/s took $elapsed_ms ms"
-[ "$(wc -l <"$tmp/m.tsv")" -eq $((count + 2)) ] || fail "manifest does not have $count rows"
+[ "$(wc -l <"$work/m.tsv")" -eq $((count + 2)) ] || fail "manifest does not have $count rows"
 
 # Well-formed lines only, picked with the manifest's malformed column (lines may hold tabs).
-paste <(tail -n +3 "$tmp/m.tsv" | cut -f4) "$tmp/ev.jsonl" | awk -F'\t' '$1 == "0"' |
-	cut -f2- >"$tmp/good.jsonl"
+paste <(tail -n +3 "$work/m.tsv" | cut -f4) "$work/ev.jsonl" | awk -F'\t' '$1 == "0"' |
+	cut -f2- >"$work/good.jsonl"
 
 U="'user_id UInt64, country String, plan String, signup_date Date'"
 D="'device_id String, device_type String, os String, browser String'"
 L="'url String, domain String, category String'"
 M="'TSVWithNamesAndTypes'"
-users_f="file('$tmp/a/users.tsv', 'TSVWithNames', $U)"
-devices_f="file('$tmp/a/devices.tsv', 'TSVWithNames', $D)"
-urls_f="file('$tmp/a/urls.tsv', 'TSVWithNames', $L)"
-manifest_f="file('$tmp/m.tsv', $M)"
-good_f="file('$tmp/good.jsonl', 'JSONEachRow',
+users_f="file('$work/a/users.tsv', 'TSVWithNames', $U)"
+devices_f="file('$work/a/devices.tsv', 'TSVWithNames', $D)"
+urls_f="file('$work/a/urls.tsv', 'TSVWithNames', $L)"
+manifest_f="file('$work/m.tsv', $M)"
+good_f="file('$work/good.jsonl', 'JSONEachRow',
 	'timestamp String, user_id String, url String, device_id String')"
 
 echo "-- dimension files"
-"$chq" - >/dev/null <<SQL
+ch - >/dev/null <<SQL
 SELECT throwIf(count() != $users OR uniqExact(user_id) != count(), 'users: rows or unique keys')
 FROM $users_f;
 SELECT throwIf(uniqExact(country) < 100 OR uniqExact(plan) != 4, 'users: attribute variety')
@@ -92,19 +83,19 @@ SELECT throwIf(countIf(url LIKE '%"%') = 0 OR countIf(position(url, '\\\\') > 0)
 	'urls: escaping cases missing or invalid UTF-8')
 FROM $urls_f;
 SELECT throwIf((SELECT count() FROM (
-	SELECT * FROM $urls_f EXCEPT SELECT * FROM file('$tmp/csv/urls.csv', 'CSVWithNames', $L))) != 0,
+	SELECT * FROM $urls_f EXCEPT SELECT * FROM file('$work/csv/urls.csv', 'CSVWithNames', $L))) != 0,
 	'urls: CSV and TSV differ');
 SELECT throwIf((SELECT count() FROM (
-	SELECT * FROM $users_f EXCEPT SELECT * FROM file('$tmp/csv/users.csv', 'CSVWithNames', $U))) != 0,
+	SELECT * FROM $users_f EXCEPT SELECT * FROM file('$work/csv/users.csv', 'CSVWithNames', $U))) != 0,
 	'users: CSV and TSV differ');
 SELECT throwIf((SELECT count() FROM (
 	SELECT * FROM $devices_f
-	EXCEPT SELECT * FROM file('$tmp/csv/devices.csv', 'CSVWithNames', $D))) != 0,
+	EXCEPT SELECT * FROM file('$work/csv/devices.csv', 'CSVWithNames', $D))) != 0,
 	'devices: CSV and TSV differ')
 SQL
 
 echo "-- events"
-"$chq" - >/dev/null <<SQL
+ch - >/dev/null <<SQL
 SET input_format_skip_unknown_fields = 1, input_format_json_read_numbers_as_strings = 1,
 	join_use_nulls = 1;
 SELECT throwIf(count() != $count OR countIf(seq = offset AND partition = 0) != count(),

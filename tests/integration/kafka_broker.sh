@@ -10,12 +10,11 @@
 #     exactly at the committed offsets and reads the rest once;
 #  5. two probes in one group ("pair") split the partitions between them, each message once;
 #  6. SIGTERM stops the broker with status 0 and removes its port file.
-# Every step is bounded by `timeout`; the broker is killed on any exit.
-set -euo pipefail
-
-build=${ENRICHD_BUILD_DIR:?ENRICHD_BUILD_DIR is not set}
-broker_bin=$build/enrichd-broker
-probe_bin=$build/enrichd-kafka-probe
+# Every step is bounded by `timeout`; the broker and the probes are stopped on any exit.
+source "$(dirname "$0")/../../tools/lib.sh"
+lib_test_init
+broker_bin=$bin/enrichd-broker
+probe_bin=$bin/enrichd-kafka-probe
 topic=clickstream
 partitions=12
 messages=1000
@@ -23,27 +22,10 @@ messages=1000
 # member joins a group that had members; keep it short so the test stays short.
 group_props=(-X session.timeout.ms=6000 -X heartbeat.interval.ms=500)
 
-work=$(mktemp -d)
-broker_pid=
-cleanup() {
-	if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
-		kill -TERM "$broker_pid" 2>/dev/null || true
-		sleep 0.5
-		kill -KILL "$broker_pid" 2>/dev/null || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-
 echo "== broker"
-"$broker_bin" --topic "$topic" --partitions "$partitions" --brokers 3 \
-	--port-file "$work/port" >"$work/broker.out" 2>"$work/broker.err" &
-broker_pid=$!
+lib_spawn "$broker_bin" --topic "$topic" --partitions "$partitions" --brokers 3 \
+	--port-file "$work/port" >"$work/broker.out" 2>"$work/broker.err"
+broker_pid=${lib_pids[-1]}
 for _ in $(seq 1 100); do
 	[ -s "$work/port" ] && break
 	kill -0 "$broker_pid" 2>/dev/null || { cat "$work/broker.err" >&2; fail "broker exited"; }
@@ -139,12 +121,12 @@ echo "== two probes in one group split the partitions"
 # leader's SyncGroup came first; the follower then rejoins and is served in the next round.)
 pair=(--topic "$topic" --group pair "${group_props[@]}" -X enable.partition.eof=true
 	--until-eof --commit-on-revoke --stop-file "$work/pair_stop" --timeout-ms 50000)
-timeout 60 "$probe_bin" --brokers "$bootstrap" "${pair[@]}" --status-file "$work/pair_a.status" \
-	>"$work/pair_a.out" 2>"$work/pair_a.err" &
-pair_a=$!
-timeout 60 "$probe_bin" --brokers "$bootstrap" "${pair[@]}" --status-file "$work/pair_b.status" \
-	>"$work/pair_b.out" 2>"$work/pair_b.err" &
-pair_b=$!
+lib_spawn timeout 60 "$probe_bin" --brokers "$bootstrap" "${pair[@]}" \
+	--status-file "$work/pair_a.status" >"$work/pair_a.out" 2>"$work/pair_a.err"
+pair_a=${lib_pids[-1]}
+lib_spawn timeout 60 "$probe_bin" --brokers "$bootstrap" "${pair[@]}" \
+	--status-file "$work/pair_b.status" >"$work/pair_b.out" 2>"$work/pair_b.err"
+pair_b=${lib_pids[-1]}
 show_pair() { grep -hv rdkafka "$work/pair_a.err" "$work/pair_b.err" >&2 || true; }
 settled=
 for _ in $(seq 1 450); do
@@ -186,7 +168,6 @@ for _ in $(seq 1 100); do
 done
 kill -0 "$broker_pid" 2>/dev/null && fail "broker still running 10 s after SIGTERM"
 wait "$broker_pid" || rc=$?
-broker_pid=
 [ "$rc" -eq 0 ] || fail "broker exited with $rc"
 [ ! -e "$work/port" ] || fail "port file left behind"
 echo "PASS"

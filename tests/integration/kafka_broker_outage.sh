@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
 # The Kafka brokers go down for a while mid-stream: enrichd keeps running, reports the outage,
 # and once the brokers are back it resumes; every event is sealed exactly once.
-set -euo pipefail
 source "$(dirname "$0")/../../tools/lib.sh"
-work=$(mktemp -d)
-trap 'lib_cleanup; rm -rf "$work"' EXIT
-bin=$ENRICHD_BUILD_DIR
+lib_test_init
 events=20000
 
 "$bin/enrichd-gen-dims" --out "$work/dims" --users 20000 --devices 20000 --urls 5000 --seed 9 2>/dev/null
@@ -22,7 +19,7 @@ producer=${lib_pids[-1]}
 sleep 3
 kill -USR1 "$broker_pid"
 sleep 8
-kill -0 "$enrichd_pid" || { echo "FAIL: enrichd died during the outage"; exit 1; }
+kill -0 "$enrichd_pid" || fail "enrichd died during the outage"
 during=$(wc -l <"$work/enrichd.log")
 kill -USR2 "$broker_pid"
 wait "$producer"
@@ -33,7 +30,7 @@ wait "$enrichd_pid"
 sed -n "1,${during}p" "$work/enrichd.log" | grep -E "warn|error" >"$work/outage.log" || true
 echo "enrichd's log during the outage:"
 head -5 "$work/outage.log" | sed 's/^/   /'
-[ -s "$work/outage.log" ] || { echo "FAIL: the outage was not reported"; exit 1; }
+[ -s "$work/outage.log" ] || fail "the outage was not reported"
 
 cat >"$work/check.sql" <<SQL
 CREATE TABLE m ENGINE = Memory AS SELECT * FROM file('$work/manifest.tsv', 'TSVWithNamesAndTypes');
@@ -42,9 +39,8 @@ SELECT 'rows', count(), uniqExact(partition, offset) FROM a;
 SELECT 'good', count() FROM m WHERE malformed = 0 AND offset >= 0;
 SELECT 'missing', count() FROM (SELECT toUInt64(partition), toUInt64(offset) FROM m WHERE malformed = 0 EXCEPT ALL SELECT partition, offset FROM a);
 SQL
-"$CHQ" -f "$work/check.sql" | tee "$work/result.tsv"
-val() { awk -F'\t' -v k="$1" -v c="$2" '$1 == k { print $c }' "$work/result.tsv"; }
+ch_results "$work/check.sql"
 good=$(val good 2)
 [ "$(val rows 2)" = "$good" ] && [ "$(val rows 3)" = "$good" ] && [ "$(val missing 2)" = 0 ] ||
-	{ echo "FAIL: rows $(val rows 2) (distinct $(val rows 3), missing $(val missing 2)), want $good"; exit 1; }
-echo "broker_outage: $good rows exactly once across an 8 s outage"
+	fail "rows $(val rows 2) (distinct $(val rows 3), missing $(val missing 2)), want $good"
+echo "kafka_broker_outage: $good rows exactly once across an 8 s outage"

@@ -3,11 +3,8 @@
 # with SIGKILL at random moments (20 trials, restarted each time), then run to the end. ClickHouse
 # reads every sealed segment: every produced well-formed (partition, offset) appears exactly once
 # and nothing else does; the dead-letter files hold every malformed message exactly once.
-set -euo pipefail
 source "$(dirname "$0")/../../tools/lib.sh"
-work=$(mktemp -d)
-trap 'lib_cleanup; rm -rf "$work"' EXIT
-bin=$ENRICHD_BUILD_DIR
+lib_test_init
 events=${CRASH_EVENTS:-60000}
 trials=${CRASH_TRIALS:-20}
 RANDOM=${CRASH_SEED:-4242}
@@ -38,7 +35,7 @@ for trial in $(seq "$trials"); do
 done
 wait "$producer"
 produced=$(($(wc -l <"$work/manifest.tsv") - 2))
-[ "$produced" -eq "$events" ] || { echo "producer delivered $produced of $events"; exit 1; }
+[ "$produced" -eq "$events" ] || fail "producer delivered $produced of $events"
 
 lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" 2>"$work/enrichd-final.log"
 final=${lib_pids[-1]}
@@ -50,7 +47,7 @@ grep -h "manifest:" "$work"/enrichd-*.log | head -5 || true
 cat >"$work/check.sql" <<SQL
 CREATE TABLE m ENGINE = Memory AS SELECT * FROM file('$work/manifest.tsv', 'TSVWithNamesAndTypes');
 CREATE TABLE a ENGINE = Memory AS SELECT _partition AS partition, _offset AS offset, user_id, url FROM file('$work/out/**/*.native', 'Native');
-CREATE TABLE dl ENGINE = Memory AS SELECT * FROM file('$work/dl/*.deadletter.tsv', 'TSV', 'topic String, partition Int32, offset Int64, error String, reason String, raw String');
+CREATE TABLE dl ENGINE = Memory AS SELECT * FROM file('$work/dl/*.deadletter.tsv', 'TSV', '$LIB_DL_STRUCTURE');
 SELECT 'rows', count(), uniqExact(partition, offset) FROM a;
 SELECT 'good', count() FROM m WHERE malformed = 0;
 SELECT 'missing', count() FROM (SELECT toUInt64(partition), toUInt64(offset), user_id, url FROM m WHERE malformed = 0 EXCEPT ALL SELECT partition, offset, user_id, url FROM a);
@@ -59,12 +56,9 @@ SELECT 'dead', count(), uniqExact(partition, offset) FROM dl;
 SELECT 'malformed', count() FROM m WHERE malformed = 1;
 SELECT 'dl_unexpected', count() FROM (SELECT partition, offset, raw FROM dl EXCEPT ALL SELECT partition, offset, payload FROM m WHERE malformed = 1);
 SQL
-"$CHQ" -f "$work/check.sql" | tee "$work/result.tsv"
-val() { awk -F'\t' -v k="$1" -v c="$2" '$1 == k { print $c }' "$work/result.tsv"; }
+ch_results "$work/check.sql"
 good=$(val good 2)
 malformed=$(val malformed 2)
-fail=0
-check() { if [ "$2" != "$3" ]; then echo "FAIL: $1: got '$2', want '$3'"; fail=1; fi; }
 check "rows in the segments" "$(val rows 2)" "$good"
 check "distinct (partition, offset) in the segments" "$(val rows 3)" "$good"
 check "produced rows missing" "$(val missing 2)" 0
@@ -72,5 +66,5 @@ check "rows not produced (or duplicated)" "$(val unexpected 2)" 0
 check "dead letters" "$(val dead 2)" "$malformed"
 check "distinct dead letters" "$(val dead 3)" "$malformed"
 check "dead letters that are not malformed messages" "$(val dl_unexpected 2)" 0
-[ $fail -eq 0 ] || exit 1
-echo "crash_recovery: $trials SIGKILL trials, $good rows and $malformed dead letters exactly once"
+checks_done
+echo "manifest_crash_recovery: $trials SIGKILL trials, $good rows and $malformed dead letters exactly once"

@@ -5,11 +5,8 @@
 # equal what was produced (events, sealed rows, dead letters = decode errors = dead-letter file
 # lines, latency histogram count = sealed rows) and the lag of every assigned partition must be 0.
 # /readyz is 200 while running, /healthz 200, other paths 404.
-set -euo pipefail
 source "$(dirname "$0")/../../tools/lib.sh"
-work=$(mktemp -d)
-trap 'lib_cleanup; rm -rf "$work"' EXIT
-bin=$ENRICHD_BUILD_DIR
+lib_test_init
 events=5000
 partitions=4
 
@@ -23,11 +20,9 @@ listen = 127.0.0.1:0"
 
 lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" 2>"$work/enrichd.log"
 enrichd_pid=${lib_pids[-1]}
-url=$(lib_metrics_url "$work/enrichd.log") || { echo "FAIL: no metrics address in the log"; exit 1; }
+url=$(lib_metrics_url "$work/enrichd.log") || fail "no metrics address in the log"
 lib_wait_log "$work/enrichd.log" "partitions assigned" 60
 
-fail=0
-check() { if [ "$2" != "$3" ]; then echo "FAIL: $1: got '$2', want '$3'"; fail=1; fi; }
 status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 # Sum of the samples of one metric (all label sets): sum NAME FILE.
 sum() { awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { printf "%d", s }' "$2"; }
@@ -65,12 +60,12 @@ for _ in $(seq 60); do
 	fi
 	sleep 1
 done
-[ $settled = 1 ] || { echo "FAIL: the metrics did not settle:"; grep -E \
-	'^enrichd_(worker_events_total|kafka_)' "$work/metrics.txt"; fail=1; }
+[ $settled = 1 ] || check_fail "the metrics did not settle: $(grep -E \
+	'^enrichd_(worker_events_total|kafka_)' "$work/metrics.txt")"
 
 promtool check metrics <"$work/metrics.txt" >"$work/promtool.txt" 2>&1 ||
-	{ echo "FAIL: promtool check metrics failed"; fail=1; }
-[ ! -s "$work/promtool.txt" ] || { echo "FAIL: promtool lint:"; cat "$work/promtool.txt"; fail=1; }
+	check_fail "promtool check metrics failed"
+[ ! -s "$work/promtool.txt" ] || check_fail "promtool lint: $(cat "$work/promtool.txt")"
 
 m=$work/metrics.txt
 dl_lines=$(cat "$work"/dl/*.deadletter.tsv 2>/dev/null | wc -l)
@@ -89,12 +84,12 @@ users_lookups=$(awk '/^enrichd_worker_join_lookups_total\{.*dimension="users"/ {
 users_misses=$(awk '/^enrichd_worker_join_misses_total\{.*dimension="users"/ { s += $2 }
 	END { printf "%d", s }' "$m")
 check "user lookups = rows" "$users_lookups" $((events - malformed))
-[ "$users_misses" -gt 0 ] || { echo "FAIL: no user miss counted"; fail=1; }
+[ "$users_misses" -gt 0 ] || check_fail "no user miss counted"
 check "users rows" "$(sum 'enrichd_dimension_rows{dimension="users"}' "$m")" 5000
 check "one page mode per dimension" "$(sum enrichd_dimension_huge_pages "$m")" 3
 check "write errors" "$(sum enrichd_worker_write_errors_total "$m")" 0
 check "ready" "$(sum enrichd_engine_ready "$m")" 1
-grep -q '^enrichd_build_info{version="[0-9.]*",' "$m" || { echo "FAIL: no build_info"; fail=1; }
+grep -q '^enrichd_build_info{version="[0-9.]*",' "$m" || check_fail "no build_info"
 for p in $(seq 0 $((partitions - 1))); do
 	hw=$(sum "enrichd_kafka_high_watermark_offset{partition=\"$p\"}" "$m")
 	co=$(sum "enrichd_kafka_committed_offset{partition=\"$p\"}" "$m")
@@ -105,9 +100,9 @@ done
 docs=$ENRICHD_SOURCE_DIR/docs
 awk '/^### Alert rules/ { a = 1 } a && /^```yaml$/ { y = 1; next } y && /^```$/ { exit } y' \
 	"$docs/OPERATIONS.md" >"$work/alerts.yml"
-[ -s "$work/alerts.yml" ] || { echo "FAIL: no alert rules in OPERATIONS.md"; fail=1; }
+[ -s "$work/alerts.yml" ] || check_fail "no alert rules in OPERATIONS.md"
 promtool check rules "$work/alerts.yml" >"$work/rules.txt" 2>&1 ||
-	{ echo "FAIL: alert rules:"; cat "$work/rules.txt"; fail=1; }
+	check_fail "alert rules: $(cat "$work/rules.txt")"
 python3 - "$docs/grafana-dashboard.json" >"$work/dashboard.yml" <<'PY' ||
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -121,21 +116,17 @@ for p in d["panels"]:
         n += 1
 assert n >= 20, f"only {n} queries"
 PY
-	{ echo "FAIL: dashboard JSON"; fail=1; }
+	check_fail "dashboard JSON"
 promtool check rules "$work/dashboard.yml" >"$work/rules.txt" 2>&1 ||
-	{ echo "FAIL: dashboard queries:"; cat "$work/rules.txt"; fail=1; }
+	check_fail "dashboard queries: $(cat "$work/rules.txt")"
 for name in $(cat "$work/alerts.yml" "$work/dashboard.yml" | grep -o 'enrichd_[a-z0-9_]*' |
 	sed -E 's/_(bucket|sum|count)$//' | sort -u); do
-	grep -q "^# TYPE $name " "$m" || { echo "FAIL: the docs use $name, not exported"; fail=1; }
+	grep -q "^# TYPE $name " "$m" || check_fail "the docs use $name, not exported"
 done
 
 kill -TERM "$enrichd_pid"
-wait "$enrichd_pid" || { echo "FAIL: enrichd exited non-zero"; fail=1; }
+wait "$enrichd_pid" || check_fail "enrichd exited non-zero"
 grep -q "summary:" "$work/enrichd.log"
-if [ $fail -ne 0 ]; then
-	cat "$m"
-	tail -30 "$work/enrichd.log"
-	exit 1
-fi
-echo "metrics: $events events, $malformed dead letters, lag 0 on $partitions partitions," \
+checks_done tail -n +1 "$m" "$work/enrichd.log"
+echo "metrics_endpoint: $events events, $malformed dead letters, lag 0 on $partitions partitions," \
 	"promtool clean"

@@ -6,22 +6,10 @@
 #  (c) enrichd-native-cat prints the file exactly as ClickHouse's TSVWithNamesAndTypes does;
 #  plus: a block of 0 rows is read by ClickHouse, and the tool reports truncated and corrupt
 #  files with their byte offset and a non-zero exit status.
-set -euo pipefail
-
-build=${ENRICHD_BUILD_DIR:?set ENRICHD_BUILD_DIR}
-src=${ENRICHD_SOURCE_DIR:?set ENRICHD_SOURCE_DIR}
-chq="$src/tools/ch/chq.js"
-sample="$build/enrichd-native-sample"
-cat_tool="$build/enrichd-native-cat"
-
-tmp=$(mktemp -d)
-cleanup() { rm -rf "$tmp"; }
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+source "$(dirname "$0")/../../tools/lib.sh"
+lib_test_init
+sample="$bin/enrichd-native-sample"
+cat_tool="$bin/enrichd-native-cat"
 
 # Shows where two TSV files differ: line, column and both values (cut to a readable width).
 show_diff() {
@@ -44,22 +32,22 @@ show_diff() {
 		}' "$1" "$2" >&2 || true
 }
 
-d="$tmp/sample"
+d="$work/sample"
 "$sample" --out "$d"
 blocks=$(cat "$d/blocks.txt")
 structure=$(cat "$d/structure.txt")
 select=$(cat "$d/select.txt")
 echo "sample: $blocks blocks, $(stat -c %s "$d/sample.native") bytes"
 # The sample must exercise every LowCardinality index width ClickHouse picks.
-"$cat_tool" --blocks "$d/sample.native" >"$tmp/blocks.txt"
+"$cat_tool" --blocks "$d/sample.native" >"$work/blocks.txt"
 for w in UInt8 UInt16 UInt32; do
-	grep -q "keys, $w indexes" "$tmp/blocks.txt" || fail "the sample has no $w LowCardinality indexes"
+	grep -q "keys, $w indexes" "$work/blocks.txt" || fail "the sample has no $w LowCardinality indexes"
 done
 
 # One ClickHouse session: every output goes to a file (chq.js would re-encode binary stdout).
 # One block per query keeps ClickHouse from splitting or merging blocks.
-cat "$d"/block-*.tsv >"$tmp/all.tsv"
-sql="$tmp/queries.sql"
+cat "$d"/block-*.tsv >"$work/all.tsv"
+sql="$work/queries.sql"
 {
 	echo "SET max_block_size = 1000000;"
 	echo "SET input_format_parallel_parsing = 0;"
@@ -67,89 +55,89 @@ sql="$tmp/queries.sql"
 	for ((i = 0; i < blocks; i++)); do
 		n=$(printf %04d "$i")
 		echo "SELECT $select FROM file('$d/block-$n.tsv', 'TSV', '$structure')" \
-			"INTO OUTFILE '$tmp/ch-$n.native' FORMAT Native;"
+			"INTO OUTFILE '$work/ch-$n.native' FORMAT Native;"
 	done
 	echo "SELECT * FROM file('$d/sample.native', 'Native')" \
-		"INTO OUTFILE '$tmp/read.tsv' FORMAT TSV;"
-	echo "SELECT $select FROM file('$tmp/all.tsv', 'TSV', '$structure')" \
-		"INTO OUTFILE '$tmp/expected.tsv' FORMAT TSV;"
+		"INTO OUTFILE '$work/read.tsv' FORMAT TSV;"
+	echo "SELECT $select FROM file('$work/all.tsv', 'TSV', '$structure')" \
+		"INTO OUTFILE '$work/expected.tsv' FORMAT TSV;"
 	echo "SELECT * FROM file('$d/sample.native', 'Native')" \
-		"INTO OUTFILE '$tmp/ch-names-types.tsv' FORMAT TSVWithNamesAndTypes;"
+		"INTO OUTFILE '$work/ch-names-types.tsv' FORMAT TSVWithNamesAndTypes;"
 	echo "SELECT count() FROM file('$d/empty.native', 'Native')" \
-		"INTO OUTFILE '$tmp/empty-count.txt' FORMAT TSV;"
+		"INTO OUTFILE '$work/empty-count.txt' FORMAT TSV;"
 	echo "SELECT count() FROM file('$d/block-0000.tsv', 'TSV', '$structure')" \
-		"INTO OUTFILE '$tmp/block0-count.txt' FORMAT TSV;"
+		"INTO OUTFILE '$work/block0-count.txt' FORMAT TSV;"
 } >"$sql"
-"$chq" -f "$sql" || fail "ClickHouse could not run the queries (see above)"
+ch -f "$sql" || fail "ClickHouse could not run the queries (see above)"
 
 # (a) values: ClickHouse reading the encoder's file equals ClickHouse reading the raw values.
-rows_read=$(wc -l <"$tmp/read.tsv")
-rows_want=$(wc -l <"$tmp/expected.tsv")
-if ! cmp -s "$tmp/read.tsv" "$tmp/expected.tsv"; then
+rows_read=$(wc -l <"$work/read.tsv")
+rows_want=$(wc -l <"$work/expected.tsv")
+if ! cmp -s "$work/read.tsv" "$work/expected.tsv"; then
 	echo "ClickHouse read $rows_read rows from the encoder's file, expected $rows_want;" \
 		"first differences (< read, > expected):" >&2
-	show_diff "$tmp/read.tsv" "$tmp/expected.tsv"
+	show_diff "$work/read.tsv" "$work/expected.tsv"
 	fail "(a) values read by ClickHouse differ from the expected values"
 fi
 echo "ok (a): ClickHouse reads all $rows_read rows value for value"
 
 # (b) bytes: ClickHouse's own Native output, block by block, equals the encoder's.
-cat "$tmp"/ch-*.native >"$tmp/ch.native"
-if ! cmp -s "$tmp/ch.native" "$d/sample.native"; then
+cat "$work"/ch-*.native >"$work/ch.native"
+if ! cmp -s "$work/ch.native" "$d/sample.native"; then
 	off=0
 	for ((i = 0; i < blocks; i++)); do
 		n=$(printf %04d "$i")
-		size=$(stat -c %s "$tmp/ch-$n.native")
-		tail -c +$((off + 1)) "$d/sample.native" | head -c "$size" >"$tmp/ours-$n.native" || true
-		if ! cmp -s "$tmp/ch-$n.native" "$tmp/ours-$n.native"; then
-			at=$(cmp "$tmp/ch-$n.native" "$tmp/ours-$n.native" 2>&1 |
+		size=$(stat -c %s "$work/ch-$n.native")
+		tail -c +$((off + 1)) "$d/sample.native" | head -c "$size" >"$work/ours-$n.native" || true
+		if ! cmp -s "$work/ch-$n.native" "$work/ours-$n.native"; then
+			at=$(cmp "$work/ch-$n.native" "$work/ours-$n.native" 2>&1 |
 				sed -n 's/.*byte \([0-9]*\).*/\1/p' || true)
 			at=${at:-1}
 			from=$(((at - 1) / 16 * 16 - 32))
 			((from < 0)) && from=0
 			echo "block $i (file offset $off) differs from byte $at of the block on:" >&2
 			echo "ClickHouse:" >&2
-			xxd -s "$from" -l 96 "$tmp/ch-$n.native" >&2 || true
+			xxd -s "$from" -l 96 "$work/ch-$n.native" >&2 || true
 			echo "encoder:" >&2
-			xxd -s "$from" -l 96 "$tmp/ours-$n.native" >&2 || true
+			xxd -s "$from" -l 96 "$work/ours-$n.native" >&2 || true
 			break
 		fi
 		off=$((off + size))
 	done
 	fail "(b) the encoder's bytes differ from ClickHouse's FORMAT Native output"
 fi
-echo "ok (b): $blocks blocks byte-identical to ClickHouse's FORMAT Native ($(stat -c %s "$tmp/ch.native") bytes)"
+echo "ok (b): $blocks blocks byte-identical to ClickHouse's FORMAT Native ($(stat -c %s "$work/ch.native") bytes)"
 
 # (c) enrichd-native-cat equals ClickHouse's TSVWithNamesAndTypes of the same file.
-"$cat_tool" "$d/sample.native" >"$tmp/cat.tsv"
-if ! cmp -s "$tmp/cat.tsv" "$tmp/ch-names-types.tsv"; then
+"$cat_tool" "$d/sample.native" >"$work/cat.tsv"
+if ! cmp -s "$work/cat.tsv" "$work/ch-names-types.tsv"; then
 	echo "first differences (< enrichd-native-cat, > ClickHouse):" >&2
-	show_diff "$tmp/cat.tsv" "$tmp/ch-names-types.tsv"
+	show_diff "$work/cat.tsv" "$work/ch-names-types.tsv"
 	fail "(c) enrichd-native-cat output differs from ClickHouse's TSVWithNamesAndTypes"
 fi
-echo "ok (c): enrichd-native-cat prints what ClickHouse prints ($(wc -l <"$tmp/cat.tsv") lines)"
+echo "ok (c): enrichd-native-cat prints what ClickHouse prints ($(wc -l <"$work/cat.tsv") lines)"
 
 # A block of 0 rows (header only) followed by block 0 reads as block 0's rows.
-[ "$(cat "$tmp/empty-count.txt")" = "$(cat "$tmp/block0-count.txt")" ] ||
-	fail "ClickHouse read $(cat "$tmp/empty-count.txt") rows from a 0-row block + block 0"
-"$cat_tool" "$d/empty.native" >"$tmp/empty.tsv"
-[ "$(wc -l <"$tmp/empty.tsv")" -eq $((2 + $(cat "$tmp/block0-count.txt"))) ] ||
+[ "$(cat "$work/empty-count.txt")" = "$(cat "$work/block0-count.txt")" ] ||
+	fail "ClickHouse read $(cat "$work/empty-count.txt") rows from a 0-row block + block 0"
+"$cat_tool" "$d/empty.native" >"$work/empty.tsv"
+[ "$(wc -l <"$work/empty.tsv")" -eq $((2 + $(cat "$work/block0-count.txt"))) ] ||
 	fail "enrichd-native-cat: wrong row count for a 0-row block + block 0"
 echo "ok: a 0-row block is read by ClickHouse and enrichd-native-cat"
 
 # Truncated and corrupt files: non-zero exit, file name and byte offset in the message.
 size=$(stat -c %s "$d/sample.native")
-head -c $((size - 7)) "$d/sample.native" >"$tmp/truncated.native"
-if "$cat_tool" "$tmp/truncated.native" >/dev/null 2>"$tmp/err.txt"; then
+head -c $((size - 7)) "$d/sample.native" >"$work/truncated.native"
+if "$cat_tool" "$work/truncated.native" >/dev/null 2>"$work/err.txt"; then
 	fail "enrichd-native-cat accepted a truncated file"
 fi
-grep -q "truncated.native: byte [0-9]*: truncated" "$tmp/err.txt" ||
-	fail "unclear error for a truncated file: $(cat "$tmp/err.txt")"
-printf '\x01\x01\x01x\x07Uiant32\x00' >"$tmp/corrupt.native"
-if "$cat_tool" "$tmp/corrupt.native" >/dev/null 2>"$tmp/err.txt"; then
+grep -q "truncated.native: byte [0-9]*: truncated" "$work/err.txt" ||
+	fail "unclear error for a truncated file: $(cat "$work/err.txt")"
+printf '\x01\x01\x01x\x07Uiant32\x00' >"$work/corrupt.native"
+if "$cat_tool" "$work/corrupt.native" >/dev/null 2>"$work/err.txt"; then
 	fail "enrichd-native-cat accepted an unknown type"
 fi
-grep -q "corrupt.native: byte 5: .*unsupported type 'Uiant32'" "$tmp/err.txt" ||
-	fail "unclear error for a corrupt file: $(cat "$tmp/err.txt")"
+grep -q "corrupt.native: byte 5: .*unsupported type 'Uiant32'" "$work/err.txt" ||
+	fail "unclear error for a corrupt file: $(cat "$work/err.txt")"
 echo "ok: truncated and corrupt files are reported with their byte offset"
 echo "PASS"

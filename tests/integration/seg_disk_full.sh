@@ -1,12 +1,9 @@
 #!/usr/bin/env bash
 # The output file system fills up mid-run: enrichd logs and counts the write errors, seals no
 # partial segment, retries, and once space is freed finishes with every row exactly once.
-set -euo pipefail
 source "$(dirname "$0")/../../tools/lib.sh"
-work=$(mktemp -d)
+lib_test_init
 out=$work/out
-trap 'lib_cleanup; rm -rf "$work"' EXIT
-bin=$ENRICHD_BUILD_DIR
 events=60000
 
 lib_tmpfs "$out" 24m
@@ -20,11 +17,11 @@ lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" --input "$work/events.json
 pid=${lib_pids[-1]}
 lib_wait_log "$work/enrichd.log" "No space left on device" 60
 sleep 2
-kill -0 "$pid" || { echo "FAIL: enrichd exited while the disk was full"; tail "$work/enrichd.log"; exit 1; }
+kill -0 "$pid" || fail "enrichd exited while the disk was full: $(tail "$work/enrichd.log")"
 grep -h "No space" "$work/enrichd.log" | head -2 | sed 's/^/   /'
 rm "$out/filler"
-wait "$pid" || { echo "FAIL: enrichd exited non-zero"; tail "$work/enrichd.log"; exit 1; }
-[ -z "$(find "$out" -name '*.tmp')" ] || { echo "FAIL: open segments left"; exit 1; }
+wait "$pid" || fail "enrichd exited non-zero: $(tail "$work/enrichd.log")"
+[ -z "$(find "$out" -name '*.tmp')" ] || fail "open segments left"
 
 cat >"$work/check.sql" <<SQL
 CREATE TABLE m ENGINE = Memory AS SELECT * FROM file('$work/manifest.tsv', 'TSVWithNamesAndTypes');
@@ -33,9 +30,8 @@ SELECT 'rows', count(), uniqExact(offset) FROM a;
 SELECT 'good', count() FROM m WHERE malformed = 0;
 SELECT 'missing', count() FROM (SELECT toUInt64(offset), user_id, url FROM m WHERE malformed = 0 EXCEPT ALL SELECT offset, user_id, url FROM a);
 SQL
-"$CHQ" -f "$work/check.sql" | tee "$work/result.tsv"
-val() { awk -F'\t' -v k="$1" -v c="$2" '$1 == k { print $c }' "$work/result.tsv"; }
+ch_results "$work/check.sql"
 good=$(val good 2)
 [ "$(val rows 2)" = "$good" ] && [ "$(val rows 3)" = "$good" ] && [ "$(val missing 2)" = 0 ] ||
-	{ echo "FAIL: rows $(val rows 2) (distinct $(val rows 3), missing $(val missing 2)), want $good"; exit 1; }
-echo "disk_full: $good rows exactly once after the disk filled up and was freed"
+	fail "rows $(val rows 2) (distinct $(val rows 3), missing $(val missing 2)), want $good"
+echo "seg_disk_full: $good rows exactly once after the disk filled up and was freed"

@@ -4,32 +4,15 @@
 # (not fail, not seal a partial segment); once space is freed it must finish, and every sealed
 # file must be complete: ClickHouse reads back exactly the rows that were written.
 # Needs permission to mount; without it the test is skipped with a message.
-set -euo pipefail
-build=${ENRICHD_BUILD_DIR:?}
-src=${ENRICHD_SOURCE_DIR:?}
-tool=$build/enrichd-seg-sample
-chq=$src/tools/ch/chq.js
-work=$(mktemp -d)
+source "$(dirname "$0")/../../tools/lib.sh"
+lib_test_init
+tool=$bin/enrichd-seg-sample
 mnt=$work/mnt
-mkdir "$mnt"
-pid=
 
-cleanup() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	fi
-	if mountpoint -q "$mnt"; then
-		umount "$mnt" || umount -l "$mnt" || true
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
+# fail_case MSG: the writer's last lines, then fail.
+fail_case() {
 	[ -f "$work/err.txt" ] && tail -5 "$work/err.txt" >&2
-	exit 1
+	fail "$@"
 }
 
 field() { # field NAME LINE
@@ -41,10 +24,10 @@ mount_fs() { # mount_fs ext4|tmpfs
 	ext4)
 		truncate -s 8M "$work/img" &&
 			mkfs.ext4 -q -F -m 0 "$work/img" >/dev/null 2>&1 &&
-			mount -o loop "$work/img" "$mnt" 2>/dev/null
+			lib_mount "$mnt" -o loop "$work/img"
 		;;
 	tmpfs)
-		mount -t tmpfs -o size=4m tmpfs "$mnt" 2>/dev/null
+		lib_mount "$mnt" -t tmpfs -o size=4m tmpfs
 		;;
 	esac
 }
@@ -64,21 +47,21 @@ run_case() { # run_case NAME HOURS-TO-CREATE-FIRST EXPECTED-ERROR
 	echo "-- $fs: $(df -k --output=avail "$mnt" | tail -1 | tr -d ' ') KiB free before writing"
 
 	rm -f "$work/out.txt" "$work/err.txt" "$work/expect.tsv"
-	"$tool" --dir "$mnt/out" --instance full --blocks 48 --rows 200 --pad 100 --hours 2 \
-		--segment-bytes 300000 --retry-backoff-ms 50 --inflight-writes 16 --verify \
-		--expect "$work/expect.tsv" >"$work/out.txt" 2>"$work/err.txt" &
-	pid=$!
+	lib_spawn "$tool" --dir "$mnt/out" --instance full --blocks 48 --rows 200 --pad 100 \
+		--hours 2 --segment-bytes 300000 --retry-backoff-ms 50 --inflight-writes 16 --verify \
+		--expect "$work/expect.tsv" >"$work/out.txt" 2>"$work/err.txt"
+	pid=${lib_pids[-1]}
 	for _ in $(seq 300); do
 		grep -qs "No space left on device" "$work/err.txt" && break
-		kill -0 "$pid" 2>/dev/null || fail "$fs: the writer exited on a full disk"
+		kill -0 "$pid" 2>/dev/null || fail_case "$fs: the writer exited on a full disk"
 		sleep 0.1
 	done
-	grep -q "No space left on device" "$work/err.txt" || fail "$fs: no ENOSPC reported within 30 s"
+	grep -q "No space left on device" "$work/err.txt" || fail_case "$fs: no ENOSPC reported within 30 s"
 	sleep 0.5
-	kill -0 "$pid" 2>/dev/null || fail "$fs: the writer exited on a full disk"
-	[ "$(find "$mnt/out" -name '*.native' | wc -l)" -eq 0 ] || fail "$fs: a segment was sealed while its writes were failing"
+	kill -0 "$pid" 2>/dev/null || fail_case "$fs: the writer exited on a full disk"
+	[ "$(find "$mnt/out" -name '*.native' | wc -l)" -eq 0 ] || fail_case "$fs: a segment was sealed while its writes were failing"
 	grep -m1 "No space left on device" "$work/err.txt"
-	grep -q "$3.* failed: No space left on device" "$work/err.txt" || fail "$fs: no '$3' failure reported"
+	grep -q "$3.* failed: No space left on device" "$work/err.txt" || fail_case "$fs: no '$3' failure reported"
 
 	rm -f "$mnt/ballast" "$mnt/ballast2"
 	rc=0
@@ -86,27 +69,26 @@ run_case() { # run_case NAME HOURS-TO-CREATE-FIRST EXPECTED-ERROR
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -0 "$pid" 2>/dev/null && fail "$fs: the writer did not finish within 60 s after space was freed"
+	kill -0 "$pid" 2>/dev/null && fail_case "$fs: the writer did not finish within 60 s after space was freed"
 	wait "$pid" || rc=$?
-	pid=
 	summary=$(cat "$work/out.txt")
 	echo "$summary"
-	[ "$rc" -eq 0 ] || fail "$fs: enrichd-seg-sample exited with $rc"
-	[ "$(field write_errors "$summary")" -gt 0 ] || fail "$fs: no write errors counted"
-	[ "$(field retries "$summary")" -gt 0 ] || fail "$fs: no retries counted"
-	[ "$(field failed "$summary")" -eq 0 ] || fail "$fs: segments discarded"
-	[ "$(field verify_bad "$summary")" -eq 0 ] || fail "$fs: sealed files differ from their seal records"
-	grep -q "disk writes resumed" "$work/err.txt" || fail "$fs: no 'resumed' log line"
-	[ "$(find "$mnt/out" -name '*.tmp' | wc -l)" -eq 0 ] || fail "$fs: .tmp files left"
+	[ "$rc" -eq 0 ] || fail_case "$fs: enrichd-seg-sample exited with $rc"
+	[ "$(field write_errors "$summary")" -gt 0 ] || fail_case "$fs: no write errors counted"
+	[ "$(field retries "$summary")" -gt 0 ] || fail_case "$fs: no retries counted"
+	[ "$(field failed "$summary")" -eq 0 ] || fail_case "$fs: segments discarded"
+	[ "$(field verify_bad "$summary")" -eq 0 ] || fail_case "$fs: sealed files differ from their seal records"
+	grep -q "disk writes resumed" "$work/err.txt" || fail_case "$fs: no 'resumed' log line"
+	[ "$(find "$mnt/out" -name '*.tmp' | wc -l)" -eq 0 ] || fail_case "$fs: .tmp files left"
 
 	local rows sum got
 	rows=$(field rows "$summary")
 	sum=$(field sum_n "$summary")
-	[ "$rows" -eq 9600 ] || fail "$fs: $rows rows sealed, expected 9600"
-	got=$("$chq" "SELECT count(), sum(n) FROM file('$mnt/out/**/*.native', 'Native')")
-	[ "$got" = "$rows	$sum" ] || fail "$fs: ClickHouse count/sum '$got', expected '$rows	$sum'"
-	"$chq" "SELECT n, s, extract(_path, 'dt=[0-9-]+/hour=[0-9]+') FROM file('$mnt/out/**/*.native', 'Native') ORDER BY n" >"$work/got.tsv"
-	cmp -s "$work/got.tsv" "$work/expect.tsv" || fail "$fs: rows differ from what was written"
+	[ "$rows" -eq 9600 ] || fail_case "$fs: $rows rows sealed, expected 9600"
+	got=$(ch "SELECT count(), sum(n) FROM file('$mnt/out/**/*.native', 'Native')")
+	[ "$got" = "$rows	$sum" ] || fail_case "$fs: ClickHouse count/sum '$got', expected '$rows	$sum'"
+	ch "SELECT n, s, extract(_path, 'dt=[0-9-]+/hour=[0-9]+') FROM file('$mnt/out/**/*.native', 'Native') ORDER BY n" >"$work/got.tsv"
+	cmp -s "$work/got.tsv" "$work/expect.tsv" || fail_case "$fs: rows differ from what was written"
 	echo "ok: $fs: $(field sealed "$summary") segments complete after the disk was full"
 }
 
@@ -125,8 +107,6 @@ ext4-write ext4 07,08 write of
 ext4-create ext4 - creating a segment
 tmpfs-write tmpfs - write of
 CASES
-if [ "$ran" -eq 0 ]; then
-	echo "SKIP: cannot mount a small file system here (needs root with loop devices or tmpfs)"
-	exit 0
-fi
+[ "$ran" -gt 0 ] ||
+	lib_skip "cannot mount a small file system here (needs root with loop devices or tmpfs)"
 echo "PASS"

@@ -3,19 +3,8 @@
 # run on [output] io_cpus: with `auto` and one worker on CPU 0, on the other CPUs this process
 # may use (so the copy leaves the worker's core); with `io_cpus = 0`, on CPU 0 only. Read from
 # /proc/<pid>/task/*/status while enrichd runs; every event is still sealed.
-set -euo pipefail
-
-build=${ENRICHD_BUILD_DIR:?}
-src=${ENRICHD_SOURCE_DIR:?}
-source "$src/tools/lib.sh"
-tmp=$(mktemp -d)
-lib_pids=()
-trap 'exec 3>&- 2>/dev/null || true; lib_cleanup; rm -rf "$tmp"' EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+source "$(dirname "$0")/../../tools/lib.sh"
+lib_test_init
 
 # CPUs of a list such as 1-3,5, one per line.
 expand() {
@@ -27,33 +16,31 @@ expand() {
 
 allowed=$(expand "$(awk '/^Cpus_allowed_list/ { print $2 }' /proc/self/status)" | tr '\n' ' ')
 if [ "$(echo $allowed | wc -w)" -lt 2 ] || [[ " $allowed " != *" 0 "* ]]; then
-	echo "-- needs CPU 0 and one more (allowed: $allowed): nothing to check here"
-	echo "ok"
-	exit 0
+	lib_skip "needs CPU 0 and one more (allowed: $allowed)"
 fi
 others=$(for c in $allowed; do [ "$c" = 0 ] || echo "$c"; done | tr '\n' ' ')
 
-"$build/enrichd-gen-dims" --out "$tmp/dims" --seed 3 --users 1000 --devices 1000 --urls 500 \
+"$bin/enrichd-gen-dims" --out "$work/dims" --seed 3 --users 1000 --devices 1000 --urls 500 \
 	2>/dev/null
-"$build/enrichd-gen-events" --seed 3 --count 40000 --users 1000 --devices 1000 --urls 500 \
-	--out "$tmp/ev.jsonl" 2>/dev/null
+"$bin/enrichd-gen-events" --seed 3 --count 40000 --users 1000 --devices 1000 --urls 500 \
+	--out "$work/ev.jsonl" 2>/dev/null
 
 run() { # io_cpus expected-cpus
-	local io=$1 want=$2 out=$tmp/out-$1 pid found=""
-	lib_config "$tmp/e.ini" "$tmp/dims" "$out" "$out.dl" 127.0.0.1:9 0
-	sed -i "s/^\[output\]$/[output]\nio_cpus = $io/" "$tmp/e.ini"
-	rm -f "$tmp/in"
-	mkfifo "$tmp/in"
-	exec 3<>"$tmp/in"
+	local io=$1 want=$2 out=$work/out-$1 pid found=""
+	lib_config "$work/e.ini" "$work/dims" "$out" "$out.dl" 127.0.0.1:9 0
+	sed -i "s/^\[output\]$/[output]\nio_cpus = $io/" "$work/e.ini"
+	rm -f "$work/in"
+	mkfifo "$work/in"
+	exec 3<>"$work/in"
 	# Not lib_spawn: an asynchronous command's standard input is /dev/null unless redirected on
 	# the command itself.
-	"$build/enrichd" --config "$tmp/e.ini" --input - <"$tmp/in" 2>"$tmp/log-$io" 3>&- &
+	"$bin/enrichd" --config "$work/e.ini" --input - <"$work/in" 2>"$work/log-$io" 3>&- &
 	pid=$!
 	lib_pids+=("$pid")
 	# Events in slices until the kernel's write threads are there to look at (they exit after
 	# a few idle seconds); at most all 40000 events.
 	for first in $(seq 1 4000 40000); do
-		sed -n "${first},$((first + 3999))p" "$tmp/ev.jsonl" >&3
+		sed -n "${first},$((first + 3999))p" "$work/ev.jsonl" >&3
 		sleep 0.3
 		local t
 		for t in /proc/"$pid"/task/*; do
@@ -68,18 +55,18 @@ run() { # io_cpus expected-cpus
 		[ -n "$found" ] && break
 	done
 	[ -n "$found" ] || fail "io_cpus = $io: no io_uring worker thread seen"
-	sed -n "$((first + 4000)),\$p" "$tmp/ev.jsonl" >&3
+	sed -n "$((first + 4000)),\$p" "$work/ev.jsonl" >&3
 	exec 3>&-
 	for _ in $(seq 600); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
 	kill -0 "$pid" 2>/dev/null && fail "io_cpus = $io: enrichd did not finish at the input's end"
-	wait "$pid" || fail "io_cpus = $io: enrichd failed: $(tail -n3 "$tmp/log-$io")"
+	wait "$pid" || fail "io_cpus = $io: enrichd failed: $(tail -n3 "$work/log-$io")"
 	lib_pids=()
 	local listed
 	listed=$(echo $want | tr ' ' ',')
-	grep -q "run on CPUs $listed " "$tmp/log-$io" ||
+	grep -q "run on CPUs $listed " "$work/log-$io" ||
 		fail "io_cpus = $io: the log does not name CPUs '$want'"
 	lib_wait_sealed "$out" "$out.dl" 40000 30 || fail "io_cpus = $io: events not sealed"
 	echo "-- io_cpus = $io: io_uring workers (threads ${found% }) on CPUs $listed, 40000 events sealed"

@@ -3,41 +3,30 @@
 # joined with the catalogue under `key_normalize = strip-query`: every row has the attributes
 # ClickHouse finds for the url cut at its query and fragment, with one and with two workers,
 # and the other dimensions still join; with exact keys no url joins.
-set -euo pipefail
-
-build=${ENRICHD_BUILD_DIR:?}
-src=${ENRICHD_SOURCE_DIR:?}
-chq="$src/tools/ch/chq.js"
-source "$src/tools/lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+source "$(dirname "$0")/../../tools/lib.sh"
+lib_test_init
 
 users=5000 devices=5000 urls=3000 count=20000
-"$build/enrichd-gen-dims" --out "$tmp/dims" --seed 5 --users $users --devices $devices \
+"$bin/enrichd-gen-dims" --out "$work/dims" --seed 5 --users $users --devices $devices \
 	--urls $urls 2>/dev/null
-"$build/enrichd-gen-events" --seed 5 --count $count --users $users --devices $devices \
-	--urls $urls --miss-users 0 --miss-devices 0 --miss-urls 0.1 --out "$tmp/raw.jsonl" 2>/dev/null
+"$bin/enrichd-gen-events" --seed 5 --count $count --users $users --devices $devices \
+	--urls $urls --miss-users 0 --miss-devices 0 --miss-urls 0.1 --out "$work/raw.jsonl" 2>/dev/null
 # HTTPS:// and a fragment on every url; some catalogue urls have a query of their own, which
 # strip-query drops as well (so those events miss).
 sed -e 's|"url":"https://|"url":"HTTPS://|' -e 's|","device_id":|#part-2","device_id":|' \
-	"$tmp/raw.jsonl" >"$tmp/ev.jsonl"
-[ "$(grep -c '"url":"HTTPS://.*#part-2","device_id":' "$tmp/ev.jsonl")" = $count ] ||
+	"$work/raw.jsonl" >"$work/ev.jsonl"
+[ "$(grep -c '"url":"HTTPS://.*#part-2","device_id":' "$work/ev.jsonl")" = $count ] ||
 	fail "the events' urls were not rewritten"
 
 # The catalogue as enrichd keeps it: keys normalised, the later of two rows with one key wins.
 catalogue="SELECT cutQueryStringAndFragment(url) AS key, argMax(domain, n) AS domain,
 		argMax(category, n) AS category
-	FROM (SELECT *, rowNumberInAllBlocks() AS n FROM file('$tmp/dims/urls.tsv', 'TSVWithNames',
+	FROM (SELECT *, rowNumberInAllBlocks() AS n FROM file('$work/dims/urls.tsv', 'TSVWithNames',
 		'url String, domain String, category String'))
 	GROUP BY key SETTINGS input_format_parallel_parsing = 0"
 stripped="cutQueryStringAndFragment(replaceOne(url, 'HTTPS://', 'https://'))"
-expected=$("$chq" "
-	SELECT count() FROM file('$tmp/ev.jsonl', 'JSONEachRow', 'url String')
+expected=$(ch "
+	SELECT count() FROM file('$work/ev.jsonl', 'JSONEachRow', 'url String')
 	WHERE $stripped IN (SELECT key FROM ($catalogue))")
 [ "$expected" -gt $((count / 2)) ] || fail "only $expected of $count events have a url in the catalogue"
 [ "$expected" -lt $count ] || fail "no event misses the catalogue"
@@ -45,12 +34,11 @@ expected=$("$chq" "
 for run in strip-query:0 strip-query:0-1 exact:0; do
 	IFS=: read -r normalize cpus <<<"$run"
 	echo "-- key_normalize $normalize, cpus $cpus"
-	out=$tmp/out-$normalize-$cpus
-	lib_config "$tmp/e.ini" "$tmp/dims" "$out" "$out.dl" 127.0.0.1:9 "$cpus"
-	sed -i "/^\[dimension urls\]/a key_normalize = $normalize" "$tmp/e.ini"
-	"$build/enrichd" --config "$tmp/e.ini" --input "$tmp/ev.jsonl" 2>"$tmp/log" ||
-		fail "enrichd failed: $(tail -n3 "$tmp/log")"
-	read -r rows joined users_j devices_j wrong < <("$chq" "
+	out=$work/out-$normalize-$cpus
+	lib_config "$work/e.ini" "$work/dims" "$out" "$out.dl" 127.0.0.1:9 "$cpus"
+	sed -i "/^\[dimension urls\]/a key_normalize = $normalize" "$work/e.ini"
+	lib_enrichd_input "$work/e.ini" "$work/ev.jsonl" "$work/log"
+	read -r rows joined users_j devices_j wrong < <(ch "
 		SELECT count(), countIf(o.domain IS NOT NULL), countIf(o.country IS NOT NULL),
 		       countIf(o.device_type IS NOT NULL),
 		       countIf(o.domain IS DISTINCT FROM c.domain OR o.category IS DISTINCT FROM c.category)

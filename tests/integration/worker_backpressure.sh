@@ -3,12 +3,9 @@
 # the disk, and once the bytes waiting pass 3/4 of [output] inflight_bytes the worker pauses its
 # partitions (logged, and enrichd_worker_paused = 1) so memory stays bounded; when space returns
 # the writes drain, the partitions resume and every event is sealed exactly once.
-set -euo pipefail
 source "$(dirname "$0")/../../tools/lib.sh"
-work=$(mktemp -d)
+lib_test_init
 out=$work/out
-trap 'lib_cleanup; rm -rf "$work"' EXIT
-bin=$ENRICHD_BUILD_DIR
 events=40000
 
 lib_tmpfs "$out" 16m
@@ -42,11 +39,10 @@ kill -TERM "$pid"
 wait "$pid"
 echo "RSS ${rss2_kb} kB after the whole stream was produced with the disk still full"
 
-fail=0
-[ "$paused" = 1 ] || { echo "FAIL: enrichd_worker_paused was '$paused'"; fail=1; }
+[ "$paused" = 1 ] || check_fail "enrichd_worker_paused was '$paused'"
 # The backlog stays in Kafka, not in enrichd: RSS does not grow with the stream while paused.
-[ $((rss2_kb - rss_kb)) -lt 65536 ] || { echo "FAIL: RSS grew by $((rss2_kb - rss_kb)) kB while paused"; fail=1; }
-rows=$("$CHQ" "SELECT count(), uniqExact(_partition, _offset) FROM file('$out/**/*.native', 'Native') SETTINGS use_hive_partitioning = 0")
-[ "$rows" = "$events	$events" ] || { echo "FAIL: rows (count, distinct) = $rows, want $events"; fail=1; }
-[ $fail -eq 0 ] || exit 1
-echo "backpressure: paused while the disk was full, resumed, $events rows exactly once"
+[ $((rss2_kb - rss_kb)) -lt 65536 ] || check_fail "RSS grew by $((rss2_kb - rss_kb)) kB while paused"
+rows=$(ch "SELECT count(), uniqExact(_partition, _offset) FROM file('$out/**/*.native', 'Native') SETTINGS use_hive_partitioning = 0")
+[ "$rows" = "$events	$events" ] || check_fail "rows (count, distinct) = $rows, want $events"
+checks_done
+echo "worker_backpressure: paused while the disk was full, resumed, $events rows exactly once"

@@ -4,24 +4,13 @@
 # with the default block_rows (rows appended column-wise, many at a time) and with
 # block_rows = 1 (one row at a time). A URL too long for an empty block (9 MiB) is
 # dead-lettered as `too_large` and nothing else is lost.
-set -euo pipefail
+source "$(dirname "$0")/../../tools/lib.sh"
+lib_test_init
 
-build=${ENRICHD_BUILD_DIR:?}
-src=${ENRICHD_SOURCE_DIR:?}
-chq="$src/tools/ch/chq.js"
-source "$src/tools/lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-
-"$build/enrichd-gen-dims" --out "$tmp/dims" --seed 9 --users 1000 --devices 1000 --urls 500 \
+"$bin/enrichd-gen-dims" --out "$work/dims" --seed 9 --users 1000 --devices 1000 --urls 500 \
 	2>/dev/null
-"$build/enrichd-gen-events" --seed 9 --count 3000 --users 1000 --devices 1000 --urls 500 \
-	--out "$tmp/ev.jsonl" 2>/dev/null
+"$bin/enrichd-gen-events" --seed 9 --count 3000 --users 1000 --devices 1000 --urls 500 \
+	--out "$work/ev.jsonl" 2>/dev/null
 
 # Every 7th event (line index 3, 10, ...) gets a URL of 1..600000 bytes; line index 1500 one of
 # 9 MiB. The others keep their generated URLs (which the urls dimension knows).
@@ -34,34 +23,33 @@ awk 'BEGIN { a = "a"; while (length(a) < 9437184) a = a a }
 		sub(/"url":"[^"]*"/, "\"url\":\"https://long.example/" \
 			substr(a, 1, (i * 7919) % 600000 + 1) "\"")
 	print
-}' "$tmp/ev.jsonl" >"$tmp/in.jsonl"
+}' "$work/ev.jsonl" >"$work/in.jsonl"
 
 rows() { # out-dir: one line per row, in offset order
-	"$chq" "SELECT _offset, event_time, user_id, device_id, length(url), cityHash64(url),
+	ch "SELECT _offset, event_time, user_id, device_id, length(url), cityHash64(url),
 		country, plan, signup_date, device_type, os, browser, domain, category, _topic, _partition
 		FROM file('$1/**/*.native', 'Native') ORDER BY _offset
 		SETTINGS use_hive_partitioning = 0"
 }
 
 for block_rows in 8192 1; do
-	out=$tmp/out-$block_rows
-	lib_config "$tmp/e.ini" "$tmp/dims" "$out" "$out.dl" 127.0.0.1:9 0
-	sed -i "s/^\[output\]$/[output]\nblock_rows = $block_rows/" "$tmp/e.ini"
-	"$build/enrichd" --config "$tmp/e.ini" --input "$tmp/in.jsonl" 2>"$tmp/log" ||
-		fail "block_rows $block_rows: enrichd failed: $(tail -n3 "$tmp/log")"
-	rows "$out" >"$tmp/rows-$block_rows"
-	got=$(cut -f1 "$tmp/rows-$block_rows" | awk '$1 != NR - 1 + (NR > 1500) { bad++ }
+	out=$work/out-$block_rows
+	lib_config "$work/e.ini" "$work/dims" "$out" "$out.dl" 127.0.0.1:9 0
+	sed -i "s/^\[output\]$/[output]\nblock_rows = $block_rows/" "$work/e.ini"
+	lib_enrichd_input "$work/e.ini" "$work/in.jsonl" "$work/log"
+	rows "$out" >"$work/rows-$block_rows"
+	got=$(cut -f1 "$work/rows-$block_rows" | awk '$1 != NR - 1 + (NR > 1500) { bad++ }
 		END { print NR, bad + 0 }')
 	[ "$got" = "2999 0" ] || fail "block_rows $block_rows: rows, offsets out of place: $got"
 	long=$(awk -F'\t' '$1 % 7 == 3 && $5 == ($1 * 7919) % 600000 + 1 + 21 { n++ }
-		END { print n + 0 }' "$tmp/rows-$block_rows")
+		END { print n + 0 }' "$work/rows-$block_rows")
 	[ "$long" = 429 ] || fail "block_rows $block_rows: $long long URLs kept whole, not 429"
 	dl=$(cat "$out.dl"/*.deadletter.tsv | cut -f3,4 | tr '\t\n' '  ')
 	[ "$dl" = "1500 too_large " ] || fail "block_rows $block_rows: dead letters: $dl"
-	blocks=$("$build/enrichd-native-cat" --blocks $(find "$out" -name '*.native') | wc -l)
+	blocks=$("$bin/enrichd-native-cat" --blocks $(find "$out" -name '*.native') | wc -l)
 	echo "-- block_rows $block_rows: 2999 rows in $blocks blocks, 429 long URLs, 1 too_large"
 done
-cmp -s "$tmp/rows-8192" "$tmp/rows-1" ||
-	fail "rows differ between block_rows 8192 and 1: $(diff "$tmp/rows-8192" "$tmp/rows-1" |
+cmp -s "$work/rows-8192" "$work/rows-1" ||
+	fail "rows differ between block_rows 8192 and 1: $(diff "$work/rows-8192" "$work/rows-1" |
 		head -c 300)"
 echo "ok"

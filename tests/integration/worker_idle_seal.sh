@@ -3,13 +3,9 @@
 # 10-minute age and a 300 ms idle time, two bursts through the embedded broker are each sealed
 # within seconds, in separate epochs. With the idle time off, the same stream stays unsealed
 # until SIGTERM seals it; both runs end with every event sealed exactly once.
-set -euo pipefail
 source "$(dirname "$0")/../../tools/lib.sh"
-work=$(mktemp -d)
-trap 'lib_cleanup; rm -rf "$work"' EXIT
-bin=$ENRICHD_BUILD_DIR
+lib_test_init
 burst=3000
-fail() { echo "FAIL: $*"; exit 1; }
 
 "$bin/enrichd-gen-dims" --out "$work/dims" --users 5000 --devices 5000 --urls 1000 --seed 5 2>/dev/null
 lib_broker_start clickstream 4
@@ -33,7 +29,7 @@ run() {
 # The (partition, offset) pairs sealed in DIR: all distinct and N of them.
 exactly_once() {
 	local got
-	got=$("$CHQ" "SELECT count(), uniqExact(_partition, _offset)
+	got=$(ch "SELECT count(), uniqExact(_partition, _offset)
 		FROM file('$1/**/*.native', 'Native') SETTINGS use_hive_partitioning = 0")
 	[ "$got" = "$2	$2" ] || fail "$1: count and distinct (partition, offset) are '$got', want $2"
 }

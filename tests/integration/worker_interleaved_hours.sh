@@ -3,48 +3,36 @@
 # than its place in the stream, as late events arrive), devices joined `inner` so dead-lettered
 # events sit among them: every other event is sealed once, in the segment of its own hour, and
 # each segment holds its rows in the order of the input; with one and with two workers.
-set -euo pipefail
-
-build=${ENRICHD_BUILD_DIR:?}
-src=${ENRICHD_SOURCE_DIR:?}
-chq="$src/tools/ch/chq.js"
-source "$src/tools/lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
+source "$(dirname "$0")/../../tools/lib.sh"
+lib_test_init
 
 users=5000 devices=5000 urls=1000 count=20000
-"$build/enrichd-gen-dims" --out "$tmp/dims" --seed 5 --users $users --devices $devices \
+"$bin/enrichd-gen-dims" --out "$work/dims" --seed 5 --users $users --devices $devices \
 	--urls $urls 2>/dev/null
 # Four hours of events, each up to two hours early.
-"$build/enrichd-gen-events" --seed 5 --count $count --users $users --devices $devices \
+"$bin/enrichd-gen-events" --seed 5 --count $count --users $users --devices $devices \
 	--urls $urls --miss-devices 0.1 --start-ms 1735686000000 --spread-ms 14400000 \
-	--jitter-ms 7200000 --out "$tmp/ev.jsonl" --manifest "$tmp/m.tsv" 2>/dev/null
+	--jitter-ms 7200000 --out "$work/ev.jsonl" --manifest "$work/m.tsv" 2>/dev/null
 
 # The input does interleave: the hour changes from one event to the next most of the time.
-changes=$(grep -o '"timestamp":"[0-9T:-]*' "$tmp/ev.jsonl" | cut -c14-26 |
+changes=$(grep -o '"timestamp":"[0-9T:-]*' "$work/ev.jsonl" | cut -c14-26 |
 	awk 'NR > 1 && $0 != prev { n++ } { prev = $0 } END { print n + 0 }')
 [ "$changes" -gt $((count / 4)) ] || fail "only $changes hour changes between $count events"
-dev_missing=$("$chq" "SELECT countIf(device_present = 0)
-	FROM file('$tmp/m.tsv', 'TSVWithNamesAndTypes')")
+dev_missing=$(ch "SELECT countIf(device_present = 0)
+	FROM file('$work/m.tsv', 'TSVWithNamesAndTypes')")
 [ "$dev_missing" -gt 0 ] || fail "the manifest has no missing device"
 
 for cpus in 0 0-1; do
 	echo "-- cpus $cpus"
-	out=$tmp/out-$cpus
-	lib_config "$tmp/e.ini" "$tmp/dims" "$out" "$out.dl" 127.0.0.1:9 "$cpus"
-	sed -i '/^\[dimension devices\]/a join = inner' "$tmp/e.ini"
-	"$build/enrichd" --config "$tmp/e.ini" --input "$tmp/ev.jsonl" 2>"$tmp/log" ||
-		fail "enrichd failed: $(tail -n3 "$tmp/log")"
+	out=$work/out-$cpus
+	lib_config "$work/e.ini" "$work/dims" "$out" "$out.dl" 127.0.0.1:9 "$cpus"
+	sed -i '/^\[dimension devices\]/a join = inner' "$work/e.ini"
+	lib_enrichd_input "$work/e.ini" "$work/ev.jsonl" "$work/log"
 	dead=$(grep -c $'\tinner_join_miss\t' "$out.dl"/*.deadletter.tsv |
 		awk -F: '{ s += $NF } END { print s + 0 }')
 	[ "$dead" = "$dev_missing" ] || fail "$dead inner-join dead letters, expected $dev_missing"
 	# Per segment: its rows, those outside its hour, and whether its input lines (_offset) rise.
-	read -r segments rows distinct misplaced unordered < <("$chq" "
+	read -r segments rows distinct misplaced unordered < <(ch "
 		SELECT count(), sum(n), sum(d), sum(wrong), countIf(o != arraySort(o))
 		FROM (SELECT _path, count() AS n, uniqExact(_offset) AS d, groupArray(_offset) AS o,
 			countIf(toStartOfHour(event_time) != toDateTime(concat(
@@ -56,7 +44,7 @@ for cpus in 0 0-1; do
 	[ "$rows" = $((count - dev_missing)) ] ||
 		fail "$rows rows sealed, expected $((count - dev_missing))"
 	[ "$distinct" = "$rows" ] || fail "$((rows - distinct)) rows sealed twice in one segment"
-	all=$("$chq" "SELECT uniqExact(_offset) FROM file('$out/**/*.native', 'Native')
+	all=$(ch "SELECT uniqExact(_offset) FROM file('$out/**/*.native', 'Native')
 		SETTINGS use_hive_partitioning = 0")
 	[ "$all" = "$rows" ] || fail "$((rows - all)) rows sealed in two segments"
 	[ "$misplaced" = 0 ] || fail "$misplaced rows in the segment of another hour"
