@@ -169,8 +169,10 @@ lib_wait_log() {
 
 # Writes an enrichd configuration for the generator's dimension files:
 #   lib_config FILE DIMDIR OUTDIR DLDIR BROKERS CPUS [EXTRA-INI]
+# EXTRA-INI's keys replace those of the same section, or join it; its new sections are added
+# (enrichd refuses a section or a key given twice).
 lib_config() {
-	cat >"$1" <<INI
+	LIB_INI_EXTRA=${7:-} awk -f <(lib_ini_merge_awk) >"$1" <<INI
 [kafka]
 brokers = $5
 topic = clickstream
@@ -215,9 +217,51 @@ dir = $4
 
 [metrics]
 listen =
-
-${7:-}
 INI
+}
+
+# The awk program of lib_config: the INI on stdin, with ENVIRON["LIB_INI_EXTRA"] merged in.
+lib_ini_merge_awk() {
+	cat <<'AWK'
+function trim(s) { gsub(/^[ \t]+|[ \t]+$/, "", s); return s }
+function section_of(line) { return trim(substr(line, index(line, "[") + 1, index(line, "]") - index(line, "[") - 1)) }
+function flush(sec,   i, k) {
+	for (i = 1; i <= n_keys[sec]; i++) {
+		k = keys[sec, i]
+		if (!((sec, k) in used)) { print extra[sec, k]; used[sec, k] = 1 }
+	}
+}
+BEGIN {
+	n = split(ENVIRON["LIB_INI_EXTRA"], lines, "\n")
+	sec = ""
+	for (i = 1; i <= n; i++) {
+		line = lines[i]
+		if (line ~ /^[ \t]*\[/) {
+			sec = section_of(line)
+			if (!(sec in seen_extra)) { seen_extra[sec] = 1; order[++n_sec] = sec }
+		} else if (line ~ /=/ && line !~ /^[ \t]*[;#]/) {
+			k = trim(substr(line, 1, index(line, "=") - 1))
+			if (!((sec, k) in extra)) keys[sec, ++n_keys[sec]] = k
+			extra[sec, k] = line
+		}
+	}
+	sec = ""
+}
+/^[ \t]*\[/ { flush(sec); sec = section_of($0); in_base[sec] = 1; print; next }
+/=/ && !/^[ \t]*[;#]/ {
+	k = trim(substr($0, 1, index($0, "=") - 1))
+	if ((sec, k) in extra) { print extra[sec, k]; used[sec, k] = 1; next }
+}
+{ print }
+END {
+	flush(sec)
+	for (i = 1; i <= n_sec; i++) {
+		if (order[i] in in_base) continue
+		print "[" order[i] "]"
+		flush(order[i])
+	}
+}
+AWK
 }
 
 # ---- the integration-test preamble (see the top of this file) ----
