@@ -700,7 +700,7 @@ static const char *parse_rfc3339(const uint8_t *s, size_t n, int64_t *out)
 		       second - offset_s;
 	int64_t t = secs * 1000 + ms;
 	if (t < 0 || t > EVENT_TIME_MS_MAX)
-		return "timestamp: out of range";
+		return "timestamp: outside " EVENT_TIME_RANGE_TEXT;
 	*out = t;
 	return NULL;
 }
@@ -735,14 +735,16 @@ static int field_timestamp(struct dec *d, struct event *ev)
 		}
 		size_t nd = (size_t)(n.end - n.digits);
 		if (n.negative || nd > 15) {
-			dec_field_fail(d, EVENT_ERR_TIMESTAMP, "timestamp: out of range", at);
+			dec_field_fail(d, EVENT_ERR_TIMESTAMP,
+				       "timestamp: outside " EVENT_TIME_RANGE_TEXT, at);
 			return 0;
 		}
 		int64_t v = 0;
 		for (const uint8_t *q = n.digits; q < n.end; q++)
 			v = v * 10 + (*q - '0');
 		if (v > EVENT_TIME_MS_MAX) {
-			dec_field_fail(d, EVENT_ERR_TIMESTAMP, "timestamp: out of range", at);
+			dec_field_fail(d, EVENT_ERR_TIMESTAMP,
+				       "timestamp: outside " EVENT_TIME_RANGE_TEXT, at);
 			return 0;
 		}
 		ev->time_ms = v;

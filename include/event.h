@@ -14,8 +14,9 @@
  *              milliseconds are kept and the rest truncated; -00:00 means UTC), or a JSON integer
  *              of epoch milliseconds. Strict: no space separator, no leap second (:60), no hour
  *              24, day checked against the month and leap year, offset at most 23:59. The
- *              instant, in UTC, must lie in [1970-01-01T00:00:00.000Z, 9999-12-31T23:59:59.999Z]
- *              (0 .. EVENT_TIME_MS_MAX), the span ClickHouse DateTime64(3) represents.
+ *              instant, in UTC, must lie in [1970-01-01T00:00:00.000Z, 2299-12-31T23:59:59.999Z]
+ *              (0 .. EVENT_TIME_MS_MAX): ClickHouse's DateTime64 covers 1900-2299, and its
+ *              functions read a later instant wrongly (toDate of 9999-12-31 gives 2105-01-05).
  *   user_id    unsigned 64-bit integer: a JSON integer, or a string of ASCII digits (leading
  *              zeros allowed, nothing else: no sign, space, fraction or exponent). A JSON number
  *              with a fraction or exponent (1.0, 1e3) is a type error, a minus sign (even -0) or
@@ -48,8 +49,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Latest accepted instant: 9999-12-31T23:59:59.999Z in epoch milliseconds. */
-#define EVENT_TIME_MS_MAX INT64_C(253402300799999)
+/* Latest accepted instant: 2299-12-31T23:59:59.999Z in epoch milliseconds, DateTime64's last. */
+#define EVENT_TIME_MS_MAX INT64_C(10413791999999)
+/* The accepted span, for the reason of a timestamp out of it. */
+#define EVENT_TIME_RANGE_TEXT "1970-01-01T00:00:00.000Z..2299-12-31T23:59:59.999Z"
 /* Deepest nesting of arrays and objects, the event object counting as 1. */
 #define EVENT_DEPTH_MAX 64
 /* Longest message accepted, in bytes (string lengths are stored in 32 bits). */

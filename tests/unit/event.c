@@ -235,7 +235,8 @@ Test(event, timestamp_dates_and_leap_years)
 	static const struct expect_time cases[] = {
 		{"\"2024-02-29T00:00:00Z\"", 0, 1709164800000},
 		{"\"2000-02-29T12:00:00Z\"", 0, 951825600000},
-		{"\"2400-02-29T00:00:00Z\"", 0, 13574563200000},
+		{"\"2296-02-29T00:00:00Z\"", 0, 10292659200000},
+		{"\"2400-02-29T00:00:00Z\"", EVENT_ERR_TIMESTAMP, 0}, /* a leap day, past 2299 */
 		{"\"1999-12-31T23:59:59Z\"", 0, 946684799000},
 		{"\"2023-02-29T00:00:00Z\"", EVENT_ERR_TIMESTAMP, 0},
 		{"\"2100-02-29T00:00:00Z\"", EVENT_ERR_TIMESTAMP, 0},
@@ -267,13 +268,17 @@ Test(event, timestamp_range)
 		{"\"1970-01-01T00:30:00+01:00\"", EVENT_ERR_TIMESTAMP, 0},
 		{"\"1969-12-31T23:00:00-01:00\"", 0, 0},
 		{"\"0000-01-01T00:00:00Z\"", EVENT_ERR_TIMESTAMP, 0},
-		{"\"9999-12-31T23:59:59.999Z\"", 0, EVENT_TIME_MS_MAX},
-		{"\"9999-12-31T23:59:59.999+00:01\"", 0, EVENT_TIME_MS_MAX - 60000},
-		{"\"9999-12-31T23:59:59.999-00:01\"", EVENT_ERR_TIMESTAMP, 0},
+		{"\"2299-12-31T23:59:59.999Z\"", 0, EVENT_TIME_MS_MAX},
+		{"\"2299-12-31T23:59:59.999+00:01\"", 0, EVENT_TIME_MS_MAX - 60000},
+		{"\"2299-12-31T23:59:59.999-00:01\"", EVENT_ERR_TIMESTAMP, 0},
+		{"\"2300-01-01T00:00:00Z\"", EVENT_ERR_TIMESTAMP, 0},
+		{"\"2300-01-01T00:59:59.999+01:00\"", 0, EVENT_TIME_MS_MAX},
+		{"\"9999-12-31T23:59:59.999Z\"", EVENT_ERR_TIMESTAMP, 0},
 		{"0", 0, 0},
 		{"1795508130123", 0, 1795508130123},
-		{"253402300799999", 0, EVENT_TIME_MS_MAX},
-		{"253402300800000", EVENT_ERR_TIMESTAMP, 0},
+		{"10413791999999", 0, EVENT_TIME_MS_MAX},
+		{"10413792000000", EVENT_ERR_TIMESTAMP, 0},
+		{"253402300799999", EVENT_ERR_TIMESTAMP, 0},
 		{"999999999999999", EVENT_ERR_TIMESTAMP, 0},
 		{"1000000000000000", EVENT_ERR_TIMESTAMP, 0},
 		{"99999999999999999999999999999", EVENT_ERR_TIMESTAMP, 0},
@@ -290,6 +295,23 @@ Test(event, timestamp_range)
 		{"[\"2026-01-01T00:00:00Z\"]", EVENT_ERR_TYPE, 0},
 	};
 	expect_times(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* A time ClickHouse cannot hold is a `timestamp` error whose reason states the accepted span. */
+Test(event, timestamp_out_of_range_names_the_range)
+{
+	static const char *const times[] = {"\"9999-12-31T23:59:59.999Z\"", "\"2300-01-01T00:00:00Z\"",
+					    "253402300799999", "10413792000000"};
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		char json[512];
+		snprintf(json, sizeof(json), "{\"timestamp\":%s," EV_USER "," EV_URL "," EV_DEV "}",
+			 times[i]);
+		struct event ev;
+		cr_expect_eq(decode(json, &ev), EVENT_ERR_TIMESTAMP, "%s", times[i]);
+		cr_expect_str_eq(last_err.reason,
+				 "timestamp: outside 1970-01-01T00:00:00.000Z..2299-12-31T23:59:59.999Z",
+				 "%s", times[i]);
+	}
 }
 
 Test(event, timestamp_with_escapes)
@@ -857,8 +879,9 @@ Test(event, every_truncation_rejected)
 	}
 }
 
-/* Every calendar day from 1970-01-01 to 9999-12-31 at midnight is its day count since the epoch,
- * and the day after the last of each month is rejected: the calendar arithmetic, exhaustively. */
+/* Every calendar day from 1970-01-01 to 2299-12-31 at midnight is its day count since the epoch,
+ * every later one up to 9999-12-31 is out of range, and the day after the last of each month is
+ * rejected: the calendar arithmetic, exhaustively. */
 Test(event, every_day_of_the_calendar)
 {
 	static const int month_days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -877,7 +900,7 @@ Test(event, every_day_of_the_calendar)
 				struct event ev;
 				struct event_error e;
 				int rc = event_decode(json, (size_t)n, &ev, NULL, 0, &e);
-				if (d > last) {
+				if (d > last || y > 2299) {
 					if (rc != EVENT_ERR_TIMESTAMP) {
 						cr_expect_fail("%04d-%02d-%02d accepted", y, m, d);
 						bad++;
