@@ -565,6 +565,8 @@ int engine_check(const struct config *cfg, FILE *out)
 			}
 		}
 	}
+	if (kafka_config_check(cfg) < 0)
+		rc = -EINVAL;
 out_free:
 	free(e->workers);
 	free(e);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "log.h"
 
 #define KAFKA_ERRSTR_MAX 512
@@ -496,6 +497,46 @@ out_free_consumer:
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 	return rc;
+}
+
+/* kafka_config_check's handle only reports on its configuration, not on its first connects. */
+static void kafka_check_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	if (strcmp(fac, "CONFWARN") == 0)
+		kafka_log_cb(rk, level, fac, buf);
+}
+
+int kafka_config_check(const struct config *cfg)
+{
+	struct kafka_property props[CONFIG_KAFKA_PROPS_MAX];
+	for (size_t i = 0; i < cfg->kafka_prop_count && i < CONFIG_KAFKA_PROPS_MAX; i++)
+		props[i] = (struct kafka_property){cfg->kafka_props[i].key, cfg->kafka_props[i].value};
+	struct kafka_config kcfg = {
+		.brokers = cfg->brokers,
+		.topic = cfg->topic,
+		.group_id = cfg->group_id,
+		.properties = props,
+		.property_count = cfg->kafka_prop_count,
+		.worker_count = (uint32_t)cfg->cpu_count,
+	};
+	int rc = config_check(&kcfg);
+	if (rc != 0)
+		return rc;
+	rd_kafka_conf_t *conf = conf_build(NULL, &kcfg);
+	if (conf == NULL)
+		return -EINVAL;
+	rd_kafka_conf_set_log_cb(conf, kafka_check_log_cb);
+	/* rd_kafka_new checks what no single property shows (combinations, files it loads). The
+	 * handle is never polled, so no callback runs; it is destroyed before it has joined. */
+	char errstr[KAFKA_ERRSTR_MAX];
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (rk == NULL) {
+		log_error("kafka", "creating the consumer: %s", errstr);
+		rd_kafka_conf_destroy(conf);
+		return -EINVAL;
+	}
+	rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	return 0;
 }
 
 int kafka_consumer_poll(struct kafka_consumer *c, int timeout_ms)

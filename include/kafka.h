@@ -47,6 +47,7 @@
 #define KAFKA_PROPERTIES_MAX 64
 #define KAFKA_PARTITIONS_MAX 4096
 
+struct config;
 struct kafka_consumer;
 
 /* A librdkafka configuration property, passed through as is. */
@@ -128,6 +129,16 @@ struct kafka_worker_stats {
  * (logged).
  */
 int kafka_consumer_new(const struct kafka_config *cfg, struct kafka_consumer **out);
+
+/*
+ * What kafka_consumer_new would refuse in cfg's [kafka] section, without joining the group:
+ * the same checks (brokers, topic and group id not empty, no property enrichd manages, the
+ * worker count), every property set as the consumer sets it (librdkafka refuses an unknown key
+ * or a bad value), and librdkafka's check of the whole configuration when a handle is made (no
+ * broker is waited for). Returns 0, or -EINVAL after logging the first refusal with
+ * librdkafka's message.
+ */
+int kafka_config_check(const struct config *cfg);
 
 /*
  * Control thread: serves rebalances, commit results, errors and librdkafka events for up to
