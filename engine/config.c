@@ -2,13 +2,16 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
 
 enum config_kind {
 	KIND_STRING,   /* char[] of size `size` */
@@ -29,26 +32,39 @@ struct config_key {
 	uint64_t min, max;   /* numeric bounds, inclusive */
 	const char *choices; /* KIND_ENUM */
 	const char *help;
+	unsigned flags;      /* CFG_F_* */
 };
 
-#define CFG_STR(sec, key, field, def, help) \
+enum {
+	CFG_F_NONEMPTY = 1u << 0, /* KIND_STRING: an empty value is an error */
+	CFG_F_DIR = 1u << 1,      /* KIND_STRING: a directory enrichd creates and writes into */
+	CFG_F_FILE = 1u << 2,     /* KIND_STRING: a file enrichd reads */
+	CFG_F_ZERO_OFF = 1u << 3, /* numeric: 0 (off) is allowed below min */
+};
+
+#define CFG_STR_F(sec, key, field, def, flags, help) \
 	{sec, key, KIND_STRING, offsetof(struct config, field), \
-	 sizeof(((struct config *)0)->field), def, 0, 0, NULL, help}
+	 sizeof(((struct config *)0)->field), def, 0, 0, NULL, help, flags}
+#define CFG_STR(sec, key, field, def, help) CFG_STR_F(sec, key, field, def, 0, help)
+#define CFG_NUM_F(sec, key, kind, field, def, lo, hi, flags, help) \
+	{sec, key, kind, offsetof(struct config, field), 0, def, lo, hi, NULL, help, flags}
 #define CFG_NUM(sec, key, kind, field, def, lo, hi, help) \
-	{sec, key, kind, offsetof(struct config, field), 0, def, lo, hi, NULL, help}
+	CFG_NUM_F(sec, key, kind, field, def, lo, hi, 0, help)
 #define CFG_ENUM(sec, key, field, def, choices, help) \
-	{sec, key, KIND_ENUM, offsetof(struct config, field), 0, def, 0, 0, choices, help}
-#define DIM_STR(key, field, def, help) \
+	{sec, key, KIND_ENUM, offsetof(struct config, field), 0, def, 0, 0, choices, help, 0}
+#define DIM_STR_F(key, field, def, flags, help) \
 	{"dimension", key, KIND_STRING, offsetof(struct config_dim, field), \
-	 sizeof(((struct config_dim *)0)->field), def, 0, 0, NULL, help}
+	 sizeof(((struct config_dim *)0)->field), def, 0, 0, NULL, help, flags}
+#define DIM_STR(key, field, def, help) DIM_STR_F(key, field, def, 0, help)
 #define DIM_ENUM(key, field, def, choices, help) \
-	{"dimension", key, KIND_ENUM, offsetof(struct config_dim, field), 0, def, 0, 0, choices, help}
+	{"dimension", key, KIND_ENUM, offsetof(struct config_dim, field), 0, def, 0, 0, choices, \
+	 help, 0}
 
 static const struct config_key config_keys[] = {
-	CFG_STR("kafka", "brokers", brokers, "127.0.0.1:9092",
-		"Bootstrap brokers, comma-separated host:port."),
-	CFG_STR("kafka", "topic", topic, "clickstream", "Topic to consume."),
-	CFG_STR("kafka", "group_id", group_id, "enrichd", "Consumer group id."),
+	CFG_STR_F("kafka", "brokers", brokers, "127.0.0.1:9092", CFG_F_NONEMPTY,
+		  "Bootstrap brokers, comma-separated host:port."),
+	CFG_STR_F("kafka", "topic", topic, "clickstream", CFG_F_NONEMPTY, "Topic to consume."),
+	CFG_STR_F("kafka", "group_id", group_id, "enrichd", CFG_F_NONEMPTY, "Consumer group id."),
 	CFG_STR("workers", "cpus", cpus_spec, "auto",
 		"CPUs to pin one worker each to: a list such as `0-3,6`, or `auto` for every CPU "
 		"this process may run on."),
@@ -63,9 +79,13 @@ static const struct config_key config_keys[] = {
 		"Events a worker takes from its queue per batch."),
 	CFG_NUM("workers", "poll_timeout_ms", KIND_MS, poll_timeout_ms, "50ms", 1, 10000,
 		"Longest a worker waits for events before checking segment ages and stop requests."),
-	CFG_NUM("dimensions", "reload_interval", KIND_MS, reload_interval_ms, "0", 0, 1u << 31,
-		"Also reload changed dimension sources on this interval (0: only on SIGHUP)."),
-	CFG_STR("output", "dir", output_dir, "./out", "Directory that receives the segments."),
+	CFG_NUM_F("dimensions", "reload_interval", KIND_MS, reload_interval_ms, "0",
+		  CONFIG_RELOAD_INTERVAL_MS_MIN,
+		  1u << 31, CFG_F_ZERO_OFF,
+		  "Also reload changed dimension sources on this interval (0: only on SIGHUP). At "
+		  "least 10s: each timed reload logs a line."),
+	CFG_STR_F("output", "dir", output_dir, "./out", CFG_F_NONEMPTY | CFG_F_DIR,
+		  "Directory that receives the segments."),
 	CFG_STR("output", "instance", instance, "",
 		"Instance id in segment names (empty: the host name). Unique per output directory."),
 	CFG_NUM("output", "segment_bytes", KIND_BYTES, segment_bytes, "256MiB", 4096,
@@ -96,18 +116,19 @@ static const struct config_key config_keys[] = {
 		"`4-5`, `auto` for the CPUs this process may run on that run no worker (any CPU "
 		"when every one runs a worker), or `any` for the kernel's choice. Keeps that work "
 		"off the workers' cores."),
-	CFG_STR("dead_letter", "dir", dead_letter_dir, "./dead-letter",
-		"Directory of the dead-letter files (malformed events, inner-join misses)."),
+	CFG_STR_F("dead_letter", "dir", dead_letter_dir, "./dead-letter",
+		  CFG_F_NONEMPTY | CFG_F_DIR,
+		  "Directory of the dead-letter files (malformed events, inner-join misses)."),
 	CFG_STR("metrics", "listen", metrics_listen, "127.0.0.1:9464",
 		"Address of the Prometheus `/metrics`, `/healthz` and `/readyz` endpoint "
 		"(empty: off)."),
 	{"log", "level", KIND_LOGLEVEL, offsetof(struct config, log_level), 0, "info", 0, 0,
-	 "error|warn|info|debug", "Most verbose level logged."},
+	 "error|warn|info|debug", "Most verbose level logged.", 0},
 
-	DIM_STR("source", source, NULL, "Path of the source file."),
+	DIM_STR_F("source", source, NULL, CFG_F_NONEMPTY | CFG_F_FILE, "Path of the source file."),
 	DIM_STR("format", format, "auto",
 		"`tsv` (TSVWithNames), `csv` (CSVWithNames), `native`, or `auto` by extension."),
-	DIM_STR("key", key, NULL, "Key column in the source."),
+	DIM_STR_F("key", key, NULL, CFG_F_NONEMPTY, "Key column in the source."),
 	DIM_STR("key_type", key_type, "UInt64", "`UInt64` or `String`."),
 	DIM_ENUM("join_field", join_field, NULL, "user_id|device_id|url",
 		 "Event field joined with the key."),
@@ -120,37 +141,61 @@ static const struct config_key config_keys[] = {
 	{"dimension", "attr.<column>", KIND_STRING, 0, 0, "", 0, 0, NULL,
 	 "One per joined attribute, in output order: the source column and its ClickHouse "
 	 "type (String, LowCardinality(String), UInt8-64, Int8-64, Float64, Date, DateTime; "
-	 "Nullable(T) where the source holds NULLs)."},
+	 "Nullable(T) where the source holds NULLs).", 0},
 	{"kafka", "property.<name>", KIND_STRING, 0, 0, "", 0, 0, NULL,
 	 "Any librdkafka consumer property, passed through (e.g. `property.fetch.max.bytes`). "
 	 "enrichd's defaults, which a property overrides: partition.assignment.strategy "
 	 "cooperative-sticky, auto.offset.reset earliest, queued.min.messages 10000000 (librdkafka "
 	 "counts it on the worker's queue, which all the worker's partitions feed). "
 	 "bootstrap.servers, group.id, enable.auto.commit and enable.auto.offset.store are "
-	 "enrichd's own and refused."},
+	 "enrichd's own and refused; `enrichd --check` has librdkafka check the others.", 0},
 };
 
 #define CONFIG_KEY_COUNT (sizeof(config_keys) / sizeof(config_keys[0]))
+
+/* Sections a file may hold: the known ones and the dimensions, with room for mistakes. */
+#define CONFIG_SECTIONS_MAX (CONFIG_DIMS_MAX + 16)
+
+struct config_section {
+	char name[CONFIG_NAME_MAX * 2];
+	unsigned line;
+};
 
 struct config_parse {
 	struct config *cfg;
 	char *err;
 	size_t err_cap;
 	bool failed;
-	bool dim_seen[CONFIG_DIMS_MAX][CONFIG_KEY_COUNT];
+	/* The text inih reads through config_reader, and where it is. */
+	const char *text;
+	size_t len, pos;
+	unsigned line;      /* of the line being parsed (0 once the text is read) */
+	bool at_line_start; /* the next read starts a line */
+	size_t section_count;
+	struct config_section sections[CONFIG_SECTIONS_MAX];
+	/* Line that set each key (0: not set), to name both lines of a key given twice. */
+	unsigned key_line[CONFIG_KEY_COUNT];
+	unsigned dim_line[CONFIG_DIMS_MAX][CONFIG_KEY_COUNT];
+	unsigned attr_line[CONFIG_DIMS_MAX][CONFIG_ATTRS_MAX];
+	unsigned prop_line[CONFIG_KAFKA_PROPS_MAX];
 };
 
 static void config_fail(struct config_parse *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Records the first error as "<file>:<line>: <message>" (no line once the text is read). */
 static void config_fail(struct config_parse *p, const char *fmt, ...)
 {
 	if (p->failed)
 		return; /* keep the first error: later ones often follow from it */
 	p->failed = true;
+	int at = p->line ? snprintf(p->err, p->err_cap, "%s:%u: ", p->cfg->path, p->line)
+			 : snprintf(p->err, p->err_cap, "%s: ", p->cfg->path);
+	if (at < 0 || (size_t)at >= p->err_cap)
+		return;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(p->err, p->err_cap, fmt, ap);
+	vsnprintf(p->err + at, p->err_cap - (size_t)at, fmt, ap);
 	va_end(ap);
 }
 
@@ -259,6 +304,35 @@ static int config_choice(const char *choices, const char *value)
 	return -1;
 }
 
+/*
+ * A string value: it fits, is not empty where the key needs a value, and a path holds no control
+ * character (a path that is empty or cut by one would put files where nobody looks for them).
+ */
+static int config_set_string(struct config_parse *p, const struct config_key *key, char *field,
+			     const char *where, const char *value)
+{
+	if (strlen(value) >= key->size) {
+		config_fail(p, "%s: %s: value longer than %zu bytes", where, key->name,
+			    key->size - 1);
+		return -EINVAL;
+	}
+	if ((key->flags & CFG_F_NONEMPTY) && value[0] == '\0') {
+		config_fail(p, "%s: %s: empty; it needs a %s", where, key->name,
+			    key->flags & CFG_F_DIR ? "directory" : key->flags & CFG_F_FILE ? "file"
+											 : "value");
+		return -EINVAL;
+	}
+	for (const char *c = value; (key->flags & (CFG_F_DIR | CFG_F_FILE)) && *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			config_fail(p, "%s: %s: the path holds a control character (byte %zu)", where,
+				    key->name, (size_t)(c - value));
+			return -EINVAL;
+		}
+	}
+	strcpy(field, value);
+	return 0;
+}
+
 /* Stores value into the field described by key at base. Returns 0 or fails the parse. */
 static int config_set(struct config_parse *p, const struct config_key *key, void *base,
 		      const char *where, const char *value)
@@ -268,13 +342,7 @@ static int config_set(struct config_parse *p, const struct config_key *key, void
 	int rc = 0;
 	switch (key->kind) {
 	case KIND_STRING:
-		if (strlen(value) >= key->size) {
-			config_fail(p, "%s: %s: value longer than %zu bytes", where, key->name,
-				    key->size - 1);
-			return -EINVAL;
-		}
-		strcpy(field, value);
-		return 0;
+		return config_set_string(p, key, field, where, value);
 	case KIND_ENUM:
 	case KIND_LOGLEVEL: {
 		int choice = config_choice(key->choices, value);
@@ -308,9 +376,10 @@ static int config_set(struct config_parse *p, const struct config_key *key, void
 						    : "number");
 		return -EINVAL;
 	}
-	if (v < key->min || v > key->max) {
-		config_fail(p, "%s: %s: %s is outside [%llu, %llu]", where, key->name, value,
-			    (unsigned long long)key->min, (unsigned long long)key->max);
+	if ((v < key->min && !(v == 0 && (key->flags & CFG_F_ZERO_OFF))) || v > key->max) {
+		config_fail(p, "%s: %s: %s is outside [%llu, %llu]%s", where, key->name, value,
+			    (unsigned long long)key->min, (unsigned long long)key->max,
+			    key->flags & CFG_F_ZERO_OFF ? " (or 0: off)" : "");
 		return -ERANGE;
 	}
 	if (key->kind == KIND_BYTES)
@@ -385,12 +454,15 @@ static int config_dim_entry(struct config_parse *p, const char *dim_name, const 
 			config_fail(p, "%s: %s: needs a column name and a type", where, name);
 			return -EINVAL;
 		}
+		size_t d = (size_t)(dim - p->cfg->dims);
 		for (size_t i = 0; i < dim->attr_count; i++) {
 			if (strcmp(dim->attrs[i].name, column) == 0) {
-				config_fail(p, "%s: %s: attribute listed twice", where, name);
+				config_fail(p, "%s: %s: attribute listed twice, at lines %u and %u",
+					    where, name, p->attr_line[d][i], p->line);
 				return -EINVAL;
 			}
 		}
+		p->attr_line[d][dim->attr_count] = p->line;
 		struct config_attr *attr = &dim->attrs[dim->attr_count++];
 		strcpy(attr->name, column);
 		strcpy(attr->type, value);
@@ -401,7 +473,12 @@ static int config_dim_entry(struct config_parse *p, const char *dim_name, const 
 		config_fail(p, "%s: unknown key '%s'", where, name);
 		return -EINVAL;
 	}
-	p->dim_seen[dim - p->cfg->dims][key - config_keys] = true;
+	unsigned *seen = &p->dim_line[dim - p->cfg->dims][key - config_keys];
+	if (*seen) {
+		config_fail(p, "%s: %s: set twice, at lines %u and %u", where, name, *seen, p->line);
+		return -EINVAL;
+	}
+	*seen = p->line;
 	return config_set(p, key, dim, where, value);
 }
 
@@ -429,10 +506,19 @@ static int config_on_entry(void *user, const char *section, const char *name, co
 				    CONFIG_KAFKA_PROPS_MAX);
 			return 0;
 		}
+		for (size_t i = 0; i < cfg->kafka_prop_count; i++) {
+			if (strcmp(cfg->kafka_props[i].key, name + 9) == 0) {
+				config_fail(p, "%s: %s: set twice, at lines %u and %u", where, name,
+					    p->prop_line[i], p->line);
+				return 0;
+			}
+		}
+		p->prop_line[cfg->kafka_prop_count] = p->line;
 		struct config_kv *kv = &cfg->kafka_props[cfg->kafka_prop_count++];
-		if (strlen(name + 9) >= sizeof(kv->key) || strlen(value) >= sizeof(kv->value) ||
-		    !name[9]) {
-			config_fail(p, "%s: %s: name or value too long or empty", where, name);
+		if (!name[9] || strlen(name + 9) >= sizeof(kv->key) ||
+		    strlen(value) >= sizeof(kv->value)) {
+			config_fail(p, "%s: %s: the name must be 1 to %zu bytes, the value at most %zu",
+				    where, name, sizeof(kv->key) - 1, sizeof(kv->value) - 1);
 			return 0;
 		}
 		strcpy(kv->key, name + 9);
@@ -450,12 +536,17 @@ static int config_on_entry(void *user, const char *section, const char *name, co
 			config_fail(p, "[%s]: unknown section (key '%s')", section, name);
 		return 0;
 	}
+	unsigned *seen = &p->key_line[key - config_keys];
+	if (*seen) {
+		config_fail(p, "%s: %s: set twice, at lines %u and %u", where, name, *seen, p->line);
+		return 0;
+	}
+	*seen = p->line;
 	return config_set(p, key, cfg, where, value) == 0;
 }
 
 static int config_defaults(struct config_parse *p)
 {
-	memset(p->cfg, 0, sizeof(*p->cfg));
 	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
 		const struct config_key *key = &config_keys[i];
 		if (strcmp(key->section, "dimension") == 0 || !key->value ||
@@ -543,7 +634,7 @@ static int config_validate_dim(struct config_parse *p, size_t index)
 	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
 		const struct config_key *key = &config_keys[i];
 		if (strcmp(key->section, "dimension") == 0 && !key->value &&
-		    !p->dim_seen[index][i] && strcmp(key->name, "join_field") != 0) {
+		    !p->dim_line[index][i] && strcmp(key->name, "join_field") != 0) {
 			config_fail(p, "%s: %s: required", where, key->name);
 			return -EINVAL;
 		}
@@ -587,29 +678,12 @@ static int config_validate_dim(struct config_parse *p, size_t index)
 	return 0;
 }
 
-static int config_finish(struct config_parse *p)
+/* Attribute names: unique across the output, apart from the event and Kafka columns. */
+static int config_check_attr_names(struct config_parse *p)
 {
-	struct config *cfg = p->cfg;
-	if (config_resolve_cpus(p) < 0 || config_resolve_io_cpus(p) < 0)
-		return -EINVAL;
-	if (cfg->dim_count == 0) {
-		config_fail(p, "no [dimension <name>] section");
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < cfg->dim_count; i++) {
-		if (config_validate_dim(p, i) < 0)
-			return -EINVAL;
-		for (size_t j = 0; j < i; j++) {
-			if (cfg->dims[j].join_field == cfg->dims[i].join_field) {
-				config_fail(p, "[dimension %s]: join_field: %s is joined by [dimension %s] already",
-					    cfg->dims[i].name, config_field_name(cfg->dims[i].join_field),
-					    cfg->dims[j].name);
-				return -EINVAL;
-			}
-		}
-	}
 	static const char *const fixed[] = {"event_time", "user_id", "device_id", "url", "_topic",
 					    "_partition", "_offset", "_kafka_time", "_ingest_time"};
+	const struct config *cfg = p->cfg;
 	for (size_t i = 0; i < cfg->dim_count; i++) {
 		const struct config_dim *d = &cfg->dims[i];
 		for (size_t a = 0; a < d->attr_count; a++) {
@@ -633,6 +707,106 @@ static int config_finish(struct config_parse *p)
 			}
 		}
 	}
+	return 0;
+}
+
+/* "<file>:<line>: " of a key, or "<file>: " and "(default)" for a key the file does not set. */
+static int config_fail_at_key(struct config_parse *p, unsigned line, const char *where,
+			      const char *key, const char *path, const char *why)
+{
+	p->line = line;
+	config_fail(p, "%s: %s: '%s' %s%s", where, key, path, why, line ? "" : " (the default)");
+	p->line = 0;
+	return -EINVAL;
+}
+
+/*
+ * A directory enrichd writes into must be one, or be creatable: the nearest part of the path
+ * that exists must be a directory.
+ */
+static int config_check_dir(struct config_parse *p, unsigned line, const char *where,
+			    const char *key, const char *path)
+{
+	char part[PATH_MAX];
+	snprintf(part, sizeof(part), "%s", path);
+	for (;;) {
+		struct stat st;
+		if (stat(part, &st) == 0) {
+			if (S_ISDIR(st.st_mode))
+				return 0;
+			return config_fail_at_key(p, line, where, key, path,
+						  strcmp(part, path) == 0
+							  ? "is not a directory"
+							  : "cannot be created: a part of it is a file");
+		}
+		if (errno != ENOENT)
+			return config_fail_at_key(p, line, where, key, path, strerror(errno));
+		char *slash = strrchr(part, '/');
+		if (!slash)
+			return 0; /* relative, under the working directory */
+		if (slash == part)
+			return 0; /* under / */
+		*slash = '\0';
+	}
+}
+
+/*
+ * The paths on the file system (config_load only: a configuration given as a string names
+ * paths of somewhere else): directories usable, dimension sources readable files.
+ */
+static int config_check_paths(struct config_parse *p)
+{
+	const struct config *cfg = p->cfg;
+	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+		const struct config_key *key = &config_keys[i];
+		if (!(key->flags & CFG_F_DIR) || strcmp(key->section, "dimension") == 0)
+			continue;
+		char where[CONFIG_NAME_MAX];
+		snprintf(where, sizeof(where), "[%s]", key->section);
+		if (config_check_dir(p, p->key_line[i], where, key->name,
+				     (const char *)cfg + key->offset) < 0)
+			return -EINVAL;
+	}
+	const struct config_key *source = config_key_find("dimension", "source");
+	for (size_t d = 0; d < cfg->dim_count; d++) {
+		const char *path = cfg->dims[d].source;
+		char where[CONFIG_NAME_MAX + 16];
+		snprintf(where, sizeof(where), "[dimension %s]", cfg->dims[d].name);
+		unsigned line = p->dim_line[d][source - config_keys];
+		struct stat st;
+		if (stat(path, &st) != 0)
+			return config_fail_at_key(p, line, where, "source", path, strerror(errno));
+		if (!S_ISREG(st.st_mode))
+			return config_fail_at_key(p, line, where, "source", path, "is not a file");
+		if (access(path, R_OK) != 0)
+			return config_fail_at_key(p, line, where, "source", path, strerror(errno));
+	}
+	return 0;
+}
+
+static int config_finish(struct config_parse *p, bool check_files)
+{
+	struct config *cfg = p->cfg;
+	if (config_resolve_cpus(p) < 0 || config_resolve_io_cpus(p) < 0)
+		return -EINVAL;
+	if (cfg->dim_count == 0) {
+		config_fail(p, "no [dimension <name>] section");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < cfg->dim_count; i++) {
+		if (config_validate_dim(p, i) < 0)
+			return -EINVAL;
+		for (size_t j = 0; j < i; j++) {
+			if (cfg->dims[j].join_field == cfg->dims[i].join_field) {
+				config_fail(p, "[dimension %s]: join_field: %s is joined by [dimension %s] already",
+					    cfg->dims[i].name, config_field_name(cfg->dims[i].join_field),
+					    cfg->dims[j].name);
+				return -EINVAL;
+			}
+		}
+	}
+	if (config_check_attr_names(p) < 0)
+		return -EINVAL;
 	if (cfg->instance[0] == '\0') {
 		if (gethostname(cfg->instance, sizeof(cfg->instance) - 1) != 0)
 			strcpy(cfg->instance, "enrichd");
@@ -644,63 +818,214 @@ static int config_finish(struct config_parse *p)
 			return -EINVAL;
 		}
 	}
-	if (cfg->output_dir[0] == '\0') {
-		config_fail(p, "[output]: dir: required");
+	if (check_files && config_check_paths(p) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * A section header line ("[name]") starts a section, which may appear once: the second time,
+ * its keys would silently replace or join the first's. Called for each line as inih reads it.
+ */
+static void config_section_seen(struct config_parse *p, const char *line, size_t len)
+{
+	size_t i = 0;
+	if (p->line == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
+		i = 3; /* a UTF-8 byte order mark, which inih skips */
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i == len || line[i] != '[')
+		return;
+	const char *name = line + i + 1;
+	const char *close = memchr(name, ']', len - i - 1);
+	if (!close)
+		return; /* inih reports the syntax error */
+	size_t n = (size_t)(close - name);
+	struct config_section sec = {.line = p->line};
+	if (n >= 10 && strncmp(name, "dimension ", 10) == 0) {
+		/* As config_on_entry reads it: the spaces before the name do not count. */
+		size_t skip = 10;
+		while (skip < n && name[skip] == ' ')
+			skip++;
+		snprintf(sec.name, sizeof(sec.name), "dimension %.*s", (int)(n - skip), name + skip);
+	} else {
+		snprintf(sec.name, sizeof(sec.name), "%.*s", (int)n, name);
+	}
+	for (size_t k = 0; k < p->section_count; k++) {
+		if (strcmp(p->sections[k].name, sec.name) == 0) {
+			config_fail(p, "[%s]: section given twice, at lines %u and %u", sec.name,
+				    p->sections[k].line, p->line);
+			return;
+		}
+	}
+	if (p->section_count == CONFIG_SECTIONS_MAX) {
+		config_fail(p, "[%s]: more than %d sections", sec.name, CONFIG_SECTIONS_MAX);
+		return;
+	}
+	p->sections[p->section_count++] = sec;
+}
+
+/*
+ * inih's reader (fgets-like) over p->text. It hands out whole lines, or pieces of a line when
+ * inih's buffer is shorter (it then grows the buffer and reads on), and counts the lines, so the
+ * handler knows the line of the key it is given.
+ */
+static char *config_reader(char *str, int num, void *stream)
+{
+	struct config_parse *p = stream;
+	if (p->pos >= p->len || num < 2)
+		return NULL;
+	const char *start = p->text + p->pos;
+	const char *nl = memchr(start, '\n', p->len - p->pos);
+	size_t line_len = nl ? (size_t)(nl - start) + 1 : p->len - p->pos;
+	if (p->at_line_start) {
+		p->line++;
+		config_section_seen(p, start, line_len);
+	}
+	size_t n = line_len < (size_t)num - 1 ? line_len : (size_t)num - 1;
+	memcpy(str, start, n);
+	str[n] = '\0';
+	p->pos += n;
+	p->at_line_start = n == line_len;
+	return str;
+}
+
+/* Fails naming the first line longer than CONFIG_LINE_MAX, which inih would cut in two. */
+static int config_lines_check(struct config_parse *p)
+{
+	unsigned line = 1;
+	for (size_t at = 0; at < p->len; line++) {
+		const char *nl = memchr(p->text + at, '\n', p->len - at);
+		size_t end = nl ? (size_t)(nl - p->text) : p->len;
+		size_t n = end - at - (end > at && p->text[end - 1] == '\r');
+		if (n > CONFIG_LINE_MAX) {
+			p->line = line;
+			config_fail(p, "line of %zu bytes, longer than the %d a line may hold", n,
+				    CONFIG_LINE_MAX);
+			return -EINVAL;
+		}
+		at = end + 1;
+	}
+	if (memchr(p->text, '\0', p->len)) {
+		config_fail(p, "holds a NUL byte: not a text file");
 		return -EINVAL;
 	}
 	return 0;
 }
 
+/*
+ * Runs inih over p->text. Debian's libinih reads lines into a fixed buffer of 200 bytes unless
+ * told otherwise (its build options are variables there): a longer line was cut and its rest read
+ * as a line of its own. The heap buffer grows up to CONFIG_LINE_MAX instead. Continuation lines
+ * are off: an indented `key = value` would otherwise join the value of the key above it.
+ */
+static int config_parse_text(struct config_parse *p)
+{
+	if (config_lines_check(p) < 0)
+		return -EINVAL;
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_max_line = CONFIG_LINE_MAX + 3; /* with '\r', '\n' and the NUL */
+	ini_allow_multiline = false;
+	p->at_line_start = true;
+	int line = ini_parse_stream(config_reader, p, config_on_entry, p);
+	if (line > 0 && !p->failed) {
+		p->line = (unsigned)line;
+		config_fail(p, "syntax error (expected [section] or key = value)");
+	} else if (line < 0 && !p->failed) {
+		p->line = 0;
+		config_fail(p, "out of memory while parsing");
+	}
+	p->line = 0;
+	return p->failed ? -EINVAL : 0;
+}
+
 static int config_parse_with(struct config *cfg, char *err, size_t err_cap, const char *path,
-			     const char *text)
+			     const char *text, size_t len)
 {
 	struct config_parse *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->path, sizeof(cfg->path), "%s", path ? path : "<string>");
 	p->cfg = cfg;
 	p->err = err;
 	p->err_cap = err_cap;
+	p->text = text;
+	p->len = len;
 	int rc = config_defaults(p);
-	if (rc == 0) {
-		snprintf(cfg->path, sizeof(cfg->path), "%s", path ? path : "<string>");
-		int line = path ? ini_parse(path, config_on_entry, p)
-				: ini_parse_string(text, config_on_entry, p);
-		if (line == -1) {
-			rc = -errno ? -errno : -ENOENT;
-			snprintf(err, err_cap, "%s: cannot open: %s", path, strerror(-rc));
-			p->failed = true;
-		} else if (line > 0 && p->failed) {
-			char first[CONFIG_ERR_MAX];
-			snprintf(first, sizeof(first), "%s", err);
-			snprintf(err, err_cap, "%s:%d: %s", cfg->path, line, first);
-		} else if (line > 0) {
-			snprintf(err, err_cap, "%s:%d: syntax error (expected [section] or key = value)",
-				 cfg->path, line);
-			p->failed = true;
-		} else if (line < 0) {
-			snprintf(err, err_cap, "%s: out of memory while parsing", cfg->path);
-			p->failed = true;
-		}
-		if (!p->failed && config_finish(p) < 0) {
-			char first[CONFIG_ERR_MAX];
-			snprintf(first, sizeof(first), "%s", err);
-			snprintf(err, err_cap, "%s: %s", cfg->path, first);
-		}
-		if (p->failed && rc == 0)
-			rc = -EINVAL;
-	}
+	if (rc == 0)
+		rc = config_parse_text(p);
+	if (rc == 0)
+		rc = config_finish(p, path != NULL);
 	free(p);
+	return rc;
+}
+
+/* Reads the whole file (at most CONFIG_FILE_MAX bytes) into a NUL-terminated buffer. */
+static int config_read_file(const char *path, char **text, size_t *len, char *err,
+			    size_t err_cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int rc = -errno;
+		snprintf(err, err_cap, "%s: cannot open: %s", path, strerror(-rc));
+		return rc;
+	}
+	int rc = 0;
+	char *buf = malloc(CONFIG_FILE_MAX + 1);
+	size_t n = 0;
+	if (!buf) {
+		rc = -ENOMEM;
+		snprintf(err, err_cap, "%s: out of memory", path);
+		goto out_close;
+	}
+	for (;;) {
+		ssize_t got = read(fd, buf + n, CONFIG_FILE_MAX + 1 - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			rc = -errno;
+			snprintf(err, err_cap, "%s: cannot read: %s", path, strerror(-rc));
+			goto out_free;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+		if (n > CONFIG_FILE_MAX) {
+			rc = -EFBIG;
+			snprintf(err, err_cap, "%s: larger than %u bytes", path, CONFIG_FILE_MAX);
+			goto out_free;
+		}
+	}
+	buf[n] = '\0';
+	*text = buf;
+	*len = n;
+	close(fd);
+	return 0;
+
+out_free:
+	free(buf);
+out_close:
+	close(fd);
 	return rc;
 }
 
 int config_load(const char *path, struct config *cfg, char *err, size_t err_cap)
 {
-	return config_parse_with(cfg, err, err_cap, path, NULL);
+	char *text = NULL;
+	size_t len = 0;
+	int rc = config_read_file(path, &text, &len, err, err_cap);
+	if (rc < 0)
+		return rc;
+	rc = config_parse_with(cfg, err, err_cap, path, text, len);
+	free(text);
+	return rc;
 }
 
 int config_parse_string(const char *text, struct config *cfg, char *err, size_t err_cap)
 {
-	return config_parse_with(cfg, err, err_cap, NULL, text);
+	return config_parse_with(cfg, err, err_cap, NULL, text, strlen(text));
 }
 
 const char *config_join_name(enum config_join join)

@@ -16,6 +16,11 @@
  *
  * A struct config is plain data: fixed-size arrays, no heap, copyable. Bounds are the *_MAX
  * constants below; exceeding one is a configuration error that names the key.
+ *
+ * The file: at most CONFIG_FILE_MAX bytes, lines of at most CONFIG_LINE_MAX bytes (a longer line
+ * is an error that says so), `;` or `#` starts a comment line, `key = value` lines, no
+ * continuation lines (a line that starts with white space stands on its own). A section or a key
+ * given twice is an error naming both lines, and so is an empty or unusable path.
  */
 #ifndef ENRICHD_CONFIG_H
 #define ENRICHD_CONFIG_H
@@ -34,7 +39,13 @@
 #define CONFIG_NAME_MAX 64
 #define CONFIG_TYPE_MAX 64
 #define CONFIG_VALUE_MAX 512
-#define CONFIG_ERR_MAX 512
+#define CONFIG_BROKERS_MAX 4096 /* [kafka] brokers: dozens of fully qualified host:port */
+#define CONFIG_ERR_MAX 1024
+/* Longest line of the file, newline excluded: a PATH_MAX path with its key fits. */
+#define CONFIG_LINE_MAX 16384
+#define CONFIG_FILE_MAX (1u << 20)
+/* Shortest [dimensions] reload_interval other than 0: each timed reload logs a line. */
+#define CONFIG_RELOAD_INTERVAL_MS_MIN 10000
 
 enum config_join {
 	CONFIG_JOIN_LEFT = 0, /* miss: NULL attributes, counted */
@@ -93,7 +104,7 @@ struct config {
 	char path[PATH_MAX];
 
 	/* [kafka] */
-	char brokers[CONFIG_VALUE_MAX];
+	char brokers[CONFIG_BROKERS_MAX];
 	char topic[CONFIG_NAME_MAX * 4];
 	char group_id[CONFIG_NAME_MAX * 4];
 	size_t kafka_prop_count;

@@ -3,12 +3,16 @@
 # configuration is valid.
 source "$(dirname "$0")/../../tools/lib.sh"
 lib_test_init
-doc=$ENRICHD_SOURCE_DIR/docs/CONFIGURATION.md
-"$ENRICHD_BUILD_DIR/enrichd" --config-reference >"$work/reference.md"
+doc=$src/docs/CONFIGURATION.md
+"$bin/enrichd" --config-reference >"$work/reference.md"
 sed -n '/^## Keys$/,$p' "$doc" | tail -n +2 >"$work/documented.md"
 diff -u "$work/documented.md" "$work/reference.md" ||
 	fail "docs/CONFIGURATION.md is out of date: regenerate its Keys section with enrichd --config-reference"
 sed -n '/^```ini$/,/^```$/p' "$doc" | sed '1d;$d' >"$work/example.ini"
 sed -i "s/^cpus = .*/cpus = 0/" "$work/example.ini"
-"$ENRICHD_BUILD_DIR/enrichd" --config "$work/example.ini" --check >/dev/null
+# Its paths under $work: --check reads the sources as the start does.
+sed -i "s|= /data/|= $work/data/|" "$work/example.ini"
+mkdir -p "$work/data"
+"$bin/enrichd-gen-dims" --out "$work/data/dims" --users 10 --devices 10 --urls 10 2>/dev/null
+"$bin/enrichd" --config "$work/example.ini" --check >/dev/null
 echo "config_docs: the reference and the example are current"

@@ -1,6 +1,9 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -74,7 +77,9 @@ Test(config, errors_name_the_key_and_reason)
 		     -EINVAL);
 	cr_expect(strstr(err, "devices") && strstr(err, "source: required"), "%s", err);
 
-	cr_expect_eq(parse_with("[dimension users]\njoin = outer\n"), -EINVAL);
+	cr_expect_eq(parse_with("[dimension dev]\nsource = x\nkey = device_id\nkey_type = String\n"
+				"attr.os = String\njoin = outer\n"),
+		     -EINVAL);
 	cr_expect(strstr(err, "join") && strstr(err, "left|inner|default"), "%s", err);
 
 	cr_expect_eq(parse_with("[workers]\ncpus = 0-\n"), -EINVAL);
@@ -154,4 +159,150 @@ Test(config, direct_io_is_on_unless_turned_off)
 	cr_expect_eq(parse_with("[workers]\ncpus = 0\n[output]\ndirect_io = yes\n"), -EINVAL);
 	cr_expect(strstr(err, "direct_io") && strstr(err, "'yes'") && strstr(err, "auto|off"), "%s",
 		  err);
+}
+
+/* An empty path or required value is an error naming the line and the key, never "/" or "". */
+Test(config, empty_values_and_paths_are_errors)
+{
+	static const struct {
+		const char *text, *key;
+	} cases[] = {
+		{"[dead_letter]\ndir =\n", "[dead_letter]: dir: empty"},
+		{"[output]\ndir =\n", "[output]: dir: empty"},
+		{"[kafka]\nbrokers =\n", "[kafka]: brokers: empty"},
+		{"[kafka]\ntopic =\n", "[kafka]: topic: empty"},
+		{"[kafka]\ngroup_id =\n", "[kafka]: group_id: empty"},
+		{"[dimension d]\nsource =\nkey = device_id\nkey_type = String\nattr.os = String\n",
+		 "[dimension d]: source: empty"},
+		{"[output]\ndir = out\tput\n", "[output]: dir: the path holds a control character"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_expect_eq(parse_with(cases[i].text), -EINVAL, "%s", cases[i].text);
+		cr_expect(strstr(err, cases[i].key) && strstr(err, "<string>:13:"), "%s", err);
+	}
+}
+
+/* Writes text to a file under dir; returns its path (static buffer). */
+static const char *write_file(const char *dir, const char *name, const char *text)
+{
+	static char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	cr_assert(f, "%s", path);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* config_load looks at the paths: directories usable, sources readable files. */
+Test(config, paths_are_checked_on_the_file_system)
+{
+	char dir[] = "/tmp/enrichd-config-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	char text[4096];
+	write_file(dir, "users.tsv", "user_id\tcountry\n1\tDE\n");
+	write_file(dir, "plain", "x");
+#define PATHS_INI                                                                         \
+	"[workers]\ncpus = 0\n[dimension users]\nsource = %s/%s\nkey = user_id\n"              \
+	"attr.country = String\n[output]\ndir = %s/%s\n[dead_letter]\ndir = %s/%s\n"
+	const struct {
+		const char *source, *out, *dl, *want;
+	} cases[] = {
+		{"users.tsv", "out", "dl", NULL},
+		{"users.tsv", "out/a/b", "dl", NULL},
+		{"none.tsv", "out", "dl", ":4: [dimension users]: source: "},
+		{".", "out", "dl", ":4: [dimension users]: source: "},
+		{"users.tsv", "plain", "dl", ":8: [output]: dir: "},
+		{"users.tsv", "out", "plain/x", ":10: [dead_letter]: dir: "},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), PATHS_INI, dir, cases[i].source, dir, cases[i].out, dir,
+			 cases[i].dl);
+		const char *path = write_file(dir, "enrichd.ini", text);
+		int rc = config_load(path, &cfg, err, sizeof(err));
+		if (!cases[i].want) {
+			cr_expect_eq(rc, 0, "%s", err);
+			continue;
+		}
+		cr_expect_eq(rc, -EINVAL, "case %zu", i);
+		cr_expect(strstr(err, cases[i].want) && strstr(err, "enrichd.ini"), "%s", err);
+	}
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+/* Lines far longer than inih's 200-byte default: long broker lists and PATH_MAX paths. */
+Test(config, long_lines_keep_their_values)
+{
+	static char text[3 * CONFIG_LINE_MAX];
+	char brokers[1024] = "";
+	for (int i = 1; i <= 6; i++)
+		snprintf(brokers + strlen(brokers), sizeof(brokers) - strlen(brokers),
+			 "%skafka-broker-%02d.streaming.eu-west-1.internal.example.com:9092",
+			 i > 1 ? "," : "", i);
+	char source[PATH_MAX];
+	memset(source, 'd', sizeof(source) - 1);
+	source[0] = '/';
+	source[sizeof(source) - 1] = '\0';
+	snprintf(text, sizeof(text), "[kafka]\nbrokers = %s\n[workers]\ncpus = 0\n"
+		 "[dimension users]\nsource = %s\nkey = user_id\nattr.country = String\n",
+		 brokers, source);
+	cr_assert_eq(config_parse_string(text, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(cfg.brokers, brokers);
+	cr_expect_str_eq(cfg.dims[0].source, source);
+
+	/* A value that does not fit its field says so; a line past CONFIG_LINE_MAX too. */
+	source[sizeof(source) - 1] = 'd';
+	char *at = text + snprintf(text, sizeof(text), "[workers]\ncpus = 0\n[dimension users]\n"
+				   "source = %.*s\n", (int)sizeof(source), source);
+	snprintf(at, sizeof(text) - (size_t)(at - text), "key = user_id\nattr.country = String\n");
+	cr_expect_eq(config_parse_string(text, &cfg, err, sizeof(err)), -EINVAL);
+	cr_expect(strstr(err, ":4: [dimension users]: source: value longer than"), "%s", err);
+	memset(text, 'x', CONFIG_LINE_MAX + 1);
+	memcpy(text, "; ", 2);
+	snprintf(text + CONFIG_LINE_MAX + 1, sizeof(text) - CONFIG_LINE_MAX - 1, "\n");
+	cr_expect_eq(config_parse_string(text, &cfg, err, sizeof(err)), -EINVAL);
+	cr_expect(strstr(err, "<string>:1: line of 16385 bytes, longer than"), "%s", err);
+}
+
+/* A section or key given twice is an error naming both lines, not the last one winning. */
+Test(config, duplicates_name_both_lines)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{"[output]\nblock_rows = 1\nblock_rows = 2\n", ":14: [output]: block_rows: set twice, at lines 13 and 14"},
+		{"[output]\nblock_rows = 1\n[kafka]\ntopic = a\n[output]\nopen_segments = 2\n",
+		 ":16: [output]: section given twice, at lines 12 and 16"},
+		{"[dimension users]\nkey = user_id\n", ":12: [dimension users]: section given twice, at lines 1 and 12"},
+		{"[dimension  urls]\n", ":12: [dimension urls]: section given twice, at lines 6 and 12"},
+		{"[dimension d]\nsource = a\nsource = b\n", ":14: [dimension d]: source: set twice, at lines 13 and 14"},
+		{"[dimension d]\nsource = x\nkey = device_id\nkey_type = String\nattr.os = String\n"
+		 "attr.os = String\n", ":17: [dimension d]: attr.os: attribute listed twice, at lines 16 and 17"},
+		{"[kafka]\nproperty.fetch.max.bytes = 1\nproperty.fetch.max.bytes = 2\n",
+		 ":14: [kafka]: property.fetch.max.bytes: set twice, at lines 13 and 14"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_expect_eq(parse_with(cases[i].text), -EINVAL, "%s", cases[i].text);
+		cr_expect(strstr(err, cases[i].want), "%s\nwant: %s", err, cases[i].want);
+	}
+	/* An indented line is a line of its own, not the continuation of the value above it. */
+	cr_assert_eq(parse_with("[workers]\ncpus = 0\n[output]\nblock_rows = 16\n  open_segments = 2\n"),
+		     0, "%s", err);
+	cr_expect_eq(cfg.block_rows, 16);
+	cr_expect_eq(cfg.open_segments, 2);
+}
+
+/* reload_interval: 0 (off) or at least CONFIG_RELOAD_INTERVAL_MS_MIN. */
+Test(config, reload_interval_has_a_floor)
+{
+	cr_expect_eq(parse_with("[workers]\ncpus = 0\n[dimensions]\nreload_interval = 1ms\n"), -EINVAL);
+	cr_expect(strstr(err, "reload_interval: 1ms is outside [10000,") && strstr(err, "or 0"),
+		  "%s", err);
+	cr_expect_eq(parse_with("[workers]\ncpus = 0\n[dimensions]\nreload_interval = 0\n"), 0, "%s",
+		     err);
+	cr_expect_eq(parse_with("[workers]\ncpus = 0\n[dimensions]\nreload_interval = 10s\n"), 0,
+		     "%s", err);
+	cr_expect_eq(cfg.reload_interval_ms, 10000);
 }
