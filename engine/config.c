@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "memplan.h"
 
 enum config_kind {
 	KIND_STRING,   /* char[] of size `size` */
@@ -40,6 +41,7 @@ enum {
 	CFG_F_DIR = 1u << 1,      /* KIND_STRING: a directory enrichd creates and writes into */
 	CFG_F_FILE = 1u << 2,     /* KIND_STRING: a file enrichd reads */
 	CFG_F_ZERO_OFF = 1u << 3, /* numeric: 0 (off) is allowed below min */
+	CFG_F_AUTO = 1u << 4,     /* KIND_BYTES: `auto` is stored as 0 */
 };
 
 #define CFG_STR_F(sec, key, field, def, flags, help) \
@@ -79,6 +81,14 @@ static const struct config_key config_keys[] = {
 		"Events a worker takes from its queue per batch."),
 	CFG_NUM("workers", "poll_timeout_ms", KIND_MS, poll_timeout_ms, "50ms", 1, 10000,
 		"Longest a worker waits for events before checking segment ages and stop requests."),
+	CFG_NUM_F("workers", "memory_limit", KIND_BYTES, memory_limit, "auto", 1u << 20,
+		  1ull << 50, CFG_F_AUTO,
+		  "Most memory the settings may make enrichd take besides the dimension tables: "
+		  "blocks (`block_rows` x `open_segments`), buffer pools (`inflight_bytes`), decode "
+		  "buffers, per worker, and the Kafka queues; worked out at start (and shown by "
+		  "`--check`), a configuration above it does not start. `auto`: 3/4 of the "
+		  "machine's memory (or the cgroup's limit), less the size of the dimension source "
+		  "files (once per NUMA replica)."),
 	CFG_NUM_F("dimensions", "reload_interval", KIND_MS, reload_interval_ms, "0",
 		  CONFIG_RELOAD_INTERVAL_MS_MIN,
 		  1u << 31, CFG_F_ZERO_OFF,
@@ -363,6 +373,10 @@ static int config_set(struct config_parse *p, const struct config_key *key, void
 		break;
 	}
 	case KIND_BYTES:
+		if ((key->flags & CFG_F_AUTO) && strcmp(value, "auto") == 0) {
+			memset(field, 0, sizeof(uint64_t));
+			return 0;
+		}
 		rc = config_bytes_parse(value, &v);
 		break;
 	case KIND_MS:
@@ -784,6 +798,42 @@ static int config_check_paths(struct config_parse *p)
 	return 0;
 }
 
+/* The worst-case memory of the settings against [workers] memory_limit (memplan.h). */
+static int config_check_memory(struct config_parse *p)
+{
+	struct config *cfg = p->cfg;
+	struct memplan m;
+	if (memplan_compute(cfg, &m) < 0)
+		return 0; /* an output type that does not parse: the schema check names it */
+	if (cfg->memory_limit == 0) {
+		cfg->memory_total = memplan_memory_total();
+		cfg->memory_limit_dims = memplan_dims_expected(cfg);
+		uint64_t usable = cfg->memory_total / 4 * MEMPLAN_AUTO_QUARTERS;
+		cfg->memory_limit = usable > cfg->memory_limit_dims
+					    ? usable - cfg->memory_limit_dims
+					    : 0;
+		if (cfg->memory_total == 0)
+			cfg->memory_limit = UINT64_MAX; /* the machine's memory is unknown */
+	}
+	if (m.total <= cfg->memory_limit)
+		return 0;
+	p->line = 0;
+	config_fail(p, "the settings may take %llu MiB, more than [workers] memory_limit (%llu "
+		    "MiB%s): %u worker(s) ([workers] cpus) x (%u [output] open_segments x %llu MiB "
+		    "blocks of [output] block_rows %u + %llu MiB pool ([output] inflight_bytes) + "
+		    "%llu MiB decode and bookkeeping) + %llu MiB Kafka queues "
+		    "(property.queued.max.messages.kbytes, fetch.max.bytes) or input + %llu MiB "
+		    "base; lower those settings or raise memory_limit",
+		    (unsigned long long)(m.total >> 20), (unsigned long long)(cfg->memory_limit >> 20),
+		    cfg->memory_total ? ": auto, 3/4 of the memory less the dimension sources" : "",
+		    m.workers, cfg->open_segments, (unsigned long long)(m.block >> 20),
+		    cfg->block_rows, (unsigned long long)(m.pool >> 20),
+		    (unsigned long long)((m.decode + m.bookkeeping) >> 20),
+		    (unsigned long long)((m.kafka > m.input ? m.kafka : m.input) >> 20),
+		    (unsigned long long)(m.base >> 20));
+	return -EINVAL;
+}
+
 static int config_finish(struct config_parse *p, bool check_files)
 {
 	struct config *cfg = p->cfg;
@@ -820,7 +870,7 @@ static int config_finish(struct config_parse *p, bool check_files)
 	}
 	if (check_files && config_check_paths(p) < 0)
 		return -EINVAL;
-	return 0;
+	return config_check_memory(p);
 }
 
 /*
@@ -1076,6 +1126,9 @@ void config_print(const struct config *cfg, FILE *out)
 		config_io_cpus_text(cfg, io, sizeof(io)));
 	fprintf(out, "dead letter: %s\n", cfg->dead_letter_dir);
 	fprintf(out, "metrics:    %s\n", cfg->metrics_listen[0] ? cfg->metrics_listen : "off");
+	struct memplan m;
+	if (memplan_compute(cfg, &m) == 0)
+		memplan_print(&m, cfg, out);
 }
 
 void config_reference(FILE *out)

@@ -6,7 +6,7 @@
  * `enrichd --config-reference`). Sections:
  *
  *   [kafka]              brokers, topic, group_id, property.<librdkafka key> = value ...
- *   [workers]            cpus, numa, numa_topology, batch_events, poll_timeout_ms
+ *   [workers]            cpus, numa, numa_topology, batch_events, poll_timeout_ms, memory_limit
  *   [dimension <name>]   source, format, key, key_type, join_field, join, key_normalize,
  *                        attr.<column> = <ClickHouse type> ... (one per attribute, in order)
  *   [output]             dir, instance, segment_bytes, segment_age_ms, segment_idle_ms, ...
@@ -20,7 +20,8 @@
  * The file: at most CONFIG_FILE_MAX bytes, lines of at most CONFIG_LINE_MAX bytes (a longer line
  * is an error that says so), `;` or `#` starts a comment line, `key = value` lines, no
  * continuation lines (a line that starts with white space stands on its own). A section or a key
- * given twice is an error naming both lines, and so is an empty or unusable path.
+ * given twice is an error naming both lines, and so is an empty or unusable path. The memory the
+ * settings may take (config_memory_plan) is checked against [workers] memory_limit.
  */
 #ifndef ENRICHD_CONFIG_H
 #define ENRICHD_CONFIG_H
@@ -118,6 +119,9 @@ struct config {
 	char numa_topology[PATH_MAX];
 	uint32_t batch_events;      /* events taken from Kafka per worker batch */
 	uint32_t poll_timeout_ms;
+	uint64_t memory_limit;      /* resolved: [workers] memory_limit, `auto` worked out */
+	uint64_t memory_limit_dims; /* auto: what was set aside for the dimensions (else 0) */
+	uint64_t memory_total;      /* auto: the machine's (or cgroup's) memory (else 0) */
 
 	/* [dimension <name>] */
 	size_t dim_count;

@@ -306,3 +306,21 @@ Test(config, reload_interval_has_a_floor)
 		     "%s", err);
 	cr_expect_eq(cfg.reload_interval_ms, 10000);
 }
+
+/* Settings whose blocks, pools and queues cannot fit the memory limit do not pass. */
+Test(config, memory_bound_names_the_settings)
+{
+	cr_assert_eq(parse_with("[workers]\ncpus = 0\n"), 0, "%s", err);
+	cr_expect_gt(cfg.memory_limit, 0);
+	cr_expect_eq(parse_with("[workers]\ncpus = 0\n[output]\nblock_rows = 4194304\n"
+				"open_segments = 1024\n"),
+		     -EINVAL);
+	cr_expect(strstr(err, "memory_limit") && strstr(err, "block_rows") &&
+		  strstr(err, "open_segments") && strstr(err, "inflight_bytes"), "%s", err);
+	cr_expect_eq(parse_with("[workers]\ncpus = 0\nmemory_limit = 64MiB\n"), -EINVAL);
+	cr_expect(strstr(err, "more than [workers] memory_limit (64 MiB)"), "%s", err);
+	cr_expect_eq(parse_with("[workers]\ncpus = 0\nmemory_limit = 64TiB\n[output]\n"
+				"block_rows = 4194304\nopen_segments = 1024\n"),
+		     0, "%s", err);
+	cr_expect_eq(parse_with("[workers]\ncpus = 0\nmemory_limit = lots\n"), -EINVAL);
+}
