@@ -155,11 +155,14 @@ struct config {
 /*
  * Reads and validates the file at path into *cfg (defaults first, then the file). Returns 0, or
  * -EINVAL / -errno with a message in err (at most err_cap bytes) that names the file, line, key and
- * reason. *cfg is fully written either way; on error its contents are unspecified.
+ * reason. *cfg is fully written either way; on error its contents are unspecified. Looks at the
+ * file system: directories usable, dimension sources readable files. One call at a time: it sets
+ * libinih's process-wide options (line buffer, continuation lines).
  */
 int config_load(const char *path, struct config *cfg, char *err, size_t err_cap);
 
-/* As config_load, from a NUL-terminated string (tests, embedded defaults). */
+/* As config_load, from a NUL-terminated string (tests, embedded defaults), without looking at the
+ * paths on the file system: they name files of wherever the text is used. */
 int config_parse_string(const char *text, struct config *cfg, char *err, size_t err_cap);
 
 /* Prints the plan `enrichd --check` shows: workers and CPUs, dimensions, output schema. */
