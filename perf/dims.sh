@@ -138,7 +138,7 @@ s0=$snap_now
 snap
 enrichd_other=$(other_load "$s0" "$snap_now")
 echo "other processes used $enrichd_other CPUs on average during the enrichd run"
-restore_pages
+lib_hugetlb_restore
 
 # ---- ClickHouse ----
 ch_status=skipped
