@@ -242,8 +242,10 @@ if [ -n "$enrich_logs" ]; then
 fi
 if [ -e "$res/latency.txt" ] && [ -n "$p99" ]; then
 	day=$(perf_date "$res/latency.txt")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$day" "$run" 100000 "$p50" "$p99" "$pmax" |
-		perf_tsv_put latency.tsv "$(printf 'date\trun\tevents_per_s\tp50_ms\tp99_ms\tmax_ms')" "$day" "$run"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$day" "$run" 100000 "$p50" "$p99" "$pmax" \
+		"$(lines_median "$res/latency.txt" "^latency:" load_before)" \
+		"$(lines_median "$res/latency.txt" "^latency:" busy_pct)" |
+		perf_tsv_put latency.tsv "$(printf 'date\trun\tevents_per_s\tp50_ms\tp99_ms\tmax_ms\tload_before\tmachine_busy_pct')" "$day" "$run"
 	# Rows per 10 ms bin and the engine's cumulative buckets, summed over the runs.
 	cat "$res"/latency-hist-r*.tsv 2>/dev/null | awk -F'\t' -v d="$day" -v r="$run" '
 		{ n[$1] += $2 } END { for (b in n) printf "%s\t%s\t%s\t%s\n", d, r, b, n[b] }' | sort -t$'\t' -k3,3n |
