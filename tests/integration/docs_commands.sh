@@ -59,9 +59,17 @@ localize() {
 readme_ini=$(grep -l '^\[dimension users\]' "$work"/blocks/README-*.ini)
 "$build/enrichd-gen-dims" --out "$root/srv/dimensions" --users 2000 --devices 2000 --urls 500 \
 	--seed 5 2>/dev/null
-sed "s|/srv/dimensions/|$root/srv/dimensions/|" "$readme_ini" >"$root/etc/enrichd/enrichd.ini"
-sed -i "s|^dir = /var/lib/enrichd|dir = $root/var/lib/enrichd|" "$root/etc/enrichd/enrichd.ini"
+# A configuration's paths of a production host, under $root.
+localize_ini() {
+	sed -e "s|/srv/dimensions/|$root/srv/dimensions/|g" -e "s|/etc/enrichd/|$root/etc/enrichd/|g" \
+		-e "s|/var/lib/enrichd|$root/var/lib/enrichd|g" "$1"
+}
+localize_ini "$readme_ini" >"$root/etc/enrichd/enrichd.ini"
 printf '\n[workers]\ncpus = 0\n\n[metrics]\nlisten =\n' >>"$root/etc/enrichd/enrichd.ini"
+# The CA the configurations name: librdkafka reads it when --check creates the consumer.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+	-subj "/CN=enrichd docs test CA" -keyout "$work/ca.key" -out "$root/etc/enrichd/kafka-ca.pem" \
+	2>/dev/null
 
 # Segments and dead letters to load and query: README's configuration over generated events of
 # 2025-01-01 00:00 (OPERATIONS.md's example segment is of that hour) with malformed lines.
@@ -202,7 +210,7 @@ loaded=$(hq "SELECT count() FROM clickstream.events")
 	fail "README's configuration does not pass enrichd --check"
 kafka_ini=$(grep -l 'property.sasl.mechanisms' "$work"/blocks/OPERATIONS-*.ini | head -n1)
 {
-	cat "$kafka_ini"
+	localize_ini "$kafka_ini"
 	sed -n '/^\[dimension users\]/,$p' "$root/etc/enrichd/enrichd.ini"
 } >"$work/kafka.ini"
 "$build/enrichd" --config "$work/kafka.ini" --check >/dev/null ||
