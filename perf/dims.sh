@@ -19,7 +19,8 @@
 #                 when present with the same sizes and seed.
 #
 # Programs come from $ENRICHD_BUILD_DIR (default build/, built with tools/build.sh if missing).
-# Logs of both sides go to DIR/results-<scale>-<date>-<time>/. Timings depend on what else runs:
+# Logs of both sides go to DIR/results-<scale>-<date>-<time>/, the table's figures to
+# perf/results/dim_store.tsv (perf/tsv.sh). Timings depend on what else runs:
 # use a quiet machine (the load average is printed before and after, and the CPU time other
 # processes took during each side). The two sides run one after the other.
 set -euo pipefail
@@ -34,7 +35,7 @@ cache=$top/var/bench
 seed=1
 
 usage() {
-	sed -n '4,24p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '4,25p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
@@ -138,7 +139,7 @@ s0=$snap_now
 snap
 enrichd_other=$(other_load "$s0" "$snap_now")
 echo "other processes used $enrichd_other CPUs on average during the enrichd run"
-restore_pages
+lib_hugetlb_restore
 
 # ---- ClickHouse ----
 ch_status=skipped
@@ -251,4 +252,21 @@ if [ "$ch_status" = ok ]; then
 elif [ "$ch_status" = memory_limit ]; then
 	echo "ClickHouse: users at $scale did not fit in max_server_memory_usage $(gib "$limit") GiB"
 fi
+# The figures as perf/results/dim_store.tsv (perf/tsv.sh): one row per dimension of this run.
+# shellcheck source=perf/tsv.sh
+source "$top/perf/tsv.sh"
+run="$scale $(field "$e" dim users huge_mode)"
+day=$(date -u +%F)
+for d in users devices urls; do
+	rows=$(field "$e" dim "$d" rows)
+	[ -n "$rows" ] || continue
+	cbr="" crate=""
+	if [ "$(field "$c" ch "$d" status)" != memory_limit ]; then
+		cbr=$(field "$c" ch "$d" bytes_per_row)
+		crate=$(field "$c" ch "$d" rows_per_s)
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$day" "$run" "$d" "$rows" \
+		"$(num "$(field "$e" dim "$d" bytes_per_row)")" "$([ -z "$cbr" ] || num "$cbr")" \
+		"$(field "$e" dim "$d" rows_per_s)" "$crate" "$(field "$e" dim "$d" lookups_per_s)"
+done | perf_tsv_put dim_store.tsv "$(printf 'date\trun\tdimension\trows\tenrichd_bytes_per_row\tclickhouse_bytes_per_row\tenrichd_rows_per_s\tclickhouse_rows_per_s\tenrichd_lookups_per_s')" "$day" "$run"
 echo "logs: $results"

@@ -3,9 +3,13 @@
 #
 #   perf/report.sh var/bench/<scale>
 #
-# Every figure is the median over the runs found; a part without results shows "-".
+# Every figure is the median over the runs found; a part without results shows "-". The figures
+# the plots show go to perf/results/*.tsv (perf/tsv.sh), as the run "<scale> <pages>" dated by
+# its raw results; a part without results leaves its file as it was. perf/plots.sh draws them.
 # No pipefail: a part without results is a grep that finds nothing, shown as "-".
 set -eu
+# shellcheck source=perf/tsv.sh
+source "$(dirname "$0")/tsv.sh"
 bench=${1:?usage: perf/report.sh var/bench/<scale>}
 res=$bench/results
 [ -d "$res" ] || { echo "perf/report.sh: no results under $res" >&2; exit 1; }
@@ -192,4 +196,63 @@ done
 hot=$(enrich_runs 1hot "st[\"probe\"] * 1e6 / events")
 [ -n "$hot" ] && [ -n "$huge" ] && awk -v h="$hot" -v l="$huge" \
 	'BEGIN { printf "  probe with every key'"'"'s lines in cache (1,000 distinct events): %.1f ns/event; one random load at the limit: %.1f ns\n", h, 1e9 / l }'
+
+# ---- the plotted figures, as TSV (perf/tsv.sh) ----
+
+run="$(basename "$bench") ${pages:-$(grep -h -m1 -o "B/row, [a-z0-9]* pages" "$res"/latency-enrichd-r*.log 2>/dev/null |
+	head -n1 | cut -d' ' -f2)}"
+enrich_logs=$(ls "$res"/enrich-w*-r*.log 2>/dev/null || true)
+if [ -n "$enrich_logs" ] && [ -n "$c1" ]; then
+	# shellcheck disable=SC2086 # log paths without spaces
+	day=$(perf_date $enrich_logs "$res/peer.txt")
+	{
+		printf '%s\t%s\t%s\t%.0f\t%.0f\n' "$day" "$run" "1 worker, 1 core" "$e1" "$c1"
+		printf '%s\t%s\t%s\t%.0f\t%.0f\n' "$day" "$run" "1 worker, per CPU-second" "$e1cpu" "$c1cpu"
+		[ -z "$e2" ] || [ -z "$call" ] ||
+			printf '%s\t%s\t%s\t%.0f\t%.0f\n' "$day" "$run" "2 workers, all cores" "$e2" "$call"
+	} | perf_tsv_put events_per_core.tsv \
+		"$(printf 'date\trun\tconfig\tenrichd_events_per_s\tclickhouse_events_per_s')" "$day" "$run"
+	for d in users devices urls; do
+		eb=$(dim_runs "$d" b_per_row)
+		cb=$(peer_dict "$d" 'v["bytes"] / v["rows"]')
+		t=$(case $d in users) echo 40 ;; devices) echo 64 ;; *) echo ;; esac)
+		[ -z "$eb" ] || printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$day" "$run" "$d" "$eb" \
+			"$([ -n "$cb" ] && printf %.1f "$cb")" "$t"
+	done | perf_tsv_put dimension_bytes.tsv "$(printf 'date\trun\tdimension\tenrichd_bytes_per_row\tclickhouse_bytes_per_row\ttarget_bytes_per_row')" "$day" "$run"
+	for d in users devices urls; do
+		el=$(dim_runs "$d" rows_per_s)
+		cl=$(peer_dict "$d" 'v["rows"] / v["load_s"]')
+		[ -z "$el" ] || printf '%s\t%s\t%s\t%.0f\t%s\n' "$day" "$run" "$d" "$el" \
+			"$([ -n "$cl" ] && printf %.0f "$cl")"
+	done | perf_tsv_put dimension_load.tsv "$(printf 'date\trun\tdimension\tenrichd_rows_per_s\tclickhouse_rows_per_s')" "$day" "$run"
+fi
+if [ -n "$enrich_logs" ]; then
+	# shellcheck disable=SC2086 # log paths without spaces
+	day=$(perf_date $enrich_logs)
+	for w in 1 1io; do
+		ev=$(enrich_runs "$w" "events")
+		[ -n "$ev" ] || continue
+		config=$([ "$w" = 1 ] && echo "1 core" || echo "writes on CPU 1")
+		for st in poll decode probe append encode write seal; do
+			v=$(enrich_runs "$w" "st[\"$st\"]")
+			[ -z "$v" ] || awk -v d="$day" -v r="$run" -v c="$config" -v s="$st" -v v="$v" -v n="$ev" \
+				'BEGIN { printf "%s\t%s\t%s\t%s\t%.1f\n", d, r, c, s, v * 1e6 / n }'
+		done
+	done | perf_tsv_put stage_split.tsv "$(printf 'date\trun\tconfig\tstage\tns_per_event')" "$day" "$run"
+fi
+if [ -e "$res/latency.txt" ] && [ -n "$p99" ]; then
+	day=$(perf_date "$res/latency.txt")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$day" "$run" 100000 "$p50" "$p99" "$pmax" \
+		"$(lines_median "$res/latency.txt" "^latency:" load_before)" \
+		"$(lines_median "$res/latency.txt" "^latency:" busy_pct)" |
+		perf_tsv_put latency.tsv "$(printf 'date\trun\tevents_per_s\tp50_ms\tp99_ms\tmax_ms\tload_before\tmachine_busy_pct')" "$day" "$run"
+	# Rows per 10 ms bin and the engine's cumulative buckets, summed over the runs.
+	cat "$res"/latency-hist-r*.tsv 2>/dev/null | awk -F'\t' -v d="$day" -v r="$run" '
+		{ n[$1] += $2 } END { for (b in n) printf "%s\t%s\t%s\t%s\n", d, r, b, n[b] }' | sort -t$'\t' -k3,3n |
+		perf_tsv_put latency_hist.tsv "$(printf 'date\trun\tle_ms\trows')" "$day" "$run"
+	cat "$res"/latency-metrics-r*.txt 2>/dev/null | sed -n 's/^enrichd_event_seal_latency_seconds_bucket{le="\([^"]*\)"} \([0-9]*\)$/\1 \2/p' |
+		awk -v d="$day" -v r="$run" '{ n[$1] += $2 } END {
+			for (b in n) printf "%s\t%s\t%s\t%s\n", d, r, b, n[b] }' | sort -t$'\t' -k3,3g |
+		perf_tsv_put latency_metrics.tsv "$(printf 'date\trun\tle_seconds\tcumulative_rows')" "$day" "$run"
+fi
 true

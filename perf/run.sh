@@ -37,7 +37,11 @@
 #             group
 #   latency   enrichd consuming 100K events/s for 25 s; event-to-seal latency of every row
 #             (seal time = ctime of its segment, set by the rename that seals it; event time
-#             = its Kafka producer timestamp), computed by ClickHouse over the segments
+#             = its Kafka producer timestamp), computed by ClickHouse over the segments: the
+#             percentiles and the rows per 10 ms; and the engine's own histogram from /metrics
+#
+# perf/report.sh prints the table from the raw results and writes the figures the plots show to
+# perf/results/*.tsv (perf/plots.sh draws docs/img/*.svg from them).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -302,12 +306,17 @@ fi
 # ---- latency: 100K events/s, event to sealed ----
 
 if want latency; then
-	rm -f "$res/latency.txt"
+	rm -f "$res/latency.txt" "$res"/latency-hist-r*.tsv "$res"/latency-metrics-r*.txt
 	for r in $(seq "$runs"); do
 		log "latency: $latency_rate events/s for $((latency_events / latency_rate)) s, run $r of $runs"
+		# What else the machine does: the load average before this run starts anything, and the
+		# share of the machine's CPU time that was busy while it ran (this run's own included).
+		load_before=$(cut -d' ' -f1 /proc/loadavg)
+		stat0=$(head -n1 /proc/stat)
 		lib_broker_start clickstream "$kafka_partitions"
 		rm -rf "$scratch/lout" "$scratch/lout.dead-letter"
 		config "$scratch/latency.ini" "$scratch/lout" auto "$BROKERS" "latency-$r"
+		sed -i "s/^listen =.*/listen = 127.0.0.1:0/" "$scratch/latency.ini"
 		lib_spawn "$bin/enrichd" --config "$scratch/latency.ini" 2>"$res/latency-enrichd-r$r.log"
 		pid=${lib_pids[-1]}
 		lib_wait_log "$res/latency-enrichd-r$r.log" "partitions assigned" 60
@@ -315,6 +324,13 @@ if want latency; then
 			--rate "$latency_rate" --seed 42 --users "$users" --devices "$devices" --urls "$urls" \
 			--start-ms "$(($(date +%s) * 1000))" 2>&1 | tail -n1 >&2
 		lib_wait_sealed "$scratch/lout" "$scratch/lout.dead-letter" "$latency_events" 120
+		busy_pct=$(printf '%s\n%s\n' "$stat0" "$(head -n1 /proc/stat)" | awk '
+			{ t[NR] = 0; for (i = 2; i <= NF; i++) t[NR] += $i; idle[NR] = $5 + $6 }
+			END { d = t[2] - t[1]; printf "%.0f", d > 0 ? 100 * (1 - (idle[2] - idle[1]) / d) : 0 }')
+		# The engine's own event-to-seal histogram (Kafka timestamp to seal, every row), complete
+		# once every row is sealed.
+		curl -sf "$(lib_metrics_url "$res/latency-enrichd-r$r.log")/metrics" |
+			grep '^enrichd_event_seal_latency_seconds' >"$res/latency-metrics-r$r.txt" || true
 		kill -TERM "$pid"
 		wait "$pid" || true
 		lib_cleanup
@@ -330,8 +346,14 @@ if want latency; then
 			      FROM file('$scratch/lout/**/*.native', 'Native') AS r
 			      JOIN file('$scratch/seals.tsv', 'TSV', 'file String, seal Float64') AS s
 			      ON r._file = s.file)
-			SETTINGS use_hive_partitioning = 0" | tr '\t' ' ' | sed 's/^latency: /latency: /' |
+			SETTINGS use_hive_partitioning = 0" | tr '\t' ' ' |
+			sed "s/^latency: .*/& load_before=$load_before busy_pct=$busy_pct/" |
 			tee -a "$res/latency.txt" >&2
+		# The distribution behind those figures: rows per 10 ms of latency (upper bound of the bin).
+		"$CHQ" "SELECT intDiv(toUInt64(greatest(s.seal * 1000 - toUnixTimestamp64Milli(_kafka_time), 0)), 10) * 10 + 10 AS le_ms,
+			count() FROM file('$scratch/lout/**/*.native', 'Native') AS r
+			JOIN file('$scratch/seals.tsv', 'TSV', 'file String, seal Float64') AS s ON r._file = s.file
+			GROUP BY le_ms ORDER BY le_ms SETTINGS use_hive_partitioning = 0" >"$res/latency-hist-r$r.tsv"
 	done
 	rm -rf "$scratch/lout" "$scratch/lout.dead-letter" "$scratch/seals.tsv"
 fi

@@ -4,6 +4,9 @@
 //   chq.js 'SELECT ...'            one query from the arguments
 //   chq.js -f file.sql             queries from a file, separated by ';' at line ends
 //   echo 'SELECT ...' | chq.js -   queries from stdin
+//   chq.js --path DIR ...          any of the above on the data directory DIR: databases and
+//                                  tables made there persist between calls (one process at a
+//                                  time); without it the session is temporary
 //
 // The output format is the query's own FORMAT clause, else TabSeparated. Exit status is 1 on a
 // query error, with ClickHouse's message on stderr.
@@ -16,16 +19,21 @@ function splitQueries(text) {
 }
 
 function main() {
-  const args = process.argv.slice(2);
+  let args = process.argv.slice(2);
+  let dataPath;
+  if (args[0] === '--path') {
+    dataPath = args[1];
+    args = args.slice(2);
+  }
   let text;
-  if (args.length === 0) {
-    process.stderr.write('usage: chq.js SQL | -f FILE | -\n');
+  if (args.length === 0 || dataPath === '') {
+    process.stderr.write('usage: chq.js [--path DIR] SQL | -f FILE | -\n');
     return 2;
   }
   if (args[0] === '-') text = fs.readFileSync(0, 'utf8');
   else if (args[0] === '-f') text = fs.readFileSync(args[1], 'utf8');
   else text = args.join(' ');
-  const session = new Session();
+  const session = new Session(dataPath);
   try {
     for (const q of splitQueries(text)) {
       const out = session.query(q, 'TabSeparated');
