@@ -15,18 +15,11 @@
 # tests/integration/load_clickhouse.sh runs OPERATIONS.md's CREATE TABLE statements;
 # tests/integration/metrics_endpoint.sh its alert rules; tests/integration/config_docs.sh
 # CONFIGURATION.md's example.
-set -euo pipefail
 # shellcheck source=tools/lib.sh
 source "$(dirname "$0")/../../tools/lib.sh"
-work=$(mktemp -d)
-trap 'lib_cleanup; rm -rf "$work"' EXIT
+lib_test_init
 src=$ENRICHD_SOURCE_DIR
 build=$ENRICHD_BUILD_DIR
-failures=0
-fail() {
-	echo "FAIL: $*" >&2
-	failures=$((failures + 1))
-}
 
 # ---- the blocks ----
 
@@ -76,7 +69,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 "$build/enrichd-gen-events" --out "$work/events.jsonl" --count 3000 --seed 5 --users 2000 \
 	--devices 2000 --urls 500 --malformed 0.01 --spread-ms 600000 --jitter-ms 0 2>/dev/null
 "$build/enrichd" --config "$root/etc/enrichd/enrichd.ini" --input "$work/events.jsonl" \
-	2>"$work/enrichd.log" || { tail -n 5 "$work/enrichd.log"; fail "README's configuration does not run"; }
+	2>"$work/enrichd.log" || { tail -n 5 "$work/enrichd.log"; check_fail "README's configuration does not run"; }
 # OPERATIONS.md's example segment name, for its curl line.
 example=$(sed -n 's/^seg=//p' "$work"/blocks/OPERATIONS-*.sh | head -n1)
 first=$(find "$root/var/lib/enrichd/out" -name '*.native' | head -n1)
@@ -159,13 +152,13 @@ for block in "$work"/blocks/*.sh; do
 	while IFS= read -r cmd; do
 		case "$cmd" in
 		tools/* | perf/* | tests/*)
-			[ -x "$src/$cmd" ] || fail "$name: $cmd is not an executable file of the tree" ;;
+			[ -x "$src/$cmd" ] || check_fail "$name: $cmd is not an executable file of the tree" ;;
 		build/*)
-			[ -x "$build/${cmd#build/}" ] || fail "$name: $cmd is not a program of the build" ;;
+			[ -x "$build/${cmd#build/}" ] || check_fail "$name: $cmd is not a program of the build" ;;
 		enrichd | enrichd-load | /usr/local/bin/*) ;;
 		*)
 			if ! command -v "$cmd" >/dev/null && ! grep -qw -- "$cmd" <<<"$production_only"; then
-				fail "$name: $cmd is neither installed here nor a production host's program"
+				check_fail "$name: $cmd is neither installed here nor a production host's program"
 			fi
 			;;
 		esac
@@ -181,7 +174,7 @@ for block in "$work"/blocks/*.sh; do
 		*) help=$("$src/$prog" --help) ;;
 		esac
 		for flag in $flags; do
-			grep -q -- "$flag" <<<"$help" || fail "$name: $prog $flag is not in its --help"
+			grep -q -- "$flag" <<<"$help" || check_fail "$name: $prog $flag is not in its --help"
 		done
 	done
 	what=$(disposition "$block")
@@ -193,35 +186,35 @@ for block in "$work"/blocks/*.sh; do
 	echo "run: $name"
 	if ! (cd "$src" && PATH=$work/bin:$PATH bash -euo pipefail "$work/run.sh") >"$work/run.log" 2>&1; then
 		cat "$work/run.log" >&2
-		fail "$name did not run"
+		check_fail "$name did not run"
 	fi
 done
 
 # What the runs did: every segment loaded once (README's and OPERATIONS.md's loader commands and
 # OPERATIONS.md's curl line all sent theirs; the deduplication token made them one).
 loaded=$(hq "SELECT count() FROM clickstream.events")
-[ "$loaded" = "$segment_rows" ] || fail "the documents' loads left $loaded rows, the segments hold $segment_rows"
-[ -e "$root/var/lib/enrichd/load/state" ] || fail "enrichd-load --state wrote no state file"
-[ -e "$root/var/lib/enrichd/out/$example" ] || fail "the removal of loaded segments removed a new one"
+[ "$loaded" = "$segment_rows" ] || check_fail "the documents' loads left $loaded rows, the segments hold $segment_rows"
+[ -e "$root/var/lib/enrichd/load/state" ] || check_fail "enrichd-load --state wrote no state file"
+[ -e "$root/var/lib/enrichd/out/$example" ] || check_fail "the removal of loaded segments removed a new one"
 
 # ---- configurations ----
 
 "$build/enrichd" --config "$root/etc/enrichd/enrichd.ini" --check >/dev/null ||
-	fail "README's configuration does not pass enrichd --check"
+	check_fail "README's configuration does not pass enrichd --check"
 kafka_ini=$(grep -l 'property.sasl.mechanisms' "$work"/blocks/OPERATIONS-*.ini | head -n1)
 {
 	localize_ini "$kafka_ini"
 	sed -n '/^\[dimension users\]/,$p' "$root/etc/enrichd/enrichd.ini"
 } >"$work/kafka.ini"
 "$build/enrichd" --config "$work/kafka.ini" --check >/dev/null ||
-	fail "OPERATIONS.md's Kafka section does not pass enrichd --check"
+	check_fail "OPERATIONS.md's Kafka section does not pass enrichd --check"
 known=$(kcat -X list 2>/dev/null | awk '{ print $1 }')
 for prop in $(cat "$readme_ini" "$kafka_ini" | sed -n 's/^property\.\([^ =]*\) *=.*/\1/p' | sort -u); do
-	grep -qx -- "$prop" <<<"$known" || fail "property.$prop is not a librdkafka property"
+	grep -qx -- "$prop" <<<"$known" || check_fail "property.$prop is not a librdkafka property"
 done
 # The Kafka check's -X properties are the configuration's.
 for prop in $(grep -ho -- '-X [a-z.]*=' "$work"/blocks/OPERATIONS-*.sh | sed 's/-X \(.*\)=/\1/' | sort -u); do
-	grep -q "^property\.$prop = " "$kafka_ini" || fail "kcat -X $prop is not in the Kafka section"
+	grep -q "^property\.$prop = " "$kafka_ini" || check_fail "kcat -X $prop is not in the Kafka section"
 done
 
 # Units: with their programs at the paths of this tree.
@@ -239,33 +232,33 @@ for block in "$work"/blocks/*.ini; do
 		# README's core of the unit: each of its lines is a line of OPERATIONS.md's unit.
 		operations_unit=$(grep -l '^ExecStart=/usr/local/bin/enrichd ' "$work"/blocks/OPERATIONS-*.ini)
 		while IFS= read -r line; do
-			grep -qxF -- "$line" "$operations_unit" || fail "README's unit line '$line' is not OPERATIONS.md's"
+			grep -qxF -- "$line" "$operations_unit" || check_fail "README's unit line '$line' is not OPERATIONS.md's"
 		done <"$block"
 	fi
 done
-[ "$units" -ge 3 ] || fail "expected the enrichd and enrichd-load units and the timer, found $units"
+[ "$units" -ge 3 ] || check_fail "expected the enrichd and enrichd-load units and the timer, found $units"
 # verify exits 0 on an unknown key too, and says nothing about units it finds right.
 if ! (cd "$work/units" && systemd-analyze verify --man=no ./*) >"$work/verify.log" 2>&1 ||
 	[ -s "$work/verify.log" ]; then
 	cat "$work/verify.log" >&2
-	fail "systemd-analyze verify"
+	check_fail "systemd-analyze verify"
 fi
 
 # ---- SQL, Prometheus, Python ----
 
 for block in "$work"/blocks/OPERATIONS-*.sql; do
 	grep -q "deadletter.tsv" "$block" || continue # the CREATE TABLEs are run above
-	localize "$block" | "$CHQ" - >"$work/sql.out" || fail "$(basename "$block") failed"
+	localize "$block" | "$CHQ" - >"$work/sql.out" || check_fail "$(basename "$block") failed"
 	[ "$(awk -F'\t' '{ s += $2 } END { print s + 0 }' "$work/sql.out")" = \
 		"$(cat "$root"/var/lib/enrichd/dead-letter/*.deadletter.tsv | wc -l)" ] ||
-		fail "$(basename "$block") did not count every dead letter"
+		check_fail "$(basename "$block") did not count every dead letter"
 done
 for block in "$work"/blocks/OPERATIONS-*.yaml; do
 	grep -q '^scrape_configs:' "$block" || continue # the alert rules: tests/integration/metrics_endpoint.sh
-	promtool check config "$block" >/dev/null || fail "$(basename "$block"): promtool check config"
+	promtool check config "$block" >/dev/null || check_fail "$(basename "$block"): promtool check config"
 done
 for block in "$work"/blocks/OPERATIONS-*.python; do
-	python3 -m py_compile "$block" || fail "$(basename "$block") does not compile"
+	! command -v python3 >/dev/null || python3 -m py_compile "$block" || check_fail "$(basename "$block") does not compile"
 done
 
 # ---- links ----
@@ -285,12 +278,12 @@ for doc in README.md docs/OPERATIONS.md docs/PERFORMANCE.md docs/PERFORMANCE-HIS
 		anchor=${anchor#\#}
 		file=$src/$doc
 		[ -z "$target" ] || file=$dir/$target
-		[ -e "$file" ] || { fail "$doc: link to $link: no such file"; continue; }
+		[ -e "$file" ] || { check_fail "$doc: link to $link: no such file"; continue; }
 		if [ -n "$anchor" ] && [[ "$file" == *.md ]]; then
-			anchors "$file" | grep -qx -- "$anchor" || fail "$doc: link to $link: no such heading"
+			anchors "$file" | grep -qx -- "$anchor" || check_fail "$doc: link to $link: no such heading"
 		fi
 	done < <(grep -o '\]([^)]*)' "$src/$doc" | sed 's/^](\(.*\))$/\1/')
 done
 
-[ "$failures" -eq 0 ] || { echo "docs_commands: $failures failure(s)" >&2; exit 1; }
+checks_done
 echo "docs_commands: README.md and OPERATIONS.md: commands, configurations, units and links hold"

@@ -11,23 +11,15 @@
 # after offers none. A copy of a segment under another instance's name (what a killed instance
 # and the one taking its partitions over can both seal) is inserted again by the MergeTree table
 # and replaced in the ReplacingMergeTree one.
-set -euo pipefail
 # shellcheck source=tools/lib.sh
 source "$(dirname "$0")/../../tools/lib.sh"
-work=$(mktemp -d)
-trap 'lib_cleanup; rm -rf "$work"' EXIT
-bin=$ENRICHD_BUILD_DIR
+lib_test_init
 load=$ENRICHD_SOURCE_DIR/tools/enrichd-load
 doc=$ENRICHD_SOURCE_DIR/docs/OPERATIONS.md
 out=$work/out
 db=$work/ch
 
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-ch() { "$CHQ" --path "$db" "$@"; }
-check() { [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"; }
+chdb() { "$CHQ" --path "$db" "$@"; }
 segments() { (cd "$out" && find . -path './dt=*/hour=*/*.native' | sed 's|^\./||' | sort); }
 all_segments="file('$out/dt=*/hour=*/*.native', 'Native')"
 
@@ -77,10 +69,10 @@ seg1=$(segments)
 echo "run 1: $(echo "$seg1" | wc -l) segments"
 
 echo "-- the document's tables, their columns the segments' columns"
-ch -f "$work/create.sql"
-ch "SELECT name, type FROM system.columns WHERE database = 'clickstream' AND table = 'events'
+chdb -f "$work/create.sql"
+chdb "SELECT name, type FROM system.columns WHERE database = 'clickstream' AND table = 'events'
 	ORDER BY position" >"$work/table-columns.tsv"
-ch "DESCRIBE TABLE file('$out/$(echo "$seg1" | head -n1)', 'Native')
+chdb "DESCRIBE TABLE file('$out/$(echo "$seg1" | head -n1)', 'Native')
 	SETTINGS use_hive_partitioning = 0" | cut -f1,2 >"$work/segment-columns.tsv"
 diff -u "$work/segment-columns.tsv" "$work/table-columns.tsv" ||
 	fail "clickstream.events does not have the segments' columns"
@@ -92,7 +84,7 @@ sleep 2 # the segments' ctime before the state's second (--overlap 0 below)
 grep -q "^enrichd-load: $(echo "$seg1" | wc -l) segment(s)" "$work/load.log" ||
 	fail "the first load did not offer every segment"
 "$load" --client chdb --chdb-path "$db" --table clickstream.events "$out"
-read -r rows distinct missing unexpected <<<"$(compare clickstream.events | ch - | tr '\n' ' ')"
+read -r rows distinct missing unexpected <<<"$(compare clickstream.events | chdb - | tr '\n' ' ')"
 check "rows after two loads" "$rows" 12000
 check "distinct offsets" "$distinct" 12000
 check "segment rows missing from the table" "$missing" 0
@@ -118,7 +110,7 @@ grep -q "^enrichd-load: 0 segment(s)" "$work/load.log" || fail "a --state run ri
 	--overlap 3600 "$out" 2>&1 | tee "$work/load.log"
 grep -q "^enrichd-load: $(segments | wc -l) segment(s)" "$work/load.log" ||
 	fail "a --state run looking back an hour did not offer every segment"
-read -r rows distinct missing unexpected <<<"$(compare clickstream.events | ch - | tr '\n' ' ')"
+read -r rows distinct missing unexpected <<<"$(compare clickstream.events | chdb - | tr '\n' ' ')"
 check "rows after run 2's loads" "$rows" 18000
 check "distinct offsets" "$distinct" 18000
 check "segment rows missing from the table" "$missing" 0
@@ -149,7 +141,7 @@ SH
 chmod +x "$work/bin/clickhouse-client"
 PATH=$work/bin:$PATH CHQ=$CHQ CH_PATH=$db "$load" --client clickhouse-client \
 	--table clickstream.events "$out" -- --host 127.0.0.1
-check "rows after the clickhouse-client load" "$(ch "SELECT count() FROM clickstream.events")" 18000
+check "rows after the clickhouse-client load" "$(chdb "SELECT count() FROM clickstream.events")" 18000
 
 echo "-- HTTP (curl): every segment, then every segment again"
 lib_spawn node "$ENRICHD_SOURCE_DIR/tests/integration/ch_http.js" --path "$work/ch-http" \
@@ -184,13 +176,13 @@ echo "-- the same rows sealed twice under two names: MergeTree keeps both, Repla
 largest=$(cd "$out" && ls -S $seg1 | head -n1)
 copy=$(dirname "$largest")/enrichd-2-w0-$(basename "$largest" | sed 's/.*-//')
 cp "$out/$largest" "$out/$copy"
-copied=$(ch "SELECT count() FROM file('$out/$copy', 'Native') SETTINGS use_hive_partitioning = 0")
+copied=$(chdb "SELECT count() FROM file('$out/$copy', 'Native') SETTINGS use_hive_partitioning = 0")
 [ "$copied" -gt 0 ] || fail "the copied segment $largest has no rows"
 "$load" --client chdb --chdb-path "$db" --table clickstream.events --state "$work/state" "$out"
 "$load" --client chdb --chdb-path "$db" --table clickstream.events_dedup --state "$work/state-dedup" \
 	"$out"
-read -r rows distinct <<<"$(ch "SELECT count(), uniqExact(_topic, _partition, _offset) FROM clickstream.events")"
+read -r rows distinct <<<"$(chdb "SELECT count(), uniqExact(_topic, _partition, _offset) FROM clickstream.events")"
 check "MergeTree rows with the copy" "$rows" $((18000 + copied))
 check "MergeTree distinct offsets with the copy" "$distinct" 18000
-check "ReplacingMergeTree rows, FINAL" "$(ch "SELECT count() FROM clickstream.events_dedup FINAL")" 18000
+check "ReplacingMergeTree rows, FINAL" "$(chdb "SELECT count() FROM clickstream.events_dedup FINAL")" 18000
 echo "load_clickhouse: 18000 rows loaded exactly once through chdb, clickhouse-client and HTTP"
