@@ -94,9 +94,15 @@ static void engine_commit_sync(struct engine *e, const int32_t *partitions, size
 		kafka_commit_sync(e->consumer, offsets, n);
 }
 
-/* Asks every worker to close its epoch and waits (bounded) until all did. */
-static int engine_flush_workers(struct engine *e)
+static void engine_signal_read(struct engine_control *ctl);
+
+/*
+ * Asks every worker to close its epoch and waits (bounded) until all did. Signals are read
+ * meanwhile: a SIGTERM makes a worker stuck on a full disk give up, so the wait ends.
+ */
+static int engine_flush_workers(struct engine_control *ctl)
 {
+	struct engine *e = ctl->e;
 	uint64_t req = atomic_fetch_add(&e->flush_req, 1) + 1;
 	for (uint32_t k = 0; k < e->worker_count; k++)
 		if (e->consumer)
@@ -116,6 +122,7 @@ static int engine_flush_workers(struct engine *e)
 			return -ETIMEDOUT;
 		}
 		engine_sleep_ms(1);
+		engine_signal_read(ctl);
 	}
 }
 
@@ -126,7 +133,7 @@ static void engine_on_revoke(void *ctx, const int32_t *partitions, size_t count,
 	log_info("engine", "%zu partitions revoked (%s): sealing their rows first", count,
 		 reason == KAFKA_REVOKE_LOST ? "lost" : reason == KAFKA_REVOKE_CLOSE ? "close"
 										 : "rebalance");
-	if (reason == KAFKA_REVOKE_REBALANCE && engine_flush_workers(ctl->e) == 0)
+	if (reason == KAFKA_REVOKE_REBALANCE && engine_flush_workers(ctl) == 0)
 		engine_commit_sync(ctl->e, partitions, count);
 	else if (reason == KAFKA_REVOKE_CLOSE)
 		engine_commit_sync(ctl->e, partitions, count);

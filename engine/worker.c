@@ -182,8 +182,9 @@ static bool worker_disk_retryable(int rc)
 
 /*
  * Retries a dead-letter sync or manifest append that failed with a disk error (ENOSPC, EIO, ...)
- * with a backoff doubling from 1 ms to 1 s, as the segment writer does, until it succeeds or the
- * error is not one retrying can fix. Counted in write_errors; logged by the callee.
+ * with a backoff doubling from 1 ms to 1 s, as the segment writer does, until it succeeds, the
+ * error is not one retrying can fix, or a stop is requested (-ECANCELED: a full disk must not
+ * hold a stopping worker). Counted in write_errors; logged by the callee.
  */
 static int worker_disk_retry(struct worker_state *s, int (*op)(struct worker_state *))
 {
@@ -192,6 +193,8 @@ static int worker_disk_retry(struct worker_state *s, int (*op)(struct worker_sta
 		int rc = op(s);
 		if (rc == 0 || !worker_disk_retryable(rc))
 			return rc;
+		if (atomic_load_explicit(&s->engine->stop, memory_order_acquire))
+			return -ECANCELED;
 		worker_count(&s->w->stats.write_errors, 1);
 		struct timespec ts = {backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000};
 		nanosleep(&ts, NULL);
@@ -224,6 +227,12 @@ static void worker_dead_letter(struct worker_state *s, const struct worker_msg *
 	/* A full dead-letter buffer that cannot be written (disk full): wait, never drop. */
 	s->dead = (struct worker_dead){m, error, reason};
 	int rc = worker_disk_retry(s, worker_dl_append_op);
+	if (rc == -ECANCELED) {
+		/* Stopping on a full disk: the message is neither a row nor a dead letter, so its
+		 * epoch must never be sealed (a later sync could otherwise succeed without it). */
+		s->w->exit_code = rc;
+		return;
+	}
 	if (rc < 0)
 		log_error("worker", "w%u: partition %" PRId32 " offset %" PRId64
 			  ": dead letter not written: %s", s->w->index, m->partition, m->offset,
@@ -1316,6 +1325,7 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 	scfg.io_cpu_count = cfg->io_cpu_count;
 	scfg.direct_io = cfg->direct_io != CONFIG_DIRECT_IO_OFF;
 	scfg.publish_hold = true; /* renamed only after the epoch is in the manifest */
+	scfg.stop = &e->stop;
 	scfg.on_sealed = worker_on_sealed;
 	scfg.on_sealed_arg = s;
 	rc = seg_writer_init(&s->seg, &scfg);
@@ -1473,7 +1483,11 @@ static void *worker_main(void *arg)
 		uint64_t t0 = worker_ns();
 		rc = worker_loop(s);
 		atomic_store_explicit(&w->stats.loop_ns, worker_ns() - t0, memory_order_relaxed);
-		if (rc < 0) {
+		if (rc == -ECANCELED) {
+			log_warn("worker", "w%u: stopped while the disk was failing: its last epoch is "
+				 "not sealed; its messages are consumed again at the next start",
+				 w->index);
+		} else if (rc < 0) {
 			log_error("worker", "w%u: stopped by an error: %s", w->index, strerror(-rc));
 		} else {
 			log_info("worker", "w%u: done: %" PRIu64 " events, %" PRIu64 " rows sealed, %"
