@@ -22,6 +22,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "metrics.h"
+#include "now.h"
 #include "seg.h"
 
 #define ENGINE_TICK_MS 100
@@ -41,13 +42,6 @@ struct engine_control {
 	int64_t status_ms;
 	double workers_started_cpu_s; /* process CPU time (user + system) when workers started */
 };
-
-int64_t engine_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void engine_sleep_ms(int ms)
 {
@@ -107,7 +101,7 @@ static int engine_flush_workers(struct engine_control *ctl)
 	for (uint32_t k = 0; k < e->worker_count; k++)
 		if (e->consumer)
 			kafka_worker_wake(e->consumer, k);
-	int64_t deadline = engine_now_ms() + ENGINE_FLUSH_WAIT_MS;
+	int64_t deadline = now_wall_ms() + ENGINE_FLUSH_WAIT_MS;
 	for (;;) {
 		bool all = true;
 		for (uint32_t k = 0; k < e->worker_count; k++) {
@@ -117,7 +111,7 @@ static int engine_flush_workers(struct engine_control *ctl)
 		}
 		if (all)
 			return 0;
-		if (engine_now_ms() > deadline) {
+		if (now_wall_ms() > deadline) {
 			log_error("engine", "workers did not seal within %d ms", ENGINE_FLUSH_WAIT_MS);
 			return -ETIMEDOUT;
 		}
@@ -183,7 +177,7 @@ static void *engine_loader_main(void *arg)
 	struct engine *e = ctl->e;
 	struct dimset *old[PLACE_NODES_MAX], *next[PLACE_NODES_MAX];
 	unsigned loaded = 0;
-	int64_t t0 = engine_now_ms();
+	int64_t t0 = now_wall_ms();
 	int rc = 0;
 	uint32_t r;
 	for (r = 0; r < e->replica_count; r++)
@@ -203,8 +197,8 @@ static void *engine_loader_main(void *arg)
 	}
 	if (loaded == 0) {
 		log_info("engine", "reload: no dimension source changed");
-		atomic_store(&e->reload_last_success_ms, engine_now_ms());
-		atomic_store(&e->reload_last_duration_ms, (uint64_t)(engine_now_ms() - t0));
+		atomic_store(&e->reload_last_success_ms, now_wall_ms());
+		atomic_store(&e->reload_last_duration_ms, (uint64_t)(now_wall_ms() - t0));
 		for (r = 0; r < e->replica_count; r++)
 			dimset_free(next[r]);
 		goto out;
@@ -228,12 +222,12 @@ static void *engine_loader_main(void *arg)
 	for (r = 0; r < e->replica_count; r++)
 		dimset_free(old[r]);
 	engine_dim_gauges(e, next[0]);
-	atomic_store(&e->reload_last_success_ms, engine_now_ms());
-	atomic_store(&e->reload_last_duration_ms, (uint64_t)(engine_now_ms() - t0));
+	atomic_store(&e->reload_last_success_ms, now_wall_ms());
+	atomic_store(&e->reload_last_duration_ms, (uint64_t)(now_wall_ms() - t0));
 	atomic_fetch_add(&e->reloads, 1);
 	log_info("engine", "reload: dimension set %" PRIu64 " in use (%u tables loaded over %u "
 		 "replica(s)) after %" PRId64 " ms", next[0]->generation, loaded, e->replica_count,
-		 engine_now_ms() - t0);
+		 now_wall_ms() - t0);
 out:
 	atomic_store(&ctl->loader_running, false);
 	return NULL;
@@ -456,7 +450,7 @@ static void engine_status(struct engine_control *ctl, bool final)
 			misses[d] += atomic_load(&s->misses[d]);
 		}
 	}
-	int64_t now = engine_now_ms();
+	int64_t now = now_wall_ms();
 	double secs = (double)(now - (final ? e->started_ms : ctl->status_ms)) / 1000.0;
 	double rate = secs > 0 ? (double)(events - (final ? 0 : ctl->status_events)) / secs : 0;
 	char hits[512];
@@ -493,7 +487,7 @@ static int engine_control_loop(struct engine_control *ctl)
 			poll(&pfd, 1, ENGINE_TICK_MS);
 		}
 		engine_signal_read(ctl);
-		int64_t now = engine_now_ms();
+		int64_t now = now_wall_ms();
 		if (e->cfg.reload_interval_ms && now >= ctl->next_reload_ms) {
 			ctl->next_reload_ms = now + e->cfg.reload_interval_ms;
 			engine_reload_start(ctl);
@@ -636,7 +630,7 @@ int engine_run(const struct config *cfg, const char *input_path)
 	if (!e || !ctl)
 		goto out_free;
 	e->cfg = *cfg;
-	e->started_ms = engine_now_ms();
+	e->started_ms = now_wall_ms();
 	e->input_path = input_path;
 	ctl->e = e;
 	ctl->sigfd = -1;
@@ -724,7 +718,7 @@ int engine_run(const struct config *cfg, const char *input_path)
 	}
 	struct dimset *set = atomic_load(&e->dimsets[0]);
 	engine_dim_gauges(e, set);
-	atomic_store(&e->reload_last_success_ms, engine_now_ms());
+	atomic_store(&e->reload_last_success_ms, now_wall_ms());
 	if (!input_path) {
 		rc = engine_consumer(ctl);
 		if (rc < 0)

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "native.h"
+#include "now.h"
 #include "seg.h"
 #include "url_norm.h"
 
@@ -48,10 +49,6 @@ struct worker_dead {
 
 #define WORKER_LAT_BIN_MS 4
 #define WORKER_LAT_BINS 2048
-
-const uint32_t worker_latency_bounds_ms[WORKER_LATENCY_BUCKETS - 1] = {
-	5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
-};
 
 struct worker_pending {
 	bool active;
@@ -116,6 +113,8 @@ struct worker_state {
 	rd_kafka_message_t **kmsgs;
 	struct worker_msg *msgs;
 
+	struct worker_stage_clock clock;
+
 	/* Chunk: decoded events and their lookups. */
 	char *scratch;
 	size_t scratch_cap;
@@ -155,24 +154,6 @@ struct worker_state {
 	uint16_t event_group[WORKER_CHUNK_EVENTS]; /* each event's hour; UINT16_MAX: not appended */
 };
 
-static uint64_t worker_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void worker_stage_add(struct worker *w, enum worker_stage stage, uint64_t since_ns)
-{
-	atomic_fetch_add_explicit(&w->stats.stage_ns[stage], worker_ns() - since_ns,
-				  memory_order_relaxed);
-}
-
-static void worker_count(_Atomic uint64_t *counter, uint64_t n)
-{
-	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
-}
-
 /* ---- dead letters and disk errors ---- */
 
 static bool worker_disk_retryable(int rc)
@@ -195,7 +176,7 @@ static int worker_disk_retry(struct worker_state *s, int (*op)(struct worker_sta
 			return rc;
 		if (atomic_load_explicit(&s->engine->stop, memory_order_acquire))
 			return -ECANCELED;
-		worker_count(&s->w->stats.write_errors, 1);
+		worker_stats_add(&s->w->stats.write_errors, 1);
 		struct timespec ts = {backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000};
 		nanosleep(&ts, NULL);
 		if (backoff_ms < 1000)
@@ -237,7 +218,7 @@ static void worker_dead_letter(struct worker_state *s, const struct worker_msg *
 		log_error("worker", "w%u: partition %" PRId32 " offset %" PRId64
 			  ": dead letter not written: %s", s->w->index, m->partition, m->offset,
 			  strerror(-rc));
-	worker_count(&s->w->stats.dead_letters, 1);
+	worker_stats_add(&s->w->stats.dead_letters, 1);
 	s->epoch_dead++;
 }
 
@@ -278,7 +259,7 @@ static int worker_block_write(struct worker_state *s, struct worker_hour *h)
 	uint32_t rows = native_block_rows(h->block);
 	if (rows == 0)
 		return 0;
-	uint64_t t0 = worker_ns();
+	uint64_t t0 = now_mono_ns();
 	size_t need = native_block_encoded_size(h->block);
 	struct seg_buf *buf;
 	int rc = seg_buf_get(s->seg, h->hour_key, need, &buf);
@@ -294,11 +275,9 @@ static int worker_block_write(struct worker_state *s, struct worker_hour *h)
 		log_error("worker", "w%u: encoding a block failed: %s", w->index, strerror(-rc));
 		return rc;
 	}
-	uint64_t t1 = worker_ns();
-	atomic_fetch_add_explicit(&w->stats.stage_ns[WORKER_STAGE_ENCODE], t1 - t0,
-				  memory_order_relaxed);
+	uint64_t t1 = worker_stage_inner(&s->clock, WORKER_STAGE_ENCODE, t0);
 	int64_t id = seg_append(s->seg, h->hour_key, buf, len, rows);
-	worker_stage_add(w, WORKER_STAGE_WRITE, t1);
+	worker_stage_inner(&s->clock, WORKER_STAGE_WRITE, t1);
 	if (id < 0) {
 		seg_buf_put(s->seg, buf);
 		log_error("worker", "w%u: appending a block to hour %" PRId64 " failed: %s",
@@ -306,7 +285,7 @@ static int worker_block_write(struct worker_state *s, struct worker_hour *h)
 		return (int)id;
 	}
 	native_block_reset(h->block);
-	worker_count(&w->stats.blocks, 1);
+	worker_stats_add(&w->stats.blocks, 1);
 	return 0;
 }
 
@@ -333,9 +312,9 @@ static void worker_on_sealed(void *arg, const struct seg_sealed *sealed)
 		w->exit_code = sealed->err;
 		return;
 	}
-	worker_count(&w->stats.segments_sealed, 1);
-	worker_count(&w->stats.rows_sealed, sealed->rows);
-	worker_count(&w->stats.bytes_written, sealed->bytes);
+	worker_stats_add(&w->stats.segments_sealed, 1);
+	worker_stats_add(&w->stats.rows_sealed, sealed->rows);
+	worker_stats_add(&w->stats.bytes_written, sealed->bytes);
 	log_debug("worker", "w%u: sealed %s: %" PRIu64 " rows, %" PRIu64 " bytes", w->index,
 		  sealed->path, sealed->rows, sealed->bytes);
 }
@@ -357,24 +336,19 @@ static void worker_latency_record(struct worker_state *s, uint32_t *bins, int64_
 					WORKER_LAT_BIN_MS / 2);
 		if (lat < 0)
 			lat = 0;
-		uint32_t b = 0;
-		while (b < WORKER_LATENCY_BUCKETS - 1 && (uint64_t)lat > worker_latency_bounds_ms[b])
-			b++;
-		worker_count(&st->latency_bucket[b], n);
+		worker_stats_add(&st->latency_bucket[worker_stats_latency_bucket((uint64_t)lat)], n);
 		sum += (uint64_t)lat * n;
 	}
-	worker_count(&st->latency_count, rows);
-	worker_count(&st->latency_ms_sum, sum);
+	worker_stats_add(&st->latency_count, rows);
+	worker_stats_add(&st->latency_ms_sum, sum);
 }
 
 static void worker_stall_add(struct worker_state *s, uint64_t since_ns)
 {
 	struct worker *w = s->w;
-	uint64_t stall = worker_ns() - since_ns;
-	atomic_fetch_add_explicit(&w->stats.stage_ns[WORKER_STAGE_SEAL], stall,
-				  memory_order_relaxed);
-	if (stall > atomic_load_explicit(&w->stats.stall_ns_max, memory_order_relaxed))
-		atomic_store_explicit(&w->stats.stall_ns_max, stall, memory_order_relaxed);
+	uint64_t stall = now_mono_ns() - since_ns;
+	worker_stats_add(&w->stats.stage_ns[WORKER_STAGE_SEAL], stall);
+	worker_stats_max(&w->stats.stall_ns_max, stall);
 }
 
 /*
@@ -390,7 +364,7 @@ static int worker_epoch_cut(struct worker_state *s)
 	if (s->epoch_rows == 0 && s->epoch_dead == 0 && s->dirty_count == 0 &&
 	    seg_synced_count(s->seg) == 0)
 		return 0;
-	uint64_t t0 = worker_ns();
+	uint64_t t0 = now_mono_ns();
 	int rc = worker_blocks_write(s);
 	if (rc < 0)
 		return rc;
@@ -428,7 +402,7 @@ static int worker_epoch_finish(struct worker_state *s, bool wait)
 	struct worker_pending *pd = &s->pend;
 	if (!pd->active)
 		return 0;
-	uint64_t t0 = worker_ns();
+	uint64_t t0 = now_mono_ns();
 	int rc = wait ? seg_cut_wait(s->seg, pd->cut) : seg_cut_synced(s->seg, pd->cut);
 	if (rc == 0 && !wait)
 		return 0;
@@ -458,7 +432,7 @@ static int worker_epoch_finish(struct worker_state *s, bool wait)
 		ms->checksum = s->synced[i].checksum;
 	}
 	struct manifest_record rec = {
-		.sealed_ms = engine_now_ms(),
+		.sealed_ms = now_wall_ms(),
 		.deadletter_bytes = pd->dl_bytes,
 		.topic = s->topic,
 		.segment_count = nseg,
@@ -480,11 +454,11 @@ static int worker_epoch_finish(struct worker_state *s, bool wait)
 	/* Committed to the group (asynchronously; the manifest already holds the truth). */
 	if (s->engine->consumer && pd->range_count)
 		kafka_commit(s->engine->consumer, s->commit, pd->range_count);
-	worker_latency_record(s, pd->lat_bins, pd->lat_base_ms, pd->rows, engine_now_ms());
+	worker_latency_record(s, pd->lat_bins, pd->lat_base_ms, pd->rows, now_wall_ms());
 	worker_publish_sealed(s, s->rec_ranges, pd->range_count);
 	pd->active = false;
 	worker_stall_add(s, t0);
-	worker_count(&w->stats.epochs, 1);
+	worker_stats_add(&w->stats.epochs, 1);
 	return 0;
 }
 
@@ -568,7 +542,7 @@ static int worker_dimset_refresh(struct worker_state *s)
 	struct dimset *cur = atomic_load_explicit(&s->engine->dimsets[s->w->replica], memory_order_acquire);
 	if (cur == s->set)
 		return 0;
-	uint64_t t0 = worker_ns();
+	uint64_t t0 = now_mono_ns();
 	int rc = worker_blocks_write(s);
 	if (rc < 0)
 		return rc;
@@ -579,9 +553,8 @@ static int worker_dimset_refresh(struct worker_state *s)
 		return rc;
 	atomic_store_explicit(&s->engine->dimset_generation_seen[s->w->index], cur->generation,
 			      memory_order_release);
-	uint64_t stall = worker_ns() - t0;
-	if (stall > atomic_load_explicit(&s->w->stats.reload_stall_ns_max, memory_order_relaxed))
-		atomic_store_explicit(&s->w->stats.reload_stall_ns_max, stall, memory_order_relaxed);
+	uint64_t stall = now_mono_ns() - t0;
+	worker_stats_max(&s->w->stats.reload_stall_ns_max, stall);
 	log_info("worker", "w%u: now joining with dimension set %" PRIu64 " (switch took %.3f ms)",
 		 s->w->index, cur->generation, (double)stall / 1e6);
 	return 0;
@@ -895,9 +868,9 @@ static __attribute__((noinline)) int worker_emit(struct worker_state *s, uint32_
 		uint64_t misses = 0;
 		for (uint32_t i = 0; i < n; i++)
 			misses += s->rows[d][i] == NULL;
-		worker_count(&w->stats.lookups[d], n);
+		worker_stats_add(&w->stats.lookups[d], n);
 		if (misses)
-			worker_count(&w->stats.misses[d], misses);
+			worker_stats_add(&w->stats.misses[d], misses);
 		any_inner |= set->dims[d].cfg->join == CONFIG_JOIN_INNER;
 	}
 	uint32_t groups = worker_group_hours(s, n, msgs, any_inner);
@@ -910,7 +883,7 @@ static __attribute__((noinline)) int worker_emit(struct worker_state *s, uint32_
 		if (rc < 0)
 			return rc;
 	}
-	worker_count(&w->stats.rows_out, n);
+	worker_stats_add(&w->stats.rows_out, n);
 	return 0;
 }
 
@@ -918,10 +891,10 @@ static __attribute__((noinline)) int worker_emit(struct worker_state *s, uint32_
 static int worker_process(struct worker_state *s, const struct worker_msg *msgs, uint32_t count)
 {
 	struct worker *w = s->w;
-	int64_t ingest_ms = engine_now_ms();
+	int64_t ingest_ms = now_wall_ms();
 	uint32_t next = 0;
+	worker_stage_start(&s->clock);
 	while (next < count) {
-		uint64_t t0 = worker_ns();
 		uint32_t n = 0;
 		size_t used = 0;
 		/* Half the scratch holds unescaped strings, the other half normalised keys. */
@@ -937,7 +910,7 @@ static int worker_process(struct worker_state *s, const struct worker_msg *msgs,
 					      &err);
 			next++;
 			if (rc < 0) {
-				worker_count(&w->stats.decode_errors[-rc], 1);
+				worker_stats_add(&w->stats.decode_errors[-rc], 1);
 				char reason[256];
 				snprintf(reason, sizeof(reason), "%s (byte %zu)", err.reason,
 					 err.offset);
@@ -947,32 +920,18 @@ static int worker_process(struct worker_state *s, const struct worker_msg *msgs,
 			used += s->events[n].scratch_used;
 			s->event_msg[n++] = next - 1;
 		}
-		uint64_t t1 = worker_ns();
-		atomic_fetch_add_explicit(&w->stats.stage_ns[WORKER_STAGE_DECODE], t1 - t0,
-					  memory_order_relaxed);
+		worker_stage_lap(&s->clock, WORKER_STAGE_DECODE);
 		if (n == 0)
 			continue;
 		worker_probe(s, n, s->scratch + half, half);
-		uint64_t t2 = worker_ns();
-		atomic_fetch_add_explicit(&w->stats.stage_ns[WORKER_STAGE_PROBE], t2 - t1,
-					  memory_order_relaxed);
-		uint64_t encode_before = atomic_load_explicit(&w->stats.stage_ns[WORKER_STAGE_ENCODE],
-							      memory_order_relaxed) +
-					 atomic_load_explicit(&w->stats.stage_ns[WORKER_STAGE_WRITE],
-							      memory_order_relaxed);
+		worker_stage_lap(&s->clock, WORKER_STAGE_PROBE);
 		int rc = worker_emit(s, n, msgs, ingest_ms);
-		uint64_t encode_after = atomic_load_explicit(&w->stats.stage_ns[WORKER_STAGE_ENCODE],
-							     memory_order_relaxed) +
-					atomic_load_explicit(&w->stats.stage_ns[WORKER_STAGE_WRITE],
-							     memory_order_relaxed);
-		/* Append time excludes the block writes that happened inside it. */
-		atomic_fetch_add_explicit(&w->stats.stage_ns[WORKER_STAGE_APPEND],
-					  worker_ns() - t2 - (encode_after - encode_before),
-					  memory_order_relaxed);
+		/* Without the block writes inside it: they are encode and write time. */
+		worker_stage_lap(&s->clock, WORKER_STAGE_APPEND);
 		if (rc < 0)
 			return rc;
 	}
-	worker_count(&w->stats.events_in, count);
+	worker_stats_add(&w->stats.events_in, count);
 	return 0;
 }
 
@@ -1071,7 +1030,7 @@ static int worker_input_fill(struct worker_state *s)
 static void worker_input_too_long(struct worker_state *s, const char *start)
 {
 	struct worker_msg m = {start, 4096, 0, s->w->input.first_line + s->in_line, 0};
-	m.kafka_ms = engine_now_ms();
+	m.kafka_ms = now_wall_ms();
 	worker_consumed(s, 0, m.offset);
 	worker_dead_letter(s, &m, "too_long", "line longer than the input buffer");
 	s->in_line++;
@@ -1249,6 +1208,7 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 	s->topic_dict[0] = (struct native_str){"", 0};
 	s->topic_dict[1] = (struct native_str){s->topic, (uint32_t)strlen(s->topic)};
 	s->batch_max = cfg->batch_events;
+	s->clock.stage_ns = w->stats.stage_ns;
 	s->scratch_cap = 2 * (size_t)(WORKER_INPUT_BUF_BYTES);
 	s->scratch = malloc(s->scratch_cap);
 	s->msgs = calloc(s->batch_max, sizeof(*s->msgs));
@@ -1386,7 +1346,7 @@ static void worker_backpressure(struct worker_state *s)
 	if (!paused && (inflight >= bound / 4 * 3 || failing)) {
 		if (kafka_worker_pause(s->engine->consumer, w->index) == 0) {
 			atomic_store_explicit(&w->stats.paused, 1, memory_order_relaxed);
-			worker_count(&w->stats.pauses, 1);
+			worker_stats_add(&w->stats.pauses, 1);
 			log_info("worker", "w%u: %s: partitions paused", w->index,
 				 failing ? "writes are failing" : "too many bytes wait for the disk");
 		}
@@ -1419,10 +1379,10 @@ static int worker_loop(struct worker_state *s)
 		uint32_t count = 0;
 		int rc;
 		if (!stopping) {
-			uint64_t t0 = worker_ns();
+			worker_stage_start(&s->clock);
 			rc = kafka ? worker_poll_kafka(s, &count)
 				   : worker_poll_input(s, &count, &finished);
-			worker_stage_add(w, WORKER_STAGE_POLL, t0);
+			worker_stage_lap(&s->clock, WORKER_STAGE_POLL);
 			if (rc < 0)
 				return rc;
 			if (count > 0)
@@ -1480,9 +1440,9 @@ static void *worker_main(void *arg)
 	int rc = worker_state_init(w, &s);
 	if (rc == 0) {
 		w->state = s;
-		uint64_t t0 = worker_ns();
+		uint64_t t0 = now_mono_ns();
 		rc = worker_loop(s);
-		atomic_store_explicit(&w->stats.loop_ns, worker_ns() - t0, memory_order_relaxed);
+		atomic_store_explicit(&w->stats.loop_ns, now_mono_ns() - t0, memory_order_relaxed);
 		if (rc == -ECANCELED) {
 			log_warn("worker", "w%u: stopped while the disk was failing: its last epoch is "
 				 "not sealed; its messages are consumed again at the next start",

@@ -73,7 +73,4 @@ int engine_run(const struct config *cfg, const char *input_path);
  */
 int engine_check(const struct config *cfg, FILE *out);
 
-/* CLOCK_REALTIME in milliseconds. */
-int64_t engine_now_ms(void);
-
 #endif

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "event.h"
+#include "worker_stats.h"
 
 struct engine;
 
@@ -35,53 +35,6 @@ struct engine;
 #define WORKER_BLOCK_VAR_BYTES_MIN ((size_t)8 << 20)
 /* Bounds of the JSON-lines input reader: one read buffer, longest line it keeps whole. */
 #define WORKER_INPUT_BUF_BYTES (16u << 20)
-
-/* Event-to-seal latency histogram: upper bounds (ms) of the buckets; a last bucket is +Inf. */
-#define WORKER_LATENCY_BUCKETS 12
-extern const uint32_t worker_latency_bounds_ms[WORKER_LATENCY_BUCKETS - 1];
-
-/* Time spent per stage, nanoseconds, since start. */
-enum worker_stage {
-	WORKER_STAGE_POLL = 0,
-	WORKER_STAGE_DECODE,
-	WORKER_STAGE_PROBE,
-	WORKER_STAGE_APPEND,
-	WORKER_STAGE_ENCODE,
-	WORKER_STAGE_WRITE,
-	WORKER_STAGE_SEAL,
-	WORKER_STAGE_COUNT,
-};
-
-/* Counters a worker updates and any thread may read (relaxed atomics). */
-struct worker_stats {
-	_Atomic uint64_t events_in;      /* messages taken */
-	_Atomic uint64_t rows_out;       /* rows appended to blocks */
-	_Atomic uint64_t rows_sealed;    /* rows in sealed segments */
-	_Atomic uint64_t dead_letters;   /* messages sent to the dead-letter file */
-	_Atomic uint64_t decode_errors[EVENT_ERR_COUNT];
-	_Atomic uint64_t lookups[CONFIG_DIMS_MAX];
-	_Atomic uint64_t misses[CONFIG_DIMS_MAX];
-	_Atomic uint64_t blocks;         /* Native blocks written */
-	_Atomic uint64_t segments_sealed;
-	_Atomic uint64_t bytes_written;
-	_Atomic uint64_t epochs;
-	_Atomic uint64_t stall_ns_max;   /* longest single epoch close (seal + sync) */
-	_Atomic uint64_t reload_stall_ns_max; /* longest switch to a reloaded dimension set */
-	_Atomic uint64_t stage_ns[WORKER_STAGE_COUNT];
-	_Atomic uint64_t loop_ns;        /* wall time of the event loop (setup, teardown excluded) */
-	/*
-	 * Event-to-seal latency per row: from the Kafka message timestamp (or, without one, the
-	 * time the worker took the message) to the seal of its segment. Buckets are not cumulative.
-	 */
-	_Atomic uint64_t latency_bucket[WORKER_LATENCY_BUCKETS];
-	_Atomic uint64_t latency_count;
-	_Atomic uint64_t latency_ms_sum;
-	_Atomic uint64_t paused;          /* 1 while its partitions are paused (backpressure) */
-	_Atomic uint64_t pauses;          /* times it paused */
-	_Atomic uint64_t inflight_writes; /* gauge: blocks handed to the disk, not yet written */
-	_Atomic uint64_t inflight_bytes;  /* gauge */
-	_Atomic uint64_t write_errors;    /* failed writes (ENOSPC, EIO, ...), each retried */
-};
 
 /* Where a worker reads from when there is no Kafka (--input). */
 struct worker_input {
