@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <librdkafka/rdkafka.h>
 #include <numa.h>
 
 #include "kafka.h"
@@ -24,6 +23,7 @@
 #include "metrics.h"
 #include "now.h"
 #include "seg.h"
+#include "source_file.h"
 
 #define ENGINE_TICK_MS 100
 #define ENGINE_STATUS_INTERVAL_MS 10000
@@ -147,16 +147,11 @@ static void engine_on_assigned(void *ctx, const int32_t *partitions, size_t coun
 
 static void engine_on_commit(void *ctx, int32_t partition, int64_t offset, int err)
 {
-	struct engine_control *ctl = ctx;
-	if (err) {
+	(void)ctx;
+	if (err)
 		log_warn("engine", "commit of partition %" PRId32 " offset %" PRId64 " failed: %s "
 			 "(the manifest holds it; the next commit covers it)",
-			 partition, offset, rd_kafka_err2str((rd_kafka_resp_err_t)err));
-		return;
-	}
-	if (partition >= 0 && partition < WORKER_PARTITIONS_MAX &&
-	    offset > atomic_load(&ctl->e->committed[partition]))
-		atomic_store(&ctl->e->committed[partition], offset);
+			 partition, offset, kafka_err_str(err));
 }
 
 /* ---- reload ---- */
@@ -311,55 +306,30 @@ static int engine_plan(struct engine *e)
 	return rc;
 }
 
-/* Splits a regular input file into one line-aligned range per worker. */
-static int engine_input_split(struct engine *e, int fd, const char *name)
+/* One source per worker over its range of the input; a pipe is read by one worker. */
+static int engine_input_sources(struct engine *e, int fd, const char *name)
 {
-	struct stat st;
-	if (fstat(fd, &st) != 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode) || e->worker_count == 1 || st.st_size < (1 << 20)) {
-		e->worker_count = S_ISREG(st.st_mode) ? e->worker_count : 1;
-		for (uint32_t k = 0; k < e->worker_count; k++) {
-			struct worker_input *in = &e->workers[k].input;
-			*in = (struct worker_input){fd, name, 0, S_ISREG(st.st_mode) ? 0 : -1, 0};
-		}
-		e->workers[0].input.end = S_ISREG(st.st_mode) ? st.st_size : -1;
-		return 0;
-	}
-	/* Cut points at line starts; each range's first line index is the newlines before it. */
-	int64_t size = st.st_size, prev = 0, lines = 0;
-	char *buf = malloc(1 << 20);
-	if (!buf)
-		return -ENOMEM;
+	struct source_file_range ranges[256];
+	int n = source_file_split(fd, e->worker_count, ranges);
+	if (n < 0)
+		return n;
+	e->worker_count = (uint32_t)n;
 	for (uint32_t k = 0; k < e->worker_count; k++) {
-		int64_t cut = k + 1 == e->worker_count ? size : size * (k + 1) / e->worker_count;
-		/* Move the cut after the next newline. */
-		while (cut < size) {
-			ssize_t n = pread(fd, buf, 4096, cut - 1);
-			if (n <= 0)
-				break;
-			char *nl = memchr(buf, '\n', (size_t)n);
-			if (nl) {
-				cut += nl - buf;
-				break;
-			}
-			cut += n;
-		}
-		if (cut > size || cut < prev)
-			cut = cut < prev ? prev : size;
-		e->workers[k].input = (struct worker_input){fd, name, prev, cut, lines};
-		for (int64_t pos = prev; pos < cut;) {
-			size_t want = (size_t)(cut - pos < (1 << 20) ? cut - pos : (1 << 20));
-			ssize_t n = pread(fd, buf, want, pos);
-			if (n <= 0)
-				break;
-			for (char *c = buf; (c = memchr(c, '\n', (size_t)(buf + n - c))); c++)
-				lines++;
-			pos += n;
-		}
-		prev = cut;
+		int rc = source_file_new(fd, name, &ranges[k], &e->workers[k].source);
+		if (rc < 0)
+			return rc;
 	}
-	free(buf);
+	return 0;
+}
+
+/* Each worker's queue of the consumer as its source. */
+static int engine_kafka_sources(struct engine *e)
+{
+	for (uint32_t k = 0; k < e->worker_count; k++) {
+		int rc = kafka_source_new(e->consumer, k, e->cfg.batch_events, &e->workers[k].source);
+		if (rc < 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -582,13 +552,13 @@ static int64_t engine_start_offset(void *ctx, int32_t partition)
 	struct engine_control *ctl = ctx;
 	struct engine *e = ctl->e;
 	if (partition < 0 || partition >= WORKER_PARTITIONS_MAX)
-		return RD_KAFKA_OFFSET_INVALID;
+		return KAFKA_OFFSET_INVALID;
 	int64_t mine = e->manifest_next[partition];
 	int64_t sealed = engine_sealed_next(e, partition);
 	if (sealed > mine)
 		mine = sealed;
 	if (mine < 0)
-		return RD_KAFKA_OFFSET_INVALID;
+		return KAFKA_OFFSET_INVALID;
 	int64_t committed = kafka_committed(e->consumer, partition, 10000);
 	int64_t start = committed > mine ? committed : mine;
 	log_info("engine", "partition %" PRId32 ": starting at offset %" PRId64 " (sealed here: %"
@@ -637,8 +607,6 @@ int engine_run(const struct config *cfg, const char *input_path)
 	ctl->status_ms = e->started_ms;
 	ctl->next_status_ms = e->started_ms + ENGINE_STATUS_INTERVAL_MS;
 	ctl->next_reload_ms = e->started_ms + cfg->reload_interval_ms;
-	for (int32_t p = 0; p < WORKER_PARTITIONS_MAX; p++)
-		atomic_init(&e->committed[p], -1);
 	log_level_set(cfg->log_level);
 	e->worker_count = (uint32_t)cfg->cpu_count;
 	if (e->worker_count > 256)
@@ -696,12 +664,9 @@ int engine_run(const struct config *cfg, const char *input_path)
 			log_error("engine", "--input %s: %s", input_path, strerror(-rc));
 			goto out_free_workers;
 		}
-		rc = engine_input_split(e, input_fd, name);
+		rc = engine_input_sources(e, input_fd, name);
 		if (rc < 0)
 			goto out_close_input;
-	} else {
-		for (uint32_t k = 0; k < e->worker_count; k++)
-			e->workers[k].input.fd = -1;
 	}
 	rc = engine_plan(e);
 	if (rc < 0)
@@ -723,6 +688,9 @@ int engine_run(const struct config *cfg, const char *input_path)
 		rc = engine_consumer(ctl);
 		if (rc < 0)
 			goto out_free_dims;
+		rc = engine_kafka_sources(e);
+		if (rc < 0)
+			goto out_close_consumer;
 	}
 	for (uint32_t k = 0; k < e->worker_count; k++) {
 		struct worker *w = &e->workers[k];
@@ -762,19 +730,26 @@ int engine_run(const struct config *cfg, const char *input_path)
 	if (ctl->loader_started)
 		pthread_join(ctl->loader, NULL);
 	metrics_stop(metrics); /* it reads the consumer and the workers */
-	if (e->consumer) {
-		int crc = kafka_consumer_close(e->consumer);
-		if (crc < 0 && loop_rc == 0)
-			loop_rc = crc;
-		e->consumer = NULL;
-	}
 	engine_status(ctl, true);
 	rc = loop_rc;
 
+out_close_consumer:
+	for (uint32_t k = 0; k < e->worker_count; k++) {
+		source_destroy(e->workers[k].source);
+		e->workers[k].source = NULL;
+	}
+	if (e->consumer) {
+		int crc = kafka_consumer_close(e->consumer);
+		if (crc < 0 && rc == 0)
+			rc = crc;
+		e->consumer = NULL;
+	}
 out_free_dims:
 	for (uint32_t r = 0; r < e->replica_count; r++)
 		dimset_free(atomic_load(&e->dimsets[r]));
 out_close_input:
+	for (uint32_t k = 0; k < e->worker_count && input_fd >= 0; k++)
+		source_destroy(e->workers[k].source);
 	if (input_fd >= 0)
 		close(input_fd);
 out_free_workers:

@@ -7,9 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "log.h"
 
 #define KAFKA_ERRSTR_MAX 512
+
+_Static_assert(KAFKA_OFFSET_BEGINNING == RD_KAFKA_OFFSET_BEGINNING, "kafka.h offsets");
+_Static_assert(KAFKA_OFFSET_END == RD_KAFKA_OFFSET_END, "kafka.h offsets");
+_Static_assert(KAFKA_OFFSET_STORED == RD_KAFKA_OFFSET_STORED, "kafka.h offsets");
+_Static_assert(KAFKA_OFFSET_INVALID == RD_KAFKA_OFFSET_INVALID, "kafka.h offsets");
 
 /*
  * Per-partition state. queue is non-NULL exactly while the partition is assigned here; it is
@@ -41,7 +48,21 @@ struct kafka_consumer {
 	struct kafka_slot slots[KAFKA_PARTITIONS_MAX];
 	int32_t scratch[KAFKA_PARTITIONS_MAX]; /* partition ids handed to hooks (control thread) */
 	int32_t pause_scratch[KAFKA_PARTITIONS_MAX]; /* partitions to pause/resume, under lock */
+	/* The highest offset committed per partition (-1: none yet), for lag. */
+	_Atomic int64_t committed[KAFKA_PARTITIONS_MAX];
 };
+
+/* A worker's queue as its message source; msgs holds the batch handed out last. */
+struct kafka_source {
+	struct source base;
+	struct kafka_consumer *c;
+	uint32_t worker;
+	uint32_t cap;
+	uint32_t held;
+	rd_kafka_message_t *msgs[];
+};
+
+static void kafka_messages_destroy(rd_kafka_message_t **msgs, size_t count);
 
 /* Properties enrichd sets itself: a caller value would break the offset contract. */
 static const char *const kafka_managed_keys[] = {
@@ -285,6 +306,9 @@ static void kafka_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR && err == RD_KAFKA_RESP_ERR_NO_ERROR)
 			log_warn("kafka", "commit %s [%" PRId32 "] offset %" PRId64 ": %s",
 				 tp->topic, tp->partition, tp->offset, rd_kafka_err2str(tp->err));
+		if (perr == 0 && tp->partition >= 0 && tp->partition < KAFKA_PARTITIONS_MAX &&
+		    tp->offset > atomic_load(&c->committed[tp->partition]))
+			atomic_store(&c->committed[tp->partition], tp->offset);
 		if (c->hooks.commit_done != NULL)
 			c->hooks.commit_done(c->hooks.ctx, tp->partition, tp->offset, perr);
 	}
@@ -434,6 +458,8 @@ int kafka_consumer_new(const struct kafka_config *cfg, struct kafka_consumer **o
 		c->plan = *cfg->placement;
 	else
 		place_plan_single_node(&c->plan, cfg->worker_count);
+	for (int32_t p = 0; p < KAFKA_PARTITIONS_MAX; p++)
+		atomic_init(&c->committed[p], -1);
 	rc = pthread_mutex_init(&c->lock, NULL);
 	if (rc != 0) {
 		free(c);
@@ -617,8 +643,13 @@ static size_t worker_filter(struct kafka_consumer *c, uint32_t worker, rd_kafka_
 	return kept;
 }
 
-int kafka_worker_poll(struct kafka_consumer *c, uint32_t worker, rd_kafka_message_t **msgs,
-		      size_t max, int timeout_ms)
+/*
+ * Moves up to max messages of worker's queue into msgs: waits up to timeout_ms for the first
+ * message (0: no wait), then takes what else is already there without waiting. Returns the
+ * number of data messages (0 on timeout), or -EIO if librdkafka failed (logged).
+ */
+static int kafka_worker_poll(struct kafka_consumer *c, uint32_t worker, rd_kafka_message_t **msgs,
+			     size_t max, int timeout_ms)
 {
 	if (worker >= c->worker_count || max == 0)
 		return -EINVAL;
@@ -643,7 +674,7 @@ int kafka_worker_poll(struct kafka_consumer *c, uint32_t worker, rd_kafka_messag
 	return (int)worker_filter(c, worker, msgs, (size_t)n);
 }
 
-void kafka_messages_destroy(rd_kafka_message_t **msgs, size_t count)
+static void kafka_messages_destroy(rd_kafka_message_t **msgs, size_t count)
 {
 	for (size_t i = 0; i < count; i++)
 		rd_kafka_message_destroy(msgs[i]);
@@ -715,9 +746,160 @@ uint32_t kafka_assigned_count(struct kafka_consumer *c)
 	return count;
 }
 
-rd_kafka_t *kafka_consumer_handle(struct kafka_consumer *c)
+int kafka_partition_state(struct kafka_consumer *c, int32_t partition,
+			  struct kafka_partition_state *out)
 {
-	return c->rk;
+	if (partition < 0 || partition >= KAFKA_PARTITIONS_MAX)
+		return -ENOENT;
+	pthread_mutex_lock(&c->lock);
+	bool assigned = c->slots[partition].queue != NULL;
+	uint32_t worker = c->slots[partition].worker;
+	pthread_mutex_unlock(&c->lock);
+	if (!assigned)
+		return -ENOENT;
+	int64_t low = -1, high = -1;
+	if (rd_kafka_get_watermark_offsets(c->rk, c->topic, partition, &low, &high) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR)
+		low = high = -1;
+	*out = (struct kafka_partition_state){
+		.partition = partition,
+		.worker = worker,
+		.committed = atomic_load_explicit(&c->committed[partition], memory_order_relaxed),
+		.low = low,
+		.high = high,
+	};
+	return 0;
+}
+
+const char *kafka_err_str(int err)
+{
+	return rd_kafka_err2str((rd_kafka_resp_err_t)err);
+}
+
+const char *kafka_version_str(void)
+{
+	return rd_kafka_version_str();
+}
+
+const char *kafka_rebalance_protocol(struct kafka_consumer *c)
+{
+	return rd_kafka_rebalance_protocol(c->rk);
+}
+
+int kafka_property_get(struct kafka_consumer *c, const char *key, char *value, size_t cap)
+{
+	size_t len = cap;
+	rd_kafka_conf_res_t res = rd_kafka_conf_get(rd_kafka_conf(c->rk), key, value, &len);
+	if (res == RD_KAFKA_CONF_UNKNOWN)
+		return -ENOENT;
+	if (res != RD_KAFKA_CONF_OK || len > cap)
+		return -ENOSPC;
+	return 0;
+}
+
+/* ---- a worker's queue as its message source ---- */
+
+static void kafka_source_release(struct source *src)
+{
+	struct kafka_source *ks = (struct kafka_source *)src;
+	kafka_messages_destroy(ks->msgs, ks->held);
+	ks->held = 0;
+}
+
+static int kafka_source_poll(struct source *src, struct source_msg *out, uint32_t max,
+			     uint32_t timeout_ms)
+{
+	struct kafka_source *ks = (struct kafka_source *)src;
+	kafka_source_release(src);
+	int n = kafka_worker_poll(ks->c, ks->worker, ks->msgs, max < ks->cap ? max : ks->cap,
+				  (int)timeout_ms);
+	if (n < 0)
+		return n;
+	ks->held = (uint32_t)n;
+	for (int i = 0; i < n; i++) {
+		const rd_kafka_message_t *km = ks->msgs[i];
+		int64_t ts = rd_kafka_message_timestamp(km, NULL);
+		out[i] = (struct source_msg){
+			.data = km->payload ? km->payload : "",
+			.len = (uint32_t)(km->len > UINT32_MAX ? UINT32_MAX : km->len),
+			.partition = km->partition,
+			.offset = km->offset,
+			.kafka_ms = ts < 0 ? 0 : ts,
+			.key = km->key,
+			.key_len = (uint32_t)(km->key_len > UINT32_MAX ? UINT32_MAX : km->key_len),
+			.handle = km,
+		};
+	}
+	return n;
+}
+
+static int kafka_source_pause(struct source *src)
+{
+	struct kafka_source *ks = (struct kafka_source *)src;
+	return kafka_worker_pause(ks->c, ks->worker);
+}
+
+static int kafka_source_resume(struct source *src)
+{
+	struct kafka_source *ks = (struct kafka_source *)src;
+	return kafka_worker_resume(ks->c, ks->worker);
+}
+
+static void kafka_source_wake(struct source *src)
+{
+	struct kafka_source *ks = (struct kafka_source *)src;
+	kafka_worker_wake(ks->c, ks->worker);
+}
+
+/* Headers are parsed by librdkafka on the first call for a message, not before. */
+static int kafka_source_header(const struct source *src, const struct source_msg *m,
+			       size_t index, struct source_header *out)
+{
+	(void)src;
+	rd_kafka_headers_t *hdrs;
+	if (!m->handle || rd_kafka_message_headers(m->handle, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return -ENOENT;
+	const char *name;
+	const void *value;
+	size_t size;
+	if (rd_kafka_header_get_all(hdrs, index, &name, &value, &size) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR)
+		return -ENOENT;
+	*out = (struct source_header){name, value, size};
+	return 0;
+}
+
+static void kafka_source_destroy(struct source *src)
+{
+	kafka_source_release(src);
+	free(src);
+}
+
+static const struct source_ops kafka_source_ops = {
+	.poll = kafka_source_poll,
+	.release = kafka_source_release,
+	.pause = kafka_source_pause,
+	.resume = kafka_source_resume,
+	.wake = kafka_source_wake,
+	.header = kafka_source_header,
+	.destroy = kafka_source_destroy,
+};
+
+int kafka_source_new(struct kafka_consumer *c, uint32_t worker, uint32_t batch_max,
+		     struct source **out)
+{
+	if (worker >= c->worker_count || batch_max == 0)
+		return -EINVAL;
+	struct kafka_source *ks = calloc(1, sizeof(*ks) + batch_max * sizeof(ks->msgs[0]));
+	if (!ks)
+		return -ENOMEM;
+	ks->base = (struct source){.ops = &kafka_source_ops, .topic = c->topic,
+				   .fetches_ahead = true};
+	ks->c = c;
+	ks->worker = worker;
+	ks->cap = batch_max;
+	*out = &ks->base;
+	return 0;
 }
 
 int kafka_consumer_close(struct kafka_consumer *c)

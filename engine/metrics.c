@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <librdkafka/rdkafka.h>
 #include <microhttpd.h>
 
 #include "engine.h"
@@ -341,8 +340,6 @@ static void render_kafka(struct metrics_out *o, struct engine *e)
 		if (kafka_partition_worker(c, p) >= 0)
 			ids[n++] = p;
 
-	rd_kafka_t *rk = kafka_consumer_handle(c);
-	const char *topic = e->cfg.topic;
 	static const char *const names[3] = {
 		"enrichd_kafka_high_watermark_offset",
 		"enrichd_kafka_committed_offset",
@@ -356,17 +353,15 @@ static void render_kafka(struct metrics_out *o, struct engine *e)
 	for (int f = 0; f < 3; f++) {
 		out_family(o, names[f], "gauge", help[f]);
 		for (uint32_t i = 0; i < n; i++) {
-			int64_t low = -1, high = -1, v;
-			int64_t committed = atomic_load_explicit(&e->committed[ids[i]],
-								 memory_order_relaxed);
-			if (f == 1)
-				v = committed;
-			else if (rd_kafka_get_watermark_offsets(rk, topic, ids[i], &low, &high) !=
-				 RD_KAFKA_RESP_ERR_NO_ERROR)
+			struct kafka_partition_state ps;
+			int64_t v;
+			if (kafka_partition_state(c, ids[i], &ps) < 0)
 				continue;
+			if (f == 1)
+				v = ps.committed;
 			else if (f == 0)
-				v = high;
-			else if (!metrics_lag(low, high, committed, &v))
+				v = ps.high;
+			else if (!metrics_lag(ps.low, ps.high, ps.committed, &v))
 				continue;
 			if (v < 0)
 				continue;
@@ -393,7 +388,7 @@ static void render_engine(struct metrics_out *o, struct engine *e)
 	out_family(o, "enrichd_build_info", "gauge",
 		   "Versions of enrichd and its libraries; always 1.");
 	out_printf(o, "enrichd_build_info{version=\"%s\",rdkafka=\"%s\",microhttpd=\"%s\"} 1\n",
-		   ENRICHD_VERSION, rd_kafka_version_str(), MHD_get_version());
+		   ENRICHD_VERSION, kafka_version_str(), MHD_get_version());
 }
 
 size_t metrics_render(struct engine *e, char *buf, size_t cap)

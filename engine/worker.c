@@ -10,8 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <librdkafka/rdkafka.h>
-
 #include "deadletter.h"
 #include "dim.h"
 #include "dimset.h"
@@ -22,16 +20,8 @@
 #include "native.h"
 #include "now.h"
 #include "seg.h"
+#include "source.h"
 #include "url_norm.h"
-
-/* A message of a batch, whatever its source. */
-struct worker_msg {
-	const char *data;
-	uint32_t len;
-	int32_t partition;
-	int64_t offset;
-	int64_t kafka_ms;
-};
 
 /* The Native block collecting the rows of one event hour. */
 struct worker_hour {
@@ -42,7 +32,7 @@ struct worker_hour {
 
 /* A dead letter on its way to the file (the argument of worker_dl_append_op). */
 struct worker_dead {
-	const struct worker_msg *m;
+	const struct source_msg *m;
 	const char *error;
 	const char *reason;
 };
@@ -110,8 +100,7 @@ struct worker_state {
 
 	/* Batch. */
 	uint32_t batch_max;
-	rd_kafka_message_t **kmsgs;
-	struct worker_msg *msgs;
+	struct source_msg *msgs;
 
 	struct worker_stage_clock clock;
 
@@ -135,18 +124,6 @@ struct worker_state {
 		struct native_str str[WORKER_CHUNK_EVENTS];
 	} col;
 	uint8_t col_null[WORKER_CHUNK_EVENTS];
-
-	/* Input file reader: a regular file's range is mapped (in_map), other input is read into
-	 * in_buf. Either way in_buf[in_pos, in_len) is what is not yet taken. */
-	char *in_buf;
-	void *in_map;
-	size_t in_map_len;
-	size_t in_map_dropped; /* bytes at the map's start already given back */
-	size_t in_prefetched;  /* mapped input: in_buf offset up to which lines were prefetched */
-	size_t in_len, in_pos;
-	int64_t in_file_pos;
-	int64_t in_line;
-	bool in_eof;
 
 	/* The chunk's events by hour (worker_emit). */
 	int64_t group_hour[WORKER_CHUNK_EVENTS]; /* the chunk's hours, in order of first event */
@@ -202,7 +179,7 @@ static int worker_manifest_op(struct worker_state *s)
 }
 
 
-static void worker_dead_letter(struct worker_state *s, const struct worker_msg *m,
+static void worker_dead_letter(struct worker_state *s, const struct source_msg *m,
 			       const char *error, const char *reason)
 {
 	/* A full dead-letter buffer that cannot be written (disk full): wait, never drop. */
@@ -660,7 +637,7 @@ static int worker_rows_attr(struct worker_state *s, struct native_block *b, uint
  * unchanged (the rows do not fit, or a value is outside its column's range).
  */
 static int worker_append_rows(struct worker_state *s, struct native_block *b, const uint32_t *run,
-			      uint32_t n, const struct worker_msg *msgs, int64_t ingest_ms)
+			      uint32_t n, const struct source_msg *msgs, int64_t ingest_ms)
 {
 	const struct dimset *set = s->set;
 	if (native_rows_begin(b, n) != 0)
@@ -714,7 +691,7 @@ static int worker_append_rows(struct worker_state *s, struct native_block *b, co
 }
 
 /* Counts an appended row in the epoch and its latency histogram. */
-static void worker_row_done(struct worker_state *s, const struct worker_msg *m, int64_t ingest_ms)
+static void worker_row_done(struct worker_state *s, const struct source_msg *m, int64_t ingest_ms)
 {
 	int64_t src_ms = m->kafka_ms > 0 ? m->kafka_ms : ingest_ms;
 	if (s->epoch_rows == 0) {
@@ -732,9 +709,9 @@ static void worker_row_done(struct worker_state *s, const struct worker_msg *m, 
  * if it does not fit an empty one either; writes the block when full.
  */
 static int worker_emit_one(struct worker_state *s, struct worker_hour *h, uint32_t i,
-			   const struct worker_msg *msgs, int64_t ingest_ms)
+			   const struct source_msg *msgs, int64_t ingest_ms)
 {
-	const struct worker_msg *m = &msgs[s->event_msg[i]];
+	const struct source_msg *m = &msgs[s->event_msg[i]];
 	int rc = worker_append_rows(s, h->block, &i, 1, msgs, ingest_ms);
 	if (rc == -ENOSPC) {
 		rc = worker_block_write(s, h);
@@ -763,7 +740,7 @@ static int worker_emit_one(struct worker_state *s, struct worker_hour *h, uint32
  * worker_emit_one (which writes the block and dead-letters a row too large for an empty one).
  */
 static int worker_emit_run(struct worker_state *s, struct worker_hour *h, const uint32_t *events,
-			   uint32_t n, const struct worker_msg *msgs, int64_t ingest_ms)
+			   uint32_t n, const struct source_msg *msgs, int64_t ingest_ms)
 {
 	uint32_t done = 0, limit = n;
 	while (done < n) {
@@ -805,12 +782,12 @@ static int worker_emit_run(struct worker_state *s, struct worker_hour *h, const 
  * of a few events, each paying for every column.
  */
 static uint32_t worker_group_hours(struct worker_state *s, uint32_t n,
-				   const struct worker_msg *msgs, bool any_inner)
+				   const struct source_msg *msgs, bool any_inner)
 {
 	const struct dimset *set = s->set;
 	uint32_t groups = 0, last = 0, kept = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		const struct worker_msg *m = &msgs[s->event_msg[i]];
+		const struct source_msg *m = &msgs[s->event_msg[i]];
 		bool dead = false;
 		for (size_t d = 0; any_inner && d < set->count && !dead; d++) {
 			if (s->rows[d][i] || set->dims[d].cfg->join != CONFIG_JOIN_INNER)
@@ -858,7 +835,7 @@ static uint32_t worker_group_hours(struct worker_state *s, uint32_t n,
 /* Out of line: inlined into worker_process, a change here moved that function's decode loop,
  * which then measured 5% slower over the same events without a change of its own. */
 static __attribute__((noinline)) int worker_emit(struct worker_state *s, uint32_t n,
-						 const struct worker_msg *msgs, int64_t ingest_ms)
+						 const struct source_msg *msgs, int64_t ingest_ms)
 {
 	struct worker *w = s->w;
 	const struct dimset *set = s->set;
@@ -888,7 +865,7 @@ static __attribute__((noinline)) int worker_emit(struct worker_state *s, uint32_
 }
 
 /* Decodes, joins and appends msgs[0..count). */
-static int worker_process(struct worker_state *s, const struct worker_msg *msgs, uint32_t count)
+static int worker_process(struct worker_state *s, const struct source_msg *msgs, uint32_t count)
 {
 	struct worker *w = s->w;
 	int64_t ingest_ms = now_wall_ms();
@@ -900,7 +877,7 @@ static int worker_process(struct worker_state *s, const struct worker_msg *msgs,
 		/* Half the scratch holds unescaped strings, the other half normalised keys. */
 		size_t half = s->scratch_cap / 2;
 		while (next < count && n < WORKER_CHUNK_EVENTS) {
-			const struct worker_msg *m = &msgs[next];
+			const struct source_msg *m = &msgs[next];
 			if (n > 0 && used + m->len > half)
 				break; /* the chunk's strings fill the scratch: probe first */
 			worker_consumed(s, m->partition, m->offset);
@@ -957,204 +934,22 @@ static uint32_t worker_poll_wait_ms(const struct worker_state *s)
 	return due - now < wait ? (uint32_t)(due - now) : wait;
 }
 
-static int worker_poll_kafka(struct worker_state *s, uint32_t *count)
+/*
+ * Takes a batch from the source into s->msgs; dead-letters what the source rejected first (as
+ * the file reader always did: before the batch it came with is processed).
+ */
+static int worker_poll(struct worker_state *s, uint32_t *count)
 {
-	struct worker *w = s->w;
-	int n = kafka_worker_poll(s->engine->consumer, w->index, s->kmsgs, s->batch_max,
-				  (int)worker_poll_wait_ms(s));
+	struct source *src = s->w->source;
+	int n = source_poll(src, s->msgs, s->batch_max, worker_poll_wait_ms(s));
 	if (n < 0)
 		return n;
-	for (int i = 0; i < n; i++) {
-		const rd_kafka_message_t *km = s->kmsgs[i];
-		int64_t ts = rd_kafka_message_timestamp(km, NULL);
-		s->msgs[i] = (struct worker_msg){
-			.data = km->payload ? km->payload : "",
-			.len = (uint32_t)(km->len > UINT32_MAX ? UINT32_MAX : km->len),
-			.partition = km->partition,
-			.offset = km->offset,
-			.kafka_ms = ts < 0 ? 0 : ts,
-		};
+	for (uint32_t i = 0; i < src->reject_count; i++) {
+		const struct source_reject *r = &src->rejects[i];
+		worker_consumed(s, r->msg.partition, r->msg.offset);
+		worker_dead_letter(s, &r->msg, r->error, r->reason);
 	}
 	*count = (uint32_t)n;
-	return 0;
-}
-
-/* Fills the input buffer; returns 0 or -errno. Sets in_eof at the end of the range. */
-static int worker_input_fill(struct worker_state *s)
-{
-	const struct worker_input *in = &s->w->input;
-	if (s->in_map)
-		return 0; /* the whole range is mapped */
-	if (s->in_pos > 0) {
-		memmove(s->in_buf, s->in_buf + s->in_pos, s->in_len - s->in_pos);
-		s->in_len -= s->in_pos;
-		s->in_pos = 0;
-	}
-	while (!s->in_eof && s->in_len < WORKER_INPUT_BUF_BYTES) {
-		size_t want = WORKER_INPUT_BUF_BYTES - s->in_len;
-		ssize_t n;
-		if (in->end >= 0) {
-			int64_t left = in->end - s->in_file_pos;
-			if (left <= 0) {
-				s->in_eof = true;
-				break;
-			}
-			if ((int64_t)want > left)
-				want = (size_t)left;
-			n = pread(in->fd, s->in_buf + s->in_len, want, s->in_file_pos);
-		} else {
-			n = read(in->fd, s->in_buf + s->in_len, want);
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int rc = -errno;
-			log_error("worker", "w%u: reading %s: %s", s->w->index, in->name,
-				  strerror(-rc));
-			return rc;
-		}
-		if (n == 0) {
-			s->in_eof = true;
-			break;
-		}
-		s->in_len += (size_t)n;
-		s->in_file_pos += n;
-		if (in->end < 0)
-			break; /* a pipe: take what is there */
-	}
-	return 0;
-}
-
-/* Dead-letters a line longer than the input buffer by its head (mapped input has no buffer,
- * but keeps the same limit, which is also the longest message a Kafka topic would carry). */
-static void worker_input_too_long(struct worker_state *s, const char *start)
-{
-	struct worker_msg m = {start, 4096, 0, s->w->input.first_line + s->in_line, 0};
-	m.kafka_ms = now_wall_ms();
-	worker_consumed(s, 0, m.offset);
-	worker_dead_letter(s, &m, "too_long", "line longer than the input buffer");
-	s->in_line++;
-}
-
-/* Mapped bytes already taken are given back to the page cache every WORKER_INPUT_DROP_BYTES, so
- * the process's resident set does not grow with the input file. */
-#define WORKER_INPUT_DROP_BYTES ((size_t)64 << 20)
-
-static void worker_input_drop_taken(struct worker_state *s)
-{
-	size_t taken = (size_t)(s->in_buf - (char *)s->in_map) + s->in_pos;
-	if (taken - s->in_map_dropped < WORKER_INPUT_DROP_BYTES)
-		return;
-	size_t upto = taken & ~(WORKER_INPUT_DROP_BYTES - 1);
-	(void)madvise((char *)s->in_map + s->in_map_dropped, upto - s->in_map_dropped,
-		      MADV_DONTNEED);
-	s->in_map_dropped = upto;
-}
-
-/*
- * How far ahead of the line being split a mapped input is prefetched. The page cache's pages
- * are 4 KiB and the hardware prefetcher stops at each page's end, so without this every page
- * starts with misses.
- */
-#define WORKER_INPUT_AHEAD 4096
-
-static int worker_poll_input(struct worker_state *s, uint32_t *count, bool *finished)
-{
-	uint32_t n = 0;
-	*finished = false;
-	if (s->in_map)
-		worker_input_drop_taken(s); /* the previous batch is processed */
-	for (;;) {
-		while (n < s->batch_max) {
-			char *start = s->in_buf + s->in_pos;
-			size_t avail = s->in_len - s->in_pos;
-			if (s->in_map) {
-				size_t upto = s->in_pos + WORKER_INPUT_AHEAD;
-				upto = upto < s->in_len ? upto : s->in_len;
-				if (s->in_prefetched < s->in_pos)
-					s->in_prefetched = s->in_pos;
-				for (; s->in_prefetched < upto; s->in_prefetched += 64)
-					__builtin_prefetch(s->in_buf + s->in_prefetched);
-			}
-			char *nl = memchr(start, '\n', avail);
-			size_t len;
-			if (nl) {
-				len = (size_t)(nl - start);
-			} else if (s->in_eof && avail > 0) {
-				len = avail; /* the last line has no newline */
-			} else if (!s->in_eof && s->in_pos == 0 && avail == WORKER_INPUT_BUF_BYTES) {
-				/* A line longer than the buffer: dead-letter its head, skip it. */
-				worker_input_too_long(s, start);
-				s->in_pos = s->in_len;
-				while (!s->in_eof) {
-					s->in_len = s->in_pos = 0;
-					int rc = worker_input_fill(s);
-					if (rc < 0)
-						return rc;
-					char *e = memchr(s->in_buf, '\n', s->in_len);
-					if (e) {
-						s->in_pos = (size_t)(e - s->in_buf) + 1;
-						break;
-					}
-				}
-				continue;
-			} else {
-				break;
-			}
-			s->in_pos += len + (nl != NULL);
-			if (len >= WORKER_INPUT_BUF_BYTES) {
-				worker_input_too_long(s, start);
-				continue;
-			}
-			s->msgs[n++] = (struct worker_msg){
-				.data = start,
-				.len = (uint32_t)len,
-				.partition = 0,
-				.offset = s->w->input.first_line + s->in_line++,
-				.kafka_ms = 0,
-			};
-		}
-		if (n == s->batch_max || (s->in_eof && s->in_pos == s->in_len))
-			break;
-		if (n > 0)
-			break; /* process what is complete before moving the buffer */
-		int rc = worker_input_fill(s);
-		if (rc < 0)
-			return rc;
-	}
-	*count = n;
-	*finished = s->in_eof && s->in_pos == s->in_len;
-	return 0;
-}
-
-/*
- * Maps the worker's range of a regular input file: the events are decoded where the page cache
- * holds them, with no copy (reading it into a buffer cost more than decoding it). The file must
- * not shrink while enrichd reads it.
- */
-static int worker_input_map(struct worker_state *s)
-{
-	static char empty[1];
-	const struct worker_input *in = &s->w->input;
-	s->in_eof = true;
-	if (in->end <= in->begin) {
-		s->in_buf = empty; /* nothing to read, but a buffer to point into */
-		return 0;
-	}
-	int64_t page = sysconf(_SC_PAGESIZE);
-	int64_t base = in->begin & ~(page - 1);
-	size_t len = (size_t)(in->end - base);
-	void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, in->fd, base);
-	if (p == MAP_FAILED) {
-		int rc = -errno;
-		log_error("worker", "w%u: mapping %s: %s", s->w->index, in->name, strerror(-rc));
-		return rc;
-	}
-	(void)madvise(p, len, MADV_SEQUENTIAL);
-	s->in_map = p;
-	s->in_map_len = len;
-	s->in_buf = (char *)p + (in->begin - base);
-	s->in_len = (size_t)(in->end - in->begin);
 	return 0;
 }
 
@@ -1173,11 +968,6 @@ static void worker_state_free(struct worker_state *s)
 	for (uint32_t i = 0; s->hours && i < s->hour_count; i++)
 		native_block_destroy(s->hours[i].block);
 	free(s->hours);
-	if (s->in_map)
-		munmap(s->in_map, s->in_map_len);
-	else if (s->w->input.end < 0)
-		free(s->in_buf); /* read through a buffer, not mapped */
-	free(s->kmsgs);
 	free(s->msgs);
 	free(s->scratch);
 	free(s);
@@ -1204,15 +994,14 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 	s->w = w;
 	s->cfg = cfg;
 	s->engine = e;
-	s->topic = w->input.fd >= 0 ? w->input.name : cfg->topic;
+	s->topic = w->source->topic;
 	s->topic_dict[0] = (struct native_str){"", 0};
 	s->topic_dict[1] = (struct native_str){s->topic, (uint32_t)strlen(s->topic)};
 	s->batch_max = cfg->batch_events;
 	s->clock.stage_ns = w->stats.stage_ns;
-	s->scratch_cap = 2 * (size_t)(WORKER_INPUT_BUF_BYTES);
+	s->scratch_cap = 2 * SOURCE_MSG_BYTES_MAX;
 	s->scratch = malloc(s->scratch_cap);
 	s->msgs = calloc(s->batch_max, sizeof(*s->msgs));
-	s->kmsgs = calloc(s->batch_max, sizeof(*s->kmsgs));
 	s->hour_count = cfg->open_segments;
 	s->hours = calloc(s->hour_count, sizeof(*s->hours));
 	s->synced = calloc(WORKER_EPOCH_SEGMENTS_MAX, sizeof(*s->synced));
@@ -1221,16 +1010,11 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 	s->commit = calloc(WORKER_PARTITIONS_MAX, sizeof(*s->commit));
 	s->manifest.fd = s->manifest.dir_fd = -1;
 	s->dl.fd = -1;
-	/* A regular file's range is mapped (worker_input_map); pipes go through a buffer. */
-	bool buffered = w->input.fd >= 0 && w->input.end < 0;
-	if (buffered)
-		s->in_buf = malloc(WORKER_INPUT_BUF_BYTES);
-	if (!s->scratch || !s->msgs || !s->kmsgs || !s->hours || (buffered && !s->in_buf) ||
-	    !s->synced || !s->rec_segs || !s->rec_ranges || !s->commit)
+	if (!s->scratch || !s->msgs || !s->hours || !s->synced || !s->rec_segs || !s->rec_ranges ||
+	    !s->commit)
 		goto out_nomem;
 	for (int32_t p = 0; p < WORKER_PARTITIONS_MAX; p++)
 		s->consumed_next[p] = -1;
-	s->in_file_pos = w->input.begin;
 
 	s->set = atomic_load_explicit(&e->dimsets[w->replica], memory_order_acquire);
 	s->generation = s->set->generation;
@@ -1248,11 +1032,6 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 		}
 	}
 	int rc;
-	if (w->input.fd >= 0 && w->input.end >= 0) {
-		rc = worker_input_map(s);
-		if (rc < 0)
-			goto out_free;
-	}
 	for (uint32_t i = 0; i < s->hour_count; i++) {
 		s->hours[i].hour_key = -1;
 		rc = native_block_init(&s->hours[i].block, s->specs, s->columns, cfg->block_rows,
@@ -1335,8 +1114,8 @@ static void worker_pin(struct worker *w)
 static void worker_backpressure(struct worker_state *s)
 {
 	struct worker *w = s->w;
-	if (!s->engine->consumer)
-		return;
+	if (!w->source->fetches_ahead)
+		return; /* what it does not take stays where it is (a file) */
 	const struct seg_stats *ss = seg_stats(s->seg);
 	uint64_t inflight = ss->inflight_bytes;
 	uint64_t bound = s->cfg->inflight_bytes;
@@ -1344,14 +1123,14 @@ static void worker_backpressure(struct worker_state *s)
 	bool failing = ss->disk_failing;
 	bool paused = atomic_load_explicit(&w->stats.paused, memory_order_relaxed) != 0;
 	if (!paused && (inflight >= bound / 4 * 3 || failing)) {
-		if (kafka_worker_pause(s->engine->consumer, w->index) == 0) {
+		if (source_pause(w->source) == 0) {
 			atomic_store_explicit(&w->stats.paused, 1, memory_order_relaxed);
 			worker_stats_add(&w->stats.pauses, 1);
 			log_info("worker", "w%u: %s: partitions paused", w->index,
 				 failing ? "writes are failing" : "too many bytes wait for the disk");
 		}
 	} else if (paused && inflight <= bound / 4 && !failing) {
-		if (kafka_worker_resume(s->engine->consumer, w->index) == 0) {
+		if (source_resume(w->source) == 0) {
 			atomic_store_explicit(&w->stats.paused, 0, memory_order_relaxed);
 			log_info("worker", "w%u: the disk caught up: partitions resumed", w->index);
 		}
@@ -1371,7 +1150,6 @@ static int worker_loop(struct worker_state *s)
 {
 	struct worker *w = s->w;
 	struct engine *e = s->engine;
-	bool kafka = w->input.fd < 0;
 	for (;;) {
 		bool stopping = atomic_load_explicit(&e->stop, memory_order_acquire);
 		uint64_t flush_req = atomic_load_explicit(&e->flush_req, memory_order_acquire);
@@ -1380,11 +1158,11 @@ static int worker_loop(struct worker_state *s)
 		int rc;
 		if (!stopping) {
 			worker_stage_start(&s->clock);
-			rc = kafka ? worker_poll_kafka(s, &count)
-				   : worker_poll_input(s, &count, &finished);
+			rc = worker_poll(s, &count);
 			worker_stage_lap(&s->clock, WORKER_STAGE_POLL);
 			if (rc < 0)
 				return rc;
+			finished = w->source->finished;
 			if (count > 0)
 				s->last_event_ms = seg_clock_ms();
 			rc = worker_dimset_refresh(s);
@@ -1392,8 +1170,7 @@ static int worker_loop(struct worker_state *s)
 				return rc;
 			s->batch_seq++;
 			rc = worker_process(s, s->msgs, count);
-			if (kafka)
-				kafka_messages_destroy(s->kmsgs, count);
+			source_release(w->source);
 			if (rc < 0)
 				return rc;
 		}

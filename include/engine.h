@@ -58,8 +58,6 @@ struct engine {
 	/* Next offset per partition of the topic as the manifests gave it at start (-1: none). */
 	int64_t manifest_next[WORKER_PARTITIONS_MAX];
 
-	/* Offsets committed to the group, per partition (-1: none yet); for lag. */
-	_Atomic int64_t committed[WORKER_PARTITIONS_MAX];
 	_Atomic bool ready;   /* dimensions loaded, workers running (and partitions assigned) */
 	_Atomic bool failed;  /* a worker stopped on an error */
 };

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "source.h"
 #include "worker_stats.h"
 
 struct engine;
@@ -33,16 +34,6 @@ struct engine;
 #define WORKER_CHUNK_EVENTS 256
 /* Least bytes of a block's String column: the longest value a row may carry (8 MiB). */
 #define WORKER_BLOCK_VAR_BYTES_MIN ((size_t)8 << 20)
-/* Bounds of the JSON-lines input reader: one read buffer, longest line it keeps whole. */
-#define WORKER_INPUT_BUF_BYTES (16u << 20)
-
-/* Where a worker reads from when there is no Kafka (--input). */
-struct worker_input {
-	int fd;              /* -1: Kafka */
-	const char *name;    /* the _topic of its rows */
-	int64_t begin, end;  /* byte range of the file to read (end < 0: to EOF, stdin) */
-	int64_t first_line;  /* line index of the first line at begin (the _offset of its row) */
-};
 
 struct worker {
 	unsigned index;
@@ -50,7 +41,7 @@ struct worker {
 	int node;
 	unsigned replica;            /* its dimension replica (engine.dimsets index) */
 	struct engine *engine;
-	struct worker_input input;
+	struct source *source;       /* its messages */
 	pthread_t thread;
 	bool started;
 	int exit_code;               /* 0, or -errno of the failure that stopped it */
