@@ -54,13 +54,35 @@ static void engine_sleep_ms(int ms)
 /* The next offset this process has sealed for partition (-1: none). */
 static int64_t engine_sealed_next(struct engine *e, int32_t p)
 {
-	int64_t best = -1;
-	for (uint32_t k = 0; k < e->worker_count; k++) {
-		int64_t v = atomic_load_explicit(&e->workers[k].sealed_next[p], memory_order_acquire);
-		if (v > best)
-			best = v;
+	return atomic_load_explicit(&e->sealed_next[p], memory_order_acquire);
+}
+
+/*
+ * A worker published an epoch (on its thread): its offsets are sealed here, so a partition that
+ * moves starts after them, and they are committed to the group (asynchronously: the manifest
+ * already holds the truth).
+ */
+static void engine_on_sealed(void *ctx, const struct manifest_range *ranges, uint32_t count)
+{
+	struct engine *e = ctx;
+	struct kafka_offset commit[256];
+	size_t n = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		int32_t p = ranges[i].partition;
+		int64_t cur = atomic_load_explicit(&e->sealed_next[p], memory_order_relaxed);
+		while (ranges[i].next > cur &&
+		       !atomic_compare_exchange_weak_explicit(&e->sealed_next[p], &cur, ranges[i].next,
+							      memory_order_release,
+							      memory_order_relaxed))
+			;
+		if (!e->consumer)
+			continue;
+		commit[n++] = (struct kafka_offset){p, ranges[i].next};
+		if (n == sizeof(commit) / sizeof(commit[0]) || i + 1 == count) {
+			kafka_commit(e->consumer, commit, n);
+			n = 0;
+		}
 	}
-	return best;
 }
 
 /*
@@ -73,7 +95,7 @@ static void engine_commit_sync(struct engine *e, const int32_t *partitions, size
 	size_t n = 0;
 	for (size_t i = 0; i < count; i++) {
 		int32_t p = partitions[i];
-		if (p < 0 || p >= WORKER_PARTITIONS_MAX)
+		if (p < 0 || p >= EPOCH_PARTITIONS_MAX)
 			continue;
 		int64_t next = engine_sealed_next(e, p);
 		if (next < 0)
@@ -551,7 +573,7 @@ static int64_t engine_start_offset(void *ctx, int32_t partition)
 {
 	struct engine_control *ctl = ctx;
 	struct engine *e = ctl->e;
-	if (partition < 0 || partition >= WORKER_PARTITIONS_MAX)
+	if (partition < 0 || partition >= EPOCH_PARTITIONS_MAX)
 		return KAFKA_OFFSET_INVALID;
 	int64_t mine = e->manifest_next[partition];
 	int64_t sealed = engine_sealed_next(e, partition);
@@ -617,15 +639,17 @@ int engine_run(const struct config *cfg, const char *input_path)
 		log_error("engine", "signal setup failed: %s", strerror(-rc));
 		goto out_free;
 	}
-	for (int32_t p = 0; p < WORKER_PARTITIONS_MAX; p++)
+	for (int32_t p = 0; p < EPOCH_PARTITIONS_MAX; p++) {
 		e->manifest_next[p] = -1;
+		atomic_init(&e->sealed_next[p], -1);
+	}
 	struct manifest_recovery recovery;
 	const char *input_slash = input_path ? strrchr(input_path, '/') : NULL;
 	const char *topic = !input_path ? cfg->topic
 			    : strcmp(input_path, "-") == 0 ? "stdin"
 			    : input_slash ? input_slash + 1 : input_path;
 	rc = manifest_recover(cfg->output_dir, cfg->instance, topic, cfg->dead_letter_dir,
-			      e->manifest_next, WORKER_PARTITIONS_MAX, &recovery);
+			      e->manifest_next, EPOCH_PARTITIONS_MAX, &recovery);
 	if (rc < 0) {
 		log_error("engine", "%s: manifest recovery failed: %s", cfg->output_dir, strerror(-rc));
 		goto out_close_sig;
@@ -696,8 +720,8 @@ int engine_run(const struct config *cfg, const char *input_path)
 		struct worker *w = &e->workers[k];
 		w->index = k;
 		w->cpu = cfg->cpus[k];
-		w->node = place_worker_node(&e->plan, k);
 		w->engine = e;
+		w->sealed = (struct epoch_sink){engine_on_sealed, e};
 	}
 	log_info("engine", "enrichd %s: %u workers, %zu dimensions (%.1f MiB x %u replica(s)), "
 		 "output %s, %s", ENRICHD_VERSION, e->worker_count, set->count,

@@ -10,13 +10,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "deadletter.h"
 #include "dim.h"
 #include "dimset.h"
+#include "epoch.h"
 #include "engine.h"
-#include "kafka.h"
 #include "log.h"
-#include "manifest.h"
 #include "native.h"
 #include "now.h"
 #include "seg.h"
@@ -28,26 +26,6 @@ struct worker_hour {
 	int64_t hour_key;          /* -1: free */
 	struct native_block *block;
 	uint64_t last_used;        /* batch counter, to evict the least recently used */
-};
-
-/* A dead letter on its way to the file (the argument of worker_dl_append_op). */
-struct worker_dead {
-	const struct source_msg *m;
-	const char *error;
-	const char *reason;
-};
-
-#define WORKER_LAT_BIN_MS 4
-#define WORKER_LAT_BINS 2048
-
-struct worker_pending {
-	bool active;
-	uint64_t cut;          /* the segment writer's generation of the epoch's segments */
-	uint64_t rows;
-	uint64_t dl_bytes;     /* dead-letter file size at the cut */
-	uint32_t range_count;
-	int64_t lat_base_ms;
-	uint32_t lat_bins[WORKER_LAT_BINS];
 };
 
 struct worker_state {
@@ -67,36 +45,13 @@ struct worker_state {
 	uint32_t hour_count;
 	struct worker_hour *hours;
 	struct seg_writer *seg;
-	struct deadletter dl;
-	struct manifest manifest;
-	struct manifest_record *record;        /* epoch close: the record being appended */
-	struct worker_dead dead;               /* the dead letter being appended */
-	struct seg_synced_info *synced;        /* epoch close: segments to record */
-	struct manifest_segment *rec_segs;
-	struct manifest_range *rec_ranges;
-	struct kafka_offset *commit;
 	struct native_str topic_dict[2];
 	const char *topic;
 	uint64_t batch_seq;
 
-	/* The previous epoch while its segments seal in the background (see worker_epoch_cut);
-	 * its ranges and commits are in rec_ranges and commit. */
-	struct worker_pending pend;
-
-	/* Epoch: rows appended since the last seal, and the partitions they came from. */
-	uint64_t epoch_rows;
-	uint64_t epoch_dead;
-	uint64_t epoch_first_ms;   /* seg_clock_ms of the first row of the epoch */
-	uint64_t last_event_ms;    /* seg_clock_ms of the last poll that returned events */
-	/* Source times of the epoch's rows, in bins of WORKER_LAT_BIN_MS from lat_base_ms, so the
-	 * seal can put every row in the latency histogram without keeping per-row times. */
-	int64_t lat_base_ms;
-	uint32_t lat_bins[WORKER_LAT_BINS];
-	int64_t consumed_next[WORKER_PARTITIONS_MAX];
-	int64_t epoch_first[WORKER_PARTITIONS_MAX]; /* first offset consumed in the epoch */
-	int32_t dirty[WORKER_PARTITIONS_MAX];
-	bool is_dirty[WORKER_PARTITIONS_MAX];
-	uint32_t dirty_count;
+	/* What it took since the last seal, and the seal of the epoch before. */
+	struct epoch epoch;
+	bool epoch_ready;
 
 	/* Batch. */
 	uint32_t batch_max;
@@ -130,103 +85,6 @@ struct worker_state {
 	uint32_t group_end[WORKER_CHUNK_EVENTS]; /* each hour's events: counts, then ends in run */
 	uint16_t event_group[WORKER_CHUNK_EVENTS]; /* each event's hour; UINT16_MAX: not appended */
 };
-
-/* ---- dead letters and disk errors ---- */
-
-static bool worker_disk_retryable(int rc)
-{
-	return rc == -ENOSPC || rc == -EDQUOT || rc == -EIO || rc == -ENOMEM || rc == -EAGAIN;
-}
-
-/*
- * Retries a dead-letter sync or manifest append that failed with a disk error (ENOSPC, EIO, ...)
- * with a backoff doubling from 1 ms to 1 s, as the segment writer does, until it succeeds, the
- * error is not one retrying can fix, or a stop is requested (-ECANCELED: a full disk must not
- * hold a stopping worker). Counted in write_errors; logged by the callee.
- */
-static int worker_disk_retry(struct worker_state *s, int (*op)(struct worker_state *))
-{
-	uint32_t backoff_ms = 1;
-	for (;;) {
-		int rc = op(s);
-		if (rc == 0 || !worker_disk_retryable(rc))
-			return rc;
-		if (atomic_load_explicit(&s->engine->stop, memory_order_acquire))
-			return -ECANCELED;
-		worker_stats_add(&s->w->stats.write_errors, 1);
-		struct timespec ts = {backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000};
-		nanosleep(&ts, NULL);
-		if (backoff_ms < 1000)
-			backoff_ms *= 2;
-	}
-}
-
-static int worker_dl_append_op(struct worker_state *s)
-{
-	const struct worker_dead *d = &s->dead;
-	return deadletter_append(&s->dl, s->topic, d->m->partition, d->m->offset, d->error,
-				 d->reason, d->m->data, d->m->len);
-}
-
-static int worker_dl_sync_op(struct worker_state *s)
-{
-	return deadletter_sync(&s->dl);
-}
-
-static int worker_manifest_op(struct worker_state *s)
-{
-	return manifest_append(&s->manifest, s->record);
-}
-
-
-static void worker_dead_letter(struct worker_state *s, const struct source_msg *m,
-			       const char *error, const char *reason)
-{
-	/* A full dead-letter buffer that cannot be written (disk full): wait, never drop. */
-	s->dead = (struct worker_dead){m, error, reason};
-	int rc = worker_disk_retry(s, worker_dl_append_op);
-	if (rc == -ECANCELED) {
-		/* Stopping on a full disk: the message is neither a row nor a dead letter, so its
-		 * epoch must never be sealed (a later sync could otherwise succeed without it). */
-		s->w->exit_code = rc;
-		return;
-	}
-	if (rc < 0)
-		log_error("worker", "w%u: partition %" PRId32 " offset %" PRId64
-			  ": dead letter not written: %s", s->w->index, m->partition, m->offset,
-			  strerror(-rc));
-	worker_stats_add(&s->w->stats.dead_letters, 1);
-	s->epoch_dead++;
-}
-
-/* ---- offsets ---- */
-
-static void worker_consumed(struct worker_state *s, int32_t partition, int64_t offset)
-{
-	if (partition < 0 || partition >= WORKER_PARTITIONS_MAX)
-		return;
-	s->consumed_next[partition] = offset + 1;
-	if (!s->is_dirty[partition]) {
-		s->is_dirty[partition] = true;
-		s->epoch_first[partition] = offset;
-		s->dirty[s->dirty_count++] = partition;
-	}
-}
-
-/* After an epoch is published: the offsets of its ranges are on disk. */
-static void worker_publish_sealed(struct worker_state *s, const struct manifest_range *ranges,
-				  uint32_t n)
-{
-	struct worker *w = s->w;
-	int32_t hi = atomic_load_explicit(&w->partition_hi, memory_order_relaxed);
-	for (uint32_t i = 0; i < n; i++) {
-		int32_t p = ranges[i].partition;
-		atomic_store_explicit(&w->sealed_next[p], ranges[i].next, memory_order_release);
-		if (p + 1 > hi)
-			hi = p + 1;
-	}
-	atomic_store_explicit(&w->partition_hi, hi, memory_order_release);
-}
 
 /* ---- blocks and segments ---- */
 
@@ -276,182 +134,10 @@ static int worker_blocks_write(struct worker_state *s)
 	return 0;
 }
 
-static void worker_on_sealed(void *arg, const struct seg_sealed *sealed)
+/* The epoch's flush: every row held in a block goes to its segment. */
+static int worker_flush(void *arg)
 {
-	struct worker_state *s = arg;
-	struct worker *w = s->w;
-	if (sealed->err < 0) {
-		/* The rows of a discarded segment are not on disk: nothing of this epoch may be
-		 * committed. Stop; a restart consumes them again from the last commit. */
-		log_error("worker", "w%u: segment %" PRId64 " of hour %" PRId64
-			  " discarded (%s): stopping without committing its rows",
-			  w->index, sealed->id, sealed->hour_key, strerror(-sealed->err));
-		w->exit_code = sealed->err;
-		return;
-	}
-	worker_stats_add(&w->stats.segments_sealed, 1);
-	worker_stats_add(&w->stats.rows_sealed, sealed->rows);
-	worker_stats_add(&w->stats.bytes_written, sealed->bytes);
-	log_debug("worker", "w%u: sealed %s: %" PRIu64 " rows, %" PRIu64 " bytes", w->index,
-		  sealed->path, sealed->rows, sealed->bytes);
-}
-
-/* Adds an epoch's rows (binned from base_ms) to the latency histogram, as sealed at now_ms. */
-static void worker_latency_record(struct worker_state *s, uint32_t *bins, int64_t base_ms,
-				  uint64_t rows, int64_t now_ms)
-{
-	struct worker_stats *st = &s->w->stats;
-	if (rows == 0)
-		return;
-	uint64_t sum = 0;
-	for (uint32_t i = 0; i < WORKER_LAT_BINS; i++) {
-		uint32_t n = bins[i];
-		if (!n)
-			continue;
-		bins[i] = 0;
-		int64_t lat = now_ms - (base_ms + (int64_t)i * WORKER_LAT_BIN_MS +
-					WORKER_LAT_BIN_MS / 2);
-		if (lat < 0)
-			lat = 0;
-		worker_stats_add(&st->latency_bucket[worker_stats_latency_bucket((uint64_t)lat)], n);
-		sum += (uint64_t)lat * n;
-	}
-	worker_stats_add(&st->latency_count, rows);
-	worker_stats_add(&st->latency_ms_sum, sum);
-}
-
-static void worker_stall_add(struct worker_state *s, uint64_t since_ns)
-{
-	struct worker *w = s->w;
-	uint64_t stall = now_mono_ns() - since_ns;
-	worker_stats_add(&w->stats.stage_ns[WORKER_STAGE_SEAL], stall);
-	worker_stats_max(&w->stats.stall_ns_max, stall);
-}
-
-/*
- * Cuts the epoch: every block is handed to its segment and every open segment rolled, so they
- * write and fdatasync in the background while the worker goes on with the next epoch. What the
- * epoch covers (its offsets, dead-letter file size, rows and their source times) moves to s->pend, to be
- * recorded and published by worker_epoch_finish once its segments are synced. The previous cut
- * must be finished. Returns 0 or -errno.
- */
-static int worker_epoch_cut(struct worker_state *s)
-{
-	struct worker_pending *pd = &s->pend;
-	if (s->epoch_rows == 0 && s->epoch_dead == 0 && s->dirty_count == 0 &&
-	    seg_synced_count(s->seg) == 0)
-		return 0;
-	uint64_t t0 = now_mono_ns();
-	int rc = worker_blocks_write(s);
-	if (rc < 0)
-		return rc;
-	pd->cut = seg_cut(s->seg);
-	pd->rows = s->epoch_rows;
-	/* The file's size once the epoch's dead letters are out: flushed bytes plus the buffer. */
-	pd->dl_bytes = s->dl.bytes + s->dl.len;
-	pd->lat_base_ms = s->lat_base_ms;
-	memcpy(pd->lat_bins, s->lat_bins, sizeof(pd->lat_bins));
-	memset(s->lat_bins, 0, sizeof(s->lat_bins));
-	for (uint32_t i = 0; i < s->dirty_count; i++) {
-		int32_t p = s->dirty[i];
-		s->rec_ranges[i] = (struct manifest_range){p, s->epoch_first[p], s->consumed_next[p]};
-		s->commit[i] = (struct kafka_offset){p, s->consumed_next[p]};
-		s->is_dirty[p] = false;
-	}
-	pd->range_count = s->dirty_count;
-	s->dirty_count = 0;
-	s->epoch_rows = 0;
-	s->epoch_dead = 0;
-	pd->active = true;
-	worker_stall_add(s, t0);
-	return 0;
-}
-
-/*
- * Finishes the cut epoch once its segments are synced (at once if wait is set, else only if
- * they already are): the dead letters synced, one manifest record appended and synced, the
- * segments renamed to .native (visible), the offsets committed. Returns 0 (also when not yet
- * synced) or -errno (nothing is published then).
- */
-static int worker_epoch_finish(struct worker_state *s, bool wait)
-{
-	struct worker *w = s->w;
-	struct worker_pending *pd = &s->pend;
-	if (!pd->active)
-		return 0;
-	uint64_t t0 = now_mono_ns();
-	int rc = wait ? seg_cut_wait(s->seg, pd->cut) : seg_cut_synced(s->seg, pd->cut);
-	if (rc == 0 && !wait)
-		return 0;
-	if (rc > 0)
-		rc = 0;
-	if (rc == 0 && w->exit_code < 0)
-		rc = w->exit_code;
-	/* Every dead letter of the epoch on disk. */
-	if (rc == 0)
-		rc = worker_disk_retry(s, worker_dl_sync_op);
-	if (rc < 0)
-		return rc;
-	/* The epoch recorded: what is sealed and which offsets it covers. */
-	size_t total;
-	size_t nseg = seg_cut_segments(s->seg, pd->cut, s->synced, WORKER_EPOCH_SEGMENTS_MAX,
-				       &total);
-	if (nseg < total) {
-		log_error("worker", "w%u: more than %u segments in one epoch", w->index,
-			  WORKER_EPOCH_SEGMENTS_MAX);
-		return -E2BIG;
-	}
-	for (size_t i = 0; i < nseg; i++) {
-		struct manifest_segment *ms = &s->rec_segs[i];
-		snprintf(ms->rel_path, sizeof(ms->rel_path), "%s", s->synced[i].rel_path);
-		ms->rows = s->synced[i].rows;
-		ms->bytes = s->synced[i].bytes;
-		ms->checksum = s->synced[i].checksum;
-	}
-	struct manifest_record rec = {
-		.sealed_ms = now_wall_ms(),
-		.deadletter_bytes = pd->dl_bytes,
-		.topic = s->topic,
-		.segment_count = nseg,
-		.segments = s->rec_segs,
-		.range_count = pd->range_count,
-		.ranges = s->rec_ranges,
-	};
-	s->record = &rec;
-	rc = worker_disk_retry(s, worker_manifest_op);
-	s->record = NULL;
-	if (rc < 0)
-		return rc;
-	/* Visible: renamed to .native. */
-	rc = seg_cut_publish(s->seg, pd->cut);
-	if (rc == 0 && w->exit_code < 0)
-		rc = w->exit_code;
-	if (rc < 0)
-		return rc;
-	/* Committed to the group (asynchronously; the manifest already holds the truth). */
-	if (s->engine->consumer && pd->range_count)
-		kafka_commit(s->engine->consumer, s->commit, pd->range_count);
-	worker_latency_record(s, pd->lat_bins, pd->lat_base_ms, pd->rows, now_wall_ms());
-	worker_publish_sealed(s, s->rec_ranges, pd->range_count);
-	pd->active = false;
-	worker_stall_add(s, t0);
-	worker_stats_add(&w->stats.epochs, 1);
-	return 0;
-}
-
-/*
- * Closes the epoch and waits for it: every block to its segment, every segment sealed, the dead
- * letters synced, then the offsets published. For stop, revocation and flush requests. Returns
- * 0 or -errno (nothing is published then).
- */
-static int worker_epoch_close(struct worker_state *s)
-{
-	int rc = worker_epoch_finish(s, true);
-	if (rc == 0)
-		rc = worker_epoch_cut(s);
-	if (rc == 0)
-		rc = worker_epoch_finish(s, true);
-	return rc;
+	return worker_blocks_write(arg);
 }
 
 /* The block of hour_key: an open one, a free one, or the least recently used one, emptied. */
@@ -690,20 +376,6 @@ static int worker_append_rows(struct worker_state *s, struct native_block *b, co
 	return native_rows_commit(b);
 }
 
-/* Counts an appended row in the epoch and its latency histogram. */
-static void worker_row_done(struct worker_state *s, const struct source_msg *m, int64_t ingest_ms)
-{
-	int64_t src_ms = m->kafka_ms > 0 ? m->kafka_ms : ingest_ms;
-	if (s->epoch_rows == 0) {
-		s->epoch_first_ms = seg_clock_ms();
-		/* The first row sits mid-range: others may be older or newer. */
-		s->lat_base_ms = src_ms - (int64_t)WORKER_LAT_BINS / 2 * WORKER_LAT_BIN_MS;
-	}
-	int64_t bin = (src_ms - s->lat_base_ms) / WORKER_LAT_BIN_MS;
-	s->lat_bins[bin < 0 ? 0 : bin >= WORKER_LAT_BINS ? WORKER_LAT_BINS - 1 : bin]++;
-	s->epoch_rows++;
-}
-
 /*
  * Appends one event as a row of h's block: into a fresh block if it does not fit, dead-lettered
  * if it does not fit an empty one either; writes the block when full.
@@ -719,7 +391,7 @@ static int worker_emit_one(struct worker_state *s, struct worker_hour *h, uint32
 			return rc;
 		rc = worker_append_rows(s, h->block, &i, 1, msgs, ingest_ms);
 		if (rc == -ENOSPC) {
-			worker_dead_letter(s, m, "too_large", "the row does not fit in an empty block");
+			epoch_dead_letter(&s->epoch, m, "too_large", "the row does not fit in an empty block");
 			return 0;
 		}
 	}
@@ -730,7 +402,7 @@ static int worker_emit_one(struct worker_state *s, struct worker_hour *h, uint32
 		if (rc < 0)
 			return rc;
 	}
-	worker_row_done(s, m, ingest_ms);
+	epoch_row(&s->epoch, m->kafka_ms, ingest_ms);
 	return 0;
 }
 
@@ -753,7 +425,8 @@ static int worker_emit_run(struct worker_state *s, struct worker_hour *h, const 
 			rc = worker_append_rows(s, h->block, run, take, msgs, ingest_ms);
 			if (rc == 0) {
 				for (uint32_t j = 0; j < take; j++)
-					worker_row_done(s, &msgs[s->event_msg[run[j]]], ingest_ms);
+					epoch_row(&s->epoch, msgs[s->event_msg[run[j]]].kafka_ms,
+						  ingest_ms);
 				done += take;
 				if (native_block_full(h->block)) {
 					rc = worker_block_write(s, h);
@@ -796,7 +469,7 @@ static uint32_t worker_group_hours(struct worker_state *s, uint32_t n,
 			snprintf(reason, sizeof(reason), "inner join: no %s key in dimension %s",
 				 config_field_name(set->dims[d].cfg->join_field),
 				 set->dims[d].cfg->name);
-			worker_dead_letter(s, m, "inner_join_miss", reason);
+			epoch_dead_letter(&s->epoch, m, "inner_join_miss", reason);
 			dead = true;
 		}
 		if (dead) {
@@ -880,7 +553,7 @@ static int worker_process(struct worker_state *s, const struct source_msg *msgs,
 			const struct source_msg *m = &msgs[next];
 			if (n > 0 && used + m->len > half)
 				break; /* the chunk's strings fill the scratch: probe first */
-			worker_consumed(s, m->partition, m->offset);
+			epoch_consumed(&s->epoch, m->partition, m->offset);
 			struct event_error err;
 			size_t cap = half - used;
 			int rc = event_decode(m->data, m->len, &s->events[n], s->scratch + used, cap,
@@ -891,7 +564,7 @@ static int worker_process(struct worker_state *s, const struct source_msg *msgs,
 				char reason[256];
 				snprintf(reason, sizeof(reason), "%s (byte %zu)", err.reason,
 					 err.offset);
-				worker_dead_letter(s, m, event_err_name(rc), reason);
+				epoch_dead_letter(&s->epoch, m, event_err_name(rc), reason);
 				continue;
 			}
 			used += s->events[n].scratch_used;
@@ -914,26 +587,6 @@ static int worker_process(struct worker_state *s, const struct source_msg *msgs,
 
 /* ---- sources ---- */
 
-/* The longest a poll may wait: poll_timeout_ms, or less when the open epoch is due to close
- * sooner (by age, or by segment_idle_ms of quiet), so sealing is not late by a poll. */
-static uint32_t worker_poll_wait_ms(const struct worker_state *s)
-{
-	const struct config *cfg = s->cfg;
-	uint32_t wait = cfg->poll_timeout_ms;
-	/* A cut epoch is finished as soon as its segments are synced: look again soon. */
-	if (s->pend.active && wait > 1)
-		wait = 1;
-	if (s->epoch_rows == 0)
-		return wait;
-	uint64_t due = s->epoch_first_ms + cfg->segment_age_ms;
-	if (cfg->segment_idle_ms > 0 && s->last_event_ms + cfg->segment_idle_ms < due)
-		due = s->last_event_ms + cfg->segment_idle_ms;
-	uint64_t now = seg_clock_ms();
-	if (due <= now)
-		return 0;
-	return due - now < wait ? (uint32_t)(due - now) : wait;
-}
-
 /*
  * Takes a batch from the source into s->msgs; dead-letters what the source rejected first (as
  * the file reader always did: before the batch it came with is processed).
@@ -941,13 +594,14 @@ static uint32_t worker_poll_wait_ms(const struct worker_state *s)
 static int worker_poll(struct worker_state *s, uint32_t *count)
 {
 	struct source *src = s->w->source;
-	int n = source_poll(src, s->msgs, s->batch_max, worker_poll_wait_ms(s));
+	int n = source_poll(src, s->msgs, s->batch_max,
+			    epoch_poll_wait_ms(&s->epoch, s->cfg->poll_timeout_ms));
 	if (n < 0)
 		return n;
 	for (uint32_t i = 0; i < src->reject_count; i++) {
 		const struct source_reject *r = &src->rejects[i];
-		worker_consumed(s, r->msg.partition, r->msg.offset);
-		worker_dead_letter(s, &r->msg, r->error, r->reason);
+		epoch_consumed(&s->epoch, r->msg.partition, r->msg.offset);
+		epoch_dead_letter(&s->epoch, &r->msg, r->error, r->reason);
 	}
 	*count = (uint32_t)n;
 	return 0;
@@ -958,13 +612,9 @@ static int worker_poll(struct worker_state *s, uint32_t *count)
 static void worker_state_free(struct worker_state *s)
 {
 	if (s->seg)
-		seg_writer_close(s->seg);
-	deadletter_close(&s->dl);
-	manifest_close(&s->manifest);
-	free(s->synced);
-	free(s->rec_segs);
-	free(s->rec_ranges);
-	free(s->commit);
+		seg_writer_close(s->seg); /* before the epoch: its seal callback counts there */
+	if (s->epoch_ready)
+		epoch_destroy(&s->epoch);
 	for (uint32_t i = 0; s->hours && i < s->hour_count; i++)
 		native_block_destroy(s->hours[i].block);
 	free(s->hours);
@@ -1004,17 +654,8 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 	s->msgs = calloc(s->batch_max, sizeof(*s->msgs));
 	s->hour_count = cfg->open_segments;
 	s->hours = calloc(s->hour_count, sizeof(*s->hours));
-	s->synced = calloc(WORKER_EPOCH_SEGMENTS_MAX, sizeof(*s->synced));
-	s->rec_segs = calloc(WORKER_EPOCH_SEGMENTS_MAX, sizeof(*s->rec_segs));
-	s->rec_ranges = calloc(WORKER_PARTITIONS_MAX, sizeof(*s->rec_ranges));
-	s->commit = calloc(WORKER_PARTITIONS_MAX, sizeof(*s->commit));
-	s->manifest.fd = s->manifest.dir_fd = -1;
-	s->dl.fd = -1;
-	if (!s->scratch || !s->msgs || !s->hours || !s->synced || !s->rec_segs || !s->rec_ranges ||
-	    !s->commit)
+	if (!s->scratch || !s->msgs || !s->hours)
 		goto out_nomem;
-	for (int32_t p = 0; p < WORKER_PARTITIONS_MAX; p++)
-		s->consumed_next[p] = -1;
 
 	s->set = atomic_load_explicit(&e->dimsets[w->replica], memory_order_acquire);
 	s->generation = s->set->generation;
@@ -1065,18 +706,30 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 	scfg.direct_io = cfg->direct_io != CONFIG_DIRECT_IO_OFF;
 	scfg.publish_hold = true; /* renamed only after the epoch is in the manifest */
 	scfg.stop = &e->stop;
-	scfg.on_sealed = worker_on_sealed;
-	scfg.on_sealed_arg = s;
+	scfg.on_sealed = epoch_on_sealed;
+	scfg.on_sealed_arg = &s->epoch;
 	rc = seg_writer_init(&s->seg, &scfg);
 	if (rc < 0)
 		goto out_free;
-	rc = deadletter_open(&s->dl, cfg->dead_letter_dir, cfg->instance, w->index);
+	struct epoch_cfg ecfg = {
+		.worker = w->index,
+		.output_dir = cfg->output_dir,
+		.instance = cfg->instance,
+		.dead_letter_dir = cfg->dead_letter_dir,
+		.topic = s->topic,
+		.segment_age_ms = cfg->segment_age_ms,
+		.segment_idle_ms = cfg->segment_idle_ms,
+		.seg = s->seg,
+		.stats = &w->stats,
+		.stop = &e->stop,
+		.flush = worker_flush,
+		.flush_arg = s,
+		.sink = w->sealed,
+	};
+	rc = epoch_init(&s->epoch, &ecfg);
 	if (rc < 0)
 		goto out_free;
-	rc = manifest_open(&s->manifest, cfg->output_dir, cfg->instance, w->index,
-			   WORKER_EPOCH_SEGMENTS_MAX, WORKER_PARTITIONS_MAX);
-	if (rc < 0)
-		goto out_free;
+	s->epoch_ready = true;
 	atomic_store_explicit(&e->dimset_generation_seen[w->index], s->generation,
 			      memory_order_release);
 	*out = s;
@@ -1163,8 +816,7 @@ static int worker_loop(struct worker_state *s)
 			if (rc < 0)
 				return rc;
 			finished = w->source->finished;
-			if (count > 0)
-				s->last_event_ms = seg_clock_ms();
+			epoch_polled(&s->epoch, count);
 			rc = worker_dimset_refresh(s);
 			if (rc < 0)
 				return rc;
@@ -1179,29 +831,26 @@ static int worker_loop(struct worker_state *s)
 			return rc;
 		worker_seg_gauges(s);
 		worker_backpressure(s);
-		if (w->exit_code < 0)
-			return w->exit_code;
-		uint64_t now = seg_clock_ms();
-		bool aged = s->epoch_rows > 0 && now - s->epoch_first_ms >= s->cfg->segment_age_ms;
-		bool idle = s->epoch_rows > 0 && count == 0 && s->cfg->segment_idle_ms > 0 &&
-			    now - s->last_event_ms >= s->cfg->segment_idle_ms;
+		rc = epoch_failed(&s->epoch);
+		if (rc < 0)
+			return rc;
 		uint64_t acked = atomic_load_explicit(&w->flush_ack, memory_order_relaxed);
-		if (stopping || finished || flush_req != acked ||
-		    (count == 0 && (s->epoch_dead > 0 || (s->epoch_rows == 0 && s->dirty_count)))) {
+		enum epoch_action next = epoch_next(&s->epoch, count);
+		if (stopping || finished || flush_req != acked || next == EPOCH_CLOSE) {
 			/* Everything taken so far sealed and published before going on. */
-			rc = worker_epoch_close(s);
+			rc = epoch_close(&s->epoch);
 			if (rc < 0)
 				return rc;
 			atomic_store_explicit(&w->flush_ack, flush_req, memory_order_release);
-		} else if (aged || idle) {
+		} else if (next == EPOCH_CUT) {
 			/* The epoch seals in the background while the next one fills. */
-			rc = worker_epoch_finish(s, true);
+			rc = epoch_finish(&s->epoch, true);
 			if (rc == 0)
-				rc = worker_epoch_cut(s);
+				rc = epoch_cut(&s->epoch);
 			if (rc < 0)
 				return rc;
 		}
-		rc = worker_epoch_finish(s, false);
+		rc = epoch_finish(&s->epoch, false);
 		if (rc < 0)
 			return rc;
 		if (stopping || finished)
@@ -1235,16 +884,13 @@ static void *worker_main(void *arg)
 		worker_state_free(s);
 		w->state = NULL;
 	}
-	if (w->exit_code == 0)
-		w->exit_code = rc;
+	w->exit_code = rc;
 	atomic_store_explicit(&w->done, true, memory_order_release);
 	return NULL;
 }
 
 int worker_start(struct worker *w)
 {
-	for (int32_t p = 0; p < WORKER_PARTITIONS_MAX; p++)
-		atomic_init(&w->sealed_next[p], -1);
 	int rc = pthread_create(&w->thread, NULL, worker_main, w);
 	if (rc != 0) {
 		log_error("worker", "w%u: cannot start its thread: %s", w->index, strerror(rc));

@@ -56,7 +56,9 @@ struct engine {
 	_Atomic int dim_huge_mode[CONFIG_DIMS_MAX];   /* enum huge_mode */
 
 	/* Next offset per partition of the topic as the manifests gave it at start (-1: none). */
-	int64_t manifest_next[WORKER_PARTITIONS_MAX];
+	int64_t manifest_next[EPOCH_PARTITIONS_MAX];
+	/* Next offset per partition the workers have sealed since start (-1: none). */
+	_Atomic int64_t sealed_next[EPOCH_PARTITIONS_MAX];
 
 	_Atomic bool ready;   /* dimensions loaded, workers running (and partitions assigned) */
 	_Atomic bool failed;  /* a worker stopped on an error */

@@ -21,15 +21,12 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "epoch.h"
 #include "source.h"
 #include "worker_stats.h"
 
 struct engine;
 
-/* Partitions tracked per worker (offset progress); ids at or above it are dead-lettered. */
-#define WORKER_PARTITIONS_MAX 4096
-/* Segments one epoch may seal (a bound on a manifest record). */
-#define WORKER_EPOCH_SEGMENTS_MAX 1024
 /* Events decoded, probed and appended together (the batch is cut into chunks of this size). */
 #define WORKER_CHUNK_EVENTS 256
 /* Least bytes of a block's String column: the longest value a row may carry (8 MiB). */
@@ -42,13 +39,12 @@ struct worker {
 	unsigned replica;            /* its dimension replica (engine.dimsets index) */
 	struct engine *engine;
 	struct source *source;       /* its messages */
+	struct epoch_sink sealed;    /* where the offsets of its published epochs go */
 	pthread_t thread;
 	bool started;
 	int exit_code;               /* 0, or -errno of the failure that stopped it */
 	_Atomic bool done;           /* the thread finished its last epoch */
 	_Atomic uint64_t flush_ack;  /* last engine flush request it completed */
-	_Atomic int64_t sealed_next[WORKER_PARTITIONS_MAX]; /* -1: nothing sealed yet */
-	_Atomic int32_t partition_hi;                        /* highest partition seen + 1 */
 	struct worker_stats stats;
 	struct worker_state *state;  /* private to the thread */
 };
