@@ -197,11 +197,10 @@ static void *engine_loader_main(void *arg)
 	int64_t t0 = now_wall_ms();
 	int rc = 0;
 	uint32_t r;
-	for (r = 0; r < e->replica_count; r++)
-		old[r] = atomic_load(&e->dimsets[r]);
 	for (r = 0; r < e->replica_count && rc == 0; r++) {
 		unsigned n = 0;
-		rc = dimset_load(&e->cfg, old[r], 0, e->replica_node[r], &next[r], &n);
+		rc = dimset_load(&e->cfg, dimpub_get(&e->dims, r), 0, e->replica_node[r], &next[r],
+				 &n);
 		loaded += n;
 	}
 	if (rc < 0) {
@@ -209,7 +208,7 @@ static void *engine_loader_main(void *arg)
 			dimset_free(next[i]);
 		atomic_fetch_add(&e->reload_failures, 1);
 		log_error("engine", "reload failed (%s): still serving dimension set %" PRIu64,
-			  strerror(-rc), old[0]->generation);
+			  strerror(-rc), dimpub_get(&e->dims, 0)->generation);
 		goto out;
 	}
 	if (loaded == 0) {
@@ -220,24 +219,9 @@ static void *engine_loader_main(void *arg)
 			dimset_free(next[r]);
 		goto out;
 	}
-	for (r = 0; r < e->replica_count; r++)
-		atomic_store_explicit(&e->dimsets[r], next[r], memory_order_release);
-	/* The old sets are freed once every running worker has moved to its new one. */
-	for (;;) {
-		bool all = true;
-		for (uint32_t k = 0; k < e->worker_count; k++) {
-			if (atomic_load(&e->workers[k].done))
-				continue;
-			if (atomic_load(&e->dimset_generation_seen[k]) !=
-			    next[e->workers[k].replica]->generation)
-				all = false;
-		}
-		if (all)
-			break;
-		engine_sleep_ms(1);
-	}
-	for (r = 0; r < e->replica_count; r++)
-		dimset_free(old[r]);
+	/* The old sets are freed once no worker can hold them (dimpub.h). */
+	dimpub_publish(&e->dims, next, old);
+	dimpub_retire(old, e->replica_count);
 	engine_dim_gauges(e, next[0]);
 	atomic_store(&e->reload_last_success_ms, now_wall_ms());
 	atomic_store(&e->reload_last_duration_ms, (uint64_t)(now_wall_ms() - t0));
@@ -277,6 +261,23 @@ static void engine_replicas(struct engine *e)
 			if (e->plan.node_id[i] == node)
 				e->workers[k].replica = i;
 	}
+}
+
+/* The first set of every replica, published. */
+static int engine_dims_load(struct engine *e)
+{
+	struct dimset *sets[PLACE_NODES_MAX];
+	for (uint32_t r = 0; r < e->replica_count; r++) {
+		int rc = dimset_load(&e->cfg, NULL, 0, e->replica_node[r], &sets[r], NULL);
+		if (rc < 0) {
+			log_error("engine", "loading the dimensions failed: not starting");
+			for (uint32_t i = 0; i < r; i++)
+				dimset_free(sets[i]);
+			return rc;
+		}
+	}
+	dimpub_init(&e->dims, sets, e->replica_count);
+	return 0;
 }
 
 static void engine_reload_start(struct engine_control *ctl)
@@ -696,16 +697,10 @@ int engine_run(const struct config *cfg, const char *input_path)
 	if (rc < 0)
 		goto out_close_input;
 	engine_replicas(e);
-	for (uint32_t r = 0; r < e->replica_count; r++) {
-		struct dimset *set;
-		rc = dimset_load(&e->cfg, NULL, 0, e->replica_node[r], &set, NULL);
-		if (rc < 0) {
-			log_error("engine", "loading the dimensions failed: not starting");
-			goto out_free_dims;
-		}
-		atomic_store(&e->dimsets[r], set);
-	}
-	struct dimset *set = atomic_load(&e->dimsets[0]);
+	rc = engine_dims_load(e);
+	if (rc < 0)
+		goto out_close_input;
+	const struct dimset *set = dimpub_get(&e->dims, 0);
 	engine_dim_gauges(e, set);
 	atomic_store(&e->reload_last_success_ms, now_wall_ms());
 	if (!input_path) {
@@ -769,8 +764,7 @@ out_close_consumer:
 		e->consumer = NULL;
 	}
 out_free_dims:
-	for (uint32_t r = 0; r < e->replica_count; r++)
-		dimset_free(atomic_load(&e->dimsets[r]));
+	dimpub_destroy(&e->dims);
 out_close_input:
 	for (uint32_t k = 0; k < e->worker_count && input_fd >= 0; k++)
 		source_destroy(e->workers[k].source);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dim.h"
+#include "dimpub.h"
 #include "dimset.h"
 #include "epoch.h"
 #include "engine.h"
@@ -34,7 +35,7 @@ struct worker_state {
 	struct engine *engine;
 
 	/* The dimension set the blocks' dictionaries come from. */
-	struct dimset *set;
+	const struct dimset *set;
 	uint64_t generation;
 
 	/* Output. */
@@ -196,13 +197,14 @@ static int worker_dicts_set(struct worker_state *s)
 }
 
 /*
- * Moves to the engine's current dimension set if it changed: the blocks borrowing the old
- * dictionaries are written first. Then acknowledges the generation, so the loader may free the
- * old set.
+ * Moves to the published dimension set if it changed: the blocks borrowing the old set's
+ * dictionaries are written first. Called at the start of every loop iteration, before anything
+ * else reads a set: that is what lets the loader free the old set two grace periods after it
+ * published the new one (dimpub.h).
  */
 static int worker_dimset_refresh(struct worker_state *s)
 {
-	struct dimset *cur = atomic_load_explicit(&s->engine->dimsets[s->w->replica], memory_order_acquire);
+	const struct dimset *cur = dimpub_get(&s->engine->dims, s->w->replica);
 	if (cur == s->set)
 		return 0;
 	uint64_t t0 = now_mono_ns();
@@ -214,8 +216,6 @@ static int worker_dimset_refresh(struct worker_state *s)
 	rc = worker_dicts_set(s);
 	if (rc < 0)
 		return rc;
-	atomic_store_explicit(&s->engine->dimset_generation_seen[s->w->index], cur->generation,
-			      memory_order_release);
 	uint64_t stall = now_mono_ns() - t0;
 	worker_stats_max(&s->w->stats.reload_stall_ns_max, stall);
 	log_info("worker", "w%u: now joining with dimension set %" PRIu64 " (switch took %.3f ms)",
@@ -657,7 +657,7 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 	if (!s->scratch || !s->msgs || !s->hours)
 		goto out_nomem;
 
-	s->set = atomic_load_explicit(&e->dimsets[w->replica], memory_order_acquire);
+	s->set = dimpub_get(&e->dims, w->replica); /* registered: it stays until we switch */
 	s->generation = s->set->generation;
 	s->columns = dimset_schema(cfg, s->specs, s->names, s->types);
 	/* The topic column's dictionary is this worker's one topic. */
@@ -730,8 +730,6 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 	if (rc < 0)
 		goto out_free;
 	s->epoch_ready = true;
-	atomic_store_explicit(&e->dimset_generation_seen[w->index], s->generation,
-			      memory_order_release);
 	*out = s;
 	return 0;
 
@@ -855,6 +853,7 @@ static int worker_loop(struct worker_state *s)
 			return rc;
 		if (stopping || finished)
 			return 0;
+		dimpub_quiescent(); /* the iteration is over: no set is read until the next refresh */
 	}
 }
 
@@ -862,6 +861,8 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	worker_pin(w);
+	/* Before the first read of a set; and it never goes offline while it holds one. */
+	dimpub_reader_register();
 	struct worker_state *s;
 	int rc = worker_state_init(w, &s);
 	if (rc == 0) {
@@ -884,6 +885,7 @@ static void *worker_main(void *arg)
 		worker_state_free(s);
 		w->state = NULL;
 	}
+	dimpub_reader_unregister(); /* holds no set any more: grace periods stop waiting for it */
 	w->exit_code = rc;
 	atomic_store_explicit(&w->done, true, memory_order_release);
 	return NULL;

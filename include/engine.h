@@ -16,7 +16,7 @@
 #include <stdio.h>
 
 #include "config.h"
-#include "dimset.h"
+#include "dimpub.h"
 #include "numa_place.h"
 #include "worker.h"
 
@@ -30,17 +30,10 @@ struct engine {
 	uint32_t worker_count;
 	struct worker *workers;
 
-	/*
-	 * The dimension set in use, per replica (worker k reads dimsets[workers[k].replica]).
-	 * Swapped by the loader; a worker switches to a new set between
-	 * batches, after encoding the blocks that borrow the old set's dictionaries, and then
-	 * acknowledges the generation in workers[k].dimset_generation. The old set is freed when
-	 * every running worker has acknowledged the new one.
-	 */
-	struct dimset *_Atomic dimsets[PLACE_NODES_MAX]; /* one per replica */
+	/* The dimension set in use, per replica (worker k reads slot workers[k].replica). */
+	struct dimpub dims;
 	uint32_t replica_count;     /* 1, or (numa = replicate) one per node with workers */
 	int replica_node[PLACE_NODES_MAX]; /* NUMA node a replica's memory is bound to (-1: none) */
-	_Atomic uint64_t dimset_generation_seen[256];
 
 	_Atomic bool stop;          /* stop fetching, close the last epoch, exit */
 	_Atomic uint64_t flush_req; /* workers close an epoch when this moves past their ack */
