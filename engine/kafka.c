@@ -443,12 +443,9 @@ static void queue_drain(rd_kafka_queue_t *q)
 	}
 }
 
-int kafka_consumer_new(const struct kafka_config *cfg, struct kafka_consumer **out)
+/* The consumer's own part: hooks, plan, topic, worker slots, lock. Returns 0 or -errno. */
+static int consumer_alloc(const struct kafka_config *cfg, struct kafka_consumer **out)
 {
-	int rc = config_check(cfg);
-	if (rc != 0)
-		return rc;
-
 	struct kafka_consumer *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
@@ -460,7 +457,7 @@ int kafka_consumer_new(const struct kafka_config *cfg, struct kafka_consumer **o
 		place_plan_single_node(&c->plan, cfg->worker_count);
 	for (int32_t p = 0; p < KAFKA_PARTITIONS_MAX; p++)
 		atomic_init(&c->committed[p], -1);
-	rc = pthread_mutex_init(&c->lock, NULL);
+	int rc = pthread_mutex_init(&c->lock, NULL);
 	if (rc != 0) {
 		free(c);
 		return -rc;
@@ -472,22 +469,41 @@ int kafka_consumer_new(const struct kafka_config *cfg, struct kafka_consumer **o
 	c->workers = calloc(cfg->worker_count, sizeof(*c->workers));
 	if (c->workers == NULL)
 		goto out_free_topic;
+	*out = c;
+	return 0;
 
-	rc = -EINVAL;
+out_free_topic:
+	free(c->topic);
+out_free_consumer:
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	return rc;
+}
+
+static void consumer_free(struct kafka_consumer *c)
+{
+	free(c->workers);
+	free(c->topic);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* librdkafka's part: the handle, one queue per worker, the subscription. Returns 0 or -errno. */
+static int consumer_start(struct kafka_consumer *c, const struct kafka_config *cfg)
+{
 	rd_kafka_conf_t *conf = conf_build(c, cfg);
 	if (conf == NULL)
-		goto out_free_workers;
+		return -EINVAL;
 	char errstr[KAFKA_ERRSTR_MAX];
 	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
 	if (c->rk == NULL) {
 		log_error("kafka", "creating the consumer: %s", errstr);
 		rd_kafka_conf_destroy(conf);
-		goto out_free_workers;
+		return -EINVAL;
 	}
 	/* Serve librdkafka's main queue (logs, errors, commit results) in consumer_poll. */
 	rd_kafka_poll_set_consumer(c->rk);
 
-	rc = -EIO;
 	uint32_t queues = 0;
 	for (; queues < c->worker_count; queues++) {
 		c->workers[queues].queue = rd_kafka_queue_new(c->rk);
@@ -496,7 +512,6 @@ int kafka_consumer_new(const struct kafka_config *cfg, struct kafka_consumer **o
 			goto out_destroy_queues;
 		}
 	}
-
 	rd_kafka_topic_partition_list_t *subscription = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(subscription, c->topic, RD_KAFKA_PARTITION_UA);
 	rd_kafka_resp_err_t err = rd_kafka_subscribe(c->rk, subscription);
@@ -505,23 +520,33 @@ int kafka_consumer_new(const struct kafka_config *cfg, struct kafka_consumer **o
 		log_error("kafka", "subscribe to %s: %s", c->topic, rd_kafka_err2str(err));
 		goto out_destroy_queues;
 	}
-	log_info("kafka", "consumer for %s in group %s on %s: %u worker(s), %u node(s)", c->topic,
-		 cfg->group_id, cfg->brokers, c->worker_count, c->plan.node_count);
-	*out = c;
 	return 0;
 
 out_destroy_queues:
 	for (uint32_t w = 0; w < queues; w++)
 		rd_kafka_queue_destroy(c->workers[w].queue);
 	rd_kafka_destroy(c->rk);
-out_free_workers:
-	free(c->workers);
-out_free_topic:
-	free(c->topic);
-out_free_consumer:
-	pthread_mutex_destroy(&c->lock);
-	free(c);
-	return rc;
+	return -EIO;
+}
+
+int kafka_consumer_new(const struct kafka_config *cfg, struct kafka_consumer **out)
+{
+	int rc = config_check(cfg);
+	if (rc != 0)
+		return rc;
+	struct kafka_consumer *c;
+	rc = consumer_alloc(cfg, &c);
+	if (rc != 0)
+		return rc;
+	rc = consumer_start(c, cfg);
+	if (rc != 0) {
+		consumer_free(c);
+		return rc;
+	}
+	log_info("kafka", "consumer for %s in group %s on %s: %u worker(s), %u node(s)", c->topic,
+		 cfg->group_id, cfg->brokers, c->worker_count, c->plan.node_count);
+	*out = c;
+	return 0;
 }
 
 int kafka_consumer_poll(struct kafka_consumer *c, int timeout_ms)
@@ -933,9 +958,6 @@ int kafka_consumer_close(struct kafka_consumer *c)
 	}
 	rd_kafka_destroy(c->rk);
 	log_info("kafka", "consumer for %s closed", c->topic);
-	free(c->workers);
-	free(c->topic);
-	pthread_mutex_destroy(&c->lock);
-	free(c);
+	consumer_free(c);
 	return rc;
 }
