@@ -1,3 +1,16 @@
+/*
+ * worker: the event loop of one worker (contract in include/worker.h).
+ *
+ * One iteration (worker_loop): take a batch from the source and, before anything reads a
+ * dimension set, move to a newly published one (worker_batch); decode, join and append the
+ * batch chunk by chunk (worker_process: the only part that runs per message); tick the segment
+ * writer; pause or resume the source for backpressure; let the epoch cut, close or finish
+ * (worker_epoch_step); announce a quiescent state (dimpub.h).
+ *
+ * Rows collect in one Native block per event hour (worker_hour); a full block, or every block
+ * at an epoch cut or a dimension switch, is encoded into a buffer of the segment writer and
+ * appended to its hour's segment (worker_block_write).
+ */
 #include "worker.h"
 
 #include <errno.h>
@@ -6,15 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "dim.h"
 #include "dimpub.h"
 #include "dimset.h"
 #include "epoch.h"
-#include "engine.h"
 #include "log.h"
 #include "native.h"
 #include "now.h"
@@ -31,8 +40,8 @@ struct worker_hour {
 
 struct worker_state {
 	struct worker *w;
+	const struct worker_env *env;
 	const struct config *cfg;
-	struct engine *engine;
 
 	/* The dimension set the blocks' dictionaries come from. */
 	const struct dimset *set;
@@ -100,7 +109,7 @@ static int worker_block_write(struct worker_state *s, struct worker_hour *h)
 	struct seg_buf *buf;
 	int rc = seg_buf_get(s->seg, h->hour_key, need, &buf);
 	if (rc < 0) {
-		log_error("worker", "w%u: no write buffer for a %zu-byte block: %s", w->index, need,
+		log_error("worker", "w%u: no write buffer for a %zu-byte block: %s", w->env.index, need,
 			  strerror(-rc));
 		return rc;
 	}
@@ -108,7 +117,7 @@ static int worker_block_write(struct worker_state *s, struct worker_hour *h)
 	rc = native_block_encode(h->block, buf->data, buf->cap, &len);
 	if (rc < 0) {
 		seg_buf_put(s->seg, buf);
-		log_error("worker", "w%u: encoding a block failed: %s", w->index, strerror(-rc));
+		log_error("worker", "w%u: encoding a block failed: %s", w->env.index, strerror(-rc));
 		return rc;
 	}
 	uint64_t t1 = worker_stage_inner(&s->clock, WORKER_STAGE_ENCODE, t0);
@@ -117,7 +126,7 @@ static int worker_block_write(struct worker_state *s, struct worker_hour *h)
 	if (id < 0) {
 		seg_buf_put(s->seg, buf);
 		log_error("worker", "w%u: appending a block to hour %" PRId64 " failed: %s",
-			  w->index, h->hour_key, strerror((int)-id));
+			  w->env.index, h->hour_key, strerror((int)-id));
 		return (int)id;
 	}
 	native_block_reset(h->block);
@@ -183,7 +192,7 @@ static int worker_dicts_set(struct worker_state *s)
 							       c->dict_count);
 				if (rc < 0) {
 					log_error("worker", "w%u: attribute %s: dictionary of %u keys "
-						  "not accepted: %s", s->w->index, c->name,
+						  "not accepted: %s", s->env->index, c->name,
 						  c->dict_count, strerror(-rc));
 					return rc;
 				}
@@ -204,7 +213,7 @@ static int worker_dicts_set(struct worker_state *s)
  */
 static int worker_dimset_refresh(struct worker_state *s)
 {
-	const struct dimset *cur = dimpub_get(&s->engine->dims, s->w->replica);
+	const struct dimset *cur = dimpub_get(s->env->dims, s->env->dims_slot);
 	if (cur == s->set)
 		return 0;
 	uint64_t t0 = now_mono_ns();
@@ -219,7 +228,7 @@ static int worker_dimset_refresh(struct worker_state *s)
 	uint64_t stall = now_mono_ns() - t0;
 	worker_stats_max(&s->w->stats.reload_stall_ns_max, stall);
 	log_info("worker", "w%u: now joining with dimension set %" PRIu64 " (switch took %.3f ms)",
-		 s->w->index, cur->generation, (double)stall / 1e6);
+		 s->env->index, cur->generation, (double)stall / 1e6);
 	return 0;
 }
 
@@ -593,7 +602,7 @@ static int worker_process(struct worker_state *s, const struct source_msg *msgs,
  */
 static int worker_poll(struct worker_state *s, uint32_t *count)
 {
-	struct source *src = s->w->source;
+	struct source *src = s->env->source;
 	int n = source_poll(src, s->msgs, s->batch_max,
 			    epoch_poll_wait_ms(&s->epoch, s->cfg->poll_timeout_ms));
 	if (n < 0)
@@ -634,17 +643,16 @@ static size_t worker_block_var_bytes(uint32_t block_rows)
 	return bytes < WORKER_BLOCK_VAR_BYTES_MIN ? WORKER_BLOCK_VAR_BYTES_MIN : bytes;
 }
 
-static int worker_state_init(struct worker *w, struct worker_state **out)
+static int worker_state_alloc(struct worker *w, struct worker_state **out)
 {
-	struct engine *e = w->engine;
-	const struct config *cfg = &e->cfg;
+	const struct config *cfg = w->env.cfg;
 	struct worker_state *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->w = w;
+	s->env = &w->env;
 	s->cfg = cfg;
-	s->engine = e;
-	s->topic = w->source->topic;
+	s->topic = w->env.source->topic;
 	s->topic_dict[0] = (struct native_str){"", 0};
 	s->topic_dict[1] = (struct native_str){s->topic, (uint32_t)strlen(s->topic)};
 	s->batch_max = cfg->batch_events;
@@ -654,11 +662,16 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 	s->msgs = calloc(s->batch_max, sizeof(*s->msgs));
 	s->hour_count = cfg->open_segments;
 	s->hours = calloc(s->hour_count, sizeof(*s->hours));
+	*out = s;
 	if (!s->scratch || !s->msgs || !s->hours)
-		goto out_nomem;
+		return -ENOMEM;
+	return 0;
+}
 
-	s->set = dimpub_get(&e->dims, w->replica); /* registered: it stays until we switch */
-	s->generation = s->set->generation;
+/* The output schema, one empty block per open hour, the set's dictionaries in them. */
+static int worker_blocks_init(struct worker_state *s)
+{
+	const struct config *cfg = s->cfg;
 	s->columns = dimset_schema(cfg, s->specs, s->names, s->types);
 	/* The topic column's dictionary is this worker's one topic. */
 	s->specs[s->columns - DIMSET_META_COLUMNS].dict_mode = NATIVE_DICT_EXTERNAL;
@@ -672,47 +685,50 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 				keys > (UINT32_MAX - 4096) / 4 ? UINT32_MAX : keys * 4 + 4096;
 		}
 	}
-	int rc;
 	for (uint32_t i = 0; i < s->hour_count; i++) {
 		s->hours[i].hour_key = -1;
-		rc = native_block_init(&s->hours[i].block, s->specs, s->columns, cfg->block_rows,
-				       worker_block_var_bytes(cfg->block_rows));
+		int rc = native_block_init(&s->hours[i].block, s->specs, s->columns,
+					   cfg->block_rows, worker_block_var_bytes(cfg->block_rows));
 		if (rc < 0)
-			goto out_free;
+			return rc;
 	}
-	rc = worker_dicts_set(s);
-	if (rc < 0)
-		goto out_free;
+	return worker_dicts_set(s);
+}
 
+/* The segment writer: two-phase sealing for the epoch, stop-aware waits. */
+static int worker_seg_init(struct worker_state *s)
+{
+	const struct config *cfg = s->cfg;
 	struct seg_writer_cfg scfg;
 	seg_writer_cfg_default(&scfg);
 	scfg.dir = cfg->output_dir;
 	scfg.instance = cfg->instance;
-	scfg.worker = w->index;
+	scfg.worker = s->env->index;
 	scfg.segment_bytes_max = cfg->segment_bytes;
 	/* Epochs seal by age; the writer's own age roll is only a backstop. */
 	scfg.segment_age_ms_max = (uint64_t)cfg->segment_age_ms * 4;
 	scfg.open_segments_max = cfg->open_segments;
 	scfg.inflight_bytes_max = cfg->inflight_bytes;
 	scfg.pool_bytes = cfg->inflight_bytes;
-	{
-		/* The pool must hold the largest block there can be, twice. */
-		size_t block_max = native_block_encoded_max(s->hours[0].block);
-		if (scfg.pool_bytes < 2 * block_max)
-			scfg.pool_bytes = scfg.inflight_bytes_max = 2 * block_max;
-	}
+	/* The pool must hold the largest block there can be, twice. */
+	size_t block_max = native_block_encoded_max(s->hours[0].block);
+	if (scfg.pool_bytes < 2 * block_max)
+		scfg.pool_bytes = scfg.inflight_bytes_max = 2 * block_max;
 	scfg.io_cpus = cfg->io_cpus;
 	scfg.io_cpu_count = cfg->io_cpu_count;
 	scfg.direct_io = cfg->direct_io != CONFIG_DIRECT_IO_OFF;
 	scfg.publish_hold = true; /* renamed only after the epoch is in the manifest */
-	scfg.stop = &e->stop;
+	scfg.stop = s->env->stop;
 	scfg.on_sealed = epoch_on_sealed;
 	scfg.on_sealed_arg = &s->epoch;
-	rc = seg_writer_init(&s->seg, &scfg);
-	if (rc < 0)
-		goto out_free;
+	return seg_writer_init(&s->seg, &scfg);
+}
+
+static int worker_epoch_init(struct worker_state *s)
+{
+	const struct config *cfg = s->cfg;
 	struct epoch_cfg ecfg = {
-		.worker = w->index,
+		.worker = s->env->index,
 		.output_dir = cfg->output_dir,
 		.instance = cfg->instance,
 		.dead_letter_dir = cfg->dead_letter_dir,
@@ -720,38 +736,54 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 		.segment_age_ms = cfg->segment_age_ms,
 		.segment_idle_ms = cfg->segment_idle_ms,
 		.seg = s->seg,
-		.stats = &w->stats,
-		.stop = &e->stop,
+		.stats = &s->w->stats,
+		.stop = s->env->stop,
 		.flush = worker_flush,
 		.flush_arg = s,
-		.sink = w->sealed,
+		.sink = s->env->sealed,
 	};
-	rc = epoch_init(&s->epoch, &ecfg);
-	if (rc < 0)
-		goto out_free;
-	s->epoch_ready = true;
-	*out = s;
-	return 0;
-
-out_nomem:
-	rc = -ENOMEM;
-out_free:
-	log_error("worker", "w%u: setup failed: %s", w->index, strerror(-rc));
-	worker_state_free(s);
+	int rc = epoch_init(&s->epoch, &ecfg);
+	s->epoch_ready = rc == 0;
 	return rc;
 }
 
+/* Everything the loop needs, allocated on the worker's thread (its NUMA node). */
+static int worker_state_init(struct worker *w, struct worker_state **out)
+{
+	struct worker_state *s = NULL;
+	int rc = worker_state_alloc(w, &s);
+	if (rc == 0) {
+		s->set = dimpub_get(w->env.dims, w->env.dims_slot); /* kept until it switches */
+		s->generation = s->set->generation;
+		rc = worker_blocks_init(s);
+	}
+	if (rc == 0)
+		rc = worker_seg_init(s);
+	if (rc == 0)
+		rc = worker_epoch_init(s);
+	if (rc < 0) {
+		log_error("worker", "w%u: setup failed: %s", w->env.index, strerror(-rc));
+		if (s)
+			worker_state_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
 
 static void worker_pin(struct worker *w)
 {
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(w->cpu, &set);
-	int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-	if (rc != 0)
-		log_warn("worker", "w%u: cannot pin to CPU %d: %s", w->index, w->cpu, strerror(rc));
 	char name[16];
-	snprintf(name, sizeof(name), "enrichd-w%u", w->index);
+	if (w->env.cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(w->env.cpu, &set);
+		int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		if (rc != 0)
+			log_warn("worker", "w%u: cannot pin to CPU %d: %s", w->env.index, w->env.cpu,
+				 strerror(rc));
+	}
+	snprintf(name, sizeof(name), "enrichd-w%u", w->env.index);
 	pthread_setname_np(pthread_self(), name);
 }
 
@@ -765,7 +797,7 @@ static void worker_pin(struct worker *w)
 static void worker_backpressure(struct worker_state *s)
 {
 	struct worker *w = s->w;
-	if (!w->source->fetches_ahead)
+	if (!w->env.source->fetches_ahead)
 		return; /* what it does not take stays where it is (a file) */
 	const struct seg_stats *ss = seg_stats(s->seg);
 	uint64_t inflight = ss->inflight_bytes;
@@ -774,16 +806,16 @@ static void worker_backpressure(struct worker_state *s)
 	bool failing = ss->disk_failing;
 	bool paused = atomic_load_explicit(&w->stats.paused, memory_order_relaxed) != 0;
 	if (!paused && (inflight >= bound / 4 * 3 || failing)) {
-		if (source_pause(w->source) == 0) {
+		if (source_pause(w->env.source) == 0) {
 			atomic_store_explicit(&w->stats.paused, 1, memory_order_relaxed);
 			worker_stats_add(&w->stats.pauses, 1);
-			log_info("worker", "w%u: %s: partitions paused", w->index,
+			log_info("worker", "w%u: %s: partitions paused", w->env.index,
 				 failing ? "writes are failing" : "too many bytes wait for the disk");
 		}
 	} else if (paused && inflight <= bound / 4 && !failing) {
-		if (source_resume(w->source) == 0) {
+		if (source_resume(w->env.source) == 0) {
 			atomic_store_explicit(&w->stats.paused, 0, memory_order_relaxed);
-			log_info("worker", "w%u: the disk caught up: partitions resumed", w->index);
+			log_info("worker", "w%u: the disk caught up: partitions resumed", w->env.index);
 		}
 	}
 }
@@ -797,32 +829,70 @@ static void worker_seg_gauges(struct worker_state *s)
 	atomic_store_explicit(&st->write_errors, ss->write_errors, memory_order_relaxed);
 }
 
-static int worker_loop(struct worker_state *s)
+/*
+ * One batch: poll the source, move to the published dimension set if it changed (before
+ * anything reads a set in this iteration), decode, join and append, release the batch.
+ */
+static int worker_batch(struct worker_state *s, uint32_t *count)
+{
+	worker_stage_start(&s->clock);
+	int rc = worker_poll(s, count);
+	worker_stage_lap(&s->clock, WORKER_STAGE_POLL);
+	if (rc < 0)
+		return rc;
+	epoch_polled(&s->epoch, *count);
+	rc = worker_dimset_refresh(s);
+	if (rc < 0)
+		return rc;
+	s->batch_seq++;
+	rc = worker_process(s, s->msgs, *count);
+	source_release(s->env->source);
+	return rc;
+}
+
+/*
+ * After a batch: closes the epoch and waits for it when the worker stops, its source is
+ * finished, a flush is asked for or the epoch says so; cuts it (sealing in the background) when
+ * it is due; finishes the cut epoch once its segments are synced.
+ */
+static int worker_epoch_step(struct worker_state *s, bool closing, uint64_t flush_req,
+			     uint32_t count)
 {
 	struct worker *w = s->w;
-	struct engine *e = s->engine;
+	uint64_t acked = atomic_load_explicit(&w->flush_ack, memory_order_relaxed);
+	enum epoch_action next = epoch_next(&s->epoch, count);
+	int rc;
+	if (closing || flush_req != acked || next == EPOCH_CLOSE) {
+		/* Everything taken so far sealed and published before going on. */
+		rc = epoch_close(&s->epoch);
+		if (rc < 0)
+			return rc;
+		atomic_store_explicit(&w->flush_ack, flush_req, memory_order_release);
+	} else if (next == EPOCH_CUT) {
+		/* The epoch seals in the background while the next one fills. */
+		rc = epoch_finish(&s->epoch, true);
+		if (rc == 0)
+			rc = epoch_cut(&s->epoch);
+		if (rc < 0)
+			return rc;
+	}
+	return epoch_finish(&s->epoch, false);
+}
+
+static int worker_loop(struct worker_state *s)
+{
+	const struct worker_env *env = s->env;
 	for (;;) {
-		bool stopping = atomic_load_explicit(&e->stop, memory_order_acquire);
-		uint64_t flush_req = atomic_load_explicit(&e->flush_req, memory_order_acquire);
+		bool stopping = atomic_load_explicit(env->stop, memory_order_acquire);
+		uint64_t flush_req = atomic_load_explicit(env->flush_req, memory_order_acquire);
 		bool finished = false;
 		uint32_t count = 0;
 		int rc;
 		if (!stopping) {
-			worker_stage_start(&s->clock);
-			rc = worker_poll(s, &count);
-			worker_stage_lap(&s->clock, WORKER_STAGE_POLL);
+			rc = worker_batch(s, &count);
 			if (rc < 0)
 				return rc;
-			finished = w->source->finished;
-			epoch_polled(&s->epoch, count);
-			rc = worker_dimset_refresh(s);
-			if (rc < 0)
-				return rc;
-			s->batch_seq++;
-			rc = worker_process(s, s->msgs, count);
-			source_release(w->source);
-			if (rc < 0)
-				return rc;
+			finished = env->source->finished;
 		}
 		rc = seg_tick(s->seg, seg_clock_ms());
 		if (rc < 0)
@@ -832,23 +902,7 @@ static int worker_loop(struct worker_state *s)
 		rc = epoch_failed(&s->epoch);
 		if (rc < 0)
 			return rc;
-		uint64_t acked = atomic_load_explicit(&w->flush_ack, memory_order_relaxed);
-		enum epoch_action next = epoch_next(&s->epoch, count);
-		if (stopping || finished || flush_req != acked || next == EPOCH_CLOSE) {
-			/* Everything taken so far sealed and published before going on. */
-			rc = epoch_close(&s->epoch);
-			if (rc < 0)
-				return rc;
-			atomic_store_explicit(&w->flush_ack, flush_req, memory_order_release);
-		} else if (next == EPOCH_CUT) {
-			/* The epoch seals in the background while the next one fills. */
-			rc = epoch_finish(&s->epoch, true);
-			if (rc == 0)
-				rc = epoch_cut(&s->epoch);
-			if (rc < 0)
-				return rc;
-		}
-		rc = epoch_finish(&s->epoch, false);
+		rc = worker_epoch_step(s, stopping || finished, flush_req, count);
 		if (rc < 0)
 			return rc;
 		if (stopping || finished)
@@ -873,12 +927,12 @@ static void *worker_main(void *arg)
 		if (rc == -ECANCELED) {
 			log_warn("worker", "w%u: stopped while the disk was failing: its last epoch is "
 				 "not sealed; its messages are consumed again at the next start",
-				 w->index);
+				 w->env.index);
 		} else if (rc < 0) {
-			log_error("worker", "w%u: stopped by an error: %s", w->index, strerror(-rc));
+			log_error("worker", "w%u: stopped by an error: %s", w->env.index, strerror(-rc));
 		} else {
 			log_info("worker", "w%u: done: %" PRIu64 " events, %" PRIu64 " rows sealed, %"
-				 PRIu64 " dead letters", w->index,
+				 PRIu64 " dead letters", w->env.index,
 				 atomic_load(&w->stats.events_in), atomic_load(&w->stats.rows_sealed),
 				 atomic_load(&w->stats.dead_letters));
 		}
@@ -895,7 +949,7 @@ int worker_start(struct worker *w)
 {
 	int rc = pthread_create(&w->thread, NULL, worker_main, w);
 	if (rc != 0) {
-		log_error("worker", "w%u: cannot start its thread: %s", w->index, strerror(rc));
+		log_error("worker", "w%u: cannot start its thread: %s", w->env.index, strerror(rc));
 		return -rc;
 	}
 	w->started = true;

@@ -1,16 +1,18 @@
 /*
  * worker: one pinned thread of the event path.
  *
- * Per batch: take messages (its Kafka queue, or its share of a JSON-lines input), decode them,
- * hash the join keys, prefetch, probe every dimension, append the rows to the Native block of the
- * event's (date, hour), and hand full blocks to the segment writer. Every segment_age_ms (and on
- * stop, revocation or request) the worker closes an epoch: it encodes every block, seals every
- * open segment, syncs its dead-letter file and only then publishes, per partition, the next offset
- * whose message is not yet sealed: what the control thread commits.
+ * Per batch: take messages from its source (source.h), decode them, hash the join keys,
+ * prefetch, probe every dimension, append the rows to the Native block of the event's (date,
+ * hour), and hand full blocks to the segment writer. Its epoch (epoch.h) decides when what it
+ * took is sealed, published and handed to env.sealed for commit.
  *
- * All memory is allocated in worker_start's thread before the first message (so it lands on the
+ * A worker knows only its environment (struct worker_env): its configuration, its message
+ * source, its dimension-set slot, the stop and flush flags, and where sealed offsets go. It
+ * knows nothing of the process that runs it.
+ *
+ * All memory is allocated in the worker's thread before the first message (so it lands on the
  * worker's NUMA node); the batch path allocates nothing, takes no lock and makes no system call
- * besides the Kafka poll and io_uring submission.
+ * besides the source's poll and io_uring submission.
  */
 #ifndef ENRICHD_WORKER_H
 #define ENRICHD_WORKER_H
@@ -21,35 +23,45 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "dimpub.h"
 #include "epoch.h"
 #include "source.h"
 #include "worker_stats.h"
-
-struct engine;
 
 /* Events decoded, probed and appended together (the batch is cut into chunks of this size). */
 #define WORKER_CHUNK_EVENTS 256
 /* Least bytes of a block's String column: the longest value a row may carry (8 MiB). */
 #define WORKER_BLOCK_VAR_BYTES_MIN ((size_t)8 << 20)
 
+/* What a worker is given; everything it points to outlives the worker. */
+struct worker_env {
+	uint32_t index;                   /* the w<k> of its files and logs */
+	int cpu;                          /* pinned to it; -1: not pinned */
+	const struct config *cfg;         /* [workers], [output], [dead_letter], dimensions */
+	struct source *source;            /* its messages; it owns the source's thread side */
+	const struct dimpub *dims;        /* the published dimension sets ... */
+	uint32_t dims_slot;               /* ... and the slot (replica) it joins with */
+	const _Atomic bool *stop;         /* set: stop taking messages, close the epoch, end */
+	const _Atomic uint64_t *flush_req; /* moved past flush_ack: close the epoch now */
+	struct epoch_sink sealed;         /* the offsets of its published epochs */
+};
+
 struct worker {
-	unsigned index;
-	int cpu;
-	int node;
-	unsigned replica;            /* its dimension replica (engine.dimsets index) */
-	struct engine *engine;
-	struct source *source;       /* its messages */
-	struct epoch_sink sealed;    /* where the offsets of its published epochs go */
+	struct worker_env env;       /* set before worker_start */
 	pthread_t thread;
 	bool started;
-	int exit_code;               /* 0, or -errno of the failure that stopped it */
+	int exit_code;               /* 0, or -errno of the failure that stopped it (once done) */
 	_Atomic bool done;           /* the thread finished its last epoch */
-	_Atomic uint64_t flush_ack;  /* last engine flush request it completed */
+	_Atomic uint64_t flush_ack;  /* the last *env.flush_req it completed */
 	struct worker_stats stats;
 	struct worker_state *state;  /* private to the thread */
 };
 
-/* Starts the worker's thread (pinned to w->cpu); fields above index..input must be set. */
+/*
+ * Starts the worker's thread on w->env (pinned to env.cpu). The thread registers as a reader of
+ * env.dims, runs until the source is finished, *env.stop is set or an error stops it, then sets
+ * exit_code and done. Returns 0 or -errno (logged).
+ */
 int worker_start(struct worker *w);
 
 /* Waits for the thread to end. Returns its exit code. */
