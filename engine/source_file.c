@@ -9,6 +9,7 @@
 #include "source_file.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,19 @@ static void file_sleep_ms(uint32_t ms)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * A pipe: whether something (or its end) can be read within timeout_ms. A pipe that stays quiet
+ * must not hold the worker: it has a stop flag, flush requests and epoch ages to look at.
+ */
+static bool file_readable(struct source_file *f, uint32_t timeout_ms)
+{
+	if (f->map || f->eof)
+		return true;
+	struct pollfd pfd = {.fd = f->fd, .events = POLLIN};
+	int rc = poll(&pfd, 1, (int)timeout_ms);
+	return rc != 0; /* an error is left to the read that follows */
+}
+
 static int file_poll(struct source *src, struct source_msg *msgs, uint32_t max,
 		     uint32_t timeout_ms)
 {
@@ -209,7 +223,7 @@ static int file_poll(struct source *src, struct source_msg *msgs, uint32_t max,
 	}
 	if (f->map)
 		file_drop_taken(f); /* the previous batch is processed */
-	for (;;) {
+	for (uint32_t wait_ms = timeout_ms;; wait_ms = 0) {
 		int rc = file_take(f, msgs, max, &n);
 		if (rc < 0)
 			return rc;
@@ -218,6 +232,8 @@ static int file_poll(struct source *src, struct source_msg *msgs, uint32_t max,
 			break;
 		if (n > 0)
 			break; /* process what is complete before moving the buffer */
+		if (!file_readable(f, wait_ms))
+			break; /* nothing came: the worker's turn */
 		rc = file_fill(f);
 		if (rc < 0)
 			return rc;

@@ -10,7 +10,8 @@
  * range is mapped and its events decoded where the page cache holds them, with no copy (reading
  * it into a buffer cost more than decoding it); the pages already taken are given back every
  * 64 MiB so the resident set does not grow with the file, which must not shrink while it is
- * read. Other input (a pipe) goes to one worker through a read buffer of SOURCE_MSG_BYTES_MAX.
+ * read. Other input (a pipe) goes to one worker through a read buffer of SOURCE_MSG_BYTES_MAX;
+ * a poll waits for it at most its timeout (poll(2)), so a quiet pipe does not hold the worker.
  *
  * Pausing stops reading: a paused poll sleeps its timeout and returns nothing (source_wake does
  * not cut the sleep short). A file holds nothing ahead of the worker (fetches_ahead is false).
