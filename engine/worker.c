@@ -207,8 +207,8 @@ static int worker_dicts_set(struct worker_state *s)
 
 /*
  * Moves to the published dimension set if it changed: the blocks borrowing the old set's
- * dictionaries are written first. Called at the start of every loop iteration, before anything
- * else reads a set: that is what lets the loader free the old set two grace periods after it
+ * dictionaries are written first. Called in every loop iteration right after the poll, before
+ * anything reads a set: that is what lets the loader free the old set two grace periods after it
  * published the new one (dimpub.h).
  */
 static int worker_dimset_refresh(struct worker_state *s)
