@@ -1,3 +1,15 @@
+/*
+ * engine: the process (contract in include/engine.h).
+ *
+ * The engine owns what the workers share and hands each worker only its narrow part (struct
+ * worker_env): its message source, its dimension-set slot, the stop and flush flags, and the
+ * sink its sealed offsets go to. Metrics get a view of the same parts (struct metrics_view).
+ *
+ * Threads: the control thread (the caller of engine_run) runs the control loop: Kafka
+ * rebalances and commit results (inside kafka_consumer_poll), signals, status lines, readiness;
+ * the loader thread reloads the dimensions; the workers run the event path. The control thread
+ * and the loader write the shared state below through atomics; workers never wait for either.
+ */
 #include "engine.h"
 
 #include <errno.h>
@@ -6,7 +18,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdio.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -15,22 +28,55 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <librdkafka/rdkafka.h>
 #include <numa.h>
 
+#include "dimpub.h"
+#include "dimset.h"
+#include "epoch.h"
 #include "kafka.h"
 #include "log.h"
 #include "manifest.h"
 #include "metrics.h"
+#include "now.h"
+#include "numa_place.h"
 #include "seg.h"
+#include "source_file.h"
+#include "worker.h"
 
+#define ENGINE_WORKERS_MAX 256
 #define ENGINE_TICK_MS 100
 #define ENGINE_STATUS_INTERVAL_MS 10000
 /* Longest a revocation waits for the workers to seal what they read. */
 #define ENGINE_FLUSH_WAIT_MS 60000
 
-struct engine_control {
-	struct engine *e;
+struct engine {
+	struct config cfg;
+	const char *input_path;      /* --input, or NULL: Kafka */
+	const char *input_name;      /* the _topic of its rows: the file's name, or "stdin" */
+	int input_fd;                /* -1: none */
+	struct place_plan plan;
+	uint32_t worker_count;
+	struct worker *workers;
+	struct kafka_consumer *consumer; /* NULL when reading --input */
+
+	/* What the workers share, each through its worker_env. */
+	struct dimpub dims;          /* one slot per replica */
+	uint32_t replica_count;      /* 1, or (numa = replicate) one per node with workers */
+	int replica_node[PLACE_NODES_MAX]; /* NUMA node a replica's memory is bound to (-1: none) */
+	_Atomic bool stop;           /* stop fetching, close the last epoch, exit */
+	_Atomic uint64_t flush_req;  /* workers close an epoch when this moves past their ack */
+	/* Next offset per partition the workers have sealed since start (-1: none). */
+	_Atomic int64_t sealed_next[EPOCH_PARTITIONS_MAX];
+	/* Next offset per partition of the topic as the manifests gave it at start (-1: none). */
+	int64_t manifest_next[EPOCH_PARTITIONS_MAX];
+
+	/* What metrics reads. */
+	struct metrics_gauges gauges;
+	const struct worker_stats *worker_stats[ENGINE_WORKERS_MAX];
+	int64_t started_ms;
+	struct metrics *metrics;
+
+	/* The control thread's own. */
 	int sigfd;
 	pthread_t loader;
 	_Atomic bool loader_running;
@@ -42,17 +88,18 @@ struct engine_control {
 	double workers_started_cpu_s; /* process CPU time (user + system) when workers started */
 };
 
-int64_t engine_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void engine_sleep_ms(int ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
 	nanosleep(&ts, NULL);
+}
+
+/* Makes every worker's poll return now (to see the stop flag or a flush request). */
+static void engine_wake_workers(struct engine *e)
+{
+	for (uint32_t k = 0; k < e->worker_count; k++)
+		if (e->workers[k].env.source)
+			source_wake(e->workers[k].env.source);
 }
 
 /* ---- offsets ---- */
@@ -60,13 +107,35 @@ static void engine_sleep_ms(int ms)
 /* The next offset this process has sealed for partition (-1: none). */
 static int64_t engine_sealed_next(struct engine *e, int32_t p)
 {
-	int64_t best = -1;
-	for (uint32_t k = 0; k < e->worker_count; k++) {
-		int64_t v = atomic_load_explicit(&e->workers[k].sealed_next[p], memory_order_acquire);
-		if (v > best)
-			best = v;
+	return atomic_load_explicit(&e->sealed_next[p], memory_order_acquire);
+}
+
+/*
+ * A worker published an epoch (on its thread): its offsets are sealed here, so a partition that
+ * moves starts after them, and they are committed to the group (asynchronously: the manifest
+ * already holds the truth).
+ */
+static void engine_on_sealed(void *ctx, const struct manifest_range *ranges, uint32_t count)
+{
+	struct engine *e = ctx;
+	struct kafka_offset commit[256];
+	size_t n = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		int32_t p = ranges[i].partition;
+		int64_t cur = atomic_load_explicit(&e->sealed_next[p], memory_order_relaxed);
+		while (ranges[i].next > cur &&
+		       !atomic_compare_exchange_weak_explicit(&e->sealed_next[p], &cur, ranges[i].next,
+							      memory_order_release,
+							      memory_order_relaxed))
+			;
+		if (!e->consumer)
+			continue;
+		commit[n++] = (struct kafka_offset){p, ranges[i].next};
+		if (n == sizeof(commit) / sizeof(commit[0]) || i + 1 == count) {
+			kafka_commit(e->consumer, commit, n);
+			n = 0;
+		}
 	}
-	return best;
 }
 
 /*
@@ -79,7 +148,7 @@ static void engine_commit_sync(struct engine *e, const int32_t *partitions, size
 	size_t n = 0;
 	for (size_t i = 0; i < count; i++) {
 		int32_t p = partitions[i];
-		if (p < 0 || p >= WORKER_PARTITIONS_MAX)
+		if (p < 0 || p >= EPOCH_PARTITIONS_MAX)
 			continue;
 		int64_t next = engine_sealed_next(e, p);
 		if (next < 0)
@@ -94,14 +163,17 @@ static void engine_commit_sync(struct engine *e, const int32_t *partitions, size
 		kafka_commit_sync(e->consumer, offsets, n);
 }
 
-/* Asks every worker to close its epoch and waits (bounded) until all did. */
+static void engine_signal_read(struct engine *e);
+
+/*
+ * Asks every worker to close its epoch and waits (bounded) until all did. Signals are read
+ * meanwhile: a SIGTERM makes a worker stuck on a full disk give up, so the wait ends.
+ */
 static int engine_flush_workers(struct engine *e)
 {
 	uint64_t req = atomic_fetch_add(&e->flush_req, 1) + 1;
-	for (uint32_t k = 0; k < e->worker_count; k++)
-		if (e->consumer)
-			kafka_worker_wake(e->consumer, k);
-	int64_t deadline = engine_now_ms() + ENGINE_FLUSH_WAIT_MS;
+	engine_wake_workers(e);
+	int64_t deadline = now_wall_ms() + ENGINE_FLUSH_WAIT_MS;
 	for (;;) {
 		bool all = true;
 		for (uint32_t k = 0; k < e->worker_count; k++) {
@@ -111,137 +183,190 @@ static int engine_flush_workers(struct engine *e)
 		}
 		if (all)
 			return 0;
-		if (engine_now_ms() > deadline) {
+		if (now_wall_ms() > deadline) {
 			log_error("engine", "workers did not seal within %d ms", ENGINE_FLUSH_WAIT_MS);
 			return -ETIMEDOUT;
 		}
 		engine_sleep_ms(1);
+		engine_signal_read(e);
 	}
 }
+
+/* ---- the consumer's hooks (control thread) ---- */
 
 static void engine_on_revoke(void *ctx, const int32_t *partitions, size_t count,
 			     enum kafka_revoke_reason reason)
 {
-	struct engine_control *ctl = ctx;
+	struct engine *e = ctx;
 	log_info("engine", "%zu partitions revoked (%s): sealing their rows first", count,
 		 reason == KAFKA_REVOKE_LOST ? "lost" : reason == KAFKA_REVOKE_CLOSE ? "close"
 										 : "rebalance");
-	if (reason == KAFKA_REVOKE_REBALANCE && engine_flush_workers(ctl->e) == 0)
-		engine_commit_sync(ctl->e, partitions, count);
+	if (reason == KAFKA_REVOKE_REBALANCE && engine_flush_workers(e) == 0)
+		engine_commit_sync(e, partitions, count);
 	else if (reason == KAFKA_REVOKE_CLOSE)
-		engine_commit_sync(ctl->e, partitions, count);
+		engine_commit_sync(e, partitions, count);
 }
 
 static void engine_on_assigned(void *ctx, const int32_t *partitions, size_t count)
 {
-	struct engine_control *ctl = ctx;
+	struct engine *e = ctx;
 	char list[512];
 	size_t off = 0;
 	for (size_t i = 0; i < count && off + 32 < sizeof(list); i++)
 		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%" PRId32 "->w%d",
 					i ? " " : "", partitions[i],
-					kafka_partition_worker(ctl->e->consumer, partitions[i]));
+					kafka_partition_worker(e->consumer, partitions[i]));
 	log_info("engine", "%zu partitions assigned: %s", count, list);
 }
 
 static void engine_on_commit(void *ctx, int32_t partition, int64_t offset, int err)
 {
-	struct engine_control *ctl = ctx;
-	if (err) {
+	(void)ctx;
+	if (err)
 		log_warn("engine", "commit of partition %" PRId32 " offset %" PRId64 " failed: %s "
 			 "(the manifest holds it; the next commit covers it)",
-			 partition, offset, rd_kafka_err2str((rd_kafka_resp_err_t)err));
-		return;
-	}
-	if (partition >= 0 && partition < WORKER_PARTITIONS_MAX &&
-	    offset > atomic_load(&ctl->e->committed[partition]))
-		atomic_store(&ctl->e->committed[partition], offset);
+			 partition, offset, kafka_err_str(err));
 }
 
-/* ---- reload ---- */
+/*
+ * Where an assigned partition starts: after the last offset this instance sealed (its manifest,
+ * or its workers since start), unless the group committed further (another member sealed more
+ * since); with neither, the committed offset, then auto.offset.reset.
+ */
+static int64_t engine_start_offset(void *ctx, int32_t partition)
+{
+	struct engine *e = ctx;
+	if (partition < 0 || partition >= EPOCH_PARTITIONS_MAX)
+		return KAFKA_OFFSET_INVALID;
+	int64_t mine = e->manifest_next[partition];
+	int64_t sealed = engine_sealed_next(e, partition);
+	if (sealed > mine)
+		mine = sealed;
+	if (mine < 0)
+		return KAFKA_OFFSET_INVALID;
+	int64_t committed = kafka_committed(e->consumer, partition, 10000);
+	int64_t start = committed > mine ? committed : mine;
+	log_info("engine", "partition %" PRId32 ": starting at offset %" PRId64 " (sealed here: %"
+		 PRId64 ", committed: %" PRId64 ")", partition, start, mine, committed);
+	return start;
+}
+
+static int engine_consumer(struct engine *e)
+{
+	const struct config *cfg = &e->cfg;
+	struct kafka_property props[CONFIG_KAFKA_PROPS_MAX];
+	for (size_t i = 0; i < cfg->kafka_prop_count; i++)
+		props[i] = (struct kafka_property){cfg->kafka_props[i].key, cfg->kafka_props[i].value};
+	struct kafka_config kcfg = {
+		.brokers = cfg->brokers,
+		.topic = cfg->topic,
+		.group_id = cfg->group_id,
+		.properties = props,
+		.property_count = cfg->kafka_prop_count,
+		.worker_count = e->worker_count,
+		.placement = &e->plan,
+		.hooks = {
+			.ctx = e,
+			.start_offset = engine_start_offset,
+			.assigned = engine_on_assigned,
+			.revoke = engine_on_revoke,
+			.commit_done = engine_on_commit,
+		},
+	};
+	return kafka_consumer_new(&kcfg, &e->consumer);
+}
+
+/* ---- dimensions and their reload ---- */
 
 static void engine_dim_gauges(struct engine *e, const struct dimset *set)
 {
 	for (size_t d = 0; d < set->count; d++) {
 		const struct dim *dim = set->dims[d].table->dim;
-		atomic_store(&e->dim_rows[d], dim_rows(dim));
-		atomic_store(&e->dim_bytes[d], dim_bytes(dim));
-		atomic_store(&e->dim_huge_mode[d], (int)dim_huge_mode(dim));
+		atomic_store(&e->gauges.dim_rows[d], dim_rows(dim));
+		atomic_store(&e->gauges.dim_bytes[d], dim_bytes(dim));
+		atomic_store(&e->gauges.dim_huge_mode[d], (int)dim_huge_mode(dim));
 	}
+}
+
+/* A reload loaded nothing new (or failed): next[0..count) are released, the old set stays. */
+static void engine_reload_keep(struct engine *e, struct dimset **next, uint32_t count, int rc,
+			       int64_t t0)
+{
+	for (uint32_t r = 0; r < count; r++)
+		dimset_free(next[r]);
+	if (rc < 0) {
+		atomic_fetch_add(&e->gauges.reload_failures, 1);
+		log_error("engine", "reload failed (%s): still serving dimension set %" PRIu64,
+			  strerror(-rc), dimpub_get(&e->dims, 0)->generation);
+		return;
+	}
+	log_info("engine", "reload: no dimension source changed");
+	atomic_store(&e->gauges.reload_last_success_ms, now_wall_ms());
+	atomic_store(&e->gauges.reload_last_duration_ms, (uint64_t)(now_wall_ms() - t0));
 }
 
 static void *engine_loader_main(void *arg)
 {
-	struct engine_control *ctl = arg;
-	struct engine *e = ctl->e;
+	struct engine *e = arg;
 	struct dimset *old[PLACE_NODES_MAX], *next[PLACE_NODES_MAX];
 	unsigned loaded = 0;
-	int64_t t0 = engine_now_ms();
+	int64_t t0 = now_wall_ms();
 	int rc = 0;
 	uint32_t r;
-	for (r = 0; r < e->replica_count; r++)
-		old[r] = atomic_load(&e->dimsets[r]);
 	for (r = 0; r < e->replica_count && rc == 0; r++) {
 		unsigned n = 0;
-		rc = dimset_load(&e->cfg, old[r], 0, e->replica_node[r], &next[r], &n);
+		rc = dimset_load(&e->cfg, dimpub_get(&e->dims, r), 0, e->replica_node[r], &next[r],
+				 &n);
 		loaded += n;
 	}
-	if (rc < 0) {
-		for (uint32_t i = 0; i + 1 < r; i++)
-			dimset_free(next[i]);
-		atomic_fetch_add(&e->reload_failures, 1);
-		log_error("engine", "reload failed (%s): still serving dimension set %" PRIu64,
-			  strerror(-rc), old[0]->generation);
+	if (rc < 0 || loaded == 0) {
+		engine_reload_keep(e, next, rc < 0 ? r - 1 : r, rc, t0);
 		goto out;
 	}
-	if (loaded == 0) {
-		log_info("engine", "reload: no dimension source changed");
-		atomic_store(&e->reload_last_success_ms, engine_now_ms());
-		atomic_store(&e->reload_last_duration_ms, (uint64_t)(engine_now_ms() - t0));
-		for (r = 0; r < e->replica_count; r++)
-			dimset_free(next[r]);
-		goto out;
-	}
-	for (r = 0; r < e->replica_count; r++)
-		atomic_store_explicit(&e->dimsets[r], next[r], memory_order_release);
-	/* The old sets are freed once every running worker has moved to its new one. */
-	for (;;) {
-		bool all = true;
-		for (uint32_t k = 0; k < e->worker_count; k++) {
-			if (atomic_load(&e->workers[k].done))
-				continue;
-			if (atomic_load(&e->dimset_generation_seen[k]) !=
-			    next[e->workers[k].replica]->generation)
-				all = false;
-		}
-		if (all)
-			break;
-		engine_sleep_ms(1);
-	}
-	for (r = 0; r < e->replica_count; r++)
-		dimset_free(old[r]);
+	/* The old sets are freed once no worker can hold them (dimpub.h). */
+	dimpub_publish(&e->dims, next, old);
+	dimpub_retire(old, e->replica_count);
 	engine_dim_gauges(e, next[0]);
-	atomic_store(&e->reload_last_success_ms, engine_now_ms());
-	atomic_store(&e->reload_last_duration_ms, (uint64_t)(engine_now_ms() - t0));
-	atomic_fetch_add(&e->reloads, 1);
+	atomic_store(&e->gauges.reload_last_success_ms, now_wall_ms());
+	atomic_store(&e->gauges.reload_last_duration_ms, (uint64_t)(now_wall_ms() - t0));
+	atomic_fetch_add(&e->gauges.reloads, 1);
 	log_info("engine", "reload: dimension set %" PRIu64 " in use (%u tables loaded over %u "
 		 "replica(s)) after %" PRId64 " ms", next[0]->generation, loaded, e->replica_count,
-		 engine_now_ms() - t0);
+		 now_wall_ms() - t0);
 out:
-	atomic_store(&ctl->loader_running, false);
+	atomic_store(&e->loader_running, false);
 	return NULL;
+}
+
+static void engine_reload_start(struct engine *e)
+{
+	if (atomic_load(&e->loader_running)) {
+		log_info("engine", "reload already running");
+		return;
+	}
+	if (e->loader_started)
+		pthread_join(e->loader, NULL);
+	atomic_store(&e->loader_running, true);
+	int rc = pthread_create(&e->loader, NULL, engine_loader_main, e);
+	if (rc != 0) {
+		atomic_store(&e->loader_running, false);
+		log_error("engine", "cannot start the reload thread: %s", strerror(rc));
+		return;
+	}
+	e->loader_started = true;
 }
 
 /*
  * The dimension replicas: one per node with workers when numa = replicate and the plan spans
- * several nodes, bound to their node where the machine has it; else one set.
+ * several nodes, bound to their node where the machine has it; else one set. Sets each worker's
+ * slot.
  */
 static void engine_replicas(struct engine *e)
 {
 	e->replica_count = 1;
 	e->replica_node[0] = -1;
 	for (uint32_t k = 0; k < e->worker_count; k++)
-		e->workers[k].replica = 0;
+		e->workers[k].env.dims_slot = 0;
 	if (e->cfg.numa != CONFIG_NUMA_REPLICATE || e->plan.node_count < 2)
 		return;
 	bool bindable = numa_available() >= 0;
@@ -257,26 +382,27 @@ static void engine_replicas(struct engine *e)
 		int node = place_worker_node(&e->plan, k);
 		for (uint32_t i = 0; i < e->plan.node_count; i++)
 			if (e->plan.node_id[i] == node)
-				e->workers[k].replica = i;
+				e->workers[k].env.dims_slot = i;
 	}
 }
 
-static void engine_reload_start(struct engine_control *ctl)
+/* The first set of every replica, published. */
+static int engine_dims_load(struct engine *e)
 {
-	if (atomic_load(&ctl->loader_running)) {
-		log_info("engine", "reload already running");
-		return;
+	struct dimset *sets[PLACE_NODES_MAX];
+	for (uint32_t r = 0; r < e->replica_count; r++) {
+		int rc = dimset_load(&e->cfg, NULL, 0, e->replica_node[r], &sets[r], NULL);
+		if (rc < 0) {
+			log_error("engine", "loading the dimensions failed: not starting");
+			for (uint32_t i = 0; i < r; i++)
+				dimset_free(sets[i]);
+			return rc;
+		}
 	}
-	if (ctl->loader_started)
-		pthread_join(ctl->loader, NULL);
-	atomic_store(&ctl->loader_running, true);
-	int rc = pthread_create(&ctl->loader, NULL, engine_loader_main, ctl);
-	if (rc != 0) {
-		atomic_store(&ctl->loader_running, false);
-		log_error("engine", "cannot start the reload thread: %s", strerror(rc));
-		return;
-	}
-	ctl->loader_started = true;
+	dimpub_init(&e->dims, sets, e->replica_count);
+	engine_dim_gauges(e, dimpub_get(&e->dims, 0));
+	atomic_store(&e->gauges.reload_last_success_ms, now_wall_ms());
+	return 0;
 }
 
 /* ---- setup ---- */
@@ -310,59 +436,69 @@ static int engine_plan(struct engine *e)
 	return rc;
 }
 
-/* Splits a regular input file into one line-aligned range per worker. */
-static int engine_input_split(struct engine *e, int fd, const char *name)
+/* Opens --input and gives each worker its range of it; a pipe is read by one worker. */
+static int engine_input_sources(struct engine *e)
 {
-	struct stat st;
-	if (fstat(fd, &st) != 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode) || e->worker_count == 1 || st.st_size < (1 << 20)) {
-		e->worker_count = S_ISREG(st.st_mode) ? e->worker_count : 1;
-		for (uint32_t k = 0; k < e->worker_count; k++) {
-			struct worker_input *in = &e->workers[k].input;
-			*in = (struct worker_input){fd, name, 0, S_ISREG(st.st_mode) ? 0 : -1, 0};
-		}
-		e->workers[0].input.end = S_ISREG(st.st_mode) ? st.st_size : -1;
-		return 0;
+	if (strcmp(e->input_path, "-") == 0)
+		e->input_fd = dup(STDIN_FILENO);
+	else
+		e->input_fd = open(e->input_path, O_RDONLY | O_CLOEXEC);
+	if (e->input_fd < 0) {
+		int rc = -errno;
+		log_error("engine", "--input %s: %s", e->input_path, strerror(-rc));
+		return rc;
 	}
-	/* Cut points at line starts; each range's first line index is the newlines before it. */
-	int64_t size = st.st_size, prev = 0, lines = 0;
-	char *buf = malloc(1 << 20);
-	if (!buf)
-		return -ENOMEM;
+	struct source_file_range ranges[ENGINE_WORKERS_MAX];
+	int n = source_file_split(e->input_fd, e->worker_count, ranges);
+	if (n < 0)
+		return n;
+	e->worker_count = (uint32_t)n;
 	for (uint32_t k = 0; k < e->worker_count; k++) {
-		int64_t cut = k + 1 == e->worker_count ? size : size * (k + 1) / e->worker_count;
-		/* Move the cut after the next newline. */
-		while (cut < size) {
-			ssize_t n = pread(fd, buf, 4096, cut - 1);
-			if (n <= 0)
-				break;
-			char *nl = memchr(buf, '\n', (size_t)n);
-			if (nl) {
-				cut += nl - buf;
-				break;
-			}
-			cut += n;
-		}
-		if (cut > size || cut < prev)
-			cut = cut < prev ? prev : size;
-		e->workers[k].input = (struct worker_input){fd, name, prev, cut, lines};
-		for (int64_t pos = prev; pos < cut;) {
-			size_t want = (size_t)(cut - pos < (1 << 20) ? cut - pos : (1 << 20));
-			ssize_t n = pread(fd, buf, want, pos);
-			if (n <= 0)
-				break;
-			for (char *c = buf; (c = memchr(c, '\n', (size_t)(buf + n - c))); c++)
-				lines++;
-			pos += n;
-		}
-		prev = cut;
+		int rc = source_file_new(e->input_fd, e->input_name, &ranges[k],
+					 &e->workers[k].env.source);
+		if (rc < 0)
+			return rc;
 	}
-	free(buf);
 	return 0;
 }
 
-static int engine_signals(struct engine_control *ctl)
+/* The consumer, and each worker's queue of it as the worker's source. */
+static int engine_kafka_sources(struct engine *e)
+{
+	int rc = engine_consumer(e);
+	for (uint32_t k = 0; k < e->worker_count && rc == 0; k++)
+		rc = kafka_source_new(e->consumer, k, e->cfg.batch_events, &e->workers[k].env.source);
+	return rc;
+}
+
+/* Reads the manifests (what was sealed, where each partition resumes); drops open segments. */
+static int engine_recover(struct engine *e)
+{
+	const struct config *cfg = &e->cfg;
+	struct manifest_recovery rec;
+	const char *topic = e->input_path ? e->input_name : cfg->topic;
+	int rc = manifest_recover(cfg->output_dir, cfg->instance, topic, cfg->dead_letter_dir,
+				  e->manifest_next, EPOCH_PARTITIONS_MAX, &rec);
+	if (rc < 0) {
+		log_error("engine", "%s: manifest recovery failed: %s", cfg->output_dir, strerror(-rc));
+		return rc;
+	}
+	if (rec.files)
+		log_info("engine", "manifest: %u files, %" PRIu64 " sealed epochs; %u synced segments "
+			 "made visible, %u missing, %u torn records cut, %" PRIu64
+			 " dead-letter bytes cut", rec.files, rec.records, rec.segments_renamed,
+			 rec.segments_missing, rec.torn, rec.deadletter_cut);
+	unsigned removed = 0;
+	rc = seg_dir_clean_tmp(cfg->output_dir, cfg->instance, &removed);
+	if (rc < 0)
+		return rc;
+	if (removed)
+		log_info("engine", "removed %u open segments (.native.tmp) of an earlier run: their "
+			 "rows are consumed again", removed);
+	return 0;
+}
+
+static int engine_signals(struct engine *e)
 {
 	sigset_t set;
 	sigemptyset(&set);
@@ -372,26 +508,116 @@ static int engine_signals(struct engine_control *ctl)
 	/* Blocked before any thread starts, so every thread inherits the mask. */
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
 		return -errno;
-	ctl->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (ctl->sigfd < 0)
+	e->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (e->sigfd < 0)
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
 	return 0;
 }
 
-static void engine_signal_read(struct engine_control *ctl)
+/* A new engine for cfg: its flags and tables initialised, nothing opened yet. */
+static struct engine *engine_new(const struct config *cfg, const char *input_path)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->cfg = *cfg;
+	e->input_path = input_path;
+	const char *slash = input_path ? strrchr(input_path, '/') : NULL;
+	e->input_name = !input_path ? NULL
+			: strcmp(input_path, "-") == 0 ? "stdin"
+			: slash ? slash + 1 : input_path;
+	e->input_fd = -1;
+	e->sigfd = -1;
+	e->worker_count = (uint32_t)(cfg->cpu_count > ENGINE_WORKERS_MAX ? ENGINE_WORKERS_MAX
+									 : cfg->cpu_count);
+	e->started_ms = now_wall_ms();
+	e->status_ms = e->started_ms;
+	e->next_status_ms = e->started_ms + ENGINE_STATUS_INTERVAL_MS;
+	e->next_reload_ms = e->started_ms + cfg->reload_interval_ms;
+	for (int32_t p = 0; p < EPOCH_PARTITIONS_MAX; p++) {
+		e->manifest_next[p] = -1;
+		atomic_init(&e->sealed_next[p], -1);
+	}
+	return e;
+}
+
+/*
+ * Everything before the workers start: signals, recovery, the input (sources), the placement
+ * plan, the dimension replicas, the consumer. Returns 0 or -errno (logged).
+ */
+static int engine_setup(struct engine *e)
+{
+	int rc = engine_signals(e);
+	if (rc < 0) {
+		log_error("engine", "signal setup failed: %s", strerror(-rc));
+		return rc;
+	}
+	rc = engine_recover(e);
+	if (rc < 0)
+		return rc;
+	e->workers = calloc(e->worker_count, sizeof(*e->workers));
+	if (!e->workers)
+		return -ENOMEM;
+	if (e->input_path) {
+		rc = engine_input_sources(e);
+		if (rc < 0)
+			return rc;
+	}
+	rc = engine_plan(e);
+	if (rc < 0)
+		return rc;
+	engine_replicas(e);
+	rc = engine_dims_load(e);
+	if (rc < 0)
+		return rc;
+	if (!e->input_path)
+		rc = engine_kafka_sources(e);
+	return rc;
+}
+
+/* Destroys the sources, then leaves the group (the sources hold its messages). */
+static int engine_sources_close(struct engine *e)
+{
+	for (uint32_t k = 0; e->workers && k < e->worker_count; k++) {
+		source_destroy(e->workers[k].env.source);
+		e->workers[k].env.source = NULL;
+	}
+	int rc = 0;
+	if (e->consumer) {
+		rc = kafka_consumer_close(e->consumer);
+		e->consumer = NULL;
+	}
+	return rc;
+}
+
+/* Frees what setup made. Every worker has ended. */
+static void engine_free(struct engine *e)
+{
+	engine_sources_close(e);
+	dimpub_destroy(&e->dims);
+	if (e->input_fd >= 0)
+		close(e->input_fd);
+	free(e->workers);
+	if (e->sigfd >= 0)
+		close(e->sigfd);
+	free(e);
+}
+
+/* ---- status ---- */
+
+static void engine_signal_read(struct engine *e)
 {
 	struct signalfd_siginfo si;
-	while (read(ctl->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+	while (read(e->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			log_info("engine", "SIGHUP: reloading changed dimensions");
-			engine_reload_start(ctl);
-		} else if (!atomic_load(&ctl->e->stop)) {
+			engine_reload_start(e);
+		} else if (!atomic_load(&e->stop)) {
 			log_info("engine", "%s: stop fetching, seal, commit, leave the group",
 				 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-			atomic_store(&ctl->e->stop, true);
-			for (uint32_t k = 0; k < ctl->e->worker_count && ctl->e->consumer; k++)
-				kafka_worker_wake(ctl->e->consumer, k);
+			atomic_store(&e->stop, true);
+			engine_wake_workers(e);
 		}
 	}
 }
@@ -430,9 +656,8 @@ static void engine_status_stages(struct engine *e, double cpu_s)
 		 "(summed over workers):%s", (double)loop_ns / 1e9, cpu_s, e->worker_count, buf);
 }
 
-static void engine_status(struct engine_control *ctl, bool final)
+static void engine_status(struct engine *e, bool final)
 {
-	struct engine *e = ctl->e;
 	uint64_t events = 0, rows = 0, dead = 0, segments = 0, bytes = 0, stall = 0;
 	uint64_t lookups[CONFIG_DIMS_MAX] = {0}, misses[CONFIG_DIMS_MAX] = {0};
 	for (uint32_t k = 0; k < e->worker_count; k++) {
@@ -449,9 +674,9 @@ static void engine_status(struct engine_control *ctl, bool final)
 			misses[d] += atomic_load(&s->misses[d]);
 		}
 	}
-	int64_t now = engine_now_ms();
-	double secs = (double)(now - (final ? e->started_ms : ctl->status_ms)) / 1000.0;
-	double rate = secs > 0 ? (double)(events - (final ? 0 : ctl->status_events)) / secs : 0;
+	int64_t now = now_wall_ms();
+	double secs = (double)(now - (final ? e->started_ms : e->status_ms)) / 1000.0;
+	double rate = secs > 0 ? (double)(events - (final ? 0 : e->status_events)) / secs : 0;
 	char hits[512];
 	size_t off = 0;
 	for (size_t d = 0; d < e->cfg.dim_count && off < sizeof(hits) - 64; d++)
@@ -465,14 +690,46 @@ static void engine_status(struct engine_control *ctl, bool final)
 		 final ? "summary" : "status", events, rows, dead, segments, bytes, rate,
 		 (double)stall / 1e6, hits);
 	if (final)
-		engine_status_stages(e, engine_cpu_s() - ctl->workers_started_cpu_s);
-	ctl->status_events = events;
-	ctl->status_ms = now;
+		engine_status_stages(e, engine_cpu_s() - e->workers_started_cpu_s);
+	e->status_events = events;
+	e->status_ms = now;
 }
 
-static int engine_control_loop(struct engine_control *ctl)
+/*
+ * Readiness, and the first worker failure: recorded for /healthz, and the others are stopped.
+ * Returns whether every worker has ended; *failed whether one failed.
+ */
+static bool engine_workers_check(struct engine *e, bool *failed)
 {
-	struct engine *e = ctl->e;
+	bool all_done = true;
+	*failed = false;
+	for (uint32_t k = 0; k < e->worker_count; k++) {
+		struct worker *w = &e->workers[k];
+		if (!atomic_load(&w->done)) {
+			all_done = false;
+		} else if (w->exit_code < 0 && !*failed) {
+			*failed = true;
+			if (!atomic_load(&e->gauges.failed)) {
+				atomic_store(&e->gauges.failed_worker, k);
+				atomic_store(&e->gauges.failed_errno, -w->exit_code);
+			}
+		}
+	}
+	bool running = !atomic_load(&e->stop);
+	atomic_store(&e->gauges.ready,
+		     running && (!e->consumer || kafka_assigned_count(e->consumer) > 0));
+	if (*failed)
+		atomic_store(&e->gauges.failed, true);
+	if (*failed && running) {
+		log_error("engine", "a worker failed: stopping the others");
+		atomic_store(&e->stop, true);
+		engine_wake_workers(e);
+	}
+	return all_done;
+}
+
+static int engine_control_loop(struct engine *e)
+{
 	int rc = 0;
 	for (;;) {
 		if (e->consumer) {
@@ -482,57 +739,131 @@ static int engine_control_loop(struct engine_control *ctl)
 				atomic_store(&e->stop, true);
 			}
 		} else {
-			struct pollfd pfd = {ctl->sigfd, POLLIN, 0};
+			struct pollfd pfd = {e->sigfd, POLLIN, 0};
 			poll(&pfd, 1, ENGINE_TICK_MS);
 		}
-		engine_signal_read(ctl);
-		int64_t now = engine_now_ms();
-		if (e->cfg.reload_interval_ms && now >= ctl->next_reload_ms) {
-			ctl->next_reload_ms = now + e->cfg.reload_interval_ms;
-			engine_reload_start(ctl);
+		engine_signal_read(e);
+		int64_t now = now_wall_ms();
+		if (e->cfg.reload_interval_ms && now >= e->next_reload_ms) {
+			e->next_reload_ms = now + e->cfg.reload_interval_ms;
+			engine_reload_start(e);
 		}
-		if (now >= ctl->next_status_ms) {
-			ctl->next_status_ms = now + ENGINE_STATUS_INTERVAL_MS;
-			engine_status(ctl, false);
+		if (now >= e->next_status_ms) {
+			e->next_status_ms = now + ENGINE_STATUS_INTERVAL_MS;
+			engine_status(e, false);
 		}
-		bool all_done = true, failed = false;
-		for (uint32_t k = 0; k < e->worker_count; k++) {
-			if (!atomic_load(&e->workers[k].done))
-				all_done = false;
-			else if (e->workers[k].exit_code < 0)
-				failed = true;
-		}
-		if (e->consumer)
-			atomic_store(&e->ready, !atomic_load(&e->stop) &&
-						  kafka_assigned_count(e->consumer) > 0);
-		else
-			atomic_store(&e->ready, !atomic_load(&e->stop));
-		if (failed)
-			atomic_store(&e->failed, true);
-		if (failed && !atomic_load(&e->stop)) {
-			log_error("engine", "a worker failed: stopping the others");
-			atomic_store(&e->stop, true);
-			for (uint32_t k = 0; k < e->worker_count && e->consumer; k++)
-				kafka_worker_wake(e->consumer, k);
-		}
-		if (all_done)
+		bool failed;
+		if (engine_workers_check(e, &failed))
 			return failed ? -EIO : rc;
 	}
 }
 
-int engine_check(const struct config *cfg, FILE *out)
+/* ---- running ---- */
+
+static void engine_log_start(struct engine *e)
 {
-	struct engine *e = calloc(1, sizeof(*e));
+	const struct config *cfg = &e->cfg;
+	const struct dimset *set = dimpub_get(&e->dims, 0);
+	log_info("engine", "enrichd %s: %u workers, %zu dimensions (%.1f MiB x %u replica(s)), "
+		 "output %s, %s", ENRICHD_VERSION, e->worker_count, set->count,
+		 (double)dimset_bytes(set) / (1 << 20), e->replica_count, cfg->output_dir,
+		 e->input_path ? "reading --input" : "consuming Kafka");
+	char io_cpus[256];
+	log_info("engine", "segment writes: %s, run on %s ([output] direct_io = %s, io_cpus = %s)",
+		 cfg->direct_io == CONFIG_DIRECT_IO_OFF ? "through the page cache" : "O_DIRECT",
+		 config_io_cpus_text(cfg, io_cpus, sizeof(io_cpus)),
+		 cfg->direct_io == CONFIG_DIRECT_IO_OFF ? "off" : "auto", cfg->io_cpus_spec);
+}
+
+/* Each worker's environment (its source and slot are set already), then its thread. */
+static int engine_workers_start(struct engine *e)
+{
+	for (uint32_t k = 0; k < e->worker_count; k++) {
+		struct worker_env *env = &e->workers[k].env;
+		env->index = k;
+		env->cpu = e->cfg.cpus[k];
+		env->cfg = &e->cfg;
+		env->dims = &e->dims;
+		env->stop = &e->stop;
+		env->flush_req = &e->flush_req;
+		env->sealed = (struct epoch_sink){engine_on_sealed, e};
+		e->worker_stats[k] = &e->workers[k].stats;
+	}
+	e->workers_started_cpu_s = engine_cpu_s();
+	for (uint32_t k = 0; k < e->worker_count; k++) {
+		int rc = worker_start(&e->workers[k]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int engine_metrics_start(struct engine *e)
+{
+	struct metrics_view view = {
+		.cfg = &e->cfg,
+		.started_ms = e->started_ms,
+		.worker_count = e->worker_count,
+		.worker_stats = e->worker_stats,
+		.gauges = &e->gauges,
+		.stopping = &e->stop,
+		.consumer = e->consumer,
+	};
+	return metrics_start(&e->metrics, e->cfg.metrics_listen, &view);
+}
+
+/*
+ * Starts the workers and the metrics server, runs the control loop until every worker has
+ * ended, then joins them and the loader. Returns 0 or the first failure.
+ */
+static int engine_serve(struct engine *e)
+{
+	engine_log_start(e);
+	int rc = engine_workers_start(e);
+	if (rc == 0 && e->cfg.metrics_listen[0])
+		rc = engine_metrics_start(e);
+	if (rc < 0) {
+		atomic_store(&e->stop, true);
+		engine_wake_workers(e);
+	}
+	int loop_rc = rc == 0 ? engine_control_loop(e) : rc;
+	for (uint32_t k = 0; k < e->worker_count; k++) {
+		int wrc = worker_join(&e->workers[k]);
+		if (wrc < 0 && loop_rc == 0)
+			loop_rc = wrc;
+	}
+	if (e->loader_started)
+		pthread_join(e->loader, NULL);
+	metrics_stop(e->metrics); /* it reads the consumer and the workers */
+	e->metrics = NULL;
+	return loop_rc;
+}
+
+int engine_run(const struct config *cfg, const char *input_path)
+{
+	log_level_set(cfg->log_level);
+	struct engine *e = engine_new(cfg, input_path);
 	if (!e)
 		return -ENOMEM;
-	e->cfg = *cfg;
-	e->worker_count = (uint32_t)(cfg->cpu_count > 256 ? 256 : cfg->cpu_count);
-	e->workers = calloc(e->worker_count, sizeof(*e->workers));
-	if (!e->workers) {
-		free(e);
-		return -ENOMEM;
+	int rc = engine_setup(e);
+	if (rc == 0) {
+		rc = engine_serve(e);
+		int crc = engine_sources_close(e);
+		if (crc < 0 && rc == 0)
+			rc = crc;
+		engine_status(e, true);
 	}
-	int rc = engine_plan(e);
+	engine_free(e);
+	return rc;
+}
+
+int engine_check(const struct config *cfg, FILE *out)
+{
+	struct engine *e = engine_new(cfg, NULL);
+	if (!e)
+		return -ENOMEM;
+	e->workers = calloc(e->worker_count, sizeof(*e->workers));
+	int rc = e->workers ? engine_plan(e) : -ENOMEM;
 	if (rc < 0)
 		goto out_free;
 	config_print(cfg, out);
@@ -541,7 +872,7 @@ int engine_check(const struct config *cfg, FILE *out)
 	engine_replicas(e);
 	for (uint32_t k = 0; k < e->worker_count; k++)
 		fprintf(out, "  worker %u: CPU %d, node %d, dimension replica %u\n", k, cfg->cpus[k],
-			place_worker_node(&e->plan, k), e->workers[k].replica);
+			place_worker_node(&e->plan, k), e->workers[k].env.dims_slot);
 	fprintf(out, "  partitions 0-23:");
 	for (int32_t p = 0; p < 24; p++)
 		fprintf(out, " %d->w%u", p, place_partition_worker(&e->plan, p));
@@ -568,223 +899,6 @@ int engine_check(const struct config *cfg, FILE *out)
 	if (kafka_config_check(cfg) < 0)
 		rc = -EINVAL;
 out_free:
-	free(e->workers);
-	free(e);
-	return rc;
-}
-
-/*
- * Where an assigned partition starts: after the last offset this instance sealed (its manifest,
- * or its workers since start), unless the group committed further (another member sealed more
- * since); with neither, the committed offset, then auto.offset.reset.
- */
-static int64_t engine_start_offset(void *ctx, int32_t partition)
-{
-	struct engine_control *ctl = ctx;
-	struct engine *e = ctl->e;
-	if (partition < 0 || partition >= WORKER_PARTITIONS_MAX)
-		return RD_KAFKA_OFFSET_INVALID;
-	int64_t mine = e->manifest_next[partition];
-	int64_t sealed = engine_sealed_next(e, partition);
-	if (sealed > mine)
-		mine = sealed;
-	if (mine < 0)
-		return RD_KAFKA_OFFSET_INVALID;
-	int64_t committed = kafka_committed(e->consumer, partition, 10000);
-	int64_t start = committed > mine ? committed : mine;
-	log_info("engine", "partition %" PRId32 ": starting at offset %" PRId64 " (sealed here: %"
-		 PRId64 ", committed: %" PRId64 ")", partition, start, mine, committed);
-	return start;
-}
-
-static int engine_consumer(struct engine_control *ctl)
-{
-	struct engine *e = ctl->e;
-	const struct config *cfg = &e->cfg;
-	struct kafka_property props[CONFIG_KAFKA_PROPS_MAX];
-	for (size_t i = 0; i < cfg->kafka_prop_count; i++)
-		props[i] = (struct kafka_property){cfg->kafka_props[i].key, cfg->kafka_props[i].value};
-	struct kafka_config kcfg = {
-		.brokers = cfg->brokers,
-		.topic = cfg->topic,
-		.group_id = cfg->group_id,
-		.properties = props,
-		.property_count = cfg->kafka_prop_count,
-		.worker_count = e->worker_count,
-		.placement = &e->plan,
-		.hooks = {
-			.ctx = ctl,
-			.start_offset = engine_start_offset,
-			.assigned = engine_on_assigned,
-			.revoke = engine_on_revoke,
-			.commit_done = engine_on_commit,
-		},
-	};
-	return kafka_consumer_new(&kcfg, &e->consumer);
-}
-
-int engine_run(const struct config *cfg, const char *input_path)
-{
-	struct engine *e = calloc(1, sizeof(*e));
-	struct engine_control *ctl = calloc(1, sizeof(*ctl));
-	int rc = -ENOMEM, input_fd = -1;
-	if (!e || !ctl)
-		goto out_free;
-	e->cfg = *cfg;
-	e->started_ms = engine_now_ms();
-	e->input_path = input_path;
-	ctl->e = e;
-	ctl->sigfd = -1;
-	ctl->status_ms = e->started_ms;
-	ctl->next_status_ms = e->started_ms + ENGINE_STATUS_INTERVAL_MS;
-	ctl->next_reload_ms = e->started_ms + cfg->reload_interval_ms;
-	for (int32_t p = 0; p < WORKER_PARTITIONS_MAX; p++)
-		atomic_init(&e->committed[p], -1);
-	log_level_set(cfg->log_level);
-	e->worker_count = (uint32_t)cfg->cpu_count;
-	if (e->worker_count > 256)
-		e->worker_count = 256;
-
-	rc = engine_signals(ctl);
-	if (rc < 0) {
-		log_error("engine", "signal setup failed: %s", strerror(-rc));
-		goto out_free;
-	}
-	for (int32_t p = 0; p < WORKER_PARTITIONS_MAX; p++)
-		e->manifest_next[p] = -1;
-	struct manifest_recovery recovery;
-	const char *input_slash = input_path ? strrchr(input_path, '/') : NULL;
-	const char *topic = !input_path ? cfg->topic
-			    : strcmp(input_path, "-") == 0 ? "stdin"
-			    : input_slash ? input_slash + 1 : input_path;
-	rc = manifest_recover(cfg->output_dir, cfg->instance, topic, cfg->dead_letter_dir,
-			      e->manifest_next, WORKER_PARTITIONS_MAX, &recovery);
-	if (rc < 0) {
-		log_error("engine", "%s: manifest recovery failed: %s", cfg->output_dir, strerror(-rc));
-		goto out_close_sig;
-	}
-	if (recovery.files)
-		log_info("engine", "manifest: %u files, %" PRIu64 " sealed epochs; %u synced segments "
-			 "made visible, %u missing, %u torn records cut, %" PRIu64
-			 " dead-letter bytes cut", recovery.files, recovery.records,
-			 recovery.segments_renamed, recovery.segments_missing, recovery.torn,
-			 recovery.deadletter_cut);
-	unsigned removed = 0;
-	rc = seg_dir_clean_tmp(cfg->output_dir, cfg->instance, &removed);
-	if (rc < 0)
-		goto out_close_sig;
-	if (removed)
-		log_info("engine", "removed %u open segments (.native.tmp) of an earlier run: their "
-			 "rows are consumed again", removed);
-
-	e->workers = calloc(e->worker_count, sizeof(*e->workers));
-	if (!e->workers) {
-		rc = -ENOMEM;
-		goto out_close_sig;
-	}
-	if (input_path) {
-		const char *name = input_path;
-		if (strcmp(input_path, "-") == 0) {
-			input_fd = dup(STDIN_FILENO);
-			name = "stdin";
-		} else {
-			input_fd = open(input_path, O_RDONLY | O_CLOEXEC);
-			const char *slash = strrchr(input_path, '/');
-			name = slash ? slash + 1 : input_path;
-		}
-		if (input_fd < 0) {
-			rc = -errno;
-			log_error("engine", "--input %s: %s", input_path, strerror(-rc));
-			goto out_free_workers;
-		}
-		rc = engine_input_split(e, input_fd, name);
-		if (rc < 0)
-			goto out_close_input;
-	} else {
-		for (uint32_t k = 0; k < e->worker_count; k++)
-			e->workers[k].input.fd = -1;
-	}
-	rc = engine_plan(e);
-	if (rc < 0)
-		goto out_close_input;
-	engine_replicas(e);
-	for (uint32_t r = 0; r < e->replica_count; r++) {
-		struct dimset *set;
-		rc = dimset_load(&e->cfg, NULL, 0, e->replica_node[r], &set, NULL);
-		if (rc < 0) {
-			log_error("engine", "loading the dimensions failed: not starting");
-			goto out_free_dims;
-		}
-		atomic_store(&e->dimsets[r], set);
-	}
-	struct dimset *set = atomic_load(&e->dimsets[0]);
-	engine_dim_gauges(e, set);
-	atomic_store(&e->reload_last_success_ms, engine_now_ms());
-	if (!input_path) {
-		rc = engine_consumer(ctl);
-		if (rc < 0)
-			goto out_free_dims;
-	}
-	for (uint32_t k = 0; k < e->worker_count; k++) {
-		struct worker *w = &e->workers[k];
-		w->index = k;
-		w->cpu = cfg->cpus[k];
-		w->node = place_worker_node(&e->plan, k);
-		w->engine = e;
-	}
-	log_info("engine", "enrichd %s: %u workers, %zu dimensions (%.1f MiB x %u replica(s)), "
-		 "output %s, %s", ENRICHD_VERSION, e->worker_count, set->count,
-		 (double)dimset_bytes(set) / (1 << 20), e->replica_count, cfg->output_dir,
-		 input_path ? "reading --input" : "consuming Kafka");
-	char io_cpus[256];
-	log_info("engine", "segment writes: %s, run on %s ([output] direct_io = %s, io_cpus = %s)",
-		 cfg->direct_io == CONFIG_DIRECT_IO_OFF ? "through the page cache" : "O_DIRECT",
-		 config_io_cpus_text(cfg, io_cpus, sizeof(io_cpus)),
-		 cfg->direct_io == CONFIG_DIRECT_IO_OFF ? "off" : "auto", cfg->io_cpus_spec);
-	ctl->workers_started_cpu_s = engine_cpu_s();
-	for (uint32_t k = 0; k < e->worker_count; k++) {
-		rc = worker_start(&e->workers[k]);
-		if (rc < 0) {
-			atomic_store(&e->stop, true);
-			break;
-		}
-	}
-	struct metrics *metrics = NULL;
-	if (rc == 0 && cfg->metrics_listen[0])
-		rc = metrics_start(&metrics, cfg->metrics_listen, e);
-	if (rc < 0)
-		atomic_store(&e->stop, true);
-	int loop_rc = rc == 0 ? engine_control_loop(ctl) : rc;
-	for (uint32_t k = 0; k < e->worker_count; k++) {
-		int wrc = worker_join(&e->workers[k]);
-		if (wrc < 0 && loop_rc == 0)
-			loop_rc = wrc;
-	}
-	if (ctl->loader_started)
-		pthread_join(ctl->loader, NULL);
-	metrics_stop(metrics); /* it reads the consumer and the workers */
-	if (e->consumer) {
-		int crc = kafka_consumer_close(e->consumer);
-		if (crc < 0 && loop_rc == 0)
-			loop_rc = crc;
-		e->consumer = NULL;
-	}
-	engine_status(ctl, true);
-	rc = loop_rc;
-
-out_free_dims:
-	for (uint32_t r = 0; r < e->replica_count; r++)
-		dimset_free(atomic_load(&e->dimsets[r]));
-out_close_input:
-	if (input_fd >= 0)
-		close(input_fd);
-out_free_workers:
-	free(e->workers);
-out_close_sig:
-	if (ctl->sigfd >= 0)
-		close(ctl->sigfd);
-out_free:
-	free(ctl);
-	free(e);
+	engine_free(e);
 	return rc;
 }

@@ -7,10 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "config.h"
 #include "log.h"
 
 #define KAFKA_ERRSTR_MAX 512
+
+_Static_assert(KAFKA_OFFSET_BEGINNING == RD_KAFKA_OFFSET_BEGINNING, "kafka.h offsets");
+_Static_assert(KAFKA_OFFSET_END == RD_KAFKA_OFFSET_END, "kafka.h offsets");
+_Static_assert(KAFKA_OFFSET_STORED == RD_KAFKA_OFFSET_STORED, "kafka.h offsets");
+_Static_assert(KAFKA_OFFSET_INVALID == RD_KAFKA_OFFSET_INVALID, "kafka.h offsets");
 
 /*
  * Per-partition state. queue is non-NULL exactly while the partition is assigned here; it is
@@ -42,7 +49,21 @@ struct kafka_consumer {
 	struct kafka_slot slots[KAFKA_PARTITIONS_MAX];
 	int32_t scratch[KAFKA_PARTITIONS_MAX]; /* partition ids handed to hooks (control thread) */
 	int32_t pause_scratch[KAFKA_PARTITIONS_MAX]; /* partitions to pause/resume, under lock */
+	/* The highest offset committed per partition (-1: none yet), for lag. */
+	_Atomic int64_t committed[KAFKA_PARTITIONS_MAX];
 };
+
+/* A worker's queue as its message source; msgs holds the batch handed out last. */
+struct kafka_source {
+	struct source base;
+	struct kafka_consumer *c;
+	uint32_t worker;
+	uint32_t cap;
+	uint32_t held;
+	rd_kafka_message_t *msgs[];
+};
+
+static void kafka_messages_destroy(rd_kafka_message_t **msgs, size_t count);
 
 /* Properties enrichd sets itself: a caller value would break the offset contract. */
 static const char *const kafka_managed_keys[] = {
@@ -286,6 +307,9 @@ static void kafka_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR && err == RD_KAFKA_RESP_ERR_NO_ERROR)
 			log_warn("kafka", "commit %s [%" PRId32 "] offset %" PRId64 ": %s",
 				 tp->topic, tp->partition, tp->offset, rd_kafka_err2str(tp->err));
+		if (perr == 0 && tp->partition >= 0 && tp->partition < KAFKA_PARTITIONS_MAX &&
+		    tp->offset > atomic_load(&c->committed[tp->partition]))
+			atomic_store(&c->committed[tp->partition], tp->offset);
 		if (c->hooks.commit_done != NULL)
 			c->hooks.commit_done(c->hooks.ctx, tp->partition, tp->offset, perr);
 	}
@@ -420,12 +444,9 @@ static void queue_drain(rd_kafka_queue_t *q)
 	}
 }
 
-int kafka_consumer_new(const struct kafka_config *cfg, struct kafka_consumer **out)
+/* The consumer's own part: hooks, plan, topic, worker slots, lock. Returns 0 or -errno. */
+static int consumer_alloc(const struct kafka_config *cfg, struct kafka_consumer **out)
 {
-	int rc = config_check(cfg);
-	if (rc != 0)
-		return rc;
-
 	struct kafka_consumer *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
@@ -435,7 +456,9 @@ int kafka_consumer_new(const struct kafka_config *cfg, struct kafka_consumer **o
 		c->plan = *cfg->placement;
 	else
 		place_plan_single_node(&c->plan, cfg->worker_count);
-	rc = pthread_mutex_init(&c->lock, NULL);
+	for (int32_t p = 0; p < KAFKA_PARTITIONS_MAX; p++)
+		atomic_init(&c->committed[p], -1);
+	int rc = pthread_mutex_init(&c->lock, NULL);
 	if (rc != 0) {
 		free(c);
 		return -rc;
@@ -447,22 +470,41 @@ int kafka_consumer_new(const struct kafka_config *cfg, struct kafka_consumer **o
 	c->workers = calloc(cfg->worker_count, sizeof(*c->workers));
 	if (c->workers == NULL)
 		goto out_free_topic;
+	*out = c;
+	return 0;
 
-	rc = -EINVAL;
+out_free_topic:
+	free(c->topic);
+out_free_consumer:
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	return rc;
+}
+
+static void consumer_free(struct kafka_consumer *c)
+{
+	free(c->workers);
+	free(c->topic);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* librdkafka's part: the handle, one queue per worker, the subscription. Returns 0 or -errno. */
+static int consumer_start(struct kafka_consumer *c, const struct kafka_config *cfg)
+{
 	rd_kafka_conf_t *conf = conf_build(c, cfg);
 	if (conf == NULL)
-		goto out_free_workers;
+		return -EINVAL;
 	char errstr[KAFKA_ERRSTR_MAX];
 	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
 	if (c->rk == NULL) {
 		log_error("kafka", "creating the consumer: %s", errstr);
 		rd_kafka_conf_destroy(conf);
-		goto out_free_workers;
+		return -EINVAL;
 	}
 	/* Serve librdkafka's main queue (logs, errors, commit results) in consumer_poll. */
 	rd_kafka_poll_set_consumer(c->rk);
 
-	rc = -EIO;
 	uint32_t queues = 0;
 	for (; queues < c->worker_count; queues++) {
 		c->workers[queues].queue = rd_kafka_queue_new(c->rk);
@@ -471,7 +513,6 @@ int kafka_consumer_new(const struct kafka_config *cfg, struct kafka_consumer **o
 			goto out_destroy_queues;
 		}
 	}
-
 	rd_kafka_topic_partition_list_t *subscription = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(subscription, c->topic, RD_KAFKA_PARTITION_UA);
 	rd_kafka_resp_err_t err = rd_kafka_subscribe(c->rk, subscription);
@@ -480,23 +521,33 @@ int kafka_consumer_new(const struct kafka_config *cfg, struct kafka_consumer **o
 		log_error("kafka", "subscribe to %s: %s", c->topic, rd_kafka_err2str(err));
 		goto out_destroy_queues;
 	}
-	log_info("kafka", "consumer for %s in group %s on %s: %u worker(s), %u node(s)", c->topic,
-		 cfg->group_id, cfg->brokers, c->worker_count, c->plan.node_count);
-	*out = c;
 	return 0;
 
 out_destroy_queues:
 	for (uint32_t w = 0; w < queues; w++)
 		rd_kafka_queue_destroy(c->workers[w].queue);
 	rd_kafka_destroy(c->rk);
-out_free_workers:
-	free(c->workers);
-out_free_topic:
-	free(c->topic);
-out_free_consumer:
-	pthread_mutex_destroy(&c->lock);
-	free(c);
-	return rc;
+	return -EIO;
+}
+
+int kafka_consumer_new(const struct kafka_config *cfg, struct kafka_consumer **out)
+{
+	int rc = config_check(cfg);
+	if (rc != 0)
+		return rc;
+	struct kafka_consumer *c;
+	rc = consumer_alloc(cfg, &c);
+	if (rc != 0)
+		return rc;
+	rc = consumer_start(c, cfg);
+	if (rc != 0) {
+		consumer_free(c);
+		return rc;
+	}
+	log_info("kafka", "consumer for %s in group %s on %s: %u worker(s), %u node(s)", c->topic,
+		 cfg->group_id, cfg->brokers, c->worker_count, c->plan.node_count);
+	*out = c;
+	return 0;
 }
 
 /* kafka_config_check's handle only reports on its configuration, not on its first connects. */
@@ -658,8 +709,13 @@ static size_t worker_filter(struct kafka_consumer *c, uint32_t worker, rd_kafka_
 	return kept;
 }
 
-int kafka_worker_poll(struct kafka_consumer *c, uint32_t worker, rd_kafka_message_t **msgs,
-		      size_t max, int timeout_ms)
+/*
+ * Moves up to max messages of worker's queue into msgs: waits up to timeout_ms for the first
+ * message (0: no wait), then takes what else is already there without waiting. Returns the
+ * number of data messages (0 on timeout), or -EIO if librdkafka failed (logged).
+ */
+static int kafka_worker_poll(struct kafka_consumer *c, uint32_t worker, rd_kafka_message_t **msgs,
+			     size_t max, int timeout_ms)
 {
 	if (worker >= c->worker_count || max == 0)
 		return -EINVAL;
@@ -684,7 +740,7 @@ int kafka_worker_poll(struct kafka_consumer *c, uint32_t worker, rd_kafka_messag
 	return (int)worker_filter(c, worker, msgs, (size_t)n);
 }
 
-void kafka_messages_destroy(rd_kafka_message_t **msgs, size_t count)
+static void kafka_messages_destroy(rd_kafka_message_t **msgs, size_t count)
 {
 	for (size_t i = 0; i < count; i++)
 		rd_kafka_message_destroy(msgs[i]);
@@ -756,9 +812,160 @@ uint32_t kafka_assigned_count(struct kafka_consumer *c)
 	return count;
 }
 
-rd_kafka_t *kafka_consumer_handle(struct kafka_consumer *c)
+int kafka_partition_state(struct kafka_consumer *c, int32_t partition,
+			  struct kafka_partition_state *out)
 {
-	return c->rk;
+	if (partition < 0 || partition >= KAFKA_PARTITIONS_MAX)
+		return -ENOENT;
+	pthread_mutex_lock(&c->lock);
+	bool assigned = c->slots[partition].queue != NULL;
+	uint32_t worker = c->slots[partition].worker;
+	pthread_mutex_unlock(&c->lock);
+	if (!assigned)
+		return -ENOENT;
+	int64_t low = -1, high = -1;
+	if (rd_kafka_get_watermark_offsets(c->rk, c->topic, partition, &low, &high) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR)
+		low = high = -1;
+	*out = (struct kafka_partition_state){
+		.partition = partition,
+		.worker = worker,
+		.committed = atomic_load_explicit(&c->committed[partition], memory_order_relaxed),
+		.low = low,
+		.high = high,
+	};
+	return 0;
+}
+
+const char *kafka_err_str(int err)
+{
+	return rd_kafka_err2str((rd_kafka_resp_err_t)err);
+}
+
+const char *kafka_version_str(void)
+{
+	return rd_kafka_version_str();
+}
+
+const char *kafka_rebalance_protocol(struct kafka_consumer *c)
+{
+	return rd_kafka_rebalance_protocol(c->rk);
+}
+
+int kafka_property_get(struct kafka_consumer *c, const char *key, char *value, size_t cap)
+{
+	size_t len = cap;
+	rd_kafka_conf_res_t res = rd_kafka_conf_get(rd_kafka_conf(c->rk), key, value, &len);
+	if (res == RD_KAFKA_CONF_UNKNOWN)
+		return -ENOENT;
+	if (res != RD_KAFKA_CONF_OK || len > cap)
+		return -ENOSPC;
+	return 0;
+}
+
+/* ---- a worker's queue as its message source ---- */
+
+static void kafka_source_release(struct source *src)
+{
+	struct kafka_source *ks = (struct kafka_source *)src;
+	kafka_messages_destroy(ks->msgs, ks->held);
+	ks->held = 0;
+}
+
+static int kafka_source_poll(struct source *src, struct source_msg *out, uint32_t max,
+			     uint32_t timeout_ms)
+{
+	struct kafka_source *ks = (struct kafka_source *)src;
+	kafka_source_release(src);
+	int n = kafka_worker_poll(ks->c, ks->worker, ks->msgs, max < ks->cap ? max : ks->cap,
+				  (int)timeout_ms);
+	if (n < 0)
+		return n;
+	ks->held = (uint32_t)n;
+	for (int i = 0; i < n; i++) {
+		const rd_kafka_message_t *km = ks->msgs[i];
+		int64_t ts = rd_kafka_message_timestamp(km, NULL);
+		out[i] = (struct source_msg){
+			.data = km->payload ? km->payload : "",
+			.len = (uint32_t)(km->len > UINT32_MAX ? UINT32_MAX : km->len),
+			.partition = km->partition,
+			.offset = km->offset,
+			.kafka_ms = ts < 0 ? 0 : ts,
+			.key = km->key,
+			.key_len = (uint32_t)(km->key_len > UINT32_MAX ? UINT32_MAX : km->key_len),
+			.handle = km,
+		};
+	}
+	return n;
+}
+
+static int kafka_source_pause(struct source *src)
+{
+	struct kafka_source *ks = (struct kafka_source *)src;
+	return kafka_worker_pause(ks->c, ks->worker);
+}
+
+static int kafka_source_resume(struct source *src)
+{
+	struct kafka_source *ks = (struct kafka_source *)src;
+	return kafka_worker_resume(ks->c, ks->worker);
+}
+
+static void kafka_source_wake(struct source *src)
+{
+	struct kafka_source *ks = (struct kafka_source *)src;
+	kafka_worker_wake(ks->c, ks->worker);
+}
+
+/* Headers are parsed by librdkafka on the first call for a message, not before. */
+static int kafka_source_header(const struct source *src, const struct source_msg *m,
+			       size_t index, struct source_header *out)
+{
+	(void)src;
+	rd_kafka_headers_t *hdrs;
+	if (!m->handle || rd_kafka_message_headers(m->handle, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return -ENOENT;
+	const char *name;
+	const void *value;
+	size_t size;
+	if (rd_kafka_header_get_all(hdrs, index, &name, &value, &size) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR)
+		return -ENOENT;
+	*out = (struct source_header){name, value, size};
+	return 0;
+}
+
+static void kafka_source_destroy(struct source *src)
+{
+	kafka_source_release(src);
+	free(src);
+}
+
+static const struct source_ops kafka_source_ops = {
+	.poll = kafka_source_poll,
+	.release = kafka_source_release,
+	.pause = kafka_source_pause,
+	.resume = kafka_source_resume,
+	.wake = kafka_source_wake,
+	.header = kafka_source_header,
+	.destroy = kafka_source_destroy,
+};
+
+int kafka_source_new(struct kafka_consumer *c, uint32_t worker, uint32_t batch_max,
+		     struct source **out)
+{
+	if (worker >= c->worker_count || batch_max == 0)
+		return -EINVAL;
+	struct kafka_source *ks = calloc(1, sizeof(*ks) + batch_max * sizeof(ks->msgs[0]));
+	if (!ks)
+		return -ENOMEM;
+	ks->base = (struct source){.ops = &kafka_source_ops, .topic = c->topic,
+				   .fetches_ahead = true};
+	ks->c = c;
+	ks->worker = worker;
+	ks->cap = batch_max;
+	*out = &ks->base;
+	return 0;
 }
 
 int kafka_consumer_close(struct kafka_consumer *c)
@@ -792,9 +999,6 @@ int kafka_consumer_close(struct kafka_consumer *c)
 	}
 	rd_kafka_destroy(c->rk);
 	log_info("kafka", "consumer for %s closed", c->topic);
-	free(c->workers);
-	free(c->topic);
-	pthread_mutex_destroy(&c->lock);
-	free(c);
+	consumer_free(c);
 	return rc;
 }

@@ -10,8 +10,10 @@
 
 #include "deadletter.h"
 #include "dimset.h"
+#include "epoch.h"
 #include "manifest.h"
 #include "native.h"
+#include "source.h"
 #include "worker.h"
 
 /* native.c carves each array of a block at this alignment. */
@@ -114,12 +116,12 @@ int memplan_compute(const struct config *cfg, struct memplan *out)
 	out->blocks = (uint64_t)cfg->open_segments * out->block;
 	out->pool = cfg->inflight_bytes > 2 * out->block ? cfg->inflight_bytes : 2 * out->block;
 	out->pool = (out->pool + 4095) / 4096 * 4096;
-	out->decode = 2 * (uint64_t)WORKER_INPUT_BUF_BYTES + (uint64_t)cfg->batch_events * 64;
+	out->decode = 2 * (uint64_t)SOURCE_MSG_BYTES_MAX + (uint64_t)cfg->batch_events * 128;
 	out->bookkeeping = DEADLETTER_BUF_BYTES +
 			   (uint64_t)MANIFEST_LINE_MAX *
-				   (WORKER_EPOCH_SEGMENTS_MAX + WORKER_PARTITIONS_MAX + 2) +
-			   MANIFEST_TOPIC_MAX + (uint64_t)WORKER_EPOCH_SEGMENTS_MAX * 1024 +
-			   (uint64_t)WORKER_PARTITIONS_MAX * 64 +
+				   (EPOCH_SEGMENTS_MAX + EPOCH_PARTITIONS_MAX + 2) +
+			   MANIFEST_TOPIC_MAX + (uint64_t)EPOCH_SEGMENTS_MAX * 1024 +
+			   (uint64_t)EPOCH_PARTITIONS_MAX * 64 +
 			   (uint64_t)cfg->open_segments * MEMPLAN_SEGMENT_BYTES +
 			   MEMPLAN_WORKER_STATE_BYTES;
 	out->kafka = out->workers *

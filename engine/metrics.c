@@ -13,10 +13,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <librdkafka/rdkafka.h>
 #include <microhttpd.h>
 
-#include "engine.h"
 #include "event.h"
 #include "huge.h"
 #include "kafka.h"
@@ -33,7 +31,7 @@
 
 struct metrics {
 	struct MHD_Daemon *daemon;
-	struct engine *engine;
+	struct metrics_view view;
 	uint16_t port;
 	/* The /metrics body; only the server's one thread uses it. */
 	char *buf;
@@ -156,24 +154,29 @@ static const char *const metrics_stage_names[WORKER_STAGE_COUNT] = {
 	[WORKER_STAGE_SEAL] = "seal",
 };
 
-static void render_workers(struct metrics_out *o, struct engine *e)
+/* The per-worker counters and gauges of metrics_worker_families. */
+static void render_worker_families(struct metrics_out *o, const struct metrics_view *v)
 {
 	size_t nf = sizeof(metrics_worker_families) / sizeof(metrics_worker_families[0]);
 	for (size_t f = 0; f < nf; f++) {
 		const struct metrics_worker_family *fam = &metrics_worker_families[f];
 		out_family(o, fam->name, fam->type, fam->help);
-		for (uint32_t k = 0; k < e->worker_count; k++)
+		for (uint32_t k = 0; k < v->worker_count; k++)
 			out_printf(o, "%s{worker=\"%" PRIu32 "\"} %" PRIu64 "\n", fam->name, k,
-				   stat_at(&e->workers[k].stats, fam->offset));
+				   stat_at(v->worker_stats[k], fam->offset));
 	}
+}
 
+/* Decode errors by reason, and join lookups and misses by dimension. */
+static void render_worker_reasons(struct metrics_out *o, const struct metrics_view *v)
+{
 	out_family(o, "enrichd_worker_decode_errors_total", "counter",
 		   "Messages the JSON decoder rejected (each also dead-lettered), by reason.");
-	for (uint32_t k = 0; k < e->worker_count; k++)
+	for (uint32_t k = 0; k < v->worker_count; k++)
 		for (int r = 1; r < EVENT_ERR_COUNT; r++)
 			out_printf(o, "enrichd_worker_decode_errors_total{worker=\"%" PRIu32
 				   "\",reason=\"%s\"} %" PRIu64 "\n", k, event_err_name(-r),
-				   load_u64(&e->workers[k].stats.decode_errors[r]));
+				   load_u64(&v->worker_stats[k]->decode_errors[r]));
 
 	static const char *const join_names[2] = {"enrichd_worker_join_lookups_total",
 						  "enrichd_worker_join_misses_total"};
@@ -184,47 +187,57 @@ static void render_workers(struct metrics_out *o, struct engine *e)
 	char label[METRICS_LABEL_MAX];
 	for (int j = 0; j < 2; j++) {
 		out_family(o, join_names[j], "counter", join_help[j]);
-		for (uint32_t k = 0; k < e->worker_count; k++) {
-			const struct worker_stats *s = &e->workers[k].stats;
-			for (size_t d = 0; d < e->cfg.dim_count && d < CONFIG_DIMS_MAX; d++)
+		for (uint32_t k = 0; k < v->worker_count; k++) {
+			const struct worker_stats *s = v->worker_stats[k];
+			for (size_t d = 0; d < v->cfg->dim_count && d < CONFIG_DIMS_MAX; d++)
 				out_printf(o, "%s{worker=\"%" PRIu32 "\",dimension=\"%s\"} %" PRIu64
 					   "\n", join_names[j], k,
-					   label_escape(label, e->cfg.dims[d].name),
+					   label_escape(label, v->cfg->dims[d].name),
 					   load_u64(j == 0 ? &s->lookups[d] : &s->misses[d]));
 		}
 	}
+}
 
+/* Time per stage, and the longest stalls. */
+static void render_worker_times(struct metrics_out *o, const struct metrics_view *v)
+{
 	out_family(o, "enrichd_worker_stage_seconds_total", "counter",
 		   "Time spent in each stage of the event path.");
-	for (uint32_t k = 0; k < e->worker_count; k++)
+	for (uint32_t k = 0; k < v->worker_count; k++)
 		for (int st = 0; st < WORKER_STAGE_COUNT; st++) {
 			out_printf(o, "enrichd_worker_stage_seconds_total{worker=\"%" PRIu32
 				   "\",stage=\"%s\"} ", k, metrics_stage_names[st]);
-			out_ns_as_s(o, load_u64(&e->workers[k].stats.stage_ns[st]));
+			out_ns_as_s(o, load_u64(&v->worker_stats[k]->stage_ns[st]));
 		}
 
 	out_family(o, "enrichd_worker_stall_max_seconds", "gauge",
 		   "Longest single epoch close (encode, seal, sync) since start.");
-	for (uint32_t k = 0; k < e->worker_count; k++) {
+	for (uint32_t k = 0; k < v->worker_count; k++) {
 		out_printf(o, "enrichd_worker_stall_max_seconds{worker=\"%" PRIu32 "\"} ", k);
-		out_ns_as_s(o, load_u64(&e->workers[k].stats.stall_ns_max));
+		out_ns_as_s(o, load_u64(&v->worker_stats[k]->stall_ns_max));
 	}
 
 	out_family(o, "enrichd_worker_reload_stall_max_seconds", "gauge",
 		   "Longest pause of the event path to move to a reloaded dimension set (writing the "
 		   "blocks that borrow the old dictionaries), since start.");
-	for (uint32_t k = 0; k < e->worker_count; k++) {
+	for (uint32_t k = 0; k < v->worker_count; k++) {
 		out_printf(o, "enrichd_worker_reload_stall_max_seconds{worker=\"%" PRIu32 "\"} ", k);
-		out_ns_as_s(o, load_u64(&e->workers[k].stats.reload_stall_ns_max));
+		out_ns_as_s(o, load_u64(&v->worker_stats[k]->reload_stall_ns_max));
 	}
+}
 
-	if (!e->consumer)
+static void render_workers(struct metrics_out *o, const struct metrics_view *v)
+{
+	render_worker_families(o, v);
+	render_worker_reasons(o, v);
+	render_worker_times(o, v);
+	if (!v->consumer)
 		return;
 	out_family(o, "enrichd_kafka_errors_total", "counter",
 		   "Error events librdkafka delivered on the worker's queue (each logged).");
-	for (uint32_t k = 0; k < e->worker_count; k++) {
+	for (uint32_t k = 0; k < v->worker_count; k++) {
 		struct kafka_worker_stats ks;
-		kafka_worker_stats(e->consumer, k, &ks);
+		kafka_worker_stats(v->consumer, k, &ks);
 		out_printf(o, "enrichd_kafka_errors_total{worker=\"%" PRIu32 "\"} %" PRIu64 "\n", k,
 			   ks.errors_total);
 	}
@@ -234,12 +247,12 @@ static void render_workers(struct metrics_out *o, struct engine *e)
  * One histogram summed over the workers. Buckets are read one by one while workers add to
  * them, so the count is taken as the sum of the buckets read: +Inf always equals _count.
  */
-static void render_latency(struct metrics_out *o, struct engine *e)
+static void render_latency(struct metrics_out *o, const struct metrics_view *v)
 {
 	uint64_t buckets[WORKER_LATENCY_BUCKETS] = {0};
 	uint64_t sum_ms = 0;
-	for (uint32_t k = 0; k < e->worker_count; k++) {
-		const struct worker_stats *s = &e->workers[k].stats;
+	for (uint32_t k = 0; k < v->worker_count; k++) {
+		const struct worker_stats *s = v->worker_stats[k];
 		for (int b = 0; b < WORKER_LATENCY_BUCKETS; b++)
 			buckets[b] += load_u64(&s->latency_bucket[b]);
 		sum_ms += load_u64(&s->latency_ms_sum);
@@ -262,43 +275,43 @@ static void render_latency(struct metrics_out *o, struct engine *e)
 	out_printf(o, "%s_count %" PRIu64 "\n", name, cumulative);
 }
 
-static void render_dimensions(struct metrics_out *o, struct engine *e)
+static void render_dimensions(struct metrics_out *o, const struct metrics_view *v)
 {
 	out_family(o, "enrichd_dimension_reloads_total", "counter",
 		   "Reloads that published a new dimension set.");
-	out_printf(o, "enrichd_dimension_reloads_total %" PRIu64 "\n", load_u64(&e->reloads));
+	out_printf(o, "enrichd_dimension_reloads_total %" PRIu64 "\n", load_u64(&v->gauges->reloads));
 	out_family(o, "enrichd_dimension_reload_failures_total", "counter",
 		   "Reloads that failed; the previous set stays in use.");
 	out_printf(o, "enrichd_dimension_reload_failures_total %" PRIu64 "\n",
-		   load_u64(&e->reload_failures));
+		   load_u64(&v->gauges->reload_failures));
 	out_family(o, "enrichd_dimension_reload_last_success_timestamp_seconds", "gauge",
 		   "Unix time of the last successful load or reload (the initial load counts).");
 	out_printf(o, "enrichd_dimension_reload_last_success_timestamp_seconds ");
-	out_ms_as_s(o, atomic_load_explicit(&e->reload_last_success_ms, memory_order_relaxed));
+	out_ms_as_s(o, atomic_load_explicit(&v->gauges->reload_last_success_ms, memory_order_relaxed));
 	out_family(o, "enrichd_dimension_reload_last_duration_seconds", "gauge",
 		   "Duration of the last successful reload.");
 	out_printf(o, "enrichd_dimension_reload_last_duration_seconds ");
-	uint64_t dur = load_u64(&e->reload_last_duration_ms);
+	uint64_t dur = load_u64(&v->gauges->reload_last_duration_ms);
 	out_ms_as_s(o, (int64_t)(dur > INT64_MAX ? INT64_MAX : dur));
 
-	size_t count = e->cfg.dim_count < CONFIG_DIMS_MAX ? e->cfg.dim_count : CONFIG_DIMS_MAX;
+	size_t count = v->cfg->dim_count < CONFIG_DIMS_MAX ? v->cfg->dim_count : CONFIG_DIMS_MAX;
 	char label[METRICS_LABEL_MAX];
 	out_family(o, "enrichd_dimension_rows", "gauge", "Rows of the dimension table in use.");
 	for (size_t d = 0; d < count; d++)
 		out_printf(o, "enrichd_dimension_rows{dimension=\"%s\"} %" PRIu64 "\n",
-			   label_escape(label, e->cfg.dims[d].name), load_u64(&e->dim_rows[d]));
+			   label_escape(label, v->cfg->dims[d].name), load_u64(&v->gauges->dim_rows[d]));
 	out_family(o, "enrichd_dimension_memory_bytes", "gauge",
 		   "Memory of the dimension table in use (hash table and string arena).");
 	for (size_t d = 0; d < count; d++)
 		out_printf(o, "enrichd_dimension_memory_bytes{dimension=\"%s\"} %" PRIu64 "\n",
-			   label_escape(label, e->cfg.dims[d].name), load_u64(&e->dim_bytes[d]));
+			   label_escape(label, v->cfg->dims[d].name), load_u64(&v->gauges->dim_bytes[d]));
 	static const enum huge_mode modes[] = {HUGE_MODE_HUGETLB, HUGE_MODE_THP, HUGE_MODE_4K};
 	out_family(o, "enrichd_dimension_huge_pages", "gauge",
 		   "Page backing of the dimension table in use: 1 for its mode (hugetlb: reserved "
 		   "2 MiB pages, thp: transparent huge pages, 4k: none), 0 for the others.");
 	for (size_t d = 0; d < count; d++) {
-		int mode = atomic_load_explicit(&e->dim_huge_mode[d], memory_order_relaxed);
-		label_escape(label, e->cfg.dims[d].name);
+		int mode = atomic_load_explicit(&v->gauges->dim_huge_mode[d], memory_order_relaxed);
+		label_escape(label, v->cfg->dims[d].name);
 		for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
 			out_printf(o, "enrichd_dimension_huge_pages{dimension=\"%s\",mode=\"%s\"} "
 				   "%d\n", label, huge_mode_name(modes[i]), mode == (int)modes[i]);
@@ -324,9 +337,9 @@ static bool metrics_lag(int64_t low, int64_t high, int64_t committed, int64_t *l
 	return true;
 }
 
-static void render_kafka(struct metrics_out *o, struct engine *e)
+static void render_kafka(struct metrics_out *o, const struct metrics_view *v)
 {
-	struct kafka_consumer *c = e->consumer;
+	struct kafka_consumer *c = v->consumer;
 	uint32_t assigned = c ? kafka_assigned_count(c) : 0;
 	out_family(o, "enrichd_kafka_assigned_partitions", "gauge",
 		   "Partitions assigned to this instance.");
@@ -341,8 +354,6 @@ static void render_kafka(struct metrics_out *o, struct engine *e)
 		if (kafka_partition_worker(c, p) >= 0)
 			ids[n++] = p;
 
-	rd_kafka_t *rk = kafka_consumer_handle(c);
-	const char *topic = e->cfg.topic;
 	static const char *const names[3] = {
 		"enrichd_kafka_high_watermark_offset",
 		"enrichd_kafka_committed_offset",
@@ -356,86 +367,82 @@ static void render_kafka(struct metrics_out *o, struct engine *e)
 	for (int f = 0; f < 3; f++) {
 		out_family(o, names[f], "gauge", help[f]);
 		for (uint32_t i = 0; i < n; i++) {
-			int64_t low = -1, high = -1, v;
-			int64_t committed = atomic_load_explicit(&e->committed[ids[i]],
-								 memory_order_relaxed);
+			struct kafka_partition_state ps;
+			int64_t val;
+			if (kafka_partition_state(c, ids[i], &ps) < 0)
+				continue;
 			if (f == 1)
-				v = committed;
-			else if (rd_kafka_get_watermark_offsets(rk, topic, ids[i], &low, &high) !=
-				 RD_KAFKA_RESP_ERR_NO_ERROR)
-				continue;
+				val = ps.committed;
 			else if (f == 0)
-				v = high;
-			else if (!metrics_lag(low, high, committed, &v))
+				val = ps.high;
+			else if (!metrics_lag(ps.low, ps.high, ps.committed, &val))
 				continue;
-			if (v < 0)
+			if (val < 0)
 				continue;
 			out_printf(o, "%s{partition=\"%" PRId32 "\"} %" PRId64 "\n", names[f],
-				   ids[i], v);
+				   ids[i], val);
 		}
 	}
 }
 
-static void render_engine(struct metrics_out *o, struct engine *e)
+static void render_engine(struct metrics_out *o, const struct metrics_view *v)
 {
 	out_family(o, "enrichd_engine_ready", "gauge",
 		   "1 while the dimensions are loaded, the workers run and partitions are "
 		   "assigned.");
-	out_printf(o, "enrichd_engine_ready %d\n", atomic_load(&e->ready) ? 1 : 0);
+	out_printf(o, "enrichd_engine_ready %d\n", atomic_load(&v->gauges->ready) ? 1 : 0);
 	out_family(o, "enrichd_engine_failed", "gauge", "1 once a worker stopped on an error.");
-	out_printf(o, "enrichd_engine_failed %d\n", atomic_load(&e->failed) ? 1 : 0);
+	out_printf(o, "enrichd_engine_failed %d\n", atomic_load(&v->gauges->failed) ? 1 : 0);
 	out_family(o, "enrichd_engine_workers", "gauge", "Worker threads.");
-	out_printf(o, "enrichd_engine_workers %" PRIu32 "\n", e->worker_count);
+	out_printf(o, "enrichd_engine_workers %" PRIu32 "\n", v->worker_count);
 	out_family(o, "enrichd_process_start_time_seconds", "gauge",
 		   "Unix time the process started.");
 	out_printf(o, "enrichd_process_start_time_seconds ");
-	out_ms_as_s(o, e->started_ms);
+	out_ms_as_s(o, v->started_ms);
 	out_family(o, "enrichd_build_info", "gauge",
 		   "Versions of enrichd and its libraries; always 1.");
 	out_printf(o, "enrichd_build_info{version=\"%s\",rdkafka=\"%s\",microhttpd=\"%s\"} 1\n",
-		   ENRICHD_VERSION, rd_kafka_version_str(), MHD_get_version());
+		   ENRICHD_VERSION, kafka_version_str(), MHD_get_version());
 }
 
-size_t metrics_render(struct engine *e, char *buf, size_t cap)
+size_t metrics_render(const struct metrics_view *v, char *buf, size_t cap)
 {
 	struct metrics_out o = {buf, cap, 0};
 	if (cap)
 		buf[0] = '\0';
-	render_engine(&o, e);
-	render_workers(&o, e);
-	render_latency(&o, e);
-	render_dimensions(&o, e);
-	render_kafka(&o, e);
+	render_engine(&o, v);
+	render_workers(&o, v);
+	render_latency(&o, v);
+	render_dimensions(&o, v);
+	render_kafka(&o, v);
 	return o.len;
 }
 
-int metrics_health(struct engine *e, char *reason, size_t cap)
+int metrics_health(const struct metrics_view *v, char *reason, size_t cap)
 {
-	if (!atomic_load(&e->failed)) {
+	const struct metrics_gauges *g = v->gauges;
+	if (!atomic_load(&g->failed)) {
 		snprintf(reason, cap, "ok\n");
 		return 200;
 	}
-	for (uint32_t k = 0; k < e->worker_count; k++) {
-		struct worker *w = &e->workers[k];
-		if (atomic_load(&w->done) && w->exit_code < 0) {
-			snprintf(reason, cap, "worker %" PRIu32 " failed: %s\n", k,
-				 strerror(-w->exit_code));
-			return 503;
-		}
-	}
-	snprintf(reason, cap, "a worker failed\n");
+	int err = atomic_load(&g->failed_errno);
+	if (err > 0)
+		snprintf(reason, cap, "worker %" PRIu32 " failed: %s\n", atomic_load(&g->failed_worker),
+			 strerror(err));
+	else
+		snprintf(reason, cap, "a worker failed\n");
 	return 503;
 }
 
-static int metrics_ready(struct engine *e, char *reason, size_t cap)
+static int metrics_ready(const struct metrics_view *v, char *reason, size_t cap)
 {
-	if (atomic_load(&e->ready)) {
+	if (atomic_load(&v->gauges->ready)) {
 		snprintf(reason, cap, "ready\n");
 		return 200;
 	}
-	if (atomic_load(&e->stop))
+	if (atomic_load(v->stopping))
 		snprintf(reason, cap, "not ready: stopping\n");
-	else if (e->consumer && kafka_assigned_count(e->consumer) == 0)
+	else if (v->consumer && kafka_assigned_count(v->consumer) == 0)
 		snprintf(reason, cap, "not ready: no partition assigned\n");
 	else
 		snprintf(reason, cap, "not ready: starting\n");
@@ -462,7 +469,7 @@ static enum MHD_Result metrics_reply(struct MHD_Connection *conn, unsigned statu
 
 static enum MHD_Result metrics_scrape(struct metrics *m, struct MHD_Connection *conn)
 {
-	size_t len = metrics_render(m->engine, m->buf, m->cap);
+	size_t len = metrics_render(&m->view, m->buf, m->cap);
 	if (len >= m->cap && len < METRICS_BODY_MAX_BYTES) {
 		size_t cap = len + len / 4 + 4096;
 		cap = cap > METRICS_BODY_MAX_BYTES ? METRICS_BODY_MAX_BYTES : cap;
@@ -470,7 +477,7 @@ static enum MHD_Result metrics_scrape(struct metrics *m, struct MHD_Connection *
 		if (buf) {
 			m->buf = buf;
 			m->cap = cap;
-			len = metrics_render(m->engine, m->buf, m->cap);
+			len = metrics_render(&m->view, m->buf, m->cap);
 		}
 	}
 	if (len >= m->cap) {
@@ -505,11 +512,11 @@ static enum MHD_Result metrics_answer(void *cls, struct MHD_Connection *conn, co
 	if (strcmp(url, "/metrics") == 0)
 		return metrics_scrape(m, conn);
 	if (strcmp(url, "/healthz") == 0) {
-		int status = metrics_health(m->engine, text, sizeof(text));
+		int status = metrics_health(&m->view, text, sizeof(text));
 		return metrics_reply(conn, (unsigned)status, "text/plain", text, strlen(text));
 	}
 	if (strcmp(url, "/readyz") == 0) {
-		int status = metrics_ready(m->engine, text, sizeof(text));
+		int status = metrics_ready(&m->view, text, sizeof(text));
 		return metrics_reply(conn, (unsigned)status, "text/plain", text, strlen(text));
 	}
 	static const char msg[] = "not found: try /metrics, /healthz or /readyz\n";
@@ -602,7 +609,7 @@ static int metrics_addr_parse(const char *listen, struct sockaddr_storage *ss, c
 	return 0;
 }
 
-int metrics_start(struct metrics **out, const char *listen, struct engine *e)
+int metrics_start(struct metrics **out, const char *listen, const struct metrics_view *view)
 {
 	struct sockaddr_storage ss;
 	const char *why = NULL;
@@ -614,7 +621,7 @@ int metrics_start(struct metrics **out, const char *listen, struct engine *e)
 	struct metrics *m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	m->engine = e;
+	m->view = *view;
 	m->cap = METRICS_BODY_INITIAL_BYTES;
 	m->buf = malloc(m->cap);
 	if (!m->buf) {

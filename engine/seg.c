@@ -36,6 +36,7 @@
 #include <limits.h>
 #include <liburing.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -797,6 +798,11 @@ static int seg_reap(struct seg_writer *w)
  */
 static int seg_wait_until(struct seg_writer *w, uint64_t deadline_ms)
 {
+	/* Every wait for the disk comes through here: a stop request while the disk is failing
+	 * ends it, at the latest one backoff after the request (the longest single wait). */
+	if (w->cfg.stop && w->stats.disk_failing &&
+	    atomic_load_explicit(w->cfg.stop, memory_order_acquire))
+		return -ECANCELED;
 	w->stats.waits++;
 	int rc = seg_submit(w);
 	if (rc < 0)

@@ -1,3 +1,16 @@
+/*
+ * worker: the event loop of one worker (contract in include/worker.h).
+ *
+ * One iteration (worker_loop): take a batch from the source and, before anything reads a
+ * dimension set, move to a newly published one (worker_batch); decode, join and append the
+ * batch chunk by chunk (worker_process: the only part that runs per message); tick the segment
+ * writer; pause or resume the source for backpressure; let the epoch cut, close or finish
+ * (worker_epoch_step); announce a quiescent state (dimpub.h).
+ *
+ * Rows collect in one Native block per event hour (worker_hour); a full block, or every block
+ * at an epoch cut or a dimension switch, is encoded into a buffer of the segment writer and
+ * appended to its hour's segment (worker_block_write).
+ */
 #include "worker.h"
 
 #include <errno.h>
@@ -6,31 +19,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <librdkafka/rdkafka.h>
-
-#include "deadletter.h"
 #include "dim.h"
+#include "dimpub.h"
 #include "dimset.h"
-#include "engine.h"
-#include "kafka.h"
+#include "epoch.h"
 #include "log.h"
-#include "manifest.h"
 #include "native.h"
+#include "now.h"
 #include "seg.h"
+#include "source.h"
 #include "url_norm.h"
-
-/* A message of a batch, whatever its source. */
-struct worker_msg {
-	const char *data;
-	uint32_t len;
-	int32_t partition;
-	int64_t offset;
-	int64_t kafka_ms;
-};
 
 /* The Native block collecting the rows of one event hour. */
 struct worker_hour {
@@ -39,37 +38,13 @@ struct worker_hour {
 	uint64_t last_used;        /* batch counter, to evict the least recently used */
 };
 
-/* A dead letter on its way to the file (the argument of worker_dl_append_op). */
-struct worker_dead {
-	const struct worker_msg *m;
-	const char *error;
-	const char *reason;
-};
-
-#define WORKER_LAT_BIN_MS 4
-#define WORKER_LAT_BINS 2048
-
-const uint32_t worker_latency_bounds_ms[WORKER_LATENCY_BUCKETS - 1] = {
-	5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
-};
-
-struct worker_pending {
-	bool active;
-	uint64_t cut;          /* the segment writer's generation of the epoch's segments */
-	uint64_t rows;
-	uint64_t dl_bytes;     /* dead-letter file size at the cut */
-	uint32_t range_count;
-	int64_t lat_base_ms;
-	uint32_t lat_bins[WORKER_LAT_BINS];
-};
-
 struct worker_state {
 	struct worker *w;
+	const struct worker_env *env;
 	const struct config *cfg;
-	struct engine *engine;
 
 	/* The dimension set the blocks' dictionaries come from. */
-	struct dimset *set;
+	const struct dimset *set;
 	uint64_t generation;
 
 	/* Output. */
@@ -80,41 +55,19 @@ struct worker_state {
 	uint32_t hour_count;
 	struct worker_hour *hours;
 	struct seg_writer *seg;
-	struct deadletter dl;
-	struct manifest manifest;
-	struct manifest_record *record;        /* epoch close: the record being appended */
-	struct worker_dead dead;               /* the dead letter being appended */
-	struct seg_synced_info *synced;        /* epoch close: segments to record */
-	struct manifest_segment *rec_segs;
-	struct manifest_range *rec_ranges;
-	struct kafka_offset *commit;
 	struct native_str topic_dict[2];
 	const char *topic;
 	uint64_t batch_seq;
 
-	/* The previous epoch while its segments seal in the background (see worker_epoch_cut);
-	 * its ranges and commits are in rec_ranges and commit. */
-	struct worker_pending pend;
-
-	/* Epoch: rows appended since the last seal, and the partitions they came from. */
-	uint64_t epoch_rows;
-	uint64_t epoch_dead;
-	uint64_t epoch_first_ms;   /* seg_clock_ms of the first row of the epoch */
-	uint64_t last_event_ms;    /* seg_clock_ms of the last poll that returned events */
-	/* Source times of the epoch's rows, in bins of WORKER_LAT_BIN_MS from lat_base_ms, so the
-	 * seal can put every row in the latency histogram without keeping per-row times. */
-	int64_t lat_base_ms;
-	uint32_t lat_bins[WORKER_LAT_BINS];
-	int64_t consumed_next[WORKER_PARTITIONS_MAX];
-	int64_t epoch_first[WORKER_PARTITIONS_MAX]; /* first offset consumed in the epoch */
-	int32_t dirty[WORKER_PARTITIONS_MAX];
-	bool is_dirty[WORKER_PARTITIONS_MAX];
-	uint32_t dirty_count;
+	/* What it took since the last seal, and the seal of the epoch before. */
+	struct epoch epoch;
+	bool epoch_ready;
 
 	/* Batch. */
 	uint32_t batch_max;
-	rd_kafka_message_t **kmsgs;
-	struct worker_msg *msgs;
+	struct source_msg *msgs;
+
+	struct worker_stage_clock clock;
 
 	/* Chunk: decoded events and their lookups. */
 	char *scratch;
@@ -137,129 +90,11 @@ struct worker_state {
 	} col;
 	uint8_t col_null[WORKER_CHUNK_EVENTS];
 
-	/* Input file reader: a regular file's range is mapped (in_map), other input is read into
-	 * in_buf. Either way in_buf[in_pos, in_len) is what is not yet taken. */
-	char *in_buf;
-	void *in_map;
-	size_t in_map_len;
-	size_t in_map_dropped; /* bytes at the map's start already given back */
-	size_t in_prefetched;  /* mapped input: in_buf offset up to which lines were prefetched */
-	size_t in_len, in_pos;
-	int64_t in_file_pos;
-	int64_t in_line;
-	bool in_eof;
-
 	/* The chunk's events by hour (worker_emit). */
 	int64_t group_hour[WORKER_CHUNK_EVENTS]; /* the chunk's hours, in order of first event */
 	uint32_t group_end[WORKER_CHUNK_EVENTS]; /* each hour's events: counts, then ends in run */
 	uint16_t event_group[WORKER_CHUNK_EVENTS]; /* each event's hour; UINT16_MAX: not appended */
 };
-
-static uint64_t worker_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void worker_stage_add(struct worker *w, enum worker_stage stage, uint64_t since_ns)
-{
-	atomic_fetch_add_explicit(&w->stats.stage_ns[stage], worker_ns() - since_ns,
-				  memory_order_relaxed);
-}
-
-static void worker_count(_Atomic uint64_t *counter, uint64_t n)
-{
-	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
-}
-
-/* ---- dead letters and disk errors ---- */
-
-static bool worker_disk_retryable(int rc)
-{
-	return rc == -ENOSPC || rc == -EDQUOT || rc == -EIO || rc == -ENOMEM || rc == -EAGAIN;
-}
-
-/*
- * Retries a dead-letter sync or manifest append that failed with a disk error (ENOSPC, EIO, ...)
- * with a backoff doubling from 1 ms to 1 s, as the segment writer does, until it succeeds or the
- * error is not one retrying can fix. Counted in write_errors; logged by the callee.
- */
-static int worker_disk_retry(struct worker_state *s, int (*op)(struct worker_state *))
-{
-	uint32_t backoff_ms = 1;
-	for (;;) {
-		int rc = op(s);
-		if (rc == 0 || !worker_disk_retryable(rc))
-			return rc;
-		worker_count(&s->w->stats.write_errors, 1);
-		struct timespec ts = {backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000};
-		nanosleep(&ts, NULL);
-		if (backoff_ms < 1000)
-			backoff_ms *= 2;
-	}
-}
-
-static int worker_dl_append_op(struct worker_state *s)
-{
-	const struct worker_dead *d = &s->dead;
-	return deadletter_append(&s->dl, s->topic, d->m->partition, d->m->offset, d->error,
-				 d->reason, d->m->data, d->m->len);
-}
-
-static int worker_dl_sync_op(struct worker_state *s)
-{
-	return deadletter_sync(&s->dl);
-}
-
-static int worker_manifest_op(struct worker_state *s)
-{
-	return manifest_append(&s->manifest, s->record);
-}
-
-
-static void worker_dead_letter(struct worker_state *s, const struct worker_msg *m,
-			       const char *error, const char *reason)
-{
-	/* A full dead-letter buffer that cannot be written (disk full): wait, never drop. */
-	s->dead = (struct worker_dead){m, error, reason};
-	int rc = worker_disk_retry(s, worker_dl_append_op);
-	if (rc < 0)
-		log_error("worker", "w%u: partition %" PRId32 " offset %" PRId64
-			  ": dead letter not written: %s", s->w->index, m->partition, m->offset,
-			  strerror(-rc));
-	worker_count(&s->w->stats.dead_letters, 1);
-	s->epoch_dead++;
-}
-
-/* ---- offsets ---- */
-
-static void worker_consumed(struct worker_state *s, int32_t partition, int64_t offset)
-{
-	if (partition < 0 || partition >= WORKER_PARTITIONS_MAX)
-		return;
-	s->consumed_next[partition] = offset + 1;
-	if (!s->is_dirty[partition]) {
-		s->is_dirty[partition] = true;
-		s->epoch_first[partition] = offset;
-		s->dirty[s->dirty_count++] = partition;
-	}
-}
-
-/* After an epoch is published: the offsets of its ranges are on disk. */
-static void worker_publish_sealed(struct worker_state *s, const struct manifest_range *ranges,
-				  uint32_t n)
-{
-	struct worker *w = s->w;
-	int32_t hi = atomic_load_explicit(&w->partition_hi, memory_order_relaxed);
-	for (uint32_t i = 0; i < n; i++) {
-		int32_t p = ranges[i].partition;
-		atomic_store_explicit(&w->sealed_next[p], ranges[i].next, memory_order_release);
-		if (p + 1 > hi)
-			hi = p + 1;
-	}
-	atomic_store_explicit(&w->partition_hi, hi, memory_order_release);
-}
 
 /* ---- blocks and segments ---- */
 
@@ -269,12 +104,12 @@ static int worker_block_write(struct worker_state *s, struct worker_hour *h)
 	uint32_t rows = native_block_rows(h->block);
 	if (rows == 0)
 		return 0;
-	uint64_t t0 = worker_ns();
+	uint64_t t0 = now_mono_ns();
 	size_t need = native_block_encoded_size(h->block);
 	struct seg_buf *buf;
 	int rc = seg_buf_get(s->seg, h->hour_key, need, &buf);
 	if (rc < 0) {
-		log_error("worker", "w%u: no write buffer for a %zu-byte block: %s", w->index, need,
+		log_error("worker", "w%u: no write buffer for a %zu-byte block: %s", w->env.index, need,
 			  strerror(-rc));
 		return rc;
 	}
@@ -282,22 +117,20 @@ static int worker_block_write(struct worker_state *s, struct worker_hour *h)
 	rc = native_block_encode(h->block, buf->data, buf->cap, &len);
 	if (rc < 0) {
 		seg_buf_put(s->seg, buf);
-		log_error("worker", "w%u: encoding a block failed: %s", w->index, strerror(-rc));
+		log_error("worker", "w%u: encoding a block failed: %s", w->env.index, strerror(-rc));
 		return rc;
 	}
-	uint64_t t1 = worker_ns();
-	atomic_fetch_add_explicit(&w->stats.stage_ns[WORKER_STAGE_ENCODE], t1 - t0,
-				  memory_order_relaxed);
+	uint64_t t1 = worker_stage_inner(&s->clock, WORKER_STAGE_ENCODE, t0);
 	int64_t id = seg_append(s->seg, h->hour_key, buf, len, rows);
-	worker_stage_add(w, WORKER_STAGE_WRITE, t1);
+	worker_stage_inner(&s->clock, WORKER_STAGE_WRITE, t1);
 	if (id < 0) {
 		seg_buf_put(s->seg, buf);
 		log_error("worker", "w%u: appending a block to hour %" PRId64 " failed: %s",
-			  w->index, h->hour_key, strerror((int)-id));
+			  w->env.index, h->hour_key, strerror((int)-id));
 		return (int)id;
 	}
 	native_block_reset(h->block);
-	worker_count(&w->stats.blocks, 1);
+	worker_stats_add(&w->stats.blocks, 1);
 	return 0;
 }
 
@@ -311,187 +144,10 @@ static int worker_blocks_write(struct worker_state *s)
 	return 0;
 }
 
-static void worker_on_sealed(void *arg, const struct seg_sealed *sealed)
+/* The epoch's flush: every row held in a block goes to its segment. */
+static int worker_flush(void *arg)
 {
-	struct worker_state *s = arg;
-	struct worker *w = s->w;
-	if (sealed->err < 0) {
-		/* The rows of a discarded segment are not on disk: nothing of this epoch may be
-		 * committed. Stop; a restart consumes them again from the last commit. */
-		log_error("worker", "w%u: segment %" PRId64 " of hour %" PRId64
-			  " discarded (%s): stopping without committing its rows",
-			  w->index, sealed->id, sealed->hour_key, strerror(-sealed->err));
-		w->exit_code = sealed->err;
-		return;
-	}
-	worker_count(&w->stats.segments_sealed, 1);
-	worker_count(&w->stats.rows_sealed, sealed->rows);
-	worker_count(&w->stats.bytes_written, sealed->bytes);
-	log_debug("worker", "w%u: sealed %s: %" PRIu64 " rows, %" PRIu64 " bytes", w->index,
-		  sealed->path, sealed->rows, sealed->bytes);
-}
-
-/* Adds an epoch's rows (binned from base_ms) to the latency histogram, as sealed at now_ms. */
-static void worker_latency_record(struct worker_state *s, uint32_t *bins, int64_t base_ms,
-				  uint64_t rows, int64_t now_ms)
-{
-	struct worker_stats *st = &s->w->stats;
-	if (rows == 0)
-		return;
-	uint64_t sum = 0;
-	for (uint32_t i = 0; i < WORKER_LAT_BINS; i++) {
-		uint32_t n = bins[i];
-		if (!n)
-			continue;
-		bins[i] = 0;
-		int64_t lat = now_ms - (base_ms + (int64_t)i * WORKER_LAT_BIN_MS +
-					WORKER_LAT_BIN_MS / 2);
-		if (lat < 0)
-			lat = 0;
-		uint32_t b = 0;
-		while (b < WORKER_LATENCY_BUCKETS - 1 && (uint64_t)lat > worker_latency_bounds_ms[b])
-			b++;
-		worker_count(&st->latency_bucket[b], n);
-		sum += (uint64_t)lat * n;
-	}
-	worker_count(&st->latency_count, rows);
-	worker_count(&st->latency_ms_sum, sum);
-}
-
-static void worker_stall_add(struct worker_state *s, uint64_t since_ns)
-{
-	struct worker *w = s->w;
-	uint64_t stall = worker_ns() - since_ns;
-	atomic_fetch_add_explicit(&w->stats.stage_ns[WORKER_STAGE_SEAL], stall,
-				  memory_order_relaxed);
-	if (stall > atomic_load_explicit(&w->stats.stall_ns_max, memory_order_relaxed))
-		atomic_store_explicit(&w->stats.stall_ns_max, stall, memory_order_relaxed);
-}
-
-/*
- * Cuts the epoch: every block is handed to its segment and every open segment rolled, so they
- * write and fdatasync in the background while the worker goes on with the next epoch. What the
- * epoch covers (its offsets, dead-letter file size, rows and their source times) moves to s->pend, to be
- * recorded and published by worker_epoch_finish once its segments are synced. The previous cut
- * must be finished. Returns 0 or -errno.
- */
-static int worker_epoch_cut(struct worker_state *s)
-{
-	struct worker_pending *pd = &s->pend;
-	if (s->epoch_rows == 0 && s->epoch_dead == 0 && s->dirty_count == 0 &&
-	    seg_synced_count(s->seg) == 0)
-		return 0;
-	uint64_t t0 = worker_ns();
-	int rc = worker_blocks_write(s);
-	if (rc < 0)
-		return rc;
-	pd->cut = seg_cut(s->seg);
-	pd->rows = s->epoch_rows;
-	/* The file's size once the epoch's dead letters are out: flushed bytes plus the buffer. */
-	pd->dl_bytes = s->dl.bytes + s->dl.len;
-	pd->lat_base_ms = s->lat_base_ms;
-	memcpy(pd->lat_bins, s->lat_bins, sizeof(pd->lat_bins));
-	memset(s->lat_bins, 0, sizeof(s->lat_bins));
-	for (uint32_t i = 0; i < s->dirty_count; i++) {
-		int32_t p = s->dirty[i];
-		s->rec_ranges[i] = (struct manifest_range){p, s->epoch_first[p], s->consumed_next[p]};
-		s->commit[i] = (struct kafka_offset){p, s->consumed_next[p]};
-		s->is_dirty[p] = false;
-	}
-	pd->range_count = s->dirty_count;
-	s->dirty_count = 0;
-	s->epoch_rows = 0;
-	s->epoch_dead = 0;
-	pd->active = true;
-	worker_stall_add(s, t0);
-	return 0;
-}
-
-/*
- * Finishes the cut epoch once its segments are synced (at once if wait is set, else only if
- * they already are): the dead letters synced, one manifest record appended and synced, the
- * segments renamed to .native (visible), the offsets committed. Returns 0 (also when not yet
- * synced) or -errno (nothing is published then).
- */
-static int worker_epoch_finish(struct worker_state *s, bool wait)
-{
-	struct worker *w = s->w;
-	struct worker_pending *pd = &s->pend;
-	if (!pd->active)
-		return 0;
-	uint64_t t0 = worker_ns();
-	int rc = wait ? seg_cut_wait(s->seg, pd->cut) : seg_cut_synced(s->seg, pd->cut);
-	if (rc == 0 && !wait)
-		return 0;
-	if (rc > 0)
-		rc = 0;
-	if (rc == 0 && w->exit_code < 0)
-		rc = w->exit_code;
-	/* Every dead letter of the epoch on disk. */
-	if (rc == 0)
-		rc = worker_disk_retry(s, worker_dl_sync_op);
-	if (rc < 0)
-		return rc;
-	/* The epoch recorded: what is sealed and which offsets it covers. */
-	size_t total;
-	size_t nseg = seg_cut_segments(s->seg, pd->cut, s->synced, WORKER_EPOCH_SEGMENTS_MAX,
-				       &total);
-	if (nseg < total) {
-		log_error("worker", "w%u: more than %u segments in one epoch", w->index,
-			  WORKER_EPOCH_SEGMENTS_MAX);
-		return -E2BIG;
-	}
-	for (size_t i = 0; i < nseg; i++) {
-		struct manifest_segment *ms = &s->rec_segs[i];
-		snprintf(ms->rel_path, sizeof(ms->rel_path), "%s", s->synced[i].rel_path);
-		ms->rows = s->synced[i].rows;
-		ms->bytes = s->synced[i].bytes;
-		ms->checksum = s->synced[i].checksum;
-	}
-	struct manifest_record rec = {
-		.sealed_ms = engine_now_ms(),
-		.deadletter_bytes = pd->dl_bytes,
-		.topic = s->topic,
-		.segment_count = nseg,
-		.segments = s->rec_segs,
-		.range_count = pd->range_count,
-		.ranges = s->rec_ranges,
-	};
-	s->record = &rec;
-	rc = worker_disk_retry(s, worker_manifest_op);
-	s->record = NULL;
-	if (rc < 0)
-		return rc;
-	/* Visible: renamed to .native. */
-	rc = seg_cut_publish(s->seg, pd->cut);
-	if (rc == 0 && w->exit_code < 0)
-		rc = w->exit_code;
-	if (rc < 0)
-		return rc;
-	/* Committed to the group (asynchronously; the manifest already holds the truth). */
-	if (s->engine->consumer && pd->range_count)
-		kafka_commit(s->engine->consumer, s->commit, pd->range_count);
-	worker_latency_record(s, pd->lat_bins, pd->lat_base_ms, pd->rows, engine_now_ms());
-	worker_publish_sealed(s, s->rec_ranges, pd->range_count);
-	pd->active = false;
-	worker_stall_add(s, t0);
-	worker_count(&w->stats.epochs, 1);
-	return 0;
-}
-
-/*
- * Closes the epoch and waits for it: every block to its segment, every segment sealed, the dead
- * letters synced, then the offsets published. For stop, revocation and flush requests. Returns
- * 0 or -errno (nothing is published then).
- */
-static int worker_epoch_close(struct worker_state *s)
-{
-	int rc = worker_epoch_finish(s, true);
-	if (rc == 0)
-		rc = worker_epoch_cut(s);
-	if (rc == 0)
-		rc = worker_epoch_finish(s, true);
-	return rc;
+	return worker_blocks_write(arg);
 }
 
 /* The block of hour_key: an open one, a free one, or the least recently used one, emptied. */
@@ -536,7 +192,7 @@ static int worker_dicts_set(struct worker_state *s)
 							       c->dict_count);
 				if (rc < 0) {
 					log_error("worker", "w%u: attribute %s: dictionary of %u keys "
-						  "not accepted: %s", s->w->index, c->name,
+						  "not accepted: %s", s->env->index, c->name,
 						  c->dict_count, strerror(-rc));
 					return rc;
 				}
@@ -550,16 +206,17 @@ static int worker_dicts_set(struct worker_state *s)
 }
 
 /*
- * Moves to the engine's current dimension set if it changed: the blocks borrowing the old
- * dictionaries are written first. Then acknowledges the generation, so the loader may free the
- * old set.
+ * Moves to the published dimension set if it changed: the blocks borrowing the old set's
+ * dictionaries are written first. Called in every loop iteration right after the poll, before
+ * anything reads a set: that is what lets the loader free the old set two grace periods after it
+ * published the new one (dimpub.h).
  */
 static int worker_dimset_refresh(struct worker_state *s)
 {
-	struct dimset *cur = atomic_load_explicit(&s->engine->dimsets[s->w->replica], memory_order_acquire);
+	const struct dimset *cur = dimpub_get(s->env->dims, s->env->dims_slot);
 	if (cur == s->set)
 		return 0;
-	uint64_t t0 = worker_ns();
+	uint64_t t0 = now_mono_ns();
 	int rc = worker_blocks_write(s);
 	if (rc < 0)
 		return rc;
@@ -568,13 +225,10 @@ static int worker_dimset_refresh(struct worker_state *s)
 	rc = worker_dicts_set(s);
 	if (rc < 0)
 		return rc;
-	atomic_store_explicit(&s->engine->dimset_generation_seen[s->w->index], cur->generation,
-			      memory_order_release);
-	uint64_t stall = worker_ns() - t0;
-	if (stall > atomic_load_explicit(&s->w->stats.reload_stall_ns_max, memory_order_relaxed))
-		atomic_store_explicit(&s->w->stats.reload_stall_ns_max, stall, memory_order_relaxed);
+	uint64_t stall = now_mono_ns() - t0;
+	worker_stats_max(&s->w->stats.reload_stall_ns_max, stall);
 	log_info("worker", "w%u: now joining with dimension set %" PRIu64 " (switch took %.3f ms)",
-		 s->w->index, cur->generation, (double)stall / 1e6);
+		 s->env->index, cur->generation, (double)stall / 1e6);
 	return 0;
 }
 
@@ -678,7 +332,7 @@ static int worker_rows_attr(struct worker_state *s, struct native_block *b, uint
  * unchanged (the rows do not fit, or a value is outside its column's range).
  */
 static int worker_append_rows(struct worker_state *s, struct native_block *b, const uint32_t *run,
-			      uint32_t n, const struct worker_msg *msgs, int64_t ingest_ms)
+			      uint32_t n, const struct source_msg *msgs, int64_t ingest_ms)
 {
 	const struct dimset *set = s->set;
 	if (native_rows_begin(b, n) != 0)
@@ -731,28 +385,14 @@ static int worker_append_rows(struct worker_state *s, struct native_block *b, co
 	return native_rows_commit(b);
 }
 
-/* Counts an appended row in the epoch and its latency histogram. */
-static void worker_row_done(struct worker_state *s, const struct worker_msg *m, int64_t ingest_ms)
-{
-	int64_t src_ms = m->kafka_ms > 0 ? m->kafka_ms : ingest_ms;
-	if (s->epoch_rows == 0) {
-		s->epoch_first_ms = seg_clock_ms();
-		/* The first row sits mid-range: others may be older or newer. */
-		s->lat_base_ms = src_ms - (int64_t)WORKER_LAT_BINS / 2 * WORKER_LAT_BIN_MS;
-	}
-	int64_t bin = (src_ms - s->lat_base_ms) / WORKER_LAT_BIN_MS;
-	s->lat_bins[bin < 0 ? 0 : bin >= WORKER_LAT_BINS ? WORKER_LAT_BINS - 1 : bin]++;
-	s->epoch_rows++;
-}
-
 /*
  * Appends one event as a row of h's block: into a fresh block if it does not fit, dead-lettered
  * if it does not fit an empty one either; writes the block when full.
  */
 static int worker_emit_one(struct worker_state *s, struct worker_hour *h, uint32_t i,
-			   const struct worker_msg *msgs, int64_t ingest_ms)
+			   const struct source_msg *msgs, int64_t ingest_ms)
 {
-	const struct worker_msg *m = &msgs[s->event_msg[i]];
+	const struct source_msg *m = &msgs[s->event_msg[i]];
 	int rc = worker_append_rows(s, h->block, &i, 1, msgs, ingest_ms);
 	if (rc == -ENOSPC) {
 		rc = worker_block_write(s, h);
@@ -760,7 +400,7 @@ static int worker_emit_one(struct worker_state *s, struct worker_hour *h, uint32
 			return rc;
 		rc = worker_append_rows(s, h->block, &i, 1, msgs, ingest_ms);
 		if (rc == -ENOSPC) {
-			worker_dead_letter(s, m, "too_large", "the row does not fit in an empty block");
+			epoch_dead_letter(&s->epoch, m, "too_large", "the row does not fit in an empty block");
 			return 0;
 		}
 	}
@@ -771,7 +411,7 @@ static int worker_emit_one(struct worker_state *s, struct worker_hour *h, uint32
 		if (rc < 0)
 			return rc;
 	}
-	worker_row_done(s, m, ingest_ms);
+	epoch_row(&s->epoch, m->kafka_ms, ingest_ms);
 	return 0;
 }
 
@@ -781,7 +421,7 @@ static int worker_emit_one(struct worker_state *s, struct worker_hour *h, uint32
  * worker_emit_one (which writes the block and dead-letters a row too large for an empty one).
  */
 static int worker_emit_run(struct worker_state *s, struct worker_hour *h, const uint32_t *events,
-			   uint32_t n, const struct worker_msg *msgs, int64_t ingest_ms)
+			   uint32_t n, const struct source_msg *msgs, int64_t ingest_ms)
 {
 	uint32_t done = 0, limit = n;
 	while (done < n) {
@@ -794,7 +434,8 @@ static int worker_emit_run(struct worker_state *s, struct worker_hour *h, const 
 			rc = worker_append_rows(s, h->block, run, take, msgs, ingest_ms);
 			if (rc == 0) {
 				for (uint32_t j = 0; j < take; j++)
-					worker_row_done(s, &msgs[s->event_msg[run[j]]], ingest_ms);
+					epoch_row(&s->epoch, msgs[s->event_msg[run[j]]].kafka_ms,
+						  ingest_ms);
 				done += take;
 				if (native_block_full(h->block)) {
 					rc = worker_block_write(s, h);
@@ -823,12 +464,12 @@ static int worker_emit_run(struct worker_state *s, struct worker_hour *h, const 
  * of a few events, each paying for every column.
  */
 static uint32_t worker_group_hours(struct worker_state *s, uint32_t n,
-				   const struct worker_msg *msgs, bool any_inner)
+				   const struct source_msg *msgs, bool any_inner)
 {
 	const struct dimset *set = s->set;
 	uint32_t groups = 0, last = 0, kept = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		const struct worker_msg *m = &msgs[s->event_msg[i]];
+		const struct source_msg *m = &msgs[s->event_msg[i]];
 		bool dead = false;
 		for (size_t d = 0; any_inner && d < set->count && !dead; d++) {
 			if (s->rows[d][i] || set->dims[d].cfg->join != CONFIG_JOIN_INNER)
@@ -837,7 +478,7 @@ static uint32_t worker_group_hours(struct worker_state *s, uint32_t n,
 			snprintf(reason, sizeof(reason), "inner join: no %s key in dimension %s",
 				 config_field_name(set->dims[d].cfg->join_field),
 				 set->dims[d].cfg->name);
-			worker_dead_letter(s, m, "inner_join_miss", reason);
+			epoch_dead_letter(&s->epoch, m, "inner_join_miss", reason);
 			dead = true;
 		}
 		if (dead) {
@@ -876,7 +517,7 @@ static uint32_t worker_group_hours(struct worker_state *s, uint32_t n,
 /* Out of line: inlined into worker_process, a change here moved that function's decode loop,
  * which then measured 5% slower over the same events without a change of its own. */
 static __attribute__((noinline)) int worker_emit(struct worker_state *s, uint32_t n,
-						 const struct worker_msg *msgs, int64_t ingest_ms)
+						 const struct source_msg *msgs, int64_t ingest_ms)
 {
 	struct worker *w = s->w;
 	const struct dimset *set = s->set;
@@ -886,9 +527,9 @@ static __attribute__((noinline)) int worker_emit(struct worker_state *s, uint32_
 		uint64_t misses = 0;
 		for (uint32_t i = 0; i < n; i++)
 			misses += s->rows[d][i] == NULL;
-		worker_count(&w->stats.lookups[d], n);
+		worker_stats_add(&w->stats.lookups[d], n);
 		if (misses)
-			worker_count(&w->stats.misses[d], misses);
+			worker_stats_add(&w->stats.misses[d], misses);
 		any_inner |= set->dims[d].cfg->join == CONFIG_JOIN_INNER;
 	}
 	uint32_t groups = worker_group_hours(s, n, msgs, any_inner);
@@ -901,292 +542,77 @@ static __attribute__((noinline)) int worker_emit(struct worker_state *s, uint32_
 		if (rc < 0)
 			return rc;
 	}
-	worker_count(&w->stats.rows_out, n);
+	worker_stats_add(&w->stats.rows_out, n);
 	return 0;
 }
 
 /* Decodes, joins and appends msgs[0..count). */
-static int worker_process(struct worker_state *s, const struct worker_msg *msgs, uint32_t count)
+static int worker_process(struct worker_state *s, const struct source_msg *msgs, uint32_t count)
 {
 	struct worker *w = s->w;
-	int64_t ingest_ms = engine_now_ms();
+	int64_t ingest_ms = now_wall_ms();
 	uint32_t next = 0;
+	worker_stage_start(&s->clock);
 	while (next < count) {
-		uint64_t t0 = worker_ns();
 		uint32_t n = 0;
 		size_t used = 0;
 		/* Half the scratch holds unescaped strings, the other half normalised keys. */
 		size_t half = s->scratch_cap / 2;
 		while (next < count && n < WORKER_CHUNK_EVENTS) {
-			const struct worker_msg *m = &msgs[next];
+			const struct source_msg *m = &msgs[next];
 			if (n > 0 && used + m->len > half)
 				break; /* the chunk's strings fill the scratch: probe first */
-			worker_consumed(s, m->partition, m->offset);
+			epoch_consumed(&s->epoch, m->partition, m->offset);
 			struct event_error err;
 			size_t cap = half - used;
 			int rc = event_decode(m->data, m->len, &s->events[n], s->scratch + used, cap,
 					      &err);
 			next++;
 			if (rc < 0) {
-				worker_count(&w->stats.decode_errors[-rc], 1);
+				worker_stats_add(&w->stats.decode_errors[-rc], 1);
 				char reason[256];
 				snprintf(reason, sizeof(reason), "%s (byte %zu)", err.reason,
 					 err.offset);
-				worker_dead_letter(s, m, event_err_name(rc), reason);
+				epoch_dead_letter(&s->epoch, m, event_err_name(rc), reason);
 				continue;
 			}
 			used += s->events[n].scratch_used;
 			s->event_msg[n++] = next - 1;
 		}
-		uint64_t t1 = worker_ns();
-		atomic_fetch_add_explicit(&w->stats.stage_ns[WORKER_STAGE_DECODE], t1 - t0,
-					  memory_order_relaxed);
+		worker_stage_lap(&s->clock, WORKER_STAGE_DECODE);
 		if (n == 0)
 			continue;
 		worker_probe(s, n, s->scratch + half, half);
-		uint64_t t2 = worker_ns();
-		atomic_fetch_add_explicit(&w->stats.stage_ns[WORKER_STAGE_PROBE], t2 - t1,
-					  memory_order_relaxed);
-		uint64_t encode_before = atomic_load_explicit(&w->stats.stage_ns[WORKER_STAGE_ENCODE],
-							      memory_order_relaxed) +
-					 atomic_load_explicit(&w->stats.stage_ns[WORKER_STAGE_WRITE],
-							      memory_order_relaxed);
+		worker_stage_lap(&s->clock, WORKER_STAGE_PROBE);
 		int rc = worker_emit(s, n, msgs, ingest_ms);
-		uint64_t encode_after = atomic_load_explicit(&w->stats.stage_ns[WORKER_STAGE_ENCODE],
-							     memory_order_relaxed) +
-					atomic_load_explicit(&w->stats.stage_ns[WORKER_STAGE_WRITE],
-							     memory_order_relaxed);
-		/* Append time excludes the block writes that happened inside it. */
-		atomic_fetch_add_explicit(&w->stats.stage_ns[WORKER_STAGE_APPEND],
-					  worker_ns() - t2 - (encode_after - encode_before),
-					  memory_order_relaxed);
+		/* Without the block writes inside it: they are encode and write time. */
+		worker_stage_lap(&s->clock, WORKER_STAGE_APPEND);
 		if (rc < 0)
 			return rc;
 	}
-	worker_count(&w->stats.events_in, count);
+	worker_stats_add(&w->stats.events_in, count);
 	return 0;
 }
 
 /* ---- sources ---- */
 
-/* The longest a poll may wait: poll_timeout_ms, or less when the open epoch is due to close
- * sooner (by age, or by segment_idle_ms of quiet), so sealing is not late by a poll. */
-static uint32_t worker_poll_wait_ms(const struct worker_state *s)
+/*
+ * Takes a batch from the source into s->msgs; dead-letters what the source rejected first (as
+ * the file reader always did: before the batch it came with is processed).
+ */
+static int worker_poll(struct worker_state *s, uint32_t *count)
 {
-	const struct config *cfg = s->cfg;
-	uint32_t wait = cfg->poll_timeout_ms;
-	/* A cut epoch is finished as soon as its segments are synced: look again soon. */
-	if (s->pend.active && wait > 1)
-		wait = 1;
-	if (s->epoch_rows == 0)
-		return wait;
-	uint64_t due = s->epoch_first_ms + cfg->segment_age_ms;
-	if (cfg->segment_idle_ms > 0 && s->last_event_ms + cfg->segment_idle_ms < due)
-		due = s->last_event_ms + cfg->segment_idle_ms;
-	uint64_t now = seg_clock_ms();
-	if (due <= now)
-		return 0;
-	return due - now < wait ? (uint32_t)(due - now) : wait;
-}
-
-static int worker_poll_kafka(struct worker_state *s, uint32_t *count)
-{
-	struct worker *w = s->w;
-	int n = kafka_worker_poll(s->engine->consumer, w->index, s->kmsgs, s->batch_max,
-				  (int)worker_poll_wait_ms(s));
+	struct source *src = s->env->source;
+	int n = source_poll(src, s->msgs, s->batch_max,
+			    epoch_poll_wait_ms(&s->epoch, s->cfg->poll_timeout_ms));
 	if (n < 0)
 		return n;
-	for (int i = 0; i < n; i++) {
-		const rd_kafka_message_t *km = s->kmsgs[i];
-		int64_t ts = rd_kafka_message_timestamp(km, NULL);
-		s->msgs[i] = (struct worker_msg){
-			.data = km->payload ? km->payload : "",
-			.len = (uint32_t)(km->len > UINT32_MAX ? UINT32_MAX : km->len),
-			.partition = km->partition,
-			.offset = km->offset,
-			.kafka_ms = ts < 0 ? 0 : ts,
-		};
+	for (uint32_t i = 0; i < src->reject_count; i++) {
+		const struct source_reject *r = &src->rejects[i];
+		epoch_consumed(&s->epoch, r->msg.partition, r->msg.offset);
+		epoch_dead_letter(&s->epoch, &r->msg, r->error, r->reason);
 	}
 	*count = (uint32_t)n;
-	return 0;
-}
-
-/* Fills the input buffer; returns 0 or -errno. Sets in_eof at the end of the range. */
-static int worker_input_fill(struct worker_state *s)
-{
-	const struct worker_input *in = &s->w->input;
-	if (s->in_map)
-		return 0; /* the whole range is mapped */
-	if (s->in_pos > 0) {
-		memmove(s->in_buf, s->in_buf + s->in_pos, s->in_len - s->in_pos);
-		s->in_len -= s->in_pos;
-		s->in_pos = 0;
-	}
-	while (!s->in_eof && s->in_len < WORKER_INPUT_BUF_BYTES) {
-		size_t want = WORKER_INPUT_BUF_BYTES - s->in_len;
-		ssize_t n;
-		if (in->end >= 0) {
-			int64_t left = in->end - s->in_file_pos;
-			if (left <= 0) {
-				s->in_eof = true;
-				break;
-			}
-			if ((int64_t)want > left)
-				want = (size_t)left;
-			n = pread(in->fd, s->in_buf + s->in_len, want, s->in_file_pos);
-		} else {
-			n = read(in->fd, s->in_buf + s->in_len, want);
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int rc = -errno;
-			log_error("worker", "w%u: reading %s: %s", s->w->index, in->name,
-				  strerror(-rc));
-			return rc;
-		}
-		if (n == 0) {
-			s->in_eof = true;
-			break;
-		}
-		s->in_len += (size_t)n;
-		s->in_file_pos += n;
-		if (in->end < 0)
-			break; /* a pipe: take what is there */
-	}
-	return 0;
-}
-
-/* Dead-letters a line longer than the input buffer by its head (mapped input has no buffer,
- * but keeps the same limit, which is also the longest message a Kafka topic would carry). */
-static void worker_input_too_long(struct worker_state *s, const char *start)
-{
-	struct worker_msg m = {start, 4096, 0, s->w->input.first_line + s->in_line, 0};
-	m.kafka_ms = engine_now_ms();
-	worker_consumed(s, 0, m.offset);
-	worker_dead_letter(s, &m, "too_long", "line longer than the input buffer");
-	s->in_line++;
-}
-
-/* Mapped bytes already taken are given back to the page cache every WORKER_INPUT_DROP_BYTES, so
- * the process's resident set does not grow with the input file. */
-#define WORKER_INPUT_DROP_BYTES ((size_t)64 << 20)
-
-static void worker_input_drop_taken(struct worker_state *s)
-{
-	size_t taken = (size_t)(s->in_buf - (char *)s->in_map) + s->in_pos;
-	if (taken - s->in_map_dropped < WORKER_INPUT_DROP_BYTES)
-		return;
-	size_t upto = taken & ~(WORKER_INPUT_DROP_BYTES - 1);
-	(void)madvise((char *)s->in_map + s->in_map_dropped, upto - s->in_map_dropped,
-		      MADV_DONTNEED);
-	s->in_map_dropped = upto;
-}
-
-/*
- * How far ahead of the line being split a mapped input is prefetched. The page cache's pages
- * are 4 KiB and the hardware prefetcher stops at each page's end, so without this every page
- * starts with misses.
- */
-#define WORKER_INPUT_AHEAD 4096
-
-static int worker_poll_input(struct worker_state *s, uint32_t *count, bool *finished)
-{
-	uint32_t n = 0;
-	*finished = false;
-	if (s->in_map)
-		worker_input_drop_taken(s); /* the previous batch is processed */
-	for (;;) {
-		while (n < s->batch_max) {
-			char *start = s->in_buf + s->in_pos;
-			size_t avail = s->in_len - s->in_pos;
-			if (s->in_map) {
-				size_t upto = s->in_pos + WORKER_INPUT_AHEAD;
-				upto = upto < s->in_len ? upto : s->in_len;
-				if (s->in_prefetched < s->in_pos)
-					s->in_prefetched = s->in_pos;
-				for (; s->in_prefetched < upto; s->in_prefetched += 64)
-					__builtin_prefetch(s->in_buf + s->in_prefetched);
-			}
-			char *nl = memchr(start, '\n', avail);
-			size_t len;
-			if (nl) {
-				len = (size_t)(nl - start);
-			} else if (s->in_eof && avail > 0) {
-				len = avail; /* the last line has no newline */
-			} else if (!s->in_eof && s->in_pos == 0 && avail == WORKER_INPUT_BUF_BYTES) {
-				/* A line longer than the buffer: dead-letter its head, skip it. */
-				worker_input_too_long(s, start);
-				s->in_pos = s->in_len;
-				while (!s->in_eof) {
-					s->in_len = s->in_pos = 0;
-					int rc = worker_input_fill(s);
-					if (rc < 0)
-						return rc;
-					char *e = memchr(s->in_buf, '\n', s->in_len);
-					if (e) {
-						s->in_pos = (size_t)(e - s->in_buf) + 1;
-						break;
-					}
-				}
-				continue;
-			} else {
-				break;
-			}
-			s->in_pos += len + (nl != NULL);
-			if (len >= WORKER_INPUT_BUF_BYTES) {
-				worker_input_too_long(s, start);
-				continue;
-			}
-			s->msgs[n++] = (struct worker_msg){
-				.data = start,
-				.len = (uint32_t)len,
-				.partition = 0,
-				.offset = s->w->input.first_line + s->in_line++,
-				.kafka_ms = 0,
-			};
-		}
-		if (n == s->batch_max || (s->in_eof && s->in_pos == s->in_len))
-			break;
-		if (n > 0)
-			break; /* process what is complete before moving the buffer */
-		int rc = worker_input_fill(s);
-		if (rc < 0)
-			return rc;
-	}
-	*count = n;
-	*finished = s->in_eof && s->in_pos == s->in_len;
-	return 0;
-}
-
-/*
- * Maps the worker's range of a regular input file: the events are decoded where the page cache
- * holds them, with no copy (reading it into a buffer cost more than decoding it). The file must
- * not shrink while enrichd reads it.
- */
-static int worker_input_map(struct worker_state *s)
-{
-	static char empty[1];
-	const struct worker_input *in = &s->w->input;
-	s->in_eof = true;
-	if (in->end <= in->begin) {
-		s->in_buf = empty; /* nothing to read, but a buffer to point into */
-		return 0;
-	}
-	int64_t page = sysconf(_SC_PAGESIZE);
-	int64_t base = in->begin & ~(page - 1);
-	size_t len = (size_t)(in->end - base);
-	void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, in->fd, base);
-	if (p == MAP_FAILED) {
-		int rc = -errno;
-		log_error("worker", "w%u: mapping %s: %s", s->w->index, in->name, strerror(-rc));
-		return rc;
-	}
-	(void)madvise(p, len, MADV_SEQUENTIAL);
-	s->in_map = p;
-	s->in_map_len = len;
-	s->in_buf = (char *)p + (in->begin - base);
-	s->in_len = (size_t)(in->end - in->begin);
 	return 0;
 }
 
@@ -1195,21 +621,12 @@ static int worker_input_map(struct worker_state *s)
 static void worker_state_free(struct worker_state *s)
 {
 	if (s->seg)
-		seg_writer_close(s->seg);
-	deadletter_close(&s->dl);
-	manifest_close(&s->manifest);
-	free(s->synced);
-	free(s->rec_segs);
-	free(s->rec_ranges);
-	free(s->commit);
+		seg_writer_close(s->seg); /* before the epoch: its seal callback counts there */
+	if (s->epoch_ready)
+		epoch_destroy(&s->epoch);
 	for (uint32_t i = 0; s->hours && i < s->hour_count; i++)
 		native_block_destroy(s->hours[i].block);
 	free(s->hours);
-	if (s->in_map)
-		munmap(s->in_map, s->in_map_len);
-	else if (s->w->input.end < 0)
-		free(s->in_buf); /* read through a buffer, not mapped */
-	free(s->kmsgs);
 	free(s->msgs);
 	free(s->scratch);
 	free(s);
@@ -1226,45 +643,35 @@ static size_t worker_block_var_bytes(uint32_t block_rows)
 	return bytes < WORKER_BLOCK_VAR_BYTES_MIN ? WORKER_BLOCK_VAR_BYTES_MIN : bytes;
 }
 
-static int worker_state_init(struct worker *w, struct worker_state **out)
+static int worker_state_alloc(struct worker *w, struct worker_state **out)
 {
-	struct engine *e = w->engine;
-	const struct config *cfg = &e->cfg;
+	const struct config *cfg = w->env.cfg;
 	struct worker_state *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->w = w;
+	s->env = &w->env;
 	s->cfg = cfg;
-	s->engine = e;
-	s->topic = w->input.fd >= 0 ? w->input.name : cfg->topic;
+	s->topic = w->env.source->topic;
 	s->topic_dict[0] = (struct native_str){"", 0};
 	s->topic_dict[1] = (struct native_str){s->topic, (uint32_t)strlen(s->topic)};
 	s->batch_max = cfg->batch_events;
-	s->scratch_cap = 2 * (size_t)(WORKER_INPUT_BUF_BYTES);
+	s->clock.stage_ns = w->stats.stage_ns;
+	s->scratch_cap = 2 * SOURCE_MSG_BYTES_MAX;
 	s->scratch = malloc(s->scratch_cap);
 	s->msgs = calloc(s->batch_max, sizeof(*s->msgs));
-	s->kmsgs = calloc(s->batch_max, sizeof(*s->kmsgs));
 	s->hour_count = cfg->open_segments;
 	s->hours = calloc(s->hour_count, sizeof(*s->hours));
-	s->synced = calloc(WORKER_EPOCH_SEGMENTS_MAX, sizeof(*s->synced));
-	s->rec_segs = calloc(WORKER_EPOCH_SEGMENTS_MAX, sizeof(*s->rec_segs));
-	s->rec_ranges = calloc(WORKER_PARTITIONS_MAX, sizeof(*s->rec_ranges));
-	s->commit = calloc(WORKER_PARTITIONS_MAX, sizeof(*s->commit));
-	s->manifest.fd = s->manifest.dir_fd = -1;
-	s->dl.fd = -1;
-	/* A regular file's range is mapped (worker_input_map); pipes go through a buffer. */
-	bool buffered = w->input.fd >= 0 && w->input.end < 0;
-	if (buffered)
-		s->in_buf = malloc(WORKER_INPUT_BUF_BYTES);
-	if (!s->scratch || !s->msgs || !s->kmsgs || !s->hours || (buffered && !s->in_buf) ||
-	    !s->synced || !s->rec_segs || !s->rec_ranges || !s->commit)
-		goto out_nomem;
-	for (int32_t p = 0; p < WORKER_PARTITIONS_MAX; p++)
-		s->consumed_next[p] = -1;
-	s->in_file_pos = w->input.begin;
+	*out = s;
+	if (!s->scratch || !s->msgs || !s->hours)
+		return -ENOMEM;
+	return 0;
+}
 
-	s->set = atomic_load_explicit(&e->dimsets[w->replica], memory_order_acquire);
-	s->generation = s->set->generation;
+/* The output schema, one empty block per open hour, the set's dictionaries in them. */
+static int worker_blocks_init(struct worker_state *s)
+{
+	const struct config *cfg = s->cfg;
 	s->columns = dimset_schema(cfg, s->specs, s->names, s->types);
 	/* The topic column's dictionary is this worker's one topic. */
 	s->specs[s->columns - DIMSET_META_COLUMNS].dict_mode = NATIVE_DICT_EXTERNAL;
@@ -1278,80 +685,105 @@ static int worker_state_init(struct worker *w, struct worker_state **out)
 				keys > (UINT32_MAX - 4096) / 4 ? UINT32_MAX : keys * 4 + 4096;
 		}
 	}
-	int rc;
-	if (w->input.fd >= 0 && w->input.end >= 0) {
-		rc = worker_input_map(s);
-		if (rc < 0)
-			goto out_free;
-	}
 	for (uint32_t i = 0; i < s->hour_count; i++) {
 		s->hours[i].hour_key = -1;
-		rc = native_block_init(&s->hours[i].block, s->specs, s->columns, cfg->block_rows,
-				       worker_block_var_bytes(cfg->block_rows));
+		int rc = native_block_init(&s->hours[i].block, s->specs, s->columns,
+					   cfg->block_rows, worker_block_var_bytes(cfg->block_rows));
 		if (rc < 0)
-			goto out_free;
+			return rc;
 	}
-	rc = worker_dicts_set(s);
-	if (rc < 0)
-		goto out_free;
+	return worker_dicts_set(s);
+}
 
+/* The segment writer: two-phase sealing for the epoch, stop-aware waits. */
+static int worker_seg_init(struct worker_state *s)
+{
+	const struct config *cfg = s->cfg;
 	struct seg_writer_cfg scfg;
 	seg_writer_cfg_default(&scfg);
 	scfg.dir = cfg->output_dir;
 	scfg.instance = cfg->instance;
-	scfg.worker = w->index;
+	scfg.worker = s->env->index;
 	scfg.segment_bytes_max = cfg->segment_bytes;
 	/* Epochs seal by age; the writer's own age roll is only a backstop. */
 	scfg.segment_age_ms_max = (uint64_t)cfg->segment_age_ms * 4;
 	scfg.open_segments_max = cfg->open_segments;
 	scfg.inflight_bytes_max = cfg->inflight_bytes;
 	scfg.pool_bytes = cfg->inflight_bytes;
-	{
-		/* The pool must hold the largest block there can be, twice. */
-		size_t block_max = native_block_encoded_max(s->hours[0].block);
-		if (scfg.pool_bytes < 2 * block_max)
-			scfg.pool_bytes = scfg.inflight_bytes_max = 2 * block_max;
-	}
+	/* The pool must hold the largest block there can be, twice. */
+	size_t block_max = native_block_encoded_max(s->hours[0].block);
+	if (scfg.pool_bytes < 2 * block_max)
+		scfg.pool_bytes = scfg.inflight_bytes_max = 2 * block_max;
 	scfg.io_cpus = cfg->io_cpus;
 	scfg.io_cpu_count = cfg->io_cpu_count;
 	scfg.direct_io = cfg->direct_io != CONFIG_DIRECT_IO_OFF;
 	scfg.publish_hold = true; /* renamed only after the epoch is in the manifest */
-	scfg.on_sealed = worker_on_sealed;
-	scfg.on_sealed_arg = s;
-	rc = seg_writer_init(&s->seg, &scfg);
-	if (rc < 0)
-		goto out_free;
-	rc = deadletter_open(&s->dl, cfg->dead_letter_dir, cfg->instance, w->index);
-	if (rc < 0)
-		goto out_free;
-	rc = manifest_open(&s->manifest, cfg->output_dir, cfg->instance, w->index,
-			   WORKER_EPOCH_SEGMENTS_MAX, WORKER_PARTITIONS_MAX);
-	if (rc < 0)
-		goto out_free;
-	atomic_store_explicit(&e->dimset_generation_seen[w->index], s->generation,
-			      memory_order_release);
-	*out = s;
-	return 0;
+	scfg.stop = s->env->stop;
+	scfg.on_sealed = epoch_on_sealed;
+	scfg.on_sealed_arg = &s->epoch;
+	return seg_writer_init(&s->seg, &scfg);
+}
 
-out_nomem:
-	rc = -ENOMEM;
-out_free:
-	log_error("worker", "w%u: setup failed: %s", w->index, strerror(-rc));
-	worker_state_free(s);
+static int worker_epoch_init(struct worker_state *s)
+{
+	const struct config *cfg = s->cfg;
+	struct epoch_cfg ecfg = {
+		.worker = s->env->index,
+		.output_dir = cfg->output_dir,
+		.instance = cfg->instance,
+		.dead_letter_dir = cfg->dead_letter_dir,
+		.topic = s->topic,
+		.segment_age_ms = cfg->segment_age_ms,
+		.segment_idle_ms = cfg->segment_idle_ms,
+		.seg = s->seg,
+		.stats = &s->w->stats,
+		.stop = s->env->stop,
+		.flush = worker_flush,
+		.flush_arg = s,
+		.sink = s->env->sealed,
+	};
+	int rc = epoch_init(&s->epoch, &ecfg);
+	s->epoch_ready = rc == 0;
 	return rc;
 }
 
+/* Everything the loop needs, allocated on the worker's thread (its NUMA node). */
+static int worker_state_init(struct worker *w, struct worker_state **out)
+{
+	struct worker_state *s = NULL;
+	int rc = worker_state_alloc(w, &s);
+	if (rc == 0) {
+		s->set = dimpub_get(w->env.dims, w->env.dims_slot); /* kept until it switches */
+		s->generation = s->set->generation;
+		rc = worker_blocks_init(s);
+	}
+	if (rc == 0)
+		rc = worker_seg_init(s);
+	if (rc == 0)
+		rc = worker_epoch_init(s);
+	if (rc < 0) {
+		log_error("worker", "w%u: setup failed: %s", w->env.index, strerror(-rc));
+		if (s)
+			worker_state_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
 
 static void worker_pin(struct worker *w)
 {
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(w->cpu, &set);
-	int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-	if (rc != 0)
-		log_warn("worker", "w%u: cannot pin to CPU %d: %s", w->index, w->cpu, strerror(rc));
 	char name[16];
-	snprintf(name, sizeof(name), "enrichd-w%u", w->index);
+	if (w->env.cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(w->env.cpu, &set);
+		int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		if (rc != 0)
+			log_warn("worker", "w%u: cannot pin to CPU %d: %s", w->env.index, w->env.cpu,
+				 strerror(rc));
+	}
+	snprintf(name, sizeof(name), "enrichd-w%u", w->env.index);
 	pthread_setname_np(pthread_self(), name);
 }
 
@@ -1365,8 +797,8 @@ static void worker_pin(struct worker *w)
 static void worker_backpressure(struct worker_state *s)
 {
 	struct worker *w = s->w;
-	if (!s->engine->consumer)
-		return;
+	if (!w->env.source->fetches_ahead)
+		return; /* what it does not take stays where it is (a file) */
 	const struct seg_stats *ss = seg_stats(s->seg);
 	uint64_t inflight = ss->inflight_bytes;
 	uint64_t bound = s->cfg->inflight_bytes;
@@ -1374,16 +806,16 @@ static void worker_backpressure(struct worker_state *s)
 	bool failing = ss->disk_failing;
 	bool paused = atomic_load_explicit(&w->stats.paused, memory_order_relaxed) != 0;
 	if (!paused && (inflight >= bound / 4 * 3 || failing)) {
-		if (kafka_worker_pause(s->engine->consumer, w->index) == 0) {
+		if (source_pause(w->env.source) == 0) {
 			atomic_store_explicit(&w->stats.paused, 1, memory_order_relaxed);
-			worker_count(&w->stats.pauses, 1);
-			log_info("worker", "w%u: %s: partitions paused", w->index,
+			worker_stats_add(&w->stats.pauses, 1);
+			log_info("worker", "w%u: %s: partitions paused", w->env.index,
 				 failing ? "writes are failing" : "too many bytes wait for the disk");
 		}
 	} else if (paused && inflight <= bound / 4 && !failing) {
-		if (kafka_worker_resume(s->engine->consumer, w->index) == 0) {
+		if (source_resume(w->env.source) == 0) {
 			atomic_store_explicit(&w->stats.paused, 0, memory_order_relaxed);
-			log_info("worker", "w%u: the disk caught up: partitions resumed", w->index);
+			log_info("worker", "w%u: the disk caught up: partitions resumed", w->env.index);
 		}
 	}
 }
@@ -1397,68 +829,85 @@ static void worker_seg_gauges(struct worker_state *s)
 	atomic_store_explicit(&st->write_errors, ss->write_errors, memory_order_relaxed);
 }
 
-static int worker_loop(struct worker_state *s)
+/*
+ * One batch: poll the source, move to the published dimension set if it changed (before
+ * anything reads a set in this iteration), decode, join and append, release the batch.
+ */
+static int worker_batch(struct worker_state *s, uint32_t *count)
+{
+	worker_stage_start(&s->clock);
+	int rc = worker_poll(s, count);
+	worker_stage_lap(&s->clock, WORKER_STAGE_POLL);
+	if (rc < 0)
+		return rc;
+	epoch_polled(&s->epoch, *count);
+	rc = worker_dimset_refresh(s);
+	if (rc < 0)
+		return rc;
+	s->batch_seq++;
+	rc = worker_process(s, s->msgs, *count);
+	source_release(s->env->source);
+	return rc;
+}
+
+/*
+ * After a batch: closes the epoch and waits for it when the worker stops, its source is
+ * finished, a flush is asked for or the epoch says so; cuts it (sealing in the background) when
+ * it is due; finishes the cut epoch once its segments are synced.
+ */
+static int worker_epoch_step(struct worker_state *s, bool closing, uint64_t flush_req,
+			     uint32_t count)
 {
 	struct worker *w = s->w;
-	struct engine *e = s->engine;
-	bool kafka = w->input.fd < 0;
+	uint64_t acked = atomic_load_explicit(&w->flush_ack, memory_order_relaxed);
+	enum epoch_action next = epoch_next(&s->epoch, count);
+	int rc;
+	if (closing || flush_req != acked || next == EPOCH_CLOSE) {
+		/* Everything taken so far sealed and published before going on. */
+		rc = epoch_close(&s->epoch);
+		if (rc < 0)
+			return rc;
+		atomic_store_explicit(&w->flush_ack, flush_req, memory_order_release);
+	} else if (next == EPOCH_CUT) {
+		/* The epoch seals in the background while the next one fills. */
+		rc = epoch_finish(&s->epoch, true);
+		if (rc == 0)
+			rc = epoch_cut(&s->epoch);
+		if (rc < 0)
+			return rc;
+	}
+	return epoch_finish(&s->epoch, false);
+}
+
+static int worker_loop(struct worker_state *s)
+{
+	const struct worker_env *env = s->env;
 	for (;;) {
-		bool stopping = atomic_load_explicit(&e->stop, memory_order_acquire);
-		uint64_t flush_req = atomic_load_explicit(&e->flush_req, memory_order_acquire);
+		bool stopping = atomic_load_explicit(env->stop, memory_order_acquire);
+		uint64_t flush_req = atomic_load_explicit(env->flush_req, memory_order_acquire);
 		bool finished = false;
 		uint32_t count = 0;
 		int rc;
 		if (!stopping) {
-			uint64_t t0 = worker_ns();
-			rc = kafka ? worker_poll_kafka(s, &count)
-				   : worker_poll_input(s, &count, &finished);
-			worker_stage_add(w, WORKER_STAGE_POLL, t0);
+			rc = worker_batch(s, &count);
 			if (rc < 0)
 				return rc;
-			if (count > 0)
-				s->last_event_ms = seg_clock_ms();
-			rc = worker_dimset_refresh(s);
-			if (rc < 0)
-				return rc;
-			s->batch_seq++;
-			rc = worker_process(s, s->msgs, count);
-			if (kafka)
-				kafka_messages_destroy(s->kmsgs, count);
-			if (rc < 0)
-				return rc;
+			finished = env->source->finished;
 		}
 		rc = seg_tick(s->seg, seg_clock_ms());
 		if (rc < 0)
 			return rc;
 		worker_seg_gauges(s);
 		worker_backpressure(s);
-		if (w->exit_code < 0)
-			return w->exit_code;
-		uint64_t now = seg_clock_ms();
-		bool aged = s->epoch_rows > 0 && now - s->epoch_first_ms >= s->cfg->segment_age_ms;
-		bool idle = s->epoch_rows > 0 && count == 0 && s->cfg->segment_idle_ms > 0 &&
-			    now - s->last_event_ms >= s->cfg->segment_idle_ms;
-		uint64_t acked = atomic_load_explicit(&w->flush_ack, memory_order_relaxed);
-		if (stopping || finished || flush_req != acked ||
-		    (count == 0 && (s->epoch_dead > 0 || (s->epoch_rows == 0 && s->dirty_count)))) {
-			/* Everything taken so far sealed and published before going on. */
-			rc = worker_epoch_close(s);
-			if (rc < 0)
-				return rc;
-			atomic_store_explicit(&w->flush_ack, flush_req, memory_order_release);
-		} else if (aged || idle) {
-			/* The epoch seals in the background while the next one fills. */
-			rc = worker_epoch_finish(s, true);
-			if (rc == 0)
-				rc = worker_epoch_cut(s);
-			if (rc < 0)
-				return rc;
-		}
-		rc = worker_epoch_finish(s, false);
+		rc = epoch_failed(&s->epoch);
+		if (rc < 0)
+			return rc;
+		rc = worker_epoch_step(s, stopping || finished, flush_req, count);
 		if (rc < 0)
 			return rc;
 		if (stopping || finished)
 			return 0;
+		dimpub_quiescent(); /* the iteration is over: no set is read until the next refresh */
 	}
 }
 
@@ -1466,37 +915,41 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	worker_pin(w);
+	/* Before the first read of a set; and it never goes offline while it holds one. */
+	dimpub_reader_register();
 	struct worker_state *s;
 	int rc = worker_state_init(w, &s);
 	if (rc == 0) {
 		w->state = s;
-		uint64_t t0 = worker_ns();
+		uint64_t t0 = now_mono_ns();
 		rc = worker_loop(s);
-		atomic_store_explicit(&w->stats.loop_ns, worker_ns() - t0, memory_order_relaxed);
-		if (rc < 0) {
-			log_error("worker", "w%u: stopped by an error: %s", w->index, strerror(-rc));
+		atomic_store_explicit(&w->stats.loop_ns, now_mono_ns() - t0, memory_order_relaxed);
+		if (rc == -ECANCELED) {
+			log_warn("worker", "w%u: stopped while the disk was failing: its last epoch is "
+				 "not sealed; its messages are consumed again at the next start",
+				 w->env.index);
+		} else if (rc < 0) {
+			log_error("worker", "w%u: stopped by an error: %s", w->env.index, strerror(-rc));
 		} else {
 			log_info("worker", "w%u: done: %" PRIu64 " events, %" PRIu64 " rows sealed, %"
-				 PRIu64 " dead letters", w->index,
+				 PRIu64 " dead letters", w->env.index,
 				 atomic_load(&w->stats.events_in), atomic_load(&w->stats.rows_sealed),
 				 atomic_load(&w->stats.dead_letters));
 		}
 		worker_state_free(s);
 		w->state = NULL;
 	}
-	if (w->exit_code == 0)
-		w->exit_code = rc;
+	dimpub_reader_unregister(); /* holds no set any more: grace periods stop waiting for it */
+	w->exit_code = rc;
 	atomic_store_explicit(&w->done, true, memory_order_release);
 	return NULL;
 }
 
 int worker_start(struct worker *w)
 {
-	for (int32_t p = 0; p < WORKER_PARTITIONS_MAX; p++)
-		atomic_init(&w->sealed_next[p], -1);
 	int rc = pthread_create(&w->thread, NULL, worker_main, w);
 	if (rc != 0) {
-		log_error("worker", "w%u: cannot start its thread: %s", w->index, strerror(rc));
+		log_error("worker", "w%u: cannot start its thread: %s", w->env.index, strerror(rc));
 		return -rc;
 	}
 	w->started = true;

@@ -1,70 +1,24 @@
 /*
  * engine: the process. Loads the dimensions, starts one pinned worker per configured CPU, owns
  * the Kafka consumer (rebalances, offset commits), the signals (TERM/INT: drain and exit, HUP:
- * reload the dimensions) and the reload thread.
+ * reload the dimensions), the reload thread and the metrics endpoint.
  *
- * Threads: the control thread (the caller of engine_run), the workers, and a loader thread
- * while a reload runs. The shared state below is written by the control thread or the loader
- * and read by the workers through atomics; workers never wait for either.
+ * Each worker gets only its narrow environment (worker.h); the metrics endpoint a view
+ * (metrics.h). What they share lives in the engine, which nobody else sees.
  */
 #ifndef ENRICHD_ENGINE_H
 #define ENRICHD_ENGINE_H
 
-#include <stdatomic.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 
 #include "config.h"
-#include "dimset.h"
-#include "numa_place.h"
-#include "worker.h"
 
-struct kafka_consumer;
-
-struct engine {
-	struct config cfg;
-	struct place_plan plan;
-	struct kafka_consumer *consumer; /* NULL when reading --input */
-	const char *input_path;          /* --input, or NULL */
-	uint32_t worker_count;
-	struct worker *workers;
-
-	/*
-	 * The dimension set in use, per replica (worker k reads dimsets[workers[k].replica]).
-	 * Swapped by the loader; a worker switches to a new set between
-	 * batches, after encoding the blocks that borrow the old set's dictionaries, and then
-	 * acknowledges the generation in workers[k].dimset_generation. The old set is freed when
-	 * every running worker has acknowledged the new one.
-	 */
-	struct dimset *_Atomic dimsets[PLACE_NODES_MAX]; /* one per replica */
-	uint32_t replica_count;     /* 1, or (numa = replicate) one per node with workers */
-	int replica_node[PLACE_NODES_MAX]; /* NUMA node a replica's memory is bound to (-1: none) */
-	_Atomic uint64_t dimset_generation_seen[256];
-
-	_Atomic bool stop;          /* stop fetching, close the last epoch, exit */
-	_Atomic uint64_t flush_req; /* workers close an epoch when this moves past their ack */
-	_Atomic uint64_t reloads;
-	_Atomic uint64_t reload_failures;
-	_Atomic int64_t reload_last_success_ms;  /* wall clock; 0: never */
-	_Atomic uint64_t reload_last_duration_ms;
-	int64_t started_ms;
-
-	/* Gauges of the dimension set in use, per configured dimension (set by the loader). */
-	_Atomic uint64_t dim_rows[CONFIG_DIMS_MAX];
-	_Atomic uint64_t dim_bytes[CONFIG_DIMS_MAX];
-	_Atomic int dim_huge_mode[CONFIG_DIMS_MAX];   /* enum huge_mode */
-
-	/* Next offset per partition of the topic as the manifests gave it at start (-1: none). */
-	int64_t manifest_next[WORKER_PARTITIONS_MAX];
-
-	/* Offsets committed to the group, per partition (-1: none yet); for lag. */
-	_Atomic int64_t committed[WORKER_PARTITIONS_MAX];
-	_Atomic bool ready;   /* dimensions loaded, workers running (and partitions assigned) */
-	_Atomic bool failed;  /* a worker stopped on an error */
-};
-
-/* Runs until TERM/INT (or, with input_path, until the input is consumed). Returns 0 or -errno. */
+/*
+ * Runs until TERM/INT (or, with input_path, until the input is consumed: a JSON-lines file, or
+ * "-" for stdin, instead of Kafka). Returns 0 after a clean drain, or -errno: setup failed, or a
+ * worker stopped on an error (a stop while the disk is full included: its last epoch was not
+ * sealed).
+ */
 int engine_run(const struct config *cfg, const char *input_path);
 
 /*
@@ -72,8 +26,5 @@ int engine_run(const struct config *cfg, const char *input_path);
  * prints the plan `enrichd --check` shows. Returns 0 or -errno (the reason on stderr).
  */
 int engine_check(const struct config *cfg, FILE *out);
-
-/* CLOCK_REALTIME in milliseconds. */
-int64_t engine_now_ms(void);
 
 #endif

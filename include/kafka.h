@@ -7,10 +7,10 @@
  *     (every <= 100 ms is a good pace; at least every max.poll.interval.ms), commits with
  *     kafka_commit() and closes it. Rebalances and commit results run as hooks inside
  *     kafka_consumer_poll() and kafka_consumer_close(), on the control thread.
- *   - Worker k reads only its own queue with kafka_worker_poll(consumer, k, ...). On each
- *     assignment, every partition's queue is forwarded to exactly one worker's queue, the one
- *     the placement plan names (numa_place.h), so a partition's messages reach one worker, in
- *     offset order.
+ *   - Worker k reads only its own queue, through its message source (kafka_source_new,
+ *     source.h). On each assignment, every partition's queue is forwarded to exactly one
+ *     worker's queue, the one the placement plan names (numa_place.h), so a partition's
+ *     messages reach one worker, in offset order.
  *   - kafka_worker_pause()/kafka_worker_resume() may be called from any thread (one caller per
  *     worker at a time); they stop and restart fetching for all of that worker's partitions,
  *     including partitions assigned to it while it is paused.
@@ -31,6 +31,9 @@
  * Bounds: KAFKA_WORKERS_MAX workers, KAFKA_PROPERTIES_MAX properties, partition ids below
  * KAFKA_PARTITIONS_MAX (a partition at or above it is logged as an error and left unassigned),
  * one topic.
+ *
+ * librdkafka stays inside engine/kafka.c: no type or header of it appears here, so the rest of
+ * the engine depends on this contract only.
  */
 #ifndef ENRICHD_KAFKA_H
 #define ENRICHD_KAFKA_H
@@ -39,13 +42,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <librdkafka/rdkafka.h>
-
 #include "numa_place.h"
+#include "source.h"
 
 #define KAFKA_WORKERS_MAX PLACE_WORKERS_MAX
 #define KAFKA_PROPERTIES_MAX 64
 #define KAFKA_PARTITIONS_MAX 4096
+
+/* Logical offsets (librdkafka's values). */
+#define KAFKA_OFFSET_BEGINNING (-2)  /* the partition's first message */
+#define KAFKA_OFFSET_END (-1)        /* after its last message */
+#define KAFKA_OFFSET_STORED (-1000)  /* the group's committed offset */
+#define KAFKA_OFFSET_INVALID (-1001) /* none */
 
 struct config;
 struct kafka_consumer;
@@ -79,9 +87,9 @@ struct kafka_hooks {
 	void *ctx;
 	/*
 	 * Before a newly assigned partition starts: the offset to start at (>= 0), a logical
-	 * offset (RD_KAFKA_OFFSET_BEGINNING / _END), or RD_KAFKA_OFFSET_INVALID to use the
-	 * group's committed offset, else auto.offset.reset. Other values are logged and treated
-	 * as RD_KAFKA_OFFSET_INVALID.
+	 * offset (KAFKA_OFFSET_BEGINNING / _END), or KAFKA_OFFSET_INVALID to use the group's
+	 * committed offset, else auto.offset.reset. Other values are logged and treated as
+	 * KAFKA_OFFSET_INVALID.
 	 */
 	int64_t (*start_offset)(void *ctx, int32_t partition);
 	/* After partitions were assigned and forwarded (each to place_partition_worker()). */
@@ -93,10 +101,11 @@ struct kafka_hooks {
 	 */
 	void (*revoke)(void *ctx, const int32_t *partitions, size_t count,
 		       enum kafka_revoke_reason reason);
-	/* Result of a kafka_commit(), once per partition; err is 0 or an rd_kafka_resp_err_t. */
+	/* Result of a kafka_commit(), once per partition; err is 0 or an error code that
+	 * kafka_err_str() names. */
 	void (*commit_done)(void *ctx, int32_t partition, int64_t offset, int err);
 	/*
-	 * On worker `worker`'s thread, inside kafka_worker_poll(): the worker has read everything
+	 * On worker `worker`'s thread, inside its source's poll: the worker has read everything
 	 * in partition up to offset (only when enable.partition.eof=true).
 	 */
 	void (*partition_eof)(void *ctx, uint32_t worker, int32_t partition, int64_t offset);
@@ -116,7 +125,7 @@ struct kafka_config {
 
 /* Counters of one worker's queue; eventually consistent when read from another thread. */
 struct kafka_worker_stats {
-	uint64_t messages_total; /* data messages returned by kafka_worker_poll() */
+	uint64_t messages_total; /* data messages its source's polls returned */
 	uint64_t eof_total;      /* partition EOF events */
 	uint64_t errors_total;   /* error events (each logged) */
 };
@@ -164,26 +173,25 @@ int kafka_commit_sync(struct kafka_consumer *c, const struct kafka_offset *offse
 
 /*
  * Any thread: the group's committed offset of partition (asks the coordinator, waiting up to
- * timeout_ms), or RD_KAFKA_OFFSET_INVALID when there is none or the query failed (logged).
+ * timeout_ms), or KAFKA_OFFSET_INVALID when there is none or the query failed (logged).
  */
 int64_t kafka_committed(struct kafka_consumer *c, int32_t partition, int timeout_ms);
 
 /*
- * Worker `worker`'s thread: moves up to max messages of its queue into msgs. Waits up to
- * timeout_ms for the first message (0: no wait, -1: forever), then takes what else is already
- * there without waiting. Error and partition-EOF events are taken out (logged and counted,
- * EOF given to hooks.partition_eof) and destroyed; only data messages are returned. Returns
- * the number of messages (0 on timeout), or -EIO if librdkafka failed (logged). The caller
- * owns the messages and destroys each (rd_kafka_message_destroy or kafka_messages_destroy)
- * before kafka_consumer_close(). No allocation.
+ * Worker `worker`'s queue as its message source (source.h), taking up to batch_max messages
+ * per poll (allocated here: one pointer per message). A poll waits up to its timeout for the
+ * first message, then takes what else is already there without waiting; error and
+ * partition-EOF events are taken out (logged and counted, EOF given to hooks.partition_eof).
+ * Messages carry payload, partition, offset, timestamp and key; source_header() reads their
+ * headers. Pause and resume are kafka_worker_pause/resume; wake is kafka_worker_wake. Its
+ * fetches_ahead is set: librdkafka fetches ahead. One source per worker; destroy it (which
+ * releases its last batch) before kafka_consumer_close(). Returns 0 and *out, -EINVAL for a
+ * worker out of range or a zero batch_max, or -ENOMEM.
  */
-int kafka_worker_poll(struct kafka_consumer *c, uint32_t worker, rd_kafka_message_t **msgs,
-		      size_t max, int timeout_ms);
+int kafka_source_new(struct kafka_consumer *c, uint32_t worker, uint32_t batch_max,
+		     struct source **out);
 
-/* Destroys msgs[0..count). */
-void kafka_messages_destroy(rd_kafka_message_t **msgs, size_t count);
-
-/* Any thread: makes a kafka_worker_poll() blocked on worker's queue return now. */
+/* Any thread: makes a poll of worker's source blocked on its queue return now. */
 void kafka_worker_wake(struct kafka_consumer *c, uint32_t worker);
 
 /*
@@ -207,15 +215,40 @@ int kafka_partition_worker(struct kafka_consumer *c, int32_t partition);
 /* Any thread: how many partitions are assigned to this consumer now. */
 uint32_t kafka_assigned_count(struct kafka_consumer *c);
 
-/*
- * The librdkafka handle, for read-only queries (metadata, watermarks, statistics). It must
- * not be used to subscribe, assign, seek, pause, commit, poll or close.
- */
-rd_kafka_t *kafka_consumer_handle(struct kafka_consumer *c);
+/* What the engine reports of an assigned partition (kafka_partition_state). */
+struct kafka_partition_state {
+	int32_t partition;
+	uint32_t worker;    /* the worker its queue is forwarded to */
+	int64_t committed;  /* the last offset this consumer committed for it; -1: none yet */
+	int64_t low, high;  /* librdkafka's cached watermarks (no broker round trip); -1: none */
+};
 
 /*
- * Control thread, after every worker has stopped calling kafka_worker_poll() and destroyed its
- * messages: leaves the group (the revoke hook runs with KAFKA_REVOKE_CLOSE; pending commits
+ * Any thread: the state of partition when it is assigned here. Returns 0 and *out, or -ENOENT
+ * (not assigned). Takes the assignment lock for a few nanoseconds; no allocation.
+ */
+int kafka_partition_state(struct kafka_consumer *c, int32_t partition,
+			  struct kafka_partition_state *out);
+
+/* The name of an error code of hooks.commit_done. Static storage. */
+const char *kafka_err_str(int err);
+
+/* The version of librdkafka in use ("2.3.0"). */
+const char *kafka_version_str(void);
+
+/* Any thread: the rebalance protocol in use: "NONE" before the first join, then "EAGER" or
+ * "COOPERATIVE". */
+const char *kafka_rebalance_protocol(struct kafka_consumer *c);
+
+/*
+ * Any thread: the effective value of a librdkafka property of the consumer, into value (cap
+ * bytes, NUL-terminated). Returns 0, -ENOENT for an unknown property, or -ENOSPC when value is
+ * too small.
+ */
+int kafka_property_get(struct kafka_consumer *c, const char *key, char *value, size_t cap);
+
+/*
+ * Control thread, after every worker source is destroyed: leaves the group (the revoke hook runs with KAFKA_REVOKE_CLOSE; pending commits
  * are sent and their results delivered), drops the partition and worker queues, then destroys
  * the librdkafka handle and c. Returns 0, or -EIO when leaving the group failed (logged; c is
  * freed anyway). c may be NULL.

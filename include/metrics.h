@@ -3,16 +3,17 @@
  *
  *   GET /metrics   Prometheus text exposition format 0.0.4 (metrics_render below)
  *   GET /healthz   200 "ok" while no worker has failed, else 503 with the reason
- *   GET /readyz    200 "ready" while the engine is ready (engine.ready), else 503
+ *   GET /readyz    200 "ready" while the engine is ready (gauges.ready), else 503
  *   anything else  404; a method other than GET or HEAD: 405
  *
  * Served by libmicrohttpd from one internal polling thread bound to the configured address
  * only. Requests are handled one at a time on that thread, so scrapes never run concurrently
- * with each other; they run concurrently with the engine and read only its atomics (counters,
- * gauges, engine.committed), the consumer's assignment and librdkafka's cached high
- * watermarks. A scrape takes no engine lock, never touches the dimension set and cannot slow a
- * worker down (beyond the consumer's assignment mutex, held for a few nanoseconds per assigned
- * partition).
+ * with each other; they run concurrently with the engine and read only what its view (struct
+ * metrics_view) points to, with relaxed atomic loads: the workers' counters, the engine's gauges
+ * and stop flag, and through kafka.h the consumer's assignment, committed offsets and cached
+ * high watermarks. A scrape takes no engine lock, never touches the dimension set and cannot
+ * slow a worker down (beyond the consumer's assignment mutex, held for a few nanoseconds per
+ * assigned partition).
  *
  * Names follow the Prometheus conventions: enrichd_<subsystem>_<name>, base units (seconds,
  * bytes), `_total` on counters. Every series a worker has (per reason, dimension, stage) is
@@ -22,11 +23,46 @@
 #ifndef ENRICHD_METRICS_H
 #define ENRICHD_METRICS_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-struct engine;
+#include "config.h"
+#include "worker_stats.h"
+
+struct kafka_consumer;
 struct metrics;
+
+/* The process's own gauges: written by the engine (control thread, loader), read here. */
+struct metrics_gauges {
+	_Atomic bool ready;          /* dimensions loaded, workers running (and partitions assigned) */
+	_Atomic bool failed;         /* a worker stopped on an error; set after the two below */
+	_Atomic uint32_t failed_worker;
+	_Atomic int failed_errno;
+	_Atomic uint64_t reloads;
+	_Atomic uint64_t reload_failures;
+	_Atomic int64_t reload_last_success_ms;  /* wall clock; 0: never */
+	_Atomic uint64_t reload_last_duration_ms;
+	/* Of the dimension set in use, per configured dimension (set by the loader). */
+	_Atomic uint64_t dim_rows[CONFIG_DIMS_MAX];
+	_Atomic uint64_t dim_bytes[CONFIG_DIMS_MAX];
+	_Atomic int dim_huge_mode[CONFIG_DIMS_MAX];   /* enum huge_mode */
+};
+
+/*
+ * What the endpoint reads, and all it reads. Copied by metrics_start; everything it points to
+ * must stay valid until metrics_stop().
+ */
+struct metrics_view {
+	const struct config *cfg;                       /* the dimensions' names */
+	int64_t started_ms;                             /* wall clock of the process start */
+	uint32_t worker_count;
+	const struct worker_stats *const *worker_stats; /* [worker_count] */
+	const struct metrics_gauges *gauges;
+	const _Atomic bool *stopping;                   /* the engine's stop flag */
+	struct kafka_consumer *consumer;                /* NULL: no Kafka (--input) */
+};
 
 /* Bound of the /metrics body; a larger rendering is cut and answered with 500 (logged once). */
 #define METRICS_BODY_MAX_BYTES ((size_t)64 << 20)
@@ -37,12 +73,11 @@ struct metrics;
 /*
  * Starts the server on listen: "host:port", "[ipv6]:port", ":port" or "port" (host defaults to
  * 127.0.0.1; port 0 picks a free port, logged). host is an IP address or a name resolved once,
- * here (the first address is used). e must stay valid, with its workers array and consumer,
- * until metrics_stop(); it is only read. Logs the address served. Returns 0 with *out set,
- * -EINVAL for a malformed listen string (logged, naming it), -ENOMEM, or -errno / -EIO when the
- * socket cannot be bound (logged).
+ * here (the first address is used). view is copied; what it points to is only read. Logs the
+ * address served. Returns 0 with *out set, -EINVAL for a malformed listen string (logged,
+ * naming it), -ENOMEM, or -errno / -EIO when the socket cannot be bound (logged).
  */
-int metrics_start(struct metrics **out, const char *listen, struct engine *e);
+int metrics_start(struct metrics **out, const char *listen, const struct metrics_view *view);
 
 /* The TCP port served (useful with port 0). */
 uint16_t metrics_port(const struct metrics *m);
@@ -51,17 +86,16 @@ uint16_t metrics_port(const struct metrics *m);
 void metrics_stop(struct metrics *m);
 
 /*
- * Writes the /metrics text of e into buf (at most cap bytes, NUL-terminated when cap > 0) and
- * returns its full length without the NUL, as snprintf does: a return >= cap means the text was
- * cut and a buffer of return + 1 bytes holds it. Reads only atomics of e, its configuration,
- * and (when e->consumer is set) the consumer's assignment and cached watermarks. No allocation.
+ * Writes the /metrics text of the view into buf (at most cap bytes, NUL-terminated when cap > 0)
+ * and returns its full length without the NUL, as snprintf does: a return >= cap means the text
+ * was cut and a buffer of return + 1 bytes holds it. No allocation.
  */
-size_t metrics_render(struct engine *e, char *buf, size_t cap);
+size_t metrics_render(const struct metrics_view *v, char *buf, size_t cap);
 
 /*
  * The /healthz answer: 200 with "ok\n", or 503 with the reason ("worker 1 failed: ...").
  * Writes at most cap bytes into reason (NUL-terminated). Returns the HTTP status.
  */
-int metrics_health(struct engine *e, char *reason, size_t cap);
+int metrics_health(const struct metrics_view *v, char *reason, size_t cap);
 
 #endif

@@ -42,7 +42,8 @@
  * no longer be trusted - or a write failing with another errno, or the rename failing) discard the
  * segment instead: its .tmp is removed and the seal callback gets err < 0. The rows of a discarded
  * segment are not on disk; the caller must consume them again (rewind to the segment's first
- * offset, or restart: .tmp segments are discarded at start anyway).
+ * offset, or restart: .tmp segments are discarded at start anyway). With cfg.stop set, the
+ * waiting calls give up with -ECANCELED once a stop is requested while the disk is failing.
  */
 #ifndef ENRICHD_SEG_H
 #define ENRICHD_SEG_H
@@ -118,6 +119,12 @@ struct seg_writer_cfg {
 					  a filesystem without it gets page-cache writes */
 	bool publish_hold;             /* sealing stops after the fdatasync: the segment stays
 					  .native.tmp until seg_publish_all renames it (see there) */
+	const _Atomic bool *stop;      /* the owner's stop request, or NULL. Once it reads true
+					  while a write or create is failing (disk_failing), a call
+					  that would wait for the disk returns -ECANCELED instead,
+					  at the latest one retry backoff after the request: a full
+					  disk cannot hold a stopping owner. What was not synced
+					  then is not sealed (consume it again) */
 	seg_sealed_fn on_sealed;       /* may be NULL */
 	void *on_sealed_arg;
 };

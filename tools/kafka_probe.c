@@ -43,7 +43,7 @@ struct probe_partition {
 	uint8_t *seen;       /* per offset: times received */
 	int64_t expect_first; /* -1: no expectation */
 	int64_t expect_end;   /* -1: not expected */
-	int64_t start;        /* from --start, else RD_KAFKA_OFFSET_INVALID */
+	int64_t start;        /* from --start, else KAFKA_OFFSET_INVALID */
 	int64_t first;        /* -1: nothing received */
 	int64_t last;
 	uint64_t count;
@@ -94,6 +94,7 @@ struct probe {
 struct worker_arg {
 	struct probe *probe;
 	uint32_t index;
+	struct source *src; /* its queue */
 };
 
 static void fail(struct probe *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -160,22 +161,22 @@ static void *worker_main(void *arg)
 {
 	struct worker_arg *wa = arg;
 	struct probe *pr = wa->probe;
-	rd_kafka_message_t *msgs[PROBE_BATCH_MAX];
+	struct source_msg msgs[PROBE_BATCH_MAX];
 	bool pause_done = false;
 	/* Bounded by the stop flag, which the control thread sets by its deadline. */
 	while (!atomic_load(&pr->stop)) {
 		bool pausing = !pause_done && (int)wa->index == pr->pause_worker;
-		size_t max = pausing ? PROBE_PAUSE_BATCH : PROBE_BATCH_MAX;
-		int n = kafka_worker_poll(pr->consumer, wa->index, msgs, max, 100);
+		uint32_t max = pausing ? PROBE_PAUSE_BATCH : PROBE_BATCH_MAX;
+		int n = source_poll(wa->src, msgs, max, 100);
 		if (n < 0) {
 			pthread_mutex_lock(&pr->lock);
-			fail(pr, "worker %u: kafka_worker_poll: %s", wa->index, strerror(-n));
+			fail(pr, "worker %u: source_poll: %s", wa->index, strerror(-n));
 			pthread_mutex_unlock(&pr->lock);
 			break;
 		}
 		for (int i = 0; i < n; i++)
-			record(pr, wa->index, msgs[i]->partition, msgs[i]->offset);
-		kafka_messages_destroy(msgs, (size_t)n);
+			record(pr, wa->index, msgs[i].partition, msgs[i].offset);
+		source_release(wa->src);
 		if (pausing && n > 0) {
 			/* Whatever is still queued is dropped now and fetched again on resume. */
 			if (kafka_worker_pause(pr->consumer, wa->index) != 0)
@@ -183,12 +184,10 @@ static void *worker_main(void *arg)
 			atomic_store(&pr->paused_worker, (int)wa->index);
 			int64_t until = now_ms() + PROBE_PAUSE_MS;
 			while (now_ms() < until) {
-				n = kafka_worker_poll(pr->consumer, wa->index, msgs, PROBE_BATCH_MAX,
-						      50);
+				n = source_poll(wa->src, msgs, PROBE_BATCH_MAX, 50);
 				for (int i = 0; i < n; i++)
-					record(pr, wa->index, msgs[i]->partition, msgs[i]->offset);
-				if (n > 0)
-					kafka_messages_destroy(msgs, (size_t)n);
+					record(pr, wa->index, msgs[i].partition, msgs[i].offset);
+				source_release(wa->src);
 			}
 			atomic_store(&pr->paused_worker, -1);
 			if (kafka_worker_resume(pr->consumer, wa->index) != 0)
@@ -203,7 +202,7 @@ static int64_t hook_start_offset(void *ctx, int32_t partition)
 {
 	struct probe *pr = ctx;
 	if (partition < 0 || partition >= PROBE_PARTITIONS_MAX)
-		return RD_KAFKA_OFFSET_INVALID;
+		return KAFKA_OFFSET_INVALID;
 	return pr->parts[partition].start;
 }
 
@@ -264,7 +263,7 @@ static void hook_commit_done(void *ctx, int32_t partition, int64_t offset, int e
 	}
 	pthread_mutex_unlock(&pr->lock);
 	fprintf(stderr, "probe: commit partition %d offset %" PRId64 ": %s\n", (int)partition,
-		offset, rd_kafka_err2str((rd_kafka_resp_err_t)err));
+		offset, kafka_err_str(err));
 }
 
 static void hook_partition_eof(void *ctx, uint32_t worker, int32_t partition, int64_t offset)
@@ -454,7 +453,7 @@ static void probe_commit(struct probe *pr, int64_t deadline)
 		if (!pp->committed || pp->commit_offset != offsets[i].offset)
 			fail(pr, "partition %d: commit of offset %" PRId64 " not confirmed (%s)",
 			     (int)offsets[i].partition, offsets[i].offset,
-			     rd_kafka_err2str((rd_kafka_resp_err_t)pp->commit_err));
+			     kafka_err_str(pp->commit_err));
 		else if (f != NULL)
 			fprintf(f, "%d %" PRId64 "\n", (int)offsets[i].partition, offsets[i].offset);
 	}
@@ -621,7 +620,7 @@ int main(int argc, char **argv)
 				  .pause_worker = -1, .pause_until_assigned = -1, .paused_worker = -1};
 	for (int p = 0; p < PROBE_PARTITIONS_MAX; p++)
 		pr.parts[p] = (struct probe_partition){.expect_first = -1, .expect_end = -1,
-						       .start = RD_KAFKA_OFFSET_INVALID,
+						       .start = KAFKA_OFFSET_INVALID,
 						       .first = -1, .last = -1, .eof_offset = -1,
 						       .worker = -1};
 	if (parse_args(argc, argv, &pr) != 0)
@@ -656,8 +655,13 @@ int main(int argc, char **argv)
 	struct worker_arg args[PLACE_WORKERS_MAX];
 	uint32_t started = 0;
 	for (; started < pr.workers; started++) {
-		args[started] = (struct worker_arg){&pr, started};
+		args[started] = (struct worker_arg){&pr, started, NULL};
+		if (kafka_source_new(pr.consumer, started, PROBE_BATCH_MAX, &args[started].src) != 0) {
+			fail(&pr, "kafka_source_new failed");
+			break;
+		}
 		if (pthread_create(&threads[started], NULL, worker_main, &args[started]) != 0) {
+			source_destroy(args[started].src);
 			fail(&pr, "pthread_create failed");
 			break;
 		}
@@ -707,6 +711,7 @@ int main(int argc, char **argv)
 	for (uint32_t w = 0; w < started; w++) {
 		kafka_worker_wake(pr.consumer, w);
 		pthread_join(threads[w], NULL);
+		source_destroy(args[w].src);
 	}
 	if (pr.commit != PROBE_COMMIT_NONE && complete_at >= 0)
 		probe_commit(&pr, now_ms() + 10000);

@@ -1,12 +1,14 @@
 /*
  * kafka: the consumer against an in-process mock cluster (librdkafka's, on 127.0.0.1), with
  * both rebalance protocols: placement of every message, the start-offset hook, commits, the
- * revoke hook on close; and configuration errors that name the offending key.
+ * revoke hook on close, each message's key and headers through the worker sources; and
+ * configuration errors that name the offending key.
  */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,12 +32,14 @@ struct cluster {
 
 struct observed {
 	struct kafka_consumer *consumer;
+	struct source *sources[TEST_WORKERS];
 	const struct place_plan *plan;
 	int64_t next[TEST_PARTITIONS];  /* next offset expected per partition */
 	int64_t first[TEST_PARTITIONS]; /* first offset received, -1 none */
 	int received;
 	int misplaced;
 	int out_of_order;
+	int bad_keys, bad_headers;
 	size_t assigned_calls, assigned_partitions;
 	size_t revoked_partitions;
 	enum kafka_revoke_reason revoke_reason;
@@ -67,13 +71,16 @@ static void cluster_start(struct cluster *cl)
 	cr_assert_eq(rd_kafka_mock_topic_create(cl->mock, TEST_TOPIC, TEST_PARTITIONS, 1), 0);
 	cr_assert_eq(rd_kafka_brokers_add(cl->producer, cl->bootstraps), 1);
 	for (int i = 0; i < TEST_PARTITIONS * TEST_PER_PARTITION; i++) {
-		char value[32];
+		char value[32], key[32], hdr[32];
 		int len = snprintf(value, sizeof(value), "m%d", i);
+		int key_len = snprintf(key, sizeof(key), "k%d", i);
+		int hdr_len = snprintf(hdr, sizeof(hdr), "v%d", i);
 		rd_kafka_resp_err_t err = rd_kafka_producev(
 			cl->producer, RD_KAFKA_V_TOPIC(TEST_TOPIC),
 			RD_KAFKA_V_PARTITION(i % TEST_PARTITIONS),
-			RD_KAFKA_V_VALUE(value, (size_t)len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			RD_KAFKA_V_END);
+			RD_KAFKA_V_VALUE(value, (size_t)len), RD_KAFKA_V_KEY(key, (size_t)key_len),
+			RD_KAFKA_V_HEADER("h", hdr, (ssize_t)hdr_len),
+			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
 		cr_assert_eq(err, 0, "produce: %s", rd_kafka_err2str(err));
 	}
 	cr_assert_eq(rd_kafka_flush(cl->producer, 10000), 0, "flush");
@@ -88,7 +95,7 @@ static void cluster_stop(struct cluster *cl)
 static int64_t hook_start_offset(void *ctx, int32_t partition)
 {
 	struct observed *ob = ctx;
-	return partition == 2 ? ob->start_p2 : RD_KAFKA_OFFSET_INVALID;
+	return partition == 2 ? ob->start_p2 : KAFKA_OFFSET_INVALID;
 }
 
 static void hook_assigned(void *ctx, const int32_t *partitions, size_t count)
@@ -121,26 +128,44 @@ static void hook_commit_done(void *ctx, int32_t partition, int64_t offset, int e
 		ob->commits_failed++;
 }
 
+/* Counts a message whose key or header does not carry the number of its value "m<i>". */
+static void check_key_and_headers(struct observed *ob, const struct source *src,
+				  const struct source_msg *m)
+{
+	char want[32];
+	int i = atoi(m->data + 1);
+	int len = snprintf(want, sizeof(want), "k%d", i);
+	if (!m->key || m->key_len != (uint32_t)len || memcmp(m->key, want, (size_t)len) != 0)
+		ob->bad_keys++;
+	struct source_header h;
+	len = snprintf(want, sizeof(want), "v%d", i);
+	if (source_header(src, m, 0, &h) != 0 || strcmp(h.name, "h") != 0 ||
+	    h.len != (size_t)len || memcmp(h.value, want, (size_t)len) != 0 ||
+	    source_header(src, m, 1, &h) != -ENOENT)
+		ob->bad_headers++;
+}
+
 /* Reads every worker queue once (from this thread) and checks each message. */
 static void drain_workers(struct observed *ob)
 {
-	rd_kafka_message_t *msgs[32];
+	struct source_msg msgs[32];
 	for (uint32_t w = 0; w < TEST_WORKERS; w++) {
-		int n = kafka_worker_poll(ob->consumer, w, msgs, 32, 0);
+		int n = source_poll(ob->sources[w], msgs, 32, 0);
 		cr_assert_geq(n, 0);
 		for (int i = 0; i < n; i++) {
-			int32_t p = msgs[i]->partition;
+			int32_t p = msgs[i].partition;
 			cr_assert(p >= 0 && p < TEST_PARTITIONS);
 			if (place_partition_worker(ob->plan, p) != w)
 				ob->misplaced++;
 			if (ob->first[p] < 0)
-				ob->first[p] = msgs[i]->offset;
-			else if (msgs[i]->offset != ob->next[p])
+				ob->first[p] = msgs[i].offset;
+			else if (msgs[i].offset != ob->next[p])
 				ob->out_of_order++;
-			ob->next[p] = msgs[i]->offset + 1;
+			ob->next[p] = msgs[i].offset + 1;
 			ob->received++;
+			check_key_and_headers(ob, ob->sources[w], &msgs[i]);
 		}
-		kafka_messages_destroy(msgs, (size_t)n);
+		source_release(ob->sources[w]);
 	}
 }
 
@@ -179,6 +204,8 @@ static void consume_all(const struct kafka_property *props, size_t prop_count,
 			  .commit_done = hook_commit_done},
 	};
 	cr_assert_eq(kafka_consumer_new(&cfg, &ob.consumer), 0);
+	for (uint32_t w = 0; w < TEST_WORKERS; w++)
+		cr_assert_eq(kafka_source_new(ob.consumer, w, 32, &ob.sources[w]), 0);
 
 	const int want = TEST_PARTITIONS * TEST_PER_PARTITION - (int)ob.start_p2;
 	int64_t deadline = now_ms() + TEST_DEADLINE_MS;
@@ -187,9 +214,11 @@ static void consume_all(const struct kafka_property *props, size_t prop_count,
 		drain_workers(&ob);
 	}
 	cr_assert_eq(ob.received, want, "received %d of %d", ob.received, want);
-	cr_assert_str_eq(rd_kafka_rebalance_protocol(kafka_consumer_handle(ob.consumer)), protocol);
+	cr_assert_str_eq(kafka_rebalance_protocol(ob.consumer), protocol);
 	cr_assert_eq(ob.misplaced, 0);
 	cr_assert_eq(ob.out_of_order, 0);
+	cr_assert_eq(ob.bad_keys, 0);
+	cr_assert_eq(ob.bad_headers, 0);
 	cr_assert_eq(ob.assigned_partitions, TEST_PARTITIONS);
 	cr_assert_eq(kafka_assigned_count(ob.consumer), TEST_PARTITIONS);
 	for (int p = 0; p < TEST_PARTITIONS; p++) {
@@ -208,6 +237,15 @@ static void consume_all(const struct kafka_property *props, size_t prop_count,
 	struct kafka_offset bad = {0, -5};
 	cr_assert_eq(kafka_commit(ob.consumer, &bad, 1), -EINVAL);
 
+	/* What the engine reports of a partition: its worker, the commit, the watermarks. */
+	struct kafka_partition_state ps;
+	cr_assert_eq(kafka_partition_state(ob.consumer, 1, &ps), 0);
+	cr_expect_eq(ps.worker, place_partition_worker(&plan, 1));
+	cr_expect_eq(ps.committed, TEST_PER_PARTITION);
+	cr_expect_eq(kafka_partition_state(ob.consumer, TEST_PARTITIONS, &ps), -ENOENT);
+
+	for (uint32_t w = 0; w < TEST_WORKERS; w++)
+		source_destroy(ob.sources[w]);
 	cr_assert_eq(kafka_consumer_close(ob.consumer), 0);
 	cr_assert_eq(ob.revoked_partitions, TEST_PARTITIONS);
 	cr_assert_eq(ob.revoke_reason, KAFKA_REVOKE_CLOSE);
@@ -306,9 +344,12 @@ Test(kafka, create_and_close_without_broker, .timeout = 30)
 	struct kafka_consumer *c = NULL;
 	cr_assert_eq(kafka_consumer_new(&cfg, &c), 0);
 	cr_assert_eq(kafka_consumer_poll(c, 10), 0);
-	rd_kafka_message_t *msgs[4];
-	cr_assert_eq(kafka_worker_poll(c, 1, msgs, 4, 10), 0);
-	cr_assert_eq(kafka_worker_poll(c, 2, msgs, 4, 0), -EINVAL);
+	struct source *src = NULL;
+	struct source_msg msgs[4];
+	cr_assert_eq(kafka_source_new(c, 1, 4, &src), 0);
+	cr_assert_eq(source_poll(src, msgs, 4, 10), 0);
+	source_destroy(src);
+	cr_assert_eq(kafka_source_new(c, 2, 4, &src), -EINVAL);
 	cr_assert_eq(kafka_worker_pause(c, 0), 0);
 	cr_assert_eq(kafka_worker_resume(c, 0), 0);
 	cr_assert_eq(kafka_partition_worker(c, 0), -ENOENT);
@@ -321,9 +362,7 @@ Test(kafka, create_and_close_without_broker, .timeout = 30)
 static void expect_property(struct kafka_consumer *c, const char *key, const char *want)
 {
 	char value[64];
-	size_t len = sizeof(value);
-	const rd_kafka_conf_t *conf = rd_kafka_conf(kafka_consumer_handle(c));
-	cr_assert_eq(rd_kafka_conf_get(conf, key, value, &len), RD_KAFKA_CONF_OK, "%s", key);
+	cr_assert_eq(kafka_property_get(c, key, value, sizeof(value)), 0, "%s", key);
 	cr_expect_str_eq(value, want, "%s", key);
 }
 

@@ -10,36 +10,61 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "config.h"
 #include "huge.h"
 #include "metrics.h"
+#include "worker_stats.h"
 
 #define BODY_CAP (1 << 20)
 /* A dimension name with every character the text format escapes in a label value. */
 #define ODD_NAME "de\"v\\ice\ns"
 #define ODD_LABEL "de\\\"v\\\\ice\\ns"
 
-static struct engine *eng;
+#define WORKERS_MAX 200
+
+/* What an engine shows the endpoint: its configuration, workers' counters, gauges, stop flag. */
+static struct config *cfg;
+static struct worker_stats *stats;
+static const struct worker_stats *stats_of[WORKERS_MAX];
+static struct metrics_gauges *gauges;
+static _Atomic bool stopping;
+static struct metrics_view view;
 static char *body;
+
+/* n workers' counters, all zero, in the view. */
+static void workers_set(uint32_t n)
+{
+	free(stats);
+	stats = calloc(n, sizeof(*stats));
+	cr_assert_not_null(stats);
+	for (uint32_t k = 0; k < n; k++)
+		stats_of[k] = &stats[k];
+	view.worker_count = n;
+}
 
 /*
  * Two workers with known counters, two dimensions (the second with an odd name), no consumer.
  */
 static void setup(void)
 {
-	eng = calloc(1, sizeof(*eng));
-	cr_assert_not_null(eng);
+	cfg = calloc(1, sizeof(*cfg));
+	gauges = calloc(1, sizeof(*gauges));
 	body = malloc(BODY_CAP);
-	cr_assert_not_null(body);
-	eng->cfg.dim_count = 2;
-	strcpy(eng->cfg.dims[0].name, "users");
-	strcpy(eng->cfg.dims[1].name, ODD_NAME);
-	eng->worker_count = 2;
-	eng->workers = calloc(2, sizeof(*eng->workers));
-	cr_assert_not_null(eng->workers);
-	eng->started_ms = 1700000000123;
+	cr_assert(cfg && gauges && body);
+	cfg->dim_count = 2;
+	strcpy(cfg->dims[0].name, "users");
+	strcpy(cfg->dims[1].name, ODD_NAME);
+	atomic_store(&stopping, false);
+	view = (struct metrics_view){
+		.cfg = cfg,
+		.started_ms = 1700000000123,
+		.worker_stats = stats_of,
+		.gauges = gauges,
+		.stopping = &stopping,
+	};
+	workers_set(2);
 
-	struct worker_stats *s0 = &eng->workers[0].stats, *s1 = &eng->workers[1].stats;
+	struct worker_stats *s0 = &stats[0], *s1 = &stats[1];
 	atomic_store(&s0->events_in, 1000);
 	atomic_store(&s1->events_in, 234);
 	atomic_store(&s0->rows_out, 990);
@@ -72,29 +97,31 @@ static void setup(void)
 	atomic_store(&s1->latency_bucket[7], 10); /* <= 1000 ms */
 	atomic_store(&s1->latency_ms_sum, 5040);
 
-	atomic_store(&eng->reloads, 3);
-	atomic_store(&eng->reload_failures, 1);
-	atomic_store(&eng->reload_last_success_ms, 1700000100500);
-	atomic_store(&eng->reload_last_duration_ms, 2750);
-	atomic_store(&eng->dim_rows[0], 1000000);
-	atomic_store(&eng->dim_bytes[0], 27262976);
-	atomic_store(&eng->dim_huge_mode[0], HUGE_MODE_HUGETLB);
-	atomic_store(&eng->dim_rows[1], 5);
-	atomic_store(&eng->dim_bytes[1], 2097152);
-	atomic_store(&eng->dim_huge_mode[1], HUGE_MODE_THP);
-	atomic_store(&eng->ready, true);
+	atomic_store(&gauges->reloads, 3);
+	atomic_store(&gauges->reload_failures, 1);
+	atomic_store(&gauges->reload_last_success_ms, 1700000100500);
+	atomic_store(&gauges->reload_last_duration_ms, 2750);
+	atomic_store(&gauges->dim_rows[0], 1000000);
+	atomic_store(&gauges->dim_bytes[0], 27262976);
+	atomic_store(&gauges->dim_huge_mode[0], HUGE_MODE_HUGETLB);
+	atomic_store(&gauges->dim_rows[1], 5);
+	atomic_store(&gauges->dim_bytes[1], 2097152);
+	atomic_store(&gauges->dim_huge_mode[1], HUGE_MODE_THP);
+	atomic_store(&gauges->ready, true);
 }
 
 static void teardown(void)
 {
-	free(eng->workers);
-	free(eng);
+	free(stats);
+	stats = NULL;
+	free(gauges);
+	free(cfg);
 	free(body);
 }
 
 static void render(void)
 {
-	size_t n = metrics_render(eng, body, BODY_CAP);
+	size_t n = metrics_render(&view, body, BODY_CAP);
 	cr_assert_lt(n, BODY_CAP);
 	cr_assert_eq(strlen(body), n);
 }
@@ -318,27 +345,27 @@ Test(metrics, promtool_accepts_the_text)
 
 Test(metrics, render_reports_the_full_length_when_cut)
 {
-	size_t full = metrics_render(eng, body, BODY_CAP);
+	size_t full = metrics_render(&view, body, BODY_CAP);
 	char *copy = strdup(body);
 	cr_assert_not_null(copy);
 	char small[100];
 	memset(small, 'x', sizeof(small));
-	cr_expect_eq(metrics_render(eng, small, sizeof(small)), full);
+	cr_expect_eq(metrics_render(&view, small, sizeof(small)), full);
 	cr_expect_eq(small[sizeof(small) - 1], '\0');
 	cr_expect_eq(strncmp(small, copy, sizeof(small) - 1), 0);
-	cr_expect_eq(metrics_render(eng, NULL, 0), full);
+	cr_expect_eq(metrics_render(&view, NULL, 0), full);
 	free(copy);
 }
 
 Test(metrics, health_names_the_failed_worker)
 {
 	char reason[256];
-	cr_expect_eq(metrics_health(eng, reason, sizeof(reason)), 200);
+	cr_expect_eq(metrics_health(&view, reason, sizeof(reason)), 200);
 	cr_expect_str_eq(reason, "ok\n");
-	eng->workers[1].exit_code = -ENOSPC;
-	atomic_store(&eng->workers[1].done, true);
-	atomic_store(&eng->failed, true);
-	cr_expect_eq(metrics_health(eng, reason, sizeof(reason)), 503);
+	atomic_store(&gauges->failed_worker, 1);
+	atomic_store(&gauges->failed_errno, ENOSPC);
+	atomic_store(&gauges->failed, true);
+	cr_expect_eq(metrics_health(&view, reason, sizeof(reason)), 503);
 	cr_expect_str_eq(reason, "worker 1 failed: No space left on device\n");
 	render();
 	expect_line("enrichd_engine_failed 1");
@@ -384,14 +411,14 @@ static const char *http_body(const char *resp)
 Test(metrics, serves_metrics_health_and_readiness_over_http)
 {
 	struct metrics *m = NULL;
-	cr_assert_eq(metrics_start(&m, "127.0.0.1:0", eng), 0);
+	cr_assert_eq(metrics_start(&m, "127.0.0.1:0", &view), 0);
 	uint16_t port = metrics_port(m);
 	cr_assert_gt(port, 0);
 	static char resp[BODY_CAP];
 
 	cr_expect_eq(http(port, "GET", "/metrics", resp, sizeof(resp)), 200);
 	cr_expect_not_null(strstr(resp, "Content-Type: text/plain; version=0.0.4"));
-	size_t full = metrics_render(eng, body, BODY_CAP);
+	size_t full = metrics_render(&view, body, BODY_CAP);
 	cr_expect_eq(strlen(http_body(resp)), full);
 	cr_expect_not_null(strstr(http_body(resp),
 				  "\nenrichd_worker_events_total{worker=\"1\"} 234\n"));
@@ -402,8 +429,8 @@ Test(metrics, serves_metrics_health_and_readiness_over_http)
 	cr_expect_eq(http(port, "GET", "/healthz", resp, sizeof(resp)), 200);
 	cr_expect_str_eq(http_body(resp), "ok\n");
 	cr_expect_eq(http(port, "GET", "/readyz", resp, sizeof(resp)), 200);
-	atomic_store(&eng->ready, false);
-	atomic_store(&eng->stop, true);
+	atomic_store(&gauges->ready, false);
+	atomic_store(&stopping, true);
 	cr_expect_eq(http(port, "GET", "/readyz", resp, sizeof(resp)), 503);
 	cr_expect_str_eq(http_body(resp), "not ready: stopping\n");
 
@@ -413,9 +440,9 @@ Test(metrics, serves_metrics_health_and_readiness_over_http)
 	cr_expect_not_null(strstr(resp, "Allow: GET, HEAD"));
 	cr_expect_eq(http(port, "DELETE", "/healthz", resp, sizeof(resp)), 405);
 
-	eng->workers[0].exit_code = -EIO;
-	atomic_store(&eng->workers[0].done, true);
-	atomic_store(&eng->failed, true);
+	atomic_store(&gauges->failed_worker, 0);
+	atomic_store(&gauges->failed_errno, EIO);
+	atomic_store(&gauges->failed, true);
 	cr_expect_eq(http(port, "GET", "/healthz", resp, sizeof(resp)), 503);
 	cr_expect_str_eq(http_body(resp), "worker 0 failed: Input/output error\n");
 
@@ -423,7 +450,7 @@ Test(metrics, serves_metrics_health_and_readiness_over_http)
 	char listen[32];
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", (unsigned)port);
 	struct metrics *m2 = NULL;
-	cr_expect_lt(metrics_start(&m2, listen, eng), 0);
+	cr_expect_lt(metrics_start(&m2, listen, &view), 0);
 	cr_expect_null(m2);
 	metrics_stop(m);
 }
@@ -436,7 +463,7 @@ Test(metrics, rejects_bad_listen_strings)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct metrics *m = NULL;
-		cr_expect_eq(metrics_start(&m, bad[i], eng), -EINVAL, "accepted '%s'", bad[i]);
+		cr_expect_eq(metrics_start(&m, bad[i], &view), -EINVAL, "accepted '%s'", bad[i]);
 		cr_expect_null(m);
 	}
 }
@@ -444,7 +471,7 @@ Test(metrics, rejects_bad_listen_strings)
 Test(metrics, host_defaults_to_loopback)
 {
 	struct metrics *m = NULL;
-	cr_assert_eq(metrics_start(&m, ":0", eng), 0);
+	cr_assert_eq(metrics_start(&m, ":0", &view), 0);
 	static char resp[BODY_CAP];
 	cr_expect_eq(http(metrics_port(m), "GET", "/healthz", resp, sizeof(resp)), 200);
 	metrics_stop(m);
@@ -454,16 +481,13 @@ Test(metrics, host_defaults_to_loopback)
 Test(metrics, a_scrape_larger_than_the_first_buffer_is_served_whole)
 {
 	/* 200 workers need about 0.5 MiB of text, more than the buffer the server starts with. */
-	free(eng->workers);
-	eng->worker_count = 200;
-	eng->workers = calloc(eng->worker_count, sizeof(*eng->workers));
-	cr_assert_not_null(eng->workers);
-	atomic_store(&eng->workers[199].stats.events_in, 199);
-	size_t full = metrics_render(eng, body, BODY_CAP);
+	workers_set(WORKERS_MAX);
+	atomic_store(&stats[199].events_in, 199);
+	size_t full = metrics_render(&view, body, BODY_CAP);
 	cr_assert_gt(full, (size_t)300 << 10);
 	cr_assert_lt(full, BODY_CAP);
 	struct metrics *m = NULL;
-	cr_assert_eq(metrics_start(&m, "127.0.0.1:0", eng), 0);
+	cr_assert_eq(metrics_start(&m, "127.0.0.1:0", &view), 0);
 	static char resp[2 * BODY_CAP];
 	for (int i = 0; i < 2; i++) {
 		cr_expect_eq(http(metrics_port(m), "GET", "/metrics", resp, sizeof(resp)), 200);

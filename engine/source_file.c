@@ -1,0 +1,414 @@
+/*
+ * source_file: a JSON-lines input as a message source (contract in include/source_file.h).
+ *
+ * The reader keeps one window of input, buf[pos, len): a regular file's whole range, mapped, or
+ * what the last reads of a pipe brought into the read buffer. A poll frames the complete lines
+ * of the window into messages that point into it; the buffer is moved and refilled only when no
+ * complete line is left, so the messages of the batch stay where they are until the next poll.
+ */
+#include "source_file.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Mapped bytes already taken are given back to the page cache in steps of this size. */
+#define SOURCE_FILE_DROP_BYTES ((size_t)64 << 20)
+/*
+ * How far ahead of the line being framed a mapped input is prefetched. The page cache's pages
+ * are 4 KiB and the hardware prefetcher stops at each page's end, so without this every page
+ * starts with misses.
+ */
+#define SOURCE_FILE_AHEAD 4096
+/* Bytes read at once while counting lines and finding cut points. */
+#define SOURCE_FILE_SCAN_BYTES ((size_t)1 << 20)
+
+struct source_file {
+	struct source base;
+	int fd;
+	struct source_file_range range;
+	char *buf;             /* the window: into map, or the read buffer */
+	void *map;             /* a regular file's mapped range, or NULL */
+	size_t map_len;
+	size_t map_dropped;    /* bytes at the map's start already given back */
+	size_t prefetched;     /* mapped input: buf offset up to which lines were prefetched */
+	size_t len, pos;       /* buf[pos, len) is not yet taken */
+	int64_t file_pos;      /* where the next read of a pipe or unmapped range starts */
+	int64_t line;          /* lines taken (the next line's index in the range) */
+	bool eof;
+	bool paused;
+	struct source_reject rejects[SOURCE_REJECTS_MAX];
+	char heads[SOURCE_REJECTS_MAX][SOURCE_FILE_REJECT_BYTES];
+};
+
+/* ---- reading ---- */
+
+/* Fills the read buffer (a pipe); sets eof at the end. Returns 0 or -errno (logged). */
+static int file_fill(struct source_file *f)
+{
+	if (f->map)
+		return 0; /* the whole range is mapped */
+	if (f->pos > 0) {
+		memmove(f->buf, f->buf + f->pos, f->len - f->pos);
+		f->len -= f->pos;
+		f->pos = 0;
+	}
+	while (!f->eof && f->len < SOURCE_MSG_BYTES_MAX) {
+		size_t want = SOURCE_MSG_BYTES_MAX - f->len;
+		ssize_t n;
+		if (f->range.end >= 0) {
+			int64_t left = f->range.end - f->file_pos;
+			if (left <= 0) {
+				f->eof = true;
+				break;
+			}
+			if ((int64_t)want > left)
+				want = (size_t)left;
+			n = pread(f->fd, f->buf + f->len, want, f->file_pos);
+		} else {
+			n = read(f->fd, f->buf + f->len, want);
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int rc = -errno;
+			log_error("source", "reading %s: %s", f->base.topic, strerror(-rc));
+			return rc;
+		}
+		if (n == 0) {
+			f->eof = true;
+			break;
+		}
+		f->len += (size_t)n;
+		f->file_pos += n;
+		if (f->range.end < 0)
+			break; /* a pipe: take what is there */
+	}
+	return 0;
+}
+
+/* Rejects the line at start (longer than a message may be) by its head. */
+static void file_reject(struct source_file *f, const char *start)
+{
+	uint32_t k = f->base.reject_count++;
+	memcpy(f->heads[k], start, SOURCE_FILE_REJECT_BYTES);
+	f->rejects[k] = (struct source_reject){
+		.msg = {.data = f->heads[k], .len = SOURCE_FILE_REJECT_BYTES,
+			.offset = f->range.first_line + f->line},
+		.error = "too_long",
+		.reason = "line longer than the input buffer",
+	};
+	f->line++;
+}
+
+/* Skips the rest of a line that filled the whole read buffer: reads on to its newline. */
+static int file_skip_line(struct source_file *f)
+{
+	f->pos = f->len;
+	while (!f->eof) {
+		f->len = f->pos = 0;
+		int rc = file_fill(f);
+		if (rc < 0)
+			return rc;
+		char *e = memchr(f->buf, '\n', f->len);
+		if (e) {
+			f->pos = (size_t)(e - f->buf) + 1;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Gives mapped bytes already taken back to the page cache, every SOURCE_FILE_DROP_BYTES. */
+static void file_drop_taken(struct source_file *f)
+{
+	size_t taken = (size_t)(f->buf - (char *)f->map) + f->pos;
+	if (taken - f->map_dropped < SOURCE_FILE_DROP_BYTES)
+		return;
+	size_t upto = taken & ~(SOURCE_FILE_DROP_BYTES - 1);
+	(void)madvise((char *)f->map + f->map_dropped, upto - f->map_dropped, MADV_DONTNEED);
+	f->map_dropped = upto;
+}
+
+static inline void file_prefetch(struct source_file *f)
+{
+	size_t upto = f->pos + SOURCE_FILE_AHEAD;
+	upto = upto < f->len ? upto : f->len;
+	if (f->prefetched < f->pos)
+		f->prefetched = f->pos;
+	for (; f->prefetched < upto; f->prefetched += 64)
+		__builtin_prefetch(f->buf + f->prefetched);
+}
+
+/*
+ * Takes the complete lines of the window into msgs[*n..max) (and the too long ones into the
+ * rejects) until it has no complete line left, msgs is full or the rejects are.
+ */
+static int file_take(struct source_file *f, struct source_msg *msgs, uint32_t max, uint32_t *n)
+{
+	while (*n < max && f->base.reject_count < SOURCE_REJECTS_MAX) {
+		char *start = f->buf + f->pos;
+		size_t avail = f->len - f->pos;
+		if (f->map)
+			file_prefetch(f);
+		char *nl = memchr(start, '\n', avail);
+		size_t len;
+		if (nl) {
+			len = (size_t)(nl - start);
+		} else if (f->eof && avail > 0) {
+			len = avail; /* the last line has no newline */
+		} else if (!f->eof && f->pos == 0 && avail == SOURCE_MSG_BYTES_MAX) {
+			/* A line longer than the buffer: reject its head, skip it. */
+			file_reject(f, start);
+			int rc = file_skip_line(f);
+			if (rc < 0)
+				return rc;
+			continue;
+		} else {
+			break;
+		}
+		f->pos += len + (nl != NULL);
+		if (len >= SOURCE_MSG_BYTES_MAX) {
+			/* Mapped input has no buffer, but keeps the same limit. */
+			file_reject(f, start);
+			continue;
+		}
+		msgs[(*n)++] = (struct source_msg){
+			.data = start,
+			.len = (uint32_t)len,
+			.offset = f->range.first_line + f->line++,
+		};
+	}
+	return 0;
+}
+
+/* ---- the source ---- */
+
+static void file_sleep_ms(uint32_t ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * A pipe: whether something (or its end) can be read within timeout_ms. A pipe that stays quiet
+ * must not hold the worker: it has a stop flag, flush requests and epoch ages to look at.
+ */
+static bool file_readable(struct source_file *f, uint32_t timeout_ms)
+{
+	if (f->map || f->eof)
+		return true;
+	struct pollfd pfd = {.fd = f->fd, .events = POLLIN};
+	int rc = poll(&pfd, 1, (int)timeout_ms);
+	return rc != 0; /* an error is left to the read that follows */
+}
+
+static int file_poll(struct source *src, struct source_msg *msgs, uint32_t max,
+		     uint32_t timeout_ms)
+{
+	struct source_file *f = (struct source_file *)src;
+	uint32_t n = 0;
+	f->base.reject_count = 0;
+	if (f->paused) {
+		file_sleep_ms(timeout_ms);
+		return 0;
+	}
+	if (f->map)
+		file_drop_taken(f); /* the previous batch is processed */
+	for (uint32_t wait_ms = timeout_ms;; wait_ms = 0) {
+		int rc = file_take(f, msgs, max, &n);
+		if (rc < 0)
+			return rc;
+		if (n == max || f->base.reject_count == SOURCE_REJECTS_MAX ||
+		    (f->eof && f->pos == f->len))
+			break;
+		if (n > 0)
+			break; /* process what is complete before moving the buffer */
+		if (!file_readable(f, wait_ms))
+			break; /* nothing came: the worker's turn */
+		rc = file_fill(f);
+		if (rc < 0)
+			return rc;
+	}
+	f->base.finished = f->eof && f->pos == f->len;
+	return (int)n;
+}
+
+static void file_release(struct source *src)
+{
+	(void)src; /* the window moves only in the next poll */
+}
+
+static int file_pause(struct source *src)
+{
+	((struct source_file *)src)->paused = true;
+	return 0;
+}
+
+static int file_resume(struct source *src)
+{
+	((struct source_file *)src)->paused = false;
+	return 0;
+}
+
+static void file_wake(struct source *src)
+{
+	(void)src; /* a poll never waits longer than its timeout */
+}
+
+static int file_header(const struct source *src, const struct source_msg *m, size_t index,
+		       struct source_header *out)
+{
+	(void)src;
+	(void)m;
+	(void)index;
+	(void)out;
+	return -ENOENT; /* a line has no header */
+}
+
+static void file_destroy(struct source *src)
+{
+	struct source_file *f = (struct source_file *)src;
+	if (f->map)
+		munmap(f->map, f->map_len);
+	else if (f->range.end < 0)
+		free(f->buf); /* read through a buffer, not mapped */
+	free(f);
+}
+
+static const struct source_ops source_file_ops = {
+	.poll = file_poll,
+	.release = file_release,
+	.pause = file_pause,
+	.resume = file_resume,
+	.wake = file_wake,
+	.header = file_header,
+	.destroy = file_destroy,
+};
+
+/* Maps the range of a regular file (an empty range maps nothing). Returns 0 or -errno. */
+static int file_map(struct source_file *f)
+{
+	static char empty[1];
+	f->eof = true;
+	if (f->range.end <= f->range.begin) {
+		f->buf = empty; /* nothing to read, but a window to point into */
+		return 0;
+	}
+	int64_t page = sysconf(_SC_PAGESIZE);
+	int64_t base = f->range.begin & ~(page - 1);
+	size_t len = (size_t)(f->range.end - base);
+	void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, f->fd, base);
+	if (p == MAP_FAILED) {
+		int rc = -errno;
+		log_error("source", "mapping %s: %s", f->base.topic, strerror(-rc));
+		return rc;
+	}
+	(void)madvise(p, len, MADV_SEQUENTIAL);
+	f->map = p;
+	f->map_len = len;
+	f->buf = (char *)p + (f->range.begin - base);
+	f->len = (size_t)(f->range.end - f->range.begin);
+	return 0;
+}
+
+int source_file_new(int fd, const char *name, const struct source_file_range *range,
+		    struct source **out)
+{
+	struct source_file *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->base = (struct source){.ops = &source_file_ops, .topic = name, .rejects = f->rejects};
+	f->fd = fd;
+	f->range = *range;
+	f->file_pos = range->begin;
+	int rc = 0;
+	if (range->end >= 0) {
+		rc = file_map(f);
+	} else {
+		f->buf = malloc(SOURCE_MSG_BYTES_MAX);
+		rc = f->buf ? 0 : -ENOMEM;
+	}
+	if (rc < 0) {
+		free(f);
+		return rc;
+	}
+	*out = &f->base;
+	return 0;
+}
+
+/* ---- splitting ---- */
+
+/* Moves cut (a byte offset of fd) to just after the next newline at or after cut - 1. */
+static int64_t file_cut_after_newline(int fd, char *buf, int64_t cut, int64_t size)
+{
+	while (cut < size) {
+		ssize_t n = pread(fd, buf, 4096, cut - 1);
+		if (n <= 0)
+			break;
+		char *nl = memchr(buf, '\n', (size_t)n);
+		if (nl) {
+			cut += nl - buf;
+			break;
+		}
+		cut += n;
+	}
+	return cut;
+}
+
+/* Adds the newlines of fd's bytes [from, to) to *lines. */
+static void file_count_lines(int fd, char *buf, int64_t from, int64_t to, int64_t *lines)
+{
+	for (int64_t pos = from; pos < to;) {
+		size_t want = (size_t)(to - pos < (int64_t)SOURCE_FILE_SCAN_BYTES
+					       ? to - pos
+					       : (int64_t)SOURCE_FILE_SCAN_BYTES);
+		ssize_t n = pread(fd, buf, want, pos);
+		if (n <= 0)
+			break;
+		for (char *c = buf; (c = memchr(c, '\n', (size_t)(buf + n - c))); c++)
+			(*lines)++;
+		pos += n;
+	}
+}
+
+int source_file_split(int fd, uint32_t workers, struct source_file_range *ranges)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode)) {
+		ranges[0] = (struct source_file_range){0, -1, 0};
+		return 1;
+	}
+	if (workers == 1 || st.st_size < SOURCE_FILE_SPLIT_MIN_BYTES) {
+		for (uint32_t k = 0; k < workers; k++)
+			ranges[k] = (struct source_file_range){0, 0, 0};
+		ranges[0].end = st.st_size;
+		return (int)workers;
+	}
+	/* Cut points at line starts; each range's first line index is the newlines before it. */
+	int64_t size = st.st_size, prev = 0, lines = 0;
+	char *buf = malloc(SOURCE_FILE_SCAN_BYTES);
+	if (!buf)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < workers; k++) {
+		int64_t cut = k + 1 == workers ? size : size * (k + 1) / workers;
+		cut = file_cut_after_newline(fd, buf, cut, size);
+		if (cut > size || cut < prev)
+			cut = cut < prev ? prev : size;
+		ranges[k] = (struct source_file_range){prev, cut, lines};
+		file_count_lines(fd, buf, prev, cut, &lines);
+		prev = cut;
+	}
+	free(buf);
+	return (int)workers;
+}
