@@ -765,24 +765,6 @@ void native_block_destroy(struct native_block *b)
 	free(b);
 }
 
-uint32_t native_block_columns(const struct native_block *b)
-{
-	return b->ncols;
-}
-
-const struct native_type *native_block_column_type(const struct native_block *b, uint32_t col)
-{
-	return col < b->ncols ? &b->cols[col].type : NULL;
-}
-
-int native_block_column_find(const struct native_block *b, const char *name)
-{
-	for (uint32_t i = 0; i < b->ncols; i++)
-		if (strcmp(b->cols[i].name, name) == 0)
-			return (int)i;
-	return -ENOENT;
-}
-
 int native_block_set_dict(struct native_block *b, uint32_t col, const struct native_str *keys,
 			  uint32_t nkeys)
 {

@@ -167,12 +167,6 @@ int native_block_init(struct native_block **out, const struct native_column_spec
 /* Frees everything native_block_init allocated. b may be NULL. */
 void native_block_destroy(struct native_block *b);
 
-uint32_t native_block_columns(const struct native_block *b);
-/* The parsed type of column col (< native_block_columns); valid for the block's lifetime. */
-const struct native_type *native_block_column_type(const struct native_block *b, uint32_t col);
-/* Index of the column named name, or -ENOENT. */
-int native_block_column_find(const struct native_block *b, const char *name);
-
 /*
  * Installs the dictionary of an external-dictionary LowCardinality column. keys[0..nkeys) are
  * borrowed, not copied: the array and the bytes it points to must stay valid and unchanged until
