@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "civil.h"
 #include "dim_impl.h"
 #include "url_norm.h"
 #include "log.h"
@@ -431,16 +432,6 @@ static bool dim_parse_f64(const char *s, size_t len, double *out)
 	return end == buf + len;
 }
 
-static int64_t dim_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
 static bool dim_digits(const char *s, size_t n, unsigned *out)
 {
 	unsigned v = 0;
@@ -461,11 +452,9 @@ static bool dim_parse_date(const char *s, size_t len, int64_t *days)
 	if (len != 10 || s[4] != '-' || s[7] != '-' || !dim_digits(s, 4, &y) ||
 	    !dim_digits(s + 5, 2, &m) || !dim_digits(s + 8, 2, &d))
 		return false;
-	static const unsigned char mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (unsigned)(m == 2 && leap))
+	if (m < 1 || m > 12 || d < 1 || d > civil_days_in_month(y, m))
 		return false;
-	*days = dim_days_from_civil(y, m, d);
+	*days = civil_days_from_date(y, m, d);
 	return true;
 }
 

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "civil.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -581,29 +583,6 @@ static inline bool fits_scratch(const struct dec *d, const struct str *s)
 	return !s->copied || s->len <= d->scratch_cap - d->scratch_used;
 }
 
-/*
- * Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar, for years 0..9999
- * (H. Hinnant's days_from_civil). The year is shifted by one 400-year era so that every
- * quantity is unsigned and the divisions by constants are plain multiplications.
- */
-static int64_t days_from_civil(unsigned y, unsigned m, unsigned d)
-{
-	y = y + 400 - (m <= 2); /* years since March 1 of year -400 */
-	unsigned era = y / 400;
-	unsigned yoe = y - era * 400;
-	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return (int64_t)era * 146097 + doe - 719468 - 146097;
-}
-
-static int days_in_month(unsigned y, unsigned m)
-{
-	static const uint8_t days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
-		return 29;
-	return days[m - 1];
-}
-
 static inline unsigned two_digits(const uint8_t *s)
 {
 	return (unsigned)(s[0] - '0') * 10 + (unsigned)(s[1] - '0');
@@ -691,12 +670,12 @@ static const char *parse_rfc3339(const uint8_t *s, size_t n, int64_t *out)
 	}
 	if (i != n)
 		return "timestamp: bad format";
-	if (month < 1 || month > 12 || day < 1 || (int)day > days_in_month(year, month))
+	if (month < 1 || month > 12 || day < 1 || day > civil_days_in_month(year, month))
 		return "timestamp: invalid date";
 	if (hour > 23 || minute > 59 || second > 59)
 		return "timestamp: invalid time";
 	/* local time = UTC + offset */
-	int64_t secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
+	int64_t secs = civil_days_from_date(year, month, day) * 86400 + hour * 3600 + minute * 60 +
 		       second - offset_s;
 	int64_t t = secs * 1000 + ms;
 	if (t < 0 || t > EVENT_TIME_MS_MAX)

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "civil.h"
+
 #define GEN_MASK62 GEN_INDEX_MAX
 #define GEN_GOLDEN UINT64_C(0x9e3779b97f4a7c15)
 #define GEN_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -708,26 +710,11 @@ void gen_url_row_fill(uint64_t seed, uint64_t i, struct gen_url_row *out)
 	out->category = gen_domain_category(d);
 }
 
-/* Days since 1970-01-01 to a civil date (proleptic Gregorian; H. Hinnant's algorithm). */
-static void gen_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t yy = (int64_t)yoe + era * 400;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = yy + (*m <= 2);
-}
-
 size_t gen_date_format(int32_t days, char buf[GEN_DATE_MAX])
 {
 	int64_t y;
 	unsigned m, d;
-	gen_civil_from_days(days, &y, &m, &d);
+	civil_date_from_days(days, &y, &m, &d);
 	if (y < 0)
 		y = 0;
 	if (y > 9999)
@@ -1025,7 +1012,7 @@ static int64_t gen_json_timestamp(struct gen_buf *b, const struct gen_event_ctx 
 	int64_t ms_of_day = local % 86400000;
 	int64_t y;
 	unsigned mo, d;
-	gen_civil_from_days(days, &y, &mo, &d);
+	civil_date_from_days(days, &y, &mo, &d);
 	/* "YYYY-MM-DDTHH:MM:SS" built in place, then written at once. */
 	char dt[21] = "\"0000-00-00T00:00:00";
 	gen_fmt_digits(dt + 1, (unsigned)y, 4);

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "civil.h"
+
 #define NATIVE_RD_TYPE_NAME_MAX 1024
 #define NATIVE_RD_ERR_MAX 256
 
@@ -577,24 +579,11 @@ static size_t format_float(char *out, double v, bool single)
 	return (size_t)(o - out);
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 static int format_date(char *out, int64_t days)
 {
 	int64_t y;
 	unsigned m, d;
-	civil_from_days(days, &y, &m, &d);
+	civil_date_from_days(days, &y, &m, &d);
 	return sprintf(out, "%04lld-%02u-%02u", (long long)y, m, d);
 }
 
