@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "civil.h"
+#include "tsv.h"
 
 #define GEN_MASK62 GEN_INDEX_MAX
 #define GEN_GOLDEN UINT64_C(0x9e3779b97f4a7c15)
@@ -1420,17 +1421,9 @@ void gen_writer_put_tsv_escaped(struct gen_writer *w, const char *s, size_t n)
 {
 	size_t run = 0; /* start of the pending run of bytes that need no escape */
 	for (size_t k = 0; k < n; k++) {
-		char e;
-		switch (s[k]) {
-		case '\\': e = '\\'; break;
-		case '\t': e = 't'; break;
-		case '\n': e = 'n'; break;
-		case '\r': e = 'r'; break;
-		case '\0': e = '0'; break;
-		case '\b': e = 'b'; break;
-		case '\f': e = 'f'; break;
-		default: continue;
-		}
+		char e = tsv_escape_letter((unsigned char)s[k], 0);
+		if (!e)
+			continue;
 		gen_writer_put(w, s + run, k - run);
 		gen_writer_putc(w, '\\');
 		gen_writer_putc(w, e);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "civil.h"
+#include "tsv.h"
 
 #define NATIVE_RD_TYPE_NAME_MAX 1024
 #define NATIVE_RD_ERR_MAX 256
@@ -456,53 +457,6 @@ int native_rd_str(const struct native_rd_col *c, uint64_t row, const uint8_t **p
 
 /* ---- text ---------------------------------------------------------------------------------- */
 
-size_t native_escape_tsv(const uint8_t *p, size_t n, char *buf, size_t cap)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		char e;
-		switch (p[i]) {
-		case '\0':
-			e = '0';
-			break;
-		case '\b':
-			e = 'b';
-			break;
-		case '\f':
-			e = 'f';
-			break;
-		case '\n':
-			e = 'n';
-			break;
-		case '\r':
-			e = 'r';
-			break;
-		case '\t':
-			e = 't';
-			break;
-		case '\\':
-			e = '\\';
-			break;
-		case '\'':
-			e = '\'';
-			break;
-		default:
-			if (o < cap)
-				buf[o] = (char)p[i];
-			o++;
-			continue;
-		}
-		if (o + 1 < cap) {
-			buf[o] = '\\';
-			buf[o + 1] = e;
-		}
-		o += 2;
-	}
-	if (o < cap)
-		buf[o] = '\0';
-	return o;
-}
-
 static ssize_t rd_emit(const char *s, size_t n, char *buf, size_t cap)
 {
 	if (n < cap) {
@@ -649,7 +603,7 @@ ssize_t native_rd_format_text(const struct native_rd_col *c, uint64_t row, char 
 		const uint8_t *p;
 		size_t len;
 		native_rd_str(c, row, &p, &len);
-		return (ssize_t)native_escape_tsv(p, len, buf, cap);
+		return (ssize_t)tsv_escape(buf, cap, p, len, TSV_ESCAPE_QUOTE);
 	}
 	case NATIVE_DATE:
 		native_rd_u64(c, row, &u);

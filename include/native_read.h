@@ -94,18 +94,11 @@ int native_rd_str(const struct native_rd_col *c, uint64_t row, const uint8_t **p
 
 /*
  * Writes the value at row as ClickHouse's TabSeparated output prints it (\N for NULL; strings
- * escaped with \0 \b \f \n \r \t \\ \'; floats in shortest round-trip form; dates and times in
- * UTC) into buf and NUL-terminates it if it fits. Returns the text's length (a value >= cap means
- * it did not fit: retry with a larger buffer), or -ENOTSUP for a DateTime time zone other than
- * UTC.
+ * escaped by tsv_escape with \'; floats in shortest round-trip form; dates and times in UTC)
+ * into buf and NUL-terminates it if it fits. Returns the text's length (a value >= cap means it
+ * did not fit: retry with a larger buffer), or -ENOTSUP for a DateTime time zone other than UTC.
  */
 ssize_t native_rd_format_text(const struct native_rd_col *c, uint64_t row, char *buf,
 			      size_t cap);
-
-/*
- * Escapes n bytes as TabSeparated does (see above) into buf (NUL-terminated if it fits).
- * Returns the escaped length, at most 2 * n.
- */
-size_t native_escape_tsv(const uint8_t *p, size_t n, char *buf, size_t cap);
 
 #endif

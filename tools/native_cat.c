@@ -17,6 +17,7 @@
 
 #include "native.h"
 #include "native_read.h"
+#include "tsv.h"
 
 struct cat_state {
 	struct native_reader *reader;
@@ -51,7 +52,7 @@ static int put_escaped(struct cat_state *st, const char *s, size_t n)
 		st->text = t;
 		st->text_cap = need;
 	}
-	size_t len = native_escape_tsv((const uint8_t *)s, n, st->text, st->text_cap);
+	size_t len = tsv_escape(st->text, st->text_cap, s, n, TSV_ESCAPE_QUOTE);
 	return fwrite(st->text, 1, len, stdout) == len ? 0 : -EIO;
 }
 

@@ -989,19 +989,6 @@ Test(native, float_text)
 	native_block_destroy(b);
 }
 
-Test(native, escape_text)
-{
-	static const uint8_t in[] = "a'b\\c\td\ne\rf\0g\bh\fi\x07\x7f\"";
-	char out[64];
-	size_t n = native_escape_tsv(in, sizeof(in) - 1, out, sizeof(out));
-	cr_assert_str_eq(out, "a\\'b\\\\c\\td\\ne\\rf\\0g\\bh\\fi\x07\x7f\"");
-	cr_assert_eq(n, strlen(out));
-	/* A short buffer: the length is still reported, nothing written past cap. */
-	char small[4] = {'#', '#', '#', '#'};
-	cr_assert_eq(native_escape_tsv(in, sizeof(in) - 1, small, 3), n);
-	cr_assert_eq(small[3], '#');
-}
-
 /* Every supported type, random values: encode, decode, compare value for value. */
 #define RT_ROWS 300
 
