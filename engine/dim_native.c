@@ -15,15 +15,11 @@
 #include <string.h>
 
 #include "dim_impl.h"
+#include "native_format.h"
 
 /* Nesting of Nullable / LowCardinality / Array around a column's value type. */
 #define DIM_NT_DEPTH_MAX 8
 #define DIM_NT_ERR_MAX 200
-
-/* LowCardinality serialization (SerializationLowCardinality). */
-#define DIM_LC_VERSION_SHARED_WITH_ADDITIONAL_KEYS 1
-#define DIM_LC_INDEX_TYPE_MASK 0xffu
-#define DIM_LC_HAS_ADDITIONAL_KEYS (1u << 9)
 
 enum dim_nt_kind {
 	NT_UINT,
@@ -250,8 +246,8 @@ static bool dim_nt_skip(const struct dim_native_type *t, unsigned i, uint64_t n,
 		unsigned in = i + 1;
 		if (in < t->count && t->node[in].kind == NT_NULLABLE)
 			in++; /* the keys of LowCardinality(Nullable(T)) are plain T */
-		unsigned idx = flags & DIM_LC_INDEX_TYPE_MASK;
-		if (version != DIM_LC_VERSION_SHARED_WITH_ADDITIONAL_KEYS || idx > 3 ||
+		unsigned idx = flags & 0xffu;
+		if (version != NATIVE_LC_KEY_VERSION || idx > NATIVE_LC_INDEX_CODE_MAX ||
 		    in >= t->count || !dim_nt_skip(t, in, keys, r) || !dim_rd_u64(r, &rows) ||
 		    rows != n)
 			return false;
@@ -423,9 +419,9 @@ static int dim_nat_column(struct dim_nat_ctx *c, const struct dim_native_type *t
 		uint64_t version, flags, nkeys, rows;
 		if (!dim_rd_u64(r, &version) || !dim_rd_u64(r, &flags) || !dim_rd_u64(r, &nkeys))
 			goto truncated;
-		unsigned idx = flags & DIM_LC_INDEX_TYPE_MASK;
-		if (version != DIM_LC_VERSION_SHARED_WITH_ADDITIONAL_KEYS || idx > 3 ||
-		    !(flags & DIM_LC_HAS_ADDITIONAL_KEYS)) {
+		unsigned idx = flags & 0xffu;
+		if (version != NATIVE_LC_KEY_VERSION || idx > NATIVE_LC_INDEX_CODE_MAX ||
+		    !(flags & NATIVE_LC_HAS_ADDITIONAL_KEYS)) {
 			snprintf(c->err, c->err_len, "column '%s': unsupported LowCardinality "
 				 "serialization", col);
 			return -EINVAL;

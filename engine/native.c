@@ -13,40 +13,15 @@
 #include <xxhash.h>
 
 #include "log.h"
+#include "native_format.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "native: the encoder stores values in host order, which must be little-endian"
 #endif
 
-#define NATIVE_LC_KEY_VERSION 1u
-#define NATIVE_LC_HAS_ADDITIONAL_KEYS (1u << 9)
-#define NATIVE_LC_NEED_UPDATE_DICTIONARY (1u << 10)
 /* Upper bound of a column's dict_keys_max, keeping key counts and table sizes in 32 bits. */
 #define NATIVE_DICT_KEYS_MAX (1u << 30)
 #define NATIVE_ALIGN 64
-
-/* ---- VarUInt ------------------------------------------------------------------------------- */
-
-size_t native_varuint_size(uint64_t x)
-{
-	size_t n = 1;
-	while (x >= 0x80) {
-		x >>= 7;
-		n++;
-	}
-	return n;
-}
-
-size_t native_varuint_write(uint8_t *p, uint64_t x)
-{
-	size_t n = 0;
-	while (x >= 0x80) {
-		p[n++] = (uint8_t)(x | 0x80);
-		x >>= 7;
-	}
-	p[n++] = (uint8_t)x;
-	return n;
-}
 
 static inline uint8_t *put_u64(uint8_t *p, uint64_t v)
 {
@@ -1292,18 +1267,6 @@ void native_block_reset(struct native_block *b)
 
 /* ---- encoding ------------------------------------------------------------------------------ */
 
-/* ClickHouse picks the narrowest index type whose maximum is at least the key count. */
-static inline uint32_t lc_index_code(uint64_t nkeys)
-{
-	if (nkeys <= UINT8_MAX)
-		return 0;
-	if (nkeys <= UINT16_MAX)
-		return 1;
-	if (nkeys <= UINT32_MAX)
-		return 2;
-	return 3;
-}
-
 static size_t lc_keys_bytes(const struct native_col *c)
 {
 	return c->store == ST_LC_LOCAL ? c->used : c->ext_key_bytes;
@@ -1322,7 +1285,7 @@ static size_t col_data_size(const struct native_block *b, const struct native_co
 	case ST_LC_LOCAL:
 	case ST_LC_EXTERNAL:
 		return 4 * sizeof(uint64_t) + lc_keys_bytes(c) +
-		       rows * ((size_t)1 << lc_index_code(c->nkeys));
+		       rows * ((size_t)1 << native_lc_index_code(c->nkeys));
 	}
 	return n;
 }
@@ -1356,11 +1319,11 @@ size_t native_block_encoded_max(const struct native_block *b)
 			break;
 		case ST_LC_LOCAL:
 			n += 4 * sizeof(uint64_t) + c->bytes_max +
-			     rows * ((size_t)1 << lc_index_code(c->keys_cap));
+			     rows * ((size_t)1 << native_lc_index_code(c->keys_cap));
 			break;
 		case ST_LC_EXTERNAL:
 			n += 4 * sizeof(uint64_t) + c->ndefault + c->dict_bytes +
-			     rows * ((size_t)1 << lc_index_code((uint64_t)c->dict_n + c->ndefault));
+			     rows * ((size_t)1 << native_lc_index_code((uint64_t)c->dict_n + c->ndefault));
 			break;
 		}
 	}
@@ -1388,7 +1351,7 @@ static uint8_t *encode_indexes(uint8_t *p, const uint32_t *idx, size_t rows, uin
 
 static uint8_t *encode_lc(const struct native_block *b, const struct native_col *c, uint8_t *p)
 {
-	uint32_t code = lc_index_code(c->nkeys);
+	uint32_t code = native_lc_index_code(c->nkeys);
 	p = put_u64(p, NATIVE_LC_KEY_VERSION);
 	p = put_u64(p, code | NATIVE_LC_HAS_ADDITIONAL_KEYS | NATIVE_LC_NEED_UPDATE_DICTIONARY);
 	p = put_u64(p, c->nkeys);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "civil.h"
+#include "native_format.h"
 #include "tsv.h"
 
 #define NATIVE_RD_TYPE_NAME_MAX 1024
@@ -180,10 +181,6 @@ static int rd_values(struct rd_cursor *c, uint32_t ci, const struct native_type 
 	return 0;
 }
 
-#define LC_NEED_GLOBAL_DICTIONARY (1ull << 8)
-#define LC_HAS_ADDITIONAL_KEYS (1ull << 9)
-#define LC_NEED_UPDATE_DICTIONARY (1ull << 10)
-
 static int rd_low_cardinality(struct rd_cursor *c, uint32_t ci, struct native_rd_col *col,
 			      uint64_t rows, const char *name)
 {
@@ -192,22 +189,21 @@ static int rd_low_cardinality(struct rd_cursor *c, uint32_t ci, struct native_rd
 	int rc = rd_u64(c, &version, "the LowCardinality key version", name);
 	if (rc < 0)
 		return rc;
-	if (version != 1)
+	if (version != NATIVE_LC_KEY_VERSION)
 		return rd_fail(c, at, "corrupt: column '%s': LowCardinality key version %llu, not 1",
 			       name, (unsigned long long)version);
 	at = c->pos;
 	rc = rd_u64(c, &type, "the LowCardinality index type", name);
 	if (rc < 0)
 		return rc;
-	uint64_t code =
-		type & ~(LC_NEED_GLOBAL_DICTIONARY | LC_HAS_ADDITIONAL_KEYS | LC_NEED_UPDATE_DICTIONARY);
-	if (code > 3)
+	uint64_t code = type & ~(uint64_t)NATIVE_LC_INDEX_FLAGS;
+	if (code > NATIVE_LC_INDEX_CODE_MAX)
 		return rd_fail(c, at, "corrupt: column '%s': LowCardinality index type 0x%llx", name,
 			       (unsigned long long)type);
-	if (type & LC_NEED_GLOBAL_DICTIONARY)
+	if (type & NATIVE_LC_NEED_GLOBAL_DICTIONARY)
 		return rd_fail(c, at, "corrupt: column '%s': a global LowCardinality dictionary is "
 				      "not allowed in Native", name);
-	if (!(type & LC_HAS_ADDITIONAL_KEYS))
+	if (!(type & NATIVE_LC_HAS_ADDITIONAL_KEYS))
 		return rd_fail(c, at, "corrupt: column '%s': LowCardinality block without keys",
 			       name);
 	at = c->pos;
@@ -233,7 +229,7 @@ static int rd_low_cardinality(struct rd_cursor *c, uint32_t ci, struct native_rd
 		return rd_fail(c, at, "unsupported: column '%s': LowCardinality part of %llu rows in a "
 				      "block of %llu", name, (unsigned long long)nrows,
 			       (unsigned long long)rows);
-	col->index_width = 1u << code;
+	col->index_width = native_lc_index_width((uint32_t)code);
 	if (rows > rd_left(c) / col->index_width)
 		return rd_fail(c, c->pos, "truncated: column '%s': %llu indexes of %u bytes, %zu left",
 			       name, (unsigned long long)rows, col->index_width, rd_left(c));

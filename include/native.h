@@ -264,11 +264,4 @@ int native_block_encode(const struct native_block *b, uint8_t *out, size_t cap,
 /* Empties the block (committed and pending rows, local dictionaries). O(columns + keys). */
 void native_block_reset(struct native_block *b);
 
-/* ---- helpers shared with the reader ------------------------------------------------------- */
-
-/* Bytes of x as a VarUInt (1..10). */
-size_t native_varuint_size(uint64_t x);
-/* Writes x as a VarUInt at p (room for native_varuint_size(x) bytes); returns the bytes written. */
-size_t native_varuint_write(uint8_t *p, uint64_t x);
-
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "native.h"
+#include "native_format.h"
 #include "native_read.h"
 
 /* ---- helpers ------------------------------------------------------------------------------- */
