@@ -27,6 +27,7 @@ struct native_reader {
 	struct native_rd_col *cols;
 	struct rd_col_buf *bufs;
 	uint32_t cols_cap;
+	bool sequential; /* String values are not indexed */
 	char err[NATIVE_RD_ERR_MAX];
 	size_t err_off;
 };
@@ -42,6 +43,14 @@ int native_reader_init(struct native_reader **out)
 {
 	*out = calloc(1, sizeof(**out));
 	return *out ? 0 : -ENOMEM;
+}
+
+int native_reader_init_sequential(struct native_reader **out)
+{
+	int rc = native_reader_init(out);
+	if (rc == 0)
+		(*out)->sequential = true;
+	return rc;
 }
 
 void native_reader_destroy(struct native_reader *r)
@@ -142,49 +151,63 @@ static int rd_grow_strs(struct native_reader *r, uint32_t i, uint64_t count)
 	return 0;
 }
 
-/* Decodes count values of the non-Nullable kind of t. */
-static int rd_values(struct rd_cursor *c, uint32_t ci, const struct native_type *t,
-		     uint64_t count, struct native_rd_values *out, const char *col)
+/*
+ * Checks count serialized Strings at the cursor and moves past them; with strs, records each
+ * (strs has room for count).
+ */
+static int rd_strings(struct rd_cursor *c, uint64_t count, struct native_rd_str *strs,
+		      const char *col)
 {
-	out->count = count;
-	out->data = NULL;
-	out->strs = NULL;
-	if (t->kind != NATIVE_STRING) {
-		size_t w = native_type_width(t);
+	for (uint64_t i = 0; i < count; i++) {
+		uint64_t n = 0;
+		const uint8_t *p = NULL;
+		int rc = rd_varuint(c, &n, "string length", col);
+		if (rc < 0)
+			return rc;
+		rc = rd_bytes(c, n, &p, "a string", col);
+		if (rc < 0)
+			return rc;
+		if (strs)
+			strs[i] = (struct native_rd_str){p, n};
+	}
+	return 0;
+}
+
+/* Decodes count values of the plain type of t; String values are indexed if index is set. */
+static int rd_values(struct rd_cursor *c, uint32_t ci, const struct chtype *t, uint64_t count,
+		     bool index, struct native_rd_values *out, const char *col)
+{
+	*out = (struct native_rd_values){.data = c->buf + c->pos, .count = count};
+	if (t->kind != CHTYPE_STRING) {
+		size_t w = chtype_width(t);
 		if (count > rd_left(c) / w)
 			return rd_fail(c, c->pos,
 				       "truncated: column '%s': %llu values of %zu bytes, %zu left",
 				       col, (unsigned long long)count, w, rd_left(c));
-		out->data = c->buf + c->pos;
-		c->pos += count * w;
+		out->bytes = count * w;
+		c->pos += out->bytes;
 		return 0;
 	}
 	/* Every string takes at least its length byte. */
 	if (count > rd_left(c))
 		return rd_fail(c, c->pos, "truncated: column '%s': %llu strings, %zu bytes left", col,
 			       (unsigned long long)count, rd_left(c));
-	int rc = rd_grow_strs(c->r, ci, count);
-	if (rc < 0)
-		return rc;
-	struct native_rd_str *s = c->r->bufs[ci].strs;
-	for (uint64_t i = 0; i < count; i++) {
-		uint64_t n = 0;
-		rc = rd_varuint(c, &n, "string length", col);
+	if (index) {
+		int rc = rd_grow_strs(c->r, ci, count);
 		if (rc < 0)
 			return rc;
-		rc = rd_bytes(c, n, &s[i].ptr, "a string", col);
-		if (rc < 0)
-			return rc;
-		s[i].len = n;
+		out->strs = c->r->bufs[ci].strs;
 	}
-	out->strs = s;
-	return 0;
+	size_t start = c->pos;
+	int rc = rd_strings(c, count, out->strs, col);
+	out->bytes = c->pos - start;
+	return rc;
 }
 
-static int rd_low_cardinality(struct rd_cursor *c, uint32_t ci, struct native_rd_col *col,
-			      uint64_t rows, const char *name)
+/* The prefix of a LowCardinality column, before its (array offsets and) data: the key version. */
+static int rd_lc_prefix(struct rd_cursor *c, const char *name)
 {
-	uint64_t version = 0, type = 0, nkeys = 0, nrows = 0;
+	uint64_t version = 0;
 	size_t at = c->pos;
 	int rc = rd_u64(c, &version, "the LowCardinality key version", name);
 	if (rc < 0)
@@ -192,8 +215,15 @@ static int rd_low_cardinality(struct rd_cursor *c, uint32_t ci, struct native_rd
 	if (version != NATIVE_LC_KEY_VERSION)
 		return rd_fail(c, at, "corrupt: column '%s': LowCardinality key version %llu, not 1",
 			       name, (unsigned long long)version);
-	at = c->pos;
-	rc = rd_u64(c, &type, "the LowCardinality index type", name);
+	return 0;
+}
+
+/* Reads the index type of a LowCardinality part and sets col->index_width from it. */
+static int rd_lc_index_type(struct rd_cursor *c, struct native_rd_col *col, const char *name)
+{
+	uint64_t type = 0;
+	size_t at = c->pos;
+	int rc = rd_u64(c, &type, "the LowCardinality index type", name);
 	if (rc < 0)
 		return rc;
 	uint64_t code = type & ~(uint64_t)NATIVE_LC_INDEX_FLAGS;
@@ -206,7 +236,58 @@ static int rd_low_cardinality(struct rd_cursor *c, uint32_t ci, struct native_rd
 	if (!(type & NATIVE_LC_HAS_ADDITIONAL_KEYS))
 		return rd_fail(c, at, "corrupt: column '%s': LowCardinality block without keys",
 			       name);
-	at = c->pos;
+	col->index_width = native_lc_index_width((uint32_t)code);
+	return 0;
+}
+
+/* The largest of n indexes of width w at p (one loop per width, so it vectorizes). */
+static uint64_t rd_index_max(const uint8_t *p, uint64_t n, uint32_t w)
+{
+	uint64_t max = 0;
+	if (w == 1) {
+		for (uint64_t i = 0; i < n; i++)
+			max = p[i] > max ? p[i] : max;
+		return max;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t k = 0;
+		memcpy(&k, p + i * w, w);
+		max = k > max ? k : max;
+	}
+	return max;
+}
+
+/* Checks that the n indexes at col->index refer to keys (< nkeys) and names the first that does
+ * not. */
+static int rd_lc_check_index(struct rd_cursor *c, const struct native_rd_col *col, uint64_t n,
+			     uint64_t nkeys, const char *name)
+{
+	uint32_t w = col->index_width;
+	if (rd_index_max(col->index, n, w) < nkeys)
+		return 0;
+	for (uint64_t i = 0;; i++) {
+		uint64_t k = 0;
+		memcpy(&k, col->index + i * w, w);
+		if (k >= nkeys)
+			return rd_fail(c, c->pos + i * w,
+				       "corrupt: column '%s': row %llu refers to key %llu of %llu", name,
+				       (unsigned long long)i, (unsigned long long)k,
+				       (unsigned long long)nkeys);
+	}
+}
+
+/* The keys and indexes of a LowCardinality column of n values (its prefix was read). */
+static int rd_low_cardinality(struct rd_cursor *c, uint32_t ci, struct native_rd_col *col,
+			      uint64_t n, const char *name)
+{
+	col->index_width = 1;
+	if (n == 0)
+		return 0; /* inside an Array: no part at all */
+	int rc = rd_lc_index_type(c, col, name);
+	if (rc < 0)
+		return rc;
+	uint64_t nkeys = 0, nrows = 0;
+	size_t at = c->pos;
 	rc = rd_u64(c, &nkeys, "the LowCardinality key count", name);
 	if (rc < 0)
 		return rc;
@@ -215,54 +296,67 @@ static int rd_low_cardinality(struct rd_cursor *c, uint32_t ci, struct native_rd
 	if (nkeys > rd_left(c))
 		return rd_fail(c, at, "truncated: column '%s': %llu LowCardinality keys with %zu "
 				      "bytes left", name, (unsigned long long)nkeys, rd_left(c));
-	struct native_type key_type = col->type;
-	key_type.nullable = false;
-	key_type.low_cardinality = false;
-	rc = rd_values(c, ci, &key_type, nkeys, &col->values, name);
+	rc = rd_values(c, ci, &col->type, nkeys, true, &col->values, name);
 	if (rc < 0)
 		return rc;
 	at = c->pos;
 	rc = rd_u64(c, &nrows, "the LowCardinality row count", name);
 	if (rc < 0)
 		return rc;
-	if (nrows != rows)
+	if (nrows != n)
 		return rd_fail(c, at, "unsupported: column '%s': LowCardinality part of %llu rows in a "
 				      "block of %llu", name, (unsigned long long)nrows,
-			       (unsigned long long)rows);
-	col->index_width = native_lc_index_width((uint32_t)code);
-	if (rows > rd_left(c) / col->index_width)
+			       (unsigned long long)n);
+	if (n > rd_left(c) / col->index_width)
 		return rd_fail(c, c->pos, "truncated: column '%s': %llu indexes of %u bytes, %zu left",
-			       name, (unsigned long long)rows, col->index_width, rd_left(c));
+			       name, (unsigned long long)n, col->index_width, rd_left(c));
 	col->index = c->buf + c->pos;
-	for (uint64_t i = 0; i < rows; i++) {
-		uint64_t k = 0;
-		memcpy(&k, col->index + i * col->index_width, col->index_width);
-		if (k >= nkeys)
-			return rd_fail(c, c->pos + i * col->index_width,
-				       "corrupt: column '%s': row %llu refers to key %llu of %llu", name,
-				       (unsigned long long)i, (unsigned long long)k,
-				       (unsigned long long)nkeys);
+	rc = rd_lc_check_index(c, col, n, nkeys, name);
+	c->pos += n * col->index_width;
+	return rc;
+}
+
+/* Array level k's offsets: *n (the previous level's count) of them; *n becomes this level's. */
+static int rd_array_offsets(struct rd_cursor *c, struct native_rd_col *col, unsigned k,
+			    uint64_t *n, const char *name)
+{
+	if (*n > rd_left(c) / 8)
+		return rd_fail(c, c->pos, "truncated: column '%s': %llu array offsets, %zu bytes left",
+			       name, (unsigned long long)*n, rd_left(c));
+	const uint8_t *p = c->buf + c->pos;
+	uint64_t last = 0;
+	for (uint64_t i = 0; i < *n; i++) {
+		uint64_t v;
+		memcpy(&v, p + 8 * i, 8);
+		if (v < last)
+			return rd_fail(c, c->pos + 8 * i, "corrupt: column '%s': array offset %llu "
+					      "below the one before it", name, (unsigned long long)v);
+		last = v;
 	}
-	c->pos += rows * col->index_width;
+	col->offsets[k] = p;
+	c->pos += *n * 8;
+	/* Every element takes at least one byte. */
+	if (last > rd_left(c))
+		return rd_fail(c, c->pos, "truncated: column '%s': %llu array elements, %zu bytes "
+				      "left", name, (unsigned long long)last, rd_left(c));
+	*n = last;
 	return 0;
 }
 
-static int rd_column(struct rd_cursor *c, uint32_t ci, uint64_t rows, struct native_rd_col *col)
+/* The column's name and type; *name is a printable copy of the name for messages. */
+static int rd_column_head(struct rd_cursor *c, struct native_rd_col *col, char *name,
+			  size_t name_cap)
 {
 	uint64_t n = 0;
 	const uint8_t *p = NULL;
-	memset(col, 0, sizeof(*col));
 	int rc = rd_varuint(c, &n, "column name length", NULL);
-	if (rc < 0)
-		return rc;
-	rc = rd_bytes(c, n, &p, "the column name", "?");
+	if (rc == 0)
+		rc = rd_bytes(c, n, &p, "the column name", "?");
 	if (rc < 0)
 		return rc;
 	col->name = (const char *)p;
 	col->name_len = n;
-	char name[96];
-	snprintf(name, sizeof(name), "%.*s", (int)(n < 80 ? n : 80), col->name);
-
+	snprintf(name, name_cap, "%.*s", (int)(n < 80 ? n : 80), col->name);
 	size_t at = c->pos;
 	rc = rd_varuint(c, &n, "type name length", name);
 	if (rc < 0)
@@ -276,21 +370,43 @@ static int rd_column(struct rd_cursor *c, uint32_t ci, uint64_t rows, struct nat
 		return rc;
 	col->type_name = (const char *)p;
 	col->type_name_len = n;
-	char err[256];
-	if (native_type_parse(col->type_name, n, &col->type, err, sizeof(err)) < 0)
-		return rd_fail(c, at, "column '%s': type '%.*s': %s", name, (int)n, col->type_name,
-			       err);
-	col->width = (uint32_t)native_type_width(&col->type);
-	if (rows == 0)
-		return 0; /* an empty block carries no data */
-	if (col->type.low_cardinality)
-		return rd_low_cardinality(c, ci, col, rows, name);
-	if (col->type.nullable) {
-		rc = rd_bytes(c, rows, &col->nulls, "the null map", name);
+	char err[200];
+	if (chtype_parse(col->type_name, n, &col->type, err, sizeof(err)) < 0)
+		return rd_fail(c, at, "column '%s': type '%.*s': %s", name,
+			       (int)(n < 96 ? n : 96), col->type_name, err);
+	col->width = (uint32_t)chtype_width(&col->type);
+	return 0;
+}
+
+/*
+ * One column of a block of rows rows. Serialization order: the LowCardinality prefix, the offsets
+ * of each Array level, then the values (null map and values, or LowCardinality keys and indexes).
+ */
+static int rd_column(struct rd_cursor *c, uint32_t ci, uint64_t rows, struct native_rd_col *col)
+{
+	char name[96];
+	memset(col, 0, sizeof(*col));
+	int rc = rd_column_head(c, col, name, sizeof(name));
+	if (rc < 0 || rows == 0)
+		return rc; /* an empty block carries no data */
+	const struct chtype *t = &col->type;
+	if (t->low_cardinality && (rc = rd_lc_prefix(c, name)) < 0)
+		return rc;
+	uint64_t n = rows;
+	for (unsigned k = 0; k < t->arrays; k++) {
+		rc = rd_array_offsets(c, col, k, &n, name);
 		if (rc < 0)
 			return rc;
 	}
-	return rd_values(c, ci, &col->type, rows, &col->values, name);
+	col->count = n;
+	if (t->low_cardinality)
+		return rd_low_cardinality(c, ci, col, n, name);
+	if (t->nullable) {
+		rc = rd_bytes(c, n, &col->nulls, "the null map", name);
+		if (rc < 0)
+			return rc;
+	}
+	return rd_values(c, ci, t, n, !c->r->sequential, &col->values, name);
 }
 
 static int rd_grow_cols(struct native_reader *r, uint64_t ncols)
@@ -367,6 +483,8 @@ static uint64_t rd_pos(const struct native_rd_col *c, uint64_t row)
 
 bool native_rd_is_null(const struct native_rd_col *c, uint64_t row)
 {
+	if (c->type.arrays)
+		return false;
 	if (c->type.low_cardinality)
 		return c->type.nullable && rd_pos(c, row) == 0;
 	return c->nulls && c->nulls[row];
@@ -381,15 +499,17 @@ static uint64_t rd_fixed(const struct native_rd_col *c, uint64_t pos)
 
 int native_rd_u64(const struct native_rd_col *c, uint64_t row, uint64_t *v)
 {
+	if (c->type.arrays)
+		return -EINVAL;
 	switch (c->type.kind) {
-	case NATIVE_UINT8:
-	case NATIVE_UINT16:
-	case NATIVE_UINT32:
-	case NATIVE_UINT64:
-	case NATIVE_BOOL:
-	case NATIVE_DATE:
-	case NATIVE_DATETIME:
-	case NATIVE_IPV4:
+	case CHTYPE_UINT8:
+	case CHTYPE_UINT16:
+	case CHTYPE_UINT32:
+	case CHTYPE_UINT64:
+	case CHTYPE_BOOL:
+	case CHTYPE_DATE:
+	case CHTYPE_DATETIME:
+	case CHTYPE_IPV4:
 		*v = rd_fixed(c, rd_pos(c, row));
 		return 0;
 	default:
@@ -399,19 +519,20 @@ int native_rd_u64(const struct native_rd_col *c, uint64_t row, uint64_t *v)
 
 int native_rd_i64(const struct native_rd_col *c, uint64_t row, int64_t *v)
 {
-	uint64_t x;
+	if (c->type.arrays)
+		return -EINVAL;
 	switch (c->type.kind) {
-	case NATIVE_INT8:
-	case NATIVE_INT16:
-	case NATIVE_INT32:
-	case NATIVE_INT64:
-	case NATIVE_DATE32:
-	case NATIVE_DATETIME64:
-		x = rd_fixed(c, rd_pos(c, row));
+	case CHTYPE_INT8:
+	case CHTYPE_INT16:
+	case CHTYPE_INT32:
+	case CHTYPE_INT64:
+	case CHTYPE_DATE32:
+	case CHTYPE_DATETIME64:
 		break;
 	default:
 		return -EINVAL;
 	}
+	uint64_t x = rd_fixed(c, rd_pos(c, row));
 	unsigned bits = 8 * c->width;
 	if (bits < 64 && (x >> (bits - 1)) & 1)
 		x |= ~0ull << bits; /* sign-extend */
@@ -421,14 +542,16 @@ int native_rd_i64(const struct native_rd_col *c, uint64_t row, int64_t *v)
 
 int native_rd_f64(const struct native_rd_col *c, uint64_t row, double *v)
 {
+	if (c->type.arrays)
+		return -EINVAL;
 	uint64_t pos = rd_pos(c, row);
-	if (c->type.kind == NATIVE_FLOAT32) {
+	if (c->type.kind == CHTYPE_FLOAT32) {
 		float f;
 		memcpy(&f, c->values.data + pos * 4, 4);
 		*v = f;
 		return 0;
 	}
-	if (c->type.kind == NATIVE_FLOAT64) {
+	if (c->type.kind == CHTYPE_FLOAT64) {
 		memcpy(v, c->values.data + pos * 8, 8);
 		return 0;
 	}
@@ -437,13 +560,15 @@ int native_rd_f64(const struct native_rd_col *c, uint64_t row, double *v)
 
 int native_rd_str(const struct native_rd_col *c, uint64_t row, const uint8_t **ptr, size_t *len)
 {
+	if (c->type.arrays)
+		return -EINVAL;
 	uint64_t pos = rd_pos(c, row);
-	if (c->type.kind == NATIVE_STRING) {
+	if (c->type.kind == CHTYPE_STRING && c->values.strs) {
 		*ptr = c->values.strs[pos].ptr;
 		*len = c->values.strs[pos].len;
 		return 0;
 	}
-	if (c->type.kind == NATIVE_FIXED_STRING) {
+	if (c->type.kind == CHTYPE_FIXED_STRING) {
 		*ptr = c->values.data + pos * c->width;
 		*len = c->width;
 		return 0;
@@ -561,93 +686,120 @@ static bool tz_is_utc(const char *tz)
 	return false;
 }
 
-ssize_t native_rd_format_text(const struct native_rd_col *c, uint64_t row, char *buf, size_t cap)
+/* Integers, Bool and floats as text into tmp: its length, or -ENOTSUP for another kind. */
+static int rd_text_number(const struct native_rd_col *c, uint64_t row, char *tmp)
 {
-	char tmp[80];
-	int n = 0;
 	uint64_t u;
 	int64_t i;
 	double f;
-	if (native_rd_is_null(c, row))
-		return rd_emit("\\N", 2, buf, cap);
 	switch (c->type.kind) {
-	case NATIVE_UINT8:
-	case NATIVE_UINT16:
-	case NATIVE_UINT32:
-	case NATIVE_UINT64:
+	case CHTYPE_UINT8:
+	case CHTYPE_UINT16:
+	case CHTYPE_UINT32:
+	case CHTYPE_UINT64:
 		native_rd_u64(c, row, &u);
-		n = sprintf(tmp, "%llu", (unsigned long long)u);
-		break;
-	case NATIVE_BOOL:
+		return sprintf(tmp, "%llu", (unsigned long long)u);
+	case CHTYPE_BOOL:
 		native_rd_u64(c, row, &u);
-		n = sprintf(tmp, "%s", u ? "true" : "false");
-		break;
-	case NATIVE_INT8:
-	case NATIVE_INT16:
-	case NATIVE_INT32:
-	case NATIVE_INT64:
+		return sprintf(tmp, "%s", u ? "true" : "false");
+	case CHTYPE_INT8:
+	case CHTYPE_INT16:
+	case CHTYPE_INT32:
+	case CHTYPE_INT64:
 		native_rd_i64(c, row, &i);
-		n = sprintf(tmp, "%lld", (long long)i);
-		break;
-	case NATIVE_FLOAT32:
-	case NATIVE_FLOAT64:
+		return sprintf(tmp, "%lld", (long long)i);
+	case CHTYPE_FLOAT32:
+	case CHTYPE_FLOAT64:
 		native_rd_f64(c, row, &f);
-		n = (int)format_float(tmp, f, c->type.kind == NATIVE_FLOAT32);
-		break;
-	case NATIVE_STRING:
-	case NATIVE_FIXED_STRING: {
-		const uint8_t *p;
-		size_t len;
-		native_rd_str(c, row, &p, &len);
-		return (ssize_t)tsv_escape(buf, cap, p, len, TSV_ESCAPE_QUOTE);
+		return (int)format_float(tmp, f, c->type.kind == CHTYPE_FLOAT32);
+	default:
+		return -ENOTSUP;
 	}
-	case NATIVE_DATE:
+}
+
+/* DateTime64(P): the seconds, then P digits of the fraction. */
+static int rd_text_datetime64(const struct native_rd_col *c, uint64_t row, char *tmp)
+{
+	int64_t i;
+	native_rd_i64(c, row, &i);
+	int64_t scale = 1;
+	for (uint32_t k = 0; k < c->type.precision; k++)
+		scale *= 10;
+	int64_t secs = i / scale, frac = i % scale;
+	if (frac < 0) {
+		frac += scale;
+		secs--;
+	}
+	int n = format_datetime(tmp, secs);
+	if (c->type.precision > 0)
+		n += sprintf(tmp + n, ".%0*lld", (int)c->type.precision, (long long)frac);
+	return n;
+}
+
+/* Dates and times (UTC only) as text into tmp: its length, or -ENOTSUP. */
+static int rd_text_time(const struct native_rd_col *c, uint64_t row, char *tmp)
+{
+	uint64_t u;
+	int64_t i;
+	switch (c->type.kind) {
+	case CHTYPE_DATE:
 		native_rd_u64(c, row, &u);
-		n = format_date(tmp, (int64_t)u);
-		break;
-	case NATIVE_DATE32:
+		return format_date(tmp, (int64_t)u);
+	case CHTYPE_DATE32:
 		native_rd_i64(c, row, &i);
-		n = format_date(tmp, i);
-		break;
-	case NATIVE_DATETIME:
+		return format_date(tmp, i);
+	case CHTYPE_DATETIME:
 		if (!tz_is_utc(c->type.tz))
 			return -ENOTSUP;
 		native_rd_u64(c, row, &u);
-		n = format_datetime(tmp, (int64_t)u);
-		break;
-	case NATIVE_DATETIME64: {
-		if (!tz_is_utc(c->type.tz))
-			return -ENOTSUP;
-		native_rd_i64(c, row, &i);
-		int64_t scale = 1;
-		for (uint32_t k = 0; k < c->type.precision; k++)
-			scale *= 10;
-		int64_t secs = i / scale, frac = i % scale;
-		if (frac < 0) {
-			frac += scale;
-			secs--;
-		}
-		n = format_datetime(tmp, secs);
-		if (c->type.precision > 0)
-			n += sprintf(tmp + n, ".%0*lld", (int)c->type.precision, (long long)frac);
-		break;
+		return format_datetime(tmp, (int64_t)u);
+	case CHTYPE_DATETIME64:
+		return tz_is_utc(c->type.tz) ? rd_text_datetime64(c, row, tmp) : -ENOTSUP;
+	default:
+		return -ENOTSUP;
 	}
-	case NATIVE_UUID: {
+}
+
+/* UUID and IPv4 as text into tmp: its length, or -ENOTSUP for another kind. */
+static int rd_text_address(const struct native_rd_col *c, uint64_t row, char *tmp)
+{
+	if (c->type.kind == CHTYPE_UUID) {
 		uint64_t hi, lo;
 		const uint8_t *p = c->values.data + rd_pos(c, row) * 16;
 		memcpy(&hi, p, 8);
 		memcpy(&lo, p + 8, 8);
-		n = sprintf(tmp, "%08llx-%04llx-%04llx-%04llx-%012llx",
-			    (unsigned long long)(hi >> 32), (unsigned long long)(hi >> 16 & 0xFFFF),
-			    (unsigned long long)(hi & 0xFFFF), (unsigned long long)(lo >> 48),
-			    (unsigned long long)(lo & 0xFFFFFFFFFFFFull));
-		break;
+		return sprintf(tmp, "%08llx-%04llx-%04llx-%04llx-%012llx",
+			       (unsigned long long)(hi >> 32), (unsigned long long)(hi >> 16 & 0xFFFF),
+			       (unsigned long long)(hi & 0xFFFF), (unsigned long long)(lo >> 48),
+			       (unsigned long long)(lo & 0xFFFFFFFFFFFFull));
 	}
-	case NATIVE_IPV4:
+	if (c->type.kind == CHTYPE_IPV4) {
+		uint64_t u;
 		native_rd_u64(c, row, &u);
-		n = sprintf(tmp, "%u.%u.%u.%u", (unsigned)(u >> 24), (unsigned)(u >> 16 & 0xFF),
-			    (unsigned)(u >> 8 & 0xFF), (unsigned)(u & 0xFF));
-		break;
+		return sprintf(tmp, "%u.%u.%u.%u", (unsigned)(u >> 24), (unsigned)(u >> 16 & 0xFF),
+			       (unsigned)(u >> 8 & 0xFF), (unsigned)(u & 0xFF));
 	}
-	return rd_emit(tmp, (size_t)n, buf, cap);
+	return -ENOTSUP;
+}
+
+ssize_t native_rd_format_text(const struct native_rd_col *c, uint64_t row, char *buf, size_t cap)
+{
+	if (c->type.arrays)
+		return -ENOTSUP;
+	if (native_rd_is_null(c, row))
+		return rd_emit("\\N", 2, buf, cap);
+	if (c->type.kind == CHTYPE_STRING || c->type.kind == CHTYPE_FIXED_STRING) {
+		const uint8_t *p;
+		size_t len;
+		if (native_rd_str(c, row, &p, &len) < 0)
+			return -EINVAL;
+		return (ssize_t)tsv_escape(buf, cap, p, len, TSV_ESCAPE_QUOTE);
+	}
+	char tmp[80];
+	int n = rd_text_number(c, row, tmp);
+	if (n == -ENOTSUP)
+		n = rd_text_time(c, row, tmp);
+	if (n == -ENOTSUP)
+		n = rd_text_address(c, row, tmp);
+	return n < 0 ? n : rd_emit(tmp, (size_t)n, buf, cap);
 }
