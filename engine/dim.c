@@ -16,7 +16,7 @@
 #include <immintrin.h>
 #endif
 
-#include "dim_impl.h"
+#include "dim_build.h"
 #include "log.h"
 
 #define XXH_INLINE_ALL
@@ -65,7 +65,7 @@ struct dim {
 
 /* ---- hashing and slot addressing ---- */
 
-uint64_t dim_hash_bytes(const void *p, size_t len)
+uint64_t dim_hash_key_str(const void *p, size_t len)
 {
 	return XXH3_64bits(p, len);
 }

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dim_impl.h"
+#include "dim_native.h"
 #include "native_format.h"
 
 /* Nesting of Nullable / LowCardinality / Array around a column's value type. */
@@ -500,11 +500,9 @@ static bool dim_nat_block_head(struct dim_rd *r, uint64_t *cols, uint64_t *rows)
 	return dim_rd_varuint(r, cols) && dim_rd_varuint(r, rows);
 }
 
-int dim_native_scan(const struct dim_spec *spec, const struct dim_layout_spec *ls,
-		    const uint8_t *data, size_t len, struct dim_native_source *src, char *err,
-		    size_t err_len, uint64_t *err_block)
+int dim_native_scan(const struct dim_spec *spec, const uint8_t *data, size_t len,
+		    struct dim_native_source *src, char *err, size_t err_len, uint64_t *err_block)
 {
-	(void)ls;
 	memset(src, 0, sizeof(*src));
 	src->data = data;
 	src->len = len;
@@ -603,9 +601,10 @@ out:
 	return rc;
 }
 
-int dim_native_parse(const struct dim_native_source *src, const struct dim_layout_spec *ls,
-		     size_t first, size_t last, struct dim_part *part, char *err, size_t err_len,
-		     uint64_t *err_block)
+/* Parses blocks [first, last) into part (dim_native_parse without the progress report). */
+static int dim_nat_parse_blocks(const struct dim_native_source *src,
+				const struct dim_layout_spec *ls, size_t first, size_t last,
+				struct dim_part *part, char *err, size_t err_len, uint64_t *err_block)
 {
 	struct dim_nat_ctx c = {ls, part, err, err_len};
 	for (size_t b = first; b < last; b++) {
@@ -642,6 +641,19 @@ int dim_native_parse(const struct dim_native_source *src, const struct dim_layou
 	}
 	*err_block = 0;
 	return 0;
+}
+
+int dim_native_parse(const struct dim_native_source *src, const struct dim_layout_spec *ls,
+		     size_t first, size_t last, struct dim_part *part,
+		     const struct dim_parse_ctl *ctl, char *err, size_t err_len,
+		     uint64_t *err_block)
+{
+	size_t before = part->rows;
+	int rc = dim_nat_parse_blocks(src, ls, first, last, part, err, err_len, err_block);
+	if (rc)
+		dim_parse_ctl_fail(ctl);
+	dim_parse_ctl_rows(ctl, part->rows - before);
+	return rc;
 }
 
 void dim_native_source_free(struct dim_native_source *src)

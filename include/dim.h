@@ -201,6 +201,10 @@ const struct dim_str *dim_lc_dict(const struct dim *d, unsigned i, size_t *count
 void dim_hash_u64(const struct dim *d, const uint64_t *keys, size_t n, uint64_t *hashes);
 void dim_hash_str(const struct dim *d, const struct dim_str *keys, size_t n, uint64_t *hashes);
 
+/* The hash of one key, as dim_hash_u64 / dim_hash_str compute it (for loaders and tests). */
+uint64_t dim_hash_key_u64(uint64_t key);
+uint64_t dim_hash_key_str(const void *p, size_t len);
+
 /* Prefetches the home slot of each hash, so the probe that follows finds it in cache. */
 void dim_prefetch(const struct dim *d, const uint64_t *hashes, size_t n);
 
