@@ -304,12 +304,7 @@ static int ch_plain(struct ch_parser *p, struct chtype *t, const char *id, size_
 			return ch_decimal(p, t, ch_decimals[i].name, ch_decimals[i].precision);
 		}
 	}
-	if (p->err && p->err_cap > 0)
-		snprintf(p->err, p->err_cap, "unsupported type '%.*s' (at offset %zu; supported: "
-			 "[U]Int8..256, Float32/64, Bool, Decimal, String, FixedString(N), Date, "
-			 "Date32, DateTime, DateTime64, UUID, IPv4, IPv6, Enum8/16, Nullable(T), "
-			 "LowCardinality(T), Array(T))", (int)(n < 64 ? n : 64), id, at);
-	return -EINVAL;
+	return ch_fail(p, at, "unsupported type '%.*s'", (int)(n < 64 ? n : 64), id);
 }
 
 static int ch_type(struct ch_parser *p, struct chtype *t, unsigned depth);

@@ -89,8 +89,8 @@ Test(chtype, refused_with_what_and_where)
 {
 	static const char *const cases[][2] = {
 		{"", "expected a type name (at offset 0)"},
-		{"string", "unsupported type 'string' (at offset 0;"},
-		{"Map(String, UInt8)", "unsupported type 'Map' (at offset 0;"},
+		{"string", "unsupported type 'string' (at offset 0)"},
+		{"Map(String, UInt8)", "unsupported type 'Map' (at offset 0)"},
 		{"Nullable(Nullable(UInt8))", "Nullable cannot be inside Nullable (at offset 9)"},
 		{"Nullable(LowCardinality(String))",
 		 "LowCardinality cannot be inside Nullable (at offset 9)"},
