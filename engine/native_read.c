@@ -226,7 +226,7 @@ static int rd_lc_index_type(struct rd_cursor *c, struct native_rd_col *col, cons
 	int rc = rd_u64(c, &type, "the LowCardinality index type", name);
 	if (rc < 0)
 		return rc;
-	uint64_t code = type & ~(uint64_t)NATIVE_LC_INDEX_FLAGS;
+	uint64_t code = type & NATIVE_LC_INDEX_CODE_MASK; /* ClickHouse ignores unknown flags */
 	if (code > NATIVE_LC_INDEX_CODE_MAX)
 		return rd_fail(c, at, "corrupt: column '%s': LowCardinality index type 0x%llx", name,
 			       (unsigned long long)type);

@@ -20,9 +20,7 @@
 #define NATIVE_LC_NEED_GLOBAL_DICTIONARY (1u << 8) /* keys in a global dictionary: not Native */
 #define NATIVE_LC_HAS_ADDITIONAL_KEYS (1u << 9)    /* the block carries its keys */
 #define NATIVE_LC_NEED_UPDATE_DICTIONARY (1u << 10)
-#define NATIVE_LC_INDEX_FLAGS \
-	(NATIVE_LC_NEED_GLOBAL_DICTIONARY | NATIVE_LC_HAS_ADDITIONAL_KEYS | \
-	 NATIVE_LC_NEED_UPDATE_DICTIONARY)
+#define NATIVE_LC_INDEX_CODE_MASK 0xffu           /* the width code's byte (other bits: flags) */
 #define NATIVE_LC_INDEX_CODE_MAX 3u               /* UInt64 indexes */
 
 /* ClickHouse's rule: the narrowest index type whose maximum is at least the key count. */
