@@ -1,7 +1,7 @@
 /*
  * dim_native: dimension rows from ClickHouse Native sources (blocks as `SELECT ... FORMAT
- * Native` writes them), handed to the staging layer (dim_part.h). Internal to the dimension
- * loaders.
+ * Native` writes them), decoded by the project's one Native decoder (native_read.h) and handed
+ * to the staging layer (dim_part.h). Internal to the dimension loaders.
  *
  * Loadable column types: UInt8..64, Int8..64, Bool, Float32/64, Date, Date32, DateTime[('tz')]
  * (seconds since the epoch, whatever the zone), String, FixedString(N), LowCardinality(String)
@@ -11,7 +11,8 @@
  * (Arrays, Decimal, Enum, UUID, IPv6, ...). Every block must have the first block's columns.
  *
  * The scan walks the whole source once (one thread) to find the blocks; the parse of a range
- * of blocks (one thread per range) reads them again.
+ * of blocks (one thread per range) reads them again with a sequential reader of its own and
+ * walks each loaded column's values without copying them.
  */
 #ifndef ENRICHD_DIM_NATIVE_H
 #define ENRICHD_DIM_NATIVE_H
@@ -27,8 +28,6 @@ struct dim_native_block {
 	size_t rows;
 };
 
-struct dim_native_type; /* a parsed column type (dim_native.c) */
-
 struct dim_native_source {
 	const uint8_t *data;
 	size_t len;
@@ -37,8 +36,6 @@ struct dim_native_source {
 	size_t rows;                     /* in all blocks */
 	unsigned col_count;
 	int16_t target[DIM_SOURCE_COLUMNS_MAX]; /* per column, as dim_match_columns */
-	struct dim_native_type *types;   /* col_count, from the first block */
-	struct dim_str *type_names;      /* col_count, pointing into data */
 };
 
 /*
