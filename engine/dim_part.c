@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "chtype.h"
 #include "civil.h"
 #include "url_norm.h"
 
@@ -728,79 +729,58 @@ int dim_put_key_u64(struct dim_part *p, const struct dim_layout_spec *ls, size_t
 
 /* ---- type names ---- */
 
+/* The dimension types as ClickHouse types (LowCardinality(String) is String with the flag). */
 static const struct {
 	enum dim_type type;
-	const char *name;
-} dim_type_names[] = {
-	{DIM_TYPE_STRING, "String"},     {DIM_TYPE_LC_STRING, "LowCardinality(String)"},
-	{DIM_TYPE_UINT8, "UInt8"},       {DIM_TYPE_UINT16, "UInt16"},
-	{DIM_TYPE_UINT32, "UInt32"},     {DIM_TYPE_UINT64, "UInt64"},
-	{DIM_TYPE_INT8, "Int8"},         {DIM_TYPE_INT16, "Int16"},
-	{DIM_TYPE_INT32, "Int32"},       {DIM_TYPE_INT64, "Int64"},
-	{DIM_TYPE_FLOAT64, "Float64"},   {DIM_TYPE_DATE, "Date"},
-	{DIM_TYPE_DATETIME, "DateTime"},
+	enum chtype_kind kind;
+} dim_kinds[] = {
+	{DIM_TYPE_STRING, CHTYPE_STRING},   {DIM_TYPE_LC_STRING, CHTYPE_STRING},
+	{DIM_TYPE_UINT8, CHTYPE_UINT8},     {DIM_TYPE_UINT16, CHTYPE_UINT16},
+	{DIM_TYPE_UINT32, CHTYPE_UINT32},   {DIM_TYPE_UINT64, CHTYPE_UINT64},
+	{DIM_TYPE_INT8, CHTYPE_INT8},       {DIM_TYPE_INT16, CHTYPE_INT16},
+	{DIM_TYPE_INT32, CHTYPE_INT32},     {DIM_TYPE_INT64, CHTYPE_INT64},
+	{DIM_TYPE_FLOAT64, CHTYPE_FLOAT64}, {DIM_TYPE_DATE, CHTYPE_DATE},
+	{DIM_TYPE_DATETIME, CHTYPE_DATETIME},
 };
+
+#define DIM_KINDS (sizeof(dim_kinds) / sizeof(dim_kinds[0]))
+
+void dim_type_chtype(enum dim_type type, bool nullable, struct chtype *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < DIM_KINDS; i++)
+		if (dim_kinds[i].type == type)
+			out->kind = dim_kinds[i].kind;
+	out->low_cardinality = type == DIM_TYPE_LC_STRING;
+	out->nullable = nullable;
+}
 
 const char *dim_type_name(enum dim_type type)
 {
-	for (size_t i = 0; i < sizeof(dim_type_names) / sizeof(dim_type_names[0]); i++) {
-		if (dim_type_names[i].type == type)
-			return dim_type_names[i].name;
-	}
+	if (type == DIM_TYPE_LC_STRING)
+		return "LowCardinality(String)";
+	for (size_t i = 0; i < DIM_KINDS; i++)
+		if (dim_kinds[i].type == type)
+			return chtype_kind_name(dim_kinds[i].kind);
 	return "?";
-}
-
-/* If s is "<prefix>(<inner>)", points *inner and *inner_len at inner. */
-static bool dim_unwrap(const char *s, size_t len, const char *prefix, const char **inner,
-		       size_t *inner_len)
-{
-	size_t n = strlen(prefix);
-	if (len < n + 2 || memcmp(s, prefix, n) != 0 || s[n] != '(' || s[len - 1] != ')')
-		return false;
-	*inner = s + n + 1;
-	*inner_len = len - n - 2;
-	return true;
-}
-
-static bool dim_type_lookup(const char *s, size_t len, enum dim_type *type)
-{
-	for (size_t i = 0; i < sizeof(dim_type_names) / sizeof(dim_type_names[0]); i++) {
-		const char *name = dim_type_names[i].name;
-		if (dim_type_names[i].type != DIM_TYPE_LC_STRING && strlen(name) == len &&
-		    memcmp(name, s, len) == 0) {
-			*type = dim_type_names[i].type;
-			return true;
-		}
-	}
-	return false;
 }
 
 int dim_type_parse(const char *name, enum dim_type *type, bool *nullable)
 {
-	const char *s = name, *in;
-	size_t len = strlen(name), in_len;
-	bool lc = false, null = false;
-	if (dim_unwrap(s, len, "LowCardinality", &in, &in_len)) {
-		lc = true;
-		s = in;
-		len = in_len;
-	}
-	if (dim_unwrap(s, len, "Nullable", &in, &in_len)) {
-		null = true;
-		s = in;
-		len = in_len;
-	}
-	enum dim_type t;
-	if (!dim_type_lookup(s, len, &t))
+	struct chtype t;
+	if (chtype_parse(name, strlen(name), &t, NULL, 0) < 0 || t.arrays || t.tz[0])
 		return -EINVAL;
-	if (lc) {
-		if (t != DIM_TYPE_STRING)
-			return -EINVAL;
-		t = DIM_TYPE_LC_STRING;
+	if (t.low_cardinality && t.kind != CHTYPE_STRING)
+		return -EINVAL;
+	for (size_t i = 0; i < DIM_KINDS; i++) {
+		if (dim_kinds[i].kind == t.kind &&
+		    (dim_kinds[i].type == DIM_TYPE_LC_STRING) == t.low_cardinality) {
+			*type = dim_kinds[i].type;
+			*nullable = t.nullable;
+			return 0;
+		}
 	}
-	*type = t;
-	*nullable = null;
-	return 0;
+	return -EINVAL;
 }
 
 /* ---- columns ---- */

@@ -47,6 +47,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "chtype.h"
 #include "huge.h"
 
 /* Bounds. */
@@ -374,13 +375,16 @@ static inline const char *dim_row_str(const struct dim_col *c, const struct dim_
 /* ---- names ---- */
 
 /*
- * Parses a ClickHouse type name: String, LowCardinality(String), UInt8..UInt64, Int8..Int64,
- * Float64, Date, DateTime, each optionally inside Nullable(...) (LowCardinality(Nullable(String))
+ * Parses a ClickHouse type name (chtype.h) that is a dimension type: String,
+ * LowCardinality(String), UInt8..UInt64, Int8..Int64, Float64, Date, DateTime (without a time
+ * zone: the table keeps UTC), each optionally inside Nullable(...) (LowCardinality(Nullable(String))
  * too). Returns 0, or -EINVAL for anything else.
  */
 int dim_type_parse(const char *name, enum dim_type *type, bool *nullable);
 /* The ClickHouse name of type (without Nullable), e.g. "LowCardinality(String)"; "?" if none. */
 const char *dim_type_name(enum dim_type type);
+/* The ClickHouse type of a dimension type, Nullable if nullable (no time zone). */
+void dim_type_chtype(enum dim_type type, bool nullable, struct chtype *out);
 /* Parses "auto", "tsv", "csv" or "native". Returns 0, or -EINVAL. */
 int dim_format_parse(const char *name, enum dim_format *out);
 const char *dim_format_name(enum dim_format format);
