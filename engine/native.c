@@ -276,8 +276,8 @@ static void col_set_range(struct native_col *c)
 	}
 }
 
-static int col_init(struct native_col *c, const struct native_column_spec *s, uint32_t i,
-		    uint32_t rows_max, size_t var_bytes_max)
+/* The column's name and type, and that the encoder writes that type. */
+static int col_init_type(struct native_col *c, const struct native_column_spec *s, uint32_t i)
 {
 	char err[256];
 	if (!s->name || !s->type) {
@@ -294,47 +294,64 @@ static int col_init(struct native_col *c, const struct native_column_spec *s, ui
 		log_error("native", "column '%s': type '%s': %s", c->name, s->type, err);
 		return -EINVAL;
 	}
-	const struct chtype *t = &c->type;
-	if (t->kind == CHTYPE_UUID) {
+	if (c->type.kind == CHTYPE_UUID) {
 		log_error("native", "column '%s': the encoder does not write UUID", c->name);
 		return -EINVAL;
 	}
-	if (t->low_cardinality && t->kind != CHTYPE_STRING) {
+	if (c->type.low_cardinality && c->type.kind != CHTYPE_STRING) {
 		log_error("native", "column '%s': the encoder writes LowCardinality only of String "
 				    "or Nullable(String)", c->name);
 		return -EINVAL;
 	}
-	col_set_range(c);
-	c->bytes_max = s->bytes_max ? s->bytes_max : var_bytes_max;
-	if (t->low_cardinality) {
-		c->ndefault = t->nullable ? 2 : 1;
-		c->nkeys = c->ndefault;
-		if (s->dict_mode == NATIVE_DICT_EXTERNAL) {
-			c->store = ST_LC_EXTERNAL;
-			if (s->dict_keys_max == 0 || s->dict_keys_max > NATIVE_DICT_KEYS_MAX) {
-				log_error("native", "column '%s': an external dictionary needs "
-						    "dict_keys_max 1..%u", c->name, NATIVE_DICT_KEYS_MAX);
-				return -EINVAL;
-			}
-			c->dict_keys_max = s->dict_keys_max;
-			c->keys_cap = c->dict_keys_max + c->ndefault;
-			c->bytes_max = 0;
-		} else if (s->dict_mode == NATIVE_DICT_LOCAL) {
-			c->store = ST_LC_LOCAL;
-			uint32_t k = s->dict_keys_max ? s->dict_keys_max : rows_max;
-			if (k > NATIVE_DICT_KEYS_MAX) {
-				log_error("native", "column '%s': dict_keys_max above %u", c->name,
-					  NATIVE_DICT_KEYS_MAX);
-				return -EINVAL;
-			}
-			c->dict_keys_max = k;
-			c->keys_cap = k + c->ndefault;
-			c->table_mask = pow2_at_least(2 * (uint64_t)c->keys_cap) - 1;
-		} else {
-			log_error("native", "column '%s': unknown dictionary mode %d", c->name,
-				  (int)s->dict_mode);
+	return 0;
+}
+
+/* A LowCardinality column: its dictionary mode and bounds. */
+static int col_init_lc(struct native_col *c, const struct native_column_spec *s,
+		       uint32_t rows_max)
+{
+	c->ndefault = c->type.nullable ? 2 : 1;
+	c->nkeys = c->ndefault;
+	if (s->dict_mode == NATIVE_DICT_EXTERNAL) {
+		c->store = ST_LC_EXTERNAL;
+		if (s->dict_keys_max == 0 || s->dict_keys_max > NATIVE_DICT_KEYS_MAX) {
+			log_error("native", "column '%s': an external dictionary needs "
+					    "dict_keys_max 1..%u", c->name, NATIVE_DICT_KEYS_MAX);
 			return -EINVAL;
 		}
+		c->dict_keys_max = s->dict_keys_max;
+		c->keys_cap = c->dict_keys_max + c->ndefault;
+		c->bytes_max = 0;
+		return 0;
+	}
+	if (s->dict_mode != NATIVE_DICT_LOCAL) {
+		log_error("native", "column '%s': unknown dictionary mode %d", c->name,
+			  (int)s->dict_mode);
+		return -EINVAL;
+	}
+	c->store = ST_LC_LOCAL;
+	uint32_t k = s->dict_keys_max ? s->dict_keys_max : rows_max;
+	if (k > NATIVE_DICT_KEYS_MAX) {
+		log_error("native", "column '%s': dict_keys_max above %u", c->name,
+			  NATIVE_DICT_KEYS_MAX);
+		return -EINVAL;
+	}
+	c->dict_keys_max = k;
+	c->keys_cap = k + c->ndefault;
+	c->table_mask = pow2_at_least(2 * (uint64_t)c->keys_cap) - 1;
+	return 0;
+}
+
+/* How the column is stored, and its byte bound where it needs one. */
+static int col_init_store(struct native_col *c, const struct native_column_spec *s,
+			  uint32_t rows_max, size_t var_bytes_max)
+{
+	const struct chtype *t = &c->type;
+	c->bytes_max = s->bytes_max ? s->bytes_max : var_bytes_max;
+	if (t->low_cardinality) {
+		int rc = col_init_lc(c, s, rows_max);
+		if (rc)
+			return rc;
 	} else if (t->kind == CHTYPE_STRING) {
 		c->store = ST_STRING;
 	} else if (t->kind == CHTYPE_FIXED_STRING) {
@@ -352,12 +369,26 @@ static int col_init(struct native_col *c, const struct native_column_spec *s, ui
 			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+static int col_init(struct native_col *c, const struct native_column_spec *s, uint32_t i,
+		    uint32_t rows_max, size_t var_bytes_max)
+{
+	int rc = col_init_type(c, s, i);
+	if (rc)
+		return rc;
+	col_set_range(c);
+	rc = col_init_store(c, s, rows_max, var_bytes_max);
+	if (rc)
+		return rc;
 	char tname[NATIVE_TYPE_NAME_MAX];
-	int tlen = header_type_name(t, tname, sizeof(tname));
+	int tlen = header_type_name(&c->type, tname, sizeof(tname));
 	if (tlen < 0) {
 		log_error("native", "column '%s': type name too long", c->name);
 		return -EINVAL;
 	}
+	size_t name_len = strlen(c->name);
 	c->header_len = (uint32_t)(native_varuint_size(name_len) + name_len +
 				   native_varuint_size((uint64_t)tlen) + (size_t)tlen);
 	return 0;
