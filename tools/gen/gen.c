@@ -1,5 +1,5 @@
 /*
- * gen: deterministic test data (see include/gen.h for the contract).
+ * gen: deterministic test data (see gen.h beside it for the contract).
  *
  * Keys are bijections of the row index: a keyed permutation of [0, 2^62) (xor, odd multiplies
  * and xorshifts, each invertible modulo 2^62) plus a family marker that present and missing keys
