@@ -1183,59 +1183,11 @@ static const char *const gen_bad_literals[] = {"tru", "nul", "1.", "0x10", "+1",
 static const char *const gen_not_objects[] = {"[]", "null", "42", "\"event\"", "true", "[{}]"};
 
 /* Builds a malformed payload of the given kind into b. */
-static void gen_malformed_payload(struct gen_buf *b, struct gen_event_ctx *c, struct gen_event *ev,
-				  int64_t t_ms, enum gen_malformed kind)
+/* A payload that is not JSON (or not all of it), its field f spoiled if one is. */
+static void gen_malformed_syntax(struct gen_buf *b, struct gen_event_ctx *c, struct gen_event *ev,
+				 int64_t t_ms, struct gen_field_plan *plan, enum gen_field f)
 {
 	struct gen_rng *r = c->r;
-	struct gen_field_plan plan[GEN_F_COUNT] = {{GEN_FM_NORMAL, NULL}};
-	enum gen_field f = (enum gen_field)gen_below(r, GEN_F_COUNT);
-	switch (kind) {
-	case GEN_MALFORMED_EMPTY:
-		return;
-	case GEN_MALFORMED_NOT_OBJECT:
-		if (gen_below(r, 2) == 0) { /* a valid event wrapped in an array */
-			gen_putc(b, '[');
-			gen_json_object(b, c, plan, ev, t_ms, -1, false);
-			gen_putc(b, ']');
-		} else {
-			gen_puts(b, gen_pick(r, gen_not_objects, GEN_ARRAY_LEN(gen_not_objects)));
-		}
-		return;
-	case GEN_MALFORMED_MISSING_FIELD:
-		plan[f].mode = GEN_FM_OMIT;
-		gen_json_object(b, c, plan, ev, t_ms, -1, false);
-		return;
-	case GEN_MALFORMED_WRONG_TYPE: {
-		static const struct {
-			const char *const *v;
-			size_t n;
-		} bad[GEN_F_COUNT] = {
-			{gen_bad_timestamp_type, GEN_ARRAY_LEN(gen_bad_timestamp_type)},
-			{gen_bad_user_type, GEN_ARRAY_LEN(gen_bad_user_type)},
-			{gen_bad_url_type, GEN_ARRAY_LEN(gen_bad_url_type)},
-			{gen_bad_device_type, GEN_ARRAY_LEN(gen_bad_device_type)},
-		};
-		plan[f].mode = GEN_FM_RAW;
-		plan[f].raw = gen_pick(r, bad[f].v, bad[f].n);
-		gen_json_object(b, c, plan, ev, t_ms, -1, false);
-		return;
-	}
-	case GEN_MALFORMED_OUT_OF_RANGE:
-		if (gen_next(r) & 1) {
-			plan[GEN_F_TIMESTAMP].mode = GEN_FM_RAW;
-			plan[GEN_F_TIMESTAMP].raw = gen_pick(r, gen_bad_timestamp_range,
-							     GEN_ARRAY_LEN(gen_bad_timestamp_range));
-		} else {
-			plan[GEN_F_USER].mode = GEN_FM_RAW;
-			plan[GEN_F_USER].raw = gen_pick(r, gen_bad_user_range,
-							GEN_ARRAY_LEN(gen_bad_user_range));
-		}
-		gen_json_object(b, c, plan, ev, t_ms, -1, false);
-		return;
-	default:
-		break;
-	}
-	/* Syntax errors. */
 	switch (gen_below(r, 10)) {
 	case 0: { /* truncated before the closing brace */
 		size_t close = gen_json_object(b, c, plan, ev, t_ms, -1, false);
@@ -1285,6 +1237,65 @@ static void gen_malformed_payload(struct gen_buf *b, struct gen_event_ctx *c, st
 		return;
 	}
 	gen_json_object(b, c, plan, ev, t_ms, -1, false);
+}
+
+/* Field f as a JSON value of the wrong type, or a timestamp or user_id out of range. */
+static void gen_malformed_value(struct gen_rng *r, struct gen_field_plan *plan, enum gen_field f,
+				enum gen_malformed kind)
+{
+	static const struct {
+		const char *const *v;
+		size_t n;
+	} bad[GEN_F_COUNT] = {
+		{gen_bad_timestamp_type, GEN_ARRAY_LEN(gen_bad_timestamp_type)},
+		{gen_bad_user_type, GEN_ARRAY_LEN(gen_bad_user_type)},
+		{gen_bad_url_type, GEN_ARRAY_LEN(gen_bad_url_type)},
+		{gen_bad_device_type, GEN_ARRAY_LEN(gen_bad_device_type)},
+	};
+	if (kind == GEN_MALFORMED_WRONG_TYPE) {
+		plan[f].mode = GEN_FM_RAW;
+		plan[f].raw = gen_pick(r, bad[f].v, bad[f].n);
+	} else if (gen_next(r) & 1) {
+		plan[GEN_F_TIMESTAMP].mode = GEN_FM_RAW;
+		plan[GEN_F_TIMESTAMP].raw = gen_pick(r, gen_bad_timestamp_range,
+						     GEN_ARRAY_LEN(gen_bad_timestamp_range));
+	} else {
+		plan[GEN_F_USER].mode = GEN_FM_RAW;
+		plan[GEN_F_USER].raw = gen_pick(r, gen_bad_user_range, GEN_ARRAY_LEN(gen_bad_user_range));
+	}
+}
+
+static void gen_malformed_payload(struct gen_buf *b, struct gen_event_ctx *c, struct gen_event *ev,
+				  int64_t t_ms, enum gen_malformed kind)
+{
+	struct gen_rng *r = c->r;
+	struct gen_field_plan plan[GEN_F_COUNT] = {{GEN_FM_NORMAL, NULL}};
+	enum gen_field f = (enum gen_field)gen_below(r, GEN_F_COUNT);
+	switch (kind) {
+	case GEN_MALFORMED_EMPTY:
+		return;
+	case GEN_MALFORMED_NOT_OBJECT:
+		if (gen_below(r, 2) == 0) { /* a valid event wrapped in an array */
+			gen_putc(b, '[');
+			gen_json_object(b, c, plan, ev, t_ms, -1, false);
+			gen_putc(b, ']');
+		} else {
+			gen_puts(b, gen_pick(r, gen_not_objects, GEN_ARRAY_LEN(gen_not_objects)));
+		}
+		return;
+	case GEN_MALFORMED_MISSING_FIELD:
+		plan[f].mode = GEN_FM_OMIT;
+		gen_json_object(b, c, plan, ev, t_ms, -1, false);
+		return;
+	case GEN_MALFORMED_WRONG_TYPE:
+	case GEN_MALFORMED_OUT_OF_RANGE:
+		gen_malformed_value(r, plan, f, kind);
+		gen_json_object(b, c, plan, ev, t_ms, -1, false);
+		return;
+	default:
+		gen_malformed_syntax(b, c, ev, t_ms, plan, f);
+		return;
+	}
 }
 
 #define GEN_MISSING_RANGE (UINT64_C(1) << 20)
