@@ -50,7 +50,7 @@ void dim_scratch_unuse(struct dim_scratch *s, size_t n)
 	s->head->used -= n;
 }
 
-void dim_scratch_free(struct dim_scratch *s)
+static void dim_scratch_free(struct dim_scratch *s)
 {
 	struct dim_scratch_block *b = s->head;
 	while (b) {

@@ -30,7 +30,8 @@ static inline uint8_t *put_u64(uint8_t *p, uint64_t v)
 
 /* ---- types ------------------------------------------------------------------------------- */
 
-bool native_type_supported(const struct chtype *t)
+/* The Native value types (native.h). */
+static bool native_type_supported(const struct chtype *t)
 {
 	if (t->arrays)
 		return false;

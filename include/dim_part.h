@@ -62,11 +62,10 @@ struct dim_scratch {
 	size_t bytes; /* total allocated */
 };
 
-/* Returns len writable bytes, valid until dim_scratch_free, or NULL (out of memory). */
+/* Returns len writable bytes, valid until the part is freed, or NULL (out of memory). */
 char *dim_scratch_alloc(struct dim_scratch *s, size_t len);
 /* Gives back the last n bytes of the latest dim_scratch_alloc. */
 void dim_scratch_unuse(struct dim_scratch *s, size_t n);
-void dim_scratch_free(struct dim_scratch *s);
 
 /*
  * String -> code dictionary (open addressing). Code 0 is NULL and never stored; values keep

@@ -60,21 +60,17 @@
 #define NATIVE_TYPE_NAME_MAX 160
 
 /*
- * Parses a ClickHouse type name (chtype.h) and accepts it if it is a Native value type: one whose
- * values the encoder and the reader's typed access handle (native_type_supported). Returns 0 and
- * fills *out, or -EINVAL with a one-line reason in err (always NUL-terminated when err_cap > 0;
- * err may be NULL): chtype's for a name that is no type, else one naming the type.
+ * Parses a ClickHouse type name (chtype.h) and accepts it if it is a Native value type, one whose
+ * values the encoder and the reader's typed access handle: [U]Int8..64, Float32/64, Bool,
+ * String, FixedString(N), Date, Date32, DateTime[('tz')], DateTime64(P[, 'tz']), UUID (read only)
+ * and IPv4, each plain or Nullable, and LowCardinality of those besides UUID and Bool (also of
+ * Nullable). Not Arrays, wide integers, Decimal, Enum or IPv6 (the reader walks over such
+ * columns; see native_read.h). Returns 0 and fills *out, or -EINVAL with a one-line reason in err
+ * (always NUL-terminated when err_cap > 0; err may be NULL): chtype's for a name that is no
+ * type, else one saying the type is not a Native value type.
  */
 int native_type_parse(const char *name, size_t len, struct chtype *out, char *err,
 		      size_t err_cap);
-
-/*
- * True for the Native value types: [U]Int8..64, Float32/64, Bool, String, FixedString(N), Date,
- * Date32, DateTime[('tz')], DateTime64(P[, 'tz']), UUID (read only) and IPv4, each plain or
- * Nullable, and LowCardinality of those besides UUID and Bool (also of Nullable). Not Arrays,
- * wide integers, Decimal, Enum or IPv6 (the reader walks over such columns; see native_read.h).
- */
-bool native_type_supported(const struct chtype *t);
 
 /* ---- block builder ------------------------------------------------------------------------ */
 

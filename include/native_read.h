@@ -13,8 +13,8 @@
  * allocates (per-column string tables) is O(input size) and reused across blocks.
  *
  * Types decoded: every type chtype.h parses, Arrays and LowCardinality inside them included.
- * Typed access and text are for the Native value types (native_type_supported), not inside an
- * Array; other columns are decoded so that a reader can walk over them.
+ * Typed access and text are for the Native value types (native_type_parse), not inside an Array;
+ * other columns are decoded so that a reader can walk over them.
  */
 #ifndef ENRICHD_NATIVE_READ_H
 #define ENRICHD_NATIVE_READ_H
