@@ -151,9 +151,11 @@ struct dim_row; /* a row handle from a lookup; opaque, valid for the table's lif
  * number, Date or DateTime is its default (NULL when Nullable); integers must fit their type
  * (no wrapping); Date is YYYY-MM-DD (1970-01-01..2149-06-06), DateTime is "YYYY-MM-DD hh:mm:ss"
  * (UTC), YYYY-MM-DD or Unix seconds. Native: blocks as ClickHouse writes them, with String,
- * FixedString, LowCardinality(String) (also of Nullable), Nullable, integers, Bool, Float32/64,
+ * FixedString, LowCardinality of those (also of Nullable), Nullable, integers, Bool, Float32/64,
  * Date, Date32 and DateTime columns converted to the configured types (range-checked); columns
- * that are not loaded may also be of other fixed-width types or Arrays.
+ * that are not loaded may be of any type the Native reader decodes (chtype.h: Arrays, Decimal,
+ * Enum, UUID, IPv4/6, wide integers, ...). Files: dim_load.c orchestrates, dim_text.c and
+ * dim_native.c read the formats, dim_part.c converts and stages the values, dim.c builds.
  *
  * Loads spec's source into a new table. Uses up to spec->threads threads (mmap, split at row
  * boundaries, parse in parallel, merge dictionaries, build shards in parallel), logging

@@ -3,11 +3,7 @@
  * Internal to the dimension loaders: it reads rows of fields from the source bytes, unescapes
  * them and hands each field to the staging layer (dim_part.h), which converts and stores it.
  *
- * TSVWithNames: ClickHouse escapes (\t \n \\ \0 \b \f \r \a \v \e \' \" \xHH, a backslash before
- * a raw newline; an unknown escape such as \% keeps its backslash), \N as a whole field is NULL.
- * CSVWithNames: RFC 4180 quoting ("" inside quotes; quoted fields may hold commas and newlines),
- * unquoted values trimmed of spaces and tabs, unquoted \N is NULL. Both: CR LF line ends, a
- * UTF-8 byte order mark and trailing blank lines are accepted.
+ * The formats' grammar (escapes, quoting, NULL, line ends) is stated on dim_load in dim.h.
  *
  * A source is split at row boundaries into chunks that threads parse at once, each into its
  * own part; the functions below only read the source and the struct dim_text.
