@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "civil.h"
 #include "native_format.h"
 #include "tsv.h"
@@ -151,25 +155,39 @@ static int rd_grow_strs(struct native_reader *r, uint32_t i, uint64_t count)
 	return 0;
 }
 
+/* The slow path of rd_strings: one String at the cursor, every read checked and named. */
+static int rd_string(struct rd_cursor *c, const uint8_t **p, uint64_t *n, const char *col)
+{
+	int rc = rd_varuint(c, n, "string length", col);
+	return rc < 0 ? rc : rd_bytes(c, *n, p, "a string", col);
+}
+
 /*
  * Checks count serialized Strings at the cursor and moves past them; with strs, records each
- * (strs has room for count).
+ * (strs has room for count). A length of one byte whose string lies inside the input -- nearly
+ * every string -- takes the fast path.
  */
 static int rd_strings(struct rd_cursor *c, uint64_t count, struct native_rd_str *strs,
 		      const char *col)
 {
+	const uint8_t *q = c->buf + c->pos, *end = c->buf + c->len;
 	for (uint64_t i = 0; i < count; i++) {
-		uint64_t n = 0;
 		const uint8_t *p = NULL;
-		int rc = rd_varuint(c, &n, "string length", col);
-		if (rc < 0)
-			return rc;
-		rc = rd_bytes(c, n, &p, "a string", col);
-		if (rc < 0)
-			return rc;
+		uint64_t n;
+		if (q < end && *q < 0x80 && *q < (size_t)(end - q)) {
+			n = *q;
+			p = q + 1;
+		} else {
+			c->pos = (size_t)(q - c->buf);
+			int rc = rd_string(c, &p, &n, col);
+			if (rc < 0)
+				return rc;
+		}
+		q = p + n;
 		if (strs)
 			strs[i] = (struct native_rd_str){p, n};
 	}
+	c->pos = (size_t)(q - c->buf);
 	return 0;
 }
 
@@ -240,21 +258,53 @@ static int rd_lc_index_type(struct rd_cursor *c, struct native_rd_col *col, cons
 	return 0;
 }
 
-/* The largest of n indexes of width w at p (one loop per width, so it vectorizes). */
+/* The largest of n indexes of width w at p: one loop per width, so that it vectorizes. */
 static uint64_t rd_index_max(const uint8_t *p, uint64_t n, uint32_t w)
 {
 	uint64_t max = 0;
-	if (w == 1) {
-		for (uint64_t i = 0; i < n; i++)
-			max = p[i] > max ? p[i] : max;
+	switch (w) {
+	case 1: {
+		uint8_t m = 0;
+		uint64_t i = 0;
+#if defined(__SSE2__)
+		__m128i vm = _mm_setzero_si128();
+		for (; i + 16 <= n; i += 16)
+			vm = _mm_max_epu8(vm, _mm_loadu_si128((const void *)(p + i)));
+		uint8_t lanes[16];
+		_mm_storeu_si128((void *)lanes, vm);
+		for (unsigned k = 0; k < 16; k++)
+			m = lanes[k] > m ? lanes[k] : m;
+#endif
+		for (; i < n; i++)
+			m = p[i] > m ? p[i] : m;
+		return m;
+	}
+	case 2: {
+		uint16_t m = 0;
+		for (uint64_t i = 0; i < n; i++) {
+			uint16_t k;
+			memcpy(&k, p + 2 * i, 2);
+			m = k > m ? k : m;
+		}
+		return m;
+	}
+	case 4: {
+		uint32_t m = 0;
+		for (uint64_t i = 0; i < n; i++) {
+			uint32_t k;
+			memcpy(&k, p + 4 * i, 4);
+			m = k > m ? k : m;
+		}
+		return m;
+	}
+	default:
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t k;
+			memcpy(&k, p + 8 * i, 8);
+			max = k > max ? k : max;
+		}
 		return max;
 	}
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t k = 0;
-		memcpy(&k, p + i * w, w);
-		max = k > max ? k : max;
-	}
-	return max;
 }
 
 /* Checks that the n indexes at col->index refer to keys (< nkeys) and names the first that does
