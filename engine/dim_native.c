@@ -206,15 +206,18 @@ static void dim_nat_fixed(const struct chtype *t, uint32_t width, const uint8_t 
 static int dim_nat_lc(struct dim_nat_ctx *c, const struct native_rd_col *col, int tg,
 		      size_t base, uint64_t n)
 {
-	const struct native_rd_values *keys = &col->values;
-	bool fixed = col->type.kind == CHTYPE_FIXED_STRING;
+	const struct native_rd_str *strs = col->values.strs;
+	const char *fixed = col->type.kind == CHTYPE_FIXED_STRING ? (const char *)col->values.data
+								   : NULL;
+	const uint8_t *index = col->index;
+	uint32_t iw = col->index_width, width = col->width;
+	bool nullable = col->type.nullable;
 	struct dim_cell v = {0};
 	for (uint64_t k = 0; k < n; k++) {
-		uint64_t key = dim_nat_le(col->index + k * col->index_width, col->index_width);
-		v.kind = col->type.nullable && key == 0 ? CELL_NULL : CELL_STR;
-		v.s = fixed ? (const char *)keys->data + key * col->width
-			    : (const char *)keys->strs[key].ptr;
-		v.len = fixed ? col->width : keys->strs[key].len;
+		uint64_t key = dim_nat_le(index + k * iw, iw);
+		v.kind = nullable && key == 0 ? CELL_NULL : CELL_STR;
+		v.s = fixed ? fixed + key * width : (const char *)strs[key].ptr;
+		v.len = fixed ? width : strs[key].len;
 		int rc = dim_nat_put_row(c, tg, base, k, &v);
 		if (rc)
 			return rc;
