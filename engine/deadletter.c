@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "tsv.h"
 
 int deadletter_open(struct deadletter *dl, const char *dir, const char *instance, unsigned worker)
 {
@@ -40,32 +41,6 @@ out_free_buf:
 	free(dl->buf);
 	dl->buf = NULL;
 	return rc;
-}
-
-size_t deadletter_tsv_escape(char *dst, const void *src, size_t len)
-{
-	const unsigned char *s = src;
-	char *d = dst;
-	for (size_t i = 0; i < len; i++) {
-		char e = 0;
-		switch (s[i]) {
-		case '\\': e = '\\'; break;
-		case '\t': e = 't'; break;
-		case '\n': e = 'n'; break;
-		case '\r': e = 'r'; break;
-		case '\0': e = '0'; break;
-		case '\b': e = 'b'; break;
-		case '\f': e = 'f'; break;
-		default: break;
-		}
-		if (e) {
-			*d++ = '\\';
-			*d++ = e;
-		} else {
-			*d++ = (char)s[i];
-		}
-	}
-	return (size_t)(d - dst);
 }
 
 static int deadletter_flush(struct deadletter *dl)
@@ -106,14 +81,14 @@ int deadletter_append(struct deadletter *dl, const char *topic, int32_t partitio
 		raw_len = (DEADLETTER_BUF_BYTES - head_max - 64) / 2;
 		reason = "message larger than the dead-letter buffer; raw bytes truncated";
 	}
-	char *d = dl->buf + dl->len;
-	d += deadletter_tsv_escape(d, topic, strlen(topic));
+	char *d = dl->buf + dl->len, *end = dl->buf + DEADLETTER_BUF_BYTES;
+	d += tsv_escape(d, (size_t)(end - d), topic, strlen(topic), 0);
 	d += sprintf(d, "\t%" PRId32 "\t%" PRId64 "\t", partition, offset);
-	d += deadletter_tsv_escape(d, error, strlen(error));
+	d += tsv_escape(d, (size_t)(end - d), error, strlen(error), 0);
 	*d++ = '\t';
-	d += deadletter_tsv_escape(d, reason, strlen(reason));
+	d += tsv_escape(d, (size_t)(end - d), reason, strlen(reason), 0);
 	*d++ = '\t';
-	d += deadletter_tsv_escape(d, raw, raw_len);
+	d += tsv_escape(d, (size_t)(end - d), raw, raw_len, 0);
 	*d++ = '\n';
 	dl->len = (size_t)(d - dl->buf);
 	dl->count++;

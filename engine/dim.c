@@ -16,7 +16,7 @@
 #include <immintrin.h>
 #endif
 
-#include "dim_impl.h"
+#include "dim_build.h"
 #include "log.h"
 
 #define XXH_INLINE_ALL
@@ -65,7 +65,7 @@ struct dim {
 
 /* ---- hashing and slot addressing ---- */
 
-uint64_t dim_hash_bytes(const void *p, size_t len)
+uint64_t dim_hash_key_str(const void *p, size_t len)
 {
 	return XXH3_64bits(p, len);
 }
@@ -937,11 +937,6 @@ static int dim_bind_node(struct dim *d, unsigned node, char *err, size_t err_len
 }
 
 /*
- * Shards, capacity and arena offsets from the parts' bucket counts: of the shard counts
- * 1..DIM_SHARDS_MAX, the one needing the fewest slots (each shard a power of two of at least
- * rows / load factor); on a tie the most shards, to build with more threads.
- */
-/*
  * The padding budget of a shard of String keys whose records (fixed part, key and String
  * attributes) average avg bytes: a record of L <= 64 bytes at a random offset straddles two
  * lines with probability (L - 1) / 64 and then needs about (L - 1) / 2 bytes to start on the next
@@ -956,16 +951,10 @@ static uint64_t dim_pad_budget(uint64_t rows, uint64_t avg)
 	return rows * ((avg - 1) * (avg - 1) * 3 / 256 + 1);
 }
 
-static int dim_plan(struct dim *d, const struct dim_build_input *in, uint64_t *shard_off,
-		    uint64_t *shard_pad, char *err, size_t err_len)
+/* The parts' rows and arena bytes per bucket, summed; returns the rows. */
+static uint64_t dim_plan_buckets(const struct dim_build_input *in, uint64_t *rows,
+				 uint64_t *bytes)
 {
-	uint64_t *rows = calloc(DIM_BUCKETS, sizeof(*rows));
-	uint64_t *bytes = calloc(DIM_BUCKETS, sizeof(*bytes));
-	if (!rows || !bytes) {
-		free(rows);
-		free(bytes);
-		return -ENOMEM;
-	}
 	uint64_t total = 0;
 	for (unsigned pi = 0; pi < in->part_count; pi++) {
 		const struct dim_part *p = &in->parts[pi];
@@ -975,8 +964,16 @@ static int dim_plan(struct dim *d, const struct dim_build_input *in, uint64_t *s
 		}
 		total += p->rows;
 	}
-	unsigned lf = in->spec->load_factor_pct ? in->spec->load_factor_pct
-						: DIM_LOAD_FACTOR_PCT_DEFAULT;
+	return total;
+}
+
+/*
+ * Shards and capacity: of the shard counts 1..DIM_SHARDS_MAX, the one needing the fewest slots
+ * (each shard a power of two of at least its rows / load factor); on a tie the most shards, to
+ * build with more threads.
+ */
+static void dim_plan_shards(struct dim *d, const uint64_t *rows, unsigned load_factor_pct)
+{
 	uint64_t best_slots = UINT64_MAX;
 	for (unsigned n = 1; n <= DIM_SHARDS_MAX; n++) {
 		uint64_t shard_rows[DIM_SHARDS_MAX] = {0}, max_rows = 0;
@@ -984,7 +981,7 @@ static int dim_plan(struct dim *d, const struct dim_build_input *in, uint64_t *s
 			shard_rows[((uint64_t)b * n) >> DIM_BUCKET_BITS] += rows[b];
 		for (unsigned s = 0; s < n; s++)
 			max_rows = shard_rows[s] > max_rows ? shard_rows[s] : max_rows;
-		uint64_t want = max_rows * 100 / lf + 1;
+		uint64_t want = max_rows * 100 / load_factor_pct + 1;
 		unsigned cap_bits = dim_log2_ceil(want < 8 ? 8 : want);
 		uint64_t slots = (uint64_t)n << cap_bits;
 		if (slots <= best_slots) {
@@ -997,10 +994,16 @@ static int dim_plan(struct dim *d, const struct dim_build_input *in, uint64_t *s
 	/* A shard is at least 8 slots of at least 8 bytes: whole lines. */
 	uint64_t per_line = d->slot_shift < 6 ? DIM_LINE_BYTES >> d->slot_shift : 1;
 	d->home_mask = d->cap_mask & ~(per_line - 1);
-	/* Arena: shard s owns [shard_off[s], shard_off[s + 1]); offset 0 stays NULL. A String-key
-	 * shard also holds its padding budget (dim_line_pad), unless that would pass the arena's
-	 * bound. */
-	uint64_t off = 8, pad_total = 0;
+}
+
+/*
+ * Arena offsets: shard s owns [shard_off[s], shard_off[s + 1]); offset 0 stays NULL. A
+ * String-key shard also holds its padding budget shard_pad[s] (dim_line_pad), unless that would
+ * pass the arena's bound. Returns the arena's end.
+ */
+static uint64_t dim_plan_arena(const struct dim *d, const uint64_t *rows, const uint64_t *bytes,
+			       uint64_t *shard_off, uint64_t *shard_pad)
+{
 	uint64_t srows[DIM_SHARDS_MAX] = {0};
 	for (unsigned s = 0; s <= d->shards; s++)
 		shard_off[s] = 0;
@@ -1011,7 +1014,7 @@ static int dim_plan(struct dim *d, const struct dim_build_input *in, uint64_t *s
 		if (d->key_type == DIM_TYPE_STRING)
 			shard_off[s + 1] += rows[b] * d->row_fixed;
 	}
-	uint64_t exact = 8;
+	uint64_t exact = 8, pad_total = 0;
 	for (unsigned s = 0; s < d->shards; s++) {
 		shard_pad[s] = d->key_type == DIM_TYPE_STRING && srows[s]
 			? dim_pad_budget(srows[s], shard_off[s + 1] / srows[s]) : 0;
@@ -1021,12 +1024,32 @@ static int dim_plan(struct dim *d, const struct dim_build_input *in, uint64_t *s
 	if (exact + pad_total > DIM_ARENA_BYTES_MAX)
 		for (unsigned s = 0; s < d->shards; s++)
 			shard_pad[s] = 0;
+	uint64_t off = 8;
 	for (unsigned s = 0; s < d->shards; s++) {
 		uint64_t size = shard_off[s + 1] + shard_pad[s];
 		shard_off[s] = off;
 		off += size;
 	}
 	shard_off[d->shards] = off;
+	return off;
+}
+
+/* Shards, capacity and arena offsets from the parts' bucket counts; the table's sizes. */
+static int dim_plan(struct dim *d, const struct dim_build_input *in, uint64_t *shard_off,
+		    uint64_t *shard_pad, char *err, size_t err_len)
+{
+	uint64_t *rows = calloc(DIM_BUCKETS, sizeof(*rows));
+	uint64_t *bytes = calloc(DIM_BUCKETS, sizeof(*bytes));
+	if (!rows || !bytes) {
+		free(rows);
+		free(bytes);
+		return -ENOMEM;
+	}
+	uint64_t total = dim_plan_buckets(in, rows, bytes);
+	unsigned lf = in->spec->load_factor_pct ? in->spec->load_factor_pct
+						: DIM_LOAD_FACTOR_PCT_DEFAULT;
+	dim_plan_shards(d, rows, lf);
+	uint64_t off = dim_plan_arena(d, rows, bytes, shard_off, shard_pad);
 	free(rows);
 	free(bytes);
 	if (d->cap_bits + d->slot_shift > 34) {
@@ -1043,42 +1066,41 @@ static int dim_plan(struct dim *d, const struct dim_build_input *in, uint64_t *s
 	return 0;
 }
 
-int dim_build(const struct dim_build_input *in, struct dim **out, struct dim_build_stats *bs,
-	      char *err, size_t err_len)
+/* A table named and typed as the input says, its dictionaries copied and its rows laid out. */
+static int dim_new(const struct dim_build_input *in, struct dim **out)
 {
-	const struct dim_spec *spec = in->spec;
 	const struct dim_layout_spec *ls = in->ls;
-	int rc = 0;
 	struct dim *d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	snprintf(d->name, sizeof(d->name), "%s", spec->name ? spec->name : "dim");
+	snprintf(d->name, sizeof(d->name), "%s", in->spec->name ? in->spec->name : "dim");
 	d->key_type = ls->key_type;
 	d->attr_count = ls->attr_count;
 	for (unsigned a = 0; a < ls->attr_count; a++) {
 		struct dim_attr_info *ai = &d->attr[a];
-		snprintf(ai->name, sizeof(ai->name), "%s", spec->attrs[a].column);
+		snprintf(ai->name, sizeof(ai->name), "%s", in->spec->attrs[a].column);
 		ai->col.name = ai->name;
 		ai->col.type = ls->type[a];
 		ai->col.nullable = ls->nullable[a];
-		if (ls->type[a] == DIM_TYPE_LC_STRING) {
-			rc = dim_dict_copy(ai, &in->dicts[a]);
-			if (rc)
-				goto out_free;
+		if (ls->type[a] == DIM_TYPE_LC_STRING && dim_dict_copy(ai, &in->dicts[a]) != 0) {
+			dim_free(d);
+			return -ENOMEM;
 		}
 	}
 	dim_layout(d, in);
+	*out = d;
+	return 0;
+}
 
-	uint64_t shard_off[DIM_SHARDS_MAX + 1], shard_pad[DIM_SHARDS_MAX];
-	rc = dim_plan(d, in, shard_off, shard_pad, err, err_len);
-	if (rc)
-		goto out_free;
+/* The planned table's memory: slots, arena (on spec's NUMA node if asked), the key-0 row. */
+static int dim_alloc_memory(struct dim *d, const struct dim_spec *spec, char *err,
+			    size_t err_len)
+{
 	enum huge_mode mode = spec->huge_mode;
 	d->slots = huge_alloc(d->slots_bytes, &mode);
 	if (!d->slots) {
 		snprintf(err, err_len, "cannot map %zu bytes for the table", d->slots_bytes);
-		rc = -ENOMEM;
-		goto out_free;
+		return -ENOMEM;
 	}
 	d->slots_mode = mode;
 	if (d->arena_bytes) {
@@ -1087,26 +1109,54 @@ int dim_build(const struct dim_build_input *in, struct dim **out, struct dim_bui
 		if (!d->arena) {
 			snprintf(err, err_len, "cannot map %zu bytes for the string arena",
 				 d->arena_bytes);
-			rc = -ENOMEM;
-			goto out_free;
+			return -ENOMEM;
 		}
 		d->arena_mode = mode;
 	}
-	for (unsigned a = 0; a < ls->attr_count; a++)
+	for (unsigned a = 0; a < d->attr_count; a++)
 		d->attr[a].col.arena = d->arena;
 	if (spec->numa_bind) {
-		rc = dim_bind_node(d, spec->numa_node, err, err_len);
+		int rc = dim_bind_node(d, spec->numa_node, err, err_len);
 		if (rc)
-			goto out_free;
+			return rc;
 	}
 	if (d->key_type == DIM_TYPE_UINT64) {
 		d->zero_row = calloc(1, dim_slot_bytes(d));
-		if (!d->zero_row) {
-			rc = -ENOMEM;
-			goto out_free;
+		if (!d->zero_row)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Adds the threads' counts to the table and bs (the first duplicate in source order). */
+static void dim_build_collect(struct dim *d, const struct dim_build_task *tasks,
+			      unsigned threads, struct dim_build_stats *bs)
+{
+	bs->duplicates = 0;
+	bs->first_dup_part = UINT_MAX;
+	bs->first_dup_row = 0;
+	for (unsigned i = 0; i < threads; i++) {
+		const struct dim_build_task *t = &tasks[i];
+		d->rows += t->rows;
+		d->has_zero |= t->has_zero;
+		if (!t->duplicates)
+			continue;
+		bs->duplicates += t->duplicates;
+		if (t->first_dup_part < bs->first_dup_part ||
+		    (t->first_dup_part == bs->first_dup_part && t->first_dup_row < bs->first_dup_row)) {
+			bs->first_dup_part = t->first_dup_part;
+			bs->first_dup_row = t->first_dup_row;
 		}
 	}
+}
 
+/*
+ * Inserts every row of the parts with up to in->threads threads, each owning every threads-th
+ * shard (the calling thread builds its own shards and those of any thread that did not start).
+ */
+static void dim_fill(struct dim *d, const struct dim_build_input *in, const uint64_t *shard_off,
+		     uint64_t *shard_pad, struct dim_build_stats *bs)
+{
 	unsigned threads = in->threads ? in->threads : 1;
 	if (threads > d->shards)
 		threads = d->shards;
@@ -1122,7 +1172,6 @@ int dim_build(const struct dim_build_input *in, struct dim **out, struct dim_bui
 	}
 	for (unsigned i = 1; i < threads; i++)
 		started[i] = pthread_create(&tasks[i].thread, NULL, dim_build_thread, &tasks[i]) == 0;
-	/* The calling thread builds its own shards and those of any thread that did not start. */
 	for (unsigned i = 0; i < threads; i++) {
 		if (!started[i])
 			dim_build_thread(&tasks[i]);
@@ -1131,22 +1180,7 @@ int dim_build(const struct dim_build_input *in, struct dim **out, struct dim_bui
 		if (started[i])
 			pthread_join(tasks[i].thread, NULL);
 	}
-	bs->duplicates = 0;
-	bs->first_dup_part = UINT_MAX;
-	bs->first_dup_row = 0;
-	for (unsigned i = 0; i < threads; i++) {
-		struct dim_build_task *t = &tasks[i];
-		d->rows += t->rows;
-		d->has_zero |= t->has_zero;
-		if (!t->duplicates)
-			continue;
-		bs->duplicates += t->duplicates;
-		if (t->first_dup_part < bs->first_dup_part ||
-		    (t->first_dup_part == bs->first_dup_part && t->first_dup_row < bs->first_dup_row)) {
-			bs->first_dup_part = t->first_dup_part;
-			bs->first_dup_row = t->first_dup_row;
-		}
-	}
+	dim_build_collect(d, tasks, threads, bs);
 	for (unsigned s = 0; s < d->shards; s++) {
 		if (cursor[s] > shard_off[s + 1]) {
 			/* A planning bug would have written past the shard: never publish that. */
@@ -1154,16 +1188,29 @@ int dim_build(const struct dim_build_input *in, struct dim **out, struct dim_bui
 			abort();
 		}
 	}
+}
 
+int dim_build(const struct dim_build_input *in, struct dim **out, struct dim_build_stats *bs,
+	      char *err, size_t err_len)
+{
+	struct dim *d;
+	int rc = dim_new(in, &d);
+	if (rc)
+		return rc;
+	uint64_t shard_off[DIM_SHARDS_MAX + 1], shard_pad[DIM_SHARDS_MAX];
+	rc = dim_plan(d, in, shard_off, shard_pad, err, err_len);
+	if (!rc)
+		rc = dim_alloc_memory(d, in->spec, err, err_len);
+	if (rc) {
+		dim_free(d);
+		return rc;
+	}
+	dim_fill(d, in, shard_off, shard_pad, bs);
 	d->bytes = sizeof(*d) + huge_size(d->slots_bytes) +
 		   (d->arena_bytes ? huge_size(d->arena_bytes) : 0) +
 		   (d->zero_row ? dim_slot_bytes(d) : 0);
-	for (unsigned a = 0; a < ls->attr_count; a++)
+	for (unsigned a = 0; a < d->attr_count; a++)
 		d->bytes += d->attr[a].dict_alloc;
 	*out = d;
 	return 0;
-
-out_free:
-	dim_free(d);
-	return rc;
 }

@@ -166,15 +166,12 @@ static void dimset_attr_out_type(const struct config_dim *cd, const struct confi
 		snprintf(out, cap, "%s", attr->type); /* rejected at load with a clear error */
 		return;
 	}
-	bool nullable = dimset_out_nullable(cd, source_nullable);
-	const char *base = type == DIM_TYPE_DATETIME ? "DateTime('UTC')" : dim_type_name(type);
-	if (type == DIM_TYPE_LC_STRING)
-		snprintf(out, cap, "%s", nullable ? "LowCardinality(Nullable(String))"
-						  : "LowCardinality(String)");
-	else if (nullable)
-		snprintf(out, cap, "Nullable(%s)", base);
-	else
-		snprintf(out, cap, "%s", base);
+	struct chtype t;
+	dim_type_chtype(type, dimset_out_nullable(cd, source_nullable), &t);
+	if (type == DIM_TYPE_DATETIME)
+		snprintf(t.tz, sizeof(t.tz), "UTC"); /* the table keeps UTC seconds */
+	if (chtype_name(&t, out, cap) < 0)
+		snprintf(out, cap, "%s", attr->type);
 }
 
 uint32_t dimset_schema(const struct config *cfg, struct native_column_spec *specs,

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "civil.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -234,6 +236,60 @@ static inline void out_put(uint8_t *dst, size_t cap, size_t *n, const uint8_t *s
 	*n += k;
 }
 
+/* Writes code point cp (< 0x110000) as UTF-8 at out; returns its bytes (1..4). */
+static inline size_t utf8_put(unsigned cp, uint8_t *out)
+{
+	if (cp < 0x80) {
+		out[0] = (uint8_t)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (uint8_t)(0xC0 | cp >> 6);
+		out[1] = (uint8_t)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (uint8_t)(0xE0 | cp >> 12);
+		out[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
+		out[2] = (uint8_t)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (uint8_t)(0xF0 | cp >> 18);
+	out[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3F));
+	out[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
+	out[3] = (uint8_t)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* Decodes the \uXXXX escape at p (and the low half of a surrogate pair after it) into *cp;
+ * returns the bytes consumed (6 or 12), or a negative code. */
+static int decode_unicode_escape(struct dec *d, const uint8_t *p, unsigned *cp)
+{
+	int rc = hex4(d, p + 2, cp);
+	if (rc != 0)
+		return rc;
+	if (*cp >= 0xDC00 && *cp <= 0xDFFF)
+		return dec_fail(d, EVENT_ERR_ESCAPE,
+				"invalid \\u escape: low surrogate without a high one", p);
+	if (*cp < 0xD800 || *cp > 0xDBFF)
+		return 6;
+	unsigned lo;
+	/* A message cut inside the pair is an unexpected end, not a bad escape. */
+	if (d->end - p == 6 || (d->end - p == 7 && p[6] == '\\'))
+		return fail_end(d);
+	if (p[6] != '\\' || p[7] != 'u')
+		return dec_fail(d, EVENT_ERR_ESCAPE,
+				"invalid \\u escape: high surrogate without a low one", p);
+	rc = hex4(d, p + 8, &lo);
+	if (rc != 0)
+		return rc;
+	if (lo < 0xDC00 || lo > 0xDFFF)
+		return dec_fail(d, EVENT_ERR_ESCAPE,
+				"invalid \\u escape: high surrogate without a low one", p);
+	*cp = 0x10000 + ((*cp - 0xD800) << 10) + (lo - 0xDC00);
+	return 12;
+}
+
 /* Decodes the escape at p (p[0] == '\\'); appends its UTF-8 to dst; returns the bytes consumed
  * (2, 6 or 12), or a negative code. */
 static int decode_escape(struct dec *d, const uint8_t *p, uint8_t *dst, size_t cap, size_t *n)
@@ -242,7 +298,6 @@ static int decode_escape(struct dec *d, const uint8_t *p, uint8_t *dst, size_t c
 	size_t k = 1;
 	int used = 2;
 	unsigned cp;
-	int rc;
 	if (d->end - p < 2)
 		return fail_end(d);
 	switch (p[1]) {
@@ -267,50 +322,10 @@ static int decode_escape(struct dec *d, const uint8_t *p, uint8_t *dst, size_t c
 		out[0] = '\t';
 		break;
 	case 'u':
-		rc = hex4(d, p + 2, &cp);
-		if (rc != 0)
-			return rc;
-		used = 6;
-		if (cp >= 0xDC00 && cp <= 0xDFFF)
-			return dec_fail(d, EVENT_ERR_ESCAPE,
-					"invalid \\u escape: low surrogate without a high one", p);
-		if (cp >= 0xD800 && cp <= 0xDBFF) {
-			unsigned lo;
-			/* A message cut inside the pair is an unexpected end, not a bad escape. */
-			if (d->end - p == 6 || (d->end - p == 7 && p[6] == '\\'))
-				return fail_end(d);
-			if (p[6] != '\\' || p[7] != 'u')
-				return dec_fail(d, EVENT_ERR_ESCAPE,
-						"invalid \\u escape: high surrogate without a low one",
-						p);
-			rc = hex4(d, p + 8, &lo);
-			if (rc != 0)
-				return rc;
-			if (lo < 0xDC00 || lo > 0xDFFF)
-				return dec_fail(d, EVENT_ERR_ESCAPE,
-						"invalid \\u escape: high surrogate without a low one",
-						p);
-			cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-			used = 12;
-		}
-		if (cp < 0x80) {
-			out[0] = (uint8_t)cp;
-		} else if (cp < 0x800) {
-			out[0] = (uint8_t)(0xC0 | cp >> 6);
-			out[1] = (uint8_t)(0x80 | (cp & 0x3F));
-			k = 2;
-		} else if (cp < 0x10000) {
-			out[0] = (uint8_t)(0xE0 | cp >> 12);
-			out[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
-			out[2] = (uint8_t)(0x80 | (cp & 0x3F));
-			k = 3;
-		} else {
-			out[0] = (uint8_t)(0xF0 | cp >> 18);
-			out[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3F));
-			out[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3F));
-			out[3] = (uint8_t)(0x80 | (cp & 0x3F));
-			k = 4;
-		}
+		used = decode_unicode_escape(d, p, &cp);
+		if (used < 0)
+			return used;
+		k = utf8_put(cp, out);
 		break;
 	default:
 		return dec_fail(d, EVENT_ERR_ESCAPE, "invalid escape: unknown letter after '\\'", p);
@@ -451,53 +466,57 @@ static int parse_literal(struct dec *d)
 	return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: invalid literal", p);
 }
 
-/*
- * Skips one JSON value at d->p (not whitespace), validating all of it. depth is the nesting of
- * the container that holds the value (0 for the top level). Iterative: bit i of `objects` tells
- * whether the container opened at level i is an object (1) or an array (0).
- */
-static int skip_value(struct dec *d, int depth)
+/* Where skip_value is in the value it skips. */
+enum skip_at {
+	SKIP_VALUE, /* at a value */
+	SKIP_CLOSE, /* after a value: a ',' or the end of its container, or done at level 0 */
+	SKIP_KEY,   /* at an object's key */
+};
+
+/* Opens the container at d->p ('{' or '['): level `level` of objects' bits. */
+static inline int skip_open(struct dec *d, int depth, int *level, uint64_t *objects,
+			    enum skip_at *next)
 {
-	uint64_t objects = 0;
-	int level = 0;
+	bool object = *d->p == '{';
+	if (depth + *level + 1 > EVENT_DEPTH_MAX)
+		return dec_fail(d, EVENT_ERR_DEPTH, "nesting deeper than EVENT_DEPTH_MAX", d->p);
+	if (object)
+		*objects |= UINT64_C(1) << *level;
+	else
+		*objects &= ~(UINT64_C(1) << *level);
+	++*level;
+	d->p++;
+	skip_ws(d);
+	if (d->p < d->end && *d->p == (object ? '}' : ']')) {
+		d->p++;
+		--*level;
+		*next = SKIP_CLOSE;
+	} else {
+		*next = object ? SKIP_KEY : SKIP_VALUE;
+	}
+	return 0;
+}
+
+/* The value at d->p: a container is opened, a scalar skipped whole. */
+static inline int skip_at_value(struct dec *d, int depth, int *level, uint64_t *objects,
+				enum skip_at *next)
+{
 	struct str s;
 	struct num n;
-	int rc;
-value:
 	if (d->p >= d->end)
 		return fail_end(d);
+	*next = SKIP_CLOSE;
 	switch (*d->p) {
 	case '{':
-	case '[': {
-		bool object = *d->p == '{';
-		if (depth + level + 1 > EVENT_DEPTH_MAX)
-			return dec_fail(d, EVENT_ERR_DEPTH, "nesting deeper than EVENT_DEPTH_MAX",
-					d->p);
-		if (object)
-			objects |= UINT64_C(1) << level;
-		else
-			objects &= ~(UINT64_C(1) << level);
-		level++;
-		d->p++;
-		skip_ws(d);
-		if (d->p < d->end && *d->p == (object ? '}' : ']')) {
-			d->p++;
-			level--;
-			goto close;
-		}
-		if (object)
-			goto key;
-		goto value;
-	}
+	case '[':
+		return skip_open(d, depth, level, objects, next);
 	case '"':
 		d->p++;
-		rc = parse_string(d, &s, NULL, 0);
-		break;
+		return parse_string(d, &s, NULL, 0);
 	case 't':
 	case 'f':
 	case 'n':
-		rc = parse_literal(d);
-		break;
+		return parse_literal(d);
 	case '-':
 	case '0':
 	case '1':
@@ -509,42 +528,47 @@ value:
 	case '7':
 	case '8':
 	case '9':
-		rc = parse_number(d, &n);
-		break;
+		return parse_number(d, &n);
 	default:
 		return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: expected a value", d->p);
 	}
-	if (rc != 0)
-		return rc;
-close:
-	if (level == 0)
-		return 0;
+}
+
+/* After a value inside a container (level > 0): a ',' and the next one, or the closing. */
+static inline int skip_after_value(struct dec *d, int *level, uint64_t objects,
+				   enum skip_at *next)
+{
 	skip_ws(d);
 	if (d->p >= d->end)
 		return fail_end(d);
-	bool in_object = (objects >> (level - 1)) & 1;
+	bool in_object = (objects >> (*level - 1)) & 1;
 	if (*d->p == ',') {
 		d->p++;
 		skip_ws(d);
-		if (in_object)
-			goto key;
-		goto value;
+		*next = in_object ? SKIP_KEY : SKIP_VALUE;
+		return 0;
 	}
 	if (*d->p == (in_object ? '}' : ']')) {
 		d->p++;
-		level--;
-		goto close;
+		--*level;
+		*next = SKIP_CLOSE;
+		return 0;
 	}
 	return dec_fail(d, EVENT_ERR_SYNTAX,
 			in_object ? "syntax error: expected ',' or '}'" : "syntax error: expected ',' or ']'",
 			d->p);
-key:
+}
+
+/* An object's key and its ':'. */
+static inline int skip_key(struct dec *d, enum skip_at *next)
+{
+	struct str s;
 	if (d->p >= d->end)
 		return fail_end(d);
 	if (*d->p != '"')
 		return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: expected a string key", d->p);
 	d->p++;
-	rc = parse_string(d, &s, NULL, 0);
+	int rc = parse_string(d, &s, NULL, 0);
 	if (rc != 0)
 		return rc;
 	skip_ws(d);
@@ -554,7 +578,33 @@ key:
 		return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: expected ':'", d->p);
 	d->p++;
 	skip_ws(d);
-	goto value;
+	*next = SKIP_VALUE;
+	return 0;
+}
+
+/*
+ * Skips one JSON value at d->p (not whitespace), validating all of it. depth is the nesting of
+ * the container that holds the value (0 for the top level). Iterative: bit i of `objects` tells
+ * whether the container opened at level i is an object (1) or an array (0).
+ */
+static int skip_value(struct dec *d, int depth)
+{
+	uint64_t objects = 0;
+	int level = 0;
+	enum skip_at at = SKIP_VALUE;
+	for (;;) {
+		int rc;
+		if (at == SKIP_VALUE)
+			rc = skip_at_value(d, depth, &level, &objects, &at);
+		else if (at == SKIP_KEY)
+			rc = skip_key(d, &at);
+		else if (level == 0)
+			return 0;
+		else
+			rc = skip_after_value(d, &level, objects, &at);
+		if (rc != 0)
+			return rc;
+	}
 }
 
 /* Skips a known field's value of the wrong JSON type and records the type error. */
@@ -579,29 +629,6 @@ static inline int parse_string_value(struct dec *d, struct str *s)
 static inline bool fits_scratch(const struct dec *d, const struct str *s)
 {
 	return !s->copied || s->len <= d->scratch_cap - d->scratch_used;
-}
-
-/*
- * Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar, for years 0..9999
- * (H. Hinnant's days_from_civil). The year is shifted by one 400-year era so that every
- * quantity is unsigned and the divisions by constants are plain multiplications.
- */
-static int64_t days_from_civil(unsigned y, unsigned m, unsigned d)
-{
-	y = y + 400 - (m <= 2); /* years since March 1 of year -400 */
-	unsigned era = y / 400;
-	unsigned yoe = y - era * 400;
-	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return (int64_t)era * 146097 + doe - 719468 - 146097;
-}
-
-static int days_in_month(unsigned y, unsigned m)
-{
-	static const uint8_t days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
-		return 29;
-	return days[m - 1];
 }
 
 static inline unsigned two_digits(const uint8_t *s)
@@ -691,12 +718,12 @@ static const char *parse_rfc3339(const uint8_t *s, size_t n, int64_t *out)
 	}
 	if (i != n)
 		return "timestamp: bad format";
-	if (month < 1 || month > 12 || day < 1 || (int)day > days_in_month(year, month))
+	if (month < 1 || month > 12 || day < 1 || day > civil_days_in_month(year, month))
 		return "timestamp: invalid date";
 	if (hour > 23 || minute > 59 || second > 59)
 		return "timestamp: invalid time";
 	/* local time = UTC + offset */
-	int64_t secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
+	int64_t secs = civil_days_from_date(year, month, day) * 86400 + hour * 3600 + minute * 60 +
 		       second - offset_s;
 	int64_t t = secs * 1000 + ms;
 	if (t < 0 || t > EVENT_TIME_MS_MAX)

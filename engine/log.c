@@ -1,9 +1,8 @@
 #include "log.h"
 
-#include <errno.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,23 +15,8 @@ void log_level_set(enum log_level level)
 	atomic_store(&log_level_current, (int)level);
 }
 
-enum log_level log_level_get(void)
-{
-	return (enum log_level)atomic_load(&log_level_current);
-}
-
-int log_level_parse(const char *name, enum log_level *out)
-{
-	for (int i = 0; i <= LOG_LEVEL_DEBUG; i++) {
-		if (strcmp(name, log_level_names[i]) == 0) {
-			*out = (enum log_level)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-void log_vmsg(enum log_level level, const char *module, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void
+log_vmsg(enum log_level level, const char *module, const char *fmt, va_list ap)
 {
 	if ((int)level > atomic_load(&log_level_current))
 		return;

@@ -34,7 +34,7 @@
 #define MEMPLAN_KAFKA_FETCH_BYTES 52428800u
 
 /* Bytes of one column of a block of `rows` rows (native.c block_layout, col_init). */
-static uint64_t memplan_column(const struct native_type *t, uint64_t rows, uint64_t var_bytes,
+static uint64_t memplan_column(const struct chtype *t, uint64_t rows, uint64_t var_bytes,
 			       uint64_t dict_keys)
 {
 	uint64_t n = MEMPLAN_COLUMN_FIXED;
@@ -42,10 +42,10 @@ static uint64_t memplan_column(const struct native_type *t, uint64_t rows, uint6
 		n += rows; /* null map */
 	if (t->low_cardinality)
 		n += rows * sizeof(uint32_t) + dict_keys * MEMPLAN_DICT_KEY_BYTES;
-	else if (t->kind == NATIVE_STRING)
+	else if (t->kind == CHTYPE_STRING)
 		n += var_bytes;
 	else
-		n += rows * native_type_width(t);
+		n += rows * chtype_width(t);
 	return n;
 }
 
@@ -66,7 +66,7 @@ static int memplan_block(const struct config *cfg, uint64_t *out)
 	uint64_t bytes = 4096; /* the block and its column descriptors */
 	int rc = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		struct native_type t;
+		struct chtype t;
 		if (native_type_parse(s->types[i], strlen(s->types[i]), &t, NULL, 0) < 0) {
 			rc = -EINVAL;
 			break;

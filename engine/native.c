@@ -6,47 +6,21 @@
 #include "native.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
 #include "log.h"
+#include "native_format.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "native: the encoder stores values in host order, which must be little-endian"
 #endif
 
-#define NATIVE_LC_KEY_VERSION 1u
-#define NATIVE_LC_HAS_ADDITIONAL_KEYS (1u << 9)
-#define NATIVE_LC_NEED_UPDATE_DICTIONARY (1u << 10)
 /* Upper bound of a column's dict_keys_max, keeping key counts and table sizes in 32 bits. */
 #define NATIVE_DICT_KEYS_MAX (1u << 30)
 #define NATIVE_ALIGN 64
-
-/* ---- VarUInt ------------------------------------------------------------------------------- */
-
-size_t native_varuint_size(uint64_t x)
-{
-	size_t n = 1;
-	while (x >= 0x80) {
-		x >>= 7;
-		n++;
-	}
-	return n;
-}
-
-size_t native_varuint_write(uint8_t *p, uint64_t x)
-{
-	size_t n = 0;
-	while (x >= 0x80) {
-		p[n++] = (uint8_t)(x | 0x80);
-		x >>= 7;
-	}
-	p[n++] = (uint8_t)x;
-	return n;
-}
 
 static inline uint8_t *put_u64(uint8_t *p, uint64_t v)
 {
@@ -54,320 +28,55 @@ static inline uint8_t *put_u64(uint8_t *p, uint64_t v)
 	return p + sizeof(v);
 }
 
-/* ---- type names ---------------------------------------------------------------------------- */
+/* ---- types ------------------------------------------------------------------------------- */
 
-struct type_parser {
-	const char *s;
-	size_t len;
-	size_t pos;
-	char *err;
-	size_t err_cap;
-};
-
-__attribute__((format(printf, 2, 3))) static int parse_fail(struct type_parser *p, const char *fmt,
-							    ...)
+/* The Native value types (native.h). */
+static bool native_type_supported(const struct chtype *t)
 {
-	if (p->err && p->err_cap > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(p->err, p->err_cap, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
-static void parse_ws(struct type_parser *p)
-{
-	while (p->pos < p->len && (p->s[p->pos] == ' ' || p->s[p->pos] == '\t'))
-		p->pos++;
-}
-
-static bool parse_char(struct type_parser *p, char c)
-{
-	parse_ws(p);
-	if (p->pos < p->len && p->s[p->pos] == c) {
-		p->pos++;
+	if (t->arrays)
+		return false;
+	switch (t->kind) {
+	case CHTYPE_UUID:
+	case CHTYPE_BOOL:
+		return !t->low_cardinality;
+	case CHTYPE_UINT8:
+	case CHTYPE_UINT16:
+	case CHTYPE_UINT32:
+	case CHTYPE_UINT64:
+	case CHTYPE_INT8:
+	case CHTYPE_INT16:
+	case CHTYPE_INT32:
+	case CHTYPE_INT64:
+	case CHTYPE_FLOAT32:
+	case CHTYPE_FLOAT64:
+	case CHTYPE_STRING:
+	case CHTYPE_FIXED_STRING:
+	case CHTYPE_DATE:
+	case CHTYPE_DATE32:
+	case CHTYPE_DATETIME:
+	case CHTYPE_DATETIME64:
+	case CHTYPE_IPV4:
 		return true;
+	default:
+		return false;
 	}
-	return false;
 }
 
-/* Reads an identifier [A-Za-z0-9_]+ into (*start, *n). */
-static bool parse_ident(struct type_parser *p, const char **start, size_t *n)
-{
-	parse_ws(p);
-	size_t b = p->pos;
-	while (p->pos < p->len) {
-		char c = p->s[p->pos];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '_'))
-			break;
-		p->pos++;
-	}
-	*start = p->s + b;
-	*n = p->pos - b;
-	return *n > 0;
-}
-
-static bool parse_uint(struct type_parser *p, uint32_t max, uint32_t *out)
-{
-	parse_ws(p);
-	uint64_t v = 0;
-	size_t b = p->pos;
-	while (p->pos < p->len && p->s[p->pos] >= '0' && p->s[p->pos] <= '9') {
-		v = v * 10 + (uint64_t)(p->s[p->pos] - '0');
-		if (v > max)
-			return false;
-		p->pos++;
-	}
-	*out = (uint32_t)v;
-	return p->pos > b;
-}
-
-/* A single-quoted time zone name without escapes. */
-static int parse_tz(struct type_parser *p, char *tz)
-{
-	if (!parse_char(p, '\''))
-		return parse_fail(p, "expected a quoted time zone at offset %zu", p->pos);
-	size_t b = p->pos;
-	while (p->pos < p->len && p->s[p->pos] != '\'') {
-		if (p->s[p->pos] == '\\')
-			return parse_fail(p, "escapes in a time zone name are not supported");
-		p->pos++;
-	}
-	if (p->pos >= p->len)
-		return parse_fail(p, "unterminated time zone name");
-	size_t n = p->pos - b;
-	p->pos++;
-	if (n == 0 || n >= NATIVE_TZ_MAX)
-		return parse_fail(p, "time zone name must be 1..%d bytes", NATIVE_TZ_MAX - 1);
-	memcpy(tz, p->s + b, n);
-	tz[n] = '\0';
-	return 0;
-}
-
-static const struct {
-	const char *name;
-	enum native_kind kind;
-} native_simple_kinds[] = {
-	{"UInt8", NATIVE_UINT8},     {"UInt16", NATIVE_UINT16},   {"UInt32", NATIVE_UINT32},
-	{"UInt64", NATIVE_UINT64},   {"Int8", NATIVE_INT8},       {"Int16", NATIVE_INT16},
-	{"Int32", NATIVE_INT32},     {"Int64", NATIVE_INT64},     {"Float32", NATIVE_FLOAT32},
-	{"Float64", NATIVE_FLOAT64}, {"Bool", NATIVE_BOOL},       {"String", NATIVE_STRING},
-	{"Date", NATIVE_DATE},       {"Date32", NATIVE_DATE32},   {"UUID", NATIVE_UUID},
-	{"IPv4", NATIVE_IPV4},
-};
-
-static bool ident_is(const char *s, size_t n, const char *word)
-{
-	return strlen(word) == n && memcmp(s, word, n) == 0;
-}
-
-/* Parses a type that is neither Nullable nor LowCardinality. */
-static int parse_base(struct type_parser *p, struct native_type *t)
-{
-	const char *id;
-	size_t n;
-	size_t at = p->pos;
-	if (!parse_ident(p, &id, &n))
-		return parse_fail(p, "expected a type name at offset %zu", at);
-	for (size_t i = 0; i < sizeof(native_simple_kinds) / sizeof(native_simple_kinds[0]); i++) {
-		if (ident_is(id, n, native_simple_kinds[i].name)) {
-			t->kind = native_simple_kinds[i].kind;
-			return 0;
-		}
-	}
-	if (ident_is(id, n, "FixedString")) {
-		t->kind = NATIVE_FIXED_STRING;
-		if (!parse_char(p, '(') || !parse_uint(p, NATIVE_FIXED_STRING_MAX, &t->fixed_len) ||
-		    t->fixed_len == 0 || !parse_char(p, ')'))
-			return parse_fail(p, "FixedString needs a length 1..%u",
-					  NATIVE_FIXED_STRING_MAX);
-		return 0;
-	}
-	if (ident_is(id, n, "DateTime")) {
-		t->kind = NATIVE_DATETIME;
-		if (!parse_char(p, '('))
-			return 0;
-		int rc = parse_tz(p, t->tz);
-		if (rc < 0)
-			return rc;
-		if (!parse_char(p, ')'))
-			return parse_fail(p, "expected ')' after the DateTime time zone");
-		return 0;
-	}
-	if (ident_is(id, n, "DateTime64")) {
-		t->kind = NATIVE_DATETIME64;
-		if (!parse_char(p, '(') || !parse_uint(p, 9, &t->precision))
-			return parse_fail(p, "DateTime64 needs a precision 0..9");
-		if (parse_char(p, ',')) {
-			int rc = parse_tz(p, t->tz);
-			if (rc < 0)
-				return rc;
-		}
-		if (!parse_char(p, ')'))
-			return parse_fail(p, "expected ')' closing DateTime64");
-		return 0;
-	}
-	return parse_fail(p, "unsupported type '%.*s' (supported: [U]Int8..64, Float32/64, Bool, "
-			     "String, FixedString(N), Date, Date32, DateTime, DateTime64(P[, tz]), "
-			     "UUID, IPv4, Nullable(T), LowCardinality(T))",
-			  (int)n, id);
-}
-
-static bool kind_allows_low_cardinality(enum native_kind k)
-{
-	return k != NATIVE_UUID && k != NATIVE_DATETIME64 && k != NATIVE_BOOL;
-}
-
-int native_type_parse(const char *name, size_t len, struct native_type *out, char *err,
+int native_type_parse(const char *name, size_t len, struct chtype *out, char *err,
 		      size_t err_cap)
 {
-	struct type_parser p = {.s = name, .len = len, .err = err, .err_cap = err_cap};
-	struct native_type t;
-	memset(&t, 0, sizeof(t));
-	if (err && err_cap > 0)
-		err[0] = '\0';
-
-	const char *id;
-	size_t n;
-	size_t save = p.pos;
-	int rc;
-	bool have = parse_ident(&p, &id, &n);
-	if (have && ident_is(id, n, "LowCardinality")) {
-		if (!parse_char(&p, '('))
-			return parse_fail(&p, "expected '(' after LowCardinality");
-		t.low_cardinality = true;
-		size_t inner = p.pos;
-		if (parse_ident(&p, &id, &n) && ident_is(id, n, "Nullable")) {
-			if (!parse_char(&p, '('))
-				return parse_fail(&p, "expected '(' after Nullable");
-			t.nullable = true;
-			rc = parse_base(&p, &t);
-			if (rc < 0)
-				return rc;
-			if (!parse_char(&p, ')'))
-				return parse_fail(&p, "expected ')' closing Nullable");
-		} else {
-			p.pos = inner;
-			rc = parse_base(&p, &t);
-			if (rc < 0)
-				return rc;
-		}
-		if (!parse_char(&p, ')'))
-			return parse_fail(&p, "expected ')' closing LowCardinality");
-		if (!kind_allows_low_cardinality(t.kind))
-			return parse_fail(&p, "LowCardinality of this type is not supported");
-	} else if (have && ident_is(id, n, "Nullable")) {
-		if (!parse_char(&p, '('))
-			return parse_fail(&p, "expected '(' after Nullable");
-		t.nullable = true;
-		size_t inner = p.pos;
-		if (parse_ident(&p, &id, &n) &&
-		    (ident_is(id, n, "Nullable") || ident_is(id, n, "LowCardinality")))
-			return parse_fail(&p, "Nullable(%.*s(...)) is not a valid type", (int)n, id);
-		p.pos = inner;
-		rc = parse_base(&p, &t);
-		if (rc < 0)
-			return rc;
-		if (!parse_char(&p, ')'))
-			return parse_fail(&p, "expected ')' closing Nullable");
-	} else {
-		p.pos = save;
-		rc = parse_base(&p, &t);
-		if (rc < 0)
-			return rc;
+	struct chtype t;
+	int rc = chtype_parse(name, len, &t, err, err_cap);
+	if (rc < 0)
+		return rc;
+	if (!native_type_supported(&t)) {
+		if (err && err_cap > 0)
+			snprintf(err, err_cap, "not a type the Native encoder and reader handle (not "
+				 "Arrays, wide integers, Decimal, Enum, IPv6, LowCardinality of UUID or "
+				 "Bool)");
+		return -EINVAL;
 	}
-	parse_ws(&p);
-	if (p.pos != p.len)
-		return parse_fail(&p, "unexpected text at offset %zu of the type name", p.pos);
 	*out = t;
-	return 0;
-}
-
-static const char *kind_name(enum native_kind k)
-{
-	for (size_t i = 0; i < sizeof(native_simple_kinds) / sizeof(native_simple_kinds[0]); i++)
-		if (native_simple_kinds[i].kind == k)
-			return native_simple_kinds[i].name;
-	switch (k) {
-	case NATIVE_FIXED_STRING:
-		return "FixedString";
-	case NATIVE_DATETIME:
-		return "DateTime";
-	case NATIVE_DATETIME64:
-		return "DateTime64";
-	default:
-		return "?";
-	}
-}
-
-int native_type_name(const struct native_type *t, char *buf, size_t cap)
-{
-	char base[NATIVE_TYPE_NAME_MAX];
-	int n;
-	switch (t->kind) {
-	case NATIVE_FIXED_STRING:
-		n = snprintf(base, sizeof(base), "FixedString(%u)", t->fixed_len);
-		break;
-	case NATIVE_DATETIME:
-		n = t->tz[0] ? snprintf(base, sizeof(base), "DateTime('%s')", t->tz)
-			     : snprintf(base, sizeof(base), "DateTime");
-		break;
-	case NATIVE_DATETIME64:
-		n = t->tz[0] ? snprintf(base, sizeof(base), "DateTime64(%u, '%s')", t->precision,
-					t->tz)
-			     : snprintf(base, sizeof(base), "DateTime64(%u)", t->precision);
-		break;
-	default:
-		n = snprintf(base, sizeof(base), "%s", kind_name(t->kind));
-		break;
-	}
-	if (n < 0 || (size_t)n >= sizeof(base))
-		return -ENOSPC;
-	if (t->low_cardinality && t->nullable)
-		n = snprintf(buf, cap, "LowCardinality(Nullable(%s))", base);
-	else if (t->low_cardinality)
-		n = snprintf(buf, cap, "LowCardinality(%s)", base);
-	else if (t->nullable)
-		n = snprintf(buf, cap, "Nullable(%s)", base);
-	else
-		n = snprintf(buf, cap, "%s", base);
-	if (n < 0 || (size_t)n >= cap)
-		return -ENOSPC;
-	return n;
-}
-
-size_t native_type_width(const struct native_type *t)
-{
-	switch (t->kind) {
-	case NATIVE_UINT8:
-	case NATIVE_INT8:
-	case NATIVE_BOOL:
-		return 1;
-	case NATIVE_UINT16:
-	case NATIVE_INT16:
-	case NATIVE_DATE:
-		return 2;
-	case NATIVE_UINT32:
-	case NATIVE_INT32:
-	case NATIVE_FLOAT32:
-	case NATIVE_DATE32:
-	case NATIVE_DATETIME:
-	case NATIVE_IPV4:
-		return 4;
-	case NATIVE_UINT64:
-	case NATIVE_INT64:
-	case NATIVE_FLOAT64:
-	case NATIVE_DATETIME64:
-		return 8;
-	case NATIVE_UUID:
-		return 16;
-	case NATIVE_FIXED_STRING:
-		return t->fixed_len;
-	case NATIVE_STRING:
-		return 0;
-	}
 	return 0;
 }
 
@@ -394,7 +103,7 @@ enum col_class {
 };
 
 struct native_col {
-	struct native_type type;
+	struct chtype type;
 	enum col_store store;
 	enum col_class cls;
 	uint32_t width;  /* bytes per value of ST_FIXED / ST_FIXED_STRING */
@@ -505,61 +214,61 @@ static void block_layout(struct native_block *b, struct carver *cv)
 
 /* Type name as ClickHouse's NativeWriter writes it at revision 0: a top-level DateTime('tz')
  * loses its time zone (older readers did not know the parameter). */
-static int header_type_name(const struct native_type *t, char *buf, size_t cap)
+static int header_type_name(const struct chtype *t, char *buf, size_t cap)
 {
-	if (t->kind == NATIVE_DATETIME && !t->nullable && !t->low_cardinality) {
-		struct native_type plain = *t;
+	if (t->kind == CHTYPE_DATETIME && !t->nullable && !t->low_cardinality) {
+		struct chtype plain = *t;
 		plain.tz[0] = '\0';
-		return native_type_name(&plain, buf, cap);
+		return chtype_name(&plain, buf, cap);
 	}
-	return native_type_name(t, buf, cap);
+	return chtype_name(t, buf, cap);
 }
 
 static void col_set_range(struct native_col *c)
 {
 	switch (c->type.kind) {
-	case NATIVE_UINT8:
+	case CHTYPE_UINT8:
 		c->umax = UINT8_MAX;
 		break;
-	case NATIVE_BOOL:
+	case CHTYPE_BOOL:
 		c->umax = 1;
 		break;
-	case NATIVE_UINT16:
-	case NATIVE_DATE:
+	case CHTYPE_UINT16:
+	case CHTYPE_DATE:
 		c->umax = UINT16_MAX;
 		break;
-	case NATIVE_UINT32:
-	case NATIVE_DATETIME:
-	case NATIVE_IPV4:
+	case CHTYPE_UINT32:
+	case CHTYPE_DATETIME:
+	case CHTYPE_IPV4:
 		c->umax = UINT32_MAX;
 		break;
-	case NATIVE_UINT64:
+	case CHTYPE_UINT64:
 		c->umax = UINT64_MAX;
 		break;
-	case NATIVE_INT8:
+	case CHTYPE_INT8:
 		c->cls = CLS_SIGNED;
 		c->smin = INT8_MIN;
 		c->smax = INT8_MAX;
 		break;
-	case NATIVE_INT16:
+	case CHTYPE_INT16:
 		c->cls = CLS_SIGNED;
 		c->smin = INT16_MIN;
 		c->smax = INT16_MAX;
 		break;
-	case NATIVE_INT32:
-	case NATIVE_DATE32:
+	case CHTYPE_INT32:
+	case CHTYPE_DATE32:
 		c->cls = CLS_SIGNED;
 		c->smin = INT32_MIN;
 		c->smax = INT32_MAX;
 		break;
-	case NATIVE_INT64:
-	case NATIVE_DATETIME64:
+	case CHTYPE_INT64:
+	case CHTYPE_DATETIME64:
 		c->cls = CLS_SIGNED;
 		c->smin = INT64_MIN;
 		c->smax = INT64_MAX;
 		break;
-	case NATIVE_FLOAT32:
-	case NATIVE_FLOAT64:
+	case CHTYPE_FLOAT32:
+	case CHTYPE_FLOAT64:
 		c->cls = CLS_FLOAT;
 		break;
 	default:
@@ -568,8 +277,8 @@ static void col_set_range(struct native_col *c)
 	}
 }
 
-static int col_init(struct native_col *c, const struct native_column_spec *s, uint32_t i,
-		    uint32_t rows_max, size_t var_bytes_max)
+/* The column's name and type, and that the encoder writes that type. */
+static int col_init_type(struct native_col *c, const struct native_column_spec *s, uint32_t i)
 {
 	char err[256];
 	if (!s->name || !s->type) {
@@ -586,55 +295,72 @@ static int col_init(struct native_col *c, const struct native_column_spec *s, ui
 		log_error("native", "column '%s': type '%s': %s", c->name, s->type, err);
 		return -EINVAL;
 	}
-	const struct native_type *t = &c->type;
-	if (t->kind == NATIVE_UUID) {
+	if (c->type.kind == CHTYPE_UUID) {
 		log_error("native", "column '%s': the encoder does not write UUID", c->name);
 		return -EINVAL;
 	}
-	if (t->low_cardinality && t->kind != NATIVE_STRING) {
+	if (c->type.low_cardinality && c->type.kind != CHTYPE_STRING) {
 		log_error("native", "column '%s': the encoder writes LowCardinality only of String "
 				    "or Nullable(String)", c->name);
 		return -EINVAL;
 	}
-	col_set_range(c);
-	c->bytes_max = s->bytes_max ? s->bytes_max : var_bytes_max;
-	if (t->low_cardinality) {
-		c->ndefault = t->nullable ? 2 : 1;
-		c->nkeys = c->ndefault;
-		if (s->dict_mode == NATIVE_DICT_EXTERNAL) {
-			c->store = ST_LC_EXTERNAL;
-			if (s->dict_keys_max == 0 || s->dict_keys_max > NATIVE_DICT_KEYS_MAX) {
-				log_error("native", "column '%s': an external dictionary needs "
-						    "dict_keys_max 1..%u", c->name, NATIVE_DICT_KEYS_MAX);
-				return -EINVAL;
-			}
-			c->dict_keys_max = s->dict_keys_max;
-			c->keys_cap = c->dict_keys_max + c->ndefault;
-			c->bytes_max = 0;
-		} else if (s->dict_mode == NATIVE_DICT_LOCAL) {
-			c->store = ST_LC_LOCAL;
-			uint32_t k = s->dict_keys_max ? s->dict_keys_max : rows_max;
-			if (k > NATIVE_DICT_KEYS_MAX) {
-				log_error("native", "column '%s': dict_keys_max above %u", c->name,
-					  NATIVE_DICT_KEYS_MAX);
-				return -EINVAL;
-			}
-			c->dict_keys_max = k;
-			c->keys_cap = k + c->ndefault;
-			c->table_mask = pow2_at_least(2 * (uint64_t)c->keys_cap) - 1;
-		} else {
-			log_error("native", "column '%s': unknown dictionary mode %d", c->name,
-				  (int)s->dict_mode);
+	return 0;
+}
+
+/* A LowCardinality column: its dictionary mode and bounds. */
+static int col_init_lc(struct native_col *c, const struct native_column_spec *s,
+		       uint32_t rows_max)
+{
+	c->ndefault = c->type.nullable ? 2 : 1;
+	c->nkeys = c->ndefault;
+	if (s->dict_mode == NATIVE_DICT_EXTERNAL) {
+		c->store = ST_LC_EXTERNAL;
+		if (s->dict_keys_max == 0 || s->dict_keys_max > NATIVE_DICT_KEYS_MAX) {
+			log_error("native", "column '%s': an external dictionary needs "
+					    "dict_keys_max 1..%u", c->name, NATIVE_DICT_KEYS_MAX);
 			return -EINVAL;
 		}
-	} else if (t->kind == NATIVE_STRING) {
+		c->dict_keys_max = s->dict_keys_max;
+		c->keys_cap = c->dict_keys_max + c->ndefault;
+		c->bytes_max = 0;
+		return 0;
+	}
+	if (s->dict_mode != NATIVE_DICT_LOCAL) {
+		log_error("native", "column '%s': unknown dictionary mode %d", c->name,
+			  (int)s->dict_mode);
+		return -EINVAL;
+	}
+	c->store = ST_LC_LOCAL;
+	uint32_t k = s->dict_keys_max ? s->dict_keys_max : rows_max;
+	if (k > NATIVE_DICT_KEYS_MAX) {
+		log_error("native", "column '%s': dict_keys_max above %u", c->name,
+			  NATIVE_DICT_KEYS_MAX);
+		return -EINVAL;
+	}
+	c->dict_keys_max = k;
+	c->keys_cap = k + c->ndefault;
+	c->table_mask = pow2_at_least(2 * (uint64_t)c->keys_cap) - 1;
+	return 0;
+}
+
+/* How the column is stored, and its byte bound where it needs one. */
+static int col_init_store(struct native_col *c, const struct native_column_spec *s,
+			  uint32_t rows_max, size_t var_bytes_max)
+{
+	const struct chtype *t = &c->type;
+	c->bytes_max = s->bytes_max ? s->bytes_max : var_bytes_max;
+	if (t->low_cardinality) {
+		int rc = col_init_lc(c, s, rows_max);
+		if (rc)
+			return rc;
+	} else if (t->kind == CHTYPE_STRING) {
 		c->store = ST_STRING;
-	} else if (t->kind == NATIVE_FIXED_STRING) {
+	} else if (t->kind == CHTYPE_FIXED_STRING) {
 		c->store = ST_FIXED_STRING;
 		c->width = t->fixed_len;
 	} else {
 		c->store = ST_FIXED;
-		c->width = (uint32_t)native_type_width(t);
+		c->width = (uint32_t)chtype_width(t);
 	}
 	if (c->store == ST_STRING || c->store == ST_LC_LOCAL) {
 		/* Room for at least the default keys; offsets are kept in 32 bits. */
@@ -644,12 +370,26 @@ static int col_init(struct native_col *c, const struct native_column_spec *s, ui
 			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+static int col_init(struct native_col *c, const struct native_column_spec *s, uint32_t i,
+		    uint32_t rows_max, size_t var_bytes_max)
+{
+	int rc = col_init_type(c, s, i);
+	if (rc)
+		return rc;
+	col_set_range(c);
+	rc = col_init_store(c, s, rows_max, var_bytes_max);
+	if (rc)
+		return rc;
 	char tname[NATIVE_TYPE_NAME_MAX];
-	int tlen = header_type_name(t, tname, sizeof(tname));
+	int tlen = header_type_name(&c->type, tname, sizeof(tname));
 	if (tlen < 0) {
 		log_error("native", "column '%s': type name too long", c->name);
 		return -EINVAL;
 	}
+	size_t name_len = strlen(c->name);
 	c->header_len = (uint32_t)(native_varuint_size(name_len) + name_len +
 				   native_varuint_size((uint64_t)tlen) + (size_t)tlen);
 	return 0;
@@ -763,24 +503,6 @@ void native_block_destroy(struct native_block *b)
 	free(b->region);
 	free(b->cols);
 	free(b);
-}
-
-uint32_t native_block_columns(const struct native_block *b)
-{
-	return b->ncols;
-}
-
-const struct native_type *native_block_column_type(const struct native_block *b, uint32_t col)
-{
-	return col < b->ncols ? &b->cols[col].type : NULL;
-}
-
-int native_block_column_find(const struct native_block *b, const char *name)
-{
-	for (uint32_t i = 0; i < b->ncols; i++)
-		if (strcmp(b->cols[i].name, name) == 0)
-			return (int)i;
-	return -ENOENT;
 }
 
 int native_block_set_dict(struct native_block *b, uint32_t col, const struct native_str *keys,
@@ -1310,18 +1032,6 @@ void native_block_reset(struct native_block *b)
 
 /* ---- encoding ------------------------------------------------------------------------------ */
 
-/* ClickHouse picks the narrowest index type whose maximum is at least the key count. */
-static inline uint32_t lc_index_code(uint64_t nkeys)
-{
-	if (nkeys <= UINT8_MAX)
-		return 0;
-	if (nkeys <= UINT16_MAX)
-		return 1;
-	if (nkeys <= UINT32_MAX)
-		return 2;
-	return 3;
-}
-
 static size_t lc_keys_bytes(const struct native_col *c)
 {
 	return c->store == ST_LC_LOCAL ? c->used : c->ext_key_bytes;
@@ -1340,7 +1050,7 @@ static size_t col_data_size(const struct native_block *b, const struct native_co
 	case ST_LC_LOCAL:
 	case ST_LC_EXTERNAL:
 		return 4 * sizeof(uint64_t) + lc_keys_bytes(c) +
-		       rows * ((size_t)1 << lc_index_code(c->nkeys));
+		       rows * ((size_t)1 << native_lc_index_code(c->nkeys));
 	}
 	return n;
 }
@@ -1374,11 +1084,11 @@ size_t native_block_encoded_max(const struct native_block *b)
 			break;
 		case ST_LC_LOCAL:
 			n += 4 * sizeof(uint64_t) + c->bytes_max +
-			     rows * ((size_t)1 << lc_index_code(c->keys_cap));
+			     rows * ((size_t)1 << native_lc_index_code(c->keys_cap));
 			break;
 		case ST_LC_EXTERNAL:
 			n += 4 * sizeof(uint64_t) + c->ndefault + c->dict_bytes +
-			     rows * ((size_t)1 << lc_index_code((uint64_t)c->dict_n + c->ndefault));
+			     rows * ((size_t)1 << native_lc_index_code((uint64_t)c->dict_n + c->ndefault));
 			break;
 		}
 	}
@@ -1406,7 +1116,7 @@ static uint8_t *encode_indexes(uint8_t *p, const uint32_t *idx, size_t rows, uin
 
 static uint8_t *encode_lc(const struct native_block *b, const struct native_col *c, uint8_t *p)
 {
-	uint32_t code = lc_index_code(c->nkeys);
+	uint32_t code = native_lc_index_code(c->nkeys);
 	p = put_u64(p, NATIVE_LC_KEY_VERSION);
 	p = put_u64(p, code | NATIVE_LC_HAS_ADDITIONAL_KEYS | NATIVE_LC_NEED_UPDATE_DICTIONARY);
 	p = put_u64(p, c->nkeys);

@@ -11,6 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "civil.h"
+#include "native_format.h"
+#include "tsv.h"
+
 #define NATIVE_RD_TYPE_NAME_MAX 1024
 #define NATIVE_RD_ERR_MAX 256
 
@@ -23,6 +31,7 @@ struct native_reader {
 	struct native_rd_col *cols;
 	struct rd_col_buf *bufs;
 	uint32_t cols_cap;
+	bool sequential; /* String values are not indexed */
 	char err[NATIVE_RD_ERR_MAX];
 	size_t err_off;
 };
@@ -38,6 +47,14 @@ int native_reader_init(struct native_reader **out)
 {
 	*out = calloc(1, sizeof(**out));
 	return *out ? 0 : -ENOMEM;
+}
+
+int native_reader_init_sequential(struct native_reader **out)
+{
+	int rc = native_reader_init(out);
+	if (rc == 0)
+		(*out)->sequential = true;
+	return rc;
 }
 
 void native_reader_destroy(struct native_reader *r)
@@ -138,76 +155,189 @@ static int rd_grow_strs(struct native_reader *r, uint32_t i, uint64_t count)
 	return 0;
 }
 
-/* Decodes count values of the non-Nullable kind of t. */
-static int rd_values(struct rd_cursor *c, uint32_t ci, const struct native_type *t,
-		     uint64_t count, struct native_rd_values *out, const char *col)
+/* The slow path of rd_strings: one String at the cursor, every read checked and named. */
+static int rd_string(struct rd_cursor *c, const uint8_t **p, uint64_t *n, const char *col)
 {
-	out->count = count;
-	out->data = NULL;
-	out->strs = NULL;
-	if (t->kind != NATIVE_STRING) {
-		size_t w = native_type_width(t);
+	int rc = rd_varuint(c, n, "string length", col);
+	return rc < 0 ? rc : rd_bytes(c, *n, p, "a string", col);
+}
+
+/*
+ * Checks count serialized Strings at the cursor and moves past them; with strs, records each
+ * (strs has room for count). A length of one byte whose string lies inside the input -- nearly
+ * every string -- takes the fast path.
+ */
+static int rd_strings(struct rd_cursor *c, uint64_t count, struct native_rd_str *strs,
+		      const char *col)
+{
+	const uint8_t *q = c->buf + c->pos, *end = c->buf + c->len;
+	for (uint64_t i = 0; i < count; i++) {
+		const uint8_t *p = NULL;
+		uint64_t n;
+		if (q < end && *q < 0x80 && *q < (size_t)(end - q)) {
+			n = *q;
+			p = q + 1;
+		} else {
+			c->pos = (size_t)(q - c->buf);
+			int rc = rd_string(c, &p, &n, col);
+			if (rc < 0)
+				return rc;
+		}
+		q = p + n;
+		if (strs)
+			strs[i] = (struct native_rd_str){p, n};
+	}
+	c->pos = (size_t)(q - c->buf);
+	return 0;
+}
+
+/* Decodes count values of the plain type of t; String values are indexed if index is set. */
+static int rd_values(struct rd_cursor *c, uint32_t ci, const struct chtype *t, uint64_t count,
+		     bool index, struct native_rd_values *out, const char *col)
+{
+	*out = (struct native_rd_values){.data = c->buf + c->pos, .count = count};
+	if (t->kind != CHTYPE_STRING) {
+		size_t w = chtype_width(t);
 		if (count > rd_left(c) / w)
 			return rd_fail(c, c->pos,
 				       "truncated: column '%s': %llu values of %zu bytes, %zu left",
 				       col, (unsigned long long)count, w, rd_left(c));
-		out->data = c->buf + c->pos;
-		c->pos += count * w;
+		out->bytes = count * w;
+		c->pos += out->bytes;
 		return 0;
 	}
 	/* Every string takes at least its length byte. */
 	if (count > rd_left(c))
 		return rd_fail(c, c->pos, "truncated: column '%s': %llu strings, %zu bytes left", col,
 			       (unsigned long long)count, rd_left(c));
-	int rc = rd_grow_strs(c->r, ci, count);
-	if (rc < 0)
-		return rc;
-	struct native_rd_str *s = c->r->bufs[ci].strs;
-	for (uint64_t i = 0; i < count; i++) {
-		uint64_t n = 0;
-		rc = rd_varuint(c, &n, "string length", col);
+	if (index) {
+		int rc = rd_grow_strs(c->r, ci, count);
 		if (rc < 0)
 			return rc;
-		rc = rd_bytes(c, n, &s[i].ptr, "a string", col);
-		if (rc < 0)
-			return rc;
-		s[i].len = n;
+		out->strs = c->r->bufs[ci].strs;
 	}
-	out->strs = s;
-	return 0;
+	size_t start = c->pos;
+	int rc = rd_strings(c, count, out->strs, col);
+	out->bytes = c->pos - start;
+	return rc;
 }
 
-#define LC_NEED_GLOBAL_DICTIONARY (1ull << 8)
-#define LC_HAS_ADDITIONAL_KEYS (1ull << 9)
-#define LC_NEED_UPDATE_DICTIONARY (1ull << 10)
-
-static int rd_low_cardinality(struct rd_cursor *c, uint32_t ci, struct native_rd_col *col,
-			      uint64_t rows, const char *name)
+/* The prefix of a LowCardinality column, before its (array offsets and) data: the key version. */
+static int rd_lc_prefix(struct rd_cursor *c, const char *name)
 {
-	uint64_t version = 0, type = 0, nkeys = 0, nrows = 0;
+	uint64_t version = 0;
 	size_t at = c->pos;
 	int rc = rd_u64(c, &version, "the LowCardinality key version", name);
 	if (rc < 0)
 		return rc;
-	if (version != 1)
+	if (version != NATIVE_LC_KEY_VERSION)
 		return rd_fail(c, at, "corrupt: column '%s': LowCardinality key version %llu, not 1",
 			       name, (unsigned long long)version);
-	at = c->pos;
-	rc = rd_u64(c, &type, "the LowCardinality index type", name);
+	return 0;
+}
+
+/* Reads the index type of a LowCardinality part and sets col->index_width from it. */
+static int rd_lc_index_type(struct rd_cursor *c, struct native_rd_col *col, const char *name)
+{
+	uint64_t type = 0;
+	size_t at = c->pos;
+	int rc = rd_u64(c, &type, "the LowCardinality index type", name);
 	if (rc < 0)
 		return rc;
-	uint64_t code =
-		type & ~(LC_NEED_GLOBAL_DICTIONARY | LC_HAS_ADDITIONAL_KEYS | LC_NEED_UPDATE_DICTIONARY);
-	if (code > 3)
+	uint64_t code = type & NATIVE_LC_INDEX_CODE_MASK; /* ClickHouse ignores unknown flags */
+	if (code > NATIVE_LC_INDEX_CODE_MAX)
 		return rd_fail(c, at, "corrupt: column '%s': LowCardinality index type 0x%llx", name,
 			       (unsigned long long)type);
-	if (type & LC_NEED_GLOBAL_DICTIONARY)
+	if (type & NATIVE_LC_NEED_GLOBAL_DICTIONARY)
 		return rd_fail(c, at, "corrupt: column '%s': a global LowCardinality dictionary is "
 				      "not allowed in Native", name);
-	if (!(type & LC_HAS_ADDITIONAL_KEYS))
+	if (!(type & NATIVE_LC_HAS_ADDITIONAL_KEYS))
 		return rd_fail(c, at, "corrupt: column '%s': LowCardinality block without keys",
 			       name);
-	at = c->pos;
+	col->index_width = native_lc_index_width((uint32_t)code);
+	return 0;
+}
+
+/* The largest of n indexes of width w at p: one loop per width, so that it vectorizes. */
+static uint64_t rd_index_max(const uint8_t *p, uint64_t n, uint32_t w)
+{
+	uint64_t max = 0;
+	switch (w) {
+	case 1: {
+		uint8_t m = 0;
+		uint64_t i = 0;
+#if defined(__SSE2__)
+		__m128i vm = _mm_setzero_si128();
+		for (; i + 16 <= n; i += 16)
+			vm = _mm_max_epu8(vm, _mm_loadu_si128((const void *)(p + i)));
+		uint8_t lanes[16];
+		_mm_storeu_si128((void *)lanes, vm);
+		for (unsigned k = 0; k < 16; k++)
+			m = lanes[k] > m ? lanes[k] : m;
+#endif
+		for (; i < n; i++)
+			m = p[i] > m ? p[i] : m;
+		return m;
+	}
+	case 2: {
+		uint16_t m = 0;
+		for (uint64_t i = 0; i < n; i++) {
+			uint16_t k;
+			memcpy(&k, p + 2 * i, 2);
+			m = k > m ? k : m;
+		}
+		return m;
+	}
+	case 4: {
+		uint32_t m = 0;
+		for (uint64_t i = 0; i < n; i++) {
+			uint32_t k;
+			memcpy(&k, p + 4 * i, 4);
+			m = k > m ? k : m;
+		}
+		return m;
+	}
+	default:
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t k;
+			memcpy(&k, p + 8 * i, 8);
+			max = k > max ? k : max;
+		}
+		return max;
+	}
+}
+
+/* Checks that the n indexes at col->index refer to keys (< nkeys) and names the first that does
+ * not. */
+static int rd_lc_check_index(struct rd_cursor *c, const struct native_rd_col *col, uint64_t n,
+			     uint64_t nkeys, const char *name)
+{
+	uint32_t w = col->index_width;
+	if (rd_index_max(col->index, n, w) < nkeys)
+		return 0;
+	for (uint64_t i = 0;; i++) {
+		uint64_t k = 0;
+		memcpy(&k, col->index + i * w, w);
+		if (k >= nkeys)
+			return rd_fail(c, c->pos + i * w,
+				       "corrupt: column '%s': row %llu refers to key %llu of %llu", name,
+				       (unsigned long long)i, (unsigned long long)k,
+				       (unsigned long long)nkeys);
+	}
+}
+
+/* The keys and indexes of a LowCardinality column of n values (its prefix was read). */
+static int rd_low_cardinality(struct rd_cursor *c, uint32_t ci, struct native_rd_col *col,
+			      uint64_t n, const char *name)
+{
+	col->index_width = 1;
+	if (n == 0)
+		return 0; /* inside an Array: no part at all */
+	int rc = rd_lc_index_type(c, col, name);
+	if (rc < 0)
+		return rc;
+	uint64_t nkeys = 0, nrows = 0;
+	size_t at = c->pos;
 	rc = rd_u64(c, &nkeys, "the LowCardinality key count", name);
 	if (rc < 0)
 		return rc;
@@ -216,54 +346,67 @@ static int rd_low_cardinality(struct rd_cursor *c, uint32_t ci, struct native_rd
 	if (nkeys > rd_left(c))
 		return rd_fail(c, at, "truncated: column '%s': %llu LowCardinality keys with %zu "
 				      "bytes left", name, (unsigned long long)nkeys, rd_left(c));
-	struct native_type key_type = col->type;
-	key_type.nullable = false;
-	key_type.low_cardinality = false;
-	rc = rd_values(c, ci, &key_type, nkeys, &col->values, name);
+	rc = rd_values(c, ci, &col->type, nkeys, true, &col->values, name);
 	if (rc < 0)
 		return rc;
 	at = c->pos;
 	rc = rd_u64(c, &nrows, "the LowCardinality row count", name);
 	if (rc < 0)
 		return rc;
-	if (nrows != rows)
+	if (nrows != n)
 		return rd_fail(c, at, "unsupported: column '%s': LowCardinality part of %llu rows in a "
 				      "block of %llu", name, (unsigned long long)nrows,
-			       (unsigned long long)rows);
-	col->index_width = 1u << code;
-	if (rows > rd_left(c) / col->index_width)
+			       (unsigned long long)n);
+	if (n > rd_left(c) / col->index_width)
 		return rd_fail(c, c->pos, "truncated: column '%s': %llu indexes of %u bytes, %zu left",
-			       name, (unsigned long long)rows, col->index_width, rd_left(c));
+			       name, (unsigned long long)n, col->index_width, rd_left(c));
 	col->index = c->buf + c->pos;
-	for (uint64_t i = 0; i < rows; i++) {
-		uint64_t k = 0;
-		memcpy(&k, col->index + i * col->index_width, col->index_width);
-		if (k >= nkeys)
-			return rd_fail(c, c->pos + i * col->index_width,
-				       "corrupt: column '%s': row %llu refers to key %llu of %llu", name,
-				       (unsigned long long)i, (unsigned long long)k,
-				       (unsigned long long)nkeys);
+	rc = rd_lc_check_index(c, col, n, nkeys, name);
+	c->pos += n * col->index_width;
+	return rc;
+}
+
+/* Array level k's offsets: *n (the previous level's count) of them; *n becomes this level's. */
+static int rd_array_offsets(struct rd_cursor *c, struct native_rd_col *col, unsigned k,
+			    uint64_t *n, const char *name)
+{
+	if (*n > rd_left(c) / 8)
+		return rd_fail(c, c->pos, "truncated: column '%s': %llu array offsets, %zu bytes left",
+			       name, (unsigned long long)*n, rd_left(c));
+	const uint8_t *p = c->buf + c->pos;
+	uint64_t last = 0;
+	for (uint64_t i = 0; i < *n; i++) {
+		uint64_t v;
+		memcpy(&v, p + 8 * i, 8);
+		if (v < last)
+			return rd_fail(c, c->pos + 8 * i, "corrupt: column '%s': array offset %llu "
+					      "below the one before it", name, (unsigned long long)v);
+		last = v;
 	}
-	c->pos += rows * col->index_width;
+	col->offsets[k] = p;
+	c->pos += *n * 8;
+	/* Every element takes at least one byte. */
+	if (last > rd_left(c))
+		return rd_fail(c, c->pos, "truncated: column '%s': %llu array elements, %zu bytes "
+				      "left", name, (unsigned long long)last, rd_left(c));
+	*n = last;
 	return 0;
 }
 
-static int rd_column(struct rd_cursor *c, uint32_t ci, uint64_t rows, struct native_rd_col *col)
+/* The column's name and type; *name is a printable copy of the name for messages. */
+static int rd_column_head(struct rd_cursor *c, struct native_rd_col *col, char *name,
+			  size_t name_cap)
 {
 	uint64_t n = 0;
 	const uint8_t *p = NULL;
-	memset(col, 0, sizeof(*col));
 	int rc = rd_varuint(c, &n, "column name length", NULL);
-	if (rc < 0)
-		return rc;
-	rc = rd_bytes(c, n, &p, "the column name", "?");
+	if (rc == 0)
+		rc = rd_bytes(c, n, &p, "the column name", "?");
 	if (rc < 0)
 		return rc;
 	col->name = (const char *)p;
 	col->name_len = n;
-	char name[96];
-	snprintf(name, sizeof(name), "%.*s", (int)(n < 80 ? n : 80), col->name);
-
+	snprintf(name, name_cap, "%.*s", (int)(n < 80 ? n : 80), col->name);
 	size_t at = c->pos;
 	rc = rd_varuint(c, &n, "type name length", name);
 	if (rc < 0)
@@ -277,21 +420,43 @@ static int rd_column(struct rd_cursor *c, uint32_t ci, uint64_t rows, struct nat
 		return rc;
 	col->type_name = (const char *)p;
 	col->type_name_len = n;
-	char err[256];
-	if (native_type_parse(col->type_name, n, &col->type, err, sizeof(err)) < 0)
-		return rd_fail(c, at, "column '%s': type '%.*s': %s", name, (int)n, col->type_name,
-			       err);
-	col->width = (uint32_t)native_type_width(&col->type);
-	if (rows == 0)
-		return 0; /* an empty block carries no data */
-	if (col->type.low_cardinality)
-		return rd_low_cardinality(c, ci, col, rows, name);
-	if (col->type.nullable) {
-		rc = rd_bytes(c, rows, &col->nulls, "the null map", name);
+	char err[200];
+	if (chtype_parse(col->type_name, n, &col->type, err, sizeof(err)) < 0)
+		return rd_fail(c, at, "column '%s': type '%.*s': %s", name,
+			       (int)(n < 96 ? n : 96), col->type_name, err);
+	col->width = (uint32_t)chtype_width(&col->type);
+	return 0;
+}
+
+/*
+ * One column of a block of rows rows. Serialization order: the LowCardinality prefix, the offsets
+ * of each Array level, then the values (null map and values, or LowCardinality keys and indexes).
+ */
+static int rd_column(struct rd_cursor *c, uint32_t ci, uint64_t rows, struct native_rd_col *col)
+{
+	char name[96];
+	memset(col, 0, sizeof(*col));
+	int rc = rd_column_head(c, col, name, sizeof(name));
+	if (rc < 0 || rows == 0)
+		return rc; /* an empty block carries no data */
+	const struct chtype *t = &col->type;
+	if (t->low_cardinality && (rc = rd_lc_prefix(c, name)) < 0)
+		return rc;
+	uint64_t n = rows;
+	for (unsigned k = 0; k < t->arrays; k++) {
+		rc = rd_array_offsets(c, col, k, &n, name);
 		if (rc < 0)
 			return rc;
 	}
-	return rd_values(c, ci, &col->type, rows, &col->values, name);
+	col->count = n;
+	if (t->low_cardinality)
+		return rd_low_cardinality(c, ci, col, n, name);
+	if (t->nullable) {
+		rc = rd_bytes(c, n, &col->nulls, "the null map", name);
+		if (rc < 0)
+			return rc;
+	}
+	return rd_values(c, ci, t, n, !c->r->sequential, &col->values, name);
 }
 
 static int rd_grow_cols(struct native_reader *r, uint64_t ncols)
@@ -368,6 +533,8 @@ static uint64_t rd_pos(const struct native_rd_col *c, uint64_t row)
 
 bool native_rd_is_null(const struct native_rd_col *c, uint64_t row)
 {
+	if (c->type.arrays)
+		return false;
 	if (c->type.low_cardinality)
 		return c->type.nullable && rd_pos(c, row) == 0;
 	return c->nulls && c->nulls[row];
@@ -382,15 +549,17 @@ static uint64_t rd_fixed(const struct native_rd_col *c, uint64_t pos)
 
 int native_rd_u64(const struct native_rd_col *c, uint64_t row, uint64_t *v)
 {
+	if (c->type.arrays)
+		return -EINVAL;
 	switch (c->type.kind) {
-	case NATIVE_UINT8:
-	case NATIVE_UINT16:
-	case NATIVE_UINT32:
-	case NATIVE_UINT64:
-	case NATIVE_BOOL:
-	case NATIVE_DATE:
-	case NATIVE_DATETIME:
-	case NATIVE_IPV4:
+	case CHTYPE_UINT8:
+	case CHTYPE_UINT16:
+	case CHTYPE_UINT32:
+	case CHTYPE_UINT64:
+	case CHTYPE_BOOL:
+	case CHTYPE_DATE:
+	case CHTYPE_DATETIME:
+	case CHTYPE_IPV4:
 		*v = rd_fixed(c, rd_pos(c, row));
 		return 0;
 	default:
@@ -400,19 +569,20 @@ int native_rd_u64(const struct native_rd_col *c, uint64_t row, uint64_t *v)
 
 int native_rd_i64(const struct native_rd_col *c, uint64_t row, int64_t *v)
 {
-	uint64_t x;
+	if (c->type.arrays)
+		return -EINVAL;
 	switch (c->type.kind) {
-	case NATIVE_INT8:
-	case NATIVE_INT16:
-	case NATIVE_INT32:
-	case NATIVE_INT64:
-	case NATIVE_DATE32:
-	case NATIVE_DATETIME64:
-		x = rd_fixed(c, rd_pos(c, row));
+	case CHTYPE_INT8:
+	case CHTYPE_INT16:
+	case CHTYPE_INT32:
+	case CHTYPE_INT64:
+	case CHTYPE_DATE32:
+	case CHTYPE_DATETIME64:
 		break;
 	default:
 		return -EINVAL;
 	}
+	uint64_t x = rd_fixed(c, rd_pos(c, row));
 	unsigned bits = 8 * c->width;
 	if (bits < 64 && (x >> (bits - 1)) & 1)
 		x |= ~0ull << bits; /* sign-extend */
@@ -422,14 +592,16 @@ int native_rd_i64(const struct native_rd_col *c, uint64_t row, int64_t *v)
 
 int native_rd_f64(const struct native_rd_col *c, uint64_t row, double *v)
 {
+	if (c->type.arrays)
+		return -EINVAL;
 	uint64_t pos = rd_pos(c, row);
-	if (c->type.kind == NATIVE_FLOAT32) {
+	if (c->type.kind == CHTYPE_FLOAT32) {
 		float f;
 		memcpy(&f, c->values.data + pos * 4, 4);
 		*v = f;
 		return 0;
 	}
-	if (c->type.kind == NATIVE_FLOAT64) {
+	if (c->type.kind == CHTYPE_FLOAT64) {
 		memcpy(v, c->values.data + pos * 8, 8);
 		return 0;
 	}
@@ -438,13 +610,15 @@ int native_rd_f64(const struct native_rd_col *c, uint64_t row, double *v)
 
 int native_rd_str(const struct native_rd_col *c, uint64_t row, const uint8_t **ptr, size_t *len)
 {
+	if (c->type.arrays)
+		return -EINVAL;
 	uint64_t pos = rd_pos(c, row);
-	if (c->type.kind == NATIVE_STRING) {
+	if (c->type.kind == CHTYPE_STRING && c->values.strs) {
 		*ptr = c->values.strs[pos].ptr;
 		*len = c->values.strs[pos].len;
 		return 0;
 	}
-	if (c->type.kind == NATIVE_FIXED_STRING) {
+	if (c->type.kind == CHTYPE_FIXED_STRING) {
 		*ptr = c->values.data + pos * c->width;
 		*len = c->width;
 		return 0;
@@ -453,53 +627,6 @@ int native_rd_str(const struct native_rd_col *c, uint64_t row, const uint8_t **p
 }
 
 /* ---- text ---------------------------------------------------------------------------------- */
-
-size_t native_escape_tsv(const uint8_t *p, size_t n, char *buf, size_t cap)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		char e;
-		switch (p[i]) {
-		case '\0':
-			e = '0';
-			break;
-		case '\b':
-			e = 'b';
-			break;
-		case '\f':
-			e = 'f';
-			break;
-		case '\n':
-			e = 'n';
-			break;
-		case '\r':
-			e = 'r';
-			break;
-		case '\t':
-			e = 't';
-			break;
-		case '\\':
-			e = '\\';
-			break;
-		case '\'':
-			e = '\'';
-			break;
-		default:
-			if (o < cap)
-				buf[o] = (char)p[i];
-			o++;
-			continue;
-		}
-		if (o + 1 < cap) {
-			buf[o] = '\\';
-			buf[o + 1] = e;
-		}
-		o += 2;
-	}
-	if (o < cap)
-		buf[o] = '\0';
-	return o;
-}
 
 static ssize_t rd_emit(const char *s, size_t n, char *buf, size_t cap)
 {
@@ -577,24 +704,11 @@ static size_t format_float(char *out, double v, bool single)
 	return (size_t)(o - out);
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 static int format_date(char *out, int64_t days)
 {
 	int64_t y;
 	unsigned m, d;
-	civil_from_days(days, &y, &m, &d);
+	civil_date_from_days(days, &y, &m, &d);
 	return sprintf(out, "%04lld-%02u-%02u", (long long)y, m, d);
 }
 
@@ -622,93 +736,120 @@ static bool tz_is_utc(const char *tz)
 	return false;
 }
 
-ssize_t native_rd_format_text(const struct native_rd_col *c, uint64_t row, char *buf, size_t cap)
+/* Integers, Bool and floats as text into tmp: its length, or -ENOTSUP for another kind. */
+static int rd_text_number(const struct native_rd_col *c, uint64_t row, char *tmp)
 {
-	char tmp[80];
-	int n = 0;
 	uint64_t u;
 	int64_t i;
 	double f;
-	if (native_rd_is_null(c, row))
-		return rd_emit("\\N", 2, buf, cap);
 	switch (c->type.kind) {
-	case NATIVE_UINT8:
-	case NATIVE_UINT16:
-	case NATIVE_UINT32:
-	case NATIVE_UINT64:
+	case CHTYPE_UINT8:
+	case CHTYPE_UINT16:
+	case CHTYPE_UINT32:
+	case CHTYPE_UINT64:
 		native_rd_u64(c, row, &u);
-		n = sprintf(tmp, "%llu", (unsigned long long)u);
-		break;
-	case NATIVE_BOOL:
+		return sprintf(tmp, "%llu", (unsigned long long)u);
+	case CHTYPE_BOOL:
 		native_rd_u64(c, row, &u);
-		n = sprintf(tmp, "%s", u ? "true" : "false");
-		break;
-	case NATIVE_INT8:
-	case NATIVE_INT16:
-	case NATIVE_INT32:
-	case NATIVE_INT64:
+		return sprintf(tmp, "%s", u ? "true" : "false");
+	case CHTYPE_INT8:
+	case CHTYPE_INT16:
+	case CHTYPE_INT32:
+	case CHTYPE_INT64:
 		native_rd_i64(c, row, &i);
-		n = sprintf(tmp, "%lld", (long long)i);
-		break;
-	case NATIVE_FLOAT32:
-	case NATIVE_FLOAT64:
+		return sprintf(tmp, "%lld", (long long)i);
+	case CHTYPE_FLOAT32:
+	case CHTYPE_FLOAT64:
 		native_rd_f64(c, row, &f);
-		n = (int)format_float(tmp, f, c->type.kind == NATIVE_FLOAT32);
-		break;
-	case NATIVE_STRING:
-	case NATIVE_FIXED_STRING: {
-		const uint8_t *p;
-		size_t len;
-		native_rd_str(c, row, &p, &len);
-		return (ssize_t)native_escape_tsv(p, len, buf, cap);
+		return (int)format_float(tmp, f, c->type.kind == CHTYPE_FLOAT32);
+	default:
+		return -ENOTSUP;
 	}
-	case NATIVE_DATE:
+}
+
+/* DateTime64(P): the seconds, then P digits of the fraction. */
+static int rd_text_datetime64(const struct native_rd_col *c, uint64_t row, char *tmp)
+{
+	int64_t i;
+	native_rd_i64(c, row, &i);
+	int64_t scale = 1;
+	for (uint32_t k = 0; k < c->type.precision; k++)
+		scale *= 10;
+	int64_t secs = i / scale, frac = i % scale;
+	if (frac < 0) {
+		frac += scale;
+		secs--;
+	}
+	int n = format_datetime(tmp, secs);
+	if (c->type.precision > 0)
+		n += sprintf(tmp + n, ".%0*lld", (int)c->type.precision, (long long)frac);
+	return n;
+}
+
+/* Dates and times (UTC only) as text into tmp: its length, or -ENOTSUP. */
+static int rd_text_time(const struct native_rd_col *c, uint64_t row, char *tmp)
+{
+	uint64_t u;
+	int64_t i;
+	switch (c->type.kind) {
+	case CHTYPE_DATE:
 		native_rd_u64(c, row, &u);
-		n = format_date(tmp, (int64_t)u);
-		break;
-	case NATIVE_DATE32:
+		return format_date(tmp, (int64_t)u);
+	case CHTYPE_DATE32:
 		native_rd_i64(c, row, &i);
-		n = format_date(tmp, i);
-		break;
-	case NATIVE_DATETIME:
+		return format_date(tmp, i);
+	case CHTYPE_DATETIME:
 		if (!tz_is_utc(c->type.tz))
 			return -ENOTSUP;
 		native_rd_u64(c, row, &u);
-		n = format_datetime(tmp, (int64_t)u);
-		break;
-	case NATIVE_DATETIME64: {
-		if (!tz_is_utc(c->type.tz))
-			return -ENOTSUP;
-		native_rd_i64(c, row, &i);
-		int64_t scale = 1;
-		for (uint32_t k = 0; k < c->type.precision; k++)
-			scale *= 10;
-		int64_t secs = i / scale, frac = i % scale;
-		if (frac < 0) {
-			frac += scale;
-			secs--;
-		}
-		n = format_datetime(tmp, secs);
-		if (c->type.precision > 0)
-			n += sprintf(tmp + n, ".%0*lld", (int)c->type.precision, (long long)frac);
-		break;
+		return format_datetime(tmp, (int64_t)u);
+	case CHTYPE_DATETIME64:
+		return tz_is_utc(c->type.tz) ? rd_text_datetime64(c, row, tmp) : -ENOTSUP;
+	default:
+		return -ENOTSUP;
 	}
-	case NATIVE_UUID: {
+}
+
+/* UUID and IPv4 as text into tmp: its length, or -ENOTSUP for another kind. */
+static int rd_text_address(const struct native_rd_col *c, uint64_t row, char *tmp)
+{
+	if (c->type.kind == CHTYPE_UUID) {
 		uint64_t hi, lo;
 		const uint8_t *p = c->values.data + rd_pos(c, row) * 16;
 		memcpy(&hi, p, 8);
 		memcpy(&lo, p + 8, 8);
-		n = sprintf(tmp, "%08llx-%04llx-%04llx-%04llx-%012llx",
-			    (unsigned long long)(hi >> 32), (unsigned long long)(hi >> 16 & 0xFFFF),
-			    (unsigned long long)(hi & 0xFFFF), (unsigned long long)(lo >> 48),
-			    (unsigned long long)(lo & 0xFFFFFFFFFFFFull));
-		break;
+		return sprintf(tmp, "%08llx-%04llx-%04llx-%04llx-%012llx",
+			       (unsigned long long)(hi >> 32), (unsigned long long)(hi >> 16 & 0xFFFF),
+			       (unsigned long long)(hi & 0xFFFF), (unsigned long long)(lo >> 48),
+			       (unsigned long long)(lo & 0xFFFFFFFFFFFFull));
 	}
-	case NATIVE_IPV4:
+	if (c->type.kind == CHTYPE_IPV4) {
+		uint64_t u;
 		native_rd_u64(c, row, &u);
-		n = sprintf(tmp, "%u.%u.%u.%u", (unsigned)(u >> 24), (unsigned)(u >> 16 & 0xFF),
-			    (unsigned)(u >> 8 & 0xFF), (unsigned)(u & 0xFF));
-		break;
+		return sprintf(tmp, "%u.%u.%u.%u", (unsigned)(u >> 24), (unsigned)(u >> 16 & 0xFF),
+			       (unsigned)(u >> 8 & 0xFF), (unsigned)(u & 0xFF));
 	}
-	return rd_emit(tmp, (size_t)n, buf, cap);
+	return -ENOTSUP;
+}
+
+ssize_t native_rd_format_text(const struct native_rd_col *c, uint64_t row, char *buf, size_t cap)
+{
+	if (c->type.arrays)
+		return -ENOTSUP;
+	if (native_rd_is_null(c, row))
+		return rd_emit("\\N", 2, buf, cap);
+	if (c->type.kind == CHTYPE_STRING || c->type.kind == CHTYPE_FIXED_STRING) {
+		const uint8_t *p;
+		size_t len;
+		if (native_rd_str(c, row, &p, &len) < 0)
+			return -EINVAL;
+		return (ssize_t)tsv_escape(buf, cap, p, len, TSV_ESCAPE_QUOTE);
+	}
+	char tmp[80];
+	int n = rd_text_number(c, row, tmp);
+	if (n == -ENOTSUP)
+		n = rd_text_time(c, row, tmp);
+	if (n == -ENOTSUP)
+		n = rd_text_address(c, row, tmp);
+	return n < 0 ? n : rd_emit(tmp, (size_t)n, buf, cap);
 }

@@ -634,6 +634,74 @@ static void seg_write_done(struct seg_writer *w, struct seg_req *req, int res)
 		seg_seal_start(w, s);
 }
 
+/* The segment's last bytes are written (or part of them): fsync once all are. */
+static void seg_tail_done(struct seg_writer *w, struct seg_req *req, int res)
+{
+	struct segment *s = req->seg;
+	int rc = seg_write_progress(w, req, res);
+	if (rc == 0)
+		return;
+	if (rc < 0) {
+		s->err = rc;
+		seg_discard(w, s);
+		return;
+	}
+	req->op = SEG_OP_FSYNC;
+	seg_req_queue(w, req);
+}
+
+/* The segment is on disk: rename it, or with publish_hold keep it synced for seg_publish_all. */
+static void seg_fsync_done(struct seg_writer *w, struct seg_req *req, int res)
+{
+	struct segment *s = req->seg;
+	if (res < 0) {
+		/* After a failed fdatasync the dirty pages may be gone: never retry it. */
+		log_error("seg", "%s: fdatasync failed: %s; discarding the segment",
+			  seg_path(w, s, ".tmp"), strerror(-res));
+		s->err = res;
+		seg_discard(w, s);
+		return;
+	}
+	if (close(s->fd) < 0)
+		log_warn("seg", "%s: close: %s", seg_path(w, s, ".tmp"), strerror(errno));
+	s->fd = -1;
+	if (w->cfg.publish_hold) {
+		/* On disk; the rename waits for seg_publish_all. */
+		s->state = SEGMENT_SYNCED;
+		w->stats.sealing_segments--;
+		s->next = NULL;
+		if (w->synced_tail)
+			w->synced_tail->next = s;
+		else
+			w->synced_head = s;
+		w->synced_tail = s;
+		w->synced_count++;
+		return;
+	}
+	req->op = SEG_OP_RENAME;
+	seg_req_queue(w, req);
+}
+
+/* Renamed to .native: sync the directory entry; once that is durable the segment is sealed. */
+static void seg_dirsync_done(struct seg_writer *w, struct seg_req *req, int res)
+{
+	struct segment *s = req->seg;
+	if (res < 0) {
+		/* The data is synced and renamed; only the directory entry is not durable yet.
+		 * Retried like a failed write. */
+		seg_disk_error(w, &req->failed, seg_path(w, s, ""), "directory fsync after rename",
+			       -res);
+		seg_retry_add(w, req);
+		return;
+	}
+	seg_disk_ok(w, &req->failed);
+	close(s->dir_fd);
+	s->dir_fd = -1;
+	s->sealed_wall_ms = seg_wall_ms();
+	w->stats.segments_sealed++;
+	seg_finish(w, s);
+}
+
 static void seg_ctl_done(struct seg_writer *w, struct seg_req *req, int res)
 {
 	struct segment *s = req->seg;
@@ -643,46 +711,11 @@ static void seg_ctl_done(struct seg_writer *w, struct seg_req *req, int res)
 		return;
 	}
 	switch (req->op) {
-	case SEG_OP_TAIL: {
-		int rc = seg_write_progress(w, req, res);
-		if (rc == 0)
-			return;
-		if (rc < 0) {
-			s->err = rc;
-			seg_discard(w, s);
-			return;
-		}
-		req->op = SEG_OP_FSYNC;
-		seg_req_queue(w, req);
+	case SEG_OP_TAIL:
+		seg_tail_done(w, req, res);
 		return;
-	}
 	case SEG_OP_FSYNC:
-		if (res < 0) {
-			/* After a failed fdatasync the dirty pages may be gone: never retry it. */
-			log_error("seg", "%s: fdatasync failed: %s; discarding the segment",
-				  seg_path(w, s, ".tmp"), strerror(-res));
-			s->err = res;
-			seg_discard(w, s);
-			return;
-		}
-		if (close(s->fd) < 0)
-			log_warn("seg", "%s: close: %s", seg_path(w, s, ".tmp"), strerror(errno));
-		s->fd = -1;
-		if (w->cfg.publish_hold) {
-			/* On disk; the rename waits for seg_publish_all. */
-			s->state = SEGMENT_SYNCED;
-			w->stats.sealing_segments--;
-			s->next = NULL;
-			if (w->synced_tail)
-				w->synced_tail->next = s;
-			else
-				w->synced_head = s;
-			w->synced_tail = s;
-			w->synced_count++;
-			return;
-		}
-		req->op = SEG_OP_RENAME;
-		seg_req_queue(w, req);
+		seg_fsync_done(w, req, res);
 		return;
 	case SEG_OP_RENAME:
 		if (res < 0) {
@@ -696,20 +729,7 @@ static void seg_ctl_done(struct seg_writer *w, struct seg_req *req, int res)
 		seg_req_queue(w, req);
 		return;
 	case SEG_OP_DIRSYNC:
-		if (res < 0) {
-			/* The data is synced and renamed; only the directory entry is not durable yet.
-			 * Retried like a failed write. */
-			seg_disk_error(w, &req->failed, seg_path(w, s, ""), "directory fsync after rename",
-				       -res);
-			seg_retry_add(w, req);
-			return;
-		}
-		seg_disk_ok(w, &req->failed);
-		close(s->dir_fd);
-		s->dir_fd = -1;
-		s->sealed_wall_ms = seg_wall_ms();
-		w->stats.segments_sealed++;
-		seg_finish(w, s);
+		seg_dirsync_done(w, req, res);
 		return;
 	default:
 		abort();
@@ -1502,6 +1522,74 @@ static void seg_writer_free(struct seg_writer *w)
 	free(w);
 }
 
+/* The output directory: its name without trailing slashes, created, and opened. */
+static int seg_writer_dir(struct seg_writer *w, const struct seg_writer_cfg *cfg)
+{
+	w->dir = strdup(cfg->dir);
+	if (!w->dir)
+		return -ENOMEM;
+	/* Trailing slashes would only double up in paths. */
+	for (size_t n = strlen(w->dir); n > 1 && w->dir[n - 1] == '/'; n--)
+		w->dir[n - 1] = '\0';
+	snprintf(w->instance, sizeof(w->instance), "%s", cfg->instance);
+	w->cfg.dir = w->dir;
+	w->cfg.instance = w->instance;
+	int rc = fs_mkdirs(w->dir);
+	if (rc == 0) {
+		w->root_fd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (w->root_fd < 0)
+			rc = -errno;
+	}
+	if (rc < 0)
+		log_error("seg", "%s: cannot create the output directory: %s", w->dir, strerror(-rc));
+	return rc;
+}
+
+/* The request and segment pools, every segment on the free list with its own hash state. */
+static int seg_writer_pools(struct seg_writer *w, const struct seg_writer_cfg *cfg)
+{
+	w->req_cap = cfg->inflight_writes_max;
+	/* Open ones, those sealing or synced from the epoch before, and the previous cut's. */
+	w->seg_cap = 3 * cfg->open_segments_max;
+	w->reqs = calloc(w->req_cap, sizeof(*w->reqs));
+	w->segs = calloc(w->seg_cap, sizeof(*w->segs));
+	w->open = calloc(cfg->open_segments_max, sizeof(*w->open));
+	/* No descriptor yet: seg_writer_free closes only those >= 0, whatever fails below. */
+	for (uint32_t i = 0; w->segs && i < w->seg_cap; i++) {
+		w->segs[i].fd = -1;
+		w->segs[i].dir_fd = -1;
+	}
+	if (!w->reqs || !w->segs || !w->open)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < w->seg_cap; i++) {
+		struct segment *s = &w->segs[i];
+		s->ctl.seg = s;
+		s->xxh = XXH3_createState();
+		if (!s->xxh)
+			return -ENOMEM;
+		s->next = w->free_segs;
+		w->free_segs = s;
+	}
+	return 0;
+}
+
+/* With direct I/O, one aligned tail page per segment for its last, partial page. */
+static int seg_writer_tails(struct seg_writer *w)
+{
+	w->align = w->direct ? SEG_DIO_ALIGN : SEG_ALIGN;
+	w->stats.direct_io = w->direct;
+	if (!w->direct)
+		return 0;
+	void *p = mmap(NULL, (size_t)w->seg_cap * SEG_DIO_ALIGN, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	w->tails = p;
+	for (uint32_t i = 0; i < w->seg_cap; i++)
+		w->segs[i].tail = w->tails + (size_t)i * SEG_DIO_ALIGN;
+	return 0;
+}
+
 int seg_writer_init(struct seg_writer **out, const struct seg_writer_cfg *cfg)
 {
 	int rc = seg_cfg_check(cfg);
@@ -1513,80 +1601,24 @@ int seg_writer_init(struct seg_writer **out, const struct seg_writer_cfg *cfg)
 	w->cfg = *cfg;
 	w->root_fd = -1;
 	w->backoff_ms = SEG_RETRY_BACKOFF_MS_MIN;
-	w->dir = strdup(cfg->dir);
-	if (!w->dir) {
-		rc = -ENOMEM;
-		goto out_free;
-	}
-	/* Trailing slashes would only double up in paths. */
-	for (size_t n = strlen(w->dir); n > 1 && w->dir[n - 1] == '/'; n--)
-		w->dir[n - 1] = '\0';
-	snprintf(w->instance, sizeof(w->instance), "%s", cfg->instance);
-	w->cfg.dir = w->dir;
-	w->cfg.instance = w->instance;
-
-	rc = fs_mkdirs(w->dir);
-	if (rc == 0) {
-		w->root_fd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (w->root_fd < 0)
-			rc = -errno;
-	}
-	if (rc < 0) {
-		log_error("seg", "%s: cannot create the output directory: %s", w->dir, strerror(-rc));
-		goto out_free;
-	}
-
-	w->req_cap = cfg->inflight_writes_max;
-	/* Open ones, those sealing or synced from the epoch before, and the previous cut's. */
-	w->seg_cap = 3 * cfg->open_segments_max;
-	w->reqs = calloc(w->req_cap, sizeof(*w->reqs));
-	w->segs = calloc(w->seg_cap, sizeof(*w->segs));
-	w->open = calloc(cfg->open_segments_max, sizeof(*w->open));
-	if (!w->reqs || !w->segs || !w->open) {
-		rc = -ENOMEM;
-		goto out_free;
-	}
-	for (uint32_t i = 0; i < w->seg_cap; i++) {
-		struct segment *s = &w->segs[i];
-		s->fd = -1;
-		s->dir_fd = -1;
-		s->ctl.seg = s;
-		s->xxh = XXH3_createState();
-		if (!s->xxh) {
-			rc = -ENOMEM;
-			goto out_free;
-		}
-		s->next = w->free_segs;
-		w->free_segs = s;
-	}
 	w->direct = cfg->direct_io;
-	w->align = w->direct ? SEG_DIO_ALIGN : SEG_ALIGN;
-	w->stats.direct_io = w->direct;
-	if (w->direct) {
-		void *p = mmap(NULL, (size_t)w->seg_cap * SEG_DIO_ALIGN, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED) {
-			rc = -errno;
-			goto out_free;
-		}
-		w->tails = p;
-		for (uint32_t i = 0; i < w->seg_cap; i++)
-			w->segs[i].tail = w->tails + (size_t)i * SEG_DIO_ALIGN;
+	rc = seg_writer_dir(w, cfg);
+	if (rc == 0)
+		rc = seg_writer_pools(w, cfg);
+	if (rc == 0)
+		rc = seg_writer_tails(w);
+	if (rc == 0)
+		rc = seg_arena_init(w);
+	if (rc == 0)
+		rc = seg_ring_init(w);
+	if (rc < 0) {
+		seg_writer_free(w);
+		return rc;
 	}
-	rc = seg_arena_init(w);
-	if (rc < 0)
-		goto out_free;
-	rc = seg_ring_init(w);
-	if (rc < 0)
-		goto out_free;
 	w->next_seq = seg_wall_us();
 	w->failed_cut = UINT64_MAX;
 	*out = w;
 	return 0;
-
-out_free:
-	seg_writer_free(w);
-	return rc;
 }
 
 int seg_writer_close(struct seg_writer *w)

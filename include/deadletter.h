@@ -3,7 +3,7 @@
  *
  * Every event the engine cannot turn into a row (malformed message, inner-join miss) is appended
  * as one line of ClickHouse TabSeparated with the columns of DEADLETTER_STRUCTURE; `raw` holds the
- * message bytes exactly (TSV escaping makes any byte safe). Read it with
+ * message bytes exactly (TSV escaping, tsv.h, makes any byte safe). Read it with
  *   SELECT * FROM file('<dir>/<files>.deadletter.tsv', 'TSV', '<DEADLETTER_STRUCTURE>')
  *
  * The file is <dir>/<instance>-w<worker>.deadletter.tsv, opened for append, so restarts keep
@@ -47,11 +47,5 @@ int deadletter_sync(struct deadletter *dl);
 
 /* Syncs and closes. Safe on a zeroed struct. */
 void deadletter_close(struct deadletter *dl);
-
-/*
- * Writes src escaped as ClickHouse TabSeparated escapes a String (\\ \t \n \r \0 \b \f) to dst,
- * which must hold 2 * len bytes. Returns the bytes written.
- */
-size_t deadletter_tsv_escape(char *dst, const void *src, size_t len);
 
 #endif

@@ -47,6 +47,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "chtype.h"
 #include "huge.h"
 
 /* Bounds. */
@@ -150,9 +151,11 @@ struct dim_row; /* a row handle from a lookup; opaque, valid for the table's lif
  * number, Date or DateTime is its default (NULL when Nullable); integers must fit their type
  * (no wrapping); Date is YYYY-MM-DD (1970-01-01..2149-06-06), DateTime is "YYYY-MM-DD hh:mm:ss"
  * (UTC), YYYY-MM-DD or Unix seconds. Native: blocks as ClickHouse writes them, with String,
- * FixedString, LowCardinality(String) (also of Nullable), Nullable, integers, Bool, Float32/64,
+ * FixedString, LowCardinality of those (also of Nullable), Nullable, integers, Bool, Float32/64,
  * Date, Date32 and DateTime columns converted to the configured types (range-checked); columns
- * that are not loaded may also be of other fixed-width types or Arrays.
+ * that are not loaded may be of any type the Native reader decodes (chtype.h: Arrays, Decimal,
+ * Enum, UUID, IPv4/6, wide integers, ...). Files: dim_load.c orchestrates, dim_text.c and
+ * dim_native.c read the formats, dim_part.c converts and stages the values, dim.c builds.
  *
  * Loads spec's source into a new table. Uses up to spec->threads threads (mmap, split at row
  * boundaries, parse in parallel, merge dictionaries, build shards in parallel), logging
@@ -200,6 +203,10 @@ const struct dim_str *dim_lc_dict(const struct dim *d, unsigned i, size_t *count
  */
 void dim_hash_u64(const struct dim *d, const uint64_t *keys, size_t n, uint64_t *hashes);
 void dim_hash_str(const struct dim *d, const struct dim_str *keys, size_t n, uint64_t *hashes);
+
+/* The hash of one key, as dim_hash_u64 / dim_hash_str compute it (for loaders and tests). */
+uint64_t dim_hash_key_u64(uint64_t key);
+uint64_t dim_hash_key_str(const void *p, size_t len);
 
 /* Prefetches the home slot of each hash, so the probe that follows finds it in cache. */
 void dim_prefetch(const struct dim *d, const uint64_t *hashes, size_t n);
@@ -370,13 +377,16 @@ static inline const char *dim_row_str(const struct dim_col *c, const struct dim_
 /* ---- names ---- */
 
 /*
- * Parses a ClickHouse type name: String, LowCardinality(String), UInt8..UInt64, Int8..Int64,
- * Float64, Date, DateTime, each optionally inside Nullable(...) (LowCardinality(Nullable(String))
+ * Parses a ClickHouse type name (chtype.h) that is a dimension type: String,
+ * LowCardinality(String), UInt8..UInt64, Int8..Int64, Float64, Date, DateTime (without a time
+ * zone: the table keeps UTC), each optionally inside Nullable(...) (LowCardinality(Nullable(String))
  * too). Returns 0, or -EINVAL for anything else.
  */
 int dim_type_parse(const char *name, enum dim_type *type, bool *nullable);
 /* The ClickHouse name of type (without Nullable), e.g. "LowCardinality(String)"; "?" if none. */
 const char *dim_type_name(enum dim_type type);
+/* The ClickHouse type of a dimension type, Nullable if nullable (no time zone). */
+void dim_type_chtype(enum dim_type type, bool nullable, struct chtype *out);
 /* Parses "auto", "tsv", "csv" or "native". Returns 0, or -EINVAL. */
 int dim_format_parse(const char *name, enum dim_format *out);
 const char *dim_format_name(enum dim_format format);

@@ -8,8 +8,6 @@
 #ifndef ENRICHD_LOG_H
 #define ENRICHD_LOG_H
 
-#include <stdarg.h>
-
 enum log_level {
 	LOG_LEVEL_ERROR = 0,
 	LOG_LEVEL_WARN = 1,
@@ -21,16 +19,10 @@ enum log_level {
 
 /* Sets the most verbose level that is printed (default LOG_LEVEL_INFO). */
 void log_level_set(enum log_level level);
-enum log_level log_level_get(void);
-
-/* Parses "error", "warn", "info" or "debug" into *out. Returns 0, or -EINVAL for another name. */
-int log_level_parse(const char *name, enum log_level *out);
 
 /* Writes one line if level is enabled. module is a short constant such as "dim" or "seg". */
 void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void log_vmsg(enum log_level level, const char *module, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
 
 #define log_error(module, ...) log_msg(LOG_LEVEL_ERROR, module, __VA_ARGS__)
 #define log_warn(module, ...) log_msg(LOG_LEVEL_WARN, module, __VA_ARGS__)

@@ -1,5 +1,5 @@
 /*
- * native: ClickHouse Native block encoder (column-block builder) and type-name parser.
+ * native: ClickHouse Native block encoder (column-block builder).
  *
  * A struct native_block holds one block of rows column by column. It is built once from a schema
  * (column names and ClickHouse type names), a row capacity and byte bounds; every byte it will
@@ -52,66 +52,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chtype.h"
+
 /* ---- types ------------------------------------------------------------------------------- */
 
-enum native_kind {
-	NATIVE_UINT8,
-	NATIVE_UINT16,
-	NATIVE_UINT32,
-	NATIVE_UINT64,
-	NATIVE_INT8,
-	NATIVE_INT16,
-	NATIVE_INT32,
-	NATIVE_INT64,
-	NATIVE_FLOAT32,
-	NATIVE_FLOAT64,
-	NATIVE_BOOL,
-	NATIVE_STRING,
-	NATIVE_FIXED_STRING,
-	NATIVE_DATE,       /* UInt16 days since 1970-01-01 */
-	NATIVE_DATE32,     /* Int32 days since 1970-01-01 */
-	NATIVE_DATETIME,   /* UInt32 seconds since the epoch */
-	NATIVE_DATETIME64, /* Int64 ticks of 10^-precision seconds since the epoch */
-	NATIVE_UUID,       /* read only: two little-endian UInt64, high half first */
-	NATIVE_IPV4,       /* UInt32 */
-};
-
-/* Longest time zone name kept from a DateTime('tz') / DateTime64(P, 'tz') type, including NUL. */
-#define NATIVE_TZ_MAX 64
-/* Longest type name native_type_name writes, including NUL. */
+/* Room for the name of any type native_type_parse accepts, including the NUL. */
 #define NATIVE_TYPE_NAME_MAX 160
-/* Largest N accepted in FixedString(N) (ClickHouse's own limit). */
-#define NATIVE_FIXED_STRING_MAX 0xFFFFFFu
-
-struct native_type {
-	enum native_kind kind;
-	bool nullable;        /* Nullable(T), or LowCardinality(Nullable(T)) */
-	bool low_cardinality; /* LowCardinality(T) */
-	uint32_t fixed_len;   /* FixedString(N): N, else 0 */
-	uint32_t precision;   /* DateTime64(P): P (0..9), else 0 */
-	char tz[NATIVE_TZ_MAX]; /* DateTime / DateTime64 time zone, "" when the type names none */
-};
 
 /*
- * Parses a ClickHouse type name such as "Nullable(UInt64)", "DateTime64(3, 'UTC')",
- * "FixedString(16)" or "LowCardinality(Nullable(String))" (spaces around '(' ',' ')' are
- * allowed; names are case-sensitive, as ClickHouse's are). Nesting follows ClickHouse's rules:
- * Nullable of any kind above, LowCardinality of String, FixedString, numbers and dates, and of
- * Nullable of those. Returns 0 and fills *out, or -EINVAL with a one-line reason in err (always
- * NUL-terminated when err_cap > 0; err may be NULL).
+ * Parses a ClickHouse type name (chtype.h) and accepts it if it is a Native value type, one whose
+ * values the encoder and the reader's typed access handle: [U]Int8..64, Float32/64, Bool,
+ * String, FixedString(N), Date, Date32, DateTime[('tz')], DateTime64(P[, 'tz']), UUID (read only)
+ * and IPv4, each plain or Nullable, and LowCardinality of those besides UUID and Bool (also of
+ * Nullable). Not Arrays, wide integers, Decimal, Enum or IPv6 (the reader walks over such
+ * columns; see native_read.h). Returns 0 and fills *out, or -EINVAL with a one-line reason in err
+ * (always NUL-terminated when err_cap > 0; err may be NULL): chtype's for a name that is no
+ * type, else one saying the type is not a Native value type.
  */
-int native_type_parse(const char *name, size_t len, struct native_type *out, char *err,
+int native_type_parse(const char *name, size_t len, struct chtype *out, char *err,
 		      size_t err_cap);
-
-/*
- * Writes the canonical ClickHouse name of t (what ClickHouse's getName() prints, e.g.
- * "DateTime64(3, 'UTC')") into buf. Returns the name's length, or -ENOSPC if it does not fit in
- * cap bytes including the NUL (NATIVE_TYPE_NAME_MAX always suffices).
- */
-int native_type_name(const struct native_type *t, char *buf, size_t cap);
-
-/* Bytes per value of a fixed-width kind (FixedString: t->fixed_len); 0 for String. */
-size_t native_type_width(const struct native_type *t);
 
 /* ---- block builder ------------------------------------------------------------------------ */
 
@@ -166,12 +125,6 @@ int native_block_init(struct native_block **out, const struct native_column_spec
 
 /* Frees everything native_block_init allocated. b may be NULL. */
 void native_block_destroy(struct native_block *b);
-
-uint32_t native_block_columns(const struct native_block *b);
-/* The parsed type of column col (< native_block_columns); valid for the block's lifetime. */
-const struct native_type *native_block_column_type(const struct native_block *b, uint32_t col);
-/* Index of the column named name, or -ENOENT. */
-int native_block_column_find(const struct native_block *b, const char *name);
 
 /*
  * Installs the dictionary of an external-dictionary LowCardinality column. keys[0..nkeys) are
@@ -269,12 +222,5 @@ int native_block_encode(const struct native_block *b, uint8_t *out, size_t cap,
 
 /* Empties the block (committed and pending rows, local dictionaries). O(columns + keys). */
 void native_block_reset(struct native_block *b);
-
-/* ---- helpers shared with the reader ------------------------------------------------------- */
-
-/* Bytes of x as a VarUInt (1..10). */
-size_t native_varuint_size(uint64_t x);
-/* Writes x as a VarUInt at p (room for native_varuint_size(x) bytes); returns the bytes written. */
-size_t native_varuint_write(uint8_t *p, uint64_t x);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "native.h"
 #include "native_read.h"
+#include "tsv.h"
 
 struct cat_state {
 	struct native_reader *reader;
@@ -51,8 +52,15 @@ static int put_escaped(struct cat_state *st, const char *s, size_t n)
 		st->text = t;
 		st->text_cap = need;
 	}
-	size_t len = native_escape_tsv((const uint8_t *)s, n, st->text, st->text_cap);
+	size_t len = tsv_escape(st->text, st->text_cap, s, n, TSV_ESCAPE_QUOTE);
 	return fwrite(st->text, 1, len, stdout) == len ? 0 : -EIO;
+}
+
+/* The canonical name of a column's type, or the name as the file writes it if that is too long. */
+static void type_name(const struct native_rd_col *c, char *buf, size_t cap)
+{
+	if (chtype_name(&c->type, buf, cap) < 0)
+		snprintf(buf, cap, "%.*s", (int)c->type_name_len, c->type_name);
 }
 
 /* Remembers the first block's structure (and prints it) or checks a later block against it. */
@@ -67,7 +75,7 @@ static int check_structure(struct cat_state *st, const char *path,
 			return -ENOMEM;
 		for (uint32_t i = 0; i < blk->ncols; i++) {
 			const struct native_rd_col *c = &blk->cols[i];
-			native_type_name(&c->type, st->types[i], NATIVE_TYPE_NAME_MAX);
+			type_name(c, st->types[i], NATIVE_TYPE_NAME_MAX);
 			st->names[i] = strndup(c->name, c->name_len);
 			if (!st->names[i])
 				return -ENOMEM;
@@ -95,7 +103,7 @@ static int check_structure(struct cat_state *st, const char *path,
 	for (uint32_t i = 0; i < blk->ncols; i++) {
 		const struct native_rd_col *c = &blk->cols[i];
 		char type[NATIVE_TYPE_NAME_MAX];
-		native_type_name(&c->type, type, sizeof(type));
+		type_name(c, type, sizeof(type));
 		if (c->name_len != strlen(st->names[i]) ||
 		    memcmp(c->name, st->names[i], c->name_len) != 0 || strcmp(type, st->types[i])) {
 			fprintf(stderr, "enrichd-native-cat: %s: byte %zu: column %u is '%.*s %s', "
@@ -124,7 +132,7 @@ static int print_block(struct cat_state *st, const char *path, const struct nati
 			}
 			if (n < 0) {
 				fprintf(stderr, "enrichd-native-cat: %s: byte %zu: column '%.*s': "
-						"cannot print type %s (only UTC time zones)\n",
+						"cannot print type %s (only the Native value types, in UTC)\n",
 					path, blk->offset, (int)c->name_len, c->name, st->types[i]);
 				return (int)n;
 			}

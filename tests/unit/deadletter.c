@@ -6,16 +6,6 @@
 
 #include "deadletter.h"
 
-Test(deadletter, escapes_every_tsv_special_byte)
-{
-	const char raw[] = {'a', '\t', 'b', '\n', '\\', '\0', '\r', '\b', '\f', (char)0xff};
-	char out[2 * sizeof(raw)];
-	size_t n = deadletter_tsv_escape(out, raw, sizeof(raw));
-	const char want[] = "a\\tb\\n\\\\\\0\\r\\b\\f\xff";
-	cr_assert_eq(n, sizeof(want) - 1);
-	cr_expect_eq(memcmp(out, want, n), 0);
-}
-
 Test(deadletter, appends_lines_that_survive_reopen)
 {
 	char dir[] = "/tmp/deadletter-test-XXXXXX";

@@ -700,3 +700,57 @@ Test(dim_load, single_column_empty_lines_are_empty_keys)
 	cr_assert_not_null(dim_find_str(d, "b", 1));
 	dim_free(d);
 }
+
+/* Three rows as ClickHouse wrote them, with columns of types that are not loaded in between:
+ * SELECT number AS id, CAST([toString(number)], 'Array(LowCardinality(String))') AS tags,
+ * CAST(if(number % 2 = 0, 'a', 'b'), 'Enum8(\'a\' = 1, \'b\' = 2)') AS e,
+ * toDecimal64(number, 3) AS dec, toInt128(number) AS big, toIPv6('::1') AS ip,
+ * CAST(if(number % 2 = 0, 'xy', 'zw'), 'LowCardinality(FixedString(2))') AS fs,
+ * toDate32('1970-01-01') + number AS d32 FROM numbers(3) FORMAT Native */
+static const char other_types_native[] =
+	"08030269640655496e74363400000000000000000100000000000000020000000000000004746167731d4172"
+	"726179284c6f7743617264696e616c69747928537472696e6729290100000000000000010000000000000002"
+	"0000000000000003000000000000000006000000000000040000000000000000013001310132030000000000"
+	"0000010203016517456e756d3828276127203d20312c20276227203d203229010201036465630e446563696d"
+	"616c2831382c2033290000000000000000e803000000000000d0070000000000000362696706496e74313238"
+	"0000000000000000000000000000000001000000000000000000000000000000020000000000000000000000"
+	"0000000002697004495076360000000000000000000000000000000100000000000000000000000000000001"
+	"000000000000000000000000000000010266731e4c6f7743617264696e616c69747928466978656453747269"
+	"6e6728322929010000000000000000060000000000000300000000000000000078797a770300000000000000"
+	"0102010364333206446174653332000000000100000002000000";
+
+Test(dim_load, native_skips_columns_of_other_types)
+{
+	size_t len = strlen(other_types_native) / 2;
+	char *data = malloc(len);
+	cr_assert_not_null(data);
+	for (size_t i = 0; i < len; i++)
+		sscanf(other_types_native + 2 * i, "%2hhx", (unsigned char *)&data[i]);
+	static const struct dim_attr_spec attrs[] = {{"fs", DIM_TYPE_LC_STRING, false},
+						     {"d32", DIM_TYPE_DATE, false}};
+	struct dim_spec spec = {.name = "n", .path = "other.native", .data = data, .data_len = len,
+		.format = DIM_FORMAT_NATIVE, .key_column = "id", .key_type = DIM_TYPE_UINT64,
+		.attrs = attrs, .attr_count = 2, .threads = 1};
+	struct dim_load_stats st;
+	struct dim *d = NULL;
+	cr_assert_eq(dim_load(&spec, &d, &st), 0, "%s", st.error);
+	cr_assert_eq(dim_rows(d), 3);
+	for (uint64_t id = 0; id < 3; id++) {
+		const struct dim_row *r = dim_find_u64(d, id);
+		size_t l;
+		const char *s = dim_row_str(dim_col(d, 0), r, &l);
+		cr_assert(str_is(s, l, id % 2 ? "zw" : "xy", 2), "id %" PRIu64, id);
+		cr_assert_eq(dim_row_u64(dim_col(d, 1), r), id);
+	}
+	dim_free(d);
+
+	/* A column of such a type cannot be loaded: the message names it and its type. */
+	static const struct dim_attr_spec tags[] = {{"tags", DIM_TYPE_STRING, false}};
+	spec.attrs = tags;
+	spec.attr_count = 1;
+	load_fails(&spec, -EINVAL, &st);
+	cr_assert(strstr(st.error, "other.native: block 1: column 'tags': type "
+				   "'Array(LowCardinality(String))' cannot be loaded"),
+		  "%s", st.error);
+	free(data);
+}

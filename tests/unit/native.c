@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "native.h"
+#include "native_format.h"
 #include "native_read.h"
 
 /* ---- helpers ------------------------------------------------------------------------------- */
@@ -825,12 +826,12 @@ Test(native, type_names)
 		{"UUID", "UUID"},
 	};
 	for (size_t i = 0; i < sizeof(ok_names) / sizeof(ok_names[0]); i++) {
-		struct native_type t;
+		struct chtype t;
 		char err[160], name[NATIVE_TYPE_NAME_MAX];
 		int rc = native_type_parse(ok_names[i].in, strlen(ok_names[i].in), &t, err,
 					   sizeof(err));
 		cr_assert_eq(rc, 0, "%s: %s", ok_names[i].in, err);
-		cr_assert_gt(native_type_name(&t, name, sizeof(name)), 0);
+		cr_assert_gt(chtype_name(&t, name, sizeof(name)), 0);
 		cr_assert_str_eq(name, ok_names[i].canonical);
 	}
 	static const char *const bad[] = {
@@ -849,13 +850,13 @@ Test(native, type_names)
 		"string",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct native_type t;
+		struct chtype t;
 		char err[160];
 		cr_assert_eq(native_type_parse(bad[i], strlen(bad[i]), &t, err, sizeof(err)),
 			     -EINVAL, "'%s' accepted", bad[i]);
 		cr_assert_neq(err[0], '\0', "no reason given for '%s'", bad[i]);
 	}
-	struct native_type t;
+	struct chtype t;
 	char err[160];
 	native_type_parse("Map(String, UInt8)", 18, &t, err, sizeof(err));
 	cr_assert(strstr(err, "unsupported type 'Map'") != NULL, "message: %s", err);
@@ -989,19 +990,6 @@ Test(native, float_text)
 	native_block_destroy(b);
 }
 
-Test(native, escape_text)
-{
-	static const uint8_t in[] = "a'b\\c\td\ne\rf\0g\bh\fi\x07\x7f\"";
-	char out[64];
-	size_t n = native_escape_tsv(in, sizeof(in) - 1, out, sizeof(out));
-	cr_assert_str_eq(out, "a\\'b\\\\c\\td\\ne\\rf\\0g\\bh\\fi\x07\x7f\"");
-	cr_assert_eq(n, strlen(out));
-	/* A short buffer: the length is still reported, nothing written past cap. */
-	char small[4] = {'#', '#', '#', '#'};
-	cr_assert_eq(native_escape_tsv(in, sizeof(in) - 1, small, 3), n);
-	cr_assert_eq(small[3], '#');
-}
-
 /* Every supported type, random values: encode, decode, compare value for value. */
 #define RT_ROWS 300
 
@@ -1101,13 +1089,13 @@ Test(native, round_trip_all_types)
 	cr_assert_eq(d.blk.ncols, NC);
 	for (uint32_t c = 0; c < NC; c++) {
 		char name[NATIVE_TYPE_NAME_MAX];
-		native_type_name(&d.blk.cols[c].type, name, sizeof(name));
+		chtype_name(&d.blk.cols[c].type, name, sizeof(name));
 		cr_assert_eq(d.blk.cols[c].name_len, strlen(s[c].name));
 		cr_assert_eq(memcmp(d.blk.cols[c].name, s[c].name, d.blk.cols[c].name_len), 0);
-		struct native_type want;
+		struct chtype want;
 		ok(native_type_parse(s[c].type, strlen(s[c].type), &want, NULL, 0));
 		char wname[NATIVE_TYPE_NAME_MAX];
-		native_type_name(&want, wname, sizeof(wname));
+		chtype_name(&want, wname, sizeof(wname));
 		cr_assert_str_eq(name, wname);
 	}
 	for (int r = 0; r < RT_ROWS; r++) {
@@ -1220,4 +1208,132 @@ Test(native, read_corrupt)
 	cr_assert_eq(native_reader_next(r, buf, len, &off, &blk), -EBADMSG);
 	free(buf);
 	native_reader_destroy(r);
+}
+
+/* ClickHouse-written blocks of types the reader walks over: Arrays (LowCardinality inside one
+ * puts its key version before the offsets), wide integers, Decimal, Enum, IPv6. */
+static const char arrays_ch[] =
+	"020101781d4172726179284c6f7743617264696e616c69747928537472696e672929010000000000000002"
+	"000000000000000006000000000000030000000000000000016101620200000000000000010201791341"
+	"727261792841727261792855496e74382929020000000000000001000000000000000300000000000000"
+	"010203";
+static const char arrays_empty_ch[] =
+	"010201781d4172726179284c6f7743617264696e616c69747928537472696e672929010000000000000000"
+	"000000000000000000000000000000";
+static const char other_types_ch[] =
+	"0602016906496e74313238ffffffffffffffffffffffffffffffff000000000000000000000000000000"
+	"0001640d446563696d616c28392c2032290000000064000000016517456e756d3828276127203d20312c"
+	"20276227203d20322901020269700449507636000000000000000000000000000000010000000000000000"
+	"000000000000000102616e164172726179284e756c6c61626c652855496e743829290100000000000000"
+	"020000000000000000000001017306537472696e6701300131";
+
+static uint64_t offset_at(const struct native_rd_col *c, unsigned level, uint64_t i)
+{
+	uint64_t v;
+	memcpy(&v, c->offsets[level] + 8 * i, 8);
+	return v;
+}
+
+Test(native, read_arrays)
+{
+	struct decoded d;
+	size_t len;
+	uint8_t *buf = hex_decode(arrays_ch, &len);
+	decode_one(&d, buf, len);
+	/* ['a','b'] as Array(LowCardinality(String)), [[1],[2,3]] as Array(Array(UInt8)). */
+	const struct native_rd_col *x = &d.blk.cols[0], *y = &d.blk.cols[1];
+	cr_assert(x->type.arrays == 1 && x->type.low_cardinality && x->type.kind == CHTYPE_STRING);
+	cr_assert_eq(offset_at(x, 0, 0), 2);
+	cr_assert_eq(x->count, 2);
+	cr_assert_eq(x->values.count, 3);
+	cr_assert(x->index[0] == 1 && x->index[1] == 2);
+	cr_assert(x->values.strs[2].len == 1 && x->values.strs[2].ptr[0] == 'b');
+	cr_assert_eq(y->type.arrays, 2);
+	cr_assert(offset_at(y, 0, 0) == 2 && offset_at(y, 1, 0) == 1 && offset_at(y, 1, 1) == 3);
+	cr_assert_eq(y->count, 3);
+	cr_assert(y->values.data[0] == 1 && y->values.data[2] == 3);
+	char t[16];
+	uint64_t u;
+	cr_assert_eq(native_rd_format_text(y, 0, t, sizeof(t)), -ENOTSUP);
+	cr_assert_eq(native_rd_u64(y, 0, &u), -EINVAL);
+	cr_assert(!native_rd_is_null(x, 0));
+	native_reader_destroy(d.r);
+	free(buf);
+
+	/* Two empty arrays: the LowCardinality part after the offsets is absent. */
+	buf = hex_decode(arrays_empty_ch, &len);
+	decode_one(&d, buf, len);
+	cr_assert_eq(d.blk.cols[0].count, 0);
+	cr_assert_eq(d.blk.cols[0].values.count, 0);
+	native_reader_destroy(d.r);
+
+	/* Offsets that decrease are corrupt: the first empty array's end becomes 1. */
+	struct native_reader *r;
+	ok(native_reader_init(&r));
+	buf[0x2a] = 1;
+	size_t off = 0, at;
+	struct native_rd_block blk;
+	cr_assert_eq(native_reader_next(r, buf, len, &off, &blk), -EBADMSG);
+	cr_assert(strstr(native_reader_error(r, &at), "below the one before it") != NULL, "%s",
+		  native_reader_error(r, &at));
+	cr_assert_eq(at, 0x2a + 8);
+	native_reader_destroy(r);
+	free(buf);
+}
+
+Test(native, read_other_types_and_sequential)
+{
+	struct decoded d;
+	size_t len;
+	uint8_t *buf = hex_decode(other_types_ch, &len);
+	decode_one(&d, buf, len);
+	static const char *const names[] = {"Int128", "Decimal(9, 2)", "Enum8('a' = 1, 'b' = 2)",
+					    "IPv6", "Array(Nullable(UInt8))", "String"};
+	char name[64], t[16];
+	for (uint32_t c = 0; c < 6; c++) {
+		cr_assert_gt(chtype_name(&d.blk.cols[c].type, name, sizeof(name)), 0);
+		cr_assert_str_eq(name, names[c]);
+		if (c < 5)
+			cr_assert_eq(native_rd_format_text(&d.blk.cols[c], 1, t, sizeof(t)), -ENOTSUP);
+	}
+	const struct native_rd_col *an = &d.blk.cols[4];
+	cr_assert(an->count == 2 && an->nulls[0] == 0 && an->values.data[1] == 1);
+	cr_assert_str_eq(text(&d.blk.cols[5], 1), "1");
+	native_reader_destroy(d.r);
+
+	/* A sequential reader leaves String values unindexed, to be walked in order. */
+	struct native_reader *r;
+	ok(native_reader_init_sequential(&r));
+	size_t off = 0;
+	struct native_rd_block blk;
+	cr_assert_eq(native_reader_next(r, buf, len, &off, &blk), 1);
+	const struct native_rd_col *s = &blk.cols[5];
+	cr_assert_null(s->values.strs);
+	const uint8_t *p, *cursor = s->values.data;
+	size_t n;
+	cr_assert_eq(native_rd_str(s, 0, &p, &n), -EINVAL);
+	cr_assert_eq(native_rd_format_text(s, 0, t, sizeof(t)), -EINVAL);
+	for (uint64_t i = 0; i < s->values.count; i++) {
+		native_rd_str_next(&cursor, &p, &n);
+		cr_assert(n == 1 && p[0] == '0' + i);
+	}
+	cr_assert_eq(cursor, s->values.data + s->values.bytes);
+
+	/* Every truncation of these blocks is reported as such, inside the input. */
+	const char *const blocks[] = {arrays_ch, other_types_ch};
+	for (size_t k = 0; k < 2; k++) {
+		size_t blen;
+		uint8_t *b = hex_decode(blocks[k], &blen);
+		for (size_t cut = 1; cut < blen; cut++) {
+			size_t at;
+			off = 0;
+			cr_assert_eq(native_reader_next(r, b, cut, &off, &blk), -EBADMSG);
+			const char *msg = native_reader_error(r, &at);
+			cr_assert_leq(at, cut);
+			cr_assert(strstr(msg, "truncated") != NULL, "cut %zu: %s", cut, msg);
+		}
+		free(b);
+	}
+	native_reader_destroy(r);
+	free(buf);
 }

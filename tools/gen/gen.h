@@ -1,6 +1,9 @@
 /*
  * gen: deterministic test data for enrichd — dimension keys and rows, and clickstream events.
  *
+ * A library of its own (enrichd_gen) for the generator programs, benchmarks and tests; the
+ * engine does not link it.
+ *
  * Every value here is a pure function of (seed, index): row i of a dimension or event number seq
  * can be recomputed anywhere (the generator programs, tests, benchmarks) with no shared state, no
  * allocation and no locks (a table of domain names is built once, on first use, under

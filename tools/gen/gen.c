@@ -1,5 +1,5 @@
 /*
- * gen: deterministic test data (see include/gen.h for the contract).
+ * gen: deterministic test data (see gen.h beside it for the contract).
  *
  * Keys are bijections of the row index: a keyed permutation of [0, 2^62) (xor, odd multiplies
  * and xorshifts, each invertible modulo 2^62) plus a family marker that present and missing keys
@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "civil.h"
+#include "tsv.h"
 
 #define GEN_MASK62 GEN_INDEX_MAX
 #define GEN_GOLDEN UINT64_C(0x9e3779b97f4a7c15)
@@ -708,26 +711,11 @@ void gen_url_row_fill(uint64_t seed, uint64_t i, struct gen_url_row *out)
 	out->category = gen_domain_category(d);
 }
 
-/* Days since 1970-01-01 to a civil date (proleptic Gregorian; H. Hinnant's algorithm). */
-static void gen_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t yy = (int64_t)yoe + era * 400;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = yy + (*m <= 2);
-}
-
 size_t gen_date_format(int32_t days, char buf[GEN_DATE_MAX])
 {
 	int64_t y;
 	unsigned m, d;
-	gen_civil_from_days(days, &y, &m, &d);
+	civil_date_from_days(days, &y, &m, &d);
 	if (y < 0)
 		y = 0;
 	if (y > 9999)
@@ -1025,7 +1013,7 @@ static int64_t gen_json_timestamp(struct gen_buf *b, const struct gen_event_ctx 
 	int64_t ms_of_day = local % 86400000;
 	int64_t y;
 	unsigned mo, d;
-	gen_civil_from_days(days, &y, &mo, &d);
+	civil_date_from_days(days, &y, &mo, &d);
 	/* "YYYY-MM-DDTHH:MM:SS" built in place, then written at once. */
 	char dt[21] = "\"0000-00-00T00:00:00";
 	gen_fmt_digits(dt + 1, (unsigned)y, 4);
@@ -1195,59 +1183,11 @@ static const char *const gen_bad_literals[] = {"tru", "nul", "1.", "0x10", "+1",
 static const char *const gen_not_objects[] = {"[]", "null", "42", "\"event\"", "true", "[{}]"};
 
 /* Builds a malformed payload of the given kind into b. */
-static void gen_malformed_payload(struct gen_buf *b, struct gen_event_ctx *c, struct gen_event *ev,
-				  int64_t t_ms, enum gen_malformed kind)
+/* A payload that is not JSON (or not all of it), its field f spoiled if one is. */
+static void gen_malformed_syntax(struct gen_buf *b, struct gen_event_ctx *c, struct gen_event *ev,
+				 int64_t t_ms, struct gen_field_plan *plan, enum gen_field f)
 {
 	struct gen_rng *r = c->r;
-	struct gen_field_plan plan[GEN_F_COUNT] = {{GEN_FM_NORMAL, NULL}};
-	enum gen_field f = (enum gen_field)gen_below(r, GEN_F_COUNT);
-	switch (kind) {
-	case GEN_MALFORMED_EMPTY:
-		return;
-	case GEN_MALFORMED_NOT_OBJECT:
-		if (gen_below(r, 2) == 0) { /* a valid event wrapped in an array */
-			gen_putc(b, '[');
-			gen_json_object(b, c, plan, ev, t_ms, -1, false);
-			gen_putc(b, ']');
-		} else {
-			gen_puts(b, gen_pick(r, gen_not_objects, GEN_ARRAY_LEN(gen_not_objects)));
-		}
-		return;
-	case GEN_MALFORMED_MISSING_FIELD:
-		plan[f].mode = GEN_FM_OMIT;
-		gen_json_object(b, c, plan, ev, t_ms, -1, false);
-		return;
-	case GEN_MALFORMED_WRONG_TYPE: {
-		static const struct {
-			const char *const *v;
-			size_t n;
-		} bad[GEN_F_COUNT] = {
-			{gen_bad_timestamp_type, GEN_ARRAY_LEN(gen_bad_timestamp_type)},
-			{gen_bad_user_type, GEN_ARRAY_LEN(gen_bad_user_type)},
-			{gen_bad_url_type, GEN_ARRAY_LEN(gen_bad_url_type)},
-			{gen_bad_device_type, GEN_ARRAY_LEN(gen_bad_device_type)},
-		};
-		plan[f].mode = GEN_FM_RAW;
-		plan[f].raw = gen_pick(r, bad[f].v, bad[f].n);
-		gen_json_object(b, c, plan, ev, t_ms, -1, false);
-		return;
-	}
-	case GEN_MALFORMED_OUT_OF_RANGE:
-		if (gen_next(r) & 1) {
-			plan[GEN_F_TIMESTAMP].mode = GEN_FM_RAW;
-			plan[GEN_F_TIMESTAMP].raw = gen_pick(r, gen_bad_timestamp_range,
-							     GEN_ARRAY_LEN(gen_bad_timestamp_range));
-		} else {
-			plan[GEN_F_USER].mode = GEN_FM_RAW;
-			plan[GEN_F_USER].raw = gen_pick(r, gen_bad_user_range,
-							GEN_ARRAY_LEN(gen_bad_user_range));
-		}
-		gen_json_object(b, c, plan, ev, t_ms, -1, false);
-		return;
-	default:
-		break;
-	}
-	/* Syntax errors. */
 	switch (gen_below(r, 10)) {
 	case 0: { /* truncated before the closing brace */
 		size_t close = gen_json_object(b, c, plan, ev, t_ms, -1, false);
@@ -1297,6 +1237,65 @@ static void gen_malformed_payload(struct gen_buf *b, struct gen_event_ctx *c, st
 		return;
 	}
 	gen_json_object(b, c, plan, ev, t_ms, -1, false);
+}
+
+/* Field f as a JSON value of the wrong type, or a timestamp or user_id out of range. */
+static void gen_malformed_value(struct gen_rng *r, struct gen_field_plan *plan, enum gen_field f,
+				enum gen_malformed kind)
+{
+	static const struct {
+		const char *const *v;
+		size_t n;
+	} bad[GEN_F_COUNT] = {
+		{gen_bad_timestamp_type, GEN_ARRAY_LEN(gen_bad_timestamp_type)},
+		{gen_bad_user_type, GEN_ARRAY_LEN(gen_bad_user_type)},
+		{gen_bad_url_type, GEN_ARRAY_LEN(gen_bad_url_type)},
+		{gen_bad_device_type, GEN_ARRAY_LEN(gen_bad_device_type)},
+	};
+	if (kind == GEN_MALFORMED_WRONG_TYPE) {
+		plan[f].mode = GEN_FM_RAW;
+		plan[f].raw = gen_pick(r, bad[f].v, bad[f].n);
+	} else if (gen_next(r) & 1) {
+		plan[GEN_F_TIMESTAMP].mode = GEN_FM_RAW;
+		plan[GEN_F_TIMESTAMP].raw = gen_pick(r, gen_bad_timestamp_range,
+						     GEN_ARRAY_LEN(gen_bad_timestamp_range));
+	} else {
+		plan[GEN_F_USER].mode = GEN_FM_RAW;
+		plan[GEN_F_USER].raw = gen_pick(r, gen_bad_user_range, GEN_ARRAY_LEN(gen_bad_user_range));
+	}
+}
+
+static void gen_malformed_payload(struct gen_buf *b, struct gen_event_ctx *c, struct gen_event *ev,
+				  int64_t t_ms, enum gen_malformed kind)
+{
+	struct gen_rng *r = c->r;
+	struct gen_field_plan plan[GEN_F_COUNT] = {{GEN_FM_NORMAL, NULL}};
+	enum gen_field f = (enum gen_field)gen_below(r, GEN_F_COUNT);
+	switch (kind) {
+	case GEN_MALFORMED_EMPTY:
+		return;
+	case GEN_MALFORMED_NOT_OBJECT:
+		if (gen_below(r, 2) == 0) { /* a valid event wrapped in an array */
+			gen_putc(b, '[');
+			gen_json_object(b, c, plan, ev, t_ms, -1, false);
+			gen_putc(b, ']');
+		} else {
+			gen_puts(b, gen_pick(r, gen_not_objects, GEN_ARRAY_LEN(gen_not_objects)));
+		}
+		return;
+	case GEN_MALFORMED_MISSING_FIELD:
+		plan[f].mode = GEN_FM_OMIT;
+		gen_json_object(b, c, plan, ev, t_ms, -1, false);
+		return;
+	case GEN_MALFORMED_WRONG_TYPE:
+	case GEN_MALFORMED_OUT_OF_RANGE:
+		gen_malformed_value(r, plan, f, kind);
+		gen_json_object(b, c, plan, ev, t_ms, -1, false);
+		return;
+	default:
+		gen_malformed_syntax(b, c, ev, t_ms, plan, f);
+		return;
+	}
 }
 
 #define GEN_MISSING_RANGE (UINT64_C(1) << 20)
@@ -1433,17 +1432,9 @@ void gen_writer_put_tsv_escaped(struct gen_writer *w, const char *s, size_t n)
 {
 	size_t run = 0; /* start of the pending run of bytes that need no escape */
 	for (size_t k = 0; k < n; k++) {
-		char e;
-		switch (s[k]) {
-		case '\\': e = '\\'; break;
-		case '\t': e = 't'; break;
-		case '\n': e = 'n'; break;
-		case '\r': e = 'r'; break;
-		case '\0': e = '0'; break;
-		case '\b': e = 'b'; break;
-		case '\f': e = 'f'; break;
-		default: continue;
-		}
+		char e = tsv_escape_letter((unsigned char)s[k], 0);
+		if (!e)
+			continue;
 		gen_writer_put(w, s + run, k - run);
 		gen_writer_putc(w, '\\');
 		gen_writer_putc(w, e);

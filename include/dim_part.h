@@ -1,20 +1,33 @@
 /*
- * dim internals shared by dim.c (the table), dim_load.c (text sources, load orchestration) and
- * dim_native.c (Native sources). Not a public contract: include/dim.h is.
+ * dim_part: the staging layer of a dimension load, shared by every source format. Internal to
+ * the dimension loaders (include/dim.h is the table's public contract).
  *
- * A load parses its source into parts (one per load thread, in file order), each a set of
- * column arrays; LowCardinality values are interned in a per-part dictionary with local codes.
- * The parts' dictionaries are merged in part order (so codes follow first appearance in the
- * file), then dim_build() lays out and fills the table from the parts.
+ * A load parses its source into parts (one per load thread, in source order), each a set of
+ * column arrays of the configured key and attributes. A tokenizer -- TSV/CSV (dim_text.h),
+ * Native (dim_native.h), or any other source of rows -- hands every value of a row to the
+ * dim_put_* functions as text, an integer, a float or NULL, with the column's target from
+ * dim_match_columns; they convert it to the configured type by one set of rules (integer ranges
+ * without wrapping, the empty number as default, dates, numbers as text in String columns) and
+ * store it; dim_part_commit then adds the rows. LowCardinality values are interned in a per-part
+ * dictionary with local codes; after the parse the loader merges the parts' dictionaries in part
+ * order (so codes follow first appearance in the source) and dim_build (dim_build.h) lays out
+ * and fills the table from the parts.
+ *
+ * A part belongs to one thread; nothing here locks. Parts grow as rows arrive (anonymous
+ * mappings grown with mremap, so growing never copies), on the loader's threads only.
  */
-#ifndef ENRICHD_DIM_IMPL_H
-#define ENRICHD_DIM_IMPL_H
+#ifndef ENRICHD_DIM_PART_H
+#define ENRICHD_DIM_PART_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "dim.h"
+
+/* Bytes of a parse error message (the reason; the loader adds file and line). */
+#define DIM_ERR_MAX 200
 
 /*
  * Rows are counted at parse time in 4096 buckets by the top 12 bits of their hash. A table has
@@ -31,6 +44,17 @@ static inline unsigned dim_bucket_of(uint64_t h)
 	return (unsigned)(h >> (64 - DIM_BUCKET_BITS));
 }
 
+/* Bytes a varint of v takes (the arena's lengths). */
+static inline size_t dim_varint_len(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
 /* Stable-pointer byte storage: a list of blocks, never moved. */
 struct dim_scratch_block;
 struct dim_scratch {
@@ -38,11 +62,10 @@ struct dim_scratch {
 	size_t bytes; /* total allocated */
 };
 
-/* Returns len writable bytes, valid until dim_scratch_free, or NULL (out of memory). */
+/* Returns len writable bytes, valid until the part is freed, or NULL (out of memory). */
 char *dim_scratch_alloc(struct dim_scratch *s, size_t len);
 /* Gives back the last n bytes of the latest dim_scratch_alloc. */
 void dim_scratch_unuse(struct dim_scratch *s, size_t n);
-void dim_scratch_free(struct dim_scratch *s);
 
 /*
  * String -> code dictionary (open addressing). Code 0 is NULL and never stored; values keep
@@ -67,6 +90,24 @@ int dim_lc_map_init(struct dim_lc_map *m);
 int dim_lc_map_intern(struct dim_lc_map *m, const char *p, size_t len, uint32_t *code);
 void dim_lc_map_free(struct dim_lc_map *m);
 
+/* What the staging layer and dim_build need to know about the configured columns. */
+struct dim_layout_spec {
+	const char *key_name;
+	const char *name[DIM_ATTR_MAX];
+	enum dim_type key_type;
+	bool key_strip_query;
+	unsigned attr_count;
+	enum dim_type type[DIM_ATTR_MAX];
+	bool nullable[DIM_ATTR_MAX];
+};
+
+/*
+ * Checks spec (names, types, bounds, a source) and derives its layout spec. Returns 0, or
+ * -EINVAL with the reason in err.
+ */
+int dim_layout_spec_init(struct dim_layout_spec *ls, const struct dim_spec *spec, char *err,
+			 size_t err_len);
+
 /*
  * The parsed rows of one part of the source. Arrays have cap entries, rows of them used; they
  * are anonymous mappings (grown with mremap, so growing never copies), *_bytes their sizes.
@@ -90,17 +131,6 @@ struct dim_part {
 	uint64_t *bucket_bytes; /* arena bytes besides the fixed record part, per bucket */
 };
 
-/* What dim_build() and the parsers need to know about the configured columns. */
-struct dim_layout_spec {
-	const char *key_name;
-	const char *name[DIM_ATTR_MAX];
-	enum dim_type key_type;
-	bool key_strip_query;
-	unsigned attr_count;
-	enum dim_type type[DIM_ATTR_MAX];
-	bool nullable[DIM_ATTR_MAX];
-};
-
 int dim_part_init(struct dim_part *p, const struct dim_layout_spec *ls);
 /* Makes room for n more rows (rows..rows+n-1). Returns 0 or -ENOMEM. */
 int dim_part_reserve(struct dim_part *p, const struct dim_layout_spec *ls, size_t n);
@@ -108,21 +138,13 @@ int dim_part_reserve(struct dim_part *p, const struct dim_layout_spec *ls, size_
 void dim_part_commit(struct dim_part *p, const struct dim_layout_spec *ls, size_t n);
 void dim_part_free(struct dim_part *p, const struct dim_layout_spec *ls);
 
-/* Bytes a varint of v takes. */
-static inline size_t dim_varint_len(uint64_t v)
-{
-	size_t n = 1;
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-/* XXH3_64bits of the bytes: the hash of String keys (dim.c). */
-uint64_t dim_hash_bytes(const void *p, size_t len);
-/* XXH3_64bits of the 8 little-endian bytes of a UInt64 key (dim.c). */
-uint64_t dim_hash_key_u64(uint64_t key);
+/*
+ * Source columns -> configured columns by name: target[i] = -1 (ignored), 0 (the key) or 1 + a
+ * (attribute a) for each of the n source names. A configured column missing from names is an
+ * error naming it (written to err, -EINVAL).
+ */
+int dim_match_columns(const struct dim_spec *spec, const struct dim_str *names, size_t n,
+		      int16_t *target, char *err, size_t err_len);
 
 /*
  * Store one value of attribute a (or the key) at row `row` of the part, converted to the
@@ -147,70 +169,43 @@ int dim_put_key_text(struct dim_part *p, const struct dim_layout_spec *ls, size_
 int dim_put_key_u64(struct dim_part *p, const struct dim_layout_spec *ls, size_t row, uint64_t v,
 		    char *err, size_t err_len);
 
-/*
- * Source columns -> configured columns by name: target[i] = -1 (ignored), 0 (the key) or 1 + a
- * (attribute a) for each of the n source names. A configured column missing from names is an
- * error naming it (written to err, -EINVAL).
- */
-int dim_match_columns(const struct dim_spec *spec, const struct dim_str *names, size_t n,
-		      int16_t *target, char *err, size_t err_len);
-
-/* Build input: parts in file order, with merged dictionaries and remaps. */
-struct dim_build_input {
-	const struct dim_spec *spec;
-	const struct dim_layout_spec *ls;
-	struct dim_part *parts;
-	unsigned part_count;
-	const struct dim_lc_map *dicts; /* global dictionaries per attribute (LC only) */
-	unsigned threads;
-};
-
-struct dim_build_stats {
-	uint64_t duplicates;     /* rows that replaced an earlier row with the same key */
-	unsigned first_dup_part; /* the first of them in file order: part (UINT_MAX if none) */
-	size_t first_dup_row;    /* and row in that part */
-};
+/* Writes a printable copy of a value (at most 40 bytes of it) into out, for messages. */
+void dim_quote(char *out, size_t cap, const char *s, size_t len);
 
 /*
- * Lays out and fills a new table from the parts (dim.c). Returns 0 and *out, *bs, or -errno
- * with the reason in err (-E2BIG: arena over DIM_ARENA_BYTES_MAX, -ENOMEM).
+ * How the parse of one part reports progress and learns that it may stop, shared with the
+ * other parts' threads: rows (if not NULL) grows by the rows parsed, every DIM_PROGRESS_ROWS_STEP
+ * of them and at the end; a part stops early when first_failed (if not NULL) drops below its
+ * index, since an earlier part's error is the one reported. A part that fails lowers
+ * first_failed to its index (dim_parse_ctl_fail).
  */
-int dim_build(const struct dim_build_input *in, struct dim **out, struct dim_build_stats *bs,
-	      char *err, size_t err_len);
-
-/* ---- Native sources (dim_native.c) ---- */
-
-struct dim_native_block {
-	size_t offset; /* of the block's header in the source */
-	size_t rows;
+#define DIM_PROGRESS_ROWS_STEP 65536
+struct dim_parse_ctl {
+	_Atomic uint64_t *rows;
+	_Atomic unsigned *first_failed;
+	unsigned index;
 };
 
-struct dim_native_type; /* a parsed column type (dim_native.c) */
+/* True when an earlier part failed. */
+static inline bool dim_parse_ctl_stop(const struct dim_parse_ctl *ctl)
+{
+	return ctl->first_failed &&
+	       atomic_load_explicit(ctl->first_failed, memory_order_relaxed) < ctl->index;
+}
 
-struct dim_native_source {
-	const uint8_t *data;
-	size_t len;
-	struct dim_native_block *blocks; /* in file order */
-	size_t block_count;
-	size_t rows;                     /* in all blocks */
-	unsigned col_count;
-	int16_t target[DIM_SOURCE_COLUMNS_MAX];
-	struct dim_native_type *types;   /* col_count, from the first block */
-	struct dim_str *type_names;      /* col_count, pointing into data */
-};
+static inline void dim_parse_ctl_rows(const struct dim_parse_ctl *ctl, uint64_t n)
+{
+	if (ctl->rows && n)
+		atomic_fetch_add_explicit(ctl->rows, n, memory_order_relaxed);
+}
 
-/*
- * Walks every block of a Native source: checks its structure, records where each block starts
- * and matches the first block's columns against spec (every block must have the same columns).
- * Returns 0, or -EINVAL with the reason in err and the 1-based block in *err_block.
- */
-int dim_native_scan(const struct dim_spec *spec, const struct dim_layout_spec *ls,
-		    const uint8_t *data, size_t len, struct dim_native_source *src, char *err,
-		    size_t err_len, uint64_t *err_block);
-/* Parses blocks [first, last) into part. Errors as dim_native_scan. */
-int dim_native_parse(const struct dim_native_source *src, const struct dim_layout_spec *ls,
-		     size_t first, size_t last, struct dim_part *part, char *err, size_t err_len,
-		     uint64_t *err_block);
-void dim_native_source_free(struct dim_native_source *src);
+static inline void dim_parse_ctl_fail(const struct dim_parse_ctl *ctl)
+{
+	if (!ctl->first_failed)
+		return;
+	unsigned cur = atomic_load(ctl->first_failed);
+	while (ctl->index < cur && !atomic_compare_exchange_weak(ctl->first_failed, &cur, ctl->index))
+		;
+}
 
 #endif
