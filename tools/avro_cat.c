@@ -349,7 +349,7 @@ int main(int argc, char **argv)
 	}
 	if (cfg.urls == NULL || n_fields == 0)
 		return usage();
-	log_level_set(LOG_LEVEL_WARN);
+	log_level_set(LOG_LEVEL_INFO);
 	char err[512];
 	struct av_reader *reader = NULL;
 	struct registry *reg = NULL;
