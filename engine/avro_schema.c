@@ -502,6 +502,14 @@ static uint32_t parse_type(struct build *b, const cJSON *j, const char *ns, unsi
 	return fail(b, -EINVAL, "not a type (a name, an object or a union array)");
 }
 
+/* memcpy of n bytes (src may be NULL when n is 0); returns dst + n. */
+static char *mempcpy_n(char *dst, const void *src, size_t n)
+{
+	if (n > 0)
+		memcpy(dst, src, n);
+	return dst + n;
+}
+
 /* Moves the builder's arrays into one allocation owned by the schema. */
 static int freeze(struct build *b, uint32_t root, struct av_schema **out)
 {
@@ -517,14 +525,16 @@ static int freeze(struct build *b, uint32_t root, struct av_schema **out)
 	struct av_schema *s = (struct av_schema *)(void *)mem;
 	char *p = mem + sizeof(*s);
 	/* every element type is 4-byte aligned, and each array's size a multiple of 4 */
-	s->nodes = memcpy(p, b->nodes, sz_nodes), p += sz_nodes;
-	s->fields = memcpy(p, b->fields, sz_fields), p += sz_fields;
-	s->links = memcpy(p, b->links, sz_links), p += sz_links;
-	s->syms = memcpy(p, b->syms, sz_syms), p += sz_syms;
-	if (b->text_len > 0)
-		memcpy(p, b->text, b->text_len);
-	p[b->text_len] = '\0';
+	s->nodes = (const struct av_node *)(void *)p;
+	p = mempcpy_n(p, b->nodes, sz_nodes);
+	s->fields = (const struct av_field *)(void *)p;
+	p = mempcpy_n(p, b->fields, sz_fields);
+	s->links = (const uint32_t *)(void *)p;
+	p = mempcpy_n(p, b->links, sz_links);
+	s->syms = (const struct av_sym *)(void *)p;
+	p = mempcpy_n(p, b->syms, sz_syms);
 	s->text = p;
+	*mempcpy_n(p, b->text, b->text_len) = '\0';
 	s->n_nodes = b->n_nodes;
 	s->n_fields = b->n_fields;
 	s->n_links = b->n_links;
