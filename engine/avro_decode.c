@@ -444,6 +444,25 @@ static int rd_array(struct dec *d, const struct av_plan *pl, const struct av_op 
 	return 0;
 }
 
+/* A UUID from its 36-character text (string or bytes) or from a fixed(16), into scratch. */
+static int read_uuid(struct dec *d, bool fixed, struct event_value *v)
+{
+	const uint8_t *at = d->p, *ptr;
+	size_t n = 16;
+	int rc = fixed ? rd_fixed(d, n, &ptr) : rd_bytes(d, &ptr, &n);
+	if (rc != 0)
+		return rc;
+	uint8_t *u = s_alloc(d, 16);
+	if (u == NULL)
+		return AV_ERR_TOO_LONG;
+	if (fixed)
+		memcpy(u, ptr, 16);
+	else if (av_uuid_parse((const char *)ptr, n, u) < 0)
+		return fail_at(d, AV_ERR_VALUE, "not a UUID", at);
+	*v = (struct event_value){.ptr = (const char *)u, .len = 16};
+	return 0;
+}
+
 /* One READ: the writer value at the cursor, converted into slot v. */
 static int read_value(struct dec *d, const struct av_plan *pl, const struct av_op *op,
 		      struct event_value *v)
@@ -505,21 +524,8 @@ static int read_value(struct dec *d, const struct av_plan *pl, const struct av_o
 			return rc;
 		return decimal_text(d, ptr, n, op->scale, v);
 	case AV_CV_STR_UUID:
-	case AV_CV_FIXED_UUID: {
-		n = 16;
-		if ((rc = op->conv == AV_CV_FIXED_UUID ? rd_fixed(d, n, &ptr)
-						       : rd_bytes(d, &ptr, &n)) != 0)
-			return rc;
-		uint8_t *u = s_alloc(d, 16);
-		if (u == NULL)
-			return AV_ERR_TOO_LONG;
-		if (op->conv == AV_CV_FIXED_UUID)
-			memcpy(u, ptr, 16);
-		else if (av_uuid_parse((const char *)ptr, n, u) < 0)
-			return fail_at(d, AV_ERR_VALUE, "not a UUID", at);
-		*v = (struct event_value){.ptr = (const char *)u, .len = 16};
-		return 0;
-	}
+	case AV_CV_FIXED_UUID:
+		return read_uuid(d, op->conv == AV_CV_FIXED_UUID, v);
 	case AV_CV_STR_TIME:
 		return text_time(d, &pl->scales[op->arg], v);
 	case AV_CV_ARRAY_STR:

@@ -253,8 +253,9 @@ size_t av_plan_fields(const struct av_plan *p);
 
 /*
  * Reads the Confluent header of a message buf[0..len): *schema_id and *body_off (always
- * AV_FRAME_HEADER) on success. Errors: AV_ERR_EMPTY (len 0), AV_ERR_FRAME (len < 5),
- * AV_ERR_MAGIC (buf[0] != 0; reason "magic byte is not 0"); *err is filled when not NULL.
+ * AV_FRAME_HEADER) on success. Errors, in this order: AV_ERR_EMPTY (len 0), AV_ERR_MAGIC (buf[0]
+ * is not 0; reason "magic byte is not 0"), AV_ERR_FRAME (a 0 and fewer than 4 bytes of id);
+ * *err is filled when not NULL.
  */
 int av_frame(const char *buf, size_t len, uint32_t *schema_id, size_t *body_off,
 	       struct av_error *err);
