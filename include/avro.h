@@ -72,7 +72,7 @@
  *   UUID            UUID                              string or bytes of the 36-character text
  *                                                     (either case), fixed(16) as the 16 bytes
  *   ARRAY_STRING    Array(String)                     array of string, bytes, enum, fixed
- *   ARRAY_I64       Array(Int8..64, UInt8..32)        array of int, long, boolean (range checked
+ *   ARRAY_I64       Array(Int8..Int64) (size 1..8)    array of int, long, boolean (range checked
  *                                                     against size like I64)
  *
  * Strings are not checked for valid UTF-8: their bytes are taken as they are, as ClickHouse

@@ -7,7 +7,7 @@
  *
  * Input: one message per line, in hex. TYPE is a ClickHouse type name: String,
  * LowCardinality(String), FixedString(N), UInt8..UInt64, Int8..Int64, Float32, Float64, Bool,
- * Date, Date32, DateTime, DateTime64(P), UUID, Array(String), Array(Int8..Int64, UInt8..UInt32),
+ * Date, Date32, DateTime, DateTime64(P), UUID, Array(String), Array(Int8..Int64),
  * any of them in Nullable(...). Output, one line per message: the fields tab-separated (NULL as
  * \N, strings escaped, dates and times in UTC as ClickHouse writes them), or
  * "error<TAB>NAME<TAB>REASON" for a message the decoder refused, or "schema<TAB>STATE<TAB>REASON"
@@ -59,8 +59,6 @@ static enum av_target target_of(const char *t, uint32_t *size)
 		{"UUID", AV_TO_UUID, 0},	   {"Array(String)", AV_TO_ARRAY_STRING, 0},
 		{"Array(Int8)", AV_TO_ARRAY_I64, 1}, {"Array(Int16)", AV_TO_ARRAY_I64, 2},
 		{"Array(Int32)", AV_TO_ARRAY_I64, 4}, {"Array(Int64)", AV_TO_ARRAY_I64, 8},
-		{"Array(UInt8)", AV_TO_ARRAY_I64, 1}, {"Array(UInt16)", AV_TO_ARRAY_I64, 2},
-		{"Array(UInt32)", AV_TO_ARRAY_I64, 4},
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(t, names[i].name) == 0) {
