@@ -354,11 +354,16 @@ const char *dim_format_name(enum dim_format format)
 	return (unsigned)format < 4 ? dim_format_names[format] : "?";
 }
 
-/* Maps spec->path (read-only, read-ahead advised) into L->data. */
+/*
+ * Maps spec->path (read-only, read-ahead advised) into L->data. Only a regular file is read: the
+ * path may have been replaced since the configuration was checked, and a FIFO, a device or a
+ * directory would block the open or the read, or never end. O_NONBLOCK makes the open of a FIFO
+ * return at once, so the check can refuse it; it changes nothing for a regular file.
+ */
 static int dim_map_file(struct dim_loader *L, char *err, size_t err_len)
 {
 	const char *path = L->spec->path;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 		snprintf(err, err_len, "cannot open %s: %s", path, strerror(e));
@@ -369,6 +374,14 @@ static int dim_map_file(struct dim_loader *L, char *err, size_t err_len)
 	if (fstat(fd, &st) != 0) {
 		rc = -errno;
 		snprintf(err, err_len, "cannot stat %s: %s", path, strerror(-rc));
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		snprintf(err, err_len, "%s is not a regular file (a %s): refused, it could block the "
+			 "load or never end", path, S_ISFIFO(st.st_mode) ? "FIFO"
+			 : S_ISDIR(st.st_mode) ? "directory" : S_ISSOCK(st.st_mode) ? "socket"
+			 : "device");
 		goto out_close;
 	}
 	L->len = (size_t)st.st_size;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dim.h"
@@ -600,6 +601,37 @@ Test(dim_load, missing_file_column_and_bad_spec)
 	spec = mem_spec("", DIM_FORMAT_TSV, attrs, 1, 1);
 	load_fails(&spec, -EINVAL, &st);
 	cr_assert(strstr(st.error, "empty"), "%s", st.error);
+}
+
+/*
+ * A source replaced by something that is not a regular file is refused at once: a FIFO without
+ * a writer would block the open (and a reader of it forever), a directory or a device never
+ * gives a dimension. The alarm turns a blocking open into a test failure instead of a hang.
+ */
+Test(dim_load, source_that_is_not_a_regular_file_is_refused, .timeout = 10)
+{
+	char dir[] = "/tmp/dim-load-fifo-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char fifo[PATH_MAX];
+	snprintf(fifo, sizeof(fifo), "%s/users.tsv", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	static const struct dim_attr_spec attrs[] = {{"n", DIM_TYPE_UINT8, false}};
+	struct dim_spec spec = {.name = "x", .path = fifo, .key_column = "id",
+		.key_type = DIM_TYPE_UINT64, .attrs = attrs, .attr_count = 1};
+	struct dim_load_stats st;
+	alarm(5);
+	load_fails(&spec, -EINVAL, &st);
+	cr_assert(strstr(st.error, "not a regular file (a FIFO)"), "%s", st.error);
+	spec.path = dir;
+	spec.format = DIM_FORMAT_TSV;
+	load_fails(&spec, -EINVAL, &st);
+	cr_assert(strstr(st.error, "(a directory)"), "%s", st.error);
+	spec.path = "/dev/zero";
+	load_fails(&spec, -EINVAL, &st);
+	cr_assert(strstr(st.error, "(a device)"), "%s", st.error);
+	alarm(0);
+	unlink(fifo);
+	rmdir(dir);
 }
 
 Test(dim_load, header_only_is_an_empty_table)
