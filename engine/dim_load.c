@@ -4,6 +4,11 @@
  * (dim_text.h, dim_native.h), split at row boundaries (blocks for Native) into one chunk per
  * thread, parsed in parallel into parts (dim_part.h) whose LowCardinality dictionaries are then
  * merged in source order, and dim_build (dim_build.h) fills the table. Contract in dim.h.
+ *
+ * A source file rewritten or truncated while it is read must fail the load, never the process:
+ * the mapping is guarded (map_guard.h: a read past a new end gives zeros, not SIGBUS), and the
+ * file's identity (device, inode, size, modification and change times) is taken when it is
+ * opened and compared once the table is built, when nothing reads the mapping any more.
  */
 #include "dim.h"
 
@@ -27,6 +32,7 @@
 #include "dim_part.h"
 #include "dim_text.h"
 #include "log.h"
+#include "map_guard.h"
 
 #define DIM_CHUNK_BYTES_MIN 4096                  /* smaller chunks are not worth a thread */
 #define DIM_PROGRESS_BYTES_MIN ((size_t)64 << 20) /* sources this large log their progress */
@@ -41,6 +47,9 @@ struct dim_loader {
 	const char *data;
 	size_t len;
 	bool mapped;
+	int fd;                  /* the source file, open until the table is built; -1: none */
+	struct stat opened;      /* its identity when opened */
+	struct map_guard guard;  /* of the mapping */
 	enum dim_format format;
 	struct dim_text text;            /* TSV, CSV */
 	struct dim_native_source native; /* Native */
@@ -392,13 +401,39 @@ static int dim_map_file(struct dim_loader *L, char *err, size_t err_len)
 			snprintf(err, err_len, "cannot map %s: %s", path, strerror(-rc));
 			goto out_close;
 		}
+		rc = map_guard_add(&L->guard, m, L->len);
+		if (rc < 0) {
+			snprintf(err, err_len, "cannot guard the mapping of %s: %s", path,
+				 strerror(-rc));
+			munmap(m, L->len);
+			goto out_close;
+		}
 		madvise(m, L->len, MADV_WILLNEED);
 		L->data = m;
 		L->mapped = true;
 	}
+	L->fd = fd;
+	L->opened = st;
+	return 0;
+
 out_close:
 	close(fd);
 	return rc;
+}
+
+/* The source file changed since it was opened: a read of its mapping faulted, or fstat moved. */
+static bool dim_source_changed(const struct dim_loader *L)
+{
+	if (L->fd < 0)
+		return false;
+	struct stat now;
+	if (map_guard_faulted(&L->guard) || fstat(L->fd, &now) != 0)
+		return true;
+	const struct stat *was = &L->opened;
+	return now.st_size != was->st_size || now.st_mtim.tv_sec != was->st_mtim.tv_sec ||
+	       now.st_mtim.tv_nsec != was->st_mtim.tv_nsec ||
+	       now.st_ctim.tv_sec != was->st_ctim.tv_sec ||
+	       now.st_ctim.tv_nsec != was->st_ctim.tv_nsec;
 }
 
 static int dim_open_source(struct dim_loader *L, char *err, size_t err_len)
@@ -421,9 +456,13 @@ static int dim_open_source(struct dim_loader *L, char *err, size_t err_len)
 static void dim_close_source(struct dim_loader *L)
 {
 	dim_native_source_free(&L->native);
+	map_guard_remove(&L->guard);
 	if (L->mapped)
 		munmap((void *)(uintptr_t)L->data, L->len);
 	L->mapped = false;
+	if (L->fd >= 0)
+		close(L->fd);
+	L->fd = -1;
 }
 
 static unsigned dim_thread_count(const struct dim_spec *spec)
@@ -570,6 +609,8 @@ static struct dim_loader *dim_loader_new(const struct dim_spec *spec)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &L->started);
 	L->spec = spec;
+	L->fd = -1;
+	L->guard.slot = -1;
 	L->name = spec->name ? spec->name : "dim";
 	L->path = spec->path ? spec->path : "<memory>";
 	pthread_mutex_init(&L->mu, NULL);
@@ -585,6 +626,17 @@ static void dim_loader_free(struct dim_loader *L)
 	free(L->chunks);
 	free(L->dicts);
 	free(L);
+}
+
+/* The identity of the source file as opened, for the caller to see a later change. */
+static void dim_source_identity(const struct dim_loader *L, struct dim_load_stats *stats)
+{
+	if (L->fd < 0)
+		return;
+	stats->source_dev = (uint64_t)L->opened.st_dev;
+	stats->source_ino = (uint64_t)L->opened.st_ino;
+	stats->source_mtime_ns = (int64_t)L->opened.st_mtim.tv_sec * 1000000000 +
+				 L->opened.st_mtim.tv_nsec;
 }
 
 int dim_load(const struct dim_spec *spec, struct dim **out, struct dim_load_stats *stats)
@@ -604,6 +656,7 @@ int dim_load(const struct dim_spec *spec, struct dim **out, struct dim_load_stat
 			  stats->error);
 		return -ENOMEM;
 	}
+	struct dim *d = NULL;
 	int rc = dim_check_spec(spec, &L->ls, stats->error, sizeof(stats->error));
 	if (!rc)
 		rc = dim_format_of(spec, &L->format, stats->error, sizeof(stats->error));
@@ -611,8 +664,19 @@ int dim_load(const struct dim_spec *spec, struct dim **out, struct dim_load_stat
 		rc = dim_open_source(L, stats->error, sizeof(stats->error));
 	if (!rc) {
 		stats->source_bytes = L->len;
+		dim_source_identity(L, stats);
 		L->progress = L->len >= DIM_PROGRESS_BYTES_MIN;
-		rc = dim_load_source(L, dim_thread_count(spec), out, stats);
+		rc = dim_load_source(L, dim_thread_count(spec), &d, stats);
+	}
+	/* Whatever the parse made of a file that changed under it (a parse error included) is
+	 * not the file: say so instead. */
+	if (dim_source_changed(L)) {
+		dim_free(d);
+		d = NULL;
+		rc = -ESTALE;
+		dim_errf(stats->error, sizeof(stats->error), "%s changed while it was read (it "
+			 "shrank, or its size or times moved): load abandoned; replace a source "
+			 "with rename(2), not in place", L->path);
 	}
 	dim_close_source(L);
 	if (rc) {
@@ -621,6 +685,8 @@ int dim_load(const struct dim_spec *spec, struct dim **out, struct dim_load_stat
 			dim_errf(stats->error, sizeof(stats->error), "%s: %s", L->path,
 				 strerror(-rc));
 		log_error("dim", "%s: load failed: %s", L->name, stats->error);
+	} else {
+		*out = d;
 	}
 	dim_loader_free(L);
 	return rc;

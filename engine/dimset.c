@@ -61,19 +61,15 @@ static int dimset_table_load(const struct config_dim *cd, unsigned threads, int 
 	struct dimset_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	struct stat st;
-	rc = dimset_stat(cd->source, &st);
-	if (rc < 0) {
-		log_error("dimset", "[dimension %s]: %s: %s", cd->name, cd->source, strerror(-rc));
-		goto out_free_table;
-	}
 	rc = dim_load(&spec, &t->dim, &t->stats);
 	if (rc < 0)
 		goto out_free_table; /* dim_load logged file, line and reason */
-	t->dev = st.st_dev;
-	t->ino = st.st_ino;
-	t->size = st.st_size;
-	t->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	/* The identity of the file that was read (not of a stat before it, which a rename in
+	 * between would make another file's): the next reload compares it with the path's. */
+	t->dev = (dev_t)t->stats.source_dev;
+	t->ino = (ino_t)t->stats.source_ino;
+	t->size = (off_t)t->stats.source_bytes;
+	t->mtime_ns = t->stats.source_mtime_ns;
 	t->refs = 1;
 	log_info("dimset", "[dimension %s]: %zu rows (%llu duplicates) from %s in %.2f s "
 		 "(%.2fM rows/s), %.1f B/row, %s pages",

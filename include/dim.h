@@ -130,6 +130,9 @@ struct dim_load_stats {
 	uint64_t rows;          /* distinct keys in the table */
 	uint64_t duplicates;    /* rows whose key appeared earlier in the source (the later wins) */
 	uint64_t source_bytes;  /* size of the source */
+	uint64_t source_dev;    /* the source file's identity when it was opened (0: data in */
+	uint64_t source_ino;    /* memory, or not opened), so a caller can tell a later change */
+	int64_t source_mtime_ns;
 	uint64_t bytes;         /* dim_bytes() of the result */
 	double seconds;         /* wall time of the load */
 	double rows_per_s;      /* source_rows / seconds */
@@ -166,6 +169,10 @@ struct dim_row; /* a row handle from a lookup; opaque, valid for the table's lif
  * columns or a value that does not parse (stats->error and the log name file, line and reason),
  * -ENOENT etc. when the source cannot be opened, -E2BIG when the string arena would exceed
  * DIM_ARENA_BYTES_MAX, -ENOMEM. stats may be NULL.
+ * Source files: only a regular file is read (a FIFO, device or directory is -EINVAL at once,
+ * never a blocked open or read); it is mapped under a guard (map_guard.h), and a file that
+ * shrinks, or whose size, modification or change time moves, while it is loaded fails the load
+ * with -ESTALE, whatever was read of it.
  */
 int dim_load(const struct dim_spec *spec, struct dim **out, struct dim_load_stats *stats);
 
