@@ -59,7 +59,9 @@ struct dim_loader {
 	struct dim_chunk *chunks;  /* DIM_THREADS_MAX */
 	struct dim_part *parts;    /* DIM_THREADS_MAX */
 	struct dim_lc_map *dicts;  /* DIM_ATTR_MAX: the merged dictionaries */
-	_Atomic unsigned first_failed; /* lowest failed chunk, or chunk_count */
+	/* The chunks' dim_parse_ctl: 1 + the lowest failed chunk, or 1 + chunk_count while none
+	 * failed (a chunk's ctl index is 1 + its index); 0 stops every chunk: a cancel. */
+	_Atomic unsigned first_failed;
 	_Atomic uint64_t progress_rows;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -105,7 +107,7 @@ static void dim_chunk_parse(struct dim_chunk *c)
 	struct dim_part *part = &L->parts[c->index];
 	if (c->rows_hint && dim_part_reserve(part, &L->ls, c->rows_hint) != 0)
 		c->rows_hint = 0; /* grow as needed instead */
-	struct dim_parse_ctl ctl = {&L->progress_rows, &L->first_failed, c->index};
+	struct dim_parse_ctl ctl = {&L->progress_rows, &L->first_failed, c->index + 1};
 	if (L->format == DIM_FORMAT_NATIVE)
 		c->rc = dim_native_parse(&L->native, &L->ls, c->begin, c->end, part, &ctl, c->err,
 					 sizeof(c->err), &c->err_block);
@@ -126,20 +128,37 @@ static void *dim_chunk_thread(void *arg)
 	return NULL;
 }
 
-/* Waits for running chunk threads, logging progress each second on large sources. */
+/* Whether the caller cancelled the load (dim_spec.cancel). */
+static bool dim_cancelled(const struct dim_loader *L)
+{
+	return L->spec->cancel && atomic_load_explicit(L->spec->cancel, memory_order_acquire);
+}
+
+/*
+ * Waits for running chunk threads, logging progress each second on large sources; looks at the
+ * cancel flag every DIM_CANCEL_CHECK_MS and, once it is set, stops every chunk at its next row.
+ */
 static void dim_wait_chunks(struct dim_loader *L, unsigned running)
 {
+	double logged_s = 0;
 	pthread_mutex_lock(&L->mu);
 	while (L->done < running) {
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
+		until.tv_nsec += DIM_CANCEL_CHECK_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
 		int rc = pthread_cond_timedwait(&L->cv, &L->mu, &until);
-		if (rc == ETIMEDOUT && L->progress) {
+		if (rc != ETIMEDOUT)
+			continue;
+		if (dim_cancelled(L))
+			atomic_store(&L->first_failed, 0);
+		double secs = dim_elapsed(&L->started);
+		if (L->progress && secs - logged_s >= 1.0) {
 			uint64_t rows = atomic_load_explicit(&L->progress_rows, memory_order_relaxed);
-			double secs = dim_elapsed(&L->started);
 			log_info("dim", "%s: %" PRIu64 " rows parsed (%.2fM rows/s)", L->name,
 				 rows, secs > 0 ? (double)rows / secs / 1e6 : 0.0);
+			logged_s = secs;
 		}
 	}
 	pthread_mutex_unlock(&L->mu);
@@ -151,7 +170,7 @@ static void dim_run_chunks(struct dim_loader *L)
 	bool started[DIM_THREADS_MAX] = {false};
 	L->done = 0;
 	atomic_store(&L->progress_rows, 0);
-	atomic_store(&L->first_failed, L->chunk_count);
+	atomic_store(&L->first_failed, L->chunk_count + 1);
 	unsigned running = 0;
 	for (unsigned i = 0; i < L->chunk_count; i++) {
 		started[i] = pthread_create(&L->chunks[i].thread, NULL, dim_chunk_thread,
@@ -228,7 +247,7 @@ static void dim_plan_chunks(struct dim_loader *L, unsigned n)
 /* True when every text chunk before the first failed one ended where the next one starts. */
 static bool dim_text_chunks_agree(const struct dim_loader *L)
 {
-	unsigned failed = atomic_load(&L->first_failed);
+	unsigned failed = atomic_load(&L->first_failed) - 1; /* a cancel is seen after */
 	for (unsigned i = 0; i + 1 < L->chunk_count && i < failed; i++) {
 		if (L->chunks[i].stop != L->chunks[i + 1].begin)
 			return false;
@@ -262,13 +281,17 @@ static int dim_parse(struct dim_loader *L, unsigned n, char *err, size_t err_len
 		return rc;
 	dim_plan_chunks(L, n);
 	dim_run_chunks(L);
+	if (atomic_load(&L->first_failed) == 0 || dim_cancelled(L)) {
+		snprintf(err, err_len, "%s: load cancelled", L->path);
+		return -ECANCELED;
+	}
 	if (L->format != DIM_FORMAT_NATIVE && !dim_text_chunks_agree(L)) {
 		log_warn("dim", "%s: quotes in %s do not split evenly; parsing in one piece",
 			 L->name, L->path);
 		dim_free_parts(L, n);
 		return dim_parse(L, 1, err, err_len, err_line);
 	}
-	unsigned failed = atomic_load(&L->first_failed);
+	unsigned failed = atomic_load(&L->first_failed) - 1;
 	return failed == n ? 0 : dim_parse_error(L, &L->chunks[failed], err, err_len, err_line);
 }
 
@@ -567,12 +590,23 @@ static int dim_load_build(struct dim_loader *L, unsigned threads, double parsed_
 	return 0;
 }
 
+/* -ECANCELED (the error said) once the caller cancelled the load, else 0: between the steps. */
+static int dim_cancel_check(const struct dim_loader *L, struct dim_load_stats *stats)
+{
+	if (!dim_cancelled(L))
+		return 0;
+	snprintf(stats->error, sizeof(stats->error), "%s: load cancelled", L->path);
+	return -ECANCELED;
+}
+
 /* Parses the open source with up to threads threads and builds the table from it. */
 static int dim_load_source(struct dim_loader *L, unsigned threads, struct dim **out,
 			   struct dim_load_stats *stats)
 {
 	unsigned n;
-	int rc = dim_read_structure(L, threads, &n, stats);
+	int rc = dim_cancel_check(L, stats);
+	if (!rc)
+		rc = dim_read_structure(L, threads, &n, stats);
 	if (rc)
 		return rc;
 	stats->threads = n;
@@ -582,6 +616,8 @@ static int dim_load_source(struct dim_loader *L, unsigned threads, struct dim **
 		goto out_parts;
 	double parsed_s = dim_elapsed(&L->started);
 	rc = dim_merge_dicts(L, stats->error, sizeof(stats->error));
+	if (!rc)
+		rc = dim_cancel_check(L, stats);
 	if (!rc)
 		rc = dim_load_build(L, threads, parsed_s, out, stats);
 	for (unsigned a = 0; a < DIM_ATTR_MAX; a++)
@@ -684,7 +720,10 @@ int dim_load(const struct dim_spec *spec, struct dim **out, struct dim_load_stat
 		if (!stats->error[0])
 			dim_errf(stats->error, sizeof(stats->error), "%s: %s", L->path,
 				 strerror(-rc));
-		log_error("dim", "%s: load failed: %s", L->name, stats->error);
+		if (rc == -ECANCELED)
+			log_info("dim", "%s: %s", L->name, stats->error);
+		else
+			log_error("dim", "%s: load failed: %s", L->name, stats->error);
 	} else {
 		*out = d;
 	}

@@ -32,7 +32,7 @@ static bool dimset_table_same(const struct dimset_table *t, const struct stat *s
 }
 
 static int dimset_table_load(const struct config_dim *cd, unsigned threads, int numa_node,
-			     struct dimset_table **out)
+			     const _Atomic bool *cancel, struct dimset_table **out)
 {
 	struct dim_attr_spec attrs[CONFIG_ATTRS_MAX];
 	for (size_t i = 0; i < cd->attr_count; i++) {
@@ -54,6 +54,7 @@ static int dimset_table_load(const struct config_dim *cd, unsigned threads, int 
 		.key_strip_query = cd->key_normalize == CONFIG_KEY_STRIP_QUERY,
 		.numa_bind = numa_node >= 0,
 		.numa_node = numa_node >= 0 ? (unsigned)numa_node : 0,
+		.cancel = cancel,
 	};
 	int rc = dim_format_parse(cd->format, &spec.format);
 	if (rc < 0)
@@ -103,7 +104,7 @@ void dimset_free(struct dimset *set)
 }
 
 int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned threads,
-		int numa_node, struct dimset **out, unsigned *reloaded)
+		int numa_node, const _Atomic bool *cancel, struct dimset **out, unsigned *reloaded)
 {
 	struct dimset *set = calloc(1, sizeof(*set));
 	if (!set)
@@ -124,7 +125,7 @@ int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned th
 			d->table = prev->dims[i].table;
 			d->table->refs++;
 		} else {
-			rc = dimset_table_load(cd, threads, numa_node, &d->table);
+			rc = dimset_table_load(cd, threads, numa_node, cancel, &d->table);
 			if (rc < 0)
 				goto out_free_set;
 			loaded++;

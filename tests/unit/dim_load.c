@@ -13,6 +13,9 @@
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -632,6 +635,54 @@ Test(dim_load, source_that_is_not_a_regular_file_is_refused, .timeout = 10)
 	alarm(0);
 	unlink(fifo);
 	rmdir(dir);
+}
+
+struct cancel_after {
+	_Atomic bool flag;
+	unsigned ms;
+};
+
+static void *cancel_after_thread(void *arg)
+{
+	struct cancel_after *c = arg;
+	usleep(c->ms * 1000);
+	atomic_store(&c->flag, true);
+	return NULL;
+}
+
+/* A cancelled load gives up with -ECANCELED: before it starts, and during its parse (a stopping
+ * process must not wait for a large source to be read). */
+Test(dim_load, cancel_ends_the_load)
+{
+	static const struct dim_attr_spec attrs[] = {{"n", DIM_TYPE_UINT32, false}};
+	struct cancel_after c = {.flag = true, .ms = 0};
+	struct dim_spec spec = mem_spec("id\tn\n1\t2\n", DIM_FORMAT_TSV, attrs, 1, 2);
+	spec.cancel = &c.flag;
+	struct dim_load_stats st;
+	load_fails(&spec, -ECANCELED, &st);
+	cr_assert(strstr(st.error, "load cancelled"), "%s", st.error);
+
+	size_t rows = 3000000, cap = rows * 24 + 16, len = 0;
+	char *text = malloc(cap);
+	cr_assert_not_null(text);
+	len += (size_t)snprintf(text, cap, "id\tn\n");
+	for (size_t i = 1; i <= rows; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%zu\t%zu\n", i * 7919, i);
+	spec = mem_spec(text, DIM_FORMAT_TSV, attrs, 1, 2);
+	spec.data_len = len;
+	atomic_store(&c.flag, false);
+	c.ms = 20;
+	spec.cancel = &c.flag;
+	pthread_t t;
+	cr_assert_eq(pthread_create(&t, NULL, cancel_after_thread, &c), 0);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	load_fails(&spec, -ECANCELED, &st);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_join(t, NULL);
+	double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	cr_expect_lt(s, 0.5 + DIM_CANCEL_CHECK_MS / 1000.0, "cancelled after %.3f s", s);
+	free(text);
 }
 
 Test(dim_load, header_only_is_an_empty_table)
