@@ -26,17 +26,26 @@ int deadletter_open(struct deadletter *dl, const char *dir, const char *instance
 	dl->buf = malloc(DEADLETTER_BUF_BYTES);
 	if (!dl->buf)
 		return -ENOMEM;
-	dl->fd = open(dl->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	/* O_NONBLOCK: a FIFO in its place fails the open (or the check below) instead of blocking
+	 * the worker, and so the process's stop, until something reads it. */
+	dl->fd = open(dl->path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC, 0644);
 	if (dl->fd < 0) {
 		rc = -errno;
 		log_error("deadletter", "%s: cannot open: %s", dl->path, strerror(-rc));
 		goto out_free_buf;
 	}
 	struct stat st;
-	if (fstat(dl->fd, &st) == 0)
-		dl->bytes = (uint64_t)st.st_size;
+	if (fstat(dl->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		log_error("deadletter", "%s: not a regular file", dl->path);
+		goto out_close;
+	}
+	dl->bytes = (uint64_t)st.st_size;
 	return 0;
 
+out_close:
+	close(dl->fd);
+	dl->fd = -1;
 out_free_buf:
 	free(dl->buf);
 	dl->buf = NULL;

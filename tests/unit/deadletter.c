@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "deadletter.h"
@@ -41,4 +42,21 @@ Test(deadletter, unwritable_directory_is_an_error)
 {
 	struct deadletter dl;
 	cr_expect_lt(deadletter_open(&dl, "/proc/enrichd-no-such-dir", "i", 0), 0);
+}
+
+/* A FIFO where the file should be is refused at once: opening it for writing used to block the
+ * worker (and so the process's stop) until something read it. */
+Test(deadletter, a_fifo_in_its_place_is_refused, .timeout = 10)
+{
+	char dir[] = "/tmp/deadletter-fifo-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char path[512];
+	snprintf(path, sizeof(path), "%s/inst-w0.deadletter.tsv", dir);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	struct deadletter dl;
+	alarm(5);
+	cr_expect_lt(deadletter_open(&dl, dir, "inst", 0), 0);
+	alarm(0);
+	unlink(path);
+	rmdir(dir);
 }
