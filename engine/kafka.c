@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -638,6 +639,52 @@ int kafka_commit(struct kafka_consumer *c, const struct kafka_offset *offsets, s
 	return 0;
 }
 
+static int64_t kafka_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The commit result on q, waiting until deadline_ms (kafka_now_ms). NULL: none came. */
+static rd_kafka_event_t *commit_result_wait(rd_kafka_queue_t *q, int64_t deadline_ms)
+{
+	for (;;) {
+		int64_t left = deadline_ms - kafka_now_ms();
+		if (left <= 0)
+			return NULL;
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, (int)left);
+		if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT)
+			return ev;
+		if (ev)
+			rd_kafka_event_destroy(ev);
+	}
+}
+
+/* Checks a sync commit's answer partition by partition; records what was committed. */
+static int commit_result_check(struct kafka_consumer *c, rd_kafka_event_t *ev, size_t count)
+{
+	rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_warn("kafka", "commit of %zu partition(s): %s", count, rd_kafka_err2str(err));
+		return -EIO;
+	}
+	const rd_kafka_topic_partition_list_t *res = rd_kafka_event_topic_partition_list(ev);
+	int rc = 0;
+	for (int i = 0; res && i < res->cnt; i++) {
+		const rd_kafka_topic_partition_t *tp = &res->elems[i];
+		if (tp->err) {
+			log_warn("kafka", "commit %s [%" PRId32 "] offset %" PRId64 ": %s", c->topic,
+				 tp->partition, tp->offset, rd_kafka_err2str(tp->err));
+			rc = -EIO;
+		} else if (tp->partition >= 0 && tp->partition < KAFKA_PARTITIONS_MAX &&
+			   tp->offset > atomic_load(&c->committed[tp->partition])) {
+			atomic_store(&c->committed[tp->partition], tp->offset);
+		}
+	}
+	return rc;
+}
+
 int kafka_commit_sync(struct kafka_consumer *c, const struct kafka_offset *offsets, size_t count)
 {
 	if (count == 0)
@@ -648,21 +695,30 @@ int kafka_commit_sync(struct kafka_consumer *c, const struct kafka_offset *offse
 	for (size_t i = 0; i < count; i++)
 		rd_kafka_topic_partition_list_add(list, c->topic, offsets[i].partition)->offset =
 			offsets[i].offset;
-	rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, list, 0 /* wait */);
+	/* On a queue of its own rather than rd_kafka_commit(..., 0), which waits as long as the
+	 * coordinator stays away (session.timeout.ms and more during a broker outage), and holds
+	 * the stop that called it that long. */
+	rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
+	int64_t deadline = kafka_now_ms() + KAFKA_COMMIT_SYNC_TIMEOUT_MS;
+	rd_kafka_resp_err_t err = rd_kafka_commit_queue(c->rk, list, q, NULL, NULL);
+	rd_kafka_topic_partition_list_destroy(list);
 	int rc = 0;
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		log_warn("kafka", "commit of %zu partition(s): %s", count, rd_kafka_err2str(err));
 		rc = -EIO;
+		goto out_destroy_queue;
 	}
-	for (int i = 0; rc == 0 && i < list->cnt; i++) {
-		if (list->elems[i].err) {
-			log_warn("kafka", "commit %s [%" PRId32 "] offset %" PRId64 ": %s", c->topic,
-				 list->elems[i].partition, list->elems[i].offset,
-				 rd_kafka_err2str(list->elems[i].err));
-			rc = -EIO;
-		}
+	rd_kafka_event_t *ev = commit_result_wait(q, deadline);
+	if (!ev) {
+		log_warn("kafka", "commit of %zu partition(s): no answer within %d ms; the manifest "
+			 "holds the offsets", count, KAFKA_COMMIT_SYNC_TIMEOUT_MS);
+		rc = -ETIMEDOUT;
+		goto out_destroy_queue;
 	}
-	rd_kafka_topic_partition_list_destroy(list);
+	rc = commit_result_check(c, ev, count);
+	rd_kafka_event_destroy(ev);
+out_destroy_queue:
+	rd_kafka_queue_destroy(q);
 	return rc;
 }
 
@@ -968,17 +1024,55 @@ int kafka_source_new(struct kafka_consumer *c, uint32_t worker, uint32_t batch_m
 	return 0;
 }
 
+/*
+ * Revokes through the rebalance hook, sends pending commits and leaves the group, serving the
+ * close's callbacks on this thread, for at most KAFKA_CLOSE_TIMEOUT_MS: rd_kafka_consumer_close()
+ * waits while commits sent before it are outstanding, for as long as the coordinator stays away
+ * (session.timeout.ms and more in a broker outage). Sets *closed when the close completed.
+ * Returns 0, or -EIO when leaving the group failed (logged); a close that timed out is logged
+ * and returns 0: everything sealed is in the manifest.
+ */
+static int consumer_leave(struct kafka_consumer *c, bool *closed)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
+	rd_kafka_error_t *error = rd_kafka_consumer_close_queue(c->rk, q);
+	int rc = 0;
+	if (error) {
+		log_error("kafka", "leaving group: %s", rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+		rc = -EIO;
+		goto out_destroy_queue;
+	}
+	int64_t deadline = kafka_now_ms() + KAFKA_CLOSE_TIMEOUT_MS;
+	while (!rd_kafka_consumer_closed(c->rk)) {
+		int64_t left = deadline - kafka_now_ms();
+		if (left <= 0)
+			break;
+		rd_kafka_queue_poll_callback(q, left < 100 ? (int)left : 100);
+	}
+	*closed = rd_kafka_consumer_closed(c->rk);
+	if (!*closed)
+		log_warn("kafka", "leaving group: not done within %d ms (is the coordinator "
+			 "reachable?): closing without it; the group gives the partitions away after "
+			 "session.timeout.ms", KAFKA_CLOSE_TIMEOUT_MS);
+out_destroy_queue:
+	rd_kafka_queue_destroy(q);
+	return rc;
+}
+
 int kafka_consumer_close(struct kafka_consumer *c)
 {
 	if (c == NULL)
 		return 0;
-	int rc = 0;
 	c->closing = true;
-	/* Revokes through the rebalance hook, sends pending commits, leaves the group. */
-	rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		log_error("kafka", "leaving group: %s", rd_kafka_err2str(err));
-		rc = -EIO;
+	bool closed = false;
+	int rc = consumer_leave(c, &closed);
+	if (!closed && rc == 0) {
+		/* rd_kafka_destroy() waits for the coordinator as the close did (with or without
+		 * RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE): the handle, its threads and c are left to
+		 * the process's exit, which is what follows a close. */
+		log_warn("kafka", "consumer for %s left to the process's exit", c->topic);
+		return 0;
 	}
 	/* A partition still here was never revoked (e.g. close failed): drop it now. */
 	for (int32_t p = 0; p < KAFKA_PARTITIONS_MAX; p++) {

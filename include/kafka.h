@@ -48,6 +48,11 @@
 #define KAFKA_WORKERS_MAX PLACE_WORKERS_MAX
 #define KAFKA_PROPERTIES_MAX 64
 #define KAFKA_PARTITIONS_MAX 4096
+/* Longest kafka_commit_sync() waits for the group's answer. */
+#define KAFKA_COMMIT_SYNC_TIMEOUT_MS 5000
+/* Longest kafka_consumer_close() waits to leave the group (a callback under way may add one
+ * KAFKA_COMMIT_SYNC_TIMEOUT_MS). */
+#define KAFKA_CLOSE_TIMEOUT_MS 10000
 
 /* Logical offsets (librdkafka's values). */
 #define KAFKA_OFFSET_BEGINNING (-2)  /* the partition's first message */
@@ -166,8 +171,10 @@ int kafka_commit(struct kafka_consumer *c, const struct kafka_offset *offsets, s
 
 /*
  * Any thread: kafka_commit() that waits for the group's answer (and so for every commit sent
- * before it). Used on revocation, before the partitions go to another member. Returns 0, or
- * -EIO (logged) if the commit or any partition of it failed.
+ * before it), at most KAFKA_COMMIT_SYNC_TIMEOUT_MS. Used on revocation, before the partitions go
+ * to another member, and on close. Returns 0, -EIO (logged) if the commit or any partition of it
+ * failed, or -ETIMEDOUT (logged) when no answer came in time (a broker outage): a stop waits no
+ * longer than that for the group.
  */
 int kafka_commit_sync(struct kafka_consumer *c, const struct kafka_offset *offsets, size_t count);
 
@@ -248,10 +255,14 @@ const char *kafka_rebalance_protocol(struct kafka_consumer *c);
 int kafka_property_get(struct kafka_consumer *c, const char *key, char *value, size_t cap);
 
 /*
- * Control thread, after every worker source is destroyed: leaves the group (the revoke hook runs with KAFKA_REVOKE_CLOSE; pending commits
- * are sent and their results delivered), drops the partition and worker queues, then destroys
- * the librdkafka handle and c. Returns 0, or -EIO when leaving the group failed (logged; c is
- * freed anyway). c may be NULL.
+ * Control thread, after every worker source is destroyed: leaves the group (the revoke hook runs
+ * with KAFKA_REVOKE_CLOSE; pending commits are sent and their results delivered), drops the
+ * partition and worker queues, then destroys the librdkafka handle and c. Bounded: a close the
+ * group does not answer within KAFKA_CLOSE_TIMEOUT_MS (a broker outage) is abandoned, logged,
+ * and the handle and c are left to the process's exit, since librdkafka's destroy would wait for
+ * the coordinator too; the group evicts the member after session.timeout.ms. For a process about
+ * to exit. Returns 0, or -EIO when leaving the group failed (logged; c is freed anyway). c may be
+ * NULL.
  */
 int kafka_consumer_close(struct kafka_consumer *c);
 

@@ -7,7 +7,9 @@
 #   2. SIGTERM during the first load of a large source: gone within 2 s, exit 0;
 #   3. a FIFO swapped in, SIGHUP, SIGTERM: the reload is refused at once; exit 0 within 5 s after
 #      revoking the partitions and leaving the group;
-#   4. SIGTERM during the reload of a large source: the same.
+#   4. SIGTERM during the reload of a large source: the same;
+#   5. SIGTERM while the broker is down (session.timeout.ms 45 s, librdkafka's default): gone
+#      within 15 s, where librdkafka's close and destroy wait for the coordinator 45 s and more.
 # (The mock broker's coordinator holds every rebalance for session.timeout.ms, so how soon
 # another member gets the partitions cannot tell a clean leave from an eviction here: the log of
 # the close does.)
@@ -23,6 +25,7 @@ cp "$work/small/devices.tsv" "$work/small/urls.tsv" "$work/big/"
 mkdir -p "$work/one"
 cp "$work/small/"*.tsv "$work/one/"
 lib_broker_start clickstream 6
+broker_pid=${lib_pids[-1]}
 lib_config "$work/one.ini" "$work/one" "$work/out" "$work/dl" "$BROKERS" 0
 lib_config "$work/big.ini" "$work/big" "$work/out" "$work/dl" "$BROKERS" 0
 
@@ -109,6 +112,25 @@ took=$(within "$t0" 3) || check_fail "4: SIGTERM during a reload took ${took}s"
 check "4: exit status" "$st" 0
 left_group "$work/4.log" || check_fail "4: the group was not left cleanly"
 echo "4. SIGTERM during a reload: status $st after ${took}s"
-checks_done tail -n 5 "$work/1.log" "$work/3.log" "$work/4.log"
+# 5. SIGTERM during a broker outage.
+sed "/^property.session.timeout.ms/d; /^property.heartbeat.interval.ms/d" "$work/one.ini" \
+	>"$work/outage.ini"
+lib_spawn "$bin/enrichd" --config "$work/outage.ini" 2>"$work/5.log"
+pid=${lib_pids[-1]}
+lib_wait_log "$work/5.log" "partitions assigned" 90
+"$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --partitions 6 --count 600 \
+	--seed 7 --users 20000 --devices 20000 --urls 5000 2>/dev/null
+lib_wait_log "$work/5.log" "rows_sealed=600 \|w0: sealed" 30 || true
+sleep 1
+kill -USR1 "$broker_pid"
+sleep 2
+t0=$(now)
+kill -TERM "$pid"
+wait_exit "$pid" 60
+took=$(within "$t0" 15) || check_fail "5: SIGTERM during a broker outage took ${took}s"
+check "5: exit status" "$st" 0
+echo "5. SIGTERM during a broker outage: status $st after ${took}s"
+kill -USR2 "$broker_pid"
+checks_done tail -n 5 "$work/1.log" "$work/3.log" "$work/4.log" "$work/5.log"
 echo "engine_stop_bounded: SIGTERM ends enrichd within its bound at start, during a load and" \
-	"during a reload, and leaves the group cleanly"
+	"during a reload and during a broker outage, and leaves the group cleanly when it can"
