@@ -75,16 +75,18 @@ void epoch_dead_letter(struct epoch *ep, const struct source_msg *m, const char 
 	ep->appending.error = error;
 	ep->appending.reason = reason;
 	int rc = epoch_disk_retry(ep, epoch_dl_append_op);
-	if (rc == -ECANCELED) {
-		/* Stopping on a full disk: the message is neither a row nor a dead letter, so this
-		 * epoch must never be sealed (a later sync could otherwise succeed without it). */
+	if (rc < 0) {
+		/* The message is neither a row nor a dead letter: this epoch must never be sealed
+		 * (a later sync could otherwise succeed without it), and the worker stops, as on a
+		 * discarded segment; a restart consumes the message again. A stop on a full disk
+		 * (-ECANCELED) is said by the worker. */
+		if (rc != -ECANCELED)
+			log_error("worker", "w%u: partition %" PRId32 " offset %" PRId64
+				  ": dead letter not written: %s: stopping without sealing",
+				  ep->cfg.worker, m->partition, m->offset, strerror(-rc));
 		ep->err = rc;
 		return;
 	}
-	if (rc < 0)
-		log_error("worker", "w%u: partition %" PRId32 " offset %" PRId64
-			  ": dead letter not written: %s", ep->cfg.worker, m->partition, m->offset,
-			  strerror(-rc));
 	worker_stats_add(&ep->cfg.stats->dead_letters, 1);
 	ep->dead++;
 }

@@ -173,7 +173,8 @@ static inline void epoch_row(struct epoch *ep, int64_t kafka_ms, int64_t ingest_
 /*
  * Appends m to the dead-letter file with error (a short code) and reason, and counts it. A full
  * buffer that cannot be written (disk full) is retried, never dropped; when a stop ends the
- * retry, the epoch fails (epoch_failed).
+ * retry, or the write fails with an error retrying cannot fix (logged), the epoch fails
+ * (epoch_failed): the message is in neither a segment nor the file, so nothing is sealed again.
  */
 void epoch_dead_letter(struct epoch *ep, const struct source_msg *m, const char *error,
 		       const char *reason);
