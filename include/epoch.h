@@ -24,7 +24,7 @@
  *
  * Disk errors (ENOSPC, EDQUOT, EIO) of the dead-letter file and the manifest are retried with a
  * backoff doubling up to 1 s, as the segment writer does, until they succeed or cfg.stop is set
- * (-ECANCELED).
+ * (-ECANCELED); each failure is told to cfg.on_disk_error as it happens.
  *
  * Threading: an epoch belongs to its worker's thread. epoch_init allocates everything (on that
  * thread, so on its NUMA node); the other calls allocate nothing. epoch_consumed and epoch_row
@@ -77,6 +77,10 @@ struct epoch_cfg {
 	int (*flush)(void *arg);
 	void *flush_arg;
 	struct epoch_sink sink;
+	/* May be NULL: a dead-letter or manifest write failed and is retried (errors of them), from
+	 * inside the retry that holds the worker; NULL counts them in stats->write_errors. */
+	void (*on_disk_error)(void *arg, uint64_t errors);
+	void *on_disk_error_arg;
 };
 
 /* What epoch_next() says the open epoch needs. */
