@@ -52,6 +52,8 @@ struct kafka_consumer {
 	int32_t pause_scratch[KAFKA_PARTITIONS_MAX]; /* partitions to pause/resume, under lock */
 	/* The highest offset committed per partition (-1: none yet), for lag. */
 	_Atomic int64_t committed[KAFKA_PARTITIONS_MAX];
+	/* Errors of the consumer itself (brokers, coordinator), not of a worker's queue. */
+	_Atomic uint64_t client_errors;
 };
 
 /* A worker's queue as its message source; msgs holds the batch handed out last. */
@@ -318,6 +320,9 @@ static void kafka_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
+	struct kafka_consumer *c = opaque;
+	if (c)
+		atomic_fetch_add_explicit(&c->client_errors, 1, memory_order_relaxed);
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
 		char errstr[KAFKA_ERRSTR_MAX];
 		rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, errstr, sizeof(errstr));
@@ -596,6 +601,8 @@ int kafka_consumer_poll(struct kafka_consumer *c, int timeout_ms)
 	rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout_ms);
 	if (m != NULL) {
 		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+			atomic_fetch_add_explicit(&c->client_errors, 1, memory_order_relaxed);
+		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
 			log_warn("kafka", "consumer: %s%s%s [%" PRId32 "]: %s",
 				 rd_kafka_err2name(m->err), m->rkt != NULL ? " " : "",
 				 m->rkt != NULL ? rd_kafka_topic_name(m->rkt) : "", m->partition,
@@ -848,6 +855,11 @@ void kafka_worker_stats(const struct kafka_consumer *c, uint32_t worker,
 	out->messages_total = atomic_load_explicit(&w->messages_total, memory_order_relaxed);
 	out->eof_total = atomic_load_explicit(&w->eof_total, memory_order_relaxed);
 	out->errors_total = atomic_load_explicit(&w->errors_total, memory_order_relaxed);
+}
+
+uint64_t kafka_client_errors(const struct kafka_consumer *c)
+{
+	return atomic_load_explicit(&c->client_errors, memory_order_relaxed);
 }
 
 int kafka_partition_worker(struct kafka_consumer *c, int32_t partition)

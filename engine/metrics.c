@@ -140,9 +140,11 @@ static const struct metrics_worker_family metrics_worker_families[] = {
 	WF("enrichd_worker_inflight_bytes", "gauge", inflight_bytes,
 	   "Bytes handed to the disk and not yet written."),
 	WF("enrichd_worker_write_errors_total", "counter", write_errors,
-	   "Failed segment writes (ENOSPC, EIO, ...); each is retried."),
+	   "Failed writes of segments, dead letters and the manifest (ENOSPC, EIO, ...); each is "
+	   "retried."),
 	WF("enrichd_worker_paused", "gauge", paused,
-	   "1 while the worker's partitions are paused for backpressure."),
+	   "1 while the worker takes no message: its partitions paused for backpressure, or its "
+	   "writes failing."),
 	WF("enrichd_worker_pauses_total", "counter", pauses,
 	   "Times the worker paused its partitions for backpressure."),
 };
@@ -234,13 +236,15 @@ static void render_workers(struct metrics_out *o, const struct metrics_view *v)
 	if (!v->consumer)
 		return;
 	out_family(o, "enrichd_kafka_errors_total", "counter",
-		   "Error events librdkafka delivered on the worker's queue (each logged).");
+		   "Errors librdkafka reported (each logged): on the worker's queue, or, without a "
+		   "worker label, of the consumer itself (brokers or coordinator unreachable, ...).");
 	for (uint32_t k = 0; k < v->worker_count; k++) {
 		struct kafka_worker_stats ks;
 		kafka_worker_stats(v->consumer, k, &ks);
 		out_printf(o, "enrichd_kafka_errors_total{worker=\"%" PRIu32 "\"} %" PRIu64 "\n", k,
 			   ks.errors_total);
 	}
+	out_printf(o, "enrichd_kafka_errors_total %" PRIu64 "\n", kafka_client_errors(v->consumer));
 }
 
 /*

@@ -216,6 +216,13 @@ int kafka_worker_resume(struct kafka_consumer *c, uint32_t worker);
 void kafka_worker_stats(const struct kafka_consumer *c, uint32_t worker,
 			struct kafka_worker_stats *out);
 
+/*
+ * Any thread: errors of the consumer itself since it was made, each logged: librdkafka's error
+ * events (a broker or the coordinator unreachable, a failed receive, ...) and error events on the
+ * consumer's own queue; errors on a worker's queue are in kafka_worker_stats instead.
+ */
+uint64_t kafka_client_errors(const struct kafka_consumer *c);
+
 /* Any thread: the worker partition is forwarded to, or -ENOENT when it is not assigned here. */
 int kafka_partition_worker(struct kafka_consumer *c, int32_t partition);
 
