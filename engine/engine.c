@@ -222,6 +222,42 @@ static void engine_on_revoke(void *ctx, const int32_t *partitions, size_t count,
 		engine_commit_sync(e, partitions, count);
 }
 
+/* The next offset this instance has sealed for partition: its manifest's or its workers'. */
+static int64_t engine_mine_next(struct engine *e, int32_t partition)
+{
+	int64_t mine = e->manifest_next[partition];
+	int64_t sealed = engine_sealed_next(e, partition);
+	return sealed > mine ? sealed : mine;
+}
+
+/*
+ * The group's committed offsets brought up to what this instance has sealed (the manifest may be
+ * ahead: a crash after a seal and before its commit, or a new group): so lag is right from the
+ * start, and a partition that moves to another instance starts after what was sealed here, not
+ * from a stale commit. Asynchronous, like every commit after a seal.
+ */
+static void engine_commit_recovered(struct engine *e, const int32_t *partitions, size_t count)
+{
+	struct kafka_offset ahead[256];
+	size_t n = 0;
+	for (size_t i = 0; i < count; i++) {
+		int32_t p = partitions[i];
+		struct kafka_partition_state ps;
+		if (p < 0 || p >= EPOCH_PARTITIONS_MAX || kafka_partition_state(e->consumer, p, &ps))
+			continue;
+		int64_t mine = engine_mine_next(e, p);
+		if (mine <= ps.committed)
+			continue;
+		ahead[n++] = (struct kafka_offset){p, mine};
+		if (n == sizeof(ahead) / sizeof(ahead[0])) {
+			kafka_commit(e->consumer, ahead, n);
+			n = 0;
+		}
+	}
+	if (n)
+		kafka_commit(e->consumer, ahead, n);
+}
+
 static void engine_on_assigned(void *ctx, const int32_t *partitions, size_t count)
 {
 	struct engine *e = ctx;
@@ -232,6 +268,7 @@ static void engine_on_assigned(void *ctx, const int32_t *partitions, size_t coun
 					i ? " " : "", partitions[i],
 					kafka_partition_worker(e->consumer, partitions[i]));
 	log_info("engine", "%zu partitions assigned: %s", count, list);
+	engine_commit_recovered(e, partitions, count);
 }
 
 static void engine_on_commit(void *ctx, int32_t partition, int64_t offset, int err)
@@ -248,18 +285,14 @@ static void engine_on_commit(void *ctx, int32_t partition, int64_t offset, int e
  * or its workers since start), unless the group committed further (another member sealed more
  * since); with neither, the committed offset, then auto.offset.reset.
  */
-static int64_t engine_start_offset(void *ctx, int32_t partition)
+static int64_t engine_start_offset(void *ctx, int32_t partition, int64_t committed)
 {
 	struct engine *e = ctx;
 	if (partition < 0 || partition >= EPOCH_PARTITIONS_MAX)
 		return KAFKA_OFFSET_INVALID;
-	int64_t mine = e->manifest_next[partition];
-	int64_t sealed = engine_sealed_next(e, partition);
-	if (sealed > mine)
-		mine = sealed;
+	int64_t mine = engine_mine_next(e, partition);
 	if (mine < 0)
 		return KAFKA_OFFSET_INVALID;
-	int64_t committed = kafka_committed(e->consumer, partition, 10000);
 	int64_t start = committed > mine ? committed : mine;
 	log_info("engine", "partition %" PRId32 ": starting at offset %" PRId64 " (sealed here: %"
 		 PRId64 ", committed: %" PRId64 ")", partition, start, mine, committed);

@@ -50,7 +50,9 @@ struct kafka_consumer {
 	struct kafka_slot slots[KAFKA_PARTITIONS_MAX];
 	int32_t scratch[KAFKA_PARTITIONS_MAX]; /* partition ids handed to hooks (control thread) */
 	int32_t pause_scratch[KAFKA_PARTITIONS_MAX]; /* partitions to pause/resume, under lock */
-	/* The highest offset committed per partition (-1: none yet), for lag. */
+	int64_t assign_committed[KAFKA_PARTITIONS_MAX]; /* the group's, during an assignment */
+	/* The group's committed offset per partition as last known (-1: none): read at assignment,
+	 * then this consumer's commits. For lag. */
 	_Atomic int64_t committed[KAFKA_PARTITIONS_MAX];
 	/* Errors of the consumer itself (brokers, coordinator), not of a worker's queue. */
 	_Atomic uint64_t client_errors;
@@ -145,15 +147,60 @@ static int slot_attach(struct kafka_consumer *c, int32_t p)
 	return 0;
 }
 
+/* Raises the committed offset known for partition p to offset (a successful commit). */
+static void committed_raise(struct kafka_consumer *c, int32_t p, int64_t offset)
+{
+	if (p < 0 || p >= KAFKA_PARTITIONS_MAX)
+		return;
+	int64_t cur = atomic_load(&c->committed[p]);
+	while (offset > cur && !atomic_compare_exchange_weak(&c->committed[p], &cur, offset))
+		;
+}
+
 /*
- * Assignment: pick start offsets, forward each partition's queue to its worker, pause the
- * partitions of paused workers, assign.
+ * The group's committed offsets of the partitions of parts, in one query (at most
+ * KAFKA_COMMITTED_TIMEOUT_MS, on the control thread, which reads no signal meanwhile), into
+ * assign_committed (KAFKA_OFFSET_INVALID: none, or the query failed, logged) and what is known
+ * for lag.
+ */
+static void assign_committed_read(struct kafka_consumer *c,
+				   const rd_kafka_topic_partition_list_t *parts)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(parts->cnt);
+	for (int i = 0; i < parts->cnt; i++) {
+		int32_t p = parts->elems[i].partition;
+		if (p >= 0 && p < KAFKA_PARTITIONS_MAX) {
+			c->assign_committed[p] = RD_KAFKA_OFFSET_INVALID;
+			rd_kafka_topic_partition_list_add(list, c->topic, p);
+		}
+	}
+	rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, list, KAFKA_COMMITTED_TIMEOUT_MS);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		log_warn("kafka", "committed offsets of %d partition(s) of %s: %s", list->cnt,
+			 c->topic, rd_kafka_err2str(err));
+	for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < list->cnt; i++) {
+		const rd_kafka_topic_partition_t *tp = &list->elems[i];
+		if (tp->err) {
+			log_warn("kafka", "committed offset of %s [%" PRId32 "]: %s", c->topic,
+				 tp->partition, rd_kafka_err2str(tp->err));
+		} else if (tp->offset >= 0) {
+			c->assign_committed[tp->partition] = tp->offset;
+			committed_raise(c, tp->partition, tp->offset);
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+}
+
+/*
+ * Assignment: read the group's committed offsets, pick start offsets, forward each partition's
+ * queue to its worker, pause the partitions of paused workers, assign.
  */
 static void rebalance_assign(struct kafka_consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
 	bool cooperative = is_cooperative(c->rk);
 	rd_kafka_topic_partition_list_t *accepted = rd_kafka_topic_partition_list_new(parts->cnt);
 	size_t count = 0;
+	assign_committed_read(c, parts);
 
 	for (int i = 0; i < parts->cnt; i++) {
 		const rd_kafka_topic_partition_t *tp = &parts->elems[i];
@@ -166,7 +213,7 @@ static void rebalance_assign(struct kafka_consumer *c, rd_kafka_topic_partition_
 		}
 		int64_t offset = RD_KAFKA_OFFSET_INVALID;
 		if (c->hooks.start_offset != NULL)
-			offset = c->hooks.start_offset(c->hooks.ctx, p);
+			offset = c->hooks.start_offset(c->hooks.ctx, p, c->assign_committed[p]);
 		if (!offset_is_valid_start(offset)) {
 			log_error("kafka", "%s [%" PRId32 "]: start offset %" PRId64 " is invalid; "
 				  "using the committed offset", c->topic, p, offset);
@@ -310,9 +357,8 @@ static void kafka_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR && err == RD_KAFKA_RESP_ERR_NO_ERROR)
 			log_warn("kafka", "commit %s [%" PRId32 "] offset %" PRId64 ": %s",
 				 tp->topic, tp->partition, tp->offset, rd_kafka_err2str(tp->err));
-		if (perr == 0 && tp->partition >= 0 && tp->partition < KAFKA_PARTITIONS_MAX &&
-		    tp->offset > atomic_load(&c->committed[tp->partition]))
-			atomic_store(&c->committed[tp->partition], tp->offset);
+		if (perr == 0)
+			committed_raise(c, tp->partition, tp->offset);
 		if (c->hooks.commit_done != NULL)
 			c->hooks.commit_done(c->hooks.ctx, tp->partition, tp->offset, perr);
 	}
@@ -684,9 +730,8 @@ static int commit_result_check(struct kafka_consumer *c, rd_kafka_event_t *ev, s
 			log_warn("kafka", "commit %s [%" PRId32 "] offset %" PRId64 ": %s", c->topic,
 				 tp->partition, tp->offset, rd_kafka_err2str(tp->err));
 			rc = -EIO;
-		} else if (tp->partition >= 0 && tp->partition < KAFKA_PARTITIONS_MAX &&
-			   tp->offset > atomic_load(&c->committed[tp->partition])) {
-			atomic_store(&c->committed[tp->partition], tp->offset);
+		} else {
+			committed_raise(c, tp->partition, tp->offset);
 		}
 	}
 	return rc;

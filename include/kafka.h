@@ -48,6 +48,8 @@
 #define KAFKA_WORKERS_MAX PLACE_WORKERS_MAX
 #define KAFKA_PROPERTIES_MAX 64
 #define KAFKA_PARTITIONS_MAX 4096
+/* Longest an assignment waits for the group's committed offsets of its partitions. */
+#define KAFKA_COMMITTED_TIMEOUT_MS 10000
 /* Longest kafka_commit_sync() waits for the group's answer. */
 #define KAFKA_COMMIT_SYNC_TIMEOUT_MS 5000
 /* Longest kafka_consumer_close() waits to leave the group (a callback under way may add one
@@ -91,12 +93,14 @@ struct kafka_offset {
 struct kafka_hooks {
 	void *ctx;
 	/*
-	 * Before a newly assigned partition starts: the offset to start at (>= 0), a logical
-	 * offset (KAFKA_OFFSET_BEGINNING / _END), or KAFKA_OFFSET_INVALID to use the group's
-	 * committed offset, else auto.offset.reset. Other values are logged and treated as
+	 * Before a newly assigned partition starts, with the group's committed offset of it
+	 * (KAFKA_OFFSET_INVALID: none; read once for the whole assignment, waiting at most
+	 * KAFKA_COMMITTED_TIMEOUT_MS): the offset to start at (>= 0), a logical offset
+	 * (KAFKA_OFFSET_BEGINNING / _END), or KAFKA_OFFSET_INVALID to use the group's committed
+	 * offset, else auto.offset.reset. Other values are logged and treated as
 	 * KAFKA_OFFSET_INVALID.
 	 */
-	int64_t (*start_offset)(void *ctx, int32_t partition);
+	int64_t (*start_offset)(void *ctx, int32_t partition, int64_t committed);
 	/* After partitions were assigned and forwarded (each to place_partition_worker()). */
 	void (*assigned)(void *ctx, const int32_t *partitions, size_t count);
 	/*
@@ -233,7 +237,8 @@ uint32_t kafka_assigned_count(struct kafka_consumer *c);
 struct kafka_partition_state {
 	int32_t partition;
 	uint32_t worker;    /* the worker its queue is forwarded to */
-	int64_t committed;  /* the last offset this consumer committed for it; -1: none yet */
+	int64_t committed;  /* the group's committed offset as last known (read at assignment, then
+			       this consumer's commits); -1: none */
 	int64_t low, high;  /* librdkafka's cached watermarks (no broker round trip); -1: none */
 };
 
