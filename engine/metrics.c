@@ -323,9 +323,9 @@ static void render_dimensions(struct metrics_out *o, const struct metrics_view *
 }
 
 /*
- * Lag of one partition: its high watermark minus the offset committed (what is sealed). Before
- * this process has committed the partition, the lag is known only when the partition holds no
- * message (low == high); otherwise there is no sample.
+ * Lag of one partition: its high watermark minus the offset committed (what is sealed). With no
+ * committed offset (a group that never committed the partition), the lag is known only when the
+ * partition holds no message (low == high); otherwise there is no sample.
  */
 static bool metrics_lag(int64_t low, int64_t high, int64_t committed, int64_t *lag)
 {
@@ -365,7 +365,8 @@ static void render_kafka(struct metrics_out *o, const struct metrics_view *v)
 	};
 	static const char *const help[3] = {
 		"Offset after the last message of the partition (librdkafka's cached value).",
-		"Next offset to read, committed to the group by this process after sealing.",
+		"The group's committed offset, the next to read: read at assignment (brought up to "
+		"what this instance sealed), then this process's commits after sealing.",
 		"Messages of the partition not yet sealed: high watermark minus committed offset.",
 	};
 	for (int f = 0; f < 3; f++) {
