@@ -578,6 +578,9 @@ static int dim_load_build(struct dim_loader *L, unsigned threads, double parsed_
 {
 	for (unsigned i = 0; i < L->chunk_count; i++)
 		stats->source_rows += L->parts[i].rows;
+	if (stats->source_rows == 0)
+		log_warn("dim", "%s: %s has no row (a header only): the table is empty, every lookup "
+			 "misses", L->name, L->path);
 	struct dim_build_input in = {.spec = L->spec, .ls = &L->ls, .parts = L->parts,
 		.part_count = L->chunk_count, .dicts = L->dicts, .threads = threads};
 	struct dim_build_stats bs;

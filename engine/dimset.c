@@ -65,6 +65,13 @@ static int dimset_table_load(const struct config_dim *cd, unsigned threads, int 
 	rc = dim_load(&spec, &t->dim, &t->stats);
 	if (rc < 0)
 		goto out_free_table; /* dim_load logged file, line and reason */
+	if (t->stats.source_rows == 0 && cd->allow_empty == CONFIG_EMPTY_REFUSED) {
+		log_error("dimset", "[dimension %s]: %s holds no row, and allow_empty = false: "
+			  "refused", cd->name, cd->source);
+		dim_free(t->dim);
+		rc = -ENODATA;
+		goto out_free_table;
+	}
 	/* The identity of the file that was read (not of a stat before it, which a rename in
 	 * between would make another file's): the next reload compares it with the path's. */
 	t->dev = (dev_t)t->stats.source_dev;
