@@ -633,7 +633,8 @@ int metrics_start(struct metrics **out, const char *listen, const struct metrics
 		rc = -ENOMEM;
 		goto out_free;
 	}
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	/* epoll: select() would cap the descriptors (FD_SETSIZE), so the connection limit. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	uint16_t port = ntohs(ss.ss_family == AF_INET6
@@ -645,6 +646,7 @@ int metrics_start(struct metrics **out, const char *listen, const struct metrics
 		MHD_OPTION_EXTERNAL_LOGGER, metrics_mhd_log, NULL, /* first, to see every message */
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)(void *)&ss,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_CONNECTIONS_MAX,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)METRICS_CONNECTIONS_PER_IP_MAX,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_END);
 	if (!m->daemon) {
