@@ -70,6 +70,13 @@ struct kafka_source {
 
 static void kafka_messages_destroy(rd_kafka_message_t **msgs, size_t count);
 
+/* Counts an error of the consumer itself (kafka_client_errors); the caller logs it. */
+static void client_error(struct kafka_consumer *c)
+{
+	if (c)
+		atomic_fetch_add_explicit(&c->client_errors, 1, memory_order_relaxed);
+}
+
 /* Properties enrichd sets itself: a caller value would break the offset contract. */
 static const char *const kafka_managed_keys[] = {
 	"bootstrap.servers", "metadata.broker.list", "group.id", "enable.auto.commit",
@@ -107,12 +114,14 @@ static int pause_partitions_locked(struct kafka_consumer *c, const int32_t *part
 					: rd_kafka_resume_partitions(c->rk, list);
 	int rc = 0;
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		client_error(c);
 		log_error("kafka", "%s: %s %d partition(s): %s", who, pause ? "pause" : "resume",
 			  list->cnt, rd_kafka_err2str(err));
 		rc = -EIO;
 	}
 	for (int i = 0; i < list->cnt; i++) {
 		if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			client_error(c);
 			log_error("kafka", "%s: %s %s [%" PRId32 "]: %s", who,
 				  pause ? "pause" : "resume", c->topic, list->elems[i].partition,
 				  rd_kafka_err2str(list->elems[i].err));
@@ -175,12 +184,15 @@ static void assign_committed_read(struct kafka_consumer *c,
 		}
 	}
 	rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, list, KAFKA_COMMITTED_TIMEOUT_MS);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		client_error(c);
 		log_warn("kafka", "committed offsets of %d partition(s) of %s: %s", list->cnt,
 			 c->topic, rd_kafka_err2str(err));
+	}
 	for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < list->cnt; i++) {
 		const rd_kafka_topic_partition_t *tp = &list->elems[i];
 		if (tp->err) {
+			client_error(c);
 			log_warn("kafka", "committed offset of %s [%" PRId32 "]: %s", c->topic,
 				 tp->partition, rd_kafka_err2str(tp->err));
 		} else if (tp->offset >= 0) {
@@ -242,15 +254,18 @@ static void rebalance_assign(struct kafka_consumer *c, rd_kafka_topic_partition_
 	if (cooperative) {
 		rd_kafka_error_t *error = rd_kafka_incremental_assign(c->rk, accepted);
 		if (error != NULL) {
+			client_error(c);
 			log_error("kafka", "incremental assign of %d partition(s): %s", accepted->cnt,
 				  rd_kafka_error_string(error));
 			rd_kafka_error_destroy(error);
 		}
 	} else {
 		rd_kafka_resp_err_t err = rd_kafka_assign(c->rk, accepted);
-		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			client_error(c);
 			log_error("kafka", "assign of %d partition(s): %s", accepted->cnt,
 				  rd_kafka_err2str(err));
+		}
 	}
 	rd_kafka_topic_partition_list_destroy(accepted);
 
@@ -307,14 +322,17 @@ static void rebalance_revoke(struct kafka_consumer *c, rd_kafka_topic_partition_
 	if (!all) {
 		rd_kafka_error_t *error = rd_kafka_incremental_unassign(c->rk, parts);
 		if (error != NULL) {
+			client_error(c);
 			log_error("kafka", "incremental unassign of %d partition(s): %s", parts->cnt,
 				  rd_kafka_error_string(error));
 			rd_kafka_error_destroy(error);
 		}
 	} else {
 		rd_kafka_resp_err_t err = rd_kafka_assign(c->rk, NULL);
-		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			client_error(c);
 			log_error("kafka", "unassign: %s", rd_kafka_err2str(err));
+		}
 	}
 	log_info("kafka", "%s: %zu partition(s) revoked (%s), %u left", c->topic, count,
 		 reason == KAFKA_REVOKE_CLOSE ? "close"
@@ -335,6 +353,7 @@ static void kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		rebalance_revoke(c, parts, false);
 		break;
 	default:
+		client_error(c);
 		log_error("kafka", "rebalance failed: %s; dropping the whole assignment",
 			  rd_kafka_err2str(err));
 		rebalance_revoke(c, parts, true);
@@ -346,17 +365,21 @@ static void kafka_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			    rd_kafka_topic_partition_list_t *offsets, void *opaque)
 {
 	struct kafka_consumer *c = opaque;
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+		client_error(c);
 		log_warn("kafka", "commit of %d partition(s): %s", offsets != NULL ? offsets->cnt : 0,
 			 rd_kafka_err2str(err));
+	}
 	if (offsets == NULL)
 		return;
 	for (int i = 0; i < offsets->cnt; i++) {
 		const rd_kafka_topic_partition_t *tp = &offsets->elems[i];
 		int perr = tp->err != RD_KAFKA_RESP_ERR_NO_ERROR ? tp->err : err;
-		if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR && err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR && err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			client_error(c);
 			log_warn("kafka", "commit %s [%" PRId32 "] offset %" PRId64 ": %s",
 				 tp->topic, tp->partition, tp->offset, rd_kafka_err2str(tp->err));
+		}
 		if (perr == 0)
 			committed_raise(c, tp->partition, tp->offset);
 		if (c->hooks.commit_done != NULL)
@@ -366,9 +389,7 @@ static void kafka_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-	struct kafka_consumer *c = opaque;
-	if (c)
-		atomic_fetch_add_explicit(&c->client_errors, 1, memory_order_relaxed);
+	client_error(opaque);
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
 		char errstr[KAFKA_ERRSTR_MAX];
 		rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, errstr, sizeof(errstr));
@@ -646,8 +667,7 @@ int kafka_consumer_poll(struct kafka_consumer *c, int timeout_ms)
 {
 	rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout_ms);
 	if (m != NULL) {
-		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-			atomic_fetch_add_explicit(&c->client_errors, 1, memory_order_relaxed);
+		client_error(c); /* an error event, or a message no worker could take */
 		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
 			log_warn("kafka", "consumer: %s%s%s [%" PRId32 "]: %s",
 				 rd_kafka_err2name(m->err), m->rkt != NULL ? " " : "",
@@ -686,6 +706,7 @@ int kafka_commit(struct kafka_consumer *c, const struct kafka_offset *offsets, s
 	rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, list, 1 /* async */);
 	rd_kafka_topic_partition_list_destroy(list);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		client_error(c);
 		log_error("kafka", "commit of %zu partition(s): %s", count, rd_kafka_err2str(err));
 		return -EIO;
 	}
@@ -719,6 +740,7 @@ static int commit_result_check(struct kafka_consumer *c, rd_kafka_event_t *ev, s
 {
 	rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		client_error(c);
 		log_warn("kafka", "commit of %zu partition(s): %s", count, rd_kafka_err2str(err));
 		return -EIO;
 	}
@@ -727,6 +749,7 @@ static int commit_result_check(struct kafka_consumer *c, rd_kafka_event_t *ev, s
 	for (int i = 0; res && i < res->cnt; i++) {
 		const rd_kafka_topic_partition_t *tp = &res->elems[i];
 		if (tp->err) {
+			client_error(c);
 			log_warn("kafka", "commit %s [%" PRId32 "] offset %" PRId64 ": %s", c->topic,
 				 tp->partition, tp->offset, rd_kafka_err2str(tp->err));
 			rc = -EIO;
@@ -756,12 +779,14 @@ int kafka_commit_sync(struct kafka_consumer *c, const struct kafka_offset *offse
 	rd_kafka_topic_partition_list_destroy(list);
 	int rc = 0;
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		client_error(c);
 		log_warn("kafka", "commit of %zu partition(s): %s", count, rd_kafka_err2str(err));
 		rc = -EIO;
 		goto out_destroy_queue;
 	}
 	rd_kafka_event_t *ev = commit_result_wait(q, deadline);
 	if (!ev) {
+		client_error(c);
 		log_warn("kafka", "commit of %zu partition(s): no answer within %d ms; the manifest "
 			 "holds the offsets", count, KAFKA_COMMIT_SYNC_TIMEOUT_MS);
 		rc = -ETIMEDOUT;
@@ -1095,6 +1120,7 @@ static int consumer_leave(struct kafka_consumer *c, bool *closed)
 	rd_kafka_error_t *error = rd_kafka_consumer_close_queue(c->rk, q);
 	int rc = 0;
 	if (error) {
+		client_error(c);
 		log_error("kafka", "leaving group: %s", rd_kafka_error_string(error));
 		rd_kafka_error_destroy(error);
 		rc = -EIO;
@@ -1108,10 +1134,12 @@ static int consumer_leave(struct kafka_consumer *c, bool *closed)
 		rd_kafka_queue_poll_callback(q, left < 100 ? (int)left : 100);
 	}
 	*closed = rd_kafka_consumer_closed(c->rk);
-	if (!*closed)
+	if (!*closed) {
+		client_error(c);
 		log_warn("kafka", "leaving group: not done within %d ms (is the coordinator "
 			 "reachable?): closing without it; the group gives the partitions away after "
 			 "session.timeout.ms", KAFKA_CLOSE_TIMEOUT_MS);
+	}
 out_destroy_queue:
 	rd_kafka_queue_destroy(q);
 	return rc;

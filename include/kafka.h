@@ -222,8 +222,9 @@ void kafka_worker_stats(const struct kafka_consumer *c, uint32_t worker,
 
 /*
  * Any thread: errors of the consumer itself since it was made, each logged: librdkafka's error
- * events (a broker or the coordinator unreachable, a failed receive, ...) and error events on the
- * consumer's own queue; errors on a worker's queue are in kafka_worker_stats instead.
+ * events (a broker or the coordinator unreachable, a failed receive, ...), what arrives on the
+ * consumer's own queue, and failed commits, committed-offset queries, assignments, pauses and
+ * closes; errors on a worker's queue are in kafka_worker_stats instead.
  */
 uint64_t kafka_client_errors(const struct kafka_consumer *c);
 
