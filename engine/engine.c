@@ -57,6 +57,8 @@
 #define ENGINE_FLUSH_WAIT_MS 60000
 /* Longest the control thread waits, once stopping, for a dimension load to give up. */
 #define ENGINE_LOADER_STOP_MS 2000
+/* How often the control thread looks at the first load (and the signals) while it runs. */
+#define ENGINE_LOAD_TICK_MS 10
 
 struct engine {
 	struct config cfg;
@@ -508,7 +510,7 @@ static int engine_dims_load(struct engine *e)
 	while (atomic_load_explicit(&e->loader_running, memory_order_acquire) &&
 	       !atomic_load(&e->stop)) {
 		struct pollfd pfd = {e->sigfd, POLLIN, 0};
-		poll(&pfd, 1, ENGINE_TICK_MS);
+		poll(&pfd, 1, ENGINE_LOAD_TICK_MS);
 		engine_signal_read(e);
 	}
 	if (atomic_load(&e->stop)) {
