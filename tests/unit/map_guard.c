@@ -73,7 +73,12 @@ Test(map_guard, a_fault_outside_every_guard_still_ends_the_process)
 	}
 	int status;
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS, "status %#x", status);
+	/* Killed by SIGBUS, or ended by the handler that was there before (a sanitizer's reports
+	 * the fault and exits 1): never back from the read. */
+	bool sigbus = WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS;
+	bool reported = WIFEXITED(status) && WEXITSTATUS(status) != 0 &&
+			WEXITSTATUS(status) != 3 && WEXITSTATUS(status) != 4;
+	cr_assert(sigbus || reported, "status %#x", status);
 	map_guard_remove(&g);
 	munmap(a, 2 * page);
 	munmap(b, 2 * page);
