@@ -16,7 +16,8 @@
  *     including partitions assigned to it while it is paused.
  *
  * Offsets: enable.auto.commit and enable.auto.offset.store are forced off. The engine commits
- * what it has sealed with kafka_commit() (asynchronous). On assignment the start_offset hook
+ * what it has sealed with kafka_commit() (asynchronous). On assignment the group's committed
+ * offsets of the new partitions are read in one query and given to the start_offset hook, which
  * picks each partition's start (the manifest's next offset) or defers to the committed offset /
  * auto.offset.reset. On revocation the revoke hook runs first, while the partitions are still
  * assigned and their messages already delivered remain valid, so the engine can seal and
