@@ -134,7 +134,7 @@ static int deadletter_append_large(struct deadletter *dl, const char *topic, int
 	uint64_t written = 0;
 	int rc;
 	for (;;) {
-		/* Each raw byte takes at most two escaped ones; one byte is kept for the newline. */
+		/* A raw byte takes at most two escaped ones; one byte is kept for the newline. */
 		size_t take = (size_t)(end - d - 1) / 2;
 		take = take < raw_len - done ? take : raw_len - done;
 		d += tsv_escape(d, (size_t)(end - d), raw + done, take, 0);

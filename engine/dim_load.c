@@ -410,8 +410,8 @@ static int dim_map_file(struct dim_loader *L, char *err, size_t err_len)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		rc = -EINVAL;
-		snprintf(err, err_len, "%s is not a regular file (a %s): refused, it could block the "
-			 "load or never end", path, S_ISFIFO(st.st_mode) ? "FIFO"
+		snprintf(err, err_len, "%s is not a regular file (a %s): refused, it could block "
+			 "the load or never end", path, S_ISFIFO(st.st_mode) ? "FIFO"
 			 : S_ISDIR(st.st_mode) ? "directory" : S_ISSOCK(st.st_mode) ? "socket"
 			 : "device");
 		goto out_close;
@@ -579,8 +579,8 @@ static int dim_load_build(struct dim_loader *L, unsigned threads, double parsed_
 	for (unsigned i = 0; i < L->chunk_count; i++)
 		stats->source_rows += L->parts[i].rows;
 	if (stats->source_rows == 0)
-		log_warn("dim", "%s: %s has no row (a header only): the table is empty, every lookup "
-			 "misses", L->name, L->path);
+		log_warn("dim", "%s: %s has no row (a header only): the table is empty, every "
+			 "lookup misses", L->name, L->path);
 	struct dim_build_input in = {.spec = L->spec, .ls = &L->ls, .parts = L->parts,
 		.part_count = L->chunk_count, .dicts = L->dicts, .threads = threads};
 	struct dim_build_stats bs;

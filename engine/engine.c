@@ -245,7 +245,8 @@ static void engine_commit_recovered(struct engine *e, const int32_t *partitions,
 	for (size_t i = 0; i < count; i++) {
 		int32_t p = partitions[i];
 		struct kafka_partition_state ps;
-		if (p < 0 || p >= EPOCH_PARTITIONS_MAX || kafka_partition_state(e->consumer, p, &ps))
+		if (p < 0 || p >= EPOCH_PARTITIONS_MAX ||
+		    kafka_partition_state(e->consumer, p, &ps) < 0)
 			continue;
 		int64_t mine = engine_mine_next(e, p);
 		if (mine <= ps.committed)

@@ -750,8 +750,8 @@ static int commit_result_check(struct kafka_consumer *c, rd_kafka_event_t *ev, s
 		const rd_kafka_topic_partition_t *tp = &res->elems[i];
 		if (tp->err) {
 			client_error(c);
-			log_warn("kafka", "commit %s [%" PRId32 "] offset %" PRId64 ": %s", c->topic,
-				 tp->partition, tp->offset, rd_kafka_err2str(tp->err));
+			log_warn("kafka", "commit %s [%" PRId32 "] offset %" PRId64 ": %s",
+				 c->topic, tp->partition, tp->offset, rd_kafka_err2str(tp->err));
 			rc = -EIO;
 		} else {
 			committed_raise(c, tp->partition, tp->offset);
@@ -787,8 +787,8 @@ int kafka_commit_sync(struct kafka_consumer *c, const struct kafka_offset *offse
 	rd_kafka_event_t *ev = commit_result_wait(q, deadline);
 	if (!ev) {
 		client_error(c);
-		log_warn("kafka", "commit of %zu partition(s): no answer within %d ms; the manifest "
-			 "holds the offsets", count, KAFKA_COMMIT_SYNC_TIMEOUT_MS);
+		log_warn("kafka", "commit of %zu partition(s): no answer within %d ms; the "
+			 "manifest holds the offsets", count, KAFKA_COMMIT_SYNC_TIMEOUT_MS);
 		rc = -ETIMEDOUT;
 		goto out_destroy_queue;
 	}
@@ -1137,8 +1137,8 @@ static int consumer_leave(struct kafka_consumer *c, bool *closed)
 	if (!*closed) {
 		client_error(c);
 		log_warn("kafka", "leaving group: not done within %d ms (is the coordinator "
-			 "reachable?): closing without it; the group gives the partitions away after "
-			 "session.timeout.ms", KAFKA_CLOSE_TIMEOUT_MS);
+			 "reachable?): closing without it; the group gives the partitions away "
+			 "after session.timeout.ms", KAFKA_CLOSE_TIMEOUT_MS);
 	}
 out_destroy_queue:
 	rd_kafka_queue_destroy(q);

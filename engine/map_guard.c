@@ -59,10 +59,10 @@ static void map_guard_on_sigbus(int sig, siginfo_t *si, void *uc)
 	for (size_t i = 0; i < MAP_GUARD_SLOTS; i++) {
 		struct map_guard_slot *s = &map_guard_slots[i];
 		uintptr_t begin = atomic_load_explicit(&s->begin, memory_order_acquire);
-		if (begin == 0 || a < begin || a >= atomic_load_explicit(&s->end, memory_order_relaxed))
+		uintptr_t end = atomic_load_explicit(&s->end, memory_order_relaxed);
+		if (begin == 0 || a < begin || a >= end)
 			continue;
 		uintptr_t page = a & ~(map_guard_page - 1);
-		uintptr_t end = atomic_load_explicit(&s->end, memory_order_relaxed);
 		void *m = mmap((void *)page, end - page, PROT_READ,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 		if (m == MAP_FAILED)

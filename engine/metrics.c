@@ -236,8 +236,9 @@ static void render_workers(struct metrics_out *o, const struct metrics_view *v)
 	if (!v->consumer)
 		return;
 	out_family(o, "enrichd_kafka_errors_total", "counter",
-		   "Errors librdkafka reported (each logged): on the worker's queue, or, without a "
-		   "worker label, of the consumer itself (brokers or coordinator unreachable, ...).");
+		   "Errors librdkafka reported (each logged): on the worker's queue, or, without "
+		   "a worker label, of the consumer itself (brokers or coordinator unreachable, "
+		   "failed commits, ...).");
 	for (uint32_t k = 0; k < v->worker_count; k++) {
 		struct kafka_worker_stats ks;
 		kafka_worker_stats(v->consumer, k, &ks);

@@ -233,9 +233,10 @@ static int file_poll(struct source *src, struct source_msg *msgs, uint32_t max,
 		/* Framing read every byte of the lines taken: a fault there means the file shrank
 		 * under the map, and the lines from there on are zeros, not the input. */
 		if (map_guard_faulted(&f->guard)) {
-			log_error("source", "%s shrank while it was read (truncated or rewritten in "
-				  "place): stopping at line %" PRId64 "; nothing from this batch on is "
-				  "sealed", f->base.topic, f->range.first_line + f->line - n);
+			log_error("source", "%s shrank while it was read (truncated or "
+				  "rewritten in place): stopping at line %" PRId64 "; nothing from "
+				  "this batch on is sealed", f->base.topic,
+				  f->range.first_line + f->line - n);
 			return -EIO;
 		}
 		if (n == max || f->base.reject_count == SOURCE_REJECTS_MAX ||

@@ -847,7 +847,8 @@ static void worker_backpressure(struct worker_state *s)
 	bool failing = ss->disk_failing;
 	bool paused = atomic_load_explicit(&s->w->stats.paused, memory_order_relaxed) != 0;
 	if (!paused && (inflight >= bound / 4 * 3 || failing))
-		worker_pause(s, failing ? "writes are failing" : "too many bytes wait for the disk");
+		worker_pause(s, failing ? "writes are failing"
+					: "too many bytes wait for the disk");
 	else if (paused && inflight <= bound / 4 && !failing)
 		worker_resume(s);
 }

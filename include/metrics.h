@@ -11,9 +11,9 @@
  * concurrently with each other; they run concurrently with the engine and read only what its
  * view (struct metrics_view) points to, with relaxed atomic loads: the workers' counters, the
  * engine's gauges and stop flag, and through kafka.h the consumer's assignment, committed
- * offsets and cached high watermarks. A scrape takes no engine lock, never touches the dimension set and cannot
- * slow a worker down (beyond the consumer's assignment mutex, held for a few nanoseconds per
- * assigned partition).
+ * offsets and cached high watermarks. A scrape takes no engine lock, never touches the
+ * dimension set and cannot slow a worker down (beyond the consumer's assignment mutex, held for
+ * a few nanoseconds per assigned partition).
  *
  * Names follow the Prometheus conventions: enrichd_<subsystem>_<name>, base units (seconds,
  * bytes), `_total` on counters. Every series a worker has (per reason, dimension, stage) is

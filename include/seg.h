@@ -128,10 +128,10 @@ struct seg_writer_cfg {
 	seg_sealed_fn on_sealed;       /* may be NULL */
 	void *on_sealed_arg;
 	/*
-	 * May be NULL. Called when writes or creates failed and are retried (errors: how many since
-	 * the last call), where seal callbacks are (after the completion queue is drained, under the
-	 * same restrictions), so also from inside a call that waits for the disk: an owner held
-	 * there learns of the failures at once.
+	 * May be NULL. Called when writes or creates failed and are retried (errors: how many
+	 * since the last call), where seal callbacks are (after the completion queue is drained,
+	 * under the same restrictions), so also from inside a call that waits for the disk: an
+	 * owner held there learns of the failures at once.
 	 */
 	void (*on_disk_error)(void *arg, uint64_t errors);
 	void *on_disk_error_arg;

@@ -190,7 +190,8 @@ Test(source_file, a_file_truncated_under_the_reader_fails_the_poll)
 {
 	char line[64];
 	for (int i = 0; i < 4000; i++) {
-		int len = snprintf(line, sizeof(line), "{\"line\":%d,\"pad\":\"xxxxxxxxxxxxxxxx\"}\n", i);
+		int len = snprintf(line, sizeof(line),
+				   "{\"line\":%d,\"pad\":\"xxxxxxxxxxxxxxxx\"}\n", i);
 		put(line, (size_t)len);
 	}
 	struct source_file_range r;
