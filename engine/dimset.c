@@ -32,7 +32,7 @@ static bool dimset_table_same(const struct dimset_table *t, const struct stat *s
 }
 
 static int dimset_table_load(const struct config_dim *cd, unsigned threads, int numa_node,
-			     struct dimset_table **out)
+			     const _Atomic bool *cancel, struct dimset_table **out)
 {
 	struct dim_attr_spec attrs[CONFIG_ATTRS_MAX];
 	for (size_t i = 0; i < cd->attr_count; i++) {
@@ -54,6 +54,7 @@ static int dimset_table_load(const struct config_dim *cd, unsigned threads, int 
 		.key_strip_query = cd->key_normalize == CONFIG_KEY_STRIP_QUERY,
 		.numa_bind = numa_node >= 0,
 		.numa_node = numa_node >= 0 ? (unsigned)numa_node : 0,
+		.cancel = cancel,
 	};
 	int rc = dim_format_parse(cd->format, &spec.format);
 	if (rc < 0)
@@ -61,19 +62,22 @@ static int dimset_table_load(const struct config_dim *cd, unsigned threads, int 
 	struct dimset_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	struct stat st;
-	rc = dimset_stat(cd->source, &st);
-	if (rc < 0) {
-		log_error("dimset", "[dimension %s]: %s: %s", cd->name, cd->source, strerror(-rc));
-		goto out_free_table;
-	}
 	rc = dim_load(&spec, &t->dim, &t->stats);
 	if (rc < 0)
 		goto out_free_table; /* dim_load logged file, line and reason */
-	t->dev = st.st_dev;
-	t->ino = st.st_ino;
-	t->size = st.st_size;
-	t->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	if (t->stats.source_rows == 0 && cd->allow_empty == CONFIG_EMPTY_REFUSED) {
+		log_error("dimset", "[dimension %s]: %s holds no row, and allow_empty = false: "
+			  "refused", cd->name, cd->source);
+		dim_free(t->dim);
+		rc = -ENODATA;
+		goto out_free_table;
+	}
+	/* The identity of the file that was read (not of a stat before it, which a rename in
+	 * between would make another file's): the next reload compares it with the path's. */
+	t->dev = (dev_t)t->stats.source_dev;
+	t->ino = (ino_t)t->stats.source_ino;
+	t->size = (off_t)t->stats.source_bytes;
+	t->mtime_ns = t->stats.source_mtime_ns;
 	t->refs = 1;
 	log_info("dimset", "[dimension %s]: %zu rows (%llu duplicates) from %s in %.2f s "
 		 "(%.2fM rows/s), %.1f B/row, %s pages",
@@ -107,7 +111,7 @@ void dimset_free(struct dimset *set)
 }
 
 int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned threads,
-		int numa_node, struct dimset **out, unsigned *reloaded)
+		int numa_node, const _Atomic bool *cancel, struct dimset **out, unsigned *reloaded)
 {
 	struct dimset *set = calloc(1, sizeof(*set));
 	if (!set)
@@ -128,7 +132,7 @@ int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned th
 			d->table = prev->dims[i].table;
 			d->table->refs++;
 		} else {
-			rc = dimset_table_load(cd, threads, numa_node, &d->table);
+			rc = dimset_table_load(cd, threads, numa_node, cancel, &d->table);
 			if (rc < 0)
 				goto out_free_set;
 			loaded++;

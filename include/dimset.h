@@ -55,10 +55,11 @@ struct dimset {
  * (device, inode, size, mtime) are shared instead of loaded again. Returns 0 and *out, or the
  * first dim_load error (logged with file, line and reason); on error nothing new is kept and prev
  * is untouched. *reloaded counts the tables actually loaded (may be NULL). numa_node >= 0 binds
- * the tables' memory to that node (a replica); -1 leaves placement to the kernel.
+ * the tables' memory to that node (a replica); -1 leaves placement to the kernel. cancel (may be
+ * NULL), once true, ends the load with -ECANCELED (dim_spec.cancel).
  */
 int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned threads,
-		int numa_node, struct dimset **out, unsigned *reloaded);
+		int numa_node, const _Atomic bool *cancel, struct dimset **out, unsigned *reloaded);
 
 /* Releases the set; tables no other set holds are freed. NULL is a no-op. */
 void dimset_free(struct dimset *set);
