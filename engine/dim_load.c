@@ -7,7 +7,7 @@
  *
  * A source file rewritten or truncated while it is read must fail the load, never the process:
  * the mapping is guarded (map_guard.h: a read past a new end gives zeros, not SIGBUS), and the
- * file's identity (device, inode, size, modification and change times) is taken when it is
+ * file's identity (device, inode, size and modification time) is taken when it is
  * opened and compared once the table is built, when nothing reads the mapping any more.
  */
 #include "dim.h"
@@ -444,7 +444,8 @@ out_close:
 	return rc;
 }
 
-/* The source file changed since it was opened: a read of its mapping faulted, or fstat moved. */
+/* The source file changed since it was opened: a read of its mapping faulted, or its size or
+ * modification time moved. */
 static bool dim_source_changed(const struct dim_loader *L)
 {
 	if (L->fd < 0)
@@ -453,10 +454,10 @@ static bool dim_source_changed(const struct dim_loader *L)
 	if (map_guard_faulted(&L->guard) || fstat(L->fd, &now) != 0)
 		return true;
 	const struct stat *was = &L->opened;
+	/* Not the change time: a rename over the path unlinks the file being read, which moves
+	 * its ctime although its bytes stay as they were. */
 	return now.st_size != was->st_size || now.st_mtim.tv_sec != was->st_mtim.tv_sec ||
-	       now.st_mtim.tv_nsec != was->st_mtim.tv_nsec ||
-	       now.st_ctim.tv_sec != was->st_ctim.tv_sec ||
-	       now.st_ctim.tv_nsec != was->st_ctim.tv_nsec;
+	       now.st_mtim.tv_nsec != was->st_mtim.tv_nsec;
 }
 
 static int dim_open_source(struct dim_loader *L, char *err, size_t err_len)

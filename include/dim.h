@@ -177,7 +177,7 @@ struct dim_row; /* a row handle from a lookup; opaque, valid for the table's lif
  * DIM_ARENA_BYTES_MAX, -ENOMEM. stats may be NULL.
  * Source files: only a regular file is read (a FIFO, device or directory is -EINVAL at once,
  * never a blocked open or read); it is mapped under a guard (map_guard.h), and a file that
- * shrinks, or whose size, modification or change time moves, while it is loaded fails the load
+ * shrinks, or whose size or modification time moves, while it is loaded fails the load
  * with -ESTALE, whatever was read of it. A load cancelled through spec->cancel returns
  * -ECANCELED.
  */
