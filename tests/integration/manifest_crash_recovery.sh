@@ -45,7 +45,8 @@ for trial in $(seq "$trials"); do
 		kill -HUP "$pid"
 		sleep "0.$(printf '%03d' $((RANDOM % 400)))"
 	fi
-	kill -KILL "$pid"
+	# It may have ended already: a first load that failed (say) ends it.
+	kill -KILL "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	state=""
 	if grep -q "SIGHUP: reloading" "$log"; then
