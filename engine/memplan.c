@@ -42,6 +42,8 @@ static uint64_t memplan_column(const struct chtype *t, uint64_t rows, uint64_t v
 		n += rows; /* null map */
 	if (t->low_cardinality)
 		n += rows * sizeof(uint32_t) + dict_keys * MEMPLAN_DICT_KEY_BYTES;
+	else if (t->arrays)
+		n += rows * sizeof(uint64_t) + var_bytes; /* offsets, then the elements' bytes */
 	else if (t->kind == CHTYPE_STRING)
 		n += var_bytes;
 	else
@@ -67,7 +69,7 @@ static int memplan_block(const struct config *cfg, uint64_t *out)
 	int rc = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		struct chtype t;
-		if (native_type_parse(s->types[i], strlen(s->types[i]), &t, NULL, 0) < 0) {
+		if (native_encoder_type_parse(s->types[i], strlen(s->types[i]), &t, NULL, 0) < 0) {
 			rc = -EINVAL;
 			break;
 		}
