@@ -22,6 +22,8 @@
 #define MEMPLAN_COLUMN_FIXED (1024u + 8 * MEMPLAN_ALIGN)
 /* An external dictionary's slot (generation, key) and used-code entry, per key. */
 #define MEMPLAN_DICT_KEY_BYTES 12u
+/* A local dictionary's key: offset, length, table position and two hash table slots. */
+#define MEMPLAN_LOCAL_KEY_BYTES 28u
 /* Mapped --input: what a worker has taken but not yet given back (64 MiB at a time), twice. */
 #define MEMPLAN_INPUT_WINDOW_BYTES (UINT64_C(128) << 20)
 /* Per open segment: the writer's O_DIRECT tail page, its state and XXH3 state, three times
@@ -73,11 +75,16 @@ static int memplan_block(const struct config *cfg, uint64_t *out)
 			rc = -EINVAL;
 			break;
 		}
-		/* Attributes keep room for four times the dictionary; _topic holds one topic. */
+		/* Attributes keep room for four times the dictionary; _topic holds one topic; a
+		 * declared LowCardinality field's own dictionary may hold a key per row. */
 		uint64_t keys = s->specs[i].dict_mode == NATIVE_DICT_EXTERNAL
-					? 4 * (uint64_t)MEMPLAN_LC_VALUES + 4096 + 2
+					? (s->specs[i].dict_keys_max == 2
+						   ? 4
+						   : 4 * (uint64_t)MEMPLAN_LC_VALUES + 4096 + 2)
 					: 4;
 		bytes += memplan_column(&t, rows, var, keys);
+		if (t.low_cardinality && s->specs[i].dict_mode == NATIVE_DICT_LOCAL)
+			bytes += var + rows * MEMPLAN_LOCAL_KEY_BYTES;
 	}
 	free(s);
 	*out = bytes;

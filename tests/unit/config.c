@@ -40,12 +40,12 @@ Test(config, defaults_and_dimensions)
 	cr_expect_eq(cfg.segment_age_ms, 1000);
 	cr_expect_eq(cfg.dim_count, 2);
 	cr_expect_str_eq(cfg.dims[0].name, "users");
-	cr_expect_eq(cfg.dims[0].join_field, CONFIG_FIELD_USER_ID);
+	cr_expect_str_eq(cfg.dims[0].join_field, "user_id");
 	cr_expect_eq(cfg.dims[0].join, CONFIG_JOIN_LEFT);
 	cr_expect_eq(cfg.dims[0].attr_count, 2);
 	cr_expect_str_eq(cfg.dims[0].attrs[1].name, "signup_date");
 	cr_expect_str_eq(cfg.dims[0].attrs[1].type, "Date");
-	cr_expect_eq(cfg.dims[1].join_field, CONFIG_FIELD_URL);
+	cr_expect_str_eq(cfg.dims[1].join_field, "url");
 	cr_expect_eq(cfg.dims[1].key_normalize, CONFIG_KEY_STRIP_QUERY);
 	cr_expect_eq(cfg.cpu_count, 1);
 }
