@@ -1115,7 +1115,8 @@ static bool array_in_range(const struct native_col *c, const struct native_array
 static uint8_t *array_put(const struct native_col *c, uint8_t *p, const struct native_array *a)
 {
 	if (c->width == 8) {
-		memcpy(p, a->elems, (size_t)a->count * 8);
+		if (a->count) /* elems may be NULL then */
+			memcpy(p, a->elems, (size_t)a->count * 8);
 		return p + (size_t)a->count * 8;
 	}
 	if (c->width) {
