@@ -317,9 +317,9 @@ static enum outcome request(struct registry *r, uint32_t u, uint32_t id,
 	}
 	atomic_fetch_add_explicit(&r->request_errors, 1, memory_order_relaxed);
 	if (why != NULL)
-		snprintf(r->error, sizeof(r->error), "%s: %s", r->urls[u], why);
+		snprintf(r->error, sizeof(r->error), "%.256s: %.200s", r->urls[u], why);
 	else
-		snprintf(r->error, sizeof(r->error), "%s: HTTP status %ld", r->urls[u], status);
+		snprintf(r->error, sizeof(r->error), "%.256s: HTTP status %ld", r->urls[u], status);
 	return OUT_UNAVAILABLE;
 }
 
