@@ -1636,7 +1636,7 @@ static inline const uint8_t *fast_value(struct fast *fs, const struct ev_member 
 					const uint8_t *p)
 {
 	const struct ev_field *f = mb->f;
-	struct event_value *v = (struct event_value *)((char *)fs->vals + mb->slot_off);
+	struct event_value *v = (struct event_value *)(void *)((char *)fs->vals + mb->slot_off);
 	const uint8_t *s, *q;
 	size_t n;
 	uint64_t m;
