@@ -11,6 +11,7 @@
 #include "deadletter.h"
 #include "dimset.h"
 #include "epoch.h"
+#include "event_value.h"
 #include "manifest.h"
 #include "native.h"
 #include "source.h"
@@ -126,6 +127,13 @@ int memplan_compute(const struct config *cfg, struct memplan *out)
 	out->pool = cfg->inflight_bytes > 2 * out->block ? cfg->inflight_bytes : 2 * out->block;
 	out->pool = (out->pool + 4095) / 4096 * 4096;
 	out->decode = 2 * (uint64_t)SOURCE_MSG_BYTES_MAX + (uint64_t)cfg->batch_events * 128;
+	/* The chunk's value slots (the declared fields and the catch-all), and with _headers the
+	 * room for a run's headers (worker.c). */
+	out->decode += (uint64_t)WORKER_CHUNK_EVENTS * dimset_event_columns(cfg) *
+		       sizeof(struct event_value);
+	for (uint32_t i = 0; i < cfg->event.meta_count; i++)
+		if (cfg->event.meta[i] == SCHEMA_META_HEADERS_NAME)
+			out->decode += 2 * (uint64_t)WORKER_HEADERS_MAX * sizeof(struct native_str);
 	out->bookkeeping = DEADLETTER_BUF_BYTES +
 			   (uint64_t)MANIFEST_LINE_MAX *
 				   (EPOCH_SEGMENTS_MAX + EPOCH_PARTITIONS_MAX + 2) +
