@@ -87,14 +87,15 @@ static const struct config_key config_keys[] = {
 		"empty and the headers are empty arrays."),
 	{"event", "field.<column>", KIND_STRING, 0, 0, "", 0, 0, NULL,
 	 "One per declared field, in output order: `field.<column> = <type> [from <path>] "
-	 "[unit=s|ms|us|ns|days] [integers=text] [default=<text>] [aliases=<path>,...]`. "
+	 "[unit=<unit>] [integers=text] [default=<text>] [aliases=<path>,...]`. "
 	 "Types: String, LowCardinality(String), FixedString(N), UInt8-64, Int8-64, Float32/64, "
 	 "Bool, Date, Date32, DateTime, DateTime64(P, 'UTC'), UUID, IPv4, IPv6, Array(String), "
 	 "Array(Int8-64), and Nullable(T) of the scalar ones for an optional field (absent or "
 	 "null: NULL); any other absent field is a `missing` dead letter unless it has a default. "
 	 "`from` names the member, or a path into nested objects (`page.referrer`); default: the "
-	 "column's name. `unit` lets a time field take a number in that unit (else only RFC 3339 "
-	 "or YYYY-MM-DD text); `integers=text` lets a String field take a non-negative integer as "
+	 "column's name. `unit` (s, ms, us, ns; days for Date) lets a time field take a number "
+	 "in that unit (else only RFC 3339 or YYYY-MM-DD text); `integers=text` lets a String "
+	 "field take a non-negative integer as "
 	 "its text; `default` is the value of an absent field (quoted when it holds spaces; "
 	 "`null` for Nullable); `aliases` are other paths of the field. Without any `field.*` "
 	 "line: the default schema (event_time DateTime64(3, 'UTC') from timestamp unit=ms, "
