@@ -39,6 +39,8 @@
 /* Longest key the general pass unescapes for a lookup (schema paths are shorter). */
 #define KEY_MAX SCHEMA_PATH_MAX
 
+struct scan_vec;
+
 struct dec {
 	const uint8_t *p;   /* cursor */
 	const uint8_t *end; /* one past the last byte of the message */
@@ -53,6 +55,7 @@ struct dec {
 	size_t catch_cap;
 	uint64_t seen;       /* fields given */
 	uint64_t objects;    /* objects (trie nodes) given */
+	const struct scan_vec *sv; /* the string scan's vectors, made once per message */
 	/* The error being returned: a JSON-level one at once, a field one at the end. */
 	const char *reason;
 	const uint8_t *at;
@@ -119,61 +122,111 @@ static inline void skip_ws(struct dec *d)
 	d->p = p;
 }
 
+/*
+ * The byte vectors of the string scan. Built once per message by the fast pass (a vector built
+ * with _mm_set1_epi8 costs three instructions, at every string otherwise) and at each string by
+ * the general pass.
+ */
+struct scan_vec {
+#if defined(__SSE2__)
+	__m128i quote, backslash, space, zero, nine;
+#else
+	int unused;
+#endif
+};
+
+static inline struct scan_vec scan_vec_make(void)
+{
+#if defined(__SSE2__)
+	return (struct scan_vec){_mm_set1_epi8('"'), _mm_set1_epi8('\\'), _mm_set1_epi8(0x20),
+				 _mm_set1_epi8('0'), _mm_set1_epi8(9)};
+#else
+	return (struct scan_vec){0};
+#endif
+}
+
+/* The string vectors made opaque to the compiler, so that it keeps them (in registers, or on the
+ * stack as compare operands) rather than build them again at every string. (The digit vectors,
+ * used once or twice a message, are cheaper built where they are used.) */
+static inline void scan_vec_keep(struct scan_vec *sv)
+{
+#if defined(__SSE2__)
+	__asm__("" : "+x"(sv->quote), "+x"(sv->backslash), "+x"(sv->space));
+#else
+	(void)sv;
+#endif
+}
+
 #if defined(__SSE2__)
 /* Bit i set for byte i of the 16 at p that is '"', '\\', a byte < 0x20 or a byte >= 0x80. */
-static inline unsigned plain_stops(const uint8_t *p)
+static inline unsigned plain_stops(const uint8_t *p, const struct scan_vec *sv)
 {
-	const __m128i quote = _mm_set1_epi8('"');
-	const __m128i backslash = _mm_set1_epi8('\\');
-	const __m128i space = _mm_set1_epi8(0x20);
 	__m128i v = _mm_loadu_si128((const void *)p);
 	/* Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too. */
-	__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-				   _mm_cmplt_epi8(v, space));
+	__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, sv->quote),
+						_mm_cmpeq_epi8(v, sv->backslash)),
+				   _mm_cmplt_epi8(v, sv->space));
 	return (unsigned)_mm_movemask_epi8(hit);
 }
 #endif
 
 /* The first position in [p, end) that is not an ASCII digit; end if there is none. */
-static inline const uint8_t *digits_end(const uint8_t *p, const uint8_t *end)
+static inline const uint8_t *digits_end_v(const uint8_t *p, const uint8_t *end,
+					  const struct scan_vec *sv)
 {
 #if defined(__SSE2__)
 	while (end - p >= 16) {
-		__m128i value = _mm_sub_epi8(_mm_loadu_si128((const void *)p), _mm_set1_epi8('0'));
-		__m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(value, _mm_set1_epi8(9)), value);
+		__m128i value = _mm_sub_epi8(_mm_loadu_si128((const void *)p), sv->zero);
+		__m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(value, sv->nine), value);
 		unsigned other = ~(unsigned)_mm_movemask_epi8(digit) & 0xFFFF;
 		if (other != 0)
 			return p + __builtin_ctz(other);
 		p += 16;
 	}
+#else
+	(void)sv;
 #endif
 	while (p < end && is_digit(*p))
 		p++;
 	return p;
 }
 
+static inline const uint8_t *digits_end(const uint8_t *p, const uint8_t *end)
+{
+	struct scan_vec sv = scan_vec_make();
+	return digits_end_v(p, end, &sv);
+}
+
 /* Returns the first position in [p, end) holding '"', '\\', a byte < 0x20 or a byte >= 0x80;
  * end if there is none. lo is the message's first byte: the last fewer than 16 bytes are
  * scanned with one load of the message's last 16 when it has that many. */
-static inline const uint8_t *scan_plain(const uint8_t *p, const uint8_t *end, const uint8_t *lo)
+static inline const uint8_t *scan_plain_v(const uint8_t *p, const uint8_t *end, const uint8_t *lo,
+					  const struct scan_vec *sv)
 {
 #if defined(__SSE2__)
 	while (end - p >= 16) {
-		unsigned mask = plain_stops(p);
+		unsigned mask = plain_stops(p, sv);
 		if (mask != 0)
 			return p + __builtin_ctz(mask);
 		p += 16;
 	}
 	if (p < end && end - lo >= 16) {
-		unsigned mask = plain_stops(end - 16) >> (16 - (end - p));
+		unsigned mask = plain_stops(end - 16, sv) >> (16 - (end - p));
 		return p + (mask != 0 ? __builtin_ctz(mask) : end - p);
 	}
 #else
 	(void)lo;
+	(void)sv;
 #endif
 	while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
 		p++;
 	return p;
+}
+
+static inline const uint8_t *scan_plain(const uint8_t *p, const uint8_t *end, const uint8_t *lo)
+{
+	struct scan_vec sv = scan_vec_make();
+	return scan_plain_v(p, end, lo, &sv);
 }
 
 /* Length of the well-formed UTF-8 sequence (RFC 3629, table 3-7 of Unicode) starting at the
@@ -349,7 +402,7 @@ static int parse_string_escaped(struct dec *d, struct str *s, const uint8_t *sta
 	const uint8_t *run = start; /* plain bytes not yet appended */
 	size_t n = 0;
 	for (;;) {
-		p = scan_plain(p, end, d->buf);
+		p = scan_plain_v(p, end, d->buf, d->sv);
 		if (p >= end)
 			return fail_end(d);
 		uint8_t c = *p;
@@ -388,7 +441,7 @@ static inline int parse_string(struct dec *d, struct str *s, uint8_t *dst, size_
 {
 	const uint8_t *start = d->p, *p = start, *end = d->end;
 	for (;;) {
-		p = scan_plain(p, end, d->buf);
+		p = scan_plain_v(p, end, d->buf, d->sv);
 		if (unlikely(p >= end))
 			return fail_end(d);
 		uint8_t c = *p;
@@ -1483,12 +1536,12 @@ static const struct ev_member *fast_key(const struct fast *fs, const struct ev_n
 /* A string value without escapes or control bytes (valid UTF-8) at *p (on its opening quote);
  * lo is the message's first byte. */
 static inline bool fast_string(const uint8_t **p, const uint8_t *end, const uint8_t *lo,
-			       const uint8_t **s, size_t *n)
+			       const struct scan_vec *sv, const uint8_t **s, size_t *n)
 {
 	const uint8_t *q = *p;
 	const uint8_t *close = q + 1;
 	for (;;) {
-		close = scan_plain(close, end, lo);
+		close = scan_plain_v(close, end, lo, sv);
 		if (close >= end)
 			return false;
 		if (*close == '"')
@@ -1545,6 +1598,7 @@ static const uint8_t *fast_array(struct fast *fs, const struct ev_field *f, stru
 {
 	bool strings = f->op == OP_ARR_STR;
 	size_t size = strings ? sizeof(struct event_str) : sizeof(int64_t);
+	const struct scan_vec sv = scan_vec_make();
 	size_t at = (fs->used + 7) & ~(size_t)7, count = 0;
 	const uint8_t *end = fs->end;
 	p++;
@@ -1561,7 +1615,7 @@ static const uint8_t *fast_array(struct fast *fs, const struct ev_field *f, stru
 		if (strings) {
 			const uint8_t *str;
 			size_t n;
-			if (*p != '"' || !fast_string(&p, end, fs->lo, &str, &n))
+			if (*p != '"' || !fast_string(&p, end, fs->lo, &sv, &str, &n))
 				return NULL;
 			struct event_str e = {(const char *)str, (uint32_t)n};
 			memcpy(slot, &e, size);
@@ -1589,17 +1643,29 @@ static const uint8_t *fast_array(struct fast *fs, const struct ev_field *f, stru
 	return p + 1;
 }
 
-/* Any value of field f at p (p < end): the position after it, or NULL. */
+static const uint8_t *fast_object(struct fast *fs, uint32_t node, const uint8_t *p);
+
+/* Any value of member mb at p (p < end): the position after it, or NULL. */
 static __attribute__((noinline)) const uint8_t *
-fast_value_any(struct fast *fs, const struct ev_field *f, struct event_value *v, const uint8_t *p)
+fast_value_any(struct fast *fs, const struct ev_member *mb, const uint8_t *p)
 {
+	if (mb->op == OP_OBJECT) {
+		uint64_t bit = UINT64_C(1) << mb->child;
+		if ((fs->objects & bit) || *p != '{')
+			return NULL;
+		fs->objects |= bit;
+		return fast_object(fs, mb->child, p + 1);
+	}
+	const struct ev_field *f = mb->f;
+	struct event_value *v = &fs->vals[mb->field];
 	const uint8_t *end = fs->end;
 	uint8_t c = *p;
 	if (c == '"') {
 		const uint8_t *s;
 		size_t n;
 		uint8_t b16[16];
-		if (!fast_string(&p, end, fs->lo, &s, &n))
+		const struct scan_vec sv = scan_vec_make();
+		if (!fast_string(&p, end, fs->lo, &sv, &s, &n))
 			return NULL;
 		int r = conv_str(f, s, n, v, b16);
 		if (r == 0)
@@ -1627,13 +1693,13 @@ fast_value_any(struct fast *fs, const struct ev_field *f, struct event_value *v,
 }
 
 /*
- * The value of field fi at p (p < end): the position after it, or NULL. What producers send
+ * The value of member mb at p (p < end): the position after it, or NULL. What producers send
  * most, a string into a String field, an unsigned integer into an integer field and a date-time
- * text into a time field, is read here in line (as the conversions would read it); anything else
- * by fast_value_any.
+ * text into a time field, is read here in line (as the conversions would read it); anything else,
+ * nested objects included, by fast_value_any (*seen goes through fs there).
  */
 static inline const uint8_t *fast_value(struct fast *fs, const struct ev_member *mb,
-					const uint8_t *p)
+					const uint8_t *p, const struct scan_vec *sv, uint64_t *seen)
 {
 	const struct ev_field *f = mb->f;
 	struct event_value *v = (struct event_value *)(void *)((char *)fs->vals + mb->slot_off);
@@ -1642,7 +1708,7 @@ static inline const uint8_t *fast_value(struct fast *fs, const struct ev_member 
 	uint64_t m;
 	uint8_t op = mb->op;
 	if (op == OP_STRING && likely(*p == '"')) {
-		if (!fast_string(&p, fs->end, fs->lo, &s, &n))
+		if (!fast_string(&p, fs->end, fs->lo, sv, &s, &n))
 			return NULL;
 		v->ptr = (const char *)s;
 		v->len = (uint32_t)n;
@@ -1651,7 +1717,7 @@ static inline const uint8_t *fast_value(struct fast *fs, const struct ev_member 
 	}
 	if ((op == OP_U64 || op == OP_I64) && likely(is_digit(*p))) {
 		/* 1..19 digits, no leading zero: never out of 64 bits */
-		q = digits_end(p, fs->end);
+		q = digits_end_v(p, fs->end, sv);
 		n = (size_t)(q - p);
 		if (n > 19 || (n > 1 && *p == '0'))
 			return NULL;
@@ -1661,11 +1727,14 @@ static inline const uint8_t *fast_value(struct fast *fs, const struct ev_member 
 		return q;
 	}
 	if ((op == OP_DT64 || op == OP_DATETIME) && likely(*p == '"')) {
-		if (!fast_string(&p, fs->end, fs->lo, &s, &n) || conv_time_text(f, s, n, v))
+		if (!fast_string(&p, fs->end, fs->lo, sv, &s, &n) || conv_time_text(f, s, n, v))
 			return NULL;
 		return p;
 	}
-	return fast_value_any(fs, f, v, p);
+	fs->seen = *seen;
+	p = fast_value_any(fs, mb, p);
+	*seen = fs->seen;
+	return p;
 }
 
 /* The members of an object of the trie, p just after its '{': the position after its '}', or
@@ -1678,6 +1747,8 @@ static const uint8_t *fast_object(struct fast *fs, uint32_t node, const uint8_t 
 	const uint8_t *end = fs->end;
 	struct ev_member *last = &members[n->start]; /* its next is the member expected */
 	uint64_t seen = fs->seen;
+	struct scan_vec sv = scan_vec_make();
+	scan_vec_keep(&sv);
 	if (p < end && *p == '}')
 		return p + 1;
 	for (;;) {
@@ -1691,20 +1762,10 @@ static const uint8_t *fast_object(struct fast *fs, uint32_t node, const uint8_t 
 			/* It came where another was expected: expect it there next time. */
 			last->next = (uint32_t)(m - members);
 		}
-		if (likely(m->bit != 0)) {
-			if (seen & m->bit)
-				return NULL;
-			seen |= m->bit;
-			p = fast_value(fs, m, p);
-		} else {
-			uint64_t bit = UINT64_C(1) << m->child;
-			if ((fs->objects & bit) || *p != '{')
-				return NULL;
-			fs->objects |= bit;
-			fs->seen = seen;
-			p = fast_object(fs, m->child, p + 1);
-			seen = fs->seen;
-		}
+		if (seen & m->bit) /* an object's bit is 0: fast_value_any checks it */
+			return NULL;
+		seen |= m->bit;
+		p = fast_value(fs, m, p, &sv, &seen);
 		if (p == NULL || p >= end)
 			return NULL;
 		last = m;
@@ -1757,6 +1818,8 @@ static __attribute__((noinline)) int decode_general(const struct fast *fs)
 	const char *buf = (const char *)fs->lo;
 	size_t len = fs->len, scratch_cap = fs->limit;
 	size_t reserve = plan->catch_all && len <= scratch_cap ? len : 0;
+	struct scan_vec sv = scan_vec_make();
+	scan_vec_keep(&sv);
 	struct dec d = {
 		.buf = (const uint8_t *)buf,
 		.plan = plan,
@@ -1765,6 +1828,7 @@ static __attribute__((noinline)) int decode_general(const struct fast *fs)
 		.limit = scratch_cap - reserve,
 		.top = scratch_cap - reserve,
 		.catch_cap = reserve,
+		.sv = &sv,
 	};
 	int rc;
 	if (buf == NULL) {
@@ -1808,7 +1872,9 @@ int ev_decode_value(const struct event_plan *p, uint32_t f, const char *text, si
 		    struct event_value *v, char *scratch, size_t cap, size_t *used,
 		    const char **why)
 {
+	struct scan_vec sv = scan_vec_make();
 	struct dec d = {
+		.sv = &sv,
 		.buf = (const uint8_t *)text,
 		.p = (const uint8_t *)text,
 		.end = (const uint8_t *)text + len,

@@ -28,6 +28,7 @@ enum ev_op {
 	OP_IPV6,
 	OP_ARR_STR,
 	OP_ARR_I64,
+	OP_OBJECT,   /* not a field's: a trie member that is an object (ev_member.op) */
 };
 
 /* Why a field's value is refused; each has its error code (ev_reason_code) and a text. */
@@ -79,7 +80,7 @@ struct ev_member {
 	uint8_t lit[16];       /* `"key":`, zero-padded (a NUL when it is longer than 16) */
 	uint16_t lit_mask;     /* (1 << lit_len) - 1: the bytes of lit to compare */
 	uint8_t lit_len;       /* bytes of `"key":` (1 when it is longer than 16) */
-	uint8_t op;            /* f->op */
+	uint8_t op;            /* f->op; OP_OBJECT for an object */
 	uint32_t next;         /* the member expected after this one (at first the declaration
 				  order); the plan's last member (member_count), which matches
 				  nothing, after the last one */

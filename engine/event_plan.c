@@ -445,6 +445,7 @@ static int members_place(struct build *b, uint32_t primaries)
 			struct ev_member *m = &p->members[at];
 			*m = b->made[i];
 			m->next = none;
+			m->op = OP_OBJECT;
 			if (m->field >= 0) {
 				m->f = &p->fields[m->field];
 				m->op = m->f->op;
