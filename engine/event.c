@@ -1082,6 +1082,25 @@ static inline const struct ev_member *lookup(const struct event_plan *pl, const 
 
 /* ---- the general pass ---- */
 
+/*
+ * Whether the message has member m's `"key":` at p: one 16-byte compare when the message has 16
+ * bytes there. A member whose key is too long for lit, and the end of the guessed order, have a
+ * lit that matches nothing (a NUL where the quote is).
+ */
+static inline bool fast_lit(const uint8_t *p, const uint8_t *end, const struct ev_member *m)
+{
+#if defined(__SSE2__)
+	if (likely(end - p > 16)) { /* then a value byte follows a matched key */
+		__m128i v = _mm_loadu_si128((const void *)p);
+		__m128i want = _mm_load_si128((const void *)m->lit);
+		unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, want));
+		return (eq & m->lit_mask) == m->lit_mask;
+	}
+#endif
+	return (size_t)(end - p) > m->lit_len && memcmp(p, m->lit, m->lit_len) == 0;
+}
+
+
 /* Parses a string value at d->p (on its opening quote) into the free part of scratch. */
 static inline int parse_string_value(struct dec *d, struct str *s)
 {
@@ -1379,12 +1398,23 @@ static int decode_object(struct dec *d, uint32_t node, int depth)
 		d->p++;
 		return 0;
 	}
+	const struct ev_member *members = d->plan->members;
+	const struct ev_member *last = &members[n->start]; /* its next is the member expected */
 	for (;;) {
 		const uint8_t *key = d->p;
-		const struct ev_member *m = NULL;
-		int rc = decode_key(d, n, &m);
-		if (rc != 0)
-			return rc;
+		const struct ev_member *m = &members[last->next];
+		int rc = 0;
+		if (fast_lit(d->p, d->end, m)) { /* the expected key, plain and with ':' after it */
+			d->p += m->lit_len;
+			skip_ws(d);
+			if (d->p >= d->end)
+				return fail_end(d);
+		} else {
+			rc = decode_key(d, n, &m);
+			if (rc != 0)
+				return rc;
+		}
+		last = m != NULL ? m : last;
 		const uint8_t *value = d->p;
 		rc = decode_member(d, m, depth);
 		if (rc != 0)
@@ -1500,24 +1530,6 @@ static int decode(struct dec *d)
  * depends on which path took it. The cursor and the fields seen live in locals (registers); the
  * rest of the state is in struct fast.
  */
-
-/*
- * Whether the message has member m's `"key":` at p: one 16-byte compare when the message has 16
- * bytes there. A member whose key is too long for lit, and the end of the guessed order, have a
- * lit that matches nothing (a NUL where the quote is).
- */
-static inline bool fast_lit(const uint8_t *p, const uint8_t *end, const struct ev_member *m)
-{
-#if defined(__SSE2__)
-	if (likely(end - p > 16)) { /* then a value byte follows a matched key */
-		__m128i v = _mm_loadu_si128((const void *)p);
-		__m128i want = _mm_load_si128((const void *)m->lit);
-		unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, want));
-		return (eq & m->lit_mask) == m->lit_mask;
-	}
-#endif
-	return (size_t)(end - p) > m->lit_len && memcmp(p, m->lit, m->lit_len) == 0;
-}
 
 /* A key other than the expected one at *p (on its quote): its member, *p past its ':'. */
 static const struct ev_member *fast_key(const struct fast *fs, const struct ev_node *n,
