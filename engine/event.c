@@ -904,21 +904,28 @@ static bool parse_ipv6(const uint8_t *s, size_t n, uint8_t out[16])
 	return true;
 }
 
-/* 8-4-4-4-12 hex digits into the 16 bytes in their order. */
+/* 0x10 | the value of hex digit c; 0 for any other byte. */
+static const uint8_t hex_digit[256] = {
+	['0'] = 0x10, ['1'] = 0x11, ['2'] = 0x12, ['3'] = 0x13, ['4'] = 0x14, ['5'] = 0x15,
+	['6'] = 0x16, ['7'] = 0x17, ['8'] = 0x18, ['9'] = 0x19, ['a'] = 0x1a, ['b'] = 0x1b,
+	['c'] = 0x1c, ['d'] = 0x1d, ['e'] = 0x1e, ['f'] = 0x1f, ['A'] = 0x1a, ['B'] = 0x1b,
+	['C'] = 0x1c, ['D'] = 0x1d, ['E'] = 0x1e, ['F'] = 0x1f,
+};
+
+/* 8-4-4-4-12 hex digits into the 16 bytes in their order: a table lookup per digit, the
+ * digits' validity gathered in one bit and tested once. */
 static bool parse_uuid(const uint8_t *s, size_t n, uint8_t out[16])
 {
+	static const uint8_t at[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
 	if (n != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
 		return false;
-	for (size_t i = 0, o = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23)
-			continue;
-		int hi = hex_value(s[i]), lo = hex_value(s[i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[o++] = (uint8_t)(hi << 4 | lo);
-		i++;
+	unsigned valid = 0x10;
+	for (int i = 0; i < 16; i++) {
+		unsigned hi = hex_digit[s[at[i]]], lo = hex_digit[s[at[i] + 1]];
+		valid &= hi & lo;
+		out[i] = (uint8_t)((hi & 0xF) << 4 | (lo & 0xF));
 	}
-	return true;
+	return valid != 0;
 }
 
 static inline int time_reason(int timetext_err)
