@@ -1086,6 +1086,39 @@ static inline const struct ev_member *lookup(const struct event_plan *pl, const 
 	}
 }
 
+/*
+ * The member of node n whose key is the plain (unescaped) key at kq, its opening quote, of len
+ * bytes: a short key is read as one 16-byte block `"key"` and compared with the candidates' lit
+ * whole, where the message has 16 bytes there; else as lookup does.
+ */
+static inline const struct ev_member *lookup_quoted(const struct event_plan *pl,
+						    const struct ev_node *n, const uint8_t *kq,
+						    size_t len, const uint8_t *end)
+{
+	if (len > EV_KEY_SHORT || end - kq < 16)
+		return lookup(pl, n, kq + 1, len);
+	uint64_t w0, w1;
+	memcpy(&w0, kq, 8);
+	memcpy(&w1, kq + 8, 8);
+	/* Keep `"key"`: len + 2 bytes, 2..15 of them (a member's lit has ':' after them). */
+	size_t keep = len + 2;
+	uint64_t mask0 = keep >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * keep)) - 1;
+	uint64_t mask1 = keep <= 8 ? 0 : (UINT64_C(1) << (8 * (keep - 8))) - 1;
+	w0 &= mask0;
+	w1 &= mask1;
+	for (uint32_t h = ev_block_hash(n, w0, w1);; h = (h + 1) & n->table_mask) {
+		uint32_t i = n->table[h];
+		if (i == 0)
+			return NULL;
+		const struct ev_member *m = &pl->members[i - 1];
+		uint64_t m0, m1;
+		memcpy(&m0, m->lit, 8);
+		memcpy(&m1, m->lit + 8, 8);
+		if (m->key_len == len && (m0 & mask0) == w0 && (m1 & mask1) == w1)
+			return m;
+	}
+}
+
 
 /* ---- the general pass ---- */
 
@@ -1379,10 +1412,14 @@ static inline int decode_key(struct dec *d, const struct ev_node *n, const struc
 	if (*d->p != '"')
 		return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: expected a string key", d->p);
 	d->p++;
+	const uint8_t *kq = d->p - 1;
 	int rc = parse_string(d, &key, key_buf, sizeof(key_buf));
 	if (rc != 0)
 		return rc;
-	*out = key.len <= sizeof(key_buf) ? lookup(d->plan, n, key.ptr, key.len) : NULL;
+	if (!key.copied)
+		*out = lookup_quoted(d->plan, n, kq, key.len, d->end);
+	else
+		*out = key.len <= sizeof(key_buf) ? lookup(d->plan, n, key.ptr, key.len) : NULL;
 	skip_ws(d);
 	if (d->p >= d->end)
 		return fail_end(d);
@@ -1548,8 +1585,9 @@ static const struct ev_member *fast_key(const struct fast *fs, const struct ev_n
 	const uint8_t *q = scan_plain(k, fs->end, fs->lo);
 	if (q >= fs->end || *q != '"' || fs->end - q < 2 || q[1] != ':')
 		return NULL;
+	const uint8_t *kq = *p;
 	*p = q + 2;
-	return lookup(fs->plan, n, k, (size_t)(q - k));
+	return lookup_quoted(fs->plan, n, kq, (size_t)(q - k), fs->end);
 }
 
 /* A string value without escapes or control bytes (valid UTF-8) at *p (on its opening quote);

@@ -146,20 +146,33 @@ struct event_plan {
 /* The code of a reason. */
 int ev_reason_code(enum ev_reason r);
 
-/* The hash of a key into a node's table. */
+/* Keys of at most this many bytes are hashed and compared as the 16-byte block `"key"`
+ * (zero-padded): in the message they are one load, in a member its lit. */
+#define EV_KEY_SHORT 13
+
+/* The hash of a short key's block (w0, w1: its two little-endian words) into a node's table. */
+static inline uint32_t ev_block_hash(const struct ev_node *n, uint64_t w0, uint64_t w1)
+{
+	uint64_t w = w0 * 0x9E3779B97F4A7C15ull ^ w1 * 0xC2B2AE3D27D4EB4Full;
+	return (uint32_t)(((w ^ (w >> 29)) * n->seed) >> 40) & n->table_mask;
+}
+
+/* The hash of any key k[0..len) into a node's table. */
 static inline uint32_t ev_key_hash(const struct ev_node *n, const uint8_t *k, size_t len)
 {
-	uint64_t w = len;
-	if (len >= 8) {
-		uint64_t a, b;
-		__builtin_memcpy(&a, k, 8);
-		__builtin_memcpy(&b, k + len - 8, 8);
-		w ^= a * 0x9E3779B97F4A7C15ull ^ b;
-	} else {
-		for (size_t i = 0; i < len; i++)
-			w = w << 8 | k[i];
-		w *= 0xC2B2AE3D27D4EB4Full;
+	if (len <= EV_KEY_SHORT) {
+		uint8_t b[16] = {'"'};
+		__builtin_memcpy(b + 1, k, len);
+		b[len + 1] = '"';
+		uint64_t w0, w1;
+		__builtin_memcpy(&w0, b, 8);
+		__builtin_memcpy(&w1, b + 8, 8);
+		return ev_block_hash(n, w0, w1);
 	}
+	uint64_t a, b;
+	__builtin_memcpy(&a, k, 8);
+	__builtin_memcpy(&b, k + len - 8, 8);
+	uint64_t w = len ^ a * 0x9E3779B97F4A7C15ull ^ b;
 	return (uint32_t)(((w ^ (w >> 29)) * n->seed) >> 40) & n->table_mask;
 }
 
