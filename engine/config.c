@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "event.h"
 #include "memplan.h"
 
 enum config_kind {
@@ -67,6 +68,38 @@ static const struct config_key config_keys[] = {
 		  "Bootstrap brokers, comma-separated host:port."),
 	CFG_STR_F("kafka", "topic", topic, "clickstream", CFG_F_NONEMPTY, "Topic to consume."),
 	CFG_STR_F("kafka", "group_id", group_id, "enrichd", CFG_F_NONEMPTY, "Consumer group id."),
+	CFG_ENUM("event", "format", event.format, "json", "json|avro-confluent",
+		 "The messages' format: `json`, one JSON object per message, or `avro-confluent`, "
+		 "Avro in the Confluent wire format with writer schemas from a Schema Registry."),
+	CFG_STR("event", "time_field", event.time_field, "",
+		"The declared field whose time partitions the segments (a Date, DateTime or "
+		"DateTime64 field, not Nullable). Required with `field.*` lines; without them the "
+		"default schema's `event_time`."),
+	CFG_STR("event", "catch_all", event.catch_all, "",
+		"Also keep the event's members no field declares, verbatim, as one JSON object in a "
+		"String column of this name (after the declared fields): `{\"k\":v,...}` in the "
+		"order they came, for JSONExtract. Empty: off. JSON only."),
+	CFG_STR("event", "metadata", event.metadata, SCHEMA_META_DEFAULT,
+		"Kafka metadata columns at the end of each row, in this order, named as "
+		"ClickHouse's Kafka engine names them: `_topic`, `_partition`, `_offset`, "
+		"`_kafka_time`, `_ingest_time`, `_key` (String) and `_headers` (the two columns "
+		"`_headers.name` and `_headers.value`, Array(String)). With `--input` `_key` is "
+		"empty and the headers are empty arrays."),
+	{"event", "field.<column>", KIND_STRING, 0, 0, "", 0, 0, NULL,
+	 "One per declared field, in output order: `field.<column> = <type> [from <path>] "
+	 "[unit=<unit>] [integers=text] [default=<text>] [aliases=<path>,...]`. "
+	 "Types: String, LowCardinality(String), FixedString(N), UInt8-64, Int8-64, Float32/64, "
+	 "Bool, Date, Date32, DateTime, DateTime64(P, 'UTC'), UUID, IPv4, IPv6, Array(String), "
+	 "Array(Int8-64), and Nullable(T) of the scalar ones for an optional field (absent or "
+	 "null: NULL); any other absent field is a `missing` dead letter unless it has a default. "
+	 "`from` names the member, or a path into nested objects (`page.referrer`); default: the "
+	 "column's name. `unit` (s, ms, us, ns; days for Date) lets a time field take a number "
+	 "in that unit (else only RFC 3339 or YYYY-MM-DD text); `integers=text` lets a String "
+	 "field take a non-negative integer as "
+	 "its text; `default` is the value of an absent field (quoted when it holds spaces; "
+	 "`null` for Nullable); `aliases` are other paths of the field. Without any `field.*` "
+	 "line: the default schema (event_time DateTime64(3, 'UTC') from timestamp unit=ms, "
+	 "user_id UInt64, device_id String integers=text, url String).", 0},
 	CFG_STR("workers", "cpus", cpus_spec, "auto",
 		"CPUs to pin one worker each to: a list such as `0-3,6`, or `auto` for every CPU "
 		"this process may run on."),
@@ -140,8 +173,10 @@ static const struct config_key config_keys[] = {
 		"`tsv` (TSVWithNames), `csv` (CSVWithNames), `native`, or `auto` by extension."),
 	DIM_STR_F("key", key, NULL, CFG_F_NONEMPTY, "Key column in the source."),
 	DIM_STR("key_type", key_type, "UInt64", "`UInt64` or `String`."),
-	DIM_ENUM("join_field", join_field, NULL, "user_id|device_id|url",
-		 "Event field joined with the key."),
+	DIM_STR("join_field", join_field, NULL,
+		"The declared event field joined with the key: an integer field for a UInt64 key, "
+		"a String, LowCardinality(String) or FixedString field for a String key (a NULL is "
+		"a miss). Default: the field named as the key column."),
 	DIM_ENUM("join", join, "left", "left|inner|default",
 		 "On a miss: `left` NULL attributes, `inner` the event goes to the dead-letter "
 		 "file, `default` the types' default values."),
@@ -191,6 +226,7 @@ struct config_parse {
 	unsigned key_line[CONFIG_KEY_COUNT];
 	unsigned dim_line[CONFIG_DIMS_MAX][CONFIG_KEY_COUNT];
 	unsigned attr_line[CONFIG_DIMS_MAX][CONFIG_ATTRS_MAX];
+	unsigned field_line[SCHEMA_FIELDS_MAX];
 	unsigned prop_line[CONFIG_KAFKA_PROPS_MAX];
 };
 
@@ -449,8 +485,6 @@ static struct config_dim *config_dim_get(struct config_parse *p, const char *nam
 		    !strchr(key->name, '<'))
 			config_set(p, key, dim, "default", key->value);
 	}
-	/* The join field defaults to the key column when it names an event field. */
-	dim->join_field = (enum config_event_field)-1;
 	return dim;
 }
 
@@ -500,6 +534,32 @@ static int config_dim_entry(struct config_parse *p, const char *dim_name, const 
 	return config_set(p, key, dim, where, value);
 }
 
+/* A field.<column> line of [event]: parsed at once, in file order (the output order). */
+static int config_event_field(struct config_parse *p, const char *column, const char *value)
+{
+	struct schema *ev = &p->cfg->event;
+	for (uint32_t i = 0; i < ev->field_count; i++) {
+		if (strcmp(ev->fields[i].name, column) == 0) {
+			config_fail(p, "[event]: field.%s: set twice, at lines %u and %u", column,
+				    ev->fields[i].line, p->line);
+			return -EINVAL;
+		}
+	}
+	if (ev->field_count == SCHEMA_FIELDS_MAX) {
+		config_fail(p, "[event]: field.%s: more than %d fields", column, SCHEMA_FIELDS_MAX);
+		return -EINVAL;
+	}
+	char why[SCHEMA_ERR_MAX];
+	struct schema_field *f = &ev->fields[ev->field_count];
+	if (schema_field_parse(column, value, f, why, sizeof(why)) < 0) {
+		config_fail(p, "[event]: field.%s: %s", column, why);
+		return -EINVAL;
+	}
+	f->line = p->line;
+	ev->field_count++;
+	return 0;
+}
+
 static int config_on_entry(void *user, const char *section, const char *name, const char *value)
 {
 	struct config_parse *p = user;
@@ -518,6 +578,8 @@ static int config_on_entry(void *user, const char *section, const char *name, co
 			dim_name++;
 		return config_dim_entry(p, dim_name, name, value, where) == 0;
 	}
+	if (strcmp(section, "event") == 0 && strncmp(name, "field.", 6) == 0)
+		return config_event_field(p, name + 6, value) == 0;
 	if (strcmp(section, "kafka") == 0 && strncmp(name, "property.", 9) == 0) {
 		if (cfg->kafka_prop_count == CONFIG_KAFKA_PROPS_MAX) {
 			config_fail(p, "%s: %s: more than %d properties", where, name,
@@ -644,6 +706,56 @@ static int config_resolve_io_cpus(struct config_parse *p)
 	return config_cpus_exist(p, "[output]: io_cpus", cfg->io_cpus, cfg->io_cpu_count);
 }
 
+/*
+ * The dimension's join field: a declared field (by default the one named as the key column)
+ * whose type fits the key: an integer field for UInt64 keys, a String-like one for String keys;
+ * strip-query needs a String field.
+ */
+static int config_validate_join(struct config_parse *p, size_t index, const char *where)
+{
+	struct config_dim *dim = &p->cfg->dims[index];
+	const struct schema *ev = &p->cfg->event;
+	unsigned line = p->dim_line[index][config_key_find("dimension", "join_field") - config_keys];
+	p->line = line;
+	if (!line && schema_field_index(ev, dim->key) < 0) {
+		config_fail(p, "%s: join_field: required (key '%s' is not an event field)", where,
+			    dim->key);
+		return -EINVAL;
+	}
+	if (!line)
+		strcpy(dim->join_field, dim->key); /* both CONFIG_NAME_MAX */
+	int f = schema_field_index(ev, dim->join_field);
+	if (f < 0) {
+		config_fail(p, "%s: join_field: '%s' is not a declared event field", where,
+			    dim->join_field);
+		return -EINVAL;
+	}
+	dim->join_index = (uint32_t)f;
+	const struct schema_field *sf = &ev->fields[f];
+	bool u64_key = strcmp(dim->key_type, "UInt64") == 0;
+	bool integer = sf->kind == SCHEMA_U64 || sf->kind == SCHEMA_I64;
+	bool text = sf->kind == SCHEMA_STRING || sf->kind == SCHEMA_FIXED_STRING;
+	if (!integer && !text) {
+		config_fail(p, "%s: join_field: %s is %s: a join takes an integer field (UInt64 key) "
+			    "or a String, LowCardinality(String) or FixedString field (String key)",
+			    where, sf->name, sf->type);
+		return -EINVAL;
+	}
+	if (u64_key != integer) {
+		p->line = p->dim_line[index][config_key_find("dimension", "key_type") - config_keys];
+		config_fail(p, "%s: key_type: %s (%s) joins need a %s key", where, sf->name, sf->type,
+			    integer ? "UInt64" : "String");
+		return -EINVAL;
+	}
+	if (dim->key_normalize == CONFIG_KEY_STRIP_QUERY && sf->kind != SCHEMA_STRING) {
+		config_fail(p, "%s: key_normalize: strip-query applies to String fields (%s is %s)",
+			    where, sf->name, sf->type);
+		return -EINVAL;
+	}
+	p->line = 0;
+	return 0;
+}
+
 static int config_validate_dim(struct config_parse *p, size_t index)
 {
 	struct config_dim *dim = &p->cfg->dims[index];
@@ -657,32 +769,12 @@ static int config_validate_dim(struct config_parse *p, size_t index)
 			return -EINVAL;
 		}
 	}
-	if ((int)dim->join_field < 0) {
-		int field = config_choice("user_id|device_id|url", dim->key);
-		if (field < 0) {
-			config_fail(p, "%s: join_field: required (key '%s' is not an event field)",
-				    where, dim->key);
-			return -EINVAL;
-		}
-		dim->join_field = (enum config_event_field)field;
-	}
 	if (strcmp(dim->key_type, "UInt64") != 0 && strcmp(dim->key_type, "String") != 0) {
 		config_fail(p, "%s: key_type: '%s' is not UInt64 or String", where, dim->key_type);
 		return -EINVAL;
 	}
-	if (dim->join_field == CONFIG_FIELD_USER_ID && strcmp(dim->key_type, "UInt64") != 0) {
-		config_fail(p, "%s: key_type: user_id joins need a UInt64 key", where);
+	if (config_validate_join(p, index, where) < 0)
 		return -EINVAL;
-	}
-	if (dim->join_field != CONFIG_FIELD_USER_ID && strcmp(dim->key_type, "String") != 0) {
-		config_fail(p, "%s: key_type: %s joins need a String key", where,
-			    config_field_name(dim->join_field));
-		return -EINVAL;
-	}
-	if (dim->key_normalize == CONFIG_KEY_STRIP_QUERY && dim->join_field != CONFIG_FIELD_URL) {
-		config_fail(p, "%s: key_normalize: strip-query applies to url joins only", where);
-		return -EINVAL;
-	}
 	if (strcmp(dim->format, "auto") != 0 && strcmp(dim->format, "tsv") != 0 &&
 	    strcmp(dim->format, "csv") != 0 && strcmp(dim->format, "native") != 0) {
 		config_fail(p, "%s: format: '%s' is not auto, tsv, csv or native", where,
@@ -696,22 +788,30 @@ static int config_validate_dim(struct config_parse *p, size_t index)
 	return 0;
 }
 
+/* Whether the output has an event, catch-all or metadata column of that name. */
+static bool config_event_column(const struct schema *ev, const char *name)
+{
+	if (schema_field_index(ev, name) >= 0 || strcmp(ev->catch_all, name) == 0)
+		return true;
+	for (uint32_t m = 0; m < ev->meta_count; m++)
+		if (strcmp(schema_meta_name(ev->meta[m]), name) == 0)
+			return true;
+	return false;
+}
+
 /* Attribute names: unique across the output, apart from the event and Kafka columns. */
 static int config_check_attr_names(struct config_parse *p)
 {
-	static const char *const fixed[] = {"event_time", "user_id", "device_id", "url", "_topic",
-					    "_partition", "_offset", "_kafka_time", "_ingest_time"};
 	const struct config *cfg = p->cfg;
 	for (size_t i = 0; i < cfg->dim_count; i++) {
 		const struct config_dim *d = &cfg->dims[i];
 		for (size_t a = 0; a < d->attr_count; a++) {
 			const char *name = d->attrs[a].name;
-			for (size_t f = 0; f < sizeof(fixed) / sizeof(fixed[0]); f++) {
-				if (strcmp(name, fixed[f]) == 0) {
-					config_fail(p, "[dimension %s]: attr.%s: the output already has a column of that name",
-						    d->name, name);
-					return -EINVAL;
-				}
+			if (config_event_column(&cfg->event, name)) {
+				p->line = p->attr_line[i][a];
+				config_fail(p, "[dimension %s]: attr.%s: the output already has a column of that name",
+					    d->name, name);
+				return -EINVAL;
 			}
 			for (size_t j = 0; j <= i; j++) {
 				const struct config_dim *o = &cfg->dims[j];
@@ -838,10 +938,50 @@ static int config_check_memory(struct config_parse *p)
 	return -EINVAL;
 }
 
+/* [event]: the declared fields or the default schema, checked as a whole. */
+static int config_finish_event(struct config_parse *p)
+{
+	struct schema *ev = &p->cfg->event;
+	if (ev->field_count == 0) {
+		if (ev->time_field[0] && strcmp(ev->time_field, "event_time") != 0) {
+			p->line = p->key_line[config_key_find("event", "time_field") - config_keys];
+			config_fail(p, "[event]: time_field: '%s' is not a field of the default schema "
+				    "(declare the fields with field.<column> lines)", ev->time_field);
+			return -EINVAL;
+		}
+		schema_default_fields(ev);
+	}
+	ev->time_field_line = p->key_line[config_key_find("event", "time_field") - config_keys];
+	ev->catch_all_line = p->key_line[config_key_find("event", "catch_all") - config_keys];
+	ev->metadata_line = p->key_line[config_key_find("event", "metadata") - config_keys];
+	char why[SCHEMA_ERR_MAX];
+	unsigned line;
+	if (schema_finish(ev, why, sizeof(why), &line) < 0) {
+		p->line = line;
+		config_fail(p, "[event]: %s", why);
+		return -EINVAL;
+	}
+	if (ev->format != SCHEMA_FORMAT_JSON)
+		return 0; /* the Avro reader checked the declarations (schema_finish) */
+	/* The JSON plan, as the workers will compile it: its defaults decoded once. */
+	struct event_plan *plan;
+	int field;
+	int rc = event_plan_create(ev, &plan, why, sizeof(why), &field);
+	if (rc < 0) {
+		p->line = field >= 0 ? ev->fields[field].line : 0;
+		config_fail(p, "[event]: %s", why);
+		return rc;
+	}
+	event_plan_free(plan);
+	return 0;
+}
+
 static int config_finish(struct config_parse *p, bool check_files)
 {
 	struct config *cfg = p->cfg;
 	if (config_resolve_cpus(p) < 0 || config_resolve_io_cpus(p) < 0)
+		return -EINVAL;
+	if (config_finish_event(p) < 0)
 		return -EINVAL;
 	if (cfg->dim_count == 0) {
 		config_fail(p, "no [dimension <name>] section");
@@ -851,9 +991,9 @@ static int config_finish(struct config_parse *p, bool check_files)
 		if (config_validate_dim(p, i) < 0)
 			return -EINVAL;
 		for (size_t j = 0; j < i; j++) {
-			if (cfg->dims[j].join_field == cfg->dims[i].join_field) {
+			if (cfg->dims[j].join_index == cfg->dims[i].join_index) {
 				config_fail(p, "[dimension %s]: join_field: %s is joined by [dimension %s] already",
-					    cfg->dims[i].name, config_field_name(cfg->dims[i].join_field),
+					    cfg->dims[i].name, cfg->dims[i].join_field,
 					    cfg->dims[j].name);
 				return -EINVAL;
 			}
@@ -1088,12 +1228,6 @@ const char *config_join_name(enum config_join join)
 	return (unsigned)join < 3 ? names[join] : "?";
 }
 
-const char *config_field_name(enum config_event_field field)
-{
-	static const char *const names[] = {"user_id", "device_id", "url"};
-	return (unsigned)field < 3 ? names[field] : "?";
-}
-
 const char *config_io_cpus_text(const struct config *cfg, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "any CPU");
@@ -1112,10 +1246,11 @@ void config_print(const struct config *cfg, FILE *out)
 	for (size_t i = 0; i < cfg->cpu_count; i++)
 		fprintf(out, "%s%d", i ? "," : " ", cfg->cpus[i]);
 	fprintf(out, " (numa=%s, batch=%u events)\n", numa_names[cfg->numa], cfg->batch_events);
+	schema_print(&cfg->event, out);
 	for (size_t i = 0; i < cfg->dim_count; i++) {
 		const struct config_dim *d = &cfg->dims[i];
 		fprintf(out, "dimension:  %s key=%s %s joined on event %s (%s join, %s) from %s [%s]\n",
-			d->name, d->key, d->key_type, config_field_name(d->join_field),
+			d->name, d->key, d->key_type, d->join_field,
 			config_join_name(d->join),
 			d->key_normalize == CONFIG_KEY_EXACT ? "exact key" : "strip-query",
 			d->source, d->format);

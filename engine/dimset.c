@@ -118,7 +118,7 @@ int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned th
 		return -ENOMEM;
 	set->generation = prev ? prev->generation + 1 : 1;
 	unsigned loaded = 0;
-	uint32_t column = DIMSET_EVENT_COLUMNS;
+	uint32_t column = dimset_event_columns(cfg);
 	int rc = 0;
 	for (size_t i = 0; i < cfg->dim_count; i++) {
 		const struct config_dim *cd = &cfg->dims[i];
@@ -178,27 +178,25 @@ static void dimset_attr_out_type(const struct config_dim *cd, const struct confi
 		snprintf(out, cap, "%s", attr->type);
 }
 
+uint32_t dimset_event_columns(const struct config *cfg)
+{
+	return cfg->event.field_count + (cfg->event.catch_all[0] != '\0');
+}
+
 uint32_t dimset_schema(const struct config *cfg, struct native_column_spec *specs,
 		       char (*names)[NATIVE_NAME_MAX], char (*types)[NATIVE_TYPE_NAME_MAX])
 {
-	static const char *const head[DIMSET_EVENT_COLUMNS][2] = {
-		{"event_time", "DateTime64(3, 'UTC')"},
-		{"user_id", "UInt64"},
-		{"device_id", "String"},
-		{"url", "String"},
-	};
-	static const char *const tail[DIMSET_META_COLUMNS][2] = {
-		{"_topic", "LowCardinality(String)"},
-		{"_partition", "UInt64"},
-		{"_offset", "UInt64"},
-		{"_kafka_time", "DateTime64(3, 'UTC')"},
-		{"_ingest_time", "DateTime64(3, 'UTC')"},
-	};
+	const struct schema *ev = &cfg->event;
 	uint32_t n = 0;
-	for (size_t i = 0; i < DIMSET_EVENT_COLUMNS; i++, n++) {
-		snprintf(names[n], NATIVE_NAME_MAX, "%s", head[i][0]);
-		snprintf(types[n], NATIVE_TYPE_NAME_MAX, "%s", head[i][1]);
+	for (uint32_t i = 0; i < ev->field_count; i++, n++) {
+		snprintf(names[n], NATIVE_NAME_MAX, "%s", ev->fields[i].name);
+		snprintf(types[n], NATIVE_TYPE_NAME_MAX, "%s", ev->fields[i].type);
 	}
+	if (ev->catch_all[0]) {
+		snprintf(names[n], NATIVE_NAME_MAX, "%s", ev->catch_all);
+		snprintf(types[n++], NATIVE_TYPE_NAME_MAX, "String");
+	}
+	uint32_t attrs = n;
 	for (size_t d = 0; d < cfg->dim_count; d++) {
 		const struct config_dim *cd = &cfg->dims[d];
 		for (size_t a = 0; a < cd->attr_count; a++, n++) {
@@ -206,15 +204,19 @@ uint32_t dimset_schema(const struct config *cfg, struct native_column_spec *spec
 			dimset_attr_out_type(cd, &cd->attrs[a], types[n], NATIVE_TYPE_NAME_MAX);
 		}
 	}
-	for (size_t i = 0; i < DIMSET_META_COLUMNS; i++, n++) {
-		snprintf(names[n], NATIVE_NAME_MAX, "%s", tail[i][0]);
-		snprintf(types[n], NATIVE_TYPE_NAME_MAX, "%s", tail[i][1]);
+	uint32_t meta = n;
+	for (uint32_t m = 0; m < ev->meta_count; m++, n++) {
+		snprintf(names[n], NATIVE_NAME_MAX, "%s", schema_meta_name(ev->meta[m]));
+		snprintf(types[n], NATIVE_TYPE_NAME_MAX, "%s", schema_meta_type(ev->meta[m]));
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		specs[i] = (struct native_column_spec){.name = names[i], .type = types[i]};
-		if (strncmp(types[i], "LowCardinality", 14) == 0 && i >= DIMSET_EVENT_COLUMNS &&
-		    i < n - DIMSET_META_COLUMNS)
+		if (strncmp(types[i], "LowCardinality", 14) == 0 && i >= attrs && i < meta)
 			specs[i].dict_mode = NATIVE_DICT_EXTERNAL;
+		if (i >= meta && ev->meta[i - meta] == SCHEMA_META_TOPIC) {
+			specs[i].dict_mode = NATIVE_DICT_EXTERNAL;
+			specs[i].dict_keys_max = 2; /* "" and the worker's topic */
+		}
 	}
 	return n;
 }

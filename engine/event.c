@@ -1,20 +1,29 @@
 /*
- * event: the hand-written JSON event decoder (contract in include/event.h).
+ * event: the JSON event decoder, driven by a plan (contract in include/event.h; the plan's layout
+ * in event_impl.h, its compiler in event_plan.c).
  *
  * One forward pass with a cursor. Strings are scanned 16 bytes at a time for the bytes that end
  * the fast path (quote, backslash, control, non-ASCII); a string without escapes is returned as a
- * slice of the message. Unknown members are skipped by an iterative validator whose open
- * containers are one bit each in a 64-bit word, so nesting costs no stack and has a hard bound.
- * A field error is remembered and parsing goes on, so that a later JSON-level error still wins
- * (see "Error precedence" in the header).
+ * slice of the message. Members no field declares are skipped by an iterative validator whose
+ * open containers are one bit each in a 64-bit word, so nesting costs no stack and has a hard
+ * bound. A declared member's value is read by the same conversions in both passes (conv_*),
+ * whatever scanned it. A field error is remembered and parsing goes on, so that a later
+ * JSON-level error still wins (see "Error precedence" in the header).
+ *
+ * Scratch, from its start: unescaped strings kept in slots, UUID and IPv6 bytes and finished
+ * arrays grow upward from `used`; an array's elements collect downward from `limit` while it is
+ * read; with a catch-all the top len bytes [limit, cap) collect its text, which moves down to
+ * `used` at the end.
  */
 #include "event.h"
 
 #include <endian.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "civil.h"
+#include "event_impl.h"
+#include "timetext.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -27,27 +36,26 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-enum field {
-	FIELD_TIMESTAMP = 0,
-	FIELD_USER_ID = 1,
-	FIELD_URL = 2,
-	FIELD_DEVICE_ID = 3,
-	FIELD_COUNT = 4,
-	FIELD_UNKNOWN = -1,
-};
+/* Longest key the general pass unescapes for a lookup (schema paths are shorter). */
+#define KEY_MAX SCHEMA_PATH_MAX
 
-#define FIELDS_ALL ((1u << FIELD_COUNT) - 1)
-
-/* Longest known key; a key that decodes to more bytes is unknown. */
-#define KEY_MAX 16
+struct scan_vec;
 
 struct dec {
 	const uint8_t *p;   /* cursor */
 	const uint8_t *end; /* one past the last byte of the message */
 	const uint8_t *buf;
+	const struct event_plan *plan;
+	struct event_value *vals;
 	uint8_t *scratch;
-	size_t scratch_cap;
-	size_t scratch_used;
+	size_t scratch_used; /* bytes kept from the scratch's start */
+	size_t limit;        /* where the array elements' and the catch-all's areas start */
+	size_t top;          /* the array being read: its elements lie in [top, limit) */
+	size_t catch_len;    /* the catch-all text's bytes so far, from limit */
+	size_t catch_cap;
+	uint64_t seen;       /* fields given */
+	uint64_t objects;    /* objects (trie nodes) given */
+	const struct scan_vec *sv; /* the string scan's vectors, made once per message */
 	/* The error being returned: a JSON-level one at once, a field one at the end. */
 	const char *reason;
 	const uint8_t *at;
@@ -73,6 +81,8 @@ struct num {
 	bool negative;
 	bool integer; /* no fraction, no exponent */
 };
+
+static int skip_value(struct dec *d, int depth);
 
 __attribute__((cold, noinline)) static int dec_fail(struct dec *d, int code, const char *reason,
 						    const uint8_t *at)
@@ -112,61 +122,111 @@ static inline void skip_ws(struct dec *d)
 	d->p = p;
 }
 
+/*
+ * The byte vectors of the string scan. Built once per message by the fast pass (a vector built
+ * with _mm_set1_epi8 costs three instructions, at every string otherwise) and at each string by
+ * the general pass.
+ */
+struct scan_vec {
+#if defined(__SSE2__)
+	__m128i quote, backslash, space, zero, nine;
+#else
+	int unused;
+#endif
+};
+
+static inline struct scan_vec scan_vec_make(void)
+{
+#if defined(__SSE2__)
+	return (struct scan_vec){_mm_set1_epi8('"'), _mm_set1_epi8('\\'), _mm_set1_epi8(0x20),
+				 _mm_set1_epi8('0'), _mm_set1_epi8(9)};
+#else
+	return (struct scan_vec){0};
+#endif
+}
+
+/* The string vectors made opaque to the compiler, so that it keeps them (in registers, or on the
+ * stack as compare operands) rather than build them again at every string. (The digit vectors,
+ * used once or twice a message, are cheaper built where they are used.) */
+static inline void scan_vec_keep(struct scan_vec *sv)
+{
+#if defined(__SSE2__)
+	__asm__("" : "+x"(sv->quote), "+x"(sv->backslash), "+x"(sv->space));
+#else
+	(void)sv;
+#endif
+}
+
 #if defined(__SSE2__)
 /* Bit i set for byte i of the 16 at p that is '"', '\\', a byte < 0x20 or a byte >= 0x80. */
-static inline unsigned plain_stops(const uint8_t *p)
+static inline unsigned plain_stops(const uint8_t *p, const struct scan_vec *sv)
 {
-	const __m128i quote = _mm_set1_epi8('"');
-	const __m128i backslash = _mm_set1_epi8('\\');
-	const __m128i space = _mm_set1_epi8(0x20);
 	__m128i v = _mm_loadu_si128((const void *)p);
 	/* Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too. */
-	__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-				   _mm_cmplt_epi8(v, space));
+	__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, sv->quote),
+						_mm_cmpeq_epi8(v, sv->backslash)),
+				   _mm_cmplt_epi8(v, sv->space));
 	return (unsigned)_mm_movemask_epi8(hit);
 }
 #endif
 
 /* The first position in [p, end) that is not an ASCII digit; end if there is none. */
-static inline const uint8_t *digits_end(const uint8_t *p, const uint8_t *end)
+static inline const uint8_t *digits_end_v(const uint8_t *p, const uint8_t *end,
+					  const struct scan_vec *sv)
 {
 #if defined(__SSE2__)
 	while (end - p >= 16) {
-		__m128i value = _mm_sub_epi8(_mm_loadu_si128((const void *)p), _mm_set1_epi8('0'));
-		__m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(value, _mm_set1_epi8(9)), value);
+		__m128i value = _mm_sub_epi8(_mm_loadu_si128((const void *)p), sv->zero);
+		__m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(value, sv->nine), value);
 		unsigned other = ~(unsigned)_mm_movemask_epi8(digit) & 0xFFFF;
 		if (other != 0)
 			return p + __builtin_ctz(other);
 		p += 16;
 	}
+#else
+	(void)sv;
 #endif
 	while (p < end && is_digit(*p))
 		p++;
 	return p;
 }
 
+static inline const uint8_t *digits_end(const uint8_t *p, const uint8_t *end)
+{
+	struct scan_vec sv = scan_vec_make();
+	return digits_end_v(p, end, &sv);
+}
+
 /* Returns the first position in [p, end) holding '"', '\\', a byte < 0x20 or a byte >= 0x80;
  * end if there is none. lo is the message's first byte: the last fewer than 16 bytes are
  * scanned with one load of the message's last 16 when it has that many. */
-static inline const uint8_t *scan_plain(const uint8_t *p, const uint8_t *end, const uint8_t *lo)
+static inline const uint8_t *scan_plain_v(const uint8_t *p, const uint8_t *end, const uint8_t *lo,
+					  const struct scan_vec *sv)
 {
 #if defined(__SSE2__)
 	while (end - p >= 16) {
-		unsigned mask = plain_stops(p);
+		unsigned mask = plain_stops(p, sv);
 		if (mask != 0)
 			return p + __builtin_ctz(mask);
 		p += 16;
 	}
 	if (p < end && end - lo >= 16) {
-		unsigned mask = plain_stops(end - 16) >> (16 - (end - p));
+		unsigned mask = plain_stops(end - 16, sv) >> (16 - (end - p));
 		return p + (mask != 0 ? __builtin_ctz(mask) : end - p);
 	}
 #else
 	(void)lo;
+	(void)sv;
 #endif
 	while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
 		p++;
 	return p;
+}
+
+static inline const uint8_t *scan_plain(const uint8_t *p, const uint8_t *end, const uint8_t *lo)
+{
+	struct scan_vec sv = scan_vec_make();
+	return scan_plain_v(p, end, lo, &sv);
 }
 
 /* Length of the well-formed UTF-8 sequence (RFC 3629, table 3-7 of Unicode) starting at the
@@ -342,7 +402,7 @@ static int parse_string_escaped(struct dec *d, struct str *s, const uint8_t *sta
 	const uint8_t *run = start; /* plain bytes not yet appended */
 	size_t n = 0;
 	for (;;) {
-		p = scan_plain(p, end, d->buf);
+		p = scan_plain_v(p, end, d->buf, d->sv);
 		if (p >= end)
 			return fail_end(d);
 		uint8_t c = *p;
@@ -381,7 +441,7 @@ static inline int parse_string(struct dec *d, struct str *s, uint8_t *dst, size_
 {
 	const uint8_t *start = d->p, *p = start, *end = d->end;
 	for (;;) {
-		p = scan_plain(p, end, d->buf);
+		p = scan_plain_v(p, end, d->buf, d->sv);
 		if (unlikely(p >= end))
 			return fail_end(d);
 		uint8_t c = *p;
@@ -607,179 +667,6 @@ static int skip_value(struct dec *d, int depth)
 	}
 }
 
-/* Skips a known field's value of the wrong JSON type and records the type error. */
-static int skip_wrong_type(struct dec *d, const char *reason)
-{
-	const uint8_t *at = d->p;
-	int rc = skip_value(d, 1);
-	if (rc != 0)
-		return rc;
-	dec_field_fail(d, EVENT_ERR_TYPE, reason, at);
-	return 0;
-}
-
-/* Parses a string value at d->p (on its opening quote) into the free part of scratch. */
-static inline int parse_string_value(struct dec *d, struct str *s)
-{
-	uint8_t *dst = d->scratch != NULL ? d->scratch + d->scratch_used : NULL;
-	d->p++;
-	return parse_string(d, s, dst, d->scratch_cap - d->scratch_used);
-}
-
-static inline bool fits_scratch(const struct dec *d, const struct str *s)
-{
-	return !s->copied || s->len <= d->scratch_cap - d->scratch_used;
-}
-
-static inline unsigned two_digits(const uint8_t *s)
-{
-	return (unsigned)(s[0] - '0') * 10 + (unsigned)(s[1] - '0');
-}
-
-/* Whether s[0..19) has the shape "dddd-dd-ddTdd:dd:dd" (either case of T); s has >= 20 bytes. */
-static inline bool rfc3339_shape(const uint8_t *s)
-{
-#if defined(__SSE2__)
-	/* Bytes 0..15 in one vector: digits where expected, separators elsewhere. */
-	const __m128i digit_at = _mm_setr_epi8(-1, -1, -1, -1, 0, -1, -1, 0, -1, -1, 0, -1, -1, 0,
-					       -1, -1);
-	const __m128i separators = _mm_setr_epi8(0, 0, 0, 0, '-', 0, 0, '-', 0, 0, 't', 0, 0, ':',
-						 0, 0);
-	const __m128i lower_t = _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20, 0, 0, 0, 0, 0);
-	__m128i v = _mm_loadu_si128((const void *)s);
-	__m128i value = _mm_sub_epi8(v, _mm_set1_epi8('0'));
-	__m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(value, _mm_set1_epi8(9)), value);
-	__m128i sep = _mm_cmpeq_epi8(_mm_or_si128(v, lower_t), separators);
-	__m128i ok = _mm_or_si128(_mm_and_si128(digit, digit_at), _mm_andnot_si128(digit_at, sep));
-	return _mm_movemask_epi8(ok) == 0xFFFF && s[16] == ':' && is_digit(s[17]) &&
-	       is_digit(s[18]);
-#else
-	/* 'd' a digit, 'T' either case of T, anything else itself. */
-	static const char shape[19] = {'d', 'd', 'd', 'd', '-', 'd', 'd', '-', 'd', 'd',
-				       'T', 'd', 'd', ':', 'd', 'd', ':', 'd', 'd'};
-	bool ok = true;
-	for (size_t i = 0; i < sizeof(shape); i++) {
-		if (shape[i] == 'd')
-			ok &= is_digit(s[i]);
-		else if (shape[i] == 'T')
-			ok &= (s[i] | 0x20) == 't';
-		else
-			ok &= s[i] == (uint8_t)shape[i];
-	}
-	return ok;
-#endif
-}
-
-/* Parses an RFC 3339 date-time into epoch ms; returns NULL or the reason it is not one. */
-static const char *parse_rfc3339(const uint8_t *s, size_t n, int64_t *out)
-{
-	if (n < 20 || !rfc3339_shape(s))
-		return "timestamp: bad format";
-	unsigned year = two_digits(s) * 100 + two_digits(s + 2);
-	unsigned month = two_digits(s + 5), day = two_digits(s + 8);
-	unsigned hour = two_digits(s + 11), minute = two_digits(s + 14), second = two_digits(s + 17);
-	int64_t ms = 0;
-	size_t i = 19;
-	if (s[i] == '.' && n - i > 4 && is_digit(s[i + 1]) && is_digit(s[i + 2]) &&
-	    is_digit(s[i + 3]) && !is_digit(s[i + 4])) {
-		/* Milliseconds, the usual fraction. */
-		ms = (int64_t)(two_digits(s + i + 1) * 10 + (unsigned)(s[i + 3] - '0'));
-		i += 4;
-	} else if (s[i] == '.') {
-		size_t first = ++i;
-		while (i < n && is_digit(s[i])) {
-			if (i - first < 3)
-				ms = ms * 10 + (s[i] - '0');
-			i++;
-		}
-		if (i == first)
-			return "timestamp: bad format";
-		for (size_t k = i - first; k < 3; k++)
-			ms *= 10;
-	}
-	if (i >= n)
-		return "timestamp: bad offset";
-	int64_t offset_s = 0;
-	if ((s[i] | 0x20) == 'z') {
-		i++;
-	} else if (s[i] == '+' || s[i] == '-') {
-		if (n - i < 6 || !is_digit(s[i + 1]) || !is_digit(s[i + 2]) || s[i + 3] != ':' ||
-		    !is_digit(s[i + 4]) || !is_digit(s[i + 5]))
-			return "timestamp: bad offset";
-		unsigned oh = two_digits(s + i + 1), om = two_digits(s + i + 4);
-		if (oh > 23 || om > 59)
-			return "timestamp: bad offset";
-		offset_s = (int64_t)(oh * 60 + om) * 60;
-		if (s[i] == '-')
-			offset_s = -offset_s;
-		i += 6;
-	} else {
-		return "timestamp: bad offset";
-	}
-	if (i != n)
-		return "timestamp: bad format";
-	if (month < 1 || month > 12 || day < 1 || day > civil_days_in_month(year, month))
-		return "timestamp: invalid date";
-	if (hour > 23 || minute > 59 || second > 59)
-		return "timestamp: invalid time";
-	/* local time = UTC + offset */
-	int64_t secs = civil_days_from_date(year, month, day) * 86400 + hour * 3600 + minute * 60 +
-		       second - offset_s;
-	int64_t t = secs * 1000 + ms;
-	if (t < 0 || t > EVENT_TIME_MS_MAX)
-		return "timestamp: outside " EVENT_TIME_RANGE_TEXT;
-	*out = t;
-	return NULL;
-}
-
-static int field_timestamp(struct dec *d, struct event *ev)
-{
-	const uint8_t *at = d->p;
-	if (*d->p == '"') {
-		struct str s;
-		int rc = parse_string_value(d, &s);
-		if (rc != 0)
-			return rc;
-		if (!fits_scratch(d, &s)) {
-			dec_field_fail(d, EVENT_ERR_TOO_LONG,
-				       "timestamp: longer than the scratch buffer", at);
-			return 0;
-		}
-		/* An unescaped copy is scratch only for now: it is not kept. */
-		const char *why = parse_rfc3339(s.ptr, s.len, &ev->time_ms);
-		if (why != NULL)
-			dec_field_fail(d, EVENT_ERR_TIMESTAMP, why, at);
-		return 0;
-	}
-	if (*d->p == '-' || is_digit(*d->p)) {
-		struct num n;
-		int rc = parse_number(d, &n);
-		if (rc != 0)
-			return rc;
-		if (!n.integer) {
-			dec_field_fail(d, EVENT_ERR_TIMESTAMP, "timestamp: epoch ms not an integer", at);
-			return 0;
-		}
-		size_t nd = (size_t)(n.end - n.digits);
-		if (n.negative || nd > 15) {
-			dec_field_fail(d, EVENT_ERR_TIMESTAMP,
-				       "timestamp: outside " EVENT_TIME_RANGE_TEXT, at);
-			return 0;
-		}
-		int64_t v = 0;
-		for (const uint8_t *q = n.digits; q < n.end; q++)
-			v = v * 10 + (*q - '0');
-		if (v > EVENT_TIME_MS_MAX) {
-			dec_field_fail(d, EVENT_ERR_TIMESTAMP,
-				       "timestamp: outside " EVENT_TIME_RANGE_TEXT, at);
-			return 0;
-		}
-		ev->time_ms = v;
-		return 0;
-	}
-	return skip_wrong_type(d, "timestamp: not a string or integer");
-}
-
 /*
  * The value of the 8 ASCII digits at p, all at once: pairs, then quads, then the whole in three
  * multiplications instead of a chain of eight multiply-adds.
@@ -793,6 +680,9 @@ static inline uint64_t eight_digits(const uint8_t *p)
 	return (((v & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
 		(((v >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
 }
+
+
+/* ---- conversions: a token to a field's value ---- */
 
 /* Accumulates decimal digits into *out; false on overflow of 64 bits. */
 static inline bool parse_u64(const uint8_t *p, const uint8_t *end, uint64_t *out)
@@ -817,155 +707,781 @@ static inline bool parse_u64(const uint8_t *p, const uint8_t *end, uint64_t *out
 	return true;
 }
 
-static int field_user_id(struct dec *d, struct event *ev)
+/* An integer magnitude m with its sign into field f's range: its slot, or a reason. */
+static inline int conv_integer(const struct ev_field *f, uint64_t m, bool negative,
+			       struct event_value *v)
 {
-	const uint8_t *at = d->p;
-	if (is_digit(*d->p) || *d->p == '-') {
-		struct num n;
-		int rc = parse_number(d, &n);
-		if (rc != 0)
-			return rc;
-		if (!n.integer)
-			dec_field_fail(d, EVENT_ERR_TYPE, "user_id: not an integer", at);
-		else if (n.negative)
-			dec_field_fail(d, EVENT_ERR_RANGE, "user_id: negative", at);
-		else if (!parse_u64(n.digits, n.end, &ev->user_id))
-			dec_field_fail(d, EVENT_ERR_RANGE, "user_id: out of range", at);
-		return 0;
+	if (f->op == OP_U64) {
+		if (negative)
+			return R_NEGATIVE;
+		if (m > f->umax)
+			return R_RANGE;
+		v->u64 = m;
+	} else {
+		if (negative ? m > (uint64_t)-(f->lo + 1) + 1 : m > (uint64_t)f->hi)
+			return R_RANGE;
+		v->i64 = negative ? (int64_t)(0 - m) : (int64_t)m;
 	}
-	if (*d->p == '"') {
-		struct str s;
-		int rc = parse_string_value(d, &s);
-		if (rc != 0)
-			return rc;
-		if (!fits_scratch(d, &s)) {
-			dec_field_fail(d, EVENT_ERR_TOO_LONG, "user_id: longer than the scratch buffer",
-				       at);
-			return 0;
-		}
-		if (s.len == 0 || digits_end(s.ptr, s.ptr + s.len) != s.ptr + s.len)
-			dec_field_fail(d, EVENT_ERR_TYPE, "user_id: not a decimal string", at);
-		else if (!parse_u64(s.ptr, s.ptr + s.len, &ev->user_id))
-			dec_field_fail(d, EVENT_ERR_RANGE, "user_id: out of range", at);
-		return 0;
-	}
-	return skip_wrong_type(d, "user_id: not an integer or decimal string");
+	v->null = 0;
+	return 0;
 }
 
-static int field_url(struct dec *d, struct event *ev)
+/* Decimal text of an integer field: digits, a '-' first for Int. */
+static int conv_decimal_text(const struct ev_field *f, const uint8_t *s, size_t n,
+			     struct event_value *v)
+{
+	bool negative = f->op == OP_I64 && n > 1 && s[0] == '-';
+	const uint8_t *p = s + negative, *end = s + n;
+	if (p == end || digits_end(p, end) != end)
+		return R_NOT_DEC;
+	uint64_t m;
+	if (!parse_u64(p, end, &m))
+		return R_RANGE;
+	return conv_integer(f, m, negative, v);
+}
+
+/* A number in the field's unit to its value: times mul, or floor-divided by div. */
+static int conv_time_number(const struct ev_field *f, const struct num *n, struct event_value *v)
+{
+	if (!f->has_unit)
+		return R_TYPE;
+	if (!n->integer)
+		return R_EPOCH;
+	uint64_t m;
+	if ((n->negative && f->lo >= 0) || !parse_u64(n->digits, n->end, &m) || m > INT64_MAX)
+		return R_OUTSIDE;
+	int64_t x = n->negative ? -(int64_t)m : (int64_t)m, t;
+	if (f->div > 1)
+		t = x >= 0 ? x / f->div : -((-x + f->div - 1) / f->div);
+	else if (__builtin_mul_overflow(x, f->mul, &t))
+		return R_OUTSIDE;
+	if (t < f->lo || t > f->hi)
+		return R_OUTSIDE;
+	v->i64 = t;
+	v->null = 0;
+	return 0;
+}
+
+/*
+ * A JSON number token as a double (float for Float32), correctly rounded: exactly, when the
+ * significant digits and the power of ten are both exact in the type (Clinger's fast path: every
+ * value producers write); else by strtod_l in the C locale on a copy of the token.
+ */
+static bool parse_float(const struct event_plan *pl, const struct num *n, bool f32, double *out)
+{
+	uint64_t m = 0;
+	int sig = 0, exp10 = 0;
+	bool dropped = false; /* a non-zero digit past the 19 kept */
+	const uint8_t *p = n->digits;
+	for (; p < n->end && is_digit(*p); p++) {
+		unsigned dgt = (unsigned)(*p - '0');
+		if (sig < 19 && (m != 0 || dgt != 0))
+			m = m * 10 + dgt, sig++;
+		else if (sig >= 19)
+			exp10++, dropped |= dgt != 0;
+	}
+	if (p < n->end && *p == '.') {
+		for (p++; p < n->end && is_digit(*p); p++) {
+			unsigned dgt = (unsigned)(*p - '0');
+			if (sig < 19 && (m != 0 || dgt != 0))
+				m = m * 10 + dgt, sig++, exp10--;
+			else if (sig < 19)
+				exp10--; /* a leading zero of the fraction */
+			else
+				dropped |= dgt != 0;
+		}
+	}
+	if (p < n->end) { /* the exponent: e or E, a sign, digits */
+		bool eneg = false;
+		int e = 0;
+		p++;
+		if (*p == '+' || *p == '-')
+			eneg = *p++ == '-';
+		for (; p < n->end; p++)
+			if (e < 100000)
+				e = e * 10 + (*p - '0');
+		exp10 += eneg ? -e : e;
+	}
+	static const double p10[23] = {1e0,  1e1,  1e2,	 1e3,  1e4,  1e5,  1e6,	 1e7,
+				       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+				       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+	if (!dropped && f32 && m <= (1u << 24) && exp10 >= -10 && exp10 <= 10) {
+		float x = (float)m;
+		x = exp10 < 0 ? x / (float)p10[-exp10] : x * (float)p10[exp10];
+		*out = n->negative ? -(double)x : (double)x;
+		return true;
+	}
+	if (!dropped && !f32 && m <= (UINT64_C(1) << 53) && exp10 >= -22 && exp10 <= 22) {
+		double x = (double)m;
+		x = exp10 < 0 ? x / p10[-exp10] : x * p10[exp10];
+		*out = n->negative ? -x : x;
+		return true;
+	}
+	char tmp[128];
+	size_t len = (size_t)(n->end - n->start);
+	if (len >= sizeof(tmp))
+		return false;
+	memcpy(tmp, n->start, len);
+	tmp[len] = '\0';
+	*out = f32 ? (double)strtof_l(tmp, NULL, pl->c_locale) : strtod_l(tmp, NULL, pl->c_locale);
+	return true;
+}
+
+/* "a.b.c.d", each part 0..255 without a leading zero. */
+static bool parse_ipv4(const uint8_t *s, size_t n, uint64_t *out)
+{
+	uint64_t addr = 0;
+	size_t i = 0;
+	for (int part = 0; part < 4; part++) {
+		if (part > 0 && (i >= n || s[i++] != '.'))
+			return false;
+		size_t first = i;
+		unsigned x = 0;
+		while (i < n && is_digit(s[i]) && i - first < 3)
+			x = x * 10 + (unsigned)(s[i++] - '0');
+		if (i == first || x > 255 || (s[first] == '0' && i - first > 1))
+			return false;
+		addr = addr << 8 | x;
+	}
+	*out = addr;
+	return i == n;
+}
+
+static inline int hex_value(uint8_t c);
+
+/* IPv6 text (RFC 4291 2.2): eight groups of 1..4 hex digits, "::" once for zero groups, the last
+ * two groups also as an IPv4 address. */
+static bool parse_ipv6(const uint8_t *s, size_t n, uint8_t out[16])
+{
+	uint16_t g[8];
+	int count = 0, gap = -1;
+	size_t i = 0;
+	if (n >= 2 && s[0] == ':' && s[1] == ':') {
+		gap = 0;
+		i = 2;
+	} else if (n > 0 && s[0] == ':') {
+		return false;
+	}
+	while (i < n) {
+		size_t first = i;
+		unsigned x = 0;
+		while (i < n && i - first < 4 && hex_value(s[i]) >= 0)
+			x = x << 4 | (unsigned)hex_value(s[i++]);
+		if (i < n && s[i] == '.' && count <= 6) { /* an IPv4 tail */
+			uint64_t v4;
+			if (!parse_ipv4(s + first, n - first, &v4))
+				return false;
+			g[count++] = (uint16_t)(v4 >> 16);
+			g[count++] = (uint16_t)v4;
+			i = n;
+			break;
+		}
+		if (i == first || count == 8)
+			return false;
+		g[count++] = (uint16_t)x;
+		if (i == n)
+			break;
+		if (s[i++] != ':')
+			return false;
+		if (i < n && s[i] == ':') {
+			if (gap >= 0)
+				return false;
+			gap = count;
+			i++;
+		} else if (i == n) {
+			return false; /* a trailing single ':' */
+		}
+	}
+	if (gap < 0 ? count != 8 : count > 7)
+		return false;
+	memset(out, 0, 16);
+	int tail = gap < 0 ? 0 : count - gap;
+	for (int k = 0; k < count; k++) {
+		int at = gap >= 0 && k >= gap ? 8 - tail + (k - gap) : k;
+		out[2 * at] = (uint8_t)(g[k] >> 8);
+		out[2 * at + 1] = (uint8_t)g[k];
+	}
+	return true;
+}
+
+/* 0x10 | the value of hex digit c; 0 for any other byte. */
+static const uint8_t hex_digit[256] = {
+	['0'] = 0x10, ['1'] = 0x11, ['2'] = 0x12, ['3'] = 0x13, ['4'] = 0x14, ['5'] = 0x15,
+	['6'] = 0x16, ['7'] = 0x17, ['8'] = 0x18, ['9'] = 0x19, ['a'] = 0x1a, ['b'] = 0x1b,
+	['c'] = 0x1c, ['d'] = 0x1d, ['e'] = 0x1e, ['f'] = 0x1f, ['A'] = 0x1a, ['B'] = 0x1b,
+	['C'] = 0x1c, ['D'] = 0x1d, ['E'] = 0x1e, ['F'] = 0x1f,
+};
+
+/* 8-4-4-4-12 hex digits into the 16 bytes in their order: a table lookup per digit, the
+ * digits' validity gathered in one bit and tested once. */
+static bool parse_uuid(const uint8_t *s, size_t n, uint8_t out[16])
+{
+	static const uint8_t at[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
+	if (n != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
+		return false;
+	unsigned valid = 0x10;
+	for (int i = 0; i < 16; i++) {
+		unsigned hi = hex_digit[s[at[i]]], lo = hex_digit[s[at[i] + 1]];
+		valid &= hi & lo;
+		out[i] = (uint8_t)((hi & 0xF) << 4 | (lo & 0xF));
+	}
+	return valid != 0;
+}
+
+static inline int time_reason(int timetext_err)
+{
+	switch (timetext_err) {
+	case TIMETEXT_ERR_OFFSET:
+		return R_OFFSET;
+	case TIMETEXT_ERR_DATE:
+		return R_DATE;
+	case TIMETEXT_ERR_TIME:
+		return R_TIME;
+	case TIMETEXT_ERR_RANGE:
+		return R_OUTSIDE;
+	default:
+		return R_FORMAT;
+	}
+}
+
+/* Date and date-time text. */
+__attribute__((always_inline)) static inline int conv_time_text(const struct ev_field *f, const uint8_t *s, size_t n,
+			  struct event_value *v)
+{
+	int64_t t;
+	int rc = f->op == OP_DATE ? timetext_date_parse((const char *)s, n, &t)
+				  : timetext_rfc3339_parse((const char *)s, n, f->precision, &t);
+	if (unlikely(rc != 0))
+		return time_reason(rc);
+	if (unlikely(t < f->lo || t > f->hi))
+		return R_OUTSIDE;
+	v->i64 = t;
+	v->null = 0;
+	return 0;
+}
+
+/*
+ * A string value s[0..n) as field f's: 0, a reason, or R_PLACE for UUID and IPv6 bytes read into
+ * b16 (the caller places them in scratch).
+ */
+__attribute__((always_inline)) static inline int conv_str(const struct ev_field *f, const uint8_t *s, size_t n,
+			   struct event_value *v, uint8_t *b16)
+{
+	switch (f->op) {
+	case OP_FIXED:
+		if (n > f->fixed_len)
+			return R_LONG_FIXED;
+		/* fall through */
+	case OP_STRING:
+		v->ptr = (const char *)s;
+		v->len = (uint32_t)n;
+		v->null = 0;
+		return 0;
+	case OP_DT64:
+	case OP_DATETIME:
+	case OP_DATE:
+		return conv_time_text(f, s, n, v);
+	case OP_U64:
+	case OP_I64:
+		return conv_decimal_text(f, s, n, v);
+	case OP_UUID:
+	case OP_IPV6:
+		if (!(f->op == OP_UUID ? parse_uuid(s, n, b16) : parse_ipv6(s, n, b16)))
+			return f->op == OP_UUID ? R_NOT_UUID : R_NOT_IPV6;
+		v->len = 16;
+		v->null = 0;
+		return R_PLACE;
+	case OP_IPV4:
+		if (!parse_ipv4(s, n, &v->u64))
+			return R_NOT_IPV4;
+		v->null = 0;
+		return 0;
+	default:
+		return R_TYPE;
+	}
+}
+
+/* A number token as field f's. */
+__attribute__((always_inline)) static inline int conv_num(const struct event_plan *pl, const struct ev_field *f,
+			   const struct num *n, struct event_value *v)
+{
+	uint64_t m;
+	switch (f->op) {
+	case OP_U64:
+	case OP_I64:
+		if (!n->integer)
+			return R_NOT_INT;
+		if (f->op == OP_U64 && n->negative)
+			return R_NEGATIVE;
+		if (!parse_u64(n->digits, n->end, &m))
+			return R_RANGE;
+		return conv_integer(f, m, n->negative, v);
+	case OP_DT64:
+	case OP_DATETIME:
+	case OP_DATE:
+		return conv_time_number(f, n, v);
+	case OP_STRING:
+	case OP_FIXED:
+		if (!f->integers_text)
+			return R_TYPE;
+		if (!n->integer)
+			return R_NOT_INT;
+		if (n->negative)
+			return R_NEGATIVE;
+		/* The token is already canonical decimal text: point at it. */
+		return conv_str(f, n->start, (size_t)(n->end - n->start), v, NULL);
+	case OP_F64:
+	case OP_F32:
+		if (!parse_float(pl, n, f->op == OP_F32, &v->f64))
+			return R_RANGE;
+		if (v->f64 - v->f64 != 0)
+			return R_RANGE; /* beyond the type's largest: infinity */
+		v->null = 0;
+		return 0;
+	default:
+		return R_TYPE;
+	}
+}
+
+/* true, false or null (literal 't', 'f' or 'n') as field f's. */
+static inline int conv_literal(const struct ev_field *f, uint8_t literal, struct event_value *v)
+{
+	if (literal == 'n') {
+		if (!f->nullable)
+			return R_TYPE;
+		v->null = 1;
+		return 0;
+	}
+	if (f->op != OP_BOOL)
+		return R_TYPE;
+	v->u64 = literal == 't';
+	v->null = 0;
+	return 0;
+}
+
+/* UUID and IPv6 bytes b16 into the kept scratch. */
+static inline int place16(uint8_t *scratch, size_t limit, size_t *used, struct event_value *v,
+			  const uint8_t *b16)
+{
+	if (scratch == NULL || limit - *used < 16)
+		return R_SCRATCH;
+	memcpy(scratch + *used, b16, 16);
+	v->ptr = (const char *)scratch + *used;
+	*used += 16;
+	return 0;
+}
+
+static inline const struct ev_member *lookup(const struct event_plan *pl, const struct ev_node *n,
+					     const uint8_t *k, size_t len)
+{
+	if (len > n->key_max)
+		return NULL;
+	for (uint32_t h = ev_key_hash(n, k, len);; h = (h + 1) & n->table_mask) {
+		uint32_t i = n->table[h];
+		if (i == 0)
+			return NULL;
+		const struct ev_member *m = &pl->members[i - 1];
+		if (m->key_len == len && memcmp(m->key, k, len) == 0)
+			return m;
+	}
+}
+
+/*
+ * The member of node n whose key is the plain (unescaped) key at kq, its opening quote, of len
+ * bytes: a short key is read as one 16-byte block `"key"` and compared with the candidates' lit
+ * whole, where the message has 16 bytes there; else as lookup does.
+ */
+static inline const struct ev_member *lookup_quoted(const struct event_plan *pl,
+						    const struct ev_node *n, const uint8_t *kq,
+						    size_t len, const uint8_t *end)
+{
+	if (len > EV_KEY_SHORT || end - kq < 16)
+		return lookup(pl, n, kq + 1, len);
+	uint64_t w0, w1;
+	memcpy(&w0, kq, 8);
+	memcpy(&w1, kq + 8, 8);
+	/* Keep `"key"`: len + 2 bytes, 2..15 of them (a member's lit has ':' after them). */
+	size_t keep = len + 2;
+	uint64_t mask0 = keep >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * keep)) - 1;
+	uint64_t mask1 = keep <= 8 ? 0 : (UINT64_C(1) << (8 * (keep - 8))) - 1;
+	w0 &= mask0;
+	w1 &= mask1;
+	for (uint32_t h = ev_block_hash(n, w0, w1);; h = (h + 1) & n->table_mask) {
+		uint32_t i = n->table[h];
+		if (i == 0)
+			return NULL;
+		const struct ev_member *m = &pl->members[i - 1];
+		uint64_t m0, m1;
+		memcpy(&m0, m->lit, 8);
+		memcpy(&m1, m->lit + 8, 8);
+		if (m->key_len == len && (m0 & mask0) == w0 && (m1 & mask1) == w1)
+			return m;
+	}
+}
+
+
+/* ---- the general pass ---- */
+
+/*
+ * Whether the message has member m's `"key":` at p: one 16-byte compare when the message has 16
+ * bytes there. A member whose key is too long for lit, and the end of the guessed order, have a
+ * lit that matches nothing (a NUL where the quote is).
+ */
+static inline bool fast_lit(const uint8_t *p, const uint8_t *end, const struct ev_member *m)
+{
+#if defined(__SSE2__)
+	if (likely(end - p > 16)) { /* then a value byte follows a matched key */
+		__m128i v = _mm_loadu_si128((const void *)p);
+		__m128i want = _mm_load_si128((const void *)m->lit);
+		unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, want));
+		return (eq & m->lit_mask) == m->lit_mask;
+	}
+#endif
+	return (size_t)(end - p) > m->lit_len && memcmp(p, m->lit, m->lit_len) == 0;
+}
+
+
+/* Parses a string value at d->p (on its opening quote) into the free part of scratch. */
+static inline int parse_string_value(struct dec *d, struct str *s)
+{
+	uint8_t *dst = d->scratch != NULL ? d->scratch + d->scratch_used : NULL;
+	d->p++;
+	return parse_string(d, s, dst, d->top - d->scratch_used);
+}
+
+static inline bool fits_scratch(const struct dec *d, const struct str *s)
+{
+	return !s->copied || s->len <= d->top - d->scratch_used;
+}
+
+static void field_fail(struct dec *d, const struct ev_field *f, int reason, const uint8_t *at)
+{
+	dec_field_fail(d, ev_reason_code(reason), f->why[reason], at);
+}
+
+/* A string value of field f (kept strings stay in scratch when they were unescaped). */
+static int decode_string(struct dec *d, const struct ev_field *f, struct event_value *v)
 {
 	const uint8_t *at = d->p;
-	if (*d->p != '"')
-		return skip_wrong_type(d, "url: not a string");
 	struct str s;
 	int rc = parse_string_value(d, &s);
 	if (rc != 0)
 		return rc;
 	if (!fits_scratch(d, &s)) {
-		dec_field_fail(d, EVENT_ERR_TOO_LONG, "url: longer than the scratch buffer", at);
+		field_fail(d, f, R_SCRATCH, at);
 		return 0;
 	}
-	if (s.copied)
-		d->scratch_used += s.len;
-	ev->url = (const char *)s.ptr;
-	ev->url_len = (uint32_t)s.len;
+	uint8_t b16[16];
+	int r = conv_str(f, s.ptr, s.len, v, b16);
+	if (r == R_PLACE)
+		r = place16(d->scratch, d->top, &d->scratch_used, v, b16);
+	else if (r == 0 && s.copied && f->kept)
+		d->scratch_used += s.len; /* an unescaped copy that is not kept is scratch only */
+	if (r != 0)
+		field_fail(d, f, r, at);
 	return 0;
 }
 
-static int field_device_id(struct dec *d, struct event *ev)
+/* Whether an array of count elements of size bytes still fits above used once kept more bytes
+ * are kept: the finished array must not reach the elements collected below top. */
+static inline bool array_room(const struct dec *d, size_t kept, size_t count, size_t size)
 {
+	size_t at = (d->scratch_used + kept + 7) & ~(size_t)7;
+	return at <= d->top && d->top - at >= (count + 2) * size;
+}
+
+/* One element of an array field at d->p, collected below d->top; *bad the first element error. */
+static int decode_element(struct dec *d, const struct ev_field *f, int depth, int *bad)
+{
+	size_t size = f->op == OP_ARR_STR ? sizeof(struct event_str) : sizeof(int64_t);
+	size_t count = (d->limit - d->top) / size;
 	const uint8_t *at = d->p;
-	if (*d->p == '"') {
+	int r = 0;
+	if (f->op == OP_ARR_STR && *d->p == '"') {
 		struct str s;
 		int rc = parse_string_value(d, &s);
 		if (rc != 0)
 			return rc;
-		if (!fits_scratch(d, &s)) {
-			dec_field_fail(d, EVENT_ERR_TOO_LONG,
-				       "device_id: longer than the scratch buffer", at);
-			return 0;
+		size_t kept = s.copied ? s.len : 0;
+		if (!fits_scratch(d, &s) || !array_room(d, kept, count, size)) {
+			r = R_SCRATCH;
+		} else {
+			d->scratch_used += kept;
+			d->top -= size;
+			struct event_str e = {(const char *)s.ptr, (uint32_t)s.len};
+			memcpy(d->scratch + d->top, &e, size);
 		}
-		if (s.copied)
-			d->scratch_used += s.len;
-		ev->device_id = (const char *)s.ptr;
-		ev->device_id_len = (uint32_t)s.len;
-		return 0;
-	}
-	if (is_digit(*d->p) || *d->p == '-') {
-		struct num n;
+	} else if (f->op == OP_ARR_I64 && (*d->p == '-' || is_digit(*d->p))) {
+		struct num n = {0};
 		int rc = parse_number(d, &n);
 		if (rc != 0)
 			return rc;
+		struct event_value x;
+		uint64_t m;
 		if (!n.integer) {
-			dec_field_fail(d, EVENT_ERR_TYPE, "device_id: not an integer", at);
-		} else if (n.negative) {
-			dec_field_fail(d, EVENT_ERR_RANGE, "device_id: negative", at);
+			r = R_ELEM_TYPE;
+		} else if (!parse_u64(n.digits, n.end, &m) ||
+			   conv_integer(f, m, n.negative, &x) != 0) {
+			r = R_ELEM_RANGE;
+		} else if (!array_room(d, 0, count, size)) {
+			r = R_SCRATCH;
 		} else {
-			/* The token is already canonical decimal text: point at it. */
-			ev->device_id = (const char *)n.start;
-			ev->device_id_len = (uint32_t)(n.end - n.start);
+			d->top -= size;
+			memcpy(d->scratch + d->top, &x.i64, size);
 		}
+	} else {
+		int rc = skip_value(d, depth + 1);
+		if (rc != 0)
+			return rc;
+		r = R_ELEM_TYPE;
+	}
+	if (r != 0 && *bad == 0) {
+		*bad = r;
+		field_fail(d, f, r, at);
+	}
+	return 0;
+}
+
+/* Moves the array's elements, read below limit in reverse, to their slot above used. */
+static void array_finish(struct dec *d, const struct ev_field *f, struct event_value *v)
+{
+	size_t size = f->op == OP_ARR_STR ? sizeof(struct event_str) : sizeof(int64_t);
+	size_t count = (d->limit - d->top) / size;
+	size_t at = (d->scratch_used + 7) & ~(size_t)7;
+	for (size_t i = 0; i < count; i++)
+		memcpy(d->scratch + at + i * size, d->scratch + d->limit - (i + 1) * size, size);
+	v->ptr = count ? (const char *)d->scratch + at : "";
+	v->len = (uint32_t)count;
+	v->null = 0;
+	if (count)
+		d->scratch_used = at + count * size;
+	d->top = d->limit;
+}
+
+/* An array field's value at d->p ('['); the container holding it is at depth. */
+static int decode_array(struct dec *d, const struct ev_field *f, struct event_value *v, int depth)
+{
+	if (depth + 1 > EVENT_DEPTH_MAX)
+		return dec_fail(d, EVENT_ERR_DEPTH, "nesting deeper than EVENT_DEPTH_MAX", d->p);
+	int bad = 0;
+	d->p++;
+	skip_ws(d);
+	if (d->p < d->end && *d->p == ']') {
+		d->p++;
+		array_finish(d, f, v);
 		return 0;
 	}
-	return skip_wrong_type(d, "device_id: not a string or integer");
+	for (;;) {
+		if (d->p >= d->end)
+			return fail_end(d);
+		int rc = decode_element(d, f, depth, &bad);
+		if (rc != 0)
+			return rc;
+		skip_ws(d);
+		if (d->p >= d->end)
+			return fail_end(d);
+		if (*d->p == ']')
+			break;
+		if (*d->p != ',')
+			return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: expected ',' or ']'", d->p);
+		d->p++;
+		skip_ws(d);
+	}
+	d->p++;
+	if (bad == 0)
+		array_finish(d, f, v);
+	d->top = d->limit;
+	return 0;
 }
 
-static inline enum field field_of(const uint8_t *k, size_t n)
+/* The value at d->p (not whitespace, not the end) of field fi, in an object at depth. */
+static int decode_field(struct dec *d, uint32_t fi, int depth)
 {
-	switch (n) {
-	case 3:
-		if (memcmp(k, "url", 3) == 0)
-			return FIELD_URL;
+	const struct ev_field *f = &d->plan->fields[fi];
+	struct event_value *v = &d->vals[fi];
+	const uint8_t *at = d->p;
+	int r, rc;
+	struct num n;
+	switch (*d->p) {
+	case '"':
+		return decode_string(d, f, v);
+	case '-':
+	case '0':
+	case '1':
+	case '2':
+	case '3':
+	case '4':
+	case '5':
+	case '6':
+	case '7':
+	case '8':
+	case '9':
+		rc = parse_number(d, &n);
+		if (rc != 0)
+			return rc;
+		r = conv_num(d->plan, f, &n, v);
 		break;
-	case 7:
-		if (memcmp(k, "user_id", 7) == 0)
-			return FIELD_USER_ID;
+	case 't':
+	case 'f':
+	case 'n':
+		rc = parse_literal(d);
+		if (rc != 0)
+			return rc;
+		r = conv_literal(f, *at, v);
 		break;
-	case 9:
-		if (memcmp(k, "timestamp", 9) == 0)
-			return FIELD_TIMESTAMP;
-		if (memcmp(k, "device_id", 9) == 0)
-			return FIELD_DEVICE_ID;
-		break;
+	case '[':
+		if (f->op == OP_ARR_STR || f->op == OP_ARR_I64)
+			return decode_array(d, f, v, depth);
+		/* fall through */
 	default:
+		rc = skip_value(d, depth);
+		if (rc != 0)
+			return rc;
+		r = R_TYPE;
 		break;
 	}
-	return FIELD_UNKNOWN;
+	if (r != 0)
+		field_fail(d, f, r, at);
+	return 0;
 }
 
-static const char *const field_missing[FIELD_COUNT] = {
-	"timestamp: missing",
-	"user_id: missing",
-	"url: missing",
-	"device_id: missing",
-};
-
-static const char *const field_duplicate[FIELD_COUNT] = {
-	"timestamp: duplicate field",
-	"user_id: duplicate field",
-	"url: duplicate field",
-	"device_id: duplicate field",
-};
-
-/* The value of one member of the event object, at d->p (not whitespace, not the end). */
-static inline int decode_member(struct dec *d, struct event *ev, enum field f, unsigned *seen)
+/* Appends an undeclared top-level member, `"key":value` as it came, to the catch-all text. */
+static void catch_append(struct dec *d, const uint8_t *key, const uint8_t *key_end,
+			 const uint8_t *value, const uint8_t *value_end)
 {
-	if (f == FIELD_UNKNOWN)
-		return skip_value(d, 1);
-	if (*seen & (1u << f)) {
-		dec_field_fail(d, EVENT_ERR_DUPLICATE, field_duplicate[f], d->p);
-		return skip_value(d, 1);
+	size_t k = (size_t)(key_end - key), n = (size_t)(value_end - value);
+	size_t need = 1 + k + 1 + n;
+	if (d->catch_len + need + 1 > d->catch_cap) {
+		dec_field_fail(d, EVENT_ERR_TOO_LONG, d->plan->catch_why, key);
+		return;
 	}
-	*seen |= 1u << f;
-	switch (f) {
-	case FIELD_TIMESTAMP:
-		return field_timestamp(d, ev);
-	case FIELD_USER_ID:
-		return field_user_id(d, ev);
-	case FIELD_URL:
-		return field_url(d, ev);
-	default:
-		return field_device_id(d, ev);
+	uint8_t *o = d->scratch + d->limit + d->catch_len;
+	*o++ = d->catch_len == 0 ? '{' : ',';
+	memcpy(o, key, k);
+	o[k] = ':';
+	memcpy(o + k + 1, value, n);
+	d->catch_len += need;
+}
+
+static int decode_object(struct dec *d, uint32_t node, int depth);
+
+/* A member that is an object of the trie (a declared path's parent). */
+static int decode_parent(struct dec *d, const struct ev_member *m, int depth)
+{
+	const uint8_t *at = d->p;
+	uint64_t bit = UINT64_C(1) << m->child;
+	if (d->objects & bit) {
+		dec_field_fail(d, EVENT_ERR_DUPLICATE, d->plan->nodes[m->child].dup_why, at);
+		return skip_value(d, depth);
+	}
+	d->objects |= bit;
+	if (*d->p == '{') {
+		d->p++;
+		return decode_object(d, m->child, depth + 1);
+	}
+	int rc = skip_value(d, depth);
+	if (rc == 0 && *at != 'n') /* null: the fields below are absent */
+		dec_field_fail(d, EVENT_ERR_TYPE, d->plan->nodes[m->child].obj_why, at);
+	return rc;
+}
+
+/* The value of member m (NULL: undeclared) at d->p, in an object at depth. */
+static inline int decode_member(struct dec *d, const struct ev_member *m, int depth)
+{
+	if (m == NULL)
+		return skip_value(d, depth);
+	if (m->field < 0)
+		return decode_parent(d, m, depth);
+	uint64_t bit = UINT64_C(1) << m->field;
+	if (d->seen & bit) {
+		const struct ev_field *f = &d->plan->fields[m->field];
+		dec_field_fail(d, EVENT_ERR_DUPLICATE, f->why[R_DUPLICATE], d->p);
+		return skip_value(d, depth);
+	}
+	d->seen |= bit;
+	return decode_field(d, (uint32_t)m->field, depth);
+}
+
+/* A key and its ':' at d->p: the member of node it names (NULL: undeclared). */
+static inline int decode_key(struct dec *d, const struct ev_node *n, const struct ev_member **out)
+{
+	struct str key;
+	uint8_t key_buf[KEY_MAX];
+	if (d->p >= d->end)
+		return fail_end(d);
+	if (*d->p != '"')
+		return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: expected a string key", d->p);
+	d->p++;
+	const uint8_t *kq = d->p - 1;
+	int rc = parse_string(d, &key, key_buf, sizeof(key_buf));
+	if (rc != 0)
+		return rc;
+	if (!key.copied)
+		*out = lookup_quoted(d->plan, n, kq, key.len, d->end);
+	else
+		*out = key.len <= sizeof(key_buf) ? lookup(d->plan, n, key.ptr, key.len) : NULL;
+	skip_ws(d);
+	if (d->p >= d->end)
+		return fail_end(d);
+	if (*d->p != ':')
+		return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: expected ':'", d->p);
+	d->p++;
+	skip_ws(d);
+	if (d->p >= d->end)
+		return fail_end(d);
+	return 0;
+}
+
+/* The members of an object of the trie, d->p just after its '{'; depth counts the event as 1. */
+static int decode_object(struct dec *d, uint32_t node, int depth)
+{
+	const struct ev_node *n = &d->plan->nodes[node];
+	bool catching = node == 0 && d->plan->catch_all;
+	skip_ws(d);
+	if (d->p < d->end && *d->p == '}') {
+		d->p++;
+		return 0;
+	}
+	const struct ev_member *members = d->plan->members;
+	const struct ev_member *last = &members[n->start]; /* its next is the member expected */
+	for (;;) {
+		const uint8_t *key = d->p;
+		const struct ev_member *m = &members[last->next];
+		int rc = 0;
+		if (fast_lit(d->p, d->end, m)) { /* the expected key, plain and with ':' after it */
+			d->p += m->lit_len;
+			skip_ws(d);
+			if (d->p >= d->end)
+				return fail_end(d);
+		} else {
+			rc = decode_key(d, n, &m);
+			if (rc != 0)
+				return rc;
+		}
+		last = m != NULL ? m : last;
+		const uint8_t *value = d->p;
+		rc = decode_member(d, m, depth);
+		if (rc != 0)
+			return rc;
+		if (m == NULL && catching) {
+			const uint8_t *key_end = key + 1;
+			while (*key_end != '"')
+				key_end += *key_end == '\\' ? 2 : 1;
+			catch_append(d, key, key_end + 1, value, d->p);
+		}
+		skip_ws(d);
+		if (d->p >= d->end)
+			return fail_end(d);
+		if (*d->p == ',') {
+			d->p++;
+			skip_ws(d);
+			continue;
+		}
+		if (*d->p == '}') {
+			d->p++;
+			return 0;
+		}
+		return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: expected ',' or '}'", d->p);
 	}
 }
 
@@ -985,106 +1501,104 @@ static int decode_not_object(struct dec *d)
 	return dec_fail(d, EVENT_ERR_NOT_OBJECT, "event: not a JSON object", at);
 }
 
-static int decode(struct dec *d, struct event *ev)
+/* The fields the message did not give: defaults, NULLs, or the first missing one. */
+static int fill_absent(const struct event_plan *pl, uint64_t seen, struct event_value *vals,
+		       const char **why)
 {
-	unsigned seen = 0;
-	struct str key;
-	uint8_t key_buf[KEY_MAX];
-	int rc;
+	uint64_t absent = pl->all & ~seen;
+	if (unlikely(absent & pl->required)) {
+		*why = pl->fields[__builtin_ctzll(absent & pl->required)].why[R_MISSING];
+		return EVENT_ERR_MISSING;
+	}
+	for (; absent; absent &= absent - 1) {
+		uint32_t f = (uint32_t)__builtin_ctzll(absent);
+		vals[f] = pl->dflt[f]; /* a default, or NULL */
+	}
+	return 0;
+}
 
+/* The catch-all slot: "{}" without undeclared members, else its text moved down to used. */
+static void catch_finish(struct dec *d)
+{
+	struct event_value *v = &d->vals[d->plan->field_count];
+	v->null = 0;
+	if (d->catch_len == 0) {
+		v->ptr = "{}";
+		v->len = 2;
+		return;
+	}
+	d->scratch[d->limit + d->catch_len] = '}';
+	size_t n = d->catch_len + 1;
+	memmove(d->scratch + d->scratch_used, d->scratch + d->limit, n);
+	v->ptr = (const char *)d->scratch + d->scratch_used;
+	v->len = (uint32_t)n;
+	d->scratch_used += n;
+}
+
+static int decode(struct dec *d)
+{
 	skip_ws(d);
 	if (d->p == d->end)
 		return dec_fail(d, EVENT_ERR_EMPTY, "event: empty message", d->p);
 	if (*d->p != '{')
 		return decode_not_object(d);
 	d->p++;
-	skip_ws(d);
-	if (d->p < d->end && *d->p == '}') {
-		d->p++;
-		goto object_end;
-	}
-	for (;;) {
-		if (d->p >= d->end)
-			return fail_end(d);
-		if (*d->p != '"')
-			return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: expected a string key",
-					d->p);
-		d->p++;
-		rc = parse_string(d, &key, key_buf, sizeof(key_buf));
-		if (rc != 0)
-			return rc;
-		enum field f = key.len <= sizeof(key_buf) ? field_of(key.ptr, key.len) : FIELD_UNKNOWN;
-		skip_ws(d);
-		if (d->p >= d->end)
-			return fail_end(d);
-		if (*d->p != ':')
-			return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: expected ':'", d->p);
-		d->p++;
-		skip_ws(d);
-		if (d->p >= d->end)
-			return fail_end(d);
-		rc = decode_member(d, ev, f, &seen);
-		if (rc != 0)
-			return rc;
-		skip_ws(d);
-		if (d->p >= d->end)
-			return fail_end(d);
-		if (*d->p == ',') {
-			d->p++;
-			skip_ws(d);
-			continue;
-		}
-		if (*d->p == '}') {
-			d->p++;
-			break;
-		}
-		return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: expected ',' or '}'", d->p);
-	}
-object_end:
+	int rc = decode_object(d, 0, 1);
+	if (rc != 0)
+		return rc;
 	skip_ws(d);
 	if (d->p != d->end)
 		return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: data after the object", d->p);
 	if (d->field_err != 0)
 		return dec_fail(d, d->field_err, d->field_reason, d->field_at);
-	if (seen != FIELDS_ALL) {
-		int f = __builtin_ctz(~seen & FIELDS_ALL);
-		return dec_fail(d, EVENT_ERR_MISSING, field_missing[f], d->end);
-	}
-	ev->scratch_used = (uint32_t)d->scratch_used;
+	const char *why;
+	rc = fill_absent(d->plan, d->seen, d->vals, &why);
+	if (rc != 0)
+		return dec_fail(d, rc, why, d->end);
+	if (d->plan->catch_all)
+		catch_finish(d);
 	return 0;
 }
+
 
 /* ---- the fast path ---- */
 
 /*
- * What producers send: a compact object of the four known fields, each once, in any order, with
- * plain values. decode_fast takes exactly such messages, all of whose values are valid, and
- * decodes them with fixed key compares and no whitespace or escape handling. It answers false for
- * anything else (whitespace, escapes, another member, another value type, a value the general
- * decoder would reject): event_decode then decodes the message from its start with the general
- * decoder, so a message's result never depends on which path took it.
+ * What producers send: a compact object of declared members with plain values, most often in
+ * the same order message after message. fast_object takes exactly such messages, all of whose
+ * values are valid: it compares the `"key":` bytes of the member it expects next (the one that
+ * came after the last member in the last such message), looks any other key up, and reads values
+ * without whitespace or escape handling. It answers NULL for anything else (whitespace, escapes,
+ * an undeclared member, null for a parent, any value the general pass would reject): event_decode
+ * then decodes the message from its start with the general pass, so a message's result never
+ * depends on which path took it. The cursor and the fields seen live in locals (registers); the
+ * rest of the state is in struct fast.
  */
 
-/* Moves *p past key (its quotes and colon, n bytes) if the message has it there. */
-static inline bool fast_key(const uint8_t **p, const uint8_t *end, const char *key, size_t n)
+/* A key other than the expected one at *p (on its quote): its member, *p past its ':'. */
+static const struct ev_member *fast_key(const struct fast *fs, const struct ev_node *n,
+					const uint8_t **p)
 {
-	if ((size_t)(end - *p) < n || memcmp(*p, key, n) != 0)
-		return false;
-	*p += n;
-	return true;
+	if (fs->end - *p < 2 || **p != '"')
+		return NULL;
+	const uint8_t *k = *p + 1;
+	const uint8_t *q = scan_plain(k, fs->end, fs->lo);
+	if (q >= fs->end || *q != '"' || fs->end - q < 2 || q[1] != ':')
+		return NULL;
+	const uint8_t *kq = *p;
+	*p = q + 2;
+	return lookup_quoted(fs->plan, n, kq, (size_t)(q - k), fs->end);
 }
 
 /* A string value without escapes or control bytes (valid UTF-8) at *p (on its opening quote);
  * lo is the message's first byte. */
 static inline bool fast_string(const uint8_t **p, const uint8_t *end, const uint8_t *lo,
-			       const uint8_t **s, size_t *n)
+			       const struct scan_vec *sv, const uint8_t **s, size_t *n)
 {
 	const uint8_t *q = *p;
-	if (q >= end || *q != '"')
-		return false;
 	const uint8_t *close = q + 1;
 	for (;;) {
-		close = scan_plain(close, end, lo);
+		close = scan_plain_v(close, end, lo, sv);
 		if (close >= end)
 			return false;
 		if (*close == '"')
@@ -1100,90 +1614,278 @@ static inline bool fast_string(const uint8_t **p, const uint8_t *end, const uint
 	return true;
 }
 
-/* A JSON integer of 1 to 19 digits at *p (no sign, so never out of range). */
-static inline bool fast_uint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+/* A number at *pp by the JSON grammar. */
+static inline bool fast_number(const uint8_t **pp, const uint8_t *end, struct num *n)
 {
-	const uint8_t *q = digits_end(*p, end);
-	size_t n = (size_t)(q - *p);
-	if (n == 0 || n > 19 || (n > 1 && **p == '0'))
+	const uint8_t *p = *pp;
+	n->start = p;
+	n->negative = *p == '-';
+	p += n->negative;
+	n->digits = p;
+	n->integer = true;
+	if (p >= end || !is_digit(*p))
 		return false;
-	parse_u64(*p, q, out);
-	*p = q;
+	p = *p == '0' ? p + 1 : digits_end(p, end);
+	if (p < end && *p == '.') {
+		n->integer = false;
+		const uint8_t *q = digits_end(++p, end);
+		if (q == p)
+			return false;
+		p = q;
+	}
+	if (p < end && (*p | 0x20) == 'e') {
+		n->integer = false;
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		const uint8_t *q = digits_end(p, end);
+		if (q == p)
+			return false;
+		p = q;
+	}
+	n->end = p;
+	*pp = p;
 	return true;
 }
 
-static bool decode_fast(const uint8_t *lo, const uint8_t *end, struct event *ev)
+/* An array of plain strings or integers at p ('['): its elements go straight above used.
+ * Returns the position after it, or NULL. */
+static const uint8_t *fast_array(struct fast *fs, const struct ev_field *f, struct event_value *v,
+				 const uint8_t *p)
 {
-	const uint8_t *p = lo;
-	unsigned seen = 0;
-	const uint8_t *s;
-	size_t n;
-	if (p >= end || *p != '{')
-		return false;
+	bool strings = f->op == OP_ARR_STR;
+	size_t size = strings ? sizeof(struct event_str) : sizeof(int64_t);
+	const struct scan_vec sv = scan_vec_make();
+	size_t at = (fs->used + 7) & ~(size_t)7, count = 0;
+	const uint8_t *end = fs->end;
 	p++;
+	if (p < end && *p == ']') {
+		v->ptr = "";
+		v->len = 0;
+		v->null = 0;
+		return p + 1;
+	}
 	for (;;) {
-		if (end - p < 2 || *p != '"')
-			return false;
-		enum field f;
-		switch (p[1]) {
-		case 't':
-			f = FIELD_TIMESTAMP;
-			if (!fast_key(&p, end, "\"timestamp\":", 12) || !fast_string(&p, end, lo, &s, &n) ||
-			    parse_rfc3339(s, n, &ev->time_ms) != NULL)
-				return false;
-			break;
-		case 'u':
-			if (fast_key(&p, end, "\"url\":", 6)) {
-				f = FIELD_URL;
-				if (!fast_string(&p, end, lo, &s, &n))
-					return false;
-				ev->url = (const char *)s;
-				ev->url_len = (uint32_t)n;
-				break;
-			}
-			f = FIELD_USER_ID;
-			if (!fast_key(&p, end, "\"user_id\":", 10) || !fast_uint(&p, end, &ev->user_id))
-				return false;
-			break;
-		case 'd':
-			f = FIELD_DEVICE_ID;
-			if (!fast_key(&p, end, "\"device_id\":", 12) || !fast_string(&p, end, lo, &s, &n))
-				return false;
-			ev->device_id = (const char *)s;
-			ev->device_id_len = (uint32_t)n;
-			break;
-		default:
-			return false;
+		if (p >= end || at > fs->limit || (fs->limit - at) / size <= count)
+			return NULL;
+		uint8_t *slot = fs->scratch + at + count * size;
+		if (strings) {
+			const uint8_t *str;
+			size_t n;
+			if (*p != '"' || !fast_string(&p, end, fs->lo, &sv, &str, &n))
+				return NULL;
+			struct event_str e = {(const char *)str, (uint32_t)n};
+			memcpy(slot, &e, size);
+		} else {
+			struct num n;
+			struct event_value x;
+			uint64_t m;
+			if (!fast_number(&p, end, &n) || !n.integer || !parse_u64(n.digits, n.end, &m) ||
+			    conv_integer(f, m, n.negative, &x) != 0)
+				return NULL;
+			memcpy(slot, &x.i64, size);
 		}
-		if (seen & (1u << f))
-			return false;
-		seen |= 1u << f;
+		count++;
 		if (p >= end)
-			return false;
+			return NULL;
+		if (*p == ']')
+			break;
+		if (*p++ != ',')
+			return NULL;
+	}
+	v->ptr = (const char *)fs->scratch + at;
+	v->len = (uint32_t)count;
+	v->null = 0;
+	fs->used = at + count * size;
+	return p + 1;
+}
+
+static const uint8_t *fast_object(struct fast *fs, uint32_t node, const uint8_t *p);
+
+/* Any value of member mb at p (p < end): the position after it, or NULL. */
+static __attribute__((noinline)) const uint8_t *
+fast_value_any(struct fast *fs, const struct ev_member *mb, const uint8_t *p)
+{
+	if (mb->op == OP_OBJECT) {
+		uint64_t bit = UINT64_C(1) << mb->child;
+		if ((fs->objects & bit) || *p != '{')
+			return NULL;
+		fs->objects |= bit;
+		return fast_object(fs, mb->child, p + 1);
+	}
+	const struct ev_field *f = mb->f;
+	struct event_value *v = &fs->vals[mb->field];
+	const uint8_t *end = fs->end;
+	uint8_t c = *p;
+	if (c == '"') {
+		const uint8_t *s;
+		size_t n;
+		uint8_t b16[16];
+		const struct scan_vec sv = scan_vec_make();
+		if (!fast_string(&p, end, fs->lo, &sv, &s, &n))
+			return NULL;
+		int r = conv_str(f, s, n, v, b16);
+		if (r == 0)
+			return p;
+		return r == R_PLACE && place16(fs->scratch, fs->limit, &fs->used, v, b16) == 0 ? p
+											       : NULL;
+	}
+	if (c == '-' || is_digit(c)) {
+		struct num n;
+		if (!fast_number(&p, end, &n) || conv_num(fs->plan, f, &n, v) != 0)
+			return NULL;
+		return p;
+	}
+	if (c == '[')
+		return f->op == OP_ARR_STR || f->op == OP_ARR_I64 ? fast_array(fs, f, v, p) : NULL;
+	static const char *const literals[3] = {"true", "false", "null"};
+	size_t k = c == 't' ? 0 : c == 'f' ? 1 : c == 'n' ? 2 : 3;
+	if (k == 3)
+		return NULL; /* an object: the general pass */
+	size_t len = k == 1 ? 5 : 4;
+	if ((size_t)(end - p) < len || memcmp(p, literals[k], len) != 0 ||
+	    conv_literal(f, c, v) != 0)
+		return NULL;
+	return p + len;
+}
+
+/*
+ * The value of member mb at p (p < end): the position after it, or NULL. What producers send
+ * most, a string into a String field, an unsigned integer into an integer field and a date-time
+ * text into a time field, is read here in line (as the conversions would read it); anything else,
+ * nested objects included, by fast_value_any (*seen goes through fs there).
+ */
+static inline const uint8_t *fast_value(struct fast *fs, const struct ev_member *mb,
+					const uint8_t *p, const struct scan_vec *sv, uint64_t *seen)
+{
+	const struct ev_field *f = mb->f;
+	struct event_value *v = (struct event_value *)(void *)((char *)fs->vals + mb->slot_off);
+	const uint8_t *s, *q;
+	size_t n;
+	uint64_t m;
+	uint8_t op = mb->op;
+	if (op == OP_STRING && likely(*p == '"')) {
+		if (!fast_string(&p, fs->end, fs->lo, sv, &s, &n))
+			return NULL;
+		v->ptr = (const char *)s;
+		v->len = (uint32_t)n;
+		v->null = 0;
+		return p;
+	}
+	if ((op == OP_U64 || op == OP_I64) && likely(is_digit(*p))) {
+		/* 1..19 digits, no leading zero: never out of 64 bits */
+		q = digits_end_v(p, fs->end, sv);
+		n = (size_t)(q - p);
+		if (n > 19 || (n > 1 && *p == '0'))
+			return NULL;
+		parse_u64(p, q, &m);
+		if (conv_integer(f, m, false, v) != 0)
+			return NULL;
+		return q;
+	}
+	if ((op == OP_DT64 || op == OP_DATETIME) && likely(*p == '"')) {
+		if (!fast_string(&p, fs->end, fs->lo, sv, &s, &n) || conv_time_text(f, s, n, v))
+			return NULL;
+		return p;
+	}
+	fs->seen = *seen;
+	p = fast_value_any(fs, mb, p);
+	*seen = fs->seen;
+	return p;
+}
+
+/* The members of an object of the trie, p just after its '{': the position after its '}', or
+ * NULL. */
+static const uint8_t *fast_object(struct fast *fs, uint32_t node, const uint8_t *p)
+{
+	struct event_plan *pl = fs->plan;
+	struct ev_node *n = &pl->nodes[node];
+	struct ev_member *members = pl->members;
+	const uint8_t *end = fs->end;
+	struct ev_member *last = &members[n->start]; /* its next is the member expected */
+	uint64_t seen = fs->seen;
+	struct scan_vec sv = scan_vec_make();
+	scan_vec_keep(&sv);
+	if (p < end && *p == '}')
+		return p + 1;
+	for (;;) {
+		struct ev_member *m = &members[last->next];
+		if (likely(fast_lit(p, end, m))) {
+			p += m->lit_len; /* p < end */
+		} else {
+			m = (struct ev_member *)fast_key(fs, n, &p);
+			if (m == NULL || p >= end)
+				return NULL; /* undeclared, or not plain */
+			/* It came where another was expected: expect it there next time. */
+			last->next = (uint32_t)(m - members);
+		}
+		if (seen & m->bit) /* an object's bit is 0: fast_value_any checks it */
+			return NULL;
+		seen |= m->bit;
+		p = fast_value(fs, m, p, &sv, &seen);
+		if (p == NULL || p >= end)
+			return NULL;
+		last = m;
 		if (*p == ',') {
 			p++;
 			continue;
 		}
-		if (*p == '}' && p + 1 == end)
-			break;
-		return false;
+		if (*p == '}') {
+			fs->seen = seen;
+			return p + 1;
+		}
+		return NULL;
 	}
-	if (seen != FIELDS_ALL)
+}
+
+/* The fast pass over fs's message (fs->lo, fs->len): true when it took it. */
+static inline bool decode_fast(struct fast *fs)
+{
+	const uint8_t *p = fs->lo;
+	fs->end = p + fs->len;
+	fs->used = 0;
+	fs->seen = 0;
+	fs->objects = 0;
+	if (p >= fs->end || *p != '{')
 		return false;
-	ev->scratch_used = 0;
+	p = fast_object(fs, 0, p + 1);
+	if (p != fs->end)
+		return false;
+	const struct event_plan *pl = fs->plan;
+	const char *why;
+	if ((pl->all & ~fs->seen) && fill_absent(pl, fs->seen, fs->vals, &why) != 0)
+		return false;
+	if (pl->catch_all) {
+		struct event_value *v = &fs->vals[pl->field_count];
+		v->ptr = "{}";
+		v->len = 2;
+		v->null = 0;
+	}
+	*fs->scratch_used = (uint32_t)fs->used;
 	return true;
 }
 
-int event_decode(const char *buf, size_t len, struct event *ev, char *scratch, size_t scratch_cap,
-		 struct event_error *err)
+/* ---- the interface ---- */
+
+/* The general pass over fs's message, which the fast one did not take (out of line, with its
+ * arguments in fs: the fast pass's caller saves nothing across it). */
+static __attribute__((noinline)) int decode_general(const struct fast *fs)
 {
-	if (buf != NULL && len <= EVENT_LEN_MAX &&
-	    decode_fast((const uint8_t *)buf, (const uint8_t *)buf + len, ev))
-		return 0;
+	const struct event_plan *plan = fs->plan;
+	const char *buf = (const char *)fs->lo;
+	size_t len = fs->len, scratch_cap = fs->limit;
+	size_t reserve = plan->catch_all && len <= scratch_cap ? len : 0;
+	struct scan_vec sv = scan_vec_make();
+	scan_vec_keep(&sv);
 	struct dec d = {
 		.buf = (const uint8_t *)buf,
-		.scratch = (uint8_t *)scratch,
-		.scratch_cap = scratch != NULL ? scratch_cap : 0,
+		.plan = plan,
+		.vals = fs->vals,
+		.scratch = fs->scratch,
+		.limit = scratch_cap - reserve,
+		.top = scratch_cap - reserve,
+		.catch_cap = reserve,
+		.sv = &sv,
 	};
 	int rc;
 	if (buf == NULL) {
@@ -1193,12 +1895,63 @@ int event_decode(const char *buf, size_t len, struct event *ev, char *scratch, s
 	} else {
 		d.p = d.buf;
 		d.end = d.buf + len;
-		rc = decode(&d, ev);
+		rc = decode(&d);
 	}
-	if (rc != 0 && err != NULL) {
-		err->reason = d.reason;
-		err->offset = d.at != NULL && d.buf != NULL ? (size_t)(d.at - d.buf) : 0;
+	if (rc == 0) {
+		*fs->scratch_used = (uint32_t)d.scratch_used;
+		return 0;
 	}
+	if (fs->err != NULL) {
+		fs->err->reason = d.reason;
+		fs->err->offset = d.at != NULL && d.buf != NULL ? (size_t)(d.at - d.buf) : 0;
+	}
+	return rc;
+}
+
+int event_decode(struct event_plan *plan, const char *buf, size_t len,
+		 struct event_value *vals, char *scratch, size_t scratch_cap, uint32_t *scratch_used,
+		 struct event_error *err)
+{
+	struct fast *fs = &plan->fast; /* the plan's thread's: nothing to build on the stack */
+	fs->lo = (const uint8_t *)buf;
+	fs->len = len;
+	fs->vals = vals;
+	fs->scratch = (uint8_t *)scratch;
+	fs->limit = scratch != NULL ? scratch_cap : 0;
+	fs->scratch_used = scratch_used;
+	fs->err = err;
+	if (likely(buf != NULL && len <= EVENT_LEN_MAX) && likely(decode_fast(fs)))
+		return 0;
+	return decode_general(fs);
+}
+
+int ev_decode_value(const struct event_plan *p, uint32_t f, const char *text, size_t len,
+		    struct event_value *v, char *scratch, size_t cap, size_t *used,
+		    const char **why)
+{
+	struct scan_vec sv = scan_vec_make();
+	struct dec d = {
+		.sv = &sv,
+		.buf = (const uint8_t *)text,
+		.p = (const uint8_t *)text,
+		.end = (const uint8_t *)text + len,
+		.plan = p,
+		.vals = v - f, /* decode_field writes vals[f] */
+		.scratch = (uint8_t *)scratch,
+		.limit = cap,
+		.top = cap,
+	};
+	skip_ws(&d);
+	int rc = d.p < d.end ? decode_field(&d, f, 1) : fail_end(&d);
+	if (rc == 0) {
+		skip_ws(&d);
+		if (d.p != d.end)
+			rc = dec_fail(&d, EVENT_ERR_SYNTAX, "syntax error: data after the value", d.p);
+		else if (d.field_err != 0)
+			rc = dec_fail(&d, d.field_err, d.field_reason, d.field_at);
+	}
+	*why = d.reason;
+	*used = d.scratch_used;
 	return rc;
 }
 
@@ -1211,4 +1964,21 @@ const char *event_err_name(int err)
 	if (err > 0 || err <= -EVENT_ERR_COUNT)
 		return "unknown";
 	return names[-err];
+}
+
+int ev_reason_code(enum ev_reason r)
+{
+	static const int8_t codes[R_COUNT] = {
+		[R_TYPE] = EVENT_ERR_TYPE,	 [R_NOT_INT] = EVENT_ERR_TYPE,
+		[R_NEGATIVE] = EVENT_ERR_RANGE,	 [R_RANGE] = EVENT_ERR_RANGE,
+		[R_NOT_DEC] = EVENT_ERR_TYPE,	 [R_LONG_FIXED] = EVENT_ERR_RANGE,
+		[R_FORMAT] = EVENT_ERR_TIMESTAMP, [R_OFFSET] = EVENT_ERR_TIMESTAMP,
+		[R_DATE] = EVENT_ERR_TIMESTAMP,	 [R_TIME] = EVENT_ERR_TIMESTAMP,
+		[R_OUTSIDE] = EVENT_ERR_TIMESTAMP, [R_EPOCH] = EVENT_ERR_TIMESTAMP,
+		[R_NOT_UUID] = EVENT_ERR_TYPE,	 [R_NOT_IPV4] = EVENT_ERR_TYPE,
+		[R_NOT_IPV6] = EVENT_ERR_TYPE,	 [R_ELEM_TYPE] = EVENT_ERR_TYPE,
+		[R_ELEM_RANGE] = EVENT_ERR_RANGE, [R_SCRATCH] = EVENT_ERR_TOO_LONG,
+		[R_DUPLICATE] = EVENT_ERR_DUPLICATE, [R_MISSING] = EVENT_ERR_MISSING,
+	};
+	return (unsigned)r < R_COUNT ? codes[r] : EVENT_ERR_TYPE;
 }

@@ -11,6 +11,7 @@
 #include "deadletter.h"
 #include "dimset.h"
 #include "epoch.h"
+#include "event_value.h"
 #include "manifest.h"
 #include "native.h"
 #include "source.h"
@@ -22,6 +23,8 @@
 #define MEMPLAN_COLUMN_FIXED (1024u + 8 * MEMPLAN_ALIGN)
 /* An external dictionary's slot (generation, key) and used-code entry, per key. */
 #define MEMPLAN_DICT_KEY_BYTES 12u
+/* A local dictionary's key: offset, length, table position and two hash table slots. */
+#define MEMPLAN_LOCAL_KEY_BYTES 28u
 /* Mapped --input: what a worker has taken but not yet given back (64 MiB at a time), twice. */
 #define MEMPLAN_INPUT_WINDOW_BYTES (UINT64_C(128) << 20)
 /* Per open segment: the writer's O_DIRECT tail page, its state and XXH3 state, three times
@@ -42,6 +45,8 @@ static uint64_t memplan_column(const struct chtype *t, uint64_t rows, uint64_t v
 		n += rows; /* null map */
 	if (t->low_cardinality)
 		n += rows * sizeof(uint32_t) + dict_keys * MEMPLAN_DICT_KEY_BYTES;
+	else if (t->arrays)
+		n += rows * sizeof(uint64_t) + var_bytes; /* offsets, then the elements' bytes */
 	else if (t->kind == CHTYPE_STRING)
 		n += var_bytes;
 	else
@@ -67,15 +72,20 @@ static int memplan_block(const struct config *cfg, uint64_t *out)
 	int rc = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		struct chtype t;
-		if (native_type_parse(s->types[i], strlen(s->types[i]), &t, NULL, 0) < 0) {
+		if (native_encoder_type_parse(s->types[i], strlen(s->types[i]), &t, NULL, 0) < 0) {
 			rc = -EINVAL;
 			break;
 		}
-		/* Attributes keep room for four times the dictionary; _topic holds one topic. */
+		/* Attributes keep room for four times the dictionary; _topic holds one topic; a
+		 * declared LowCardinality field's own dictionary may hold a key per row. */
 		uint64_t keys = s->specs[i].dict_mode == NATIVE_DICT_EXTERNAL
-					? 4 * (uint64_t)MEMPLAN_LC_VALUES + 4096 + 2
+					? (s->specs[i].dict_keys_max == 2
+						   ? 4
+						   : 4 * (uint64_t)MEMPLAN_LC_VALUES + 4096 + 2)
 					: 4;
 		bytes += memplan_column(&t, rows, var, keys);
+		if (t.low_cardinality && s->specs[i].dict_mode == NATIVE_DICT_LOCAL)
+			bytes += var + rows * MEMPLAN_LOCAL_KEY_BYTES;
 	}
 	free(s);
 	*out = bytes;
@@ -117,6 +127,13 @@ int memplan_compute(const struct config *cfg, struct memplan *out)
 	out->pool = cfg->inflight_bytes > 2 * out->block ? cfg->inflight_bytes : 2 * out->block;
 	out->pool = (out->pool + 4095) / 4096 * 4096;
 	out->decode = 2 * (uint64_t)SOURCE_MSG_BYTES_MAX + (uint64_t)cfg->batch_events * 128;
+	/* The chunk's value slots (the declared fields and the catch-all), and with _headers the
+	 * room for a run's headers (worker.c). */
+	out->decode += (uint64_t)WORKER_CHUNK_EVENTS * dimset_event_columns(cfg) *
+		       sizeof(struct event_value);
+	for (uint32_t i = 0; i < cfg->event.meta_count; i++)
+		if (cfg->event.meta[i] == SCHEMA_META_HEADERS_NAME)
+			out->decode += 2 * (uint64_t)WORKER_HEADERS_MAX * sizeof(struct native_str);
 	out->bookkeeping = DEADLETTER_BUF_BYTES +
 			   (uint64_t)MANIFEST_LINE_MAX *
 				   (EPOCH_SEGMENTS_MAX + EPOCH_PARTITIONS_MAX + 2) +

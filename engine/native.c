@@ -62,6 +62,41 @@ static bool native_type_supported(const struct chtype *t)
 	}
 }
 
+/* The types native_block_init takes besides the value types: UUID and IPv6 (16 bytes each), and
+ * one level of Array of String or Int8..Int64. */
+static bool native_encoder_extra(const struct chtype *t)
+{
+	if (t->arrays == 1)
+		return !t->nullable && !t->low_cardinality &&
+		       (t->kind == CHTYPE_STRING || t->kind == CHTYPE_INT8 || t->kind == CHTYPE_INT16 ||
+			t->kind == CHTYPE_INT32 || t->kind == CHTYPE_INT64);
+	return !t->arrays && !t->low_cardinality && (t->kind == CHTYPE_UUID || t->kind == CHTYPE_IPV6);
+}
+
+int native_encoder_type_parse(const char *name, size_t len, struct chtype *out, char *err,
+			      size_t err_cap)
+{
+	struct chtype t;
+	int rc = chtype_parse(name, len, &t, err, err_cap);
+	if (rc < 0)
+		return rc;
+	if (!native_type_supported(&t) && !native_encoder_extra(&t)) {
+		if (err && err_cap > 0)
+			snprintf(err, err_cap, "not a type the Native encoder writes (not wide "
+				 "integers, Decimal, Enum, nested Arrays, Arrays of other than String "
+				 "and Int8..Int64, LowCardinality of other than String)");
+		return -EINVAL;
+	}
+	if (t.low_cardinality && t.kind != CHTYPE_STRING) {
+		if (err && err_cap > 0)
+			snprintf(err, err_cap, "the encoder writes LowCardinality only of String or "
+				 "Nullable(String)");
+		return -EINVAL;
+	}
+	*out = t;
+	return 0;
+}
+
 int native_type_parse(const char *name, size_t len, struct chtype *out, char *err,
 		      size_t err_cap)
 {
@@ -84,10 +119,12 @@ int native_type_parse(const char *name, size_t len, struct chtype *out, char *er
 
 enum col_store {
 	ST_FIXED,        /* numbers and dates: rows_max values of width bytes */
-	ST_FIXED_STRING, /* rows_max values of fixed_len bytes */
+	ST_FIXED_STRING, /* rows_max values of width bytes: FixedString(N), UUID, IPv6 */
 	ST_STRING,       /* serialized String data (VarUInt length, bytes), bytes_max bytes */
 	ST_LC_LOCAL,     /* uint32 indexes + deduplicating dictionary */
 	ST_LC_EXTERNAL,  /* uint32 indexes + used codes of a caller's dictionary */
+	ST_ARRAY,        /* rows_max UInt64 cumulative element counts + the elements' data: Strings
+			    serialized, or integers of width bytes; bytes_max bytes */
 };
 
 struct ext_slot {
@@ -106,7 +143,11 @@ struct native_col {
 	struct chtype type;
 	enum col_store store;
 	enum col_class cls;
-	uint32_t width;  /* bytes per value of ST_FIXED / ST_FIXED_STRING */
+	uint32_t width;  /* bytes per value of ST_FIXED / ST_FIXED_STRING, per element of an
+			    Array of integers (0: of String) */
+	bool exact;      /* ST_FIXED_STRING of UUID or IPv6: a value is exactly width bytes */
+	bool uuid;       /* UUID: its two 8-byte halves are stored byte-reversed */
+	uint64_t *offsets; /* ST_ARRAY: rows_max cumulative element counts */
 	uint64_t umax;   /* CLS_UNSIGNED range */
 	int64_t smin;    /* CLS_SIGNED range */
 	int64_t smax;
@@ -114,9 +155,9 @@ struct native_col {
 	uint8_t *nulls;  /* Nullable (not LowCardinality): rows_max bytes, else NULL */
 	uint8_t *data;   /* ST_FIXED, ST_FIXED_STRING, ST_STRING */
 	uint32_t *idx;   /* LowCardinality: rows_max key numbers */
-	size_t used;     /* ST_STRING: data bytes; ST_LC_LOCAL: arena bytes */
-	size_t row_start; /* ST_STRING: data bytes before the pending row's value */
-	size_t bytes_max; /* ST_STRING data / ST_LC_LOCAL arena capacity */
+	size_t used;     /* ST_STRING, ST_ARRAY: data bytes; ST_LC_LOCAL: arena bytes */
+	size_t row_start; /* ST_STRING, ST_ARRAY: data bytes before the pending rows' values */
+	size_t bytes_max; /* ST_STRING, ST_ARRAY data / ST_LC_LOCAL arena capacity */
 
 	/* LowCardinality (both modes) */
 	uint32_t nkeys;    /* keys of the block, default keys included */
@@ -193,6 +234,10 @@ static void block_layout(struct native_block *b, struct carver *cv)
 			c->data = carve(cv, rows_max * c->width);
 			break;
 		case ST_STRING:
+			c->data = carve(cv, c->bytes_max);
+			break;
+		case ST_ARRAY:
+			c->offsets = carve(cv, rows_max * sizeof(uint64_t));
 			c->data = carve(cv, c->bytes_max);
 			break;
 		case ST_LC_LOCAL:
@@ -291,17 +336,8 @@ static int col_init_type(struct native_col *c, const struct native_column_spec *
 		return -EINVAL;
 	}
 	memcpy(c->name, s->name, name_len + 1);
-	if (native_type_parse(s->type, strlen(s->type), &c->type, err, sizeof(err)) < 0) {
+	if (native_encoder_type_parse(s->type, strlen(s->type), &c->type, err, sizeof(err)) < 0) {
 		log_error("native", "column '%s': type '%s': %s", c->name, s->type, err);
-		return -EINVAL;
-	}
-	if (c->type.kind == CHTYPE_UUID) {
-		log_error("native", "column '%s': the encoder does not write UUID", c->name);
-		return -EINVAL;
-	}
-	if (c->type.low_cardinality && c->type.kind != CHTYPE_STRING) {
-		log_error("native", "column '%s': the encoder writes LowCardinality only of String "
-				    "or Nullable(String)", c->name);
 		return -EINVAL;
 	}
 	return 0;
@@ -353,16 +389,22 @@ static int col_init_store(struct native_col *c, const struct native_column_spec 
 		int rc = col_init_lc(c, s, rows_max);
 		if (rc)
 			return rc;
+	} else if (t->arrays) {
+		c->store = ST_ARRAY;
+		c->width = (uint32_t)chtype_width(t); /* 0: Array(String) */
 	} else if (t->kind == CHTYPE_STRING) {
 		c->store = ST_STRING;
-	} else if (t->kind == CHTYPE_FIXED_STRING) {
+	} else if (t->kind == CHTYPE_FIXED_STRING || t->kind == CHTYPE_UUID ||
+		   t->kind == CHTYPE_IPV6) {
 		c->store = ST_FIXED_STRING;
-		c->width = t->fixed_len;
+		c->width = (uint32_t)chtype_width(t);
+		c->exact = t->kind != CHTYPE_FIXED_STRING;
+		c->uuid = t->kind == CHTYPE_UUID;
 	} else {
 		c->store = ST_FIXED;
 		c->width = (uint32_t)chtype_width(t);
 	}
-	if (c->store == ST_STRING || c->store == ST_LC_LOCAL) {
+	if (c->store == ST_STRING || c->store == ST_LC_LOCAL || c->store == ST_ARRAY) {
 		/* Room for at least the default keys; offsets are kept in 32 bits. */
 		if (c->bytes_max < 2 || c->bytes_max > NATIVE_COLUMN_BYTES_MAX) {
 			log_error("native", "column '%s': bytes_max must be 2..%zu", c->name,
@@ -621,6 +663,25 @@ int native_append_f64(struct native_block *b, uint32_t col, double v)
 	return 0;
 }
 
+/* A FixedString value zero-padded, an IPv6 address as it is, a UUID as ClickHouse keeps it: two
+ * little-endian UInt64, the first 8 bytes of the RFC 4122 order first. */
+static inline void put_fixed_string(struct native_col *c, uint32_t row, const void *ptr,
+				    size_t len)
+{
+	uint8_t *p = c->data + (size_t)row * c->width;
+	if (c->uuid) {
+		const uint8_t *u = ptr;
+		for (size_t i = 0; i < 8; i++) {
+			p[i] = u[7 - i];
+			p[8 + i] = u[15 - i];
+		}
+		return;
+	}
+	if (len)
+		memcpy(p, ptr, len);
+	memset(p + len, 0, c->width - len);
+}
+
 /* Data bytes of a String column before the pending row's value (replaced if appended again). */
 static inline size_t string_base(const struct native_block *b, const struct native_col *c)
 {
@@ -704,18 +765,14 @@ int native_append_str(struct native_block *b, uint32_t col, const void *ptr, siz
 	switch (c->store) {
 	case ST_STRING:
 		return append_string(b, c, ptr, len, false);
-	case ST_FIXED_STRING: {
-		if (len > c->width)
+	case ST_FIXED_STRING:
+		if (len > c->width || (c->exact && len != c->width))
 			return -ERANGE;
-		uint8_t *p = c->data + (size_t)b->rows * c->width;
-		if (len)
-			memcpy(p, ptr, len);
-		memset(p + len, 0, c->width - len);
+		put_fixed_string(c, b->rows, ptr, len);
 		if (c->nulls)
 			c->nulls[b->rows] = 0;
 		row_mark(b, c);
 		return 0;
-	}
 	case ST_LC_LOCAL: {
 		uint32_t k;
 		int rc = lc_local_key(c, ptr, len, &k);
@@ -786,6 +843,8 @@ int native_append_null(struct native_block *b, uint32_t col)
 		c->idx[b->rows] = 0;
 		row_mark(b, c);
 		return 0;
+	case ST_ARRAY:
+		return -EINVAL; /* never Nullable */
 	}
 	c->nulls[b->rows] = 1;
 	row_mark(b, c);
@@ -806,7 +865,7 @@ void native_block_rollback_row(struct native_block *b)
 {
 	for (uint32_t i = 0; i < b->ncols; i++) {
 		struct native_col *c = &b->cols[i];
-		if (c->store == ST_STRING && c->stamp == b->row_seq)
+		if ((c->store == ST_STRING || c->store == ST_ARRAY) && c->stamp == b->row_seq)
 			c->used = c->row_start;
 	}
 	b->row_seq++;
@@ -929,13 +988,64 @@ int native_rows_f64(struct native_block *b, uint32_t col, const double *v, const
 	return 0;
 }
 
+/* FixedString, UUID, IPv6: every value checked against the width, then stored. */
+static int rows_fixed_string(struct native_block *b, struct native_col *c,
+			     const struct native_str *v, const uint8_t *nulls)
+{
+	uint32_t n = b->pending, over = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t len = rows_null(nulls, i) ? 0 : v[i].len;
+		over |= (uint32_t)(len > c->width || (c->exact && !rows_null(nulls, i) &&
+						      len != c->width));
+	}
+	if (over)
+		return -ERANGE;
+	for (uint32_t i = 0; i < n; i++) {
+		if (rows_null(nulls, i))
+			memset(c->data + (size_t)(b->rows + i) * c->width, 0, c->width);
+		else
+			put_fixed_string(c, b->rows + i, v[i].ptr, v[i].len);
+	}
+	rows_done(b, c, nulls);
+	return 0;
+}
+
+/*
+ * A local-dictionary LowCardinality column: each value's key, found or added. Keys added for
+ * earlier rows stay in the dictionary when a later one does not fit (-ENOSPC), as after a
+ * rollback.
+ */
+static int rows_lc_local(struct native_block *b, struct native_col *c, const struct native_str *v,
+			 const uint8_t *nulls)
+{
+	uint32_t n = b->pending;
+	uint32_t *idx = c->idx + b->rows;
+	for (uint32_t i = 0; i < n; i++) {
+		if (rows_null(nulls, i)) {
+			idx[i] = 0;
+			continue;
+		}
+		int rc = lc_local_key(c, (const uint8_t *)v[i].ptr, v[i].len, &idx[i]);
+		if (rc < 0)
+			return rc;
+	}
+	row_mark(b, c);
+	return 0;
+}
+
 int native_rows_str(struct native_block *b, uint32_t col, const struct native_str *v,
 		    const uint8_t *nulls)
 {
-	if (!b->pending || col >= b->ncols || b->cols[col].store != ST_STRING)
+	if (!b->pending || col >= b->ncols)
 		return -EINVAL;
 	struct native_col *c = &b->cols[col];
-	if (nulls && !c->nulls)
+	if (nulls && !c->type.nullable)
+		return -EINVAL;
+	if (c->store == ST_FIXED_STRING)
+		return rows_fixed_string(b, c, v, nulls);
+	if (c->store == ST_LC_LOCAL)
+		return rows_lc_local(b, c, v, nulls);
+	if (c->store != ST_STRING)
 		return -EINVAL;
 	uint32_t n = b->pending;
 	size_t base = string_base(b, c), need = 0;
@@ -979,6 +1089,83 @@ int native_rows_code(struct native_block *b, uint32_t col, const uint32_t *codes
 	return 0;
 }
 
+/* Bytes an Array column's elements take in its data: serialized strings, or width each. */
+static size_t array_bytes(const struct native_col *c, const struct native_array *a)
+{
+	if (c->width)
+		return (size_t)a->count * c->width;
+	const struct native_str *e = a->elems;
+	size_t need = 0;
+	for (uint32_t k = 0; k < a->count; k++)
+		need += native_varuint_size(e[k].len) + e[k].len;
+	return need;
+}
+
+/* Whether every integer element of a fits the column's element type. */
+static bool array_in_range(const struct native_col *c, const struct native_array *a)
+{
+	const int64_t *e = a->elems;
+	uint64_t out = 0;
+	for (uint32_t k = 0; k < a->count; k++)
+		out |= (uint64_t)(e[k] < c->smin || e[k] > c->smax);
+	return out == 0;
+}
+
+/* Appends the elements of a at p; returns the end. */
+static uint8_t *array_put(const struct native_col *c, uint8_t *p, const struct native_array *a)
+{
+	if (c->width == 8) {
+		if (a->count) /* elems may be NULL then */
+			memcpy(p, a->elems, (size_t)a->count * 8);
+		return p + (size_t)a->count * 8;
+	}
+	if (c->width) {
+		const int64_t *e = a->elems;
+		for (uint32_t k = 0; k < a->count; k++, p += c->width) {
+			int64_t x = e[k]; /* little-endian: the low bytes first */
+			memcpy(p, &x, c->width);
+		}
+		return p;
+	}
+	const struct native_str *e = a->elems;
+	for (uint32_t k = 0; k < a->count; k++) {
+		p += native_varuint_write(p, e[k].len);
+		if (e[k].len)
+			memcpy(p, e[k].ptr, e[k].len);
+		p += e[k].len;
+	}
+	return p;
+}
+
+int native_rows_array(struct native_block *b, uint32_t col, const struct native_array *v)
+{
+	if (!b->pending || col >= b->ncols || b->cols[col].store != ST_ARRAY)
+		return -EINVAL;
+	struct native_col *c = &b->cols[col];
+	uint32_t n = b->pending;
+	size_t base = string_base(b, c), need = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (v[i].count > 0 && !v[i].elems)
+			return -EINVAL;
+		if (c->width && !array_in_range(c, &v[i]))
+			return -ERANGE;
+		need += array_bytes(c, &v[i]);
+	}
+	if (need > c->bytes_max - base)
+		return -ENOSPC;
+	uint64_t total = b->rows ? c->offsets[b->rows - 1] : 0;
+	uint8_t *p = c->data + base;
+	for (uint32_t i = 0; i < n; i++) {
+		p = array_put(c, p, &v[i]);
+		total += v[i].count;
+		c->offsets[b->rows + i] = total;
+	}
+	c->row_start = base;
+	c->used = base + need;
+	row_mark(b, c);
+	return 0;
+}
+
 int native_rows_commit(struct native_block *b)
 {
 	if (!b->pending || b->row_filled != b->ncols)
@@ -1011,6 +1198,7 @@ void native_block_reset(struct native_block *b)
 		struct native_col *c = &b->cols[i];
 		switch (c->store) {
 		case ST_STRING:
+		case ST_ARRAY:
 			c->used = 0;
 			c->row_start = 0;
 			break;
@@ -1047,6 +1235,8 @@ static size_t col_data_size(const struct native_block *b, const struct native_co
 		return n + rows * c->width;
 	case ST_STRING:
 		return n + string_base(b, c);
+	case ST_ARRAY:
+		return rows * sizeof(uint64_t) + string_base(b, c);
 	case ST_LC_LOCAL:
 	case ST_LC_EXTERNAL:
 		return 4 * sizeof(uint64_t) + lc_keys_bytes(c) +
@@ -1081,6 +1271,9 @@ size_t native_block_encoded_max(const struct native_block *b)
 			break;
 		case ST_STRING:
 			n += c->bytes_max;
+			break;
+		case ST_ARRAY:
+			n += rows * sizeof(uint64_t) + c->bytes_max;
 			break;
 		case ST_LC_LOCAL:
 			n += 4 * sizeof(uint64_t) + c->bytes_max +
@@ -1162,7 +1355,12 @@ int native_block_encode(const struct native_block *b, uint8_t *out, size_t cap, 
 			memcpy(p, c->data, rows * c->width);
 			p += rows * c->width;
 			break;
+		case ST_ARRAY:
 		case ST_STRING: {
+			if (c->store == ST_ARRAY) { /* the offsets, then the elements */
+				memcpy(p, c->offsets, rows * sizeof(uint64_t));
+				p += rows * sizeof(uint64_t);
+			}
 			size_t n = string_base(b, c);
 			memcpy(p, c->data, n);
 			p += n;

@@ -24,6 +24,7 @@
 #include "dimpub.h"
 #include "dimset.h"
 #include "epoch.h"
+#include "event.h"
 #include "log.h"
 #include "native.h"
 #include "now.h"
@@ -47,8 +48,16 @@ struct worker_state {
 	const struct dimset *set;
 	uint64_t generation;
 
+	/* Decoding: the declared fields' plan and where each event's slots start. */
+	const struct schema *schema;
+	struct event_plan *plan;
+	uint32_t slots;            /* per event: the fields, then the catch-all */
+	struct event_value *vals;  /* WORKER_CHUNK_EVENTS x slots */
+
 	/* Output. */
 	uint32_t columns;
+	uint32_t meta_first;       /* the first metadata column */
+	int32_t topic_column;      /* _topic's; -1: not in the output */
 	struct native_column_spec specs[DIMSET_COLUMNS_MAX];
 	char names[DIMSET_COLUMNS_MAX][NATIVE_NAME_MAX];
 	char types[DIMSET_COLUMNS_MAX][NATIVE_TYPE_NAME_MAX];
@@ -72,7 +81,7 @@ struct worker_state {
 	/* Chunk: decoded events and their lookups. */
 	char *scratch;
 	size_t scratch_cap;
-	struct event events[WORKER_CHUNK_EVENTS];
+	int64_t time_ms[WORKER_CHUNK_EVENTS];    /* each event's time: its hour */
 	uint32_t event_msg[WORKER_CHUNK_EVENTS];
 	uint64_t keys_u64[WORKER_CHUNK_EVENTS];
 	struct dim_str keys_str[CONFIG_DIMS_MAX][WORKER_CHUNK_EVENTS]; /* String tables' keys */
@@ -87,8 +96,12 @@ struct worker_state {
 		double f64[WORKER_CHUNK_EVENTS];
 		uint32_t code[WORKER_CHUNK_EVENTS];
 		struct native_str str[WORKER_CHUNK_EVENTS];
+		struct native_array arr[WORKER_CHUNK_EVENTS];
 	} col;
 	uint8_t col_null[WORKER_CHUNK_EVENTS];
+	/* _headers.name and _headers.value of a run (worker_rows_headers); NULL: not output. */
+	struct native_str *hdr_names, *hdr_values;
+	struct native_array hdr_name_rows[WORKER_CHUNK_EVENTS], hdr_value_rows[WORKER_CHUNK_EVENTS];
 
 	/* The chunk's events by hour (worker_emit). */
 	int64_t group_hour[WORKER_CHUNK_EVENTS]; /* the chunk's hours, in order of first event */
@@ -198,7 +211,9 @@ static int worker_dicts_set(struct worker_state *s)
 				}
 			}
 		}
-		int rc = native_block_set_dict(b, s->columns - DIMSET_META_COLUMNS, s->topic_dict, 2);
+		if (s->topic_column < 0)
+			continue;
+		int rc = native_block_set_dict(b, (uint32_t)s->topic_column, s->topic_dict, 2);
 		if (rc < 0)
 			return rc;
 	}
@@ -234,29 +249,50 @@ static int worker_dimset_refresh(struct worker_state *s)
 
 /* ---- the chunk: decode, probe, append ---- */
 
-/* The String keys of the chunk's n events for table dd, into keys (a url table's normalised
- * keys into norm; the raw url when it is full). */
+/* The String keys of the chunk's n events for table dd, from its join field's slots (a url
+ * table's normalised keys into norm; the raw value when it is full). */
 static void worker_keys_str(const struct worker_state *s, const struct dimset_dim *dd, uint32_t n,
 			    struct dim_str *keys, char *norm, size_t norm_cap)
 {
-	if (dd->cfg->join_field == CONFIG_FIELD_DEVICE_ID) {
-		for (uint32_t i = 0; i < n; i++)
-			keys[i] = (struct dim_str){s->events[i].device_id, s->events[i].device_id_len};
+	const struct event_value *v = s->vals + dd->cfg->join_index;
+	uint32_t slots = s->slots;
+	if (dd->cfg->key_normalize != CONFIG_KEY_STRIP_QUERY) {
+		for (uint32_t i = 0; i < n; i++, v += slots)
+			keys[i] = (struct dim_str){v->ptr, v->len};
 		return;
 	}
-	bool strip = dd->cfg->key_normalize == CONFIG_KEY_STRIP_QUERY;
 	size_t norm_used = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		const struct event *ev = &s->events[i];
-		if (strip && norm_used + ev->url_len <= norm_cap) {
-			size_t len = url_norm_strip_query(ev->url, ev->url_len, norm + norm_used,
-							  ev->url_len);
+	for (uint32_t i = 0; i < n; i++, v += slots) {
+		if (!v->null && norm_used + v->len <= norm_cap) {
+			size_t len = url_norm_strip_query(v->ptr, v->len, norm + norm_used, v->len);
 			keys[i] = (struct dim_str){norm + norm_used, len};
 			norm_used += len;
 		} else {
-			keys[i] = (struct dim_str){ev->url, ev->url_len};
+			keys[i] = (struct dim_str){v->ptr, v->len};
 		}
 	}
+}
+
+/* The UInt64 keys of the chunk's n events for table dd, from its join field's slots. */
+static void worker_keys_u64(struct worker_state *s, const struct dimset_dim *dd, uint32_t n)
+{
+	const struct event_value *v = s->vals + dd->cfg->join_index;
+	for (uint32_t i = 0; i < n; i++, v += s->slots)
+		s->keys_u64[i] = v->u64; /* an Int field's value: the same bits */
+}
+
+/* A NULL key, or a negative one for a UInt64 table, finds nothing: a miss. */
+static void worker_keys_misses(struct worker_state *s, const struct dimset_dim *dd, size_t d,
+			       uint32_t n)
+{
+	const struct schema_field *f = &s->schema->fields[dd->cfg->join_index];
+	bool is_signed = f->kind == SCHEMA_I64;
+	if (!f->nullable && !is_signed)
+		return;
+	const struct event_value *v = s->vals + dd->cfg->join_index;
+	for (uint32_t i = 0; i < n; i++, v += s->slots)
+		if (v->null || (is_signed && v->i64 < 0))
+			s->rows[d][i] = NULL;
 }
 
 /* Joins the chunk's n events with every table: every table's slots, then every String table's
@@ -267,9 +303,8 @@ static void worker_probe(struct worker_state *s, uint32_t n, char *norm, size_t 
 	const struct dimset *set = s->set;
 	for (size_t d = 0; d < set->count; d++) {
 		const struct dimset_dim *dd = &set->dims[d];
-		if (dd->cfg->join_field == CONFIG_FIELD_USER_ID) {
-			for (uint32_t i = 0; i < n; i++)
-				s->keys_u64[i] = s->events[i].user_id;
+		if (dim_key_type(dd->table->dim) == DIM_TYPE_UINT64) {
+			worker_keys_u64(s, dd, n);
 			dim_probe_start_u64(dd->table->dim, s->keys_u64, n, s->hashes[d], s->rows[d]);
 		} else {
 			worker_keys_str(s, dd, n, s->keys_str[d], norm, norm_cap);
@@ -279,9 +314,10 @@ static void worker_probe(struct worker_state *s, uint32_t n, char *norm, size_t 
 	}
 	for (size_t d = 0; d < set->count; d++) {
 		const struct dimset_dim *dd = &set->dims[d];
-		if (dd->cfg->join_field != CONFIG_FIELD_USER_ID)
+		if (dim_key_type(dd->table->dim) != DIM_TYPE_UINT64)
 			dim_probe_finish_str(dd->table->dim, s->keys_str[d], s->hashes[d], s->cand[d],
 					     n, s->rows[d]);
+		worker_keys_misses(s, dd, d, n);
 	}
 }
 
@@ -327,57 +363,177 @@ static int worker_rows_attr(struct worker_state *s, struct native_block *b, uint
 	}
 }
 
+/* The nulls of slot `slot` of the run's events into col_null; NULL when the field is not
+ * Nullable. */
+static const uint8_t *worker_rows_nulls(struct worker_state *s, uint32_t slot, bool nullable,
+					const uint32_t *run, uint32_t n)
+{
+	if (!nullable)
+		return NULL;
+	for (uint32_t j = 0; j < n; j++)
+		s->col_null[j] = s->vals[(size_t)run[j] * s->slots + slot].null;
+	return s->col_null;
+}
+
 /*
- * Appends the events run[0..n) as n rows of b, column by column. Returns 0, or -ENOSPC with b
- * unchanged (the rows do not fit, or a value is outside its column's range).
+ * Column col of the run's rows: slot `slot` of each event, kind the field's. One switch per
+ * column, then a gather and one native_rows_* call: the per-value cost is a load and a store.
+ * A NULL row's value is 0, as ClickHouse writes it.
+ */
+static int worker_rows_field(struct worker_state *s, struct native_block *b, uint32_t col,
+			     uint32_t slot, enum schema_kind kind, bool nullable, const uint32_t *run,
+			     uint32_t n)
+{
+	const uint8_t *nulls = worker_rows_nulls(s, slot, nullable, run, n);
+	const struct event_value *v = s->vals + slot;
+	size_t stride = s->slots;
+	switch (kind) {
+	case SCHEMA_U64:
+	case SCHEMA_BOOL:
+	case SCHEMA_DATE:
+	case SCHEMA_DATETIME:
+	case SCHEMA_IPV4:
+		for (uint32_t j = 0; j < n; j++) {
+			const struct event_value *x = &v[run[j] * stride];
+			s->col.u64[j] = nullable && x->null ? 0 : x->u64;
+		}
+		return native_rows_u64(b, col, s->col.u64, nulls);
+	case SCHEMA_I64:
+	case SCHEMA_DATE32:
+	case SCHEMA_DATETIME64:
+		for (uint32_t j = 0; j < n; j++) {
+			const struct event_value *x = &v[run[j] * stride];
+			s->col.i64[j] = nullable && x->null ? 0 : x->i64;
+		}
+		return native_rows_i64(b, col, s->col.i64, nulls);
+	case SCHEMA_F64:
+		for (uint32_t j = 0; j < n; j++) {
+			const struct event_value *x = &v[run[j] * stride];
+			s->col.f64[j] = nullable && x->null ? 0 : x->f64;
+		}
+		return native_rows_f64(b, col, s->col.f64, nulls);
+	case SCHEMA_ARRAY_STRING:
+	case SCHEMA_ARRAY_I64:
+		for (uint32_t j = 0; j < n; j++) {
+			const struct event_value *x = &v[run[j] * stride];
+			s->col.arr[j] = (struct native_array){x->ptr, x->len};
+		}
+		return native_rows_array(b, col, s->col.arr);
+	default: /* String, LowCardinality(String), FixedString, UUID, IPv6 */
+		for (uint32_t j = 0; j < n; j++) {
+			const struct event_value *x = &v[run[j] * stride];
+			s->col.str[j] = (struct native_str){x->ptr, x->len};
+		}
+		return native_rows_str(b, col, s->col.str, nulls);
+	}
+}
+
+_Static_assert(sizeof(struct event_str) == sizeof(struct native_str) &&
+		       __builtin_offsetof(struct event_str, len) ==
+			       __builtin_offsetof(struct native_str, len),
+	       "an Array(String) slot's elements are handed to the encoder as they are");
+
+/*
+ * The run's message headers, read through the source (only when the _headers columns are
+ * output): names and values of row j at hdr_*_rows[j]. -ENOSPC when the run holds more than
+ * WORKER_HEADERS_MAX headers (the caller halves the run).
+ */
+static int worker_rows_headers(struct worker_state *s, const uint32_t *run, uint32_t n,
+			       const struct source_msg *msgs)
+{
+	const struct source *src = s->env->source;
+	uint32_t at = 0;
+	for (uint32_t j = 0; j < n; j++) {
+		const struct source_msg *m = &msgs[s->event_msg[run[j]]];
+		uint32_t first = at;
+		struct source_header h;
+		for (size_t k = 0; source_header(src, m, k, &h) == 0; k++) {
+			if (at == WORKER_HEADERS_MAX || h.len > UINT32_MAX)
+				return -ENOSPC;
+			s->hdr_names[at] = (struct native_str){h.name, (uint32_t)strlen(h.name)};
+			s->hdr_values[at++] = (struct native_str){h.value ? h.value : "",
+								  h.value ? (uint32_t)h.len : 0};
+		}
+		s->hdr_name_rows[j] = (struct native_array){s->hdr_names + first, at - first};
+		s->hdr_value_rows[j] = (struct native_array){s->hdr_values + first, at - first};
+	}
+	return 0;
+}
+
+/* Metadata column col (kind m) of the run's rows. */
+static int worker_rows_meta(struct worker_state *s, struct native_block *b, uint32_t col,
+			    enum schema_meta m, const uint32_t *run, uint32_t n,
+			    const struct source_msg *msgs, int64_t ingest_ms)
+{
+	switch (m) {
+	case SCHEMA_META_TOPIC:
+		for (uint32_t j = 0; j < n; j++)
+			s->col.code[j] = 1;
+		return native_rows_code(b, col, s->col.code);
+	case SCHEMA_META_PARTITION:
+		for (uint32_t j = 0; j < n; j++) {
+			int32_t p = msgs[s->event_msg[run[j]]].partition;
+			s->col.u64[j] = (uint64_t)(p < 0 ? 0 : p);
+		}
+		return native_rows_u64(b, col, s->col.u64, NULL);
+	case SCHEMA_META_OFFSET:
+		for (uint32_t j = 0; j < n; j++)
+			s->col.u64[j] = (uint64_t)msgs[s->event_msg[run[j]]].offset;
+		return native_rows_u64(b, col, s->col.u64, NULL);
+	case SCHEMA_META_KAFKA_TIME:
+		for (uint32_t j = 0; j < n; j++)
+			s->col.i64[j] = msgs[s->event_msg[run[j]]].kafka_ms;
+		return native_rows_i64(b, col, s->col.i64, NULL);
+	case SCHEMA_META_INGEST_TIME:
+		for (uint32_t j = 0; j < n; j++)
+			s->col.i64[j] = ingest_ms;
+		return native_rows_i64(b, col, s->col.i64, NULL);
+	case SCHEMA_META_KEY:
+		for (uint32_t j = 0; j < n; j++) {
+			const struct source_msg *msg = &msgs[s->event_msg[run[j]]];
+			s->col.str[j] = (struct native_str){msg->key ? msg->key : "",
+							    msg->key ? msg->key_len : 0};
+		}
+		return native_rows_str(b, col, s->col.str, NULL);
+	case SCHEMA_META_HEADERS_NAME: {
+		int rc = worker_rows_headers(s, run, n, msgs);
+		return rc < 0 ? rc : native_rows_array(b, col, s->hdr_name_rows);
+	}
+	case SCHEMA_META_HEADERS_VALUE:
+		/* After _headers.name (schema_finish lists them together, in this order). */
+		return native_rows_array(b, col, s->hdr_value_rows);
+	default:
+		return -EINVAL;
+	}
+}
+
+/*
+ * Appends the events run[0..n) as n rows of b, column by column: the declared fields (and the
+ * catch-all), the attributes, the metadata. Returns 0, or -ENOSPC with b unchanged (the rows do
+ * not fit, or a value is outside its column's range).
  */
 static int worker_append_rows(struct worker_state *s, struct native_block *b, const uint32_t *run,
 			      uint32_t n, const struct source_msg *msgs, int64_t ingest_ms)
 {
 	const struct dimset *set = s->set;
+	const struct schema *ev = s->schema;
 	if (native_rows_begin(b, n) != 0)
 		return -ENOSPC;
 	int rc = 0;
-	for (uint32_t j = 0; j < n; j++)
-		s->col.i64[j] = s->events[run[j]].time_ms;
-	rc |= native_rows_i64(b, 0, s->col.i64, NULL);
-	for (uint32_t j = 0; j < n; j++)
-		s->col.u64[j] = s->events[run[j]].user_id;
-	rc |= native_rows_u64(b, 1, s->col.u64, NULL);
-	for (uint32_t j = 0; j < n; j++) {
-		const struct event *ev = &s->events[run[j]];
-		s->col.str[j] = (struct native_str){ev->device_id, (uint32_t)ev->device_id_len};
-	}
-	rc |= native_rows_str(b, 2, s->col.str, NULL);
-	for (uint32_t j = 0; j < n; j++) {
-		const struct event *ev = &s->events[run[j]];
-		s->col.str[j] = (struct native_str){ev->url, (uint32_t)ev->url_len};
-	}
-	rc |= native_rows_str(b, 3, s->col.str, NULL);
+	for (uint32_t f = 0; f < ev->field_count && rc == 0; f++)
+		rc = worker_rows_field(s, b, f, f, ev->fields[f].kind, ev->fields[f].nullable, run,
+				       n);
+	if (rc == 0 && ev->catch_all[0])
+		rc = worker_rows_field(s, b, ev->field_count, ev->field_count, SCHEMA_STRING, false,
+				       run, n);
 	for (size_t d = 0; d < set->count && rc == 0; d++) {
 		const struct dimset_dim *dd = &set->dims[d];
 		for (size_t a = 0; a < dd->cfg->attr_count; a++)
 			rc |= worker_rows_attr(s, b, dd->first_column + (uint32_t)a, dd->cols[a],
 					       dd->out_nullable[a], s->rows[d], run, n);
 	}
-	uint32_t meta = s->columns - DIMSET_META_COLUMNS;
-	for (uint32_t j = 0; j < n; j++)
-		s->col.code[j] = 1;
-	rc |= native_rows_code(b, meta, s->col.code);
-	for (uint32_t j = 0; j < n; j++) {
-		int32_t p = msgs[s->event_msg[run[j]]].partition;
-		s->col.u64[j] = (uint64_t)(p < 0 ? 0 : p);
-	}
-	rc |= native_rows_u64(b, meta + 1, s->col.u64, NULL);
-	for (uint32_t j = 0; j < n; j++)
-		s->col.u64[j] = (uint64_t)msgs[s->event_msg[run[j]]].offset;
-	rc |= native_rows_u64(b, meta + 2, s->col.u64, NULL);
-	for (uint32_t j = 0; j < n; j++)
-		s->col.i64[j] = msgs[s->event_msg[run[j]]].kafka_ms;
-	rc |= native_rows_i64(b, meta + 3, s->col.i64, NULL);
-	for (uint32_t j = 0; j < n; j++)
-		s->col.i64[j] = ingest_ms;
-	rc |= native_rows_i64(b, meta + 4, s->col.i64, NULL);
+	for (uint32_t m = 0; m < ev->meta_count && rc == 0; m++)
+		rc = worker_rows_meta(s, b, s->meta_first + m, ev->meta[m], run, n, msgs, ingest_ms);
 	if (rc != 0) {
 		native_block_rollback_row(b);
 		return -ENOSPC;
@@ -474,10 +630,9 @@ static uint32_t worker_group_hours(struct worker_state *s, uint32_t n,
 		for (size_t d = 0; any_inner && d < set->count && !dead; d++) {
 			if (s->rows[d][i] || set->dims[d].cfg->join != CONFIG_JOIN_INNER)
 				continue;
-			char reason[CONFIG_NAME_MAX + 64];
+			char reason[2 * CONFIG_NAME_MAX + 64];
 			snprintf(reason, sizeof(reason), "inner join: no %s key in dimension %s",
-				 config_field_name(set->dims[d].cfg->join_field),
-				 set->dims[d].cfg->name);
+				 set->dims[d].cfg->join_field, set->dims[d].cfg->name);
 			epoch_dead_letter(&s->epoch, m, "inner_join_miss", reason);
 			dead = true;
 		}
@@ -485,7 +640,7 @@ static uint32_t worker_group_hours(struct worker_state *s, uint32_t n,
 			s->event_group[i] = UINT16_MAX;
 			continue;
 		}
-		int64_t hour = seg_hour_key(s->events[i].time_ms);
+		int64_t hour = seg_hour_key(s->time_ms[i]);
 		uint32_t g = last;
 		if (groups == 0 || s->group_hour[g] != hour) {
 			for (g = 0; g < groups && s->group_hour[g] != hour; g++)
@@ -546,6 +701,28 @@ static __attribute__((noinline)) int worker_emit(struct worker_state *s, uint32_
 	return 0;
 }
 
+/*
+ * Decodes message m into the slots of the chunk's event n, and its time; a message that does not
+ * decode is a dead letter (-1). The one step that knows the input format.
+ */
+static inline int worker_decode(struct worker_state *s, const struct source_msg *m, uint32_t n,
+				char *scratch, size_t cap, uint32_t *used)
+{
+	struct event_value *vals = s->vals + (size_t)n * s->slots;
+	struct event_error err;
+	int rc = event_decode(s->plan, m->data, m->len, vals, scratch, cap, used, &err);
+	if (__builtin_expect(rc < 0, 0)) {
+		worker_stats_add(&s->w->stats.decode_errors[-rc], 1);
+		char reason[512];
+		snprintf(reason, sizeof(reason), "%s (byte %zu)", err.reason, err.offset);
+		epoch_dead_letter(&s->epoch, m, event_err_name(rc), reason);
+		return -1;
+	}
+	const struct schema_field *tf = &s->schema->fields[s->schema->time_index];
+	s->time_ms[n] = schema_time_ms(tf, vals[s->schema->time_index].i64);
+	return 0;
+}
+
 /* Decodes, joins and appends msgs[0..count). */
 static int worker_process(struct worker_state *s, const struct source_msg *msgs, uint32_t count)
 {
@@ -560,23 +737,14 @@ static int worker_process(struct worker_state *s, const struct source_msg *msgs,
 		size_t half = s->scratch_cap / 2;
 		while (next < count && n < WORKER_CHUNK_EVENTS) {
 			const struct source_msg *m = &msgs[next];
-			if (n > 0 && used + m->len > half)
-				break; /* the chunk's strings fill the scratch: probe first */
+			if (n > 0 && used + event_plan_scratch_bound(s->plan, m->len) > half)
+				break; /* the chunk's values fill the scratch: probe first */
 			epoch_consumed(&s->epoch, m->partition, m->offset);
-			struct event_error err;
-			size_t cap = half - used;
-			int rc = event_decode(m->data, m->len, &s->events[n], s->scratch + used, cap,
-					      &err);
 			next++;
-			if (rc < 0) {
-				worker_stats_add(&w->stats.decode_errors[-rc], 1);
-				char reason[256];
-				snprintf(reason, sizeof(reason), "%s (byte %zu)", err.reason,
-					 err.offset);
-				epoch_dead_letter(&s->epoch, m, event_err_name(rc), reason);
+			uint32_t scratch_used;
+			if (worker_decode(s, m, n, s->scratch + used, half - used, &scratch_used) < 0)
 				continue;
-			}
-			used += s->events[n].scratch_used;
+			used += scratch_used;
 			s->event_msg[n++] = next - 1;
 		}
 		worker_stage_lap(&s->clock, WORKER_STAGE_DECODE);
@@ -631,6 +799,10 @@ static void worker_state_free(struct worker_state *s)
 	free(s->hours);
 	free(s->msgs);
 	free(s->scratch);
+	free(s->vals);
+	free(s->hdr_names);
+	free(s->hdr_values);
+	event_plan_free(s->plan);
 	free(s);
 }
 
@@ -643,6 +815,36 @@ static size_t worker_block_var_bytes(uint32_t block_rows)
 {
 	size_t bytes = (size_t)block_rows * 128;
 	return bytes < WORKER_BLOCK_VAR_BYTES_MIN ? WORKER_BLOCK_VAR_BYTES_MIN : bytes;
+}
+
+/* The decoding plan of the declared fields, their slots, and the headers' room if output. */
+static int worker_decode_init(struct worker_state *s)
+{
+	s->schema = &s->cfg->event;
+	if (s->schema->format != SCHEMA_FORMAT_JSON) {
+		log_error("worker", "w%u: [event] format %s: this build decodes json only",
+			  s->env->index, schema_format_name(s->schema->format));
+		return -ENOTSUP;
+	}
+	char err[256];
+	int rc = event_plan_create(s->schema, &s->plan, err, sizeof(err), NULL);
+	if (rc < 0) {
+		log_error("worker", "w%u: [event]: %s", s->env->index, err);
+		return rc;
+	}
+	s->slots = event_plan_slots(s->plan);
+	s->vals = calloc((size_t)WORKER_CHUNK_EVENTS * s->slots, sizeof(*s->vals));
+	if (!s->vals)
+		return -ENOMEM;
+	for (uint32_t m = 0; m < s->schema->meta_count; m++) {
+		if (s->schema->meta[m] != SCHEMA_META_HEADERS_NAME)
+			continue;
+		s->hdr_names = calloc(WORKER_HEADERS_MAX, sizeof(*s->hdr_names));
+		s->hdr_values = calloc(WORKER_HEADERS_MAX, sizeof(*s->hdr_values));
+		if (!s->hdr_names || !s->hdr_values)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 static int worker_state_alloc(struct worker *w, struct worker_state **out)
@@ -667,7 +869,7 @@ static int worker_state_alloc(struct worker *w, struct worker_state **out)
 	*out = s;
 	if (!s->scratch || !s->msgs || !s->hours)
 		return -ENOMEM;
-	return 0;
+	return worker_decode_init(s);
 }
 
 /* The output schema, one empty block per open hour, the set's dictionaries in them. */
@@ -675,9 +877,11 @@ static int worker_blocks_init(struct worker_state *s)
 {
 	const struct config *cfg = s->cfg;
 	s->columns = dimset_schema(cfg, s->specs, s->names, s->types);
-	/* The topic column's dictionary is this worker's one topic. */
-	s->specs[s->columns - DIMSET_META_COLUMNS].dict_mode = NATIVE_DICT_EXTERNAL;
-	s->specs[s->columns - DIMSET_META_COLUMNS].dict_keys_max = 2;
+	s->meta_first = s->columns - s->schema->meta_count;
+	s->topic_column = -1; /* its dictionary is this worker's one topic */
+	for (uint32_t m = 0; m < s->schema->meta_count; m++)
+		if (s->schema->meta[m] == SCHEMA_META_TOPIC)
+			s->topic_column = (int32_t)(s->meta_first + m);
 	for (size_t d = 0; d < s->set->count; d++) {
 		const struct dimset_dim *dd = &s->set->dims[d];
 		for (size_t a = 0; a < dd->cfg->attr_count; a++) {

@@ -6,6 +6,9 @@
  * `enrichd --config-reference`). Sections:
  *
  *   [kafka]              brokers, topic, group_id, property.<librdkafka key> = value ...
+ *   [event]              format, time_field, catch_all, metadata,
+ *                        field.<column> = <ClickHouse type> [from <path>] [options] ... (one per
+ *                        declared field, in output order: schema.h; none: the default schema)
  *   [workers]            cpus, numa, numa_topology, batch_events, poll_timeout_ms, memory_limit
  *   [dimension <name>]   source, format, key, key_type, join_field, join, key_normalize,
  *                        attr.<column> = <ClickHouse type> ... (one per attribute, in order)
@@ -32,6 +35,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "schema.h"
 
 #define CONFIG_DIMS_MAX 8
 #define CONFIG_ATTRS_MAX 16
@@ -77,13 +81,6 @@ enum config_numa {
 	CONFIG_NUMA_REPLICATE,/* as local, plus one dimension replica per node */
 };
 
-/* The event fields a dimension can be joined on. */
-enum config_event_field {
-	CONFIG_FIELD_USER_ID = 0,
-	CONFIG_FIELD_DEVICE_ID,
-	CONFIG_FIELD_URL,
-};
-
 struct config_attr {
 	char name[CONFIG_NAME_MAX];
 	char type[CONFIG_TYPE_MAX]; /* ClickHouse type of the source column, e.g. "LowCardinality(String)" */
@@ -95,7 +92,8 @@ struct config_dim {
 	char format[16];                 /* auto | tsv | csv | native */
 	char key[CONFIG_NAME_MAX];       /* key column in the source */
 	char key_type[16];               /* UInt64 | String */
-	enum config_event_field join_field;
+	char join_field[CONFIG_NAME_MAX]; /* the declared event field joined with the key */
+	uint32_t join_index;             /* resolved: its index in [event]'s fields */
 	enum config_join join;
 	enum config_key_normalize key_normalize;
 	enum config_allow_empty allow_empty;
@@ -117,6 +115,9 @@ struct config {
 	char group_id[CONFIG_NAME_MAX * 4];
 	size_t kafka_prop_count;
 	struct config_kv kafka_props[CONFIG_KAFKA_PROPS_MAX];
+
+	/* [event]: the declared fields (or the default schema), format, metadata columns */
+	struct schema event;
 
 	/* [workers] */
 	char cpus_spec[CONFIG_VALUE_MAX];
@@ -190,6 +191,5 @@ int config_bytes_parse(const char *text, uint64_t *out);
 int config_duration_ms_parse(const char *text, uint64_t *out);
 
 const char *config_join_name(enum config_join join);
-const char *config_field_name(enum config_event_field field);
 
 #endif

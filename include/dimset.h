@@ -19,11 +19,9 @@
 #include "dim.h"
 #include "native.h"
 
-/* Output columns before and after the dimension attributes. */
-#define DIMSET_EVENT_COLUMNS 4 /* event_time, user_id, device_id, url */
-#define DIMSET_META_COLUMNS 5  /* _topic, _partition, _offset, _kafka_time, _ingest_time */
-#define DIMSET_COLUMNS_MAX (DIMSET_EVENT_COLUMNS + CONFIG_DIMS_MAX * CONFIG_ATTRS_MAX + \
-			    DIMSET_META_COLUMNS)
+/* Most output columns: the declared fields and the catch-all, the attributes, the metadata. */
+#define DIMSET_COLUMNS_MAX (SCHEMA_FIELDS_MAX + 1 + CONFIG_DIMS_MAX * CONFIG_ATTRS_MAX + \
+			    SCHEMA_META_MAX)
 
 /* A loaded table, shared by every set that holds it. */
 struct dimset_table {
@@ -68,13 +66,19 @@ void dimset_free(struct dimset *set);
 uint64_t dimset_bytes(const struct dimset *set);
 
 /*
- * The output schema: names and ClickHouse types of every output column, in order. Strings are
- * written into names/types (arrays of DIMSET_COLUMNS_MAX entries of NATIVE_TYPE_NAME_MAX bytes,
- * caller-owned); specs[i] point into them. Returns the column count. Depends only on cfg, so a
- * reload never changes it.
+ * The output schema: names and ClickHouse types of every output column, in order: the declared
+ * event fields ([event]), the catch-all column if any, each dimension's attributes, the metadata
+ * columns. Strings are written into names/types (arrays of DIMSET_COLUMNS_MAX entries of
+ * NATIVE_TYPE_NAME_MAX bytes, caller-owned); specs[i] point into them. Attribute columns of
+ * LowCardinality and _topic get external dictionaries (_topic's holds the worker's one topic);
+ * declared LowCardinality fields fill the block's own. Returns the column count. Depends only on
+ * cfg, so a reload never changes it.
  */
 uint32_t dimset_schema(const struct config *cfg, struct native_column_spec *specs,
 		       char (*names)[NATIVE_NAME_MAX], char (*types)[NATIVE_TYPE_NAME_MAX]);
+
+/* Output columns before the first attribute: the declared fields and the catch-all. */
+uint32_t dimset_event_columns(const struct config *cfg);
 
 /* Parses an attribute's configured type. Returns 0 or -EINVAL. */
 int dimset_attr_type(const struct config_attr *attr, enum dim_type *type, bool *nullable);

@@ -15,7 +15,10 @@
  *   String := VarUInt length, bytes               VarUInt is unsigned LEB128
  *   fixed-width types: rows little-endian values (Date UInt16 days, Date32 Int32 days,
  *     DateTime UInt32 seconds, DateTime64(P) Int64 ticks of 10^-P s, Bool UInt8 0/1,
- *     IPv4 UInt32, FixedString(N) N bytes zero-padded)
+ *     IPv4 UInt32, FixedString(N) N bytes zero-padded, IPv6 16 bytes in network order, UUID
+ *     two little-endian UInt64: bytes 7..0 then 15..8 of the RFC 4122 byte order)
+ *   Array(T): rows UInt64 cumulative element counts (the end of each row's elements), then the
+ *     elements of every row as one column of T (Strings serialized, integers little-endian)
  *   Nullable(T): rows bytes of null map (1 = NULL), then the T data for every row (default value
  *     in NULL rows)
  *   LowCardinality(T): UInt64 1 (key version), UInt64 index type (width code 0..3 for
@@ -72,6 +75,15 @@
 int native_type_parse(const char *name, size_t len, struct chtype *out, char *err,
 		      size_t err_cap);
 
+/*
+ * Parses a type name and accepts it if native_block_init writes it: the value types above
+ * (LowCardinality only of String and Nullable(String)), plus UUID, IPv6 (each plain or Nullable)
+ * and Array(String), Array(Int8..Int64). Returns 0 and fills *out, or -EINVAL with a one-line
+ * reason in err, as native_type_parse.
+ */
+int native_encoder_type_parse(const char *name, size_t len, struct chtype *out, char *err,
+			      size_t err_cap);
+
 /* ---- block builder ------------------------------------------------------------------------ */
 
 struct native_block;
@@ -90,14 +102,15 @@ enum native_dict_mode {
 
 struct native_column_spec {
 	const char *name; /* column name, 1..NATIVE_NAME_MAX-1 bytes; copied at init */
-	const char *type; /* ClickHouse type name, parsed with native_type_parse */
+	const char *type; /* ClickHouse type name, parsed with native_encoder_type_parse */
 	/* LowCardinality columns only (ignored otherwise): */
 	enum native_dict_mode dict_mode;
 	/* Local: most distinct keys per block besides the default ones (0: rows_max).
 	 * External: largest dictionary native_block_set_dict accepts (must be > 0). */
 	uint32_t dict_keys_max;
-	/* String, Nullable(String) and local-dictionary LowCardinality columns: bound on the
-	 * column's serialized bytes per block (VarUInt lengths included); 0: the block default. */
+	/* String, Nullable(String), Array and local-dictionary LowCardinality columns: bound on
+	 * the column's serialized bytes per block (VarUInt lengths included; an Array's element
+	 * data, not its offsets); 0: the block default. */
 	size_t bytes_max;
 };
 
@@ -111,8 +124,8 @@ struct native_str {
  * Builds a block for ncols columns (1..NATIVE_COLUMNS_MAX) of the given specs holding up to
  * rows_max rows (1..NATIVE_ROWS_MAX). var_bytes_max is the default bytes_max of the columns
  * that need one (each such column gets its own buffer of that size). Column names are copied;
- * the spec array may be freed after the call. Supported encoder types: every kind except UUID,
- * plain or Nullable, and LowCardinality(String) / LowCardinality(Nullable(String)). Types are
+ * the spec array may be freed after the call. Supported encoder types: those of
+ * native_encoder_type_parse. Array columns are filled column-wise only (native_rows_array). Types are
  * written under their canonical ClickHouse names, as FORMAT Native writes them at revision 0
  * (so a top-level DateTime('tz') is written as "DateTime"). All memory is allocated and touched
  * here: about rows_max * (sum of value widths, + 1 per Nullable, 4 per LowCardinality) plus
@@ -147,7 +160,8 @@ int native_block_set_dict(struct native_block *b, uint32_t col, const struct nat
  * native_append_u64 / native_append_i64: integer kinds, Bool (0 or 1), Date and Date32 (days),
  *   DateTime (seconds), DateTime64 (ticks), IPv4; range-checked against the type.
  * native_append_f64: Float32 (rounded to float) and Float64.
- * native_append_str: String, FixedString(N) (len <= N, zero-padded), local-dictionary
+ * native_append_str: String, FixedString(N) (len <= N, zero-padded), UUID (16 bytes in RFC 4122
+ *   order, as its text's hex digits read), IPv6 (16 bytes, network order), local-dictionary
  *   LowCardinality. ptr may be NULL when len is 0.
  * native_append_code: external-dictionary LowCardinality; code < the dictionary's size
  *   (for the Nullable variant code 0 is NULL).
@@ -190,9 +204,22 @@ int native_rows_i64(struct native_block *b, uint32_t col, const int64_t *values,
 		    const uint8_t *nulls);
 int native_rows_f64(struct native_block *b, uint32_t col, const double *values,
 		    const uint8_t *nulls);
-/* String columns only (not FixedString or local-dictionary LowCardinality). */
+/* String, FixedString, UUID, IPv6 and local-dictionary LowCardinality columns, the values as
+ * native_append_str takes them (nulls: Nullable(T) and LowCardinality(Nullable(String))). For a
+ * local dictionary, keys added for the first values stay in it when a later one fails. */
 int native_rows_str(struct native_block *b, uint32_t col, const struct native_str *values,
 		    const uint8_t *nulls);
+
+/* One row's value of an Array column: count elements, struct native_str for Array(String),
+ * int64_t for Array(Int8..Int64) (range-checked against the element type). */
+struct native_array {
+	const void *elems;
+	uint32_t count;
+};
+
+/* Array columns: values[i] is row i's array. -ENOSPC when the elements do not fit the column's
+ * bytes_max. */
+int native_rows_array(struct native_block *b, uint32_t col, const struct native_array *values);
 int native_rows_code(struct native_block *b, uint32_t col, const uint32_t *codes);
 int native_rows_commit(struct native_block *b);
 

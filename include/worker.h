@@ -30,6 +30,9 @@
 
 /* Events decoded, probed and appended together (the batch is cut into chunks of this size). */
 #define WORKER_CHUNK_EVENTS 256
+/* Message headers one run of rows may carry into _headers.name/_headers.value (a run with more
+ * is halved; a single message with more is dead-lettered, too_large). */
+#define WORKER_HEADERS_MAX 65536u
 /* Least bytes of a block's String column: the longest value a row may carry (8 MiB). */
 #define WORKER_BLOCK_VAR_BYTES_MIN ((size_t)8 << 20)
 

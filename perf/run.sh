@@ -12,7 +12,8 @@
 #                     dictionaries of this size do not fit in this machine's memory)
 #            Dimensions and events are generated once and kept under var/bench/<scale>/.
 #   --runs   runs of each measurement (default 3); the table shows medians
-#   --only   comma-separated subset of: enrich, peer, randload, kafka, latency (default all).
+#   --only   comma-separated subset of: enrich, peer, randload, kafka, latency, schema15
+#            (default all).
 #            The table is built from the results on disk, so parts may be run separately.
 #            `--only data` only builds and generates the data.
 #   --hugetlb  (root) reserve 2 MiB pages for the dimension tables in /proc/sys/vm/nr_hugepages
@@ -35,6 +36,11 @@
 #             consumer (bench-kafka-count) and enrichd to sealed segments (segment_age_ms of
 #             500 ms, without and with segment_idle_ms = 50 ms, and of 50 ms), each a fresh
 #             group
+#   schema15  a declared JSON schema of 16 fields (nested objects, arrays, Nullable, UUID, IPv4,
+#             ...: the events rewritten by perf/schema15_events.js with the same keys): enrichd
+#             --input with 1 worker on one core, and ClickHouse doing the same enrichment from
+#             JSONEachRow with the same dictionaries, max_threads = 1 (perf/ch_enrich.js --schema
+#             schema15)
 #   latency   enrichd consuming 100K events/s for 25 s; event-to-seal latency of every row
 #             (seal time = ctime of its segment, set by the rename that seals it; event time
 #             = its Kafka producer timestamp), computed by ClickHouse over the segments: the
@@ -48,7 +54,7 @@ cd "$top"
 
 scale=10m
 runs=3
-only=enrich,peer,randload,kafka,latency
+only=enrich,peer,randload,kafka,latency,schema15
 hugetlb=0
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -190,6 +196,61 @@ if want peer; then
 		warm
 		node perf/ch_enrich.js --dims "$bench/dims" --events "$bench/events.jsonl" \
 			--out "$scratch/ch.native" --runs "$runs" --threads 1,0 | tee "$res/peer.txt" >&2
+	fi
+fi
+
+# ---- schema15: a declared 16-field JSON schema, enrichd and ClickHouse ----
+
+# The [event] section of the schema15 part: the fields bench-event-bench --schema15 declares.
+schema15_event='[event]
+time_field = event_time
+field.event_time = DateTime64(3, '"'"'UTC'"'"') from ts unit=ms
+field.event_type = LowCardinality(String) from type
+field.user_id = UInt64 from user.id
+field.logged_in = Bool from user.logged_in
+field.session_id = UUID from session
+field.device_id = String from device.id integers=text
+field.client_os = LowCardinality(String) from device.os
+field.url = String from page.url
+field.referrer = Nullable(String) from page.referrer
+field.geo_country = FixedString(2) from geo.country
+field.ip = IPv4 from geo.ip
+field.price = Nullable(Float64) from cart.price
+field.items = Array(Int64) from cart.items
+field.tags = Array(String) from tags
+field.duration_ms = Nullable(UInt32) from duration_ms
+field.day = Date from day'
+
+if want schema15; then
+	if [ "$(cat "$bench/events15.stamp" 2>/dev/null)" != "$events_stamp" ]; then
+		log "rewriting the events as the declared 16-field schema's"
+		node perf/schema15_events.js "$bench/events.jsonl" "$bench/events15.jsonl"
+		echo "$events_stamp" >"$bench/events15.stamp"
+	fi
+	rm -f "$res"/enrich-wschema15-r* "$res/peer-schema15.txt"
+	for r in $(seq "$runs"); do
+		log "enrichd --input events15.jsonl, 1 worker (cpus = 0, io_cpus = 0), run $r of $runs"
+		rm -rf "$scratch/out" "$scratch/out.dead-letter"
+		config "$scratch/schema15.ini" "$scratch/out" 0
+		LIB_INI_EXTRA="$schema15_event
+[output]
+io_cpus = 0" awk -f <(lib_ini_merge_awk) "$scratch/schema15.ini" >"$scratch/schema15.ini.new"
+		mv "$scratch/schema15.ini.new" "$scratch/schema15.ini"
+		cat "$bench/dims/users.tsv" "$bench/dims/devices.tsv" "$bench/dims/urls.tsv" \
+			"$bench/events15.jsonl" >/dev/null
+		/usr/bin/time -f "maxrss_kb=%M" -o "$res/enrich-wschema15-r$r.time" \
+			"$bin/enrichd" --config "$scratch/schema15.ini" --input "$bench/events15.jsonl" \
+			2>"$res/enrich-wschema15-r$r.log"
+		grep -E "summary:" "$res/enrich-wschema15-r$r.log" | sed 's/^.*summary: /   /' >&2
+	done
+	rm -rf "$scratch/out" "$scratch/out.dead-letter"
+	if [ "$scale" = 50m ]; then
+		log "schema15 peer: skipped at 50m (the dictionaries do not fit in this machine's memory)"
+	else
+		log "ClickHouse: the declared schema's enrichment, max_threads = 1, $runs runs"
+		node perf/ch_enrich.js --dims "$bench/dims" --events "$bench/events15.jsonl" \
+			--out "$scratch/ch15.native" --runs "$runs" --threads 1 --schema schema15 |
+			tee "$res/peer-schema15.txt" >&2
 	fi
 fi
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # docs/CONFIGURATION.md holds the reference enrichd generates from its key table, and its example
-# configuration is valid.
+# configuration (its ini blocks together: the main example and the [event] one) is valid.
 source "$(dirname "$0")/../../tools/lib.sh"
 lib_test_init
 doc=$src/docs/CONFIGURATION.md
@@ -8,7 +8,7 @@ doc=$src/docs/CONFIGURATION.md
 sed -n '/^## Keys$/,$p' "$doc" | tail -n +2 >"$work/documented.md"
 diff -u "$work/documented.md" "$work/reference.md" ||
 	fail "docs/CONFIGURATION.md is out of date: regenerate its Keys section with enrichd --config-reference"
-sed -n '/^```ini$/,/^```$/p' "$doc" | sed '1d;$d' >"$work/example.ini"
+sed -n '/^```ini$/,/^```$/p' "$doc" | grep -v '^```' >"$work/example.ini"
 sed -i "s/^cpus = .*/cpus = 0/" "$work/example.ini"
 # Its paths under $work: --check reads the sources as the start does.
 sed -i "s|= /data/|= $work/data/|" "$work/example.ini"

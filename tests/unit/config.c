@@ -40,12 +40,12 @@ Test(config, defaults_and_dimensions)
 	cr_expect_eq(cfg.segment_age_ms, 1000);
 	cr_expect_eq(cfg.dim_count, 2);
 	cr_expect_str_eq(cfg.dims[0].name, "users");
-	cr_expect_eq(cfg.dims[0].join_field, CONFIG_FIELD_USER_ID);
+	cr_expect_str_eq(cfg.dims[0].join_field, "user_id");
 	cr_expect_eq(cfg.dims[0].join, CONFIG_JOIN_LEFT);
 	cr_expect_eq(cfg.dims[0].attr_count, 2);
 	cr_expect_str_eq(cfg.dims[0].attrs[1].name, "signup_date");
 	cr_expect_str_eq(cfg.dims[0].attrs[1].type, "Date");
-	cr_expect_eq(cfg.dims[1].join_field, CONFIG_FIELD_URL);
+	cr_expect_str_eq(cfg.dims[1].join_field, "url");
 	cr_expect_eq(cfg.dims[1].key_normalize, CONFIG_KEY_STRIP_QUERY);
 	cr_expect_eq(cfg.cpu_count, 1);
 }
@@ -323,4 +323,111 @@ Test(config, memory_bound_names_the_settings)
 				"block_rows = 4194304\nopen_segments = 1024\n"),
 		     0, "%s", err);
 	cr_expect_eq(parse_with("[workers]\ncpus = 0\nmemory_limit = lots\n"), -EINVAL);
+}
+
+/* [event]: declared fields in file order, the time field, metadata and the catch-all; the
+ * dimensions join declared fields. */
+Test(config, event_section_declares_the_fields)
+{
+	const char *text =
+		"[event]\n"
+		"format = json\n"
+		"time_field = at\n"
+		"catch_all = rest\n"
+		"metadata = _topic, _offset, _key, _headers\n"
+		"field.at = DateTime64(6, 'UTC') from ts unit=us\n"
+		"field.uid = UInt32 from user.id\n"
+		"field.page = String from page.url\n"
+		"field.referrer = Nullable(String) from page.referrer\n"
+		"[dimension users]\n"
+		"source = users.tsv\n"
+		"key = user_id\n"
+		"join_field = uid\n"
+		"attr.country = LowCardinality(String)\n"
+		"[dimension urls]\n"
+		"source = urls.csv\n"
+		"key = url\n"
+		"key_type = String\n"
+		"join_field = page\n"
+		"key_normalize = strip-query\n"
+		"attr.domain = String\n"
+		"[workers]\ncpus = 0\n";
+	cr_assert_eq(config_parse_string(text, &cfg, err, sizeof(err)), 0, "%s", err);
+	const struct schema *ev = &cfg.event;
+	cr_assert_eq(ev->field_count, 4);
+	cr_expect_str_eq(ev->fields[0].name, "at");
+	cr_expect_str_eq(ev->fields[3].path, "page.referrer");
+	cr_expect_eq(ev->fields[1].line, 7);
+	cr_expect_eq(ev->time_index, 0);
+	cr_expect_str_eq(ev->catch_all, "rest");
+	cr_expect_eq(ev->meta_count, 5);
+	cr_expect_str_eq(cfg.dims[0].join_field, "uid");
+	cr_expect_eq(cfg.dims[0].join_index, 1);
+	cr_expect_eq(cfg.dims[1].join_index, 2);
+}
+
+/* Without field lines the default schema, with the section's other keys applied. */
+Test(config, event_section_without_fields_keeps_the_default_schema)
+{
+	cr_assert_eq(parse_with("[event]\nmetadata = _offset\n[workers]\ncpus = 0\n"), 0, "%s", err);
+	cr_assert_eq(cfg.event.field_count, 4);
+	cr_expect_str_eq(cfg.event.fields[0].name, "event_time");
+	cr_expect_eq(cfg.event.meta_count, 1);
+	cr_expect_eq(parse_with("[event]\ntime_field = ts\n"), -EINVAL);
+	cr_expect(strstr(err, ":13:") && strstr(err, "not a field of the default schema"), "%s", err);
+}
+
+/* A bad declaration fails at start, naming file:line and the reason. */
+Test(config, event_errors_name_the_line)
+{
+	static const struct {
+		const char *event, *dims, *want;
+	} cases[] = {
+		{"field.t = DateTime\nfield.x = Strin\n", "", ":3: [event]: field.x: type 'Strin'"},
+		{"field.t = DateTime\nfield.x = String from a..b\n", "", ":3: [event]: field.x: path"},
+		{"time_field = u\nfield.t = DateTime\n", "", ":2: [event]: time_field: 'u' is not"},
+		{"field.t = DateTime\n", "", "[event]: time_field: required"},
+		{"field.t = DateTime\nfield.t = String\n", "", ":3: [event]: field.t: set twice, at lines 2 and 3"},
+		{"field.t = DateTime\nfield._offset = UInt64\n", "", ":3: [event]: field._offset: the metadata column"},
+		{"field.t = DateTime\nfield.n = UInt8 default=300\n", "", ":3: [event]: field.n: default=300: n: out of range"},
+		{"field.t = DateTime\nfield.u = UUID default=zz\n", "", ":3: [event]: field.u: default=zz: u: not a UUID"},
+		{"field.t = DateTime\nfield.user_id = UInt64\n",
+		 "[dimension urls]\nsource = u.csv\nkey = url\nkey_type = String\nattr.d = String\n",
+		 "[dimension urls]: join_field: required (key 'url' is not an event field)"},
+		{"field.t = DateTime\nfield.user_id = UInt64\n",
+		 "[dimension urls]\nsource = u.csv\nkey = url\nkey_type = String\njoin_field = nope\nattr.d = String\n",
+		 ":9: [dimension urls]: join_field: 'nope' is not a declared event field"},
+		{"field.t = DateTime\nfield.user_id = UInt64\nfield.f = Float64\n",
+		 "[dimension urls]\nsource = u.csv\nkey = url\nkey_type = String\njoin_field = f\nattr.d = String\n",
+		 "join_field: f is Float64"},
+		{"field.t = DateTime\nfield.user_id = UInt64\nfield.s = String\n",
+		 "[dimension urls]\nsource = u.csv\nkey = url\njoin_field = s\nattr.d = String\n",
+		 "key_type: s (String) joins need a String key"},
+		{"field.t = DateTime\nfield.user_id = UInt64\nfield.s = FixedString(8)\n",
+		 "[dimension urls]\nsource = u.csv\nkey = url\nkey_type = String\njoin_field = s\n"
+		 "key_normalize = strip-query\nattr.d = String\n",
+		 "key_normalize: strip-query applies to String fields"},
+		{"field.t = DateTime\nfield.user_id = UInt64\nfield.d = String\n",
+		 "[dimension urls]\nsource = u.csv\nkey = url\nkey_type = String\njoin_field = d\nattr.user_id = String\n",
+		 "attr.user_id: the output already has a column of that name"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[2048];
+		snprintf(text, sizeof(text),
+			 "[event]\n%stime_field = t\n%s[dimension users]\nsource = users.tsv\n"
+			 "key = user_id\nattr.country = String\n[workers]\ncpus = 0\n",
+			 cases[i].event, cases[i].dims);
+		/* Most cases set time_field themselves; the required case must not. */
+		if (strstr(cases[i].event, "time_field") ||
+		    strstr(cases[i].want, "time_field: required"))
+			snprintf(text, sizeof(text),
+				 "[event]\n%s%s[dimension users]\nsource = users.tsv\nkey = user_id\n"
+				 "attr.country = String\n[workers]\ncpus = 0\n",
+				 cases[i].event, cases[i].dims);
+		err[0] = '\0';
+		cr_expect_eq(config_parse_string(text, &cfg, err, sizeof(err)), -EINVAL,
+			     "case %zu accepted", i);
+		cr_expect(strstr(err, cases[i].want) != NULL, "case %zu: '%s' lacks '%s'", i, err,
+			  cases[i].want);
+	}
 }

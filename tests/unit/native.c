@@ -712,6 +712,225 @@ Test(native, rows_match_row_by_row)
 	native_block_destroy(many);
 }
 
+/* 16 bytes of a UUID in RFC 4122 order, from its 32 hex digits (dashes skipped). */
+static void uuid_bytes(const char *text, uint8_t out[16])
+{
+	for (size_t i = 0, o = 0; text[i] && o < 16; i++) {
+		if (text[i] == '-')
+			continue;
+		unsigned v;
+		cr_assert_eq(sscanf(text + i, "%2x", &v), 1);
+		out[o++] = (uint8_t)v;
+		i++;
+	}
+}
+
+/*
+ * The column types the declared event fields added, filled column-wise, equal ClickHouse's
+ * FORMAT Native of the same rows:
+ *   SELECT * FROM values('u UUID, ip6 IPv6, fs FixedString(4), lc LowCardinality(String),
+ *     lcn LowCardinality(Nullable(String)), nu Nullable(UUID), n6 Nullable(IPv6), a Array(String),
+ *     ai Array(Int64), a8 Array(Int8), a16 Array(Int16), a32 Array(Int32)', <the rows below>)
+ */
+Test(native, rows_uuid_ipv6_fixed_lc_arrays)
+{
+	const struct native_column_spec s[] = {
+		{.name = "u", .type = "UUID"},
+		{.name = "ip6", .type = "IPv6"},
+		{.name = "fs", .type = "FixedString(4)"},
+		{.name = "lc", .type = "LowCardinality(String)"},
+		{.name = "lcn", .type = "LowCardinality(Nullable(String))"},
+		{.name = "nu", .type = "Nullable(UUID)"},
+		{.name = "n6", .type = "Nullable(IPv6)"},
+		{.name = "a", .type = "Array(String)"},
+		{.name = "ai", .type = "Array(Int64)"},
+		{.name = "a8", .type = "Array(Int8)"},
+		{.name = "a16", .type = "Array(Int16)"},
+		{.name = "a32", .type = "Array(Int32)"},
+	};
+	struct native_block *b = mk(s, 12, 8, 4096);
+	uint8_t u[3][16], nu[3][16] = {{0}};
+	uuid_bytes("01234567-89ab-cdef-0123-456789abcdef", u[0]);
+	uuid_bytes("00000000-0000-0000-0000-000000000000", u[1]);
+	uuid_bytes("123e4567-e89b-12d3-a456-426614174000", u[2]);
+	uuid_bytes("ffffffff-ffff-ffff-ffff-fffffffffffe", nu[1]);
+	uuid_bytes("123e4567-e89b-12d3-a456-426614174000", nu[2]);
+	static const uint8_t ip[3][16] = {
+		{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+		{0},
+		{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2},
+	};
+	static const uint8_t nip[3][16] = {
+		{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4},
+		{0},
+		{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+	};
+	const struct native_str uv[3] = {{(char *)u[0], 16}, {(char *)u[1], 16}, {(char *)u[2], 16}};
+	const struct native_str nuv[3] = {{NULL, 0}, {(char *)nu[1], 16}, {(char *)nu[2], 16}};
+	const struct native_str ipv[3] = {{(const char *)ip[0], 16}, {(const char *)ip[1], 16},
+					  {(const char *)ip[2], 16}};
+	const struct native_str nipv[3] = {{(const char *)nip[0], 16}, {NULL, 0},
+					   {(const char *)nip[2], 16}};
+	const struct native_str fsv[3] = {{"ab", 2}, {"abcd", 4}, {"", 0}};
+	const struct native_str lcv[3] = {{"x", 1}, {"", 0}, {"x", 1}};
+	const struct native_str lcnv[3] = {{NULL, 0}, {"y", 1}, {"y", 1}};
+	const uint8_t lcn_null[3] = {1, 0, 0}, nu_null[3] = {1, 0, 0}, n6_null[3] = {0, 1, 0};
+	const struct native_str a0[2] = {{"a", 1}, {"bc", 2}}, a2[1] = {{"", 0}};
+	const struct native_array av[3] = {{a0, 2}, {NULL, 0}, {a2, 1}};
+	const int64_t i0[2] = {1, -2}, i2[2] = {INT64_MAX, INT64_MIN};
+	const struct native_array aiv[3] = {{i0, 2}, {NULL, 0}, {i2, 2}};
+	const int64_t e8a[2] = {-128, 127}, e8c[1] = {0};
+	const struct native_array a8v[3] = {{e8a, 2}, {NULL, 0}, {e8c, 1}};
+	const int64_t e16a[1] = {-32768}, e16c[2] = {1, 2};
+	const struct native_array a16v[3] = {{e16a, 1}, {NULL, 0}, {e16c, 2}};
+	const int64_t e32a[1] = {2147483647}, e32c[1] = {-1};
+	const struct native_array a32v[3] = {{e32a, 1}, {NULL, 0}, {e32c, 1}};
+	/* One row, then two: the offsets go on from the committed rows. */
+	for (uint32_t at = 0, n = 1; at < 3; at += n, n = 2) {
+		ok(native_rows_begin(b, n));
+		ok(native_rows_str(b, 0, uv + at, NULL));
+		ok(native_rows_str(b, 1, ipv + at, NULL));
+		ok(native_rows_str(b, 2, fsv + at, NULL));
+		ok(native_rows_str(b, 3, lcv + at, NULL));
+		ok(native_rows_str(b, 4, lcnv + at, lcn_null + at));
+		ok(native_rows_str(b, 5, nuv + at, nu_null + at));
+		ok(native_rows_str(b, 6, nipv + at, n6_null + at));
+		ok(native_rows_array(b, 7, av + at));
+		ok(native_rows_array(b, 8, aiv + at));
+		ok(native_rows_array(b, 9, a8v + at));
+		ok(native_rows_array(b, 10, a16v + at));
+		ok(native_rows_array(b, 11, a32v + at));
+		ok(native_rows_commit(b));
+	}
+	size_t len;
+	uint8_t *out = enc(b, &len);
+	expect_hex(out, len,
+		   "0c0301750455554944efcdab8967452301efcdab896745230100000000000000000000000000000000d3"
+		   "129be867453e1200401714664256a403697036044950763620010db80000000000000000000000010000"
+		   "0000000000000000000000000000fe8000000000000000000000000100020266730e4669786564537472"
+		   "696e67283429616200006162636400000000026c63164c6f7743617264696e616c69747928537472696e"
+		   "67290100000000000000000600000000000002000000000000000001780300000000000000010001036c"
+		   "636e204c6f7743617264696e616c697479284e756c6c61626c6528537472696e67292901000000000000"
+		   "0000060000000000000300000000000000000001790300000000000000000202026e750e4e756c6c6162"
+		   "6c6528555549442901000000000000000000000000000000000000fffffffffffffffffeffffffffffff"
+		   "ffd3129be867453e1200401714664256a4026e360e4e756c6c61626c6528495076362900010000000000"
+		   "000000000000ffff01020304000000000000000000000000000000000000000000000000000000000000"
+		   "000101610d417272617928537472696e6729020000000000000002000000000000000300000000000000"
+		   "0161026263000261690c417272617928496e743634290200000000000000020000000000000004000000"
+		   "000000000100000000000000feffffffffffffffffffffffffffff7f00000000000000800261380b4172"
+		   "72617928496e743829020000000000000002000000000000000300000000000000807f00036131360c41"
+		   "7272617928496e7431362901000000000000000100000000000000030000000000000000800100020003"
+		   "6133320c417272617928496e74333229010000000000000001000000000000000200000000000000ffff"
+		   "ff7fffffffff");
+	free(out);
+	native_block_destroy(b);
+}
+
+/* Errors of the new column kinds leave the pending rows' values unset. */
+Test(native, rows_uuid_ipv6_arrays_errors)
+{
+	const struct native_column_spec s[] = {
+		{.name = "u", .type = "UUID"},
+		{.name = "fs", .type = "FixedString(2)"},
+		{.name = "a8", .type = "Array(Int8)"},
+		{.name = "a", .type = "Array(String)", .bytes_max = 8},
+		{.name = "n", .type = "UInt8"},
+	};
+	struct native_block *b = mk(s, 5, 4, 4096);
+	const struct native_str short_uuid = {"0123456789", 10}, long_fs = {"abc", 3};
+	const int64_t big[1] = {128};
+	const struct native_array over = {big, 1};
+	const struct native_str long_el[1] = {{"abcdefgh", 8}};
+	const struct native_array too_long = {long_el, 1};
+	cr_assert_eq(native_rows_array(b, 2, &over), -EINVAL, "no rows pending");
+	ok(native_rows_begin(b, 1));
+	cr_assert_eq(native_rows_str(b, 0, &short_uuid, NULL), -ERANGE);
+	cr_assert_eq(native_rows_str(b, 1, &long_fs, NULL), -ERANGE);
+	cr_assert_eq(native_rows_array(b, 2, &over), -ERANGE);
+	cr_assert_eq(native_rows_array(b, 3, &too_long), -ENOSPC);
+	cr_assert_eq(native_rows_array(b, 4, &over), -EINVAL, "not an Array column");
+	cr_assert_eq(native_rows_commit(b), -EINVAL, "columns left unset");
+	native_block_rollback_row(b);
+	cr_assert_eq(native_block_rows(b), 0);
+	cr_assert_eq(native_append_str(b, 3, "x", 1), -EINVAL, "Arrays are column-wise only");
+	native_block_destroy(b);
+}
+
+/*
+ * The number, date and Nullable types of declared fields, filled column-wise, equal ClickHouse's
+ * FORMAT Native of the same rows (SELECT * FROM values('i8 Int8, i16 Int16, i32 Int32, u8 UInt8,
+ * u16 UInt16, u32 UInt32, f32 Float32, b Bool, d Date, dt DateTime, t6 DateTime64(6, 'UTC'),
+ * ni8 Nullable(Int8), nu16 Nullable(UInt16), nf32 Nullable(Float32), nb Nullable(Bool),
+ * nd Nullable(Date), ndt Nullable(DateTime), nt6 Nullable(DateTime64(6, 'UTC'))', ...)).
+ */
+Test(native, rows_numbers_dates_nullable)
+{
+	const struct native_column_spec s[] = {
+		{.name = "i8", .type = "Int8"},
+		{.name = "i16", .type = "Int16"},
+		{.name = "i32", .type = "Int32"},
+		{.name = "u8", .type = "UInt8"},
+		{.name = "u16", .type = "UInt16"},
+		{.name = "u32", .type = "UInt32"},
+		{.name = "f32", .type = "Float32"},
+		{.name = "b", .type = "Bool"},
+		{.name = "d", .type = "Date"},
+		{.name = "dt", .type = "DateTime"},
+		{.name = "t6", .type = "DateTime64(6, 'UTC')"},
+		{.name = "ni8", .type = "Nullable(Int8)"},
+		{.name = "nu16", .type = "Nullable(UInt16)"},
+		{.name = "nf32", .type = "Nullable(Float32)"},
+		{.name = "nb", .type = "Nullable(Bool)"},
+		{.name = "nd", .type = "Nullable(Date)"},
+		{.name = "ndt", .type = "Nullable(DateTime)"},
+		{.name = "nt6", .type = "Nullable(DateTime64(6, 'UTC'))"},
+	};
+	struct native_block *b = mk(s, 18, 4, 4096);
+	const int64_t i8[2] = {-128, 127}, i16[2] = {-32768, 32767},
+		      i32[2] = {INT32_MIN, INT32_MAX}, t6[2] = {1700000000123456, 0},
+		      ni8[2] = {0, -1}, nt6[2] = {5, 0};
+	const uint64_t u8[2] = {255, 0}, u16[2] = {65535, 0}, u32[2] = {UINT32_MAX, 0},
+		       bv[2] = {1, 0}, d[2] = {20000, 0}, dt[2] = {1700000000, 0}, nu16[2] = {7, 0},
+		       nb[2] = {0, 0}, nd[2] = {1, 0}, ndt[2] = {0, UINT32_MAX};
+	const double f32[2] = {1.5, -0.25}, nf32[2] = {0, 3.25};
+	const uint8_t null_first[2] = {1, 0}, null_second[2] = {0, 1};
+	ok(native_rows_begin(b, 2));
+	ok(native_rows_i64(b, 0, i8, NULL));
+	ok(native_rows_i64(b, 1, i16, NULL));
+	ok(native_rows_i64(b, 2, i32, NULL));
+	ok(native_rows_u64(b, 3, u8, NULL));
+	ok(native_rows_u64(b, 4, u16, NULL));
+	ok(native_rows_u64(b, 5, u32, NULL));
+	ok(native_rows_f64(b, 6, f32, NULL));
+	ok(native_rows_u64(b, 7, bv, NULL));
+	ok(native_rows_u64(b, 8, d, NULL));
+	ok(native_rows_u64(b, 9, dt, NULL));
+	ok(native_rows_i64(b, 10, t6, NULL));
+	ok(native_rows_i64(b, 11, ni8, null_first));
+	ok(native_rows_u64(b, 12, nu16, null_second));
+	ok(native_rows_f64(b, 13, nf32, null_first));
+	ok(native_rows_u64(b, 14, nb, null_second));
+	ok(native_rows_u64(b, 15, nd, null_second));
+	ok(native_rows_u64(b, 16, ndt, null_first));
+	ok(native_rows_i64(b, 17, nt6, null_second));
+	ok(native_rows_commit(b));
+	size_t len;
+	uint8_t *out = enc(b, &len);
+	expect_hex(out, len,
+		   "120202693804496e7438807f0369313605496e7431360080ff7f0369333205496e74333200000080ffff"
+		   "ff7f0275380555496e7438ff00037531360655496e743136ffff0000037533320655496e743332ffffff"
+		   "ff000000000366333207466c6f617433320000c03f000080be016204426f6f6c01000164044461746520"
+		   "4e0000026474084461746554696d6500f1536500000000027436144461746554696d65363428362c2027"
+		   "555443272940222018240a06000000000000000000036e69380e4e756c6c61626c6528496e7438290100"
+		   "00ff046e753136104e756c6c61626c652855496e74313629000107000000046e663332114e756c6c6162"
+		   "6c6528466c6f617433322901000000000000005040026e620e4e756c6c61626c6528426f6f6c29000100"
+		   "00026e640e4e756c6c61626c65284461746529000101000000036e6474124e756c6c61626c6528446174"
+		   "6554696d6529010000000000ffffffff036e74361e4e756c6c61626c65284461746554696d6536342836"
+		   "2c2027555443272929000105000000000000000000000000000000");
+	free(out);
+	native_block_destroy(b);
+}
+
 /* Errors leave the block as it was; a failed batch rolls back like a failed row. */
 Test(native, rows_protocol_and_errors)
 {
@@ -785,7 +1004,7 @@ Test(native, empty_block)
 Test(native, bad_schemas)
 {
 	struct native_block *b = NULL;
-	const struct native_column_spec bad_type[] = {{.name = "a", .type = "Array(String)"}};
+	const struct native_column_spec bad_type[] = {{.name = "a", .type = "Array(Array(String))"}};
 	cr_assert_eq(native_block_init(&b, bad_type, 1, 8, 64), -EINVAL);
 	const struct native_column_spec dup[] = {{.name = "a", .type = "UInt8"},
 						 {.name = "a", .type = "UInt16"}};

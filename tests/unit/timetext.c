@@ -50,3 +50,35 @@ Test(timetext, dates)
 	cr_expect_eq(timetext_date("2024-04-31", 10, &d), -EINVAL);
 	cr_expect_eq(timetext_date("2024-05-01T", 11, &d), -EINVAL);
 }
+
+/* The reason of a refusal, in the order the JSON decoder has always reported them. */
+Test(timetext, rfc3339_reasons)
+{
+	static const struct {
+		const char *s;
+		int err;
+	} cases[] = {
+		{"2024-05-01 10:00:00Z", TIMETEXT_ERR_FORMAT},
+		{"2024-05-01T10:00:00.Z", TIMETEXT_ERR_FORMAT},
+		{"2024-05-01T10:00:00", TIMETEXT_ERR_FORMAT},
+		{"2024-05-01T10:00:00Zx", TIMETEXT_ERR_FORMAT},
+		{"2024-05-01T10:00:00.5", TIMETEXT_ERR_OFFSET},
+		{"2024-05-01T10:00:00+24:00", TIMETEXT_ERR_OFFSET},
+		{"2024-05-01T10:00:00+0530", TIMETEXT_ERR_OFFSET},
+		{"2024-13-01T10:00:00+0530", TIMETEXT_ERR_OFFSET},
+		{"2023-02-29T24:00:00Z", TIMETEXT_ERR_DATE},
+		{"2024-05-01T24:00:00Z", TIMETEXT_ERR_TIME},
+		{"2024-05-01T10:60:00z", TIMETEXT_ERR_TIME},
+		{"2024-05-01t10:00:00.123456789-23:59", 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t t;
+		int rc = timetext_rfc3339_parse(cases[i].s, strlen(cases[i].s), 6, &t);
+		cr_expect_eq(rc, cases[i].err, "%s: %d (%s)", cases[i].s, rc, timetext_err_text(rc));
+	}
+	int64_t t;
+	cr_expect_eq(timetext_rfc3339_parse("9999-12-31T23:59:59Z", 20, 9, &t), TIMETEXT_ERR_RANGE);
+	cr_expect_str_eq(timetext_err_text(TIMETEXT_ERR_OFFSET), "bad offset");
+	cr_expect_eq(timetext_date_parse("2024-02-30", 10, &t), TIMETEXT_ERR_DATE);
+	cr_expect_eq(timetext_date_parse("2024-02-3x", 10, &t), TIMETEXT_ERR_FORMAT);
+}
