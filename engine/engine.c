@@ -587,7 +587,11 @@ static int engine_input_open(struct engine *e)
 static int engine_input_sources(struct engine *e)
 {
 	struct source_file_range ranges[ENGINE_WORKERS_MAX];
-	int n = source_file_split(e->input_fd, e->worker_count, ranges);
+	/* Avro messages are binary: one per length prefix, as kcat -f '%R%s' writes them. */
+	enum source_file_framing framing = e->cfg.event.format == SCHEMA_FORMAT_AVRO_CONFLUENT
+						   ? SOURCE_FILE_LENGTH32
+						   : SOURCE_FILE_LINES;
+	int n = source_file_split(e->input_fd, e->worker_count, framing, ranges);
 	if (n < 0)
 		return n;
 	e->worker_count = (uint32_t)n;
