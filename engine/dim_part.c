@@ -615,16 +615,14 @@ int dim_put_f64(struct dim_part *p, const struct dim_layout_spec *ls, unsigned a
 	return -EINVAL;
 }
 
-int dim_put_text(struct dim_part *p, const struct dim_layout_spec *ls, unsigned a, size_t row,
-		 const char *s, size_t len, bool is_null, char *err, size_t err_len)
+/*
+ * A non-empty text number of attribute a (integer, Date, DateTime or Float64 column) parsed and
+ * range-checked into the bits the part stores. Returns 0, or -EINVAL with the reason in err.
+ */
+static int dim_text_number(const struct dim_layout_spec *ls, unsigned a, const char *s,
+			   size_t len, uint64_t *bits, char *err, size_t err_len)
 {
 	enum dim_type t = ls->type[a];
-	if (is_null)
-		return dim_put_null(p, ls, a, row, err, err_len);
-	if (t == DIM_TYPE_STRING || t == DIM_TYPE_LC_STRING)
-		return dim_put_str(p, ls, a, row, s, len, err, err_len);
-	if (len == 0) /* as ClickHouse: an empty number is its default */
-		return dim_put_null(p, ls, a, row, err, err_len);
 	bool ok, neg = false;
 	uint64_t mag = 0;
 	int64_t v;
@@ -632,8 +630,10 @@ int dim_put_text(struct dim_part *p, const struct dim_layout_spec *ls, unsigned 
 	case DIM_TYPE_FLOAT64: {
 		double f;
 		ok = dim_parse_f64(s, len, &f);
-		if (ok)
-			return dim_put_f64(p, ls, a, row, f, err, err_len);
+		if (ok) {
+			memcpy(bits, &f, sizeof(*bits));
+			return 0;
+		}
 		break;
 	}
 	case DIM_TYPE_DATE:
@@ -667,7 +667,48 @@ int dim_put_text(struct dim_part *p, const struct dim_layout_spec *ls, unsigned 
 				 dim_ls_name(ls, a), q, dim_type_name(t));
 		return -EINVAL;
 	}
-	return dim_put_int(p, ls, a, row, neg, mag, err, err_len);
+	*bits = neg ? (uint64_t)0 - mag : mag;
+	return 0;
+}
+
+int dim_put_text(struct dim_part *p, const struct dim_layout_spec *ls, unsigned a, size_t row,
+		 const char *s, size_t len, bool is_null, char *err, size_t err_len)
+{
+	enum dim_type t = ls->type[a];
+	if (is_null)
+		return dim_put_null(p, ls, a, row, err, err_len);
+	if (t == DIM_TYPE_STRING || t == DIM_TYPE_LC_STRING)
+		return dim_put_str(p, ls, a, row, s, len, err, err_len);
+	if (len == 0) /* as ClickHouse: an empty number is its default */
+		return dim_put_null(p, ls, a, row, err, err_len);
+	uint64_t bits;
+	int rc = dim_text_number(ls, a, s, len, &bits, err, err_len);
+	return rc ? rc : dim_put_num(p, ls, a, row, bits);
+}
+
+int dim_value_text(const struct dim_layout_spec *ls, unsigned a, const char *s, size_t len,
+		   bool is_null, struct dim_value *out, char *err, size_t err_len)
+{
+	enum dim_type t = ls->type[a];
+	bool str = t == DIM_TYPE_STRING || t == DIM_TYPE_LC_STRING;
+	*out = (struct dim_value){0};
+	if (is_null || (!str && len == 0)) {
+		/* As dim_put_null: NULL when nullable, else the default ('' for strings). */
+		out->null = ls->nullable[a];
+		if (str && !ls->nullable[a])
+			out->str = (struct dim_str){"", 0};
+		return 0;
+	}
+	if (str) {
+		if (len > DIM_STR_LEN_MAX) {
+			snprintf(err, err_len, "column '%s': value of %zu bytes exceeds %zu",
+				 dim_ls_name(ls, a), len, DIM_STR_LEN_MAX);
+			return -EINVAL;
+		}
+		out->str = (struct dim_str){s ? s : "", len};
+		return 0;
+	}
+	return dim_text_number(ls, a, s, len, &out->num, err, err_len);
 }
 
 int dim_put_key_text(struct dim_part *p, const struct dim_layout_spec *ls, size_t row,

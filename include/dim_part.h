@@ -160,6 +160,20 @@ int dim_put_i64(struct dim_part *p, const struct dim_layout_spec *ls, unsigned a
 		int64_t v, char *err, size_t err_len);
 int dim_put_f64(struct dim_part *p, const struct dim_layout_spec *ls, unsigned a, size_t row,
 		double v, char *err, size_t err_len);
+/*
+ * A value of attribute a converted as dim_put_text converts it, but not stored (live changes
+ * take their values this way): for numbers the bits a part stores (integers as two's
+ * complement, Date days, DateTime seconds, Float64 bits), for String and LowCardinality(String)
+ * the bytes, pointing into s. NULL (is_null, or an empty number) is NULL when the column is
+ * Nullable, else the type's default. Returns 0, or -EINVAL with the reason in err.
+ */
+struct dim_value {
+	uint64_t num;       /* numbers */
+	struct dim_str str; /* String, LowCardinality(String); ptr NULL: NULL */
+	bool null;          /* NULL (numbers; for strings also str.ptr == NULL) */
+};
+int dim_value_text(const struct dim_layout_spec *ls, unsigned a, const char *s, size_t len,
+		   bool is_null, struct dim_value *out, char *err, size_t err_len);
 /* NULL: NULL (nullable) or the type's default. */
 int dim_put_null(struct dim_part *p, const struct dim_layout_spec *ls, unsigned a, size_t row,
 		 char *err, size_t err_len);
