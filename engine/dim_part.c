@@ -50,7 +50,7 @@ void dim_scratch_unuse(struct dim_scratch *s, size_t n)
 	s->head->used -= n;
 }
 
-static void dim_scratch_free(struct dim_scratch *s)
+void dim_scratch_free(struct dim_scratch *s)
 {
 	struct dim_scratch_block *b = s->head;
 	while (b) {
@@ -173,11 +173,11 @@ static inline uint64_t dim_lc_hash(const char *p, size_t len, uint64_t w0, uint6
 	return h ^ (h >> 32);
 }
 
-int dim_lc_map_intern(struct dim_lc_map *m, const char *p, size_t len, uint32_t *code)
+/* The slot of the bytes (whose words and hash are given): their code's, or the empty slot
+ * where they would go (*code 0). */
+static inline uint32_t dim_lc_map_slot(const struct dim_lc_map *m, const char *p, size_t len,
+				       uint64_t w0, uint64_t w1, uint64_t h, uint32_t *code)
 {
-	uint64_t w0, w1;
-	dim_lc_words(p, len, &w0, &w1);
-	uint64_t h = dim_lc_hash(p, len, w0, w1);
 	uint32_t i = (uint32_t)h & m->mask;
 	for (;;) {
 		uint32_t c = m->slots[i];
@@ -185,12 +185,30 @@ int dim_lc_map_intern(struct dim_lc_map *m, const char *p, size_t len, uint32_t 
 			break;
 		const struct dim_lc_entry *e = &m->entries[c];
 		if (e->hash == h && e->w0 == w0 && e->w1 == w1 && m->vals[c].len == len &&
-		    (len <= 16 || memcmp(m->vals[c].ptr, p, len) == 0)) {
-			*code = c;
-			return 0;
-		}
+		    (len <= 16 || memcmp(m->vals[c].ptr, p, len) == 0))
+			break;
 		i = (i + 1) & m->mask;
 	}
+	*code = m->slots[i];
+	return i;
+}
+
+int dim_lc_map_find(const struct dim_lc_map *m, const char *p, size_t len, uint32_t *code)
+{
+	uint64_t w0, w1;
+	dim_lc_words(p, len, &w0, &w1);
+	dim_lc_map_slot(m, p, len, w0, w1, dim_lc_hash(p, len, w0, w1), code);
+	return *code ? 0 : -ENOENT;
+}
+
+int dim_lc_map_intern(struct dim_lc_map *m, const char *p, size_t len, uint32_t *code)
+{
+	uint64_t w0, w1;
+	dim_lc_words(p, len, &w0, &w1);
+	uint64_t h = dim_lc_hash(p, len, w0, w1);
+	uint32_t i = dim_lc_map_slot(m, p, len, w0, w1, h, code);
+	if (*code)
+		return 0;
 	if (m->count == UINT32_MAX)
 		return -E2BIG;
 	uint32_t old_mask = m->mask;
@@ -892,6 +910,13 @@ int dim_layout_spec_init(struct dim_layout_spec *ls, const struct dim_spec *spec
 	}
 	if (spec->attr_count > DIM_ATTR_MAX || (spec->attr_count && !spec->attrs)) {
 		snprintf(err, err_len, "%u attributes: at most %d", spec->attr_count, DIM_ATTR_MAX);
+		return -EINVAL;
+	}
+	if (spec->live && (spec->live_headroom_pct > DIM_LIVE_HEADROOM_PCT_MAX ||
+			   spec->live_dict_room_pct > DIM_LIVE_DICT_ROOM_PCT_MAX)) {
+		snprintf(err, err_len, "live headroom %u%% (at most %d) or dictionary room %u%% (at "
+			 "most %d)", spec->live_headroom_pct, DIM_LIVE_HEADROOM_PCT_MAX,
+			 spec->live_dict_room_pct, DIM_LIVE_DICT_ROOM_PCT_MAX);
 		return -EINVAL;
 	}
 	memset(ls, 0, sizeof(*ls));

@@ -66,6 +66,8 @@ struct dim_scratch {
 char *dim_scratch_alloc(struct dim_scratch *s, size_t len);
 /* Gives back the last n bytes of the latest dim_scratch_alloc. */
 void dim_scratch_unuse(struct dim_scratch *s, size_t n);
+/* Frees every block (the storage may be used again, empty). */
+void dim_scratch_free(struct dim_scratch *s);
 
 /*
  * String -> code dictionary (open addressing). Code 0 is NULL and never stored; values keep
@@ -88,6 +90,8 @@ struct dim_lc_map {
 int dim_lc_map_init(struct dim_lc_map *m);
 /* Sets *code to the code of the bytes (adding them if new). Returns 0 or -ENOMEM / -E2BIG. */
 int dim_lc_map_intern(struct dim_lc_map *m, const char *p, size_t len, uint32_t *code);
+/* Sets *code to the code of the bytes if the map has them. Returns 0 or -ENOENT. */
+int dim_lc_map_find(const struct dim_lc_map *m, const char *p, size_t len, uint32_t *code);
 void dim_lc_map_free(struct dim_lc_map *m);
 
 /* What the staging layer and dim_build need to know about the configured columns. */
