@@ -1008,7 +1008,9 @@ static uint64_t dim_plan_arena(const struct dim *d, const uint64_t *rows, const 
 	}
 	uint64_t exact = 8, pad_total = 0;
 	for (unsigned s = 0; s < d->shards; s++) {
-		shard_pad[s] = d->key_type == DIM_TYPE_STRING && srows[s]
+		/* Not for a live table: its records stay back to back, so free ones can be
+		 * joined (dim_live.c), and its new versions are not placed by line either. */
+		shard_pad[s] = d->key_type == DIM_TYPE_STRING && srows[s] && !d->live
 			? dim_pad_budget(srows[s], shard_off[s + 1] / srows[s]) : 0;
 		pad_total += shard_pad[s];
 		exact += shard_off[s + 1];

@@ -353,10 +353,62 @@ static void dim_live_reclaim(struct dim *d)
 		l->first = 0;
 }
 
+static int dim_live_span_cmp(const void *a, const void *b)
+{
+	const struct dim_live_span *x = a, *y = b;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/*
+ * Joins free blocks that touch, and gives one that ends at the never-used end back to it. The
+ * free lists keep no headers in the arena, so this sorts every free block by offset: O(blocks
+ * log blocks), run only when an allocation finds no room otherwise (versions that grew past
+ * the sizes of the free blocks). Returns true if any block was joined.
+ */
+static bool dim_live_coalesce(struct dim *d)
+{
+	struct dim_live *l = d->live;
+	struct dim_live_spans all = {0};
+	for (uint32_t c = 1; c < DIM_LIVE_CLASSES; c++)
+		for (size_t i = 0; i < l->small[c].n; i++)
+			if (dim_live_spans_push(&all, l->small[c].v[i], c * DIM_LIVE_ALIGN) != 0)
+				goto out_free;
+	for (size_t i = 0; i < l->large.n; i++)
+		if (dim_live_spans_push(&all, l->large.v[i].off, l->large.v[i].bytes) != 0)
+			goto out_free;
+	qsort(all.v, all.n, sizeof(*all.v), dim_live_span_cmp);
+	size_t n = 0;
+	for (size_t i = 0; i < all.n; i++) {
+		if (n && all.v[n - 1].off + all.v[n - 1].bytes == all.v[i].off)
+			all.v[n - 1].bytes += all.v[i].bytes;
+		else
+			all.v[n++] = all.v[i];
+	}
+	if (n && all.v[n - 1].off + all.v[n - 1].bytes == l->bump) {
+		l->bump = all.v[--n].off;
+		atomic_store_explicit(&l->never_used, l->end - l->bump, memory_order_relaxed);
+	}
+	bool joined = n < all.n;
+	if (joined) {
+		for (uint32_t c = 1; c < DIM_LIVE_CLASSES; c++)
+			l->small[c].n = 0;
+		l->large.n = 0;
+		for (size_t i = 0; i < n; i++)
+			dim_live_free_block(d, all.v[i].off, all.v[i].bytes);
+	}
+	free(all.v);
+	return joined;
+
+out_free:
+	free(all.v);
+	return false;
+}
+
 /*
  * dim_live_alloc, and when the arena has no room: the retired versions start their grace
  * period and the writer waits for them, oldest batch first, until a block fits or none is left
- * waiting. Readers are never waited for longer than a grace period each.
+ * waiting; then touching free blocks are joined. Readers are never waited for longer than a
+ * grace period each.
  */
 static int dim_live_alloc_waiting(struct dim *d, uint32_t bytes, uint32_t *off)
 {
@@ -370,8 +422,10 @@ static int dim_live_alloc_waiting(struct dim *d, uint32_t bytes, uint32_t *off)
 	for (;;) {
 		dim_live_reclaim(d);
 		rc = dim_live_alloc(d, bytes, off);
-		if (rc != -ENOSPC || l->pending_n == 0)
+		if (rc != -ENOSPC)
 			return rc;
+		if (l->pending_n == 0)
+			return dim_live_coalesce(d) ? dim_live_alloc(d, bytes, off) : -ENOSPC;
 		dimpub_gp_wait(l->pending[l->first].ticket);
 	}
 }
