@@ -504,6 +504,41 @@ Test(dim_live, reclamation_returns_memory)
 	dim_free(d);
 }
 
+/* Versions that grow past the sizes of the free blocks: the blocks that touch are joined, so
+ * the arena's room is used before the table has to be rebuilt. */
+Test(dim_live, growing_versions_join_free_blocks)
+{
+	static const struct dim_attr_spec attrs[] = {{"s", DIM_TYPE_STRING, false}};
+	enum { ROWS = 30000 };
+	struct buf b = {0};
+	buf_printf(&b, "k\ts\n");
+	for (unsigned i = 1; i <= ROWS; i++)
+		buf_printf(&b, "%u\t%064u\n", i, i);
+	struct dim_spec spec = {.key_column = "k", .key_type = DIM_TYPE_UINT64, .attrs = attrs,
+				.attr_count = 1, .threads = 1, .live = true};
+	struct dim *d = load(spec, &b);
+	struct dim_live_stats st0, st;
+	dim_live_stats(d, &st0);
+	char err[256] = "", val[128];
+	for (unsigned round = 1; round <= 3; round++) {
+		for (unsigned i = 1; i <= ROWS; i++) {
+			int n = snprintf(val, sizeof(val), "%0*u", 64 + 8 * (int)round, i);
+			struct dim_str v = {val, (size_t)n};
+			cr_assert_eq(dim_upsert_u64(d, i, &v, err, sizeof(err)), 0, "round %u: %s",
+				     round, err);
+		}
+		cr_assert_eq(dim_changes_drain(d), 0);
+	}
+	dim_live_stats(d, &st);
+	cr_assert_gt(st.arena_used, st0.arena_used + ROWS * 16, "the rows grew by 24 bytes");
+	cr_assert_leq(st.arena_used + st.arena_never_used, st.arena_bytes);
+	size_t len;
+	const char *p = dim_row_str(dim_col(d, 0), dim_find_u64(d, 77), &len);
+	cr_assert_eq(len, 88);
+	cr_assert_eq(memcmp(p + 86, "77", 2), 0);
+	dim_free(d);
+}
+
 /* Tables loaded whole refuse changes; their layout and dictionaries are as before. */
 Test(dim_live, static_tables_refuse_changes)
 {
