@@ -18,6 +18,7 @@
  */
 #include "dim_live.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -570,6 +571,13 @@ bool dim_is_live(const struct dim *d)
 	return d->live != NULL;
 }
 
+/* dim_hash_key_u64, inlined here (XXH3 of the key's 8 little-endian bytes). */
+static inline uint64_t dim_live_hash_u64(uint64_t key)
+{
+	uint64_t le = htole64(key);
+	return XXH3_64bits(&le, sizeof(le));
+}
+
 /* ---- readers: the probes of a live table ----
  *
  * Slot words are loaded atomically (relaxed for a key, acquire for a reference: the record it
@@ -627,23 +635,28 @@ const struct dim_row *dim_live_find_u64(const struct dim *d, uint64_t key, uint6
 	return NULL;
 }
 
-/* The home line's four slots compared without a branch on them; the rest walked. */
+/* The home line's four slots compared without a branch on them; a line without the key is
+ * looked at for an empty slot (a miss) or walked on from. */
 static inline const struct dim_row *dim_live_line_u64(const struct dim *d, uint64_t key,
 						      uint64_t h)
 {
 	if (key == 0)
 		return dim_live_zero_row(d);
 	const uint8_t *line = dim_slot_at(d, dim_home(d, h));
-	unsigned hit = 0, empty = 0;
+	unsigned hit = 0;
+	uint64_t k[DIM_LINE_BYTES >> DIM_LIVE_SLOT_SHIFT];
+#pragma GCC unroll 4
 	for (unsigned i = 0; i < DIM_LINE_BYTES >> DIM_LIVE_SLOT_SHIFT; i++) {
-		uint64_t k = dim_live_load_key(line + (i << DIM_LIVE_SLOT_SHIFT));
-		hit |= (unsigned)(k == key) << i;
-		empty |= (unsigned)(k == 0) << i;
+		k[i] = dim_live_load_key(line + (i << DIM_LIVE_SLOT_SHIFT));
+		hit |= (unsigned)(k[i] == key) << i;
 	}
 	if (hit)
 		return dim_live_slot_row(d, line + ((unsigned)__builtin_ctz(hit) << DIM_LIVE_SLOT_SHIFT),
 					 key);
-	return empty ? NULL : dim_live_find_u64(d, key, h);
+	for (unsigned i = 0; i < DIM_LINE_BYTES >> DIM_LIVE_SLOT_SHIFT; i++)
+		if (k[i] == 0)
+			return NULL;
+	return dim_live_find_u64(d, key, h);
 }
 
 /*
@@ -658,7 +671,7 @@ void dim_live_probe_u64(const struct dim *d, const uint64_t *keys, size_t n,
 	for (size_t first = 0; first < n + DIM_PROBE_AHEAD; first += DIM_PROBE_AHEAD) {
 		size_t end = first + DIM_PROBE_AHEAD < n ? first + DIM_PROBE_AHEAD : n;
 		for (size_t i = first; hash_out && i < end; i++) {
-			hash_out[i] = dim_hash_key_u64(keys[i]);
+			hash_out[i] = dim_live_hash_u64(keys[i]);
 			__builtin_prefetch(dim_slot_at(d, dim_home(d, hash_out[i])));
 		}
 		if (first == 0)
@@ -718,26 +731,38 @@ static inline uint64_t dim_live_cand_str(const struct dim *d, size_t len, uint64
 	return UINT64_MAX;
 }
 
-/* The home line's eight words compared without a branch on them (as dim.c's dim_line_str). */
+/*
+ * The home line's eight words compared without a branch on them. The first word with the tag is
+ * the candidate even past an empty slot (dim.c's dim_line_str masks those; here that would cost
+ * more than the rare full walk of a candidate that is another key's); only a line without one
+ * is looked at for an empty slot (a miss) or walked on from.
+ */
 static inline uint64_t dim_live_line_str(const struct dim *d, size_t len, uint64_t h)
 {
 	const uint8_t *line = dim_slot_at(d, dim_home(d, h));
 	uint32_t tag = (uint32_t)(h >> 32);
-	unsigned hit = 0, empty = 0;
+	unsigned hit = 0;
 	uint64_t w[DIM_LINE_BYTES / 8];
+#pragma GCC unroll 8
 	for (unsigned i = 0; i < DIM_LINE_BYTES / 8; i++) {
 		w[i] = dim_live_load_word(line + 8 * i);
-		hit |= (unsigned)dim_live_word_is(w[i], tag) << i;
-		empty |= (unsigned)(w[i] == 0) << i;
+		hit |= (unsigned)((uint32_t)(w[i] >> 32) == tag) << i;
 	}
-	hit &= (empty & -empty) - 1; /* no key of this line lies past an empty slot */
+	/* Only a tag of 0 (one key in 2^32) matches empty slots and tombstones. */
+	if (__builtin_expect(tag == 0, 0))
+		for (unsigned i = 0; i < DIM_LINE_BYTES / 8; i++)
+			hit &= ~((unsigned)!dim_live_word_is(w[i], tag) << i);
 	if (hit) {
-		const uint8_t *rec = d->arena + (uint32_t)w[__builtin_ctz(hit)];
+		uint64_t ref = (uint32_t)w[__builtin_ctz(hit)];
+		const uint8_t *rec = d->arena + ref;
 		__builtin_prefetch(rec);
 		__builtin_prefetch(rec + d->row_fixed + len);
-		return (uint32_t)w[__builtin_ctz(hit)];
+		return ref;
 	}
-	return empty ? UINT64_MAX : dim_live_cand_str(d, len, h);
+	for (unsigned i = 0; i < DIM_LINE_BYTES / 8; i++)
+		if (w[i] == 0)
+			return UINT64_MAX;
+	return dim_live_cand_str(d, len, h);
 }
 
 void dim_live_probe_start_str(const struct dim *d, const struct dim_str *keys, size_t n,

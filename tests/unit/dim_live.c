@@ -504,6 +504,89 @@ Test(dim_live, reclamation_returns_memory)
 	dim_free(d);
 }
 
+/*
+ * Tables filled to their limit at a 90% load factor, with tombstones taken by other keys: many
+ * home lines are full, so probes walk on, across shard ends too. The worker's pipeline and the
+ * batch lookups find exactly what the plain walk (dim_find_*) finds, for present, deleted and
+ * absent keys.
+ */
+Test(dim_live, probes_agree_with_the_walk_in_full_tables, .timeout = 120)
+{
+	for (int str = 0; str < 2; str++) {
+		static const struct dim_attr_spec attrs[] = {{"a", DIM_TYPE_UINT32, false}};
+		struct buf b = {0};
+		buf_printf(&b, "k\ta\n");
+		for (unsigned i = 1; i <= 3000; i++)
+			buf_printf(&b, "%u\t%u\n", i, i);
+		struct dim_spec spec = {.key_column = "k", .attrs = attrs, .attr_count = 1,
+					.key_type = str ? DIM_TYPE_STRING : DIM_TYPE_UINT64,
+					.threads = 2, .live = true, .load_factor_pct = 90};
+		struct dim *d = load(spec, &b);
+		char kb[32], err[128];
+		struct dim_str v = V("7");
+		uint64_t k = 3001;
+		int rc = 0;
+		while (rc == 0) { /* new keys to the limit */
+			int n = snprintf(kb, sizeof(kb), "%" PRIu64, k);
+			rc = str ? dim_upsert_str(d, kb, (size_t)n, &v, err, sizeof(err))
+				 : dim_upsert_u64(d, k, &v, err, sizeof(err));
+			k += rc == 0;
+		}
+		cr_assert_eq(rc, -ENOSPC);
+		for (uint64_t j = 1; j < k; j += 3) { /* a third deleted, tombstones for others */
+			int n = snprintf(kb, sizeof(kb), "%" PRIu64, j);
+			cr_assert_eq(str ? dim_delete_str(d, kb, (size_t)n) : dim_delete_u64(d, j), 0);
+		}
+		cr_assert_eq(dim_changes_drain(d), 0);
+		struct dim_live_stats st;
+		dim_live_stats(d, &st);
+		uint64_t tombstones = st.tombstones;
+		for (uint64_t j = k; j < k + (k - 1) / 3; j++) { /* into tombstones, until a shard
+								   * has none left */
+			int n = snprintf(kb, sizeof(kb), "%" PRIu64, j);
+			rc = str ? dim_upsert_str(d, kb, (size_t)n, &v, err, sizeof(err))
+				 : dim_upsert_u64(d, j, &v, err, sizeof(err));
+			cr_assert(rc == 0 || rc == -ENOSPC, "%s", err);
+		}
+		dim_live_stats(d, &st);
+		cr_assert_lt(st.tombstones, tombstones / 2, "new keys took tombstones");
+		enum { N = 97 };
+		uint64_t keys[N], hashes[N], hashes2[N], cand[N];
+		struct dim_str skeys[N];
+		char sb[N][24];
+		const struct dim_row *rows[N], *rows2[N];
+		size_t present = 0;
+		for (uint64_t first = 0; first < 2 * k; first += N) {
+			for (unsigned j = 0; j < N; j++) {
+				keys[j] = first + j;
+				int n = snprintf(sb[j], sizeof(sb[j]), "%" PRIu64, keys[j]);
+				skeys[j] = (struct dim_str){sb[j], (size_t)n};
+			}
+			if (str) {
+				dim_hash_str(d, skeys, N, hashes);
+				dim_lookup_str(d, skeys, hashes, N, rows);
+				dim_probe_start_str(d, skeys, N, hashes2, cand);
+				dim_probe_finish_str(d, skeys, hashes2, cand, N, rows2);
+			} else {
+				dim_hash_u64(d, keys, N, hashes);
+				dim_lookup_u64(d, keys, hashes, N, rows);
+				dim_probe_start_u64(d, keys, N, hashes2, rows2);
+			}
+			for (unsigned j = 0; j < N; j++) {
+				const struct dim_row *want =
+					str ? dim_find_str(d, skeys[j].ptr, skeys[j].len)
+					    : dim_find_u64(d, keys[j]);
+				cr_assert_eq(rows[j], want, "key %" PRIu64, keys[j]);
+				cr_assert_eq(rows2[j], want, "key %" PRIu64, keys[j]);
+				present += want != NULL;
+			}
+		}
+		dim_live_stats(d, &st);
+		cr_assert_eq(present, st.rows);
+		dim_free(d);
+	}
+}
+
 /* Versions that grow past the sizes of the free blocks: the blocks that touch are joined, so
  * the arena's room is used before the table has to be rebuilt. */
 Test(dim_live, growing_versions_join_free_blocks)
