@@ -983,6 +983,19 @@ static void dim_plan_shards(struct dim *d, const uint64_t *rows, unsigned load_f
 	d->home_mask = d->cap_mask & ~(per_line - 1);
 }
 
+/* Bytes a live table's record takes in the arena besides its key and String values: its fixed
+ * part (a UInt64 key's record holds the key too), rounded up to DIM_LIVE_ALIGN -- exactly when
+ * that is all a record holds, else with the most the rounding can add. */
+static uint64_t dim_live_rec_plan(const struct dim *d)
+{
+	bool varies = d->key_type == DIM_TYPE_STRING;
+	for (unsigned a = 0; a < d->attr_count; a++)
+		varies |= d->attr[a].col.type == DIM_TYPE_STRING;
+	uint64_t fixed = d->key_type == DIM_TYPE_UINT64 ? 8 + d->row_fixed : d->row_fixed;
+	return varies ? fixed + DIM_LIVE_ALIGN - 1
+		      : (fixed + DIM_LIVE_ALIGN - 1) & ~(uint64_t)(DIM_LIVE_ALIGN - 1);
+}
+
 /*
  * Arena offsets: shard s owns [shard_off[s], shard_off[s + 1]); offset 0 stays NULL. A
  * String-key shard also holds its padding budget shard_pad[s] (dim_line_pad), unless that would
@@ -1002,9 +1015,7 @@ static uint64_t dim_plan_arena(const struct dim *d, const uint64_t *rows, const 
 		if (d->key_type == DIM_TYPE_STRING)
 			shard_off[s + 1] += rows[b] * d->row_fixed;
 		if (d->live)
-			shard_off[s + 1] += rows[b] * ((d->key_type == DIM_TYPE_UINT64 ? 8 + d->row_fixed
-										 : 0) +
-						       DIM_LIVE_ALIGN - 1);
+			shard_off[s + 1] += rows[b] * dim_live_rec_plan(d);
 	}
 	uint64_t exact = 8, pad_total = 0;
 	for (unsigned s = 0; s < d->shards; s++) {

@@ -1,7 +1,7 @@
 /*
  * bench-dim-live: a live dimension table under a storm of changes.
  *
- *   bench-dim-live [--dim users|devices] [--rows N] [--changes N] [--batch N]
+ *   bench-dim-live [--dim users|devices] [--rows N] [--changes N] [--batch N] [--rate N]
  *                  [--insert-pct P] [--delete-pct P] [--seconds S] [--threads N]
  *                  [--huge auto|hugetlb|thp|4k] [--seed S]
  *   bench-dim-live --probe-only static|live [--dim ...] [--rows N] [--lookups N]
@@ -16,7 +16,8 @@
  *      quiescent state per chunk, as workers): the readers' rate alone for S seconds, then the
  *      storm -- --changes changes (default 1M: updates of random rows with values of random
  *      rows, --insert-pct new keys, --delete-pct deletes of random rows; a publish every --batch,
- *      default 1000) -- its changes per second and the readers' rate meanwhile;
+ *      default 1000; at most --rate changes per second, default 0: as fast as it goes) -- its
+ *      changes per second and the readers' rate meanwhile;
  *   3. memory: the table's bytes (dim_bytes, as planned with its spare room), its arena in use
  *      at load, at its peak and after the storms, and the process's resident memory for the
  *      table at load and after the storms (their ratio is the memory the changes cost).
@@ -52,7 +53,7 @@
 
 struct options {
 	bool devices;
-	uint64_t rows, changes, batch, lookups, seed;
+	uint64_t rows, changes, batch, lookups, seed, rate;
 	unsigned insert_pct, delete_pct, threads;
 	double seconds;
 	enum huge_mode huge;
@@ -298,8 +299,12 @@ static double storm(const struct options *o, struct dim *d, uint64_t *inserted, 
 			else
 				rc = dim_upsert_u64(d, strtoull(key, NULL, 10), v, err, sizeof(err));
 		}
-		if (rc == 0 && i % o->batch == 0)
+		if (rc == 0 && i % o->batch == 0) {
 			rc = dim_changes_publish(d);
+			double ahead = o->rate ? (double)i / (double)o->rate - (now_s() - t0) : 0;
+			if (ahead > 0)
+				usleep((useconds_t)(ahead * 1e6));
+		}
 		if (rc != 0) {
 			fprintf(stderr, "bench-dim-live: change %" PRIu64 ": %s (%s)\n", i,
 				strerror(-rc), err);
@@ -348,7 +353,7 @@ static void storm_phase(const struct options *o, struct dim *d, const struct poo
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench-dim-live [--dim users|devices] [--rows N] [--changes N] "
-		   "[--batch N]\n"
+		   "[--batch N] [--rate N]\n"
 		   "       [--insert-pct P] [--delete-pct P] [--seconds S] [--threads N] "
 		   "[--huge MODE] [--seed S]\n"
 		   "       bench-dim-live --probe-only static|live [--dim ...] [--rows N] "
@@ -364,7 +369,8 @@ static int parse(int argc, char **argv, struct options *o)
 		{"seconds", required_argument, NULL, 's'},    {"threads", required_argument, NULL, 't'},
 		{"huge", required_argument, NULL, 'h'},       {"seed", required_argument, NULL, 'S'},
 		{"probe-only", required_argument, NULL, 'p'}, {"lookups", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'H'},             {NULL, 0, NULL, 0},
+		{"rate", required_argument, NULL, 'R'},       {"help", no_argument, NULL, 'H'},
+		{NULL, 0, NULL, 0},
 	};
 	*o = (struct options){.rows = 10000000, .changes = 1000000, .batch = 1000, .lookups = 10000000,
 			      .seed = 1, .insert_pct = 5, .delete_pct = 5, .seconds = 3};
@@ -383,6 +389,7 @@ static int parse(int argc, char **argv, struct options *o)
 		case 'S': o->seed = strtoull(optarg, NULL, 10); break;
 		case 'p': o->probe_only = optarg; break;
 		case 'l': o->lookups = strtoull(optarg, NULL, 10); break;
+		case 'R': o->rate = strtoull(optarg, NULL, 10); break;
 		case 'H': usage(stdout); exit(0);
 		default: return -1;
 		}
