@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -408,11 +409,96 @@ static void run(bool str_keys, uint64_t changes)
 	dim_free(st.d);
 }
 
+/* ---- visibility ---- */
+
+#define VIS_CHANGES 1000
+#define VIS_KEY 77
+
+struct vis {
+	struct dim *d;
+	_Atomic bool done;
+	_Atomic uint64_t seen_ns[VIS_CHANGES + 1]; /* when the reader first read version v */
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Probes one key in chunks, as a worker, noting when each version first shows. */
+static void *vis_reader(void *arg)
+{
+	struct vis *v = arg;
+	uint64_t keys[CHUNK], hashes[CHUNK], last = 0;
+	const struct dim_row *rows[CHUNK];
+	for (size_t j = 0; j < CHUNK; j++)
+		keys[j] = VIS_KEY;
+	dimpub_reader_register();
+	while (!atomic_load_explicit(&v->done, memory_order_acquire)) {
+		dim_probe_start_u64(v->d, keys, CHUNK, hashes, rows);
+		uint64_t ver = dim_row_u64(dim_col(v->d, 0), rows[CHUNK - 1]);
+		if (ver != last && ver <= VIS_CHANGES) {
+			atomic_store_explicit(&v->seen_ns[ver], mono_ns(), memory_order_release);
+			last = ver;
+		}
+		dimpub_quiescent();
+	}
+	dimpub_reader_unregister();
+	return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * How long after an upsert starts a reader probing in chunks sees it: the change is visible at
+ * the reader's next probe (there is nothing to refresh), far within the 1 s bound.
+ */
+static void visibility(void)
+{
+	log_level_set(LOG_LEVEL_WARN);
+	static struct vis v;
+	v.d = load_table(false);
+	pthread_t t;
+	check(pthread_create(&t, NULL, vis_reader, &v) == 0, "cannot start the reader");
+	char bufs[ATTRS][64], err[256];
+	struct dim_str vals[ATTRS];
+	static uint64_t lat[VIS_CHANGES];
+	for (uint64_t ver = 1; ver <= VIS_CHANGES; ver++) {
+		values_of(ver, bufs, vals);
+		uint64_t t0 = mono_ns();
+		check(dim_upsert_u64(v.d, VIS_KEY, vals, err, sizeof(err)) == 0, "%s", err);
+		check(dim_changes_publish(v.d) == 0, "publish");
+		uint64_t seen;
+		while ((seen = atomic_load_explicit(&v.seen_ns[ver], memory_order_acquire)) == 0) {
+			check(mono_ns() - t0 < 10000000000u, "version %" PRIu64 " not seen in 10 s",
+			      ver);
+			sched_yield();
+		}
+		lat[ver - 1] = seen > t0 ? seen - t0 : 0;
+	}
+	atomic_store_explicit(&v.done, true, memory_order_release);
+	pthread_join(t, NULL);
+	qsort(lat, VIS_CHANGES, sizeof(lat[0]), cmp_u64);
+	uint64_t p50 = lat[VIS_CHANGES / 2], p99 = lat[VIS_CHANGES * 99 / 100];
+	stress_log("visibility of %d changes to a reader probing in chunks: p50 %.1f us, p99 %.1f "
+		   "us, max %.1f us", VIS_CHANGES, (double)p50 / 1e3, (double)p99 / 1e3,
+		   (double)lat[VIS_CHANGES - 1] / 1e3);
+	check(p99 < 1000000000u, "p99 %" PRIu64 " ns is over 1 s", p99);
+	dim_free(v.d);
+}
+
 #ifdef DIM_LIVE_STRESS_MAIN
 int main(void)
 {
 	run(false, env_u64("ENRICHD_STRESS_CHANGES", 1000000));
 	run(true, env_u64("ENRICHD_STRESS_CHANGES", 1000000) / 3);
+	visibility();
 	return 0;
 }
 #else
@@ -424,5 +510,10 @@ Test(dim_live_stress, u64_keys_readers_never_see_a_mix, .timeout = 600)
 Test(dim_live_stress, string_keys_readers_never_see_a_mix, .timeout = 600)
 {
 	run(true, env_u64("ENRICHD_STRESS_CHANGES", 1000000) / 3);
+}
+
+Test(dim_live_stress, a_change_is_visible_at_the_next_probe, .timeout = 600)
+{
+	visibility();
 }
 #endif
