@@ -290,7 +290,7 @@ static int dim_live_retire_reserve(struct dim_live *l)
 {
 	if (l->retired.n < l->retired.cap)
 		return 0;
-	size_t cap = l->retired.cap ? l->retired.cap * 2 : 256;
+	size_t cap = l->retired.cap ? l->retired.cap * 2 : 32;
 	struct dim_live_span *v = realloc(l->retired.v, cap * sizeof(*v));
 	if (!v)
 		return -ENOMEM;

@@ -166,7 +166,9 @@ struct dim_load_stats {
 };
 
 struct dim;     /* a loaded table; opaque */
-struct dim_row; /* a row handle from a lookup; opaque, valid for the table's lifetime */
+/* A row handle from a lookup; opaque, valid for the table's lifetime (a live table's: until the
+ * reader's next quiescent state, dim_live.h). */
+struct dim_row;
 
 /*
  * Sources. TSVWithNames: ClickHouse escapes (\t \n \\ \0 \b \f \r \a \v \e \' \" \xHH,
@@ -380,7 +382,7 @@ static inline double dim_row_f64(const struct dim_col *c, const struct dim_row *
 /*
  * String or LowCardinality(String) value: returns its bytes (not NUL-terminated) and sets *len.
  * NULL (or a NULL row) returns NULL with *len = 0; an LC NULL returns "" (entry 0) with len 0.
- * Valid for the table's lifetime.
+ * Valid for the table's lifetime (a live table's String value: as long as the row handle).
  */
 static inline const char *dim_row_str(const struct dim_col *c, const struct dim_row *row,
 				      size_t *len)
