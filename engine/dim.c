@@ -983,17 +983,20 @@ static void dim_plan_shards(struct dim *d, const uint64_t *rows, unsigned load_f
 	d->home_mask = d->cap_mask & ~(per_line - 1);
 }
 
-/* Bytes a live table's record takes in the arena besides its key and String values: its fixed
- * part (a UInt64 key's record holds the key too), rounded up to DIM_LIVE_ALIGN -- exactly when
- * that is all a record holds, else with the most the rounding can add. */
+/*
+ * Bytes a live table's record takes in the arena besides what a table loaded whole plans for
+ * it (a String key's fixed part, key and values; a UInt64 key's String values): a UInt64 key's
+ * record itself, and the rounding up to DIM_LIVE_ALIGN -- exact when every record has the same
+ * size (a UInt64 key without String attributes), else the most the rounding can add.
+ */
 static uint64_t dim_live_rec_plan(const struct dim *d)
 {
 	bool varies = d->key_type == DIM_TYPE_STRING;
 	for (unsigned a = 0; a < d->attr_count; a++)
 		varies |= d->attr[a].col.type == DIM_TYPE_STRING;
-	uint64_t fixed = d->key_type == DIM_TYPE_UINT64 ? 8 + d->row_fixed : d->row_fixed;
-	return varies ? fixed + DIM_LIVE_ALIGN - 1
-		      : (fixed + DIM_LIVE_ALIGN - 1) & ~(uint64_t)(DIM_LIVE_ALIGN - 1);
+	if (varies)
+		return (d->key_type == DIM_TYPE_UINT64 ? 8 + d->row_fixed : 0) + DIM_LIVE_ALIGN - 1;
+	return (8 + d->row_fixed + DIM_LIVE_ALIGN - 1) & ~(uint64_t)(DIM_LIVE_ALIGN - 1);
 }
 
 /*

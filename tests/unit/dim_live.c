@@ -622,6 +622,33 @@ Test(dim_live, growing_versions_join_free_blocks)
 	dim_free(d);
 }
 
+/* The arena is planned for the records and the spare room, not more: at most 7 bytes of
+ * rounding per record of varying size, none for records of one size, plus 25% (or 1 MiB). */
+Test(dim_live, arena_planned_for_the_records)
+{
+	static const struct dim_attr_spec with_str[] = {{"c", DIM_TYPE_LC_STRING, false},
+							{"s", DIM_TYPE_STRING, false}};
+	enum { ROWS = 400000 };
+	for (int kind = 0; kind < 3; kind++) {
+		struct buf b = {0};
+		buf_printf(&b, "k\tc\ts\n");
+		for (unsigned i = 0; i < ROWS; i++)
+			buf_printf(&b, "%s%u\tc%u\tvalue %u\n", kind ? "100" : "skey", i, i % 9, i);
+		struct dim_spec spec = {.key_column = "k", .attrs = with_str,
+					.attr_count = kind == 2 ? 1 : 2,
+					.key_type = kind ? DIM_TYPE_UINT64 : DIM_TYPE_STRING,
+					.threads = 2, .live = true};
+		struct dim *d = load(spec, &b);
+		struct dim_live_stats st;
+		dim_live_stats(d, &st);
+		uint64_t planned = st.arena_used + (kind == 2 ? 0 : (uint64_t)ROWS * 7);
+		uint64_t spare = planned / 4 > (1 << 20) ? planned / 4 : (1 << 20);
+		cr_assert_leq(st.arena_bytes, planned + spare + 64, "kind %d: %" PRIu64 " bytes for "
+			      "%" PRIu64 " in records", kind, st.arena_bytes, st.arena_used);
+		dim_free(d);
+	}
+}
+
 /* Tables loaded whole refuse changes; their layout and dictionaries are as before. */
 Test(dim_live, static_tables_refuse_changes)
 {
