@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dim_pg.h"
 #include "memplan.h"
 
 enum config_kind {
@@ -58,6 +59,8 @@ enum {
 	{"dimension", key, KIND_STRING, offsetof(struct config_dim, field), \
 	 sizeof(((struct config_dim *)0)->field), def, 0, 0, NULL, help, flags}
 #define DIM_STR(key, field, def, help) DIM_STR_F(key, field, def, 0, help)
+#define DIM_NUM(key, kind, field, def, lo, hi, help) \
+	{"dimension", key, kind, offsetof(struct config_dim, field), 0, def, lo, hi, NULL, help, 0}
 #define DIM_ENUM(key, field, def, choices, help) \
 	{"dimension", key, KIND_ENUM, offsetof(struct config_dim, field), 0, def, 0, 0, choices, \
 	 help, 0}
@@ -135,7 +138,31 @@ static const struct config_key config_keys[] = {
 	{"log", "level", KIND_LOGLEVEL, offsetof(struct config, log_level), 0, "info", 0, 0,
 	 "error|warn|info|debug", "Most verbose level logged.", 0},
 
-	DIM_STR_F("source", source, NULL, CFG_F_NONEMPTY | CFG_F_FILE, "Path of the source file."),
+	DIM_STR_F("source", source, "", CFG_F_FILE,
+		  "Path of the source file (or give `postgresql` instead)."),
+	DIM_STR("postgresql", postgresql, "",
+		"PostgreSQL connection string instead of a file: libpq keywords "
+		"(`host=db port=5432 dbname=app user=enrichd`) or a URI "
+		"(`postgresql://enrichd@db/app`), with `table` or `query`. The password comes from "
+		"`password_file`, PGPASSWORD or PGPASSFILE (~/.pgpass); one written here is never "
+		"logged or shown."),
+	DIM_STR("table", table, "",
+		"PostgreSQL table (or view) holding the key and attribute columns, as SQL names it "
+		"(`public.users`). A plain table is read in ranges of its pages, one connection per "
+		"load thread, all in one snapshot."),
+	DIM_STR("query", query, "",
+		"PostgreSQL query returning the key and attribute columns by name, instead of "
+		"`table`; read through one connection."),
+	DIM_STR_F("password_file", password_file, "", CFG_F_FILE,
+		  "File whose first line is the PostgreSQL password (empty: libpq's own, PGPASSWORD "
+		  "or PGPASSFILE)."),
+	DIM_NUM("connect_timeout", KIND_MS, connect_timeout_ms, "10s", 1000, 600000,
+		"Longest wait for a PostgreSQL connection (whole seconds; libpq's "
+		"connect_timeout)."),
+	DIM_NUM("statement_timeout", KIND_MS, statement_timeout_ms, "10m", 1000, 86400000,
+		"Longest a PostgreSQL statement may run (the full load's COPY included), and longest "
+		"enrichd waits for a row of it, so a database that stops answering fails the load "
+		"instead of holding it."),
 	DIM_STR("format", format, "auto",
 		"`tsv` (TSVWithNames), `csv` (CSVWithNames), `native`, or `auto` by extension."),
 	DIM_STR_F("key", key, NULL, CFG_F_NONEMPTY, "Key column in the source."),
@@ -640,11 +667,43 @@ static int config_resolve_io_cpus(struct config_parse *p)
 	return config_cpus_exist(p, "[output]: io_cpus", cfg->io_cpus, cfg->io_cpu_count);
 }
 
+/*
+ * Where a dimension's rows come from: a file (source) or PostgreSQL (postgresql with table or
+ * query), one of them; the PostgreSQL keys only with postgresql.
+ */
+static int config_validate_dim_source(struct config_parse *p, const struct config_dim *dim,
+				      const char *where)
+{
+	bool file = dim->source[0], pg = dim->postgresql[0];
+	if (file == pg) {
+		config_fail(p, "%s: %s", where,
+			    file ? "source and postgresql: give one of them, not both"
+				 : "source (a file) or postgresql (a connection string): required");
+		return -EINVAL;
+	}
+	if (pg && !dim->table[0] == !dim->query[0]) {
+		config_fail(p, "%s: postgresql: needs %s", where,
+			    dim->table[0] ? "table or query, not both" : "a table or a query");
+		return -EINVAL;
+	}
+	static const char *const pg_only[] = {"table", "query", "password_file"};
+	const char *const pg_values[] = {dim->table, dim->query, dim->password_file};
+	for (size_t i = 0; !pg && i < sizeof(pg_only) / sizeof(pg_only[0]); i++) {
+		if (pg_values[i][0]) {
+			config_fail(p, "%s: %s: only with postgresql", where, pg_only[i]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int config_validate_dim(struct config_parse *p, size_t index)
 {
 	struct config_dim *dim = &p->cfg->dims[index];
 	char where[CONFIG_NAME_MAX + 16];
 	snprintf(where, sizeof(where), "[dimension %s]", dim->name);
+	if (config_validate_dim_source(p, dim, where) < 0)
+		return -EINVAL;
 	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
 		const struct config_key *key = &config_keys[i];
 		if (strcmp(key->section, "dimension") == 0 && !key->value &&
@@ -787,6 +846,15 @@ static int config_check_paths(struct config_parse *p)
 		char where[CONFIG_NAME_MAX + 16];
 		snprintf(where, sizeof(where), "[dimension %s]", cfg->dims[d].name);
 		unsigned line = p->dim_line[d][source - config_keys];
+		if (cfg->dims[d].password_file[0] &&
+		    access(cfg->dims[d].password_file, R_OK) != 0) {
+			const struct config_key *pw = config_key_find("dimension", "password_file");
+			return config_fail_at_key(p, p->dim_line[d][pw - config_keys], where,
+						  "password_file", cfg->dims[d].password_file,
+						  strerror(errno));
+		}
+		if (!path[0])
+			continue; /* PostgreSQL */
 		struct stat st;
 		if (stat(path, &st) != 0)
 			return config_fail_at_key(p, line, where, "source", path, strerror(errno));
@@ -1110,11 +1178,19 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, " (numa=%s, batch=%u events)\n", numa_names[cfg->numa], cfg->batch_events);
 	for (size_t i = 0; i < cfg->dim_count; i++) {
 		const struct config_dim *d = &cfg->dims[i];
-		fprintf(out, "dimension:  %s key=%s %s joined on event %s (%s join, %s) from %s [%s]\n",
+		fprintf(out, "dimension:  %s key=%s %s joined on event %s (%s join, %s) from ",
 			d->name, d->key, d->key_type, config_field_name(d->join_field),
 			config_join_name(d->join),
-			d->key_normalize == CONFIG_KEY_EXACT ? "exact key" : "strip-query",
-			d->source, d->format);
+			d->key_normalize == CONFIG_KEY_EXACT ? "exact key" : "strip-query");
+		if (d->postgresql[0]) {
+			/* The connection string may hold a password: shown without it. */
+			char conn[DIM_PG_NAME_MAX];
+			dim_pg_conninfo_redact(d->postgresql, conn, sizeof(conn));
+			fprintf(out, "postgresql %s %s (%s)\n", d->table[0] ? "table" : "query",
+				d->table[0] ? d->table : d->query, conn);
+		} else {
+			fprintf(out, "%s [%s]\n", d->source, d->format);
+		}
 	}
 	fprintf(out, "output:     %s instance=%s segment<=%llu bytes or %u ms", cfg->output_dir,
 		cfg->instance, (unsigned long long)cfg->segment_bytes, cfg->segment_age_ms);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dim_pg.h"
 #include "log.h"
 
 int dimset_attr_type(const struct config_attr *attr, enum dim_type *type, bool *nullable)
@@ -31,8 +32,26 @@ static bool dimset_table_same(const struct dimset_table *t, const struct stat *s
 	       t->mtime_ns == (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
+/* Loads the table of a PostgreSQL source (always: a database gives no cheap change stamp). */
+static int dimset_table_load_pg(const struct config_dim *cd, const struct dim_spec *spec,
+				const _Atomic bool *stop, struct dimset_table *t, char *name,
+				size_t cap)
+{
+	struct dim_pg_source src = {
+		.conninfo = cd->postgresql,
+		.password_file = cd->password_file,
+		.table = cd->table,
+		.query = cd->query,
+		.connect_timeout_ms = cd->connect_timeout_ms,
+		.statement_timeout_ms = cd->statement_timeout_ms,
+		.stop = stop,
+	};
+	dim_pg_source_name(&src, name, cap);
+	return dim_pg_load(spec, &src, &t->dim, &t->stats);
+}
+
 static int dimset_table_load(const struct config_dim *cd, unsigned threads, int numa_node,
-			     struct dimset_table **out)
+			     const _Atomic bool *stop, struct dimset_table **out)
 {
 	struct dim_attr_spec attrs[CONFIG_ATTRS_MAX];
 	for (size_t i = 0; i < cd->attr_count; i++) {
@@ -61,6 +80,14 @@ static int dimset_table_load(const struct config_dim *cd, unsigned threads, int 
 	struct dimset_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
+	char name[DIM_PG_NAME_MAX];
+	snprintf(name, sizeof(name), "%s", cd->source);
+	if (cd->postgresql[0]) {
+		rc = dimset_table_load_pg(cd, &spec, stop, t, name, sizeof(name));
+		if (rc < 0)
+			goto out_free_table; /* dim_pg_load logged the source and reason */
+		goto out_loaded;
+	}
 	struct stat st;
 	rc = dimset_stat(cd->source, &st);
 	if (rc < 0) {
@@ -74,10 +101,11 @@ static int dimset_table_load(const struct config_dim *cd, unsigned threads, int 
 	t->ino = st.st_ino;
 	t->size = st.st_size;
 	t->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+out_loaded:
 	t->refs = 1;
 	log_info("dimset", "[dimension %s]: %zu rows (%llu duplicates) from %s in %.2f s "
 		 "(%.2fM rows/s), %.1f B/row, %s pages",
-		 cd->name, dim_rows(t->dim), (unsigned long long)t->stats.duplicates, cd->source,
+		 cd->name, dim_rows(t->dim), (unsigned long long)t->stats.duplicates, name,
 		 t->stats.seconds, t->stats.rows_per_s / 1e6,
 		 dim_rows(t->dim) ? (double)dim_bytes(t->dim) / (double)dim_rows(t->dim) : 0.0,
 		 huge_mode_name(dim_huge_mode(t->dim)));
@@ -107,7 +135,7 @@ void dimset_free(struct dimset *set)
 }
 
 int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned threads,
-		int numa_node, struct dimset **out, unsigned *reloaded)
+		int numa_node, const _Atomic bool *stop, struct dimset **out, unsigned *reloaded)
 {
 	struct dimset *set = calloc(1, sizeof(*set));
 	if (!set)
@@ -123,12 +151,12 @@ int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned th
 		d->first_column = column;
 		column += (uint32_t)cd->attr_count;
 		struct stat st;
-		if (prev && dimset_stat(cd->source, &st) == 0 &&
+		if (prev && !cd->postgresql[0] && dimset_stat(cd->source, &st) == 0 &&
 		    dimset_table_same(prev->dims[i].table, &st)) {
 			d->table = prev->dims[i].table;
 			d->table->refs++;
 		} else {
-			rc = dimset_table_load(cd, threads, numa_node, &d->table);
+			rc = dimset_table_load(cd, threads, numa_node, stop, &d->table);
 			if (rc < 0)
 				goto out_free_set;
 			loaded++;

@@ -315,8 +315,8 @@ static void *engine_loader_main(void *arg)
 	uint32_t r;
 	for (r = 0; r < e->replica_count && rc == 0; r++) {
 		unsigned n = 0;
-		rc = dimset_load(&e->cfg, dimpub_get(&e->dims, r), 0, e->replica_node[r], &next[r],
-				 &n);
+		rc = dimset_load(&e->cfg, dimpub_get(&e->dims, r), 0, e->replica_node[r], &e->stop,
+				 &next[r], &n);
 		loaded += n;
 	}
 	if (rc < 0 || loaded == 0) {
@@ -391,7 +391,8 @@ static int engine_dims_load(struct engine *e)
 {
 	struct dimset *sets[PLACE_NODES_MAX];
 	for (uint32_t r = 0; r < e->replica_count; r++) {
-		int rc = dimset_load(&e->cfg, NULL, 0, e->replica_node[r], &sets[r], NULL);
+		int rc = dimset_load(&e->cfg, NULL, 0, e->replica_node[r], &e->stop, &sets[r],
+				     NULL);
 		if (rc < 0) {
 			log_error("engine", "loading the dimensions failed: not starting");
 			for (uint32_t i = 0; i < r; i++)

@@ -11,6 +11,7 @@
 #ifndef ENRICHD_DIMSET_H
 #define ENRICHD_DIMSET_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -52,13 +53,15 @@ struct dimset {
 
 /*
  * Loads every dimension of cfg. Tables of prev (may be NULL) whose source file is unchanged
- * (device, inode, size, mtime) are shared instead of loaded again. Returns 0 and *out, or the
- * first dim_load error (logged with file, line and reason); on error nothing new is kept and prev
- * is untouched. *reloaded counts the tables actually loaded (may be NULL). numa_node >= 0 binds
- * the tables' memory to that node (a replica); -1 leaves placement to the kernel.
+ * (device, inode, size, mtime) are shared instead of loaded again; a PostgreSQL source is
+ * always loaded again (dim_pg.h). Returns 0 and *out, or the first load error (logged with the
+ * source, line or row, and reason); on error nothing new is kept and prev is untouched.
+ * *reloaded counts the tables actually loaded (may be NULL). numa_node >= 0 binds the tables'
+ * memory to that node (a replica); -1 leaves placement to the kernel. A database load stops
+ * early (-ECANCELED) once *stop is set (stop may be NULL).
  */
 int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned threads,
-		int numa_node, struct dimset **out, unsigned *reloaded);
+		int numa_node, const _Atomic bool *stop, struct dimset **out, unsigned *reloaded);
 
 /* Releases the set; tables no other set holds are freed. NULL is a no-op. */
 void dimset_free(struct dimset *set);

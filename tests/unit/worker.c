@@ -101,7 +101,7 @@ static void on_sealed(void *ctx, const struct manifest_range *ranges, uint32_t c
 static void load_dims(void)
 {
 	struct dimset *set;
-	cr_assert_eq(dimset_load(cfg, NULL, 1, -1, &set, NULL), 0);
+	cr_assert_eq(dimset_load(cfg, NULL, 1, -1, NULL, &set, NULL), 0);
 	dimpub_init(&pub, &set, 1);
 }
 
@@ -461,7 +461,7 @@ Test(worker, a_published_set_is_joined_from_the_next_batch)
 	write_file("users.tsv", "user_id\tcountry\tplan\n1\tFR\tpro\n2\tUS\tfree\n3\tJP\tteam\n");
 	struct dimset *next, *old;
 	unsigned reloaded = 0;
-	cr_assert_eq(dimset_load(cfg, dimpub_get(&pub, 0), 1, -1, &next, &reloaded), 0);
+	cr_assert_eq(dimset_load(cfg, dimpub_get(&pub, 0), 1, -1, NULL, &next, &reloaded), 0);
 	cr_assert_eq(reloaded, 1);
 	dimpub_publish(&pub, &next, &old);
 	dimpub_retire(&old, 1);
