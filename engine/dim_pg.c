@@ -34,6 +34,10 @@
 
 /* PostgreSQL type oids the SELECT converts (pg_type.dat). */
 #define PG_OID_BOOL 16
+#define PG_OID_INT8 20
+#define PG_OID_INT2 21
+#define PG_OID_INT4 23
+#define PG_OID_NUMERIC 1700
 #define PG_OID_TIMESTAMP 1114
 #define PG_OID_TIMESTAMPTZ 1184
 
@@ -50,6 +54,7 @@ struct pg_load {
 	char name[DIM_PG_NAME_MAX];
 	char snapshot[PG_SNAPSHOT_MAX];
 	char *select;               /* "SELECT <exprs> FROM <source> AS q" */
+	char where[DIM_NAME_MAX * 3]; /* "" or the condition that leaves deleted rows out */
 	unsigned ranges;            /* 1: no ctid condition */
 	int64_t pages;              /* of the table when ranges > 1 */
 	struct pg_buf *bufs[DIM_THREADS_MAX]; /* per chunk, newest first */
@@ -259,19 +264,19 @@ static int pg_from(const struct dim_pg_source *src, char *out, size_t cap)
 	return n > 0 && (size_t)n < cap ? 0 : -E2BIG;
 }
 
-/* The SELECT expression of a configured column of PostgreSQL type oid into type. */
+/* The SELECT expression of a configured column (quoted: q."name") of PostgreSQL type oid. */
 static void pg_column_expr(const char *quoted, unsigned oid, enum dim_type type, char *out,
 			   size_t cap)
 {
 	bool text = type == DIM_TYPE_STRING || type == DIM_TYPE_LC_STRING;
 	if (oid == PG_OID_BOOL && !text)
-		snprintf(out, cap, "(q.%s)::int", quoted);
+		snprintf(out, cap, "(%s)::int", quoted);
 	else if ((oid == PG_OID_TIMESTAMP || oid == PG_OID_TIMESTAMPTZ) && type == DIM_TYPE_DATE)
-		snprintf(out, cap, "(q.%s)::date", quoted);
+		snprintf(out, cap, "(%s)::date", quoted);
 	else if ((oid == PG_OID_TIMESTAMP || oid == PG_OID_TIMESTAMPTZ) && !text)
-		snprintf(out, cap, "floor(extract(epoch from q.%s))::bigint", quoted);
+		snprintf(out, cap, "floor(extract(epoch from %s))::bigint", quoted);
 	else
-		snprintf(out, cap, "q.%s", quoted);
+		snprintf(out, cap, "%s", quoted);
 }
 
 /* Index of the result column named name, or -1. */
@@ -283,51 +288,152 @@ static int pg_field(const PGresult *r, const char *name)
 	return -1;
 }
 
-/*
- * L->select from the source's columns (asked with LIMIT 0): the key, then the attributes in
- * spec order, each converted for its configured type. A configured column the source lacks is
- * an error naming it.
- */
-static int pg_plan_select(struct pg_load *L, PGconn *conn, const char *from, char *err,
-			  size_t err_len)
+/* "q.<quoted name>" of a column, into out. Returns 0 or -ENOMEM. */
+static int pg_quote(PGconn *conn, const char *name, char *out, size_t cap)
+{
+	char *quoted = PQescapeIdentifier(conn, name, strlen(name));
+	if (!quoted)
+		return -ENOMEM;
+	int n = snprintf(out, cap, "q.%s", quoted);
+	PQfreemem(quoted);
+	return n > 0 && (size_t)n < cap ? 0 : -E2BIG;
+}
+
+/* The source's columns (LIMIT 0), for their names and types. */
+static PGresult *pg_describe(PGconn *conn, const char *from, char *err, size_t err_len)
 {
 	char sql[PG_SQL_MAX];
 	snprintf(sql, sizeof(sql), "SELECT * FROM %s AS q LIMIT 0", from);
 	PGresult *r = PQexec(conn, sql);
-	char msg[DIM_ERR_MAX];
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		char msg[DIM_ERR_MAX];
 		snprintf(err, err_len, "%s", pg_error(conn, msg, sizeof(msg)));
 		PQclear(r);
-		return -EIO;
+		return NULL;
 	}
-	const struct dim_spec *spec = L->spec;
-	size_t at = (size_t)snprintf(sql, sizeof(sql), "SELECT ");
-	int rc = 0;
-	for (unsigned c = 0; c <= spec->attr_count && !rc; c++) {
+	return r;
+}
+
+/* The type oid of column name in the description, or 0 with err naming it. */
+static unsigned pg_column_oid(const PGresult *desc, const char *name, char *err, size_t err_len)
+{
+	int f = pg_field(desc, name);
+	if (f < 0) {
+		snprintf(err, err_len, "column '%s' is not in the source", name);
+		return 0;
+	}
+	return PQftype(desc, f);
+}
+
+/*
+ * The SELECT list of the configured columns into out (at most cap bytes): the key, then the
+ * attributes in spec order, each converted for its configured type. Returns the bytes
+ * written, or -errno with err naming a column the source lacks.
+ */
+static long pg_select_list(PGconn *conn, const PGresult *desc, const struct dim_spec *spec,
+			   char *out, size_t cap, char *err, size_t err_len)
+{
+	size_t at = 0;
+	for (unsigned c = 0; c <= spec->attr_count; c++) {
 		const char *name = c == 0 ? spec->key_column : spec->attrs[c - 1].column;
 		enum dim_type type = c == 0 ? spec->key_type : spec->attrs[c - 1].type;
-		int f = pg_field(r, name);
-		if (f < 0) {
-			snprintf(err, err_len, "column '%s' is not in the source", name);
-			rc = -EINVAL;
-			break;
-		}
-		char *quoted = PQescapeIdentifier(conn, name, strlen(name));
-		char expr[3 * DIM_NAME_MAX + 64];
-		pg_column_expr(quoted ? quoted : "?", PQftype(r, f), type, expr, sizeof(expr));
-		PQfreemem(quoted);
-		int n = snprintf(sql + at, sizeof(sql) - at, "%s%s", c ? ", " : "", expr);
+		unsigned oid = pg_column_oid(desc, name, err, err_len);
+		if (!oid)
+			return -EINVAL;
+		char quoted[2 * DIM_NAME_MAX + 8], expr[3 * DIM_NAME_MAX + 64];
+		if (pg_quote(conn, name, quoted, sizeof(quoted)) < 0)
+			return -ENOMEM;
+		pg_column_expr(quoted, oid, type, expr, sizeof(expr));
+		int n = snprintf(out + at, cap - at, "%s%s", c ? ", " : "", expr);
 		at += n > 0 ? (size_t)n : 0;
-		rc = at < sizeof(sql) ? 0 : -E2BIG;
+		if (at >= cap)
+			return -E2BIG;
 	}
-	PQclear(r);
-	if (rc)
-		return rc;
-	int n = snprintf(sql + at, sizeof(sql) - at, " FROM %s AS q", from);
-	if (n < 0 || at + (size_t)n >= sizeof(sql))
+	return (long)at;
+}
+
+/* The condition on delete_field that keeps a row ("": none), from its quoted name. */
+static void pg_live_condition(const char *quoted_delete, char *out, size_t cap)
+{
+	if (quoted_delete[0])
+		snprintf(out, cap, "NOT coalesce((%s)::bool, false)", quoted_delete);
+	else
+		out[0] = '\0';
+}
+
+/*
+ * L->select from the source's description: SELECT <list> FROM <source> AS q, and L->where,
+ * which leaves deleted rows out when delete_field is set.
+ */
+static int pg_plan_select(struct pg_load *L, PGconn *conn, const PGresult *desc,
+			  const char *from, char *err, size_t err_len)
+{
+	char sql[PG_SQL_MAX];
+	size_t at = (size_t)snprintf(sql, sizeof(sql), "SELECT ");
+	long n = pg_select_list(conn, desc, L->spec, sql + at, sizeof(sql) - at, err, err_len);
+	if (n < 0)
+		return (int)n;
+	at += (size_t)n;
+	int m = snprintf(sql + at, sizeof(sql) - at, " FROM %s AS q", from);
+	if (m < 0 || at + (size_t)m >= sizeof(sql))
 		return -E2BIG;
+	const char *del = L->src->delete_field;
+	char quoted[2 * DIM_NAME_MAX + 8] = "";
+	if (del && del[0]) {
+		if (!pg_column_oid(desc, del, err, err_len))
+			return -EINVAL;
+		if (pg_quote(conn, del, quoted, sizeof(quoted)) < 0)
+			return -ENOMEM;
+	}
+	pg_live_condition(quoted, L->where, sizeof(L->where));
 	L->select = strdup(sql);
 	return L->select ? 0 : -ENOMEM;
+}
+
+/* The expression of update_field (quoted) as a number: microseconds, or the integer. */
+static int pg_update_num_expr(unsigned oid, const char *quoted, char *out, size_t cap)
+{
+	if (oid == PG_OID_TIMESTAMP || oid == PG_OID_TIMESTAMPTZ)
+		snprintf(out, cap, "(extract(epoch from %s) * 1000000)::bigint", quoted);
+	else if (oid == PG_OID_INT2 || oid == PG_OID_INT4 || oid == PG_OID_INT8 ||
+		 oid == PG_OID_NUMERIC)
+		snprintf(out, cap, "(%s)::bigint", quoted);
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* mark = update_field's largest value in the plan's snapshot. */
+static int pg_plan_mark(struct pg_load *L, PGconn *conn, const PGresult *desc,
+			const char *from, char *err, size_t err_len)
+{
+	const char *upd = L->src->update_field;
+	struct dim_pg_mark *mark = L->src->mark;
+	if (!upd || !upd[0] || !mark)
+		return 0;
+	unsigned oid = pg_column_oid(desc, upd, err, err_len);
+	char quoted[2 * DIM_NAME_MAX + 8], num[4 * DIM_NAME_MAX];
+	if (!oid || pg_quote(conn, upd, quoted, sizeof(quoted)) < 0)
+		return -EINVAL;
+	if (pg_update_num_expr(oid, quoted, num, sizeof(num)) < 0) {
+		snprintf(err, err_len, "update_field '%s' is neither a timestamp nor an integer", upd);
+		return -EINVAL;
+	}
+	char sql[PG_SQL_MAX];
+	snprintf(sql, sizeof(sql), "SELECT max(%s)::text, max(%s) FROM %s AS q", quoted, num, from);
+	PGresult *r = PQexec(conn, sql);
+	int rc = 0;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		char msg[DIM_ERR_MAX];
+		snprintf(err, err_len, "%s", pg_error(conn, msg, sizeof(msg)));
+		rc = -EIO;
+	} else {
+		*mark = (struct dim_pg_mark){.set = !PQgetisnull(r, 0, 0)};
+		snprintf(mark->text, sizeof(mark->text), "%s", PQgetvalue(r, 0, 0));
+		mark->num = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	}
+	PQclear(r);
+	return rc;
 }
 
 /*
@@ -391,7 +497,13 @@ static int pg_plan(struct pg_load *L, PGconn *conn, size_t *rows_hint, char *err
 	}
 	snprintf(L->snapshot, sizeof(L->snapshot), "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
-	rc = pg_plan_select(L, conn, from, err, err_len);
+	PGresult *desc = pg_describe(conn, from, err, err_len);
+	if (!desc)
+		return -EIO;
+	rc = pg_plan_select(L, conn, desc, from, err, err_len);
+	if (!rc)
+		rc = pg_plan_mark(L, conn, desc, from, err, err_len);
+	PQclear(desc);
 	if (!rc)
 		rc = pg_plan_ranges(L, conn, pg_threads(L->spec), rows_hint, err, err_len);
 	return rc;
@@ -399,23 +511,24 @@ static int pg_plan(struct pg_load *L, PGconn *conn, size_t *rows_hint, char *err
 
 /* ---- one range: COPY, parsed buffer by buffer ---- */
 
-/* The COPY statement of range i. */
+/* The COPY statement of range i: the SELECT, its page range and the deleted rows left out. */
 static int pg_copy_sql(const struct pg_load *L, unsigned i, char *out, size_t cap)
 {
-	int n;
-	if (L->ranges == 1) {
-		n = snprintf(out, cap, "COPY (%s) TO STDOUT", L->select);
-	} else {
+	char cond[256] = "";
+	if (L->ranges > 1) {
 		int64_t lo = L->pages * i / L->ranges, hi = L->pages * (i + 1) / L->ranges;
 		/* The last range is open: pages added since the plan hold nothing the snapshot
 		 * sees, but the bound costs nothing. */
 		if (i + 1 < L->ranges)
-			n = snprintf(out, cap, "COPY (%s WHERE q.ctid >= '(%" PRId64 ",0)'::tid AND "
-				     "q.ctid < '(%" PRId64 ",0)'::tid) TO STDOUT", L->select, lo, hi);
+			snprintf(cond, sizeof(cond), "q.ctid >= '(%" PRId64 ",0)'::tid AND q.ctid < "
+				 "'(%" PRId64 ",0)'::tid", lo, hi);
 		else
-			n = snprintf(out, cap, "COPY (%s WHERE q.ctid >= '(%" PRId64 ",0)'::tid) TO "
-				     "STDOUT", L->select, lo);
+			snprintf(cond, sizeof(cond), "q.ctid >= '(%" PRId64 ",0)'::tid", lo);
 	}
+	bool both = cond[0] && L->where[0];
+	int n = snprintf(out, cap, "COPY (%s%s%s%s%s) TO STDOUT", L->select,
+			 cond[0] || L->where[0] ? " WHERE " : "", cond, both ? " AND " : "",
+			 L->where);
 	return n > 0 && (size_t)n < cap ? 0 : -E2BIG;
 }
 
@@ -663,4 +776,195 @@ int dim_pg_load(const struct dim_spec *spec, const struct dim_pg_source *src, st
 	int rc = pg_load_run(L, out, stats);
 	pg_load_free(L);
 	return rc;
+}
+
+/* ---- incremental reads ---- */
+
+struct dim_pg_changes {
+	const struct dim_spec *spec;
+	struct dim_pg_source src;
+	char name[DIM_PG_NAME_MAX];
+	PGconn *conn;
+	char *sql;          /* SELECT <list>, <deleted>, <upd>::text, <upd num> FROM ... WHERE */
+	bool timestamp;     /* update_field is a timestamp: the overlap applies */
+	char upd_quoted[2 * DIM_NAME_MAX + 8];
+	char upd_type[64];  /* its type's name, for the mark's cast */
+};
+
+int dim_pg_changes_new(const struct dim_spec *spec, const struct dim_pg_source *src,
+		       struct dim_pg_changes **out)
+{
+	if (!src->update_field || !src->update_field[0])
+		return -EINVAL;
+	struct dim_pg_changes *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->spec = spec;
+	c->src = *src;
+	c->src.mark = NULL;
+	dim_pg_source_name(src, c->name, sizeof(c->name));
+	*out = c;
+	return 0;
+}
+
+void dim_pg_changes_free(struct dim_pg_changes *c)
+{
+	if (!c)
+		return;
+	PQfinish(c->conn);
+	free(c->sql);
+	free(c);
+}
+
+/* The deleted flag's expression: delete_field as 0/1, or 0. */
+static int pg_deleted_expr(PGconn *conn, const PGresult *desc, const char *del, char *out,
+			   size_t cap, char *err, size_t err_len)
+{
+	if (!del || !del[0]) {
+		snprintf(out, cap, "0");
+		return 0;
+	}
+	char quoted[2 * DIM_NAME_MAX + 8];
+	if (!pg_column_oid(desc, del, err, err_len) || pg_quote(conn, del, quoted, sizeof(quoted)))
+		return -EINVAL;
+	snprintf(out, cap, "coalesce((%s)::bool, false)::int", quoted);
+	return 0;
+}
+
+/* The read's statement, from the source's description: made once per connection. */
+static int pg_changes_plan(struct dim_pg_changes *c, char *err, size_t err_len)
+{
+	char from[PG_QUERY_MAX + 2], sql[PG_SQL_MAX], num[4 * DIM_NAME_MAX], del[4 * DIM_NAME_MAX];
+	if (pg_from(&c->src, from, sizeof(from)) < 0)
+		return -E2BIG;
+	PGresult *desc = pg_describe(c->conn, from, err, err_len);
+	if (!desc)
+		return -EIO;
+	int rc = -EINVAL;
+	size_t at = (size_t)snprintf(sql, sizeof(sql), "SELECT ");
+	long n = pg_select_list(c->conn, desc, c->spec, sql + at, sizeof(sql) - at, err, err_len);
+	unsigned oid = pg_column_oid(desc, c->src.update_field, err, err_len);
+	if (n < 0 || !oid || pg_quote(c->conn, c->src.update_field, c->upd_quoted,
+				      sizeof(c->upd_quoted)) < 0)
+		goto out_clear;
+	if (pg_update_num_expr(oid, c->upd_quoted, num, sizeof(num)) < 0) {
+		snprintf(err, err_len, "update_field '%s' is neither a timestamp nor an integer",
+			 c->src.update_field);
+		goto out_clear;
+	}
+	if (pg_deleted_expr(c->conn, desc, c->src.delete_field, del, sizeof(del), err, err_len))
+		goto out_clear;
+	c->timestamp = oid == PG_OID_TIMESTAMP || oid == PG_OID_TIMESTAMPTZ;
+	snprintf(c->upd_type, sizeof(c->upd_type), "%s",
+		 oid == PG_OID_TIMESTAMP ? "timestamp" : oid == PG_OID_TIMESTAMPTZ ? "timestamptz"
+										   : "numeric");
+	at += (size_t)n;
+	int m = snprintf(sql + at, sizeof(sql) - at, ", %s, (%s)::text, %s FROM %s AS q", del,
+			 c->upd_quoted, num, from);
+	rc = m > 0 && at + (size_t)m < sizeof(sql) ? 0 : -E2BIG;
+	free(c->sql);
+	c->sql = rc ? NULL : strdup(sql);
+	if (!rc && !c->sql)
+		rc = -ENOMEM;
+out_clear:
+	PQclear(desc);
+	return rc;
+}
+
+/* Sends the read of the rows at or after mark less the overlap, one row per result. */
+static int pg_changes_send(struct dim_pg_changes *c, const struct dim_pg_mark *mark,
+			   uint32_t overlap_ms, char *err, size_t err_len)
+{
+	char sql[PG_SQL_MAX + 256];
+	if (!mark->set)
+		snprintf(sql, sizeof(sql), "%s", c->sql);
+	else if (c->timestamp)
+		snprintf(sql, sizeof(sql), "%s WHERE %s >= $1::%s - make_interval(secs => %u.%03u)",
+			 c->sql, c->upd_quoted, c->upd_type, overlap_ms / 1000, overlap_ms % 1000);
+	else
+		snprintf(sql, sizeof(sql), "%s WHERE %s >= $1::%s", c->sql, c->upd_quoted,
+			 c->upd_type);
+	const char *params[1] = {mark->text};
+	if (PQsendQueryParams(c->conn, sql, mark->set ? 1 : 0, NULL, params, NULL, NULL, 0) != 1 ||
+	    PQsetSingleRowMode(c->conn) != 1) {
+		char msg[DIM_ERR_MAX];
+		snprintf(err, err_len, "%s", pg_error(c->conn, msg, sizeof(msg)));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* One result row: the callback, and the mark moved past it. */
+static int pg_changes_row(struct dim_pg_changes *c, const PGresult *r, struct dim_pg_mark *next,
+			  dim_pg_change_fn fn, void *ctx)
+{
+	unsigned attrs = c->spec->attr_count;
+	struct dim_str values[DIM_ATTR_MAX];
+	for (unsigned a = 0; a < attrs; a++)
+		values[a] = PQgetisnull(r, 0, (int)a + 1)
+				    ? (struct dim_str){NULL, 0}
+				    : (struct dim_str){PQgetvalue(r, 0, (int)a + 1),
+						       (size_t)PQgetlength(r, 0, (int)a + 1)};
+	struct dim_str key = {PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0)};
+	bool deleted = PQgetvalue(r, 0, (int)attrs + 1)[0] == '1';
+	int64_t num = strtoll(PQgetvalue(r, 0, (int)attrs + 3), NULL, 10);
+	if (!next->set || num > next->num) {
+		next->set = true;
+		next->num = num;
+		snprintf(next->text, sizeof(next->text), "%s", PQgetvalue(r, 0, (int)attrs + 2));
+	}
+	return fn(ctx, key, values, deleted, num);
+}
+
+/* Takes the read's rows as they come, waiting with the stop flag and the timeout. */
+static long pg_changes_take(struct dim_pg_changes *c, struct dim_pg_mark *next,
+			    dim_pg_change_fn fn, void *ctx, char *err, size_t err_len)
+{
+	int64_t deadline = pg_now_ms() + c->src.statement_timeout_ms;
+	long rows = 0;
+	int rc = 0;
+	for (;;) {
+		while (PQisBusy(c->conn)) {
+			rc = pg_wait_input(c->conn, &c->src, deadline, err, err_len);
+			if (rc)
+				return rc;
+		}
+		PGresult *r = PQgetResult(c->conn);
+		if (!r)
+			break;
+		ExecStatusType st = PQresultStatus(r);
+		if (st == PGRES_SINGLE_TUPLE && !rc) {
+			rc = pg_changes_row(c, r, next, fn, ctx);
+			rows++;
+		} else if (st != PGRES_TUPLES_OK && st != PGRES_SINGLE_TUPLE && !rc) {
+			char msg[DIM_ERR_MAX];
+			snprintf(err, err_len, "%s", pg_error(c->conn, msg, sizeof(msg)));
+			rc = -EIO;
+		}
+		PQclear(r);
+	}
+	return rc ? rc : rows;
+}
+
+long dim_pg_changes_read(struct dim_pg_changes *c, struct dim_pg_mark *mark, uint32_t overlap_ms,
+			 dim_pg_change_fn fn, void *ctx, char *err, size_t err_len)
+{
+	int rc = 0;
+	if (!c->conn) {
+		rc = pg_connect(&c->src, &c->conn, err, err_len);
+		if (!rc)
+			rc = pg_changes_plan(c, err, err_len);
+	}
+	if (!rc)
+		rc = pg_changes_send(c, mark, overlap_ms, err, err_len);
+	struct dim_pg_mark next = *mark;
+	long rows = rc ? rc : pg_changes_take(c, &next, fn, ctx, err, err_len);
+	if (rows >= 0) {
+		*mark = next;
+		return rows;
+	}
+	if (c->conn)
+		pg_cancel_finish(c->conn);
+	c->conn = NULL;
+	return rows;
 }

@@ -36,6 +36,18 @@
 #include "dim.h"
 
 #define DIM_PG_NAME_MAX 512 /* bytes of a source's printable name */
+#define DIM_PG_MARK_MAX 64  /* bytes of an update_field value as text */
+
+/*
+ * How far the changes of a table have been read: the largest update_field value seen, as
+ * PostgreSQL prints it (a timestamp or an integer) and as a number (microseconds since the
+ * epoch, or the integer), for comparisons here.
+ */
+struct dim_pg_mark {
+	bool set;                     /* false: nothing seen (an empty table): read every row */
+	char text[DIM_PG_MARK_MAX];
+	int64_t num;
+};
 
 struct dim_pg_source {
 	const char *conninfo;      /* libpq keywords or URI */
@@ -45,6 +57,10 @@ struct dim_pg_source {
 	uint32_t connect_timeout_ms;
 	uint32_t statement_timeout_ms;
 	const _Atomic bool *stop;  /* may be NULL */
+	const char *update_field;  /* NULL or "": none; else a timestamp or integer column */
+	const char *delete_field;  /* NULL or "": none; else a boolean: true = the row is gone */
+	struct dim_pg_mark *mark;  /* if not NULL, a full load sets it: update_field's largest
+				    * value in the load's snapshot */
 };
 
 /*
@@ -56,6 +72,33 @@ struct dim_pg_source {
  */
 int dim_pg_load(const struct dim_spec *spec, const struct dim_pg_source *src, struct dim **out,
 		struct dim_load_stats *stats);
+
+/*
+ * Incremental reads: the rows whose update_field is at or after a mark less an overlap (a row
+ * written by a transaction that committed up to `overlap` after its update_field value was
+ * taken is still seen; a row seen twice is the caller's to skip), on a connection kept from
+ * read to read and made again after a failure. Rows with delete_field true are deletions.
+ */
+struct dim_pg_changes;
+
+/* One changed row: its key and attribute values as text (ptr NULL: NULL), in spec order. */
+typedef int (*dim_pg_change_fn)(void *ctx, struct dim_str key, const struct dim_str *values,
+				bool deleted, int64_t update_num);
+
+/* Prepares incremental reads of src (update_field set) for spec. Connects at the first read. */
+int dim_pg_changes_new(const struct dim_spec *spec, const struct dim_pg_source *src,
+		       struct dim_pg_changes **out);
+
+/*
+ * Reads the rows changed since mark - overlap_ms (every row when !mark->set), calling fn for
+ * each (a non-zero return stops the read and is returned), and advances mark to the largest
+ * value read. The strings are valid during the call only. Returns the rows read, or -errno
+ * with the reason in err (the connection is closed and made again by the next read).
+ */
+long dim_pg_changes_read(struct dim_pg_changes *c, struct dim_pg_mark *mark, uint32_t overlap_ms,
+			 dim_pg_change_fn fn, void *ctx, char *err, size_t err_len);
+
+void dim_pg_changes_free(struct dim_pg_changes *c);
 
 /*
  * A printable form of conninfo without any password: "host=db port=5432 dbname=app user=u"
