@@ -163,6 +163,24 @@ static const struct config_key config_keys[] = {
 		"Longest a PostgreSQL statement may run (the full load's COPY included), and longest "
 		"enrichd waits for a row of it, so a database that stops answering fails the load "
 		"instead of holding it."),
+	DIM_STR("update_field", update_field, "",
+		"PostgreSQL: a timestamp or integer column that every change of a row moves "
+		"forward (`updated_at`, set by the application or a trigger). Set, the dimension "
+		"is live: every `update_interval` the rows at or after the largest value seen, less "
+		"`update_overlap`, are read and applied to the table in use (rows seen before are "
+		"skipped), without a reload."),
+	DIM_NUM("update_interval", KIND_MS, update_interval_ms, "1s", 100, 3600000,
+		"How often the changes of `update_field` are read. An empty read logs nothing at "
+		"`info`."),
+	DIM_NUM("update_overlap", KIND_MS, update_overlap_ms, "10s", 0, 3600000,
+		"A timestamp `update_field`: each read goes back this far before the largest value "
+		"seen, so a row whose transaction committed up to this long after it took its "
+		"timestamp (now() is the transaction's start) is still read. Longer transactions "
+		"are picked up by the next full reload."),
+	DIM_STR("delete_field", delete_field, "",
+		"PostgreSQL: a boolean column; a row with it true is left out of a load and, read "
+		"as a change, deletes its key. Rows deleted outright (DELETE) leave the table at "
+		"the next full reload (SIGHUP or `reload_interval`)."),
 	DIM_STR("format", format, "auto",
 		"`tsv` (TSVWithNames), `csv` (CSVWithNames), `native`, or `auto` by extension."),
 	DIM_STR_F("key", key, NULL, CFG_F_NONEMPTY, "Key column in the source."),
@@ -686,8 +704,10 @@ static int config_validate_dim_source(struct config_parse *p, const struct confi
 			    dim->table[0] ? "table or query, not both" : "a table or a query");
 		return -EINVAL;
 	}
-	static const char *const pg_only[] = {"table", "query", "password_file"};
-	const char *const pg_values[] = {dim->table, dim->query, dim->password_file};
+	static const char *const pg_only[] = {"table", "query", "password_file", "update_field",
+					      "delete_field"};
+	const char *const pg_values[] = {dim->table, dim->query, dim->password_file,
+					 dim->update_field, dim->delete_field};
 	for (size_t i = 0; !pg && i < sizeof(pg_only) / sizeof(pg_only[0]); i++) {
 		if (pg_values[i][0]) {
 			config_fail(p, "%s: %s: only with postgresql", where, pg_only[i]);

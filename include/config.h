@@ -10,7 +10,8 @@
  *   [dimension <name>]   source (a file) or postgresql (a connection string) with table or
  *                        query, format, key, key_type, join_field, join, key_normalize,
  *                        attr.<column> = <ClickHouse type> ... (one per attribute, in order),
- *                        password_file, connect_timeout, statement_timeout
+ *                        password_file, connect_timeout, statement_timeout, update_field,
+ *                        update_interval, update_overlap, delete_field
  *   [output]             dir, instance, segment_bytes, segment_age_ms, segment_idle_ms, ...
  *   [dead_letter]        dir
  *   [metrics]            listen
@@ -98,6 +99,11 @@ struct config_dim {
 	char password_file[PATH_MAX];
 	uint32_t connect_timeout_ms;
 	uint32_t statement_timeout_ms;
+	/* Live changes from PostgreSQL: rows whose update_field moved, every update_interval. */
+	char update_field[CONFIG_NAME_MAX]; /* "": none */
+	uint32_t update_interval_ms;
+	uint32_t update_overlap_ms;
+	char delete_field[CONFIG_NAME_MAX]; /* "": none */
 	char format[16];                 /* auto | tsv | csv | native */
 	char key[CONFIG_NAME_MAX];       /* key column in the source */
 	char key_type[16];               /* UInt64 | String */
