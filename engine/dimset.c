@@ -8,6 +8,7 @@
 
 #include "dim_pg.h"
 #include "log.h"
+#include "now.h"
 
 int dimset_attr_type(const struct config_attr *attr, enum dim_type *type, bool *nullable)
 {
@@ -45,15 +46,17 @@ static int dimset_table_load_pg(const struct config_dim *cd, const struct dim_sp
 		.connect_timeout_ms = cd->connect_timeout_ms,
 		.statement_timeout_ms = cd->statement_timeout_ms,
 		.stop = stop,
+		.update_field = cd->update_field,
+		.delete_field = cd->delete_field,
+		.mark = &t->mark,
 	};
 	dim_pg_source_name(&src, name, cap);
 	return dim_pg_load(spec, &src, &t->dim, &t->stats);
 }
 
-static int dimset_table_load(const struct config_dim *cd, unsigned threads, int numa_node,
-			     const _Atomic bool *stop, struct dimset_table **out)
+int dimset_dim_spec(const struct config_dim *cd, unsigned threads, int numa_node,
+		    struct dim_attr_spec *attrs, struct dim_spec *out)
 {
-	struct dim_attr_spec attrs[CONFIG_ATTRS_MAX];
 	for (size_t i = 0; i < cd->attr_count; i++) {
 		attrs[i].column = cd->attrs[i].name;
 		if (dimset_attr_type(&cd->attrs[i], &attrs[i].type, &attrs[i].nullable) < 0) {
@@ -62,7 +65,7 @@ static int dimset_table_load(const struct config_dim *cd, unsigned threads, int 
 			return -EINVAL;
 		}
 	}
-	struct dim_spec spec = {
+	*out = (struct dim_spec){
 		.name = cd->name,
 		.path = cd->source,
 		.key_column = cd->key,
@@ -74,7 +77,15 @@ static int dimset_table_load(const struct config_dim *cd, unsigned threads, int 
 		.numa_bind = numa_node >= 0,
 		.numa_node = numa_node >= 0 ? (unsigned)numa_node : 0,
 	};
-	int rc = dim_format_parse(cd->format, &spec.format);
+	return dim_format_parse(cd->format, &out->format);
+}
+
+static int dimset_table_load(const struct config_dim *cd, unsigned threads, int numa_node,
+			     const _Atomic bool *stop, struct dimset_table **out)
+{
+	struct dim_attr_spec attrs[CONFIG_ATTRS_MAX];
+	struct dim_spec spec;
+	int rc = dimset_dim_spec(cd, threads, numa_node, attrs, &spec);
 	if (rc < 0)
 		return rc;
 	struct dimset_table *t = calloc(1, sizeof(*t));
@@ -103,6 +114,7 @@ static int dimset_table_load(const struct config_dim *cd, unsigned threads, int 
 	t->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 out_loaded:
 	t->refs = 1;
+	t->loaded_ms = now_wall_ms();
 	log_info("dimset", "[dimension %s]: %zu rows (%llu duplicates) from %s in %.2f s "
 		 "(%.2fM rows/s), %.1f B/row, %s pages",
 		 cd->name, dim_rows(t->dim), (unsigned long long)t->stats.duplicates, name,
@@ -117,7 +129,7 @@ out_free_table:
 	return rc;
 }
 
-static void dimset_table_put(struct dimset_table *t)
+void dimset_table_put(struct dimset_table *t)
 {
 	if (!t || --t->refs > 0)
 		return;
@@ -175,6 +187,25 @@ int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned th
 out_free_set:
 	dimset_free(set);
 	return rc;
+}
+
+int dimset_replace(const struct dimset *set, size_t index, struct dimset_table *table,
+		   struct dimset **out)
+{
+	struct dimset *next = malloc(sizeof(*next));
+	if (!next)
+		return -ENOMEM;
+	*next = *set;
+	next->generation = set->generation + 1;
+	for (size_t i = 0; i < next->count; i++)
+		if (i != index)
+			next->dims[i].table->refs++;
+	struct dimset_dim *d = &next->dims[index];
+	d->table = table;
+	for (size_t a = 0; a < d->cfg->attr_count; a++)
+		d->cols[a] = dim_col(table->dim, (unsigned)a);
+	*out = next;
+	return 0;
 }
 
 uint64_t dimset_bytes(const struct dimset *set)

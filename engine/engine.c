@@ -41,6 +41,7 @@
 #include "numa_place.h"
 #include "seg.h"
 #include "source_file.h"
+#include "updater.h"
 #include "worker.h"
 
 #define ENGINE_WORKERS_MAX 256
@@ -69,6 +70,11 @@ struct engine {
 	_Atomic int64_t sealed_next[EPOCH_PARTITIONS_MAX];
 	/* Next offset per partition of the topic as the manifests gave it at start (-1: none). */
 	int64_t manifest_next[EPOCH_PARTITIONS_MAX];
+
+	/* Writers of dims: the loader and the updater, one at a time (updater.h). */
+	pthread_mutex_t publish_lock;
+	struct updater *updater;     /* NULL: no live dimension */
+	struct updater_dim_stats live_stats[CONFIG_DIMS_MAX];
 
 	/* What metrics reads. */
 	struct metrics_gauges gauges;
@@ -285,6 +291,7 @@ static void engine_dim_gauges(struct engine *e, const struct dimset *set)
 		atomic_store(&e->gauges.dim_rows[d], dim_rows(dim));
 		atomic_store(&e->gauges.dim_bytes[d], dim_bytes(dim));
 		atomic_store(&e->gauges.dim_huge_mode[d], (int)dim_huge_mode(dim));
+		atomic_store(&e->gauges.dim_loaded_ms[d], set->dims[d].table->loaded_ms);
 	}
 }
 
@@ -313,6 +320,8 @@ static void *engine_loader_main(void *arg)
 	int64_t t0 = now_wall_ms();
 	int rc = 0;
 	uint32_t r;
+	/* From the sets in use to the publish: the updater swaps none meanwhile. */
+	pthread_mutex_lock(&e->publish_lock);
 	for (r = 0; r < e->replica_count && rc == 0; r++) {
 		unsigned n = 0;
 		rc = dimset_load(&e->cfg, dimpub_get(&e->dims, r), 0, e->replica_node[r], &e->stop,
@@ -320,11 +329,13 @@ static void *engine_loader_main(void *arg)
 		loaded += n;
 	}
 	if (rc < 0 || loaded == 0) {
+		pthread_mutex_unlock(&e->publish_lock);
 		engine_reload_keep(e, next, rc < 0 ? r - 1 : r, rc, t0);
 		goto out;
 	}
 	/* The old sets are freed once no worker can hold them (dimpub.h). */
 	dimpub_publish(&e->dims, next, old);
+	pthread_mutex_unlock(&e->publish_lock);
 	dimpub_retire(old, e->replica_count);
 	engine_dim_gauges(e, next[0]);
 	atomic_store(&e->gauges.reload_last_success_ms, now_wall_ms());
@@ -530,6 +541,7 @@ static struct engine *engine_new(const struct config *cfg, const char *input_pat
 			: slash ? slash + 1 : input_path;
 	e->input_fd = -1;
 	e->sigfd = -1;
+	pthread_mutex_init(&e->publish_lock, NULL);
 	e->worker_count = (uint32_t)(cfg->cpu_count > ENGINE_WORKERS_MAX ? ENGINE_WORKERS_MAX
 									 : cfg->cpu_count);
 	e->started_ms = now_wall_ms();
@@ -809,6 +821,7 @@ static int engine_metrics_start(struct engine *e)
 		.gauges = &e->gauges,
 		.stopping = &e->stop,
 		.consumer = e->consumer,
+		.live = e->live_stats,
 	};
 	return metrics_start(&e->metrics, e->cfg.metrics_listen, &view);
 }
@@ -817,10 +830,30 @@ static int engine_metrics_start(struct engine *e)
  * Starts the workers and the metrics server, runs the control loop until every worker has
  * ended, then joins them and the loader. Returns 0 or the first failure.
  */
+/* The updater, when a dimension is live (updater.h). */
+static int engine_updater_start(struct engine *e)
+{
+	struct updater_env env = {
+		.cfg = &e->cfg,
+		.dims = &e->dims,
+		.replica_count = e->replica_count,
+		.replica_node = e->replica_node,
+		.publish_lock = &e->publish_lock,
+		.stop = &e->stop,
+		.stats = e->live_stats,
+	};
+	int rc = updater_start(&env, &e->updater);
+	if (rc < 0)
+		log_error("engine", "cannot start the updater: %s", strerror(-rc));
+	return rc;
+}
+
 static int engine_serve(struct engine *e)
 {
 	engine_log_start(e);
-	int rc = engine_workers_start(e);
+	int rc = engine_updater_start(e);
+	if (rc == 0)
+		rc = engine_workers_start(e);
 	if (rc == 0 && e->cfg.metrics_listen[0])
 		rc = engine_metrics_start(e);
 	if (rc < 0) {
@@ -835,6 +868,8 @@ static int engine_serve(struct engine *e)
 	}
 	if (e->loader_started)
 		pthread_join(e->loader, NULL);
+	updater_stop(e->updater);
+	e->updater = NULL;
 	metrics_stop(e->metrics); /* it reads the consumer and the workers */
 	e->metrics = NULL;
 	return loop_rc;

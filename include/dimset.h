@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "dim.h"
+#include "dim_pg.h"
 #include "native.h"
 
 /* Output columns before and after the dimension attributes. */
@@ -29,12 +30,15 @@
 /* A loaded table, shared by every set that holds it. */
 struct dimset_table {
 	struct dim *dim;
-	unsigned refs;       /* sets holding it; changed only by the loader thread */
+	_Atomic unsigned refs; /* sets holding it: the writers (loader, updater) add, retiring
+				* drops */
 	dev_t dev;           /* identity of the source when loaded, to see a change */
 	ino_t ino;
 	off_t size;
 	int64_t mtime_ns;
 	struct dim_load_stats stats;
+	struct dim_pg_mark mark; /* PostgreSQL with update_field: how far its changes are in */
+	int64_t loaded_ms;       /* wall clock of its full load (a rebuild keeps it) */
 };
 
 struct dimset_dim {
@@ -62,6 +66,24 @@ struct dimset {
  */
 int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned threads,
 		int numa_node, const _Atomic bool *stop, struct dimset **out, unsigned *reloaded);
+
+/*
+ * The spec of cd's table (attrs: CONFIG_ATTRS_MAX entries the spec points to). Returns 0, or
+ * -EINVAL for an attribute type that is not a dimension type (logged).
+ */
+int dimset_dim_spec(const struct config_dim *cd, unsigned threads, int numa_node,
+		    struct dim_attr_spec *attrs, struct dim_spec *out);
+
+/*
+ * A copy of set with dimension index's table replaced by table (whose reference the new set
+ * takes); the other tables are shared. For a writer (the loader, the updater) before it
+ * publishes. Returns 0 and *out, or -ENOMEM.
+ */
+int dimset_replace(const struct dimset *set, size_t index, struct dimset_table *table,
+		   struct dimset **out);
+
+/* Drops a reference to t; the last one frees it. NULL is a no-op. */
+void dimset_table_put(struct dimset_table *t);
 
 /* Releases the set; tables no other set holds are freed. NULL is a no-op. */
 void dimset_free(struct dimset *set);

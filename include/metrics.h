@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "updater.h"
 #include "worker_stats.h"
 
 struct kafka_consumer;
@@ -48,6 +49,7 @@ struct metrics_gauges {
 	_Atomic uint64_t dim_rows[CONFIG_DIMS_MAX];
 	_Atomic uint64_t dim_bytes[CONFIG_DIMS_MAX];
 	_Atomic int dim_huge_mode[CONFIG_DIMS_MAX];   /* enum huge_mode */
+	_Atomic int64_t dim_loaded_ms[CONFIG_DIMS_MAX]; /* wall clock of its last full load */
 };
 
 /*
@@ -62,6 +64,7 @@ struct metrics_view {
 	const struct metrics_gauges *gauges;
 	const _Atomic bool *stopping;                   /* the engine's stop flag */
 	struct kafka_consumer *consumer;                /* NULL: no Kafka (--input) */
+	const struct updater_dim_stats *live;           /* [CONFIG_DIMS_MAX] or NULL */
 };
 
 /* Bound of the /metrics body; a larger rendering is cut and answered with 500 (logged once). */
