@@ -181,6 +181,17 @@ static const struct config_key config_keys[] = {
 		"PostgreSQL: a boolean column; a row with it true is left out of a load and, read "
 		"as a change, deletes its key. Rows deleted outright (DELETE) leave the table at "
 		"the next full reload (SIGHUP or `reload_interval`)."),
+	DIM_STR("changelog_topic", changelog_topic, "",
+		"A compacted Kafka topic of the dimension's changes, on top of `source` or "
+		"`postgresql` or as its only source: message key = the key (a UInt64 as decimal "
+		"text), value = a JSON object of the attributes by name (an absent one is NULL), a "
+		"null value deletes the key. Read from the beginning (or a snapshot's offsets) "
+		"before the workers start, then followed; every instance reads all of it (no "
+		"consumer group). A malformed change goes to the dead-letter directory's "
+		"`<instance>-<dimension>.changelog-deadletter.tsv`. Such a dimension is not "
+		"reloaded by SIGHUP or `reload_interval`."),
+	DIM_STR("changelog_brokers", changelog_brokers, "",
+		"Bootstrap brokers of `changelog_topic` (empty: `[kafka] brokers`)."),
 	DIM_STR("format", format, "auto",
 		"`tsv` (TSVWithNames), `csv` (CSVWithNames), `native`, or `auto` by extension."),
 	DIM_STR_F("key", key, NULL, CFG_F_NONEMPTY, "Key column in the source."),
@@ -692,11 +703,16 @@ static int config_resolve_io_cpus(struct config_parse *p)
 static int config_validate_dim_source(struct config_parse *p, const struct config_dim *dim,
 				      const char *where)
 {
-	bool file = dim->source[0], pg = dim->postgresql[0];
-	if (file == pg) {
+	bool file = dim->source[0], pg = dim->postgresql[0], changelog = dim->changelog_topic[0];
+	if ((file && pg) || (!file && !pg && !changelog)) {
 		config_fail(p, "%s: %s", where,
 			    file ? "source and postgresql: give one of them, not both"
-				 : "source (a file) or postgresql (a connection string): required");
+				 : "source (a file), postgresql (a connection string) or "
+				   "changelog_topic: required");
+		return -EINVAL;
+	}
+	if (dim->changelog_brokers[0] && !changelog) {
+		config_fail(p, "%s: changelog_brokers: only with changelog_topic", where);
 		return -EINVAL;
 	}
 	if (pg && !dim->table[0] == !dim->query[0]) {

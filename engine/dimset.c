@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "dim_pg.h"
+#include "dim_rows.h"
 #include "log.h"
 #include "now.h"
 
@@ -80,6 +81,23 @@ int dimset_dim_spec(const struct config_dim *cd, unsigned threads, int numa_node
 	return dim_format_parse(cd->format, &out->format);
 }
 
+static int dimset_no_rows(void *ctx, unsigned chunk, const struct dim_layout_spec *ls,
+			  struct dim_part *part, const struct dim_parse_ctl *ctl, char *err,
+			  size_t err_len)
+{
+	(void)ctx, (void)chunk, (void)ls, (void)part, (void)ctl, (void)err, (void)err_len;
+	return 0;
+}
+
+/* The table of a dimension whose only source is its changelog: empty until it is read. */
+static int dimset_table_empty(const struct config_dim *cd, const struct dim_spec *spec,
+			      struct dimset_table *t, char *name, size_t cap)
+{
+	snprintf(name, cap, "changelog %s", cd->changelog_topic);
+	struct dim_row_source src = {.name = name, .chunks = 1, .parse = dimset_no_rows};
+	return dim_load_rows(spec, &src, &t->dim, &t->stats);
+}
+
 static int dimset_table_load(const struct config_dim *cd, unsigned threads, int numa_node,
 			     const _Atomic bool *stop, struct dimset_table **out)
 {
@@ -93,10 +111,11 @@ static int dimset_table_load(const struct config_dim *cd, unsigned threads, int 
 		return -ENOMEM;
 	char name[DIM_PG_NAME_MAX];
 	snprintf(name, sizeof(name), "%s", cd->source);
-	if (cd->postgresql[0]) {
-		rc = dimset_table_load_pg(cd, &spec, stop, t, name, sizeof(name));
+	if (cd->postgresql[0] || !cd->source[0]) {
+		rc = cd->postgresql[0] ? dimset_table_load_pg(cd, &spec, stop, t, name, sizeof(name))
+				       : dimset_table_empty(cd, &spec, t, name, sizeof(name));
 		if (rc < 0)
-			goto out_free_table; /* dim_pg_load logged the source and reason */
+			goto out_free_table; /* the loader logged the source and reason */
 		goto out_loaded;
 	}
 	struct stat st;
@@ -163,8 +182,10 @@ int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned th
 		d->first_column = column;
 		column += (uint32_t)cd->attr_count;
 		struct stat st;
-		if (prev && !cd->postgresql[0] && dimset_stat(cd->source, &st) == 0 &&
-		    dimset_table_same(prev->dims[i].table, &st)) {
+		/* A changelog's table holds what no reload of its base has: it stays. */
+		bool keep = prev && cd->changelog_topic[0];
+		if (keep || (prev && !cd->postgresql[0] && dimset_stat(cd->source, &st) == 0 &&
+			     dimset_table_same(prev->dims[i].table, &st))) {
 			d->table = prev->dims[i].table;
 			d->table->refs++;
 		} else {

@@ -848,14 +848,42 @@ static int engine_updater_start(struct engine *e)
 	return rc;
 }
 
+/*
+ * Waits until the updater has read every changelog up to its watermarks at start, so no event
+ * is joined with a dimension that lacks them (/readyz says "catching up" meanwhile). Signals
+ * are read: a SIGTERM ends the wait.
+ */
+static void engine_catch_up(struct engine *e)
+{
+	if (updater_caught_up(e->updater))
+		return;
+	atomic_store(&e->gauges.catching_up, true);
+	log_info("engine", "waiting for the changelogs to be read up to their ends");
+	int64_t next_log = now_wall_ms() + ENGINE_STATUS_INTERVAL_MS;
+	while (!updater_caught_up(e->updater) && !atomic_load(&e->stop)) {
+		struct pollfd pfd = {e->sigfd, POLLIN, 0};
+		poll(&pfd, 1, ENGINE_TICK_MS);
+		engine_signal_read(e);
+		if (now_wall_ms() >= next_log) {
+			log_info("engine", "still catching up the changelogs");
+			next_log = now_wall_ms() + ENGINE_STATUS_INTERVAL_MS;
+		}
+	}
+	atomic_store(&e->gauges.catching_up, false);
+}
+
 static int engine_serve(struct engine *e)
 {
 	engine_log_start(e);
+	for (uint32_t k = 0; k < e->worker_count; k++)
+		e->worker_stats[k] = &e->workers[k].stats; /* read by metrics from its start */
 	int rc = engine_updater_start(e);
-	if (rc == 0)
-		rc = engine_workers_start(e);
 	if (rc == 0 && e->cfg.metrics_listen[0])
 		rc = engine_metrics_start(e);
+	if (rc == 0)
+		engine_catch_up(e);
+	if (rc == 0)
+		rc = engine_workers_start(e);
 	if (rc < 0) {
 		atomic_store(&e->stop, true);
 		engine_wake_workers(e);

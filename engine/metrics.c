@@ -368,6 +368,35 @@ static void render_live_visible(struct metrics_out *o, const struct metrics_view
 
 #define LIVE(field) offsetof(struct updater_dim_stats, field)
 
+/* Changelogs: lag in messages and seconds, caught up or not. */
+static void render_live_changelog(struct metrics_out *o, const struct metrics_view *v)
+{
+	static const char *const names[3] = {"enrichd_dimension_changelog_lag_messages",
+					     "enrichd_dimension_changelog_lag_seconds",
+					     "enrichd_dimension_changelog_caught_up"};
+	static const char *const help[3] = {
+		"Messages of the changelog not read yet: high watermarks less the next offsets.",
+		"While messages are left: now less the timestamp of the newest message read.",
+		"1 once the changelog was read up to the watermarks it had at start."};
+	char label[METRICS_LABEL_MAX];
+	for (int f = 0; f < 3; f++) {
+		out_family(o, names[f], "gauge", help[f]);
+		for (size_t d = 0; d < v->cfg->dim_count && d < CONFIG_DIMS_MAX; d++) {
+			const struct updater_dim_stats *st = &v->live[d];
+			if (!atomic_load_explicit(&st->changelog, memory_order_relaxed))
+				continue;
+			out_printf(o, "%s{dimension=\"%s\"} ", names[f],
+				   label_escape(label, v->cfg->dims[d].name));
+			if (f == 0)
+				out_printf(o, "%" PRIu64 "\n", load_u64(&st->lag_messages));
+			else if (f == 1)
+				out_ms_as_s(o, (int64_t)load_u64(&st->lag_ms));
+			else
+				out_printf(o, "%d\n", atomic_load(&st->caught_up) ? 1 : 0);
+		}
+	}
+}
+
 /* Live dimensions: changes applied, left out, reads, rebuilds, ages and full loads. */
 static void render_live(struct metrics_out *o, const struct metrics_view *v)
 {
@@ -410,6 +439,7 @@ static void render_live(struct metrics_out *o, const struct metrics_view *v)
 						    memory_order_relaxed));
 	}
 	render_live_visible(o, v);
+	render_live_changelog(o, v);
 }
 
 /*
@@ -537,6 +567,8 @@ static int metrics_ready(const struct metrics_view *v, char *reason, size_t cap)
 	}
 	if (atomic_load(v->stopping))
 		snprintf(reason, cap, "not ready: stopping\n");
+	else if (atomic_load(&v->gauges->catching_up))
+		snprintf(reason, cap, "not ready: catching up the dimension changelogs\n");
 	else if (v->consumer && kafka_assigned_count(v->consumer) == 0)
 		snprintf(reason, cap, "not ready: no partition assigned\n");
 	else

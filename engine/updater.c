@@ -12,25 +12,38 @@
 #include <string.h>
 #include <time.h>
 
+#include "changelog.h"
+#include "deadletter.h"
 #include "dim_live.h"
 #include "dim_part.h"
 #include "dim_pg.h"
 #include "dim_rebuild.h"
 #include "dimset.h"
+#include "kafka.h"
 #include "log.h"
 #include "now.h"
 #include "url_norm.h"
 
 #define UPDATER_TICK_MS 100           /* longest sleep: how soon a stop is seen */
 #define UPDATER_SEEN_MAX ((size_t)1 << 22) /* changes remembered to skip a second reading */
+#define UPDATER_POLL_MS 20            /* a changelog poll's wait when nothing is there */
+#define UPDATER_KAFKA_WAIT_MS 10000   /* metadata and watermark queries */
 
 const uint32_t updater_visible_bounds_ms[UPDATER_VISIBLE_BUCKETS - 1] = {
 	10, 50, 100, 250, 500, 1000, 2000, 5000};
+
+/* Where a change came from, to dead-letter it when its value does not convert. */
+struct change_meta {
+	int32_t partition; /* -1: not a changelog message */
+	int64_t offset;
+	struct dim_str raw; /* the message's value */
+};
 
 /* A batch of changes; keys and values point into arena. */
 struct batch {
 	size_t n;
 	struct dim_change ch[UPDATER_BATCH_MAX];
+	struct change_meta meta[UPDATER_BATCH_MAX];
 	struct dim_str vals[UPDATER_BATCH_MAX][CONFIG_ATTRS_MAX];
 	char *arena;
 	size_t used;
@@ -56,6 +69,16 @@ struct live_dim {
 	const struct dimset_table *table_seen; /* replica 0's table when the mark was taken */
 	struct seen seen;
 	int64_t next_ms;
+	/* A changelog: its consumer, the next offset and the catch-up target per partition. */
+	struct kafka_changelog *cl;
+	int32_t partitions;  /* 0: not assigned yet */
+	int64_t *next_off;
+	int64_t *target;
+	int64_t newest_ts_ms; /* timestamp of the newest message read */
+	int64_t retry_ms;     /* monotonic: when to ask for the partitions again */
+	struct deadletter dl;
+	bool dl_open;
+	bool dl_dirty;
 	bool failing;
 	bool bad_logged;
 	uint64_t log_changes, log_deletes;
@@ -170,13 +193,25 @@ static int apply_one(struct dim *d, const struct dim_change *c, char *err, size_
 			  : dim_upsert_str(d, c->key.ptr, c->key.len, c->values, err, cap);
 }
 
-static void live_bad(struct live_dim *ld, const char *why)
+/* A change left out: counted, the first of an episode logged, a changelog's dead-lettered. */
+static void live_bad_change(struct live_dim *ld, const struct change_meta *m, const char *error,
+			    const char *why)
 {
+	if (m && m->partition >= 0) {
+		deadletter_append(&ld->dl, ld->cd->changelog_topic, m->partition, m->offset, error,
+				  why, m->raw.ptr, m->raw.len);
+		ld->dl_dirty = true;
+	}
 	atomic_fetch_add(&ld->stats->bad, 1);
 	if (!ld->bad_logged)
 		log_warn("updater", "[dimension %s]: a change left out: %s (further ones are only "
 			 "counted until a batch applies cleanly)", ld->cd->name, why);
 	ld->bad_logged = true;
+}
+
+static void live_bad(struct live_dim *ld, const char *why)
+{
+	live_bad_change(ld, NULL, NULL, why);
 }
 
 /* Leaves out the changes from..n that would fail a rebuild, keeping the others in order. */
@@ -186,9 +221,10 @@ static size_t batch_check(struct live_dim *ld, struct batch *b, size_t from)
 	for (size_t i = from; i < b->n; i++) {
 		char err[DIM_ERR_MAX];
 		if (dim_change_check(&ld->spec, &b->ch[i], err, sizeof(err)) != 0) {
-			live_bad(ld, err);
+			live_bad_change(ld, &b->meta[i], "changelog_value", err);
 			continue;
 		}
+		b->meta[kept] = b->meta[i];
 		b->ch[kept++] = b->ch[i];
 	}
 	return kept;
@@ -234,8 +270,8 @@ static int live_apply_replica(struct updater *u, struct live_dim *ld, struct bat
 		int rc = apply_one(t->dim, &b->ch[i], err, sizeof(err));
 		if (rc == -ENOSPC)
 			break;
-		if (rc == -EINVAL)
-			live_bad(ld, err);
+		if (rc == -EINVAL && r == 0) /* once, not once per replica */
+			live_bad_change(ld, &b->meta[i], "changelog_value", err);
 		else if (rc)
 			return rc;
 	}
@@ -303,6 +339,7 @@ static void live_apply(struct updater *u, struct live_dim *ld, struct batch *b)
 	if (b->n == 0)
 		return;
 	struct dimset_table *rebuilt[DIMPUB_SLOTS_MAX] = {0};
+	uint64_t bad_before = atomic_load(&ld->stats->bad);
 	bool swap = false;
 	int rc = 0;
 	pthread_mutex_lock(u->env.publish_lock);
@@ -322,8 +359,10 @@ static void live_apply(struct updater *u, struct live_dim *ld, struct batch *b)
 			  strerror(-rc));
 	else
 		live_applied(ld, b);
-	if (!rc && b->n && ld->bad_logged && atomic_load(&ld->stats->bad) == 0)
-		ld->bad_logged = false;
+	if (!rc && atomic_load(&ld->stats->bad) == bad_before)
+		ld->bad_logged = false; /* a clean batch ends the episode */
+	if (ld->dl_dirty && deadletter_sync(&ld->dl) == 0)
+		ld->dl_dirty = false;
 	b->n = 0;
 	b->used = 0;
 	b->deletes = 0;
@@ -404,6 +443,7 @@ static int batch_add(struct updater *u, struct live_dim *ld, struct batch *b, st
 	}
 	if (rc)
 		return rc;
+	b->meta[b->n] = (struct change_meta){.partition = -1};
 	b->deletes += deleted;
 	b->n++;
 	return 0;
@@ -465,6 +505,148 @@ static void live_read_pg(struct updater *u, struct live_dim *ld)
 		  ld->cd->name, rows, rd.skipped, ld->mark.set ? ld->mark.text : "(none)");
 }
 
+/* ---- following a changelog ---- */
+
+/* The topic's partitions, read from the beginning; the catch-up's targets. Retried until then. */
+static int live_changelog_assign(struct live_dim *ld)
+{
+	int n = kafka_changelog_partitions(ld->cl, UPDATER_KAFKA_WAIT_MS);
+	if (n <= 0 || n > KAFKA_PARTITIONS_MAX) {
+		if (!ld->failing)
+			log_error("updater", "[dimension %s]: changelog %s: no partitions (%s); "
+				  "retrying", ld->cd->name, ld->cd->changelog_topic,
+				  n < 0 ? strerror(-n) : "too many");
+		ld->failing = true;
+		return -EIO;
+	}
+	free(ld->next_off);
+	free(ld->target);
+	ld->next_off = calloc((size_t)n, sizeof(*ld->next_off));
+	ld->target = calloc((size_t)n, sizeof(*ld->target));
+	if (!ld->next_off || !ld->target)
+		return -ENOMEM;
+	for (int32_t p = 0; p < n; p++) {
+		int64_t low;
+		ld->next_off[p] = KAFKA_OFFSET_BEGINNING;
+		if (kafka_changelog_watermarks(ld->cl, p, &low, &ld->target[p],
+					       UPDATER_KAFKA_WAIT_MS) < 0)
+			return -EIO;
+		if (low >= ld->target[p])
+			ld->target[p] = 0; /* nothing to read there */
+		log_debug("updater", "[dimension %s]: changelog partition %d: offsets %" PRId64
+			  "..%" PRId64, ld->cd->name, p, low, ld->target[p]);
+	}
+	int rc = kafka_changelog_assign(ld->cl, ld->next_off, (uint32_t)n);
+	if (rc)
+		return rc;
+	ld->partitions = n;
+	ld->failing = false;
+	log_info("updater", "[dimension %s]: reading changelog %s (%d partitions) from the "
+		 "beginning", ld->cd->name, ld->cd->changelog_topic, n);
+	return 0;
+}
+
+/* Adds one changelog message to the batch, or dead-letters it. */
+static void live_changelog_msg(struct updater *u, struct live_dim *ld, struct batch *b,
+			       const struct kafka_changelog_msg *m, int64_t read_ms)
+{
+	size_t room = (m->key_len + m->value_len) * 2 + 64;
+	if (b->n == UPDATER_BATCH_MAX || b->used + room > UPDATER_BATCH_BYTES)
+		live_apply(u, ld, b);
+	if (b->n == 0)
+		b->read_ms = read_ms;
+	struct changelog_arena arena = {b->arena, UPDATER_BATCH_BYTES, &b->used};
+	const char *error;
+	char reason[CHANGELOG_REASON_MAX];
+	struct change_meta meta = {m->partition, m->offset, {m->value, m->value_len}};
+	int rc = changelog_decode(&ld->spec, m->key, m->key_len, m->value, m->value_len, &arena,
+				  &b->ch[b->n], b->vals[b->n], &error, reason, sizeof(reason));
+	if (rc) {
+		if (!m->value)
+			meta.raw = (struct dim_str){m->key, m->key_len};
+		live_bad_change(ld, &meta, error, reason);
+		return;
+	}
+	/* The raw value is kept for a dead letter of a value that does not convert. */
+	if (m->value && b->used + m->value_len <= UPDATER_BATCH_BYTES) {
+		memcpy(b->arena + b->used, m->value, m->value_len);
+		meta.raw.ptr = b->arena + b->used;
+		b->used += m->value_len;
+	}
+	b->meta[b->n] = meta;
+	b->deletes += b->ch[b->n].deleted;
+	b->n++;
+}
+
+/* Lag: messages left to the high watermarks, and how old the newest one read is. */
+static void live_changelog_lag(struct live_dim *ld)
+{
+	uint64_t lag = 0;
+	bool caught_up = true;
+	for (int32_t p = 0; p < ld->partitions; p++) {
+		int64_t low, high, next = ld->next_off[p] < 0 ? 0 : ld->next_off[p];
+		if (kafka_changelog_watermarks(ld->cl, p, &low, &high, 0) == 0 && high > next)
+			lag += (uint64_t)(high - next);
+		/* The target, not the cached low watermark: that one may run ahead of what was
+		 * read. A read that starts past the target (the log was trimmed) reaches it too. */
+		caught_up &= next >= ld->target[p];
+	}
+	atomic_store(&ld->stats->lag_messages, lag);
+	int64_t age = ld->newest_ts_ms > 0 ? now_wall_ms() - ld->newest_ts_ms : 0;
+	atomic_store(&ld->stats->lag_ms, lag && age > 0 ? (uint64_t)age : 0);
+	if (caught_up && !atomic_load(&ld->stats->caught_up)) {
+		atomic_store(&ld->stats->caught_up, true);
+		log_info("updater", "[dimension %s]: changelog %s caught up (%" PRIu64 " changes, %"
+			 PRIu64 " left out)", ld->cd->name, ld->cd->changelog_topic,
+			 atomic_load(&ld->stats->upserts) + atomic_load(&ld->stats->deletes),
+			 atomic_load(&ld->stats->bad));
+	}
+}
+
+/* Polls the changelog once (more while catching up and the batch has room) and applies. */
+static void live_poll_changelog(struct updater *u, struct live_dim *ld, int timeout_ms)
+{
+	if (!ld->partitions) {
+		if (mono_ms() < ld->retry_ms)
+			return;
+		if (live_changelog_assign(ld) < 0) {
+			ld->retry_ms = mono_ms() + 1000; /* retried each second */
+			return;
+		}
+	}
+	struct batch *b = u->batch;
+	struct kafka_changelog_msg msgs[256];
+	for (;;) {
+		int n = kafka_changelog_poll(ld->cl, msgs, 256, timeout_ms);
+		int64_t read_ms = mono_ms();
+		for (int i = 0; i < n; i++) {
+			live_changelog_msg(u, ld, b, &msgs[i], read_ms);
+			ld->next_off[msgs[i].partition] = msgs[i].offset + 1;
+			if (msgs[i].timestamp_ms > ld->newest_ts_ms)
+				ld->newest_ts_ms = msgs[i].timestamp_ms;
+		}
+		/* Catching up, batches fill before they are applied: fewer rebuilds. */
+		if (n <= 0 || atomic_load(&ld->stats->caught_up) || updater_stopping(u))
+			break;
+		live_changelog_lag(ld);
+		if (atomic_load(&ld->stats->caught_up))
+			break;
+		timeout_ms = 0;
+	}
+	live_apply(u, ld, b);
+	if (ld->dl_dirty && deadletter_sync(&ld->dl) == 0)
+		ld->dl_dirty = false;
+	live_changelog_lag(ld);
+}
+
+bool updater_caught_up(const struct updater *u)
+{
+	for (size_t i = 0; u && i < u->live_count; i++)
+		if (u->live[i].cl && !atomic_load(&u->live[i].stats->caught_up))
+			return false;
+	return true;
+}
+
 /* ---- the thread ---- */
 
 static void *updater_main(void *arg)
@@ -472,14 +654,23 @@ static void *updater_main(void *arg)
 	struct updater *u = arg;
 	while (!updater_stopping(u)) {
 		int64_t now = mono_ms(), wake = now + UPDATER_TICK_MS;
+		bool polled = false;
 		for (size_t i = 0; i < u->live_count && !updater_stopping(u); i++) {
 			struct live_dim *ld = &u->live[i];
+			if (ld->cl) {
+				live_poll_changelog(u, ld, UPDATER_POLL_MS);
+				polled = ld->partitions > 0;
+			}
+			if (!ld->pg)
+				continue;
 			if (now >= ld->next_ms) {
 				live_read_pg(u, ld);
 				ld->next_ms = now + ld->cd->update_interval_ms;
 			}
 			wake = ld->next_ms < wake ? ld->next_ms : wake;
 		}
+		if (polled)
+			continue; /* the polls waited */
 		int64_t left = wake - mono_ms();
 		if (left > 0) {
 			struct timespec ts = {left / 1000, (long)(left % 1000) * 1000000};
@@ -487,6 +678,27 @@ static void *updater_main(void *arg)
 		}
 	}
 	return NULL;
+}
+
+/* A changelog's consumer and dead-letter file; it is read from the thread. */
+static int live_changelog_init(struct updater *u, struct live_dim *ld)
+{
+	const struct config *cfg = u->env.cfg;
+	struct kafka_changelog_config kc = {
+		.brokers = ld->cd->changelog_brokers[0] ? ld->cd->changelog_brokers : cfg->brokers,
+		.topic = ld->cd->changelog_topic,
+	};
+	int rc = kafka_changelog_new(&kc, &ld->cl);
+	if (rc)
+		return rc;
+	char name[CONFIG_NAME_MAX * 3];
+	snprintf(name, sizeof(name), "%s-%s.changelog-deadletter.tsv", cfg->instance, ld->cd->name);
+	rc = deadletter_open_file(&ld->dl, cfg->dead_letter_dir, name);
+	if (rc)
+		return rc;
+	ld->dl_open = true;
+	atomic_store(&ld->stats->changelog, true);
+	return 0;
 }
 
 /* A live dimension's state: its spec, its source's reader. */
@@ -507,18 +719,25 @@ static int live_init(struct updater *u, struct live_dim *ld, size_t index)
 		.statement_timeout_ms = cd->statement_timeout_ms, .stop = &u->quit,
 		.update_field = cd->update_field, .delete_field = cd->delete_field,
 	};
-	rc = dim_pg_changes_new(&ld->spec, &ld->src, &ld->pg);
-	if (rc)
-		return rc;
+	if (cd->update_field[0]) {
+		rc = dim_pg_changes_new(&ld->spec, &ld->src, &ld->pg);
+		if (rc)
+			return rc;
+	}
 	ld->next_ms = mono_ms() + cd->update_interval_ms;
 	atomic_store(&ld->stats->live, true);
-	return 0;
+	return cd->changelog_topic[0] ? live_changelog_init(u, ld) : 0;
 }
 
 static void updater_free(struct updater *u)
 {
 	for (size_t i = 0; i < u->live_count; i++) {
 		dim_pg_changes_free(u->live[i].pg);
+		kafka_changelog_free(u->live[i].cl);
+		if (u->live[i].dl_open)
+			deadletter_close(&u->live[i].dl);
+		free(u->live[i].next_off);
+		free(u->live[i].target);
 		free(u->live[i].seen.h);
 		free(u->live[i].seen.num);
 	}
@@ -533,7 +752,7 @@ int updater_start(const struct updater_env *env, struct updater **out)
 	*out = NULL;
 	size_t live = 0;
 	for (size_t i = 0; i < env->cfg->dim_count; i++)
-		live += env->cfg->dims[i].update_field[0] != '\0';
+		live += env->cfg->dims[i].update_field[0] || env->cfg->dims[i].changelog_topic[0];
 	if (live == 0)
 		return 0;
 	struct updater *u = calloc(1, sizeof(*u));
@@ -545,7 +764,7 @@ int updater_start(const struct updater_env *env, struct updater **out)
 	if (!u->batch || !(u->batch->arena = malloc(UPDATER_BATCH_BYTES)))
 		goto out_free;
 	for (size_t i = 0; i < env->cfg->dim_count; i++) {
-		if (!env->cfg->dims[i].update_field[0])
+		if (!env->cfg->dims[i].update_field[0] && !env->cfg->dims[i].changelog_topic[0])
 			continue;
 		rc = live_init(u, &u->live[u->live_count++], i);
 		if (rc)

@@ -11,7 +11,8 @@
  *                        query, format, key, key_type, join_field, join, key_normalize,
  *                        attr.<column> = <ClickHouse type> ... (one per attribute, in order),
  *                        password_file, connect_timeout, statement_timeout, update_field,
- *                        update_interval, update_overlap, delete_field
+ *                        update_interval, update_overlap, delete_field, changelog_topic,
+ *                        changelog_brokers
  *   [output]             dir, instance, segment_bytes, segment_age_ms, segment_idle_ms, ...
  *   [dead_letter]        dir
  *   [metrics]            listen
@@ -104,6 +105,9 @@ struct config_dim {
 	uint32_t update_interval_ms;
 	uint32_t update_overlap_ms;
 	char delete_field[CONFIG_NAME_MAX]; /* "": none */
+	/* Live changes from a compacted Kafka topic (key = the key, value = JSON attributes). */
+	char changelog_topic[CONFIG_NAME_MAX * 4]; /* "": none */
+	char changelog_brokers[CONFIG_BROKERS_MAX]; /* "": [kafka] brokers */
 	char format[16];                 /* auto | tsv | csv | native */
 	char key[CONFIG_NAME_MAX];       /* key column in the source */
 	char key_type[16];               /* UInt64 | String */

@@ -38,6 +38,7 @@ struct metrics;
 /* The process's own gauges: written by the engine (control thread, loader), read here. */
 struct metrics_gauges {
 	_Atomic bool ready;          /* dimensions loaded, workers running (and partitions assigned) */
+	_Atomic bool catching_up;    /* the workers wait for the changelogs to be read to their ends */
 	_Atomic bool failed;         /* a worker stopped on an error; set after the two below */
 	_Atomic uint32_t failed_worker;
 	_Atomic int failed_errno;

@@ -2,7 +2,11 @@
  * updater: the one thread that writes to live dimension tables while workers probe them.
  *
  * A dimension is live when its rows change in its source and enrichd follows them: a
- * PostgreSQL source with update_field (read every update_interval, dim_pg.h). The updater
+ * PostgreSQL source with update_field (read every update_interval, dim_pg.h), and a changelog
+ * topic (changelog.h, kafka.h's changelog consumer): every partition read from the beginning
+ * up to the high watermarks it had when first asked (the catch-up, which the engine waits for
+ * before the workers start: updater_caught_up), then followed; a malformed change goes to the
+ * dimension's changelog dead-letter file with its reason and its offset advances. The updater
  * reads the changes, batches them (at most UPDATER_BATCH_MAX changes or UPDATER_BATCH_BYTES of
  * their text), applies each batch to the table in use of every replica in place (dim_live.h)
  * and publishes it (dim_changes_publish): a worker's next lookup sees the new version, and a
@@ -50,6 +54,12 @@ struct updater_dim_stats {
 	_Atomic int64_t last_read_ms;     /* wall clock of the last successful read */
 	_Atomic uint64_t visible[UPDATER_VISIBLE_BUCKETS]; /* changes by read-to-visible time */
 	_Atomic uint64_t visible_ms_sum;
+	/* A changelog: */
+	_Atomic bool changelog;            /* the dimension follows one */
+	_Atomic bool caught_up;            /* read up to the watermarks it had at start */
+	_Atomic uint64_t lag_messages;     /* high watermarks less the next offsets to read */
+	_Atomic uint64_t lag_ms;           /* lag_messages > 0: now less the newest read message's
+					    * timestamp; else 0 */
 };
 
 /* What the updater works on; everything it points to outlives updater_stop(). */
@@ -70,6 +80,9 @@ struct updater;
  * (-ENOMEM, or the thread's creation).
  */
 int updater_start(const struct updater_env *env, struct updater **out);
+
+/* True when every changelog has been read up to its watermarks at start (or there is none). */
+bool updater_caught_up(const struct updater *u);
 
 /* Ends the thread (a read in flight is cancelled) and frees u. NULL is a no-op. */
 void updater_stop(struct updater *u);
