@@ -97,6 +97,18 @@ static const struct config_key config_keys[] = {
 		  1u << 31, CFG_F_ZERO_OFF,
 		  "Also reload changed dimension sources on this interval (0: only on SIGHUP). At "
 		  "least 10s: each timed reload logs a line."),
+	CFG_STR_F("dimensions", "snapshot_dir", snapshot_dir, "./snapshots", CFG_F_DIR,
+		  "Directory of the snapshots of dimensions that follow a changelog: "
+		  "`<dimension>.snapshot`, the table's rows (Native) with the changelog's next "
+		  "offset per partition and the base it was built on, written atomically. At start "
+		  "a snapshot of the same base (an unchanged file, the same PostgreSQL table with "
+		  "`update_field`, or none) is loaded instead of the base and the changelog is read "
+		  "from its offsets; a missing one, or one older than the base, means a full load "
+		  "and the changelog from its beginning."),
+	CFG_NUM_F("dimensions", "snapshot_interval", KIND_MS, snapshot_interval_ms, "60s", 1000,
+		  1u << 31, CFG_F_ZERO_OFF,
+		  "How often a changelog dimension's snapshot is written (and once at a clean stop); "
+		  "0: never, a restart reads the whole changelog."),
 	CFG_STR_F("output", "dir", output_dir, "./out", CFG_F_NONEMPTY | CFG_F_DIR,
 		  "Directory that receives the segments."),
 	CFG_STR("output", "instance", instance, "",

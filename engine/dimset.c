@@ -98,8 +98,63 @@ static int dimset_table_empty(const struct config_dim *cd, const struct dim_spec
 	return dim_load_rows(spec, &src, &t->dim, &t->stats);
 }
 
-static int dimset_table_load(const struct config_dim *cd, unsigned threads, int numa_node,
-			     const _Atomic bool *stop, struct dimset_table **out)
+/* True when snapshot m was made on the base cd has now (so it may stand for base + changes). */
+static bool dimset_snapshot_fits(const struct config_dim *cd, const struct dim_snapshot_meta *m,
+				 struct dimset_table *t)
+{
+	if (strcmp(m->topic, cd->changelog_topic) != 0 || strcmp(m->dimension, cd->name) != 0)
+		return false;
+	if (cd->postgresql[0]) /* the update_field mark resumes the database's changes */
+		return cd->update_field[0] && m->base == DIM_SNAPSHOT_BASE_POSTGRESQL;
+	if (!cd->source[0])
+		return m->base == DIM_SNAPSHOT_BASE_NONE;
+	struct stat st;
+	if (m->base != DIM_SNAPSHOT_BASE_FILE || dimset_stat(cd->source, &st) != 0)
+		return false;
+	t->dev = st.st_dev;
+	t->ino = st.st_ino;
+	t->size = st.st_size;
+	t->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	return (uint64_t)t->dev == m->dev && (uint64_t)t->ino == m->ino && t->size == m->size &&
+	       t->mtime_ns == m->mtime_ns;
+}
+
+/*
+ * A changelog dimension's table from its snapshot, when there is one of the current base.
+ * Returns 0 (t filled), or -ENOENT when the base and the changelog must be read instead.
+ */
+static int dimset_table_snapshot(const struct config *cfg, const struct config_dim *cd,
+				 const struct dim_spec *spec, struct dimset_table *t, char *name,
+				 size_t cap)
+{
+	if (!cd->changelog_topic[0] || !cfg->snapshot_interval_ms || !cfg->snapshot_dir[0])
+		return -ENOENT;
+	struct dim_snapshot_meta *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	snprintf(name, cap, "snapshot %.400s/%.60s.snapshot", cfg->snapshot_dir, cd->name);
+	int rc = dim_snapshot_load(cfg->snapshot_dir, cd->name, spec, m, &t->dim, &t->stats);
+	if (rc == -ENODATA) /* a snapshot of an empty table */
+		rc = dimset_table_empty(cd, spec, t, name, cap);
+	if (rc == 0 && !dimset_snapshot_fits(cd, m, t)) {
+		log_info("dimset", "[dimension %s]: the %s was made on another base: ignored; the "
+			 "base is loaded and the changelog read from its beginning", cd->name, name);
+		dim_free(t->dim);
+		t->dim = NULL;
+		rc = -ENOENT;
+	}
+	if (rc) {
+		free(m);
+		return -ENOENT; /* none, or unreadable (logged): the sources are read */
+	}
+	t->mark = m->mark;
+	t->snapshot = m;
+	return 0;
+}
+
+static int dimset_table_load(const struct config *cfg, const struct config_dim *cd,
+			     unsigned threads, int numa_node, const _Atomic bool *stop,
+			     bool first, struct dimset_table **out)
 {
 	struct dim_attr_spec attrs[CONFIG_ATTRS_MAX];
 	struct dim_spec spec;
@@ -111,6 +166,8 @@ static int dimset_table_load(const struct config_dim *cd, unsigned threads, int 
 		return -ENOMEM;
 	char name[DIM_PG_NAME_MAX];
 	snprintf(name, sizeof(name), "%s", cd->source);
+	if (first && dimset_table_snapshot(cfg, cd, &spec, t, name, sizeof(name)) == 0)
+		goto out_loaded;
 	if (cd->postgresql[0] || !cd->source[0]) {
 		rc = cd->postgresql[0] ? dimset_table_load_pg(cd, &spec, stop, t, name, sizeof(name))
 				       : dimset_table_empty(cd, &spec, t, name, sizeof(name));
@@ -153,6 +210,7 @@ void dimset_table_put(struct dimset_table *t)
 	if (!t || --t->refs > 0)
 		return;
 	dim_free(t->dim);
+	free(t->snapshot);
 	free(t);
 }
 
@@ -189,7 +247,7 @@ int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned th
 			d->table = prev->dims[i].table;
 			d->table->refs++;
 		} else {
-			rc = dimset_table_load(cd, threads, numa_node, stop, &d->table);
+			rc = dimset_table_load(cfg, cd, threads, numa_node, stop, !prev, &d->table);
 			if (rc < 0)
 				goto out_free_set;
 			loaded++;

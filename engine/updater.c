@@ -18,6 +18,7 @@
 #include "dim_part.h"
 #include "dim_pg.h"
 #include "dim_rebuild.h"
+#include "dim_snapshot.h"
 #include "dimset.h"
 #include "kafka.h"
 #include "log.h"
@@ -76,6 +77,7 @@ struct live_dim {
 	int64_t *target;
 	int64_t newest_ts_ms; /* timestamp of the newest message read */
 	int64_t retry_ms;     /* monotonic: when to ask for the partitions again */
+	int64_t snapshot_ms;  /* monotonic: when the next snapshot is due */
 	struct deadletter dl;
 	bool dl_open;
 	bool dl_dirty;
@@ -248,6 +250,10 @@ static int live_rebuild(struct updater *u, struct live_dim *ld, uint32_t r,
 	}
 	nt->mark = ld->mark;
 	nt->loaded_ms = t->loaded_ms;
+	nt->dev = t->dev; /* the base it was built on, for snapshots */
+	nt->ino = t->ino;
+	nt->size = t->size;
+	nt->mtime_ns = t->mtime_ns;
 	atomic_init(&nt->refs, 1);
 	atomic_fetch_add(&ld->stats->rebuilds, 1);
 	*out = nt;
@@ -460,6 +466,12 @@ static int pg_on_change(void *ctx, struct dim_str key, const struct dim_str *val
 	return batch_add(rd->u, rd->ld, rd->b, key, values, deleted, rd->started_ms);
 }
 
+/* Replica 0's table of the dimension (the writer's view). */
+static const struct dimset_table *live_table(struct updater *u, const struct live_dim *ld)
+{
+	return dimpub_get(u->env.dims, 0)->dims[ld->index].table;
+}
+
 /* Takes the mark of a table the loader (re)loaded since the last read. Under publish_lock. */
 static void live_adopt(struct updater *u, struct live_dim *ld)
 {
@@ -508,7 +520,7 @@ static void live_read_pg(struct updater *u, struct live_dim *ld)
 /* ---- following a changelog ---- */
 
 /* The topic's partitions, read from the beginning; the catch-up's targets. Retried until then. */
-static int live_changelog_assign(struct live_dim *ld)
+static int live_changelog_assign(struct updater *u, struct live_dim *ld)
 {
 	int n = kafka_changelog_partitions(ld->cl, UPDATER_KAFKA_WAIT_MS);
 	if (n <= 0 || n > KAFKA_PARTITIONS_MAX) {
@@ -525,9 +537,11 @@ static int live_changelog_assign(struct live_dim *ld)
 	ld->target = calloc((size_t)n, sizeof(*ld->target));
 	if (!ld->next_off || !ld->target)
 		return -ENOMEM;
+	const struct dim_snapshot_meta *snap = live_table(u, ld)->snapshot;
+	bool resume = snap && snap->partitions == (uint32_t)n;
 	for (int32_t p = 0; p < n; p++) {
 		int64_t low;
-		ld->next_off[p] = KAFKA_OFFSET_BEGINNING;
+		ld->next_off[p] = resume ? snap->offsets[p] : KAFKA_OFFSET_BEGINNING;
 		if (kafka_changelog_watermarks(ld->cl, p, &low, &ld->target[p],
 					       UPDATER_KAFKA_WAIT_MS) < 0)
 			return -EIO;
@@ -541,9 +555,53 @@ static int live_changelog_assign(struct live_dim *ld)
 		return rc;
 	ld->partitions = n;
 	ld->failing = false;
-	log_info("updater", "[dimension %s]: reading changelog %s (%d partitions) from the "
-		 "beginning", ld->cd->name, ld->cd->changelog_topic, n);
+	if (resume)
+		log_info("updater", "[dimension %s]: reading changelog %s (%d partitions) from the "
+			 "offsets of the snapshot written %" PRId64 " s ago", ld->cd->name,
+			 ld->cd->changelog_topic, n, (now_wall_ms() - snap->created_ms) / 1000);
+	else
+		log_info("updater", "[dimension %s]: reading changelog %s (%d partitions) from the "
+			 "beginning%s", ld->cd->name, ld->cd->changelog_topic, n,
+			 snap ? " (the snapshot had another partition count)" : "");
 	return 0;
+}
+
+/*
+ * Writes the dimension's snapshot: replica 0's table with the changelog's next offsets and the
+ * base it stands on, between two batches (this thread is the table's one writer).
+ */
+static void live_snapshot(struct updater *u, struct live_dim *ld)
+{
+	const struct config *cfg = u->env.cfg;
+	if (!cfg->snapshot_interval_ms || !ld->partitions || !atomic_load(&ld->stats->caught_up))
+		return;
+	struct dim_snapshot_meta *m = calloc(1, sizeof(*m));
+	if (!m)
+		return;
+	pthread_mutex_lock(u->env.publish_lock);
+	const struct dimset_table *t = live_table(u, ld);
+	snprintf(m->dimension, sizeof(m->dimension), "%s", ld->cd->name);
+	snprintf(m->topic, sizeof(m->topic), "%s", ld->cd->changelog_topic);
+	m->created_ms = now_wall_ms();
+	m->base = ld->cd->postgresql[0] ? DIM_SNAPSHOT_BASE_POSTGRESQL
+		  : ld->cd->source[0]   ? DIM_SNAPSHOT_BASE_FILE
+					: DIM_SNAPSHOT_BASE_NONE;
+	m->dev = (uint64_t)t->dev;
+	m->ino = (uint64_t)t->ino;
+	m->size = t->size;
+	m->mtime_ns = t->mtime_ns;
+	m->mark = ld->pg ? ld->mark : t->mark;
+	m->partitions = (uint32_t)ld->partitions;
+	for (int32_t p = 0; p < ld->partitions; p++)
+		m->offsets[p] = ld->next_off[p] < 0 ? 0 : ld->next_off[p];
+	int64_t t0 = mono_ms();
+	int rc = dim_snapshot_write(cfg->snapshot_dir, &ld->spec, t->dim, m);
+	pthread_mutex_unlock(u->env.publish_lock);
+	if (!rc)
+		log_debug("updater", "[dimension %s]: snapshot of %zu rows written in %" PRId64 " ms",
+			  ld->cd->name, dim_rows(t->dim), mono_ms() - t0);
+	free(m);
+	ld->snapshot_ms = mono_ms() + cfg->snapshot_interval_ms;
 }
 
 /* Adds one changelog message to the batch, or dead-letters it. */
@@ -609,7 +667,7 @@ static void live_poll_changelog(struct updater *u, struct live_dim *ld, int time
 	if (!ld->partitions) {
 		if (mono_ms() < ld->retry_ms)
 			return;
-		if (live_changelog_assign(ld) < 0) {
+		if (live_changelog_assign(u, ld) < 0) {
 			ld->retry_ms = mono_ms() + 1000; /* retried each second */
 			return;
 		}
@@ -625,18 +683,23 @@ static void live_poll_changelog(struct updater *u, struct live_dim *ld, int time
 			if (msgs[i].timestamp_ms > ld->newest_ts_ms)
 				ld->newest_ts_ms = msgs[i].timestamp_ms;
 		}
-		/* Catching up, batches fill before they are applied: fewer rebuilds. */
-		if (n <= 0 || atomic_load(&ld->stats->caught_up) || updater_stopping(u))
+		/* What is there already joins the batch (applied when full): a changelog that runs
+		 * ahead of the updater is applied in fewer, larger batches. */
+		if (n <= 0 || updater_stopping(u))
 			break;
-		live_changelog_lag(ld);
-		if (atomic_load(&ld->stats->caught_up))
-			break;
+		if (!atomic_load(&ld->stats->caught_up)) {
+			live_changelog_lag(ld);
+			if (atomic_load(&ld->stats->caught_up))
+				break;
+		}
 		timeout_ms = 0;
 	}
 	live_apply(u, ld, b);
 	if (ld->dl_dirty && deadletter_sync(&ld->dl) == 0)
 		ld->dl_dirty = false;
 	live_changelog_lag(ld);
+	if (mono_ms() >= ld->snapshot_ms)
+		live_snapshot(u, ld);
 }
 
 bool updater_caught_up(const struct updater *u)
@@ -788,5 +851,8 @@ void updater_stop(struct updater *u)
 		return;
 	atomic_store(&u->quit, true);
 	pthread_join(u->thread, NULL);
+	for (size_t i = 0; i < u->live_count; i++)
+		if (u->live[i].cl)
+			live_snapshot(u, &u->live[i]); /* a restart reads only what comes after */
 	updater_free(u);
 }

@@ -149,6 +149,8 @@ struct config {
 	size_t dim_count;
 	struct config_dim dims[CONFIG_DIMS_MAX];
 	uint32_t reload_interval_ms; /* [dimensions] reload_interval; 0: only on SIGHUP */
+	char snapshot_dir[PATH_MAX];   /* [dimensions] snapshot_dir: changelog dimensions' snapshots */
+	uint32_t snapshot_interval_ms; /* 0: no snapshots */
 
 	/* [output] */
 	char output_dir[PATH_MAX];

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "dim.h"
 #include "dim_pg.h"
+#include "dim_snapshot.h"
 #include "native.h"
 
 /* Output columns before and after the dimension attributes. */
@@ -39,6 +40,8 @@ struct dimset_table {
 	struct dim_load_stats stats;
 	struct dim_pg_mark mark; /* PostgreSQL with update_field: how far its changes are in */
 	int64_t loaded_ms;       /* wall clock of its full load (a rebuild keeps it) */
+	struct dim_snapshot_meta *snapshot; /* loaded from a snapshot: where its changelog
+					     * resumes (else NULL) */
 };
 
 struct dimset_dim {
