@@ -28,6 +28,7 @@
 #define UPDATER_TICK_MS 100           /* longest sleep: how soon a stop is seen */
 #define UPDATER_SEEN_MAX ((size_t)1 << 22) /* changes remembered to skip a second reading */
 #define UPDATER_POLL_MS 20            /* a changelog poll's wait when nothing is there */
+#define UPDATER_GATHER_MS 100         /* behind the topic: longest a batch gathers messages */
 #define UPDATER_KAFKA_WAIT_MS 10000   /* metadata and watermark queries */
 
 const uint32_t updater_visible_bounds_ms[UPDATER_VISIBLE_BUCKETS - 1] = {
@@ -636,8 +637,12 @@ static void live_changelog_msg(struct updater *u, struct live_dim *ld, struct ba
 	b->n++;
 }
 
-/* Lag: messages left to the high watermarks, and how old the newest one read is. */
-static void live_changelog_lag(struct live_dim *ld)
+/*
+ * Lag: messages left to the high watermarks, and how old the newest one read is. Returns true
+ * when every partition was read up to its catch-up target; with `applied` (every change read
+ * is applied) that makes the dimension caught up.
+ */
+static bool live_changelog_lag(struct live_dim *ld, bool applied)
 {
 	uint64_t lag = 0;
 	bool caught_up = true;
@@ -652,16 +657,32 @@ static void live_changelog_lag(struct live_dim *ld)
 	atomic_store(&ld->stats->lag_messages, lag);
 	int64_t age = ld->newest_ts_ms > 0 ? now_wall_ms() - ld->newest_ts_ms : 0;
 	atomic_store(&ld->stats->lag_ms, lag && age > 0 ? (uint64_t)age : 0);
-	if (caught_up && !atomic_load(&ld->stats->caught_up)) {
+	if (caught_up && applied && !atomic_load(&ld->stats->caught_up)) {
 		atomic_store(&ld->stats->caught_up, true);
 		log_info("updater", "[dimension %s]: changelog %s caught up (%" PRIu64 " changes, %"
 			 PRIu64 " left out)", ld->cd->name, ld->cd->changelog_topic,
 			 atomic_load(&ld->stats->upserts) + atomic_load(&ld->stats->deletes),
 			 atomic_load(&ld->stats->bad));
 	}
+	return caught_up;
 }
 
-/* Polls the changelog once (more while catching up and the batch has room) and applies. */
+/* True when the topic holds messages not read yet (librdkafka's cached high watermarks). */
+static bool live_changelog_behind(const struct live_dim *ld)
+{
+	for (int32_t p = 0; p < ld->partitions; p++) {
+		int64_t low, high, next = ld->next_off[p] < 0 ? 0 : ld->next_off[p];
+		if (kafka_changelog_watermarks(ld->cl, p, &low, &high, 0) == 0 && high > next)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Polls the changelog and applies what it read. What is there already joins the batch; behind
+ * the topic, the batch also waits (up to UPDATER_GATHER_MS) for the fetches on their way, so a
+ * backlog is applied in few large batches; caught up, a change is applied as soon as it is read.
+ */
 static void live_poll_changelog(struct updater *u, struct live_dim *ld, int timeout_ms)
 {
 	if (!ld->partitions) {
@@ -674,8 +695,11 @@ static void live_poll_changelog(struct updater *u, struct live_dim *ld, int time
 	}
 	struct batch *b = u->batch;
 	struct kafka_changelog_msg msgs[256];
+	int64_t gather_until = mono_ms() + UPDATER_GATHER_MS;
 	for (;;) {
 		int n = kafka_changelog_poll(ld->cl, msgs, 256, timeout_ms);
+		if (n == 0 && b->n && mono_ms() < gather_until && live_changelog_behind(ld))
+			n = kafka_changelog_poll(ld->cl, msgs, 256, 10);
 		int64_t read_ms = mono_ms();
 		for (int i = 0; i < n; i++) {
 			live_changelog_msg(u, ld, b, &msgs[i], read_ms);
@@ -683,21 +707,16 @@ static void live_poll_changelog(struct updater *u, struct live_dim *ld, int time
 			if (msgs[i].timestamp_ms > ld->newest_ts_ms)
 				ld->newest_ts_ms = msgs[i].timestamp_ms;
 		}
-		/* What is there already joins the batch (applied when full): a changelog that runs
-		 * ahead of the updater is applied in fewer, larger batches. */
 		if (n <= 0 || updater_stopping(u))
 			break;
-		if (!atomic_load(&ld->stats->caught_up)) {
-			live_changelog_lag(ld);
-			if (atomic_load(&ld->stats->caught_up))
-				break;
-		}
+		if (!atomic_load(&ld->stats->caught_up) && live_changelog_lag(ld, false))
+			break; /* the targets are read: apply, then it is caught up */
 		timeout_ms = 0;
 	}
 	live_apply(u, ld, b);
 	if (ld->dl_dirty && deadletter_sync(&ld->dl) == 0)
 		ld->dl_dirty = false;
-	live_changelog_lag(ld);
+	live_changelog_lag(ld, true);
 	if (mono_ms() >= ld->snapshot_ms)
 		live_snapshot(u, ld);
 }
@@ -851,8 +870,14 @@ void updater_stop(struct updater *u)
 		return;
 	atomic_store(&u->quit, true);
 	pthread_join(u->thread, NULL);
-	for (size_t i = 0; i < u->live_count; i++)
-		if (u->live[i].cl)
-			live_snapshot(u, &u->live[i]); /* a restart reads only what comes after */
+	for (size_t i = 0; i < u->live_count; i++) {
+		struct live_dim *ld = &u->live[i];
+		if (ld->cl)
+			live_snapshot(u, ld); /* a restart reads only what comes after */
+		log_info("updater", "[dimension %s]: done: %" PRIu64 " upserts, %" PRIu64 " deletes, %"
+			 PRIu64 " changes left out, %" PRIu64 " rebuilds", ld->cd->name,
+			 atomic_load(&ld->stats->upserts), atomic_load(&ld->stats->deletes),
+			 atomic_load(&ld->stats->bad), atomic_load(&ld->stats->rebuilds));
+	}
 	updater_free(u);
 }
