@@ -164,7 +164,7 @@ static int dimset_table_load(const struct config *cfg, const struct config_dim *
 	struct dimset_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	char name[DIM_PG_NAME_MAX];
+	char name[PATH_MAX + DIM_PG_NAME_MAX]; /* a file's path, or a database's name */
 	snprintf(name, sizeof(name), "%s", cd->source);
 	if (first && dimset_table_snapshot(cfg, cd, &spec, t, name, sizeof(name)) == 0)
 		goto out_loaded;
