@@ -6,8 +6,10 @@
 # every attribute, so a row joined from a mix of versions shows. Checks: no sealed row mixes
 # versions; after quiescence a second batch of events, one per key, sees exactly the final
 # state (ClickHouse reads users through postgresql(), devices from the storm's final state),
-# both ways; the changes are counted in /metrics, and malformed changelog messages (not JSON,
-# a key of the wrong type) are dead letters with their reasons.
+# both ways; the changes are counted in /metrics, and a malformed changelog message is a dead
+# letter with its reason. Under a sanitizer build, a report in enrichd's log fails the test:
+#   ENRICHD_BUILD_DIR=build-asan bash tests/integration/updater_storm.sh
+#   ENRICHD_BUILD_DIR=build-tsan ENRICHD_STORM_CHANGES=20000 bash tests/integration/updater_storm.sh
 #   ENRICHD_STORM_CHANGES=N  changes in all (default 200000)
 source "$(dirname "$0")/../../tools/lib.sh"
 lib_test_init
@@ -197,5 +199,9 @@ grep -q '^enrichd_dimension_deletes_total{dimension="users"} [1-9]' "$work/metri
 	check_fail "no users deletes counted"
 grep -q '^enrichd_dimension_changelog_caught_up{dimension="devices"} 1' "$work/metrics.txt" ||
 	check_fail "devices' changelog not caught up in /metrics"
+# A sanitizer build (ENRICHD_BUILD_DIR=build-asan or build-tsan) reports into the log.
+if grep -q "ThreadSanitizer\|AddressSanitizer\|runtime error:" "$work/enrichd.log"; then
+	check_fail "the sanitizer reported: $(grep -c 'WARNING: ThreadSanitizer' "$work/enrichd.log") TSan warnings"
+fi
 checks_done tail -30 "$work/enrichd.log"
 echo "updater_storm: $changes changes against $events events: no mixed version, final state after"
