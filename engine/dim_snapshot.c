@@ -174,7 +174,8 @@ static long snap_header(const struct dim_snapshot_meta *m, char *out, size_t cap
 		n = snprintf(out + at, cap - at, " %" PRId64, m->offsets[p]);
 		at += n > 0 ? (size_t)n : 0;
 	}
-	n = snprintf(out + at, cap > at ? cap - at : 0, "\nend\n");
+	n = snprintf(out + at, cap > at ? cap - at : 0, "\ncluster %s\nend\n",
+		     m->cluster[0] ? m->cluster : "-");
 	at += n > 0 ? (size_t)n : 0;
 	return at < cap ? (long)at : -E2BIG;
 }
@@ -264,6 +265,11 @@ static int snap_parse_header(const char *data, size_t len, struct dim_snapshot_m
 			goto out;
 		p = next;
 	}
+	const char *cluster = strstr(h, "\ncluster ");
+	if (!cluster || sscanf(cluster, "\ncluster %127s", m->cluster) != 1)
+		goto out;
+	if (strcmp(m->cluster, "-") == 0)
+		m->cluster[0] = '\0';
 	*body = hlen;
 	rc = 0;
 out:

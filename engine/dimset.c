@@ -268,6 +268,12 @@ out_free_set:
 	return rc;
 }
 
+int dimset_table_base(const struct config *cfg, size_t index, int numa_node,
+		      const _Atomic bool *stop, struct dimset_table **out)
+{
+	return dimset_table_load(cfg, &cfg->dims[index], 0, numa_node, stop, false, out);
+}
+
 int dimset_replace(const struct dimset *set, size_t index, struct dimset_table *table,
 		   struct dimset **out)
 {

@@ -1156,6 +1156,14 @@ int kafka_changelog_watermarks(struct kafka_changelog *c, int32_t partition, int
 	return 0;
 }
 
+void kafka_changelog_cluster_id(struct kafka_changelog *c, char *out, size_t cap, int timeout_ms)
+{
+	char *id = rd_kafka_clusterid(c->rk, timeout_ms);
+	snprintf(out, cap, "%s", id ? id : "");
+	if (id)
+		rd_kafka_mem_free(c->rk, id);
+}
+
 void kafka_changelog_free(struct kafka_changelog *c)
 {
 	if (!c)

@@ -79,6 +79,7 @@ struct live_dim {
 	int64_t newest_ts_ms; /* timestamp of the newest message read */
 	int64_t retry_ms;     /* monotonic: when to ask for the partitions again */
 	int64_t snapshot_ms;  /* monotonic: when the next snapshot is due */
+	char cluster[128];    /* the changelog's Kafka cluster id ("" unknown), for snapshots */
 	struct deadletter dl;
 	bool dl_open;
 	bool dl_dirty;
@@ -520,6 +521,54 @@ static void live_read_pg(struct updater *u, struct live_dim *ld)
 
 /* ---- following a changelog ---- */
 
+/*
+ * True when the snapshot the table was loaded from belongs to this topic: the same cluster
+ * (when both ids are known), the same partition count, and no offset past a partition's end
+ * (a topic deleted and made again starts its offsets anew).
+ */
+static bool live_snapshot_usable(struct live_dim *ld, const struct dim_snapshot_meta *snap,
+				 int32_t n)
+{
+	char cluster[128];
+	kafka_changelog_cluster_id(ld->cl, cluster, sizeof(cluster), UPDATER_KAFKA_WAIT_MS);
+	const char *why = NULL;
+	if (snap->partitions != (uint32_t)n)
+		why = "it has another partition count";
+	else if (cluster[0] && snap->cluster[0] && strcmp(cluster, snap->cluster) != 0)
+		why = "it was made on another Kafka cluster";
+	for (int32_t p = 0; !why && p < n; p++)
+		if (snap->offsets[p] > ld->target[p])
+			why = "its offsets are past the topic's end (the topic was made again?)";
+	if (why)
+		log_warn("updater", "[dimension %s]: the snapshot does not fit changelog %s: %s; the "
+			 "base is loaded again and the changelog read from its beginning",
+			 ld->cd->name, ld->cd->changelog_topic, why);
+	snprintf(ld->cluster, sizeof(ld->cluster), "%s", cluster);
+	return why == NULL;
+}
+
+/* Replaces every replica's table (loaded from an unusable snapshot) with its base's. */
+static int live_reset_base(struct updater *u, struct live_dim *ld)
+{
+	struct dimset_table *fresh[DIMPUB_SLOTS_MAX] = {0};
+	int rc = 0;
+	for (uint32_t r = 0; r < u->env.replica_count && !rc; r++)
+		rc = dimset_table_base(u->env.cfg, ld->index, u->env.replica_node[r], &u->quit,
+				       &fresh[r]);
+	pthread_mutex_lock(u->env.publish_lock);
+	if (!rc)
+		rc = live_swap(u, ld, fresh);
+	else
+		for (uint32_t r = 0; r < u->env.replica_count; r++)
+			dimset_table_put(fresh[r]);
+	if (!rc) {
+		ld->mark = fresh[0]->mark;
+		ld->table_seen = fresh[0];
+	}
+	pthread_mutex_unlock(u->env.publish_lock);
+	return rc;
+}
+
 /* The topic's partitions, read from the beginning; the catch-up's targets. Retried until then. */
 static int live_changelog_assign(struct updater *u, struct live_dim *ld)
 {
@@ -538,11 +587,9 @@ static int live_changelog_assign(struct updater *u, struct live_dim *ld)
 	ld->target = calloc((size_t)n, sizeof(*ld->target));
 	if (!ld->next_off || !ld->target)
 		return -ENOMEM;
-	const struct dim_snapshot_meta *snap = live_table(u, ld)->snapshot;
-	bool resume = snap && snap->partitions == (uint32_t)n;
 	for (int32_t p = 0; p < n; p++) {
 		int64_t low;
-		ld->next_off[p] = resume ? snap->offsets[p] : KAFKA_OFFSET_BEGINNING;
+		ld->next_off[p] = KAFKA_OFFSET_BEGINNING;
 		if (kafka_changelog_watermarks(ld->cl, p, &low, &ld->target[p],
 					       UPDATER_KAFKA_WAIT_MS) < 0)
 			return -EIO;
@@ -551,6 +598,12 @@ static int live_changelog_assign(struct updater *u, struct live_dim *ld)
 		log_debug("updater", "[dimension %s]: changelog partition %d: offsets %" PRId64
 			  "..%" PRId64, ld->cd->name, p, low, ld->target[p]);
 	}
+	const struct dim_snapshot_meta *snap = live_table(u, ld)->snapshot;
+	bool resume = snap && live_snapshot_usable(ld, snap, n);
+	if (snap && !resume && live_reset_base(u, ld) < 0)
+		return -EIO;
+	for (int32_t p = 0; p < n && resume; p++)
+		ld->next_off[p] = snap->offsets[p];
 	int rc = kafka_changelog_assign(ld->cl, ld->next_off, (uint32_t)n);
 	if (rc)
 		return rc;
@@ -593,6 +646,7 @@ static void live_snapshot(struct updater *u, struct live_dim *ld)
 	m->mtime_ns = t->mtime_ns;
 	m->mark = ld->pg ? ld->mark : t->mark;
 	m->partitions = (uint32_t)ld->partitions;
+	snprintf(m->cluster, sizeof(m->cluster), "%s", ld->cluster);
 	for (int32_t p = 0; p < ld->partitions; p++)
 		m->offsets[p] = ld->next_off[p] < 0 ? 0 : ld->next_off[p];
 	int64_t t0 = mono_ms();

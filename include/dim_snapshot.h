@@ -13,6 +13,7 @@
  *   created_ms <wall clock>
  *   base none | file <dev> <ino> <size> <mtime_ns> | postgresql <set> <num> <mark text>
  *   changelog <topic> <partitions> <next offset of partition 0> <of 1> ...
+ *   cluster <the Kafka cluster's id, or ->
  *   end
  *
  * The header says what the rows reflect: the base as it was loaded (a file's identity, or the
@@ -47,6 +48,7 @@ struct dim_snapshot_meta {
 	int64_t size, mtime_ns;
 	struct dim_pg_mark mark;    /* PostgreSQL */
 	char topic[256];
+	char cluster[128];          /* "" when unknown */
 	uint32_t partitions;
 	int64_t offsets[DIM_SNAPSHOT_PARTITIONS_MAX]; /* next offset to read, per partition */
 };

@@ -85,6 +85,14 @@ int dimset_dim_spec(const struct config_dim *cd, unsigned threads, int numa_node
 int dimset_replace(const struct dimset *set, size_t index, struct dimset_table *table,
 		   struct dimset **out);
 
+/*
+ * Loads dimension index's table from its base (file, PostgreSQL, or empty for a changelog-only
+ * one), never from a snapshot: for a writer whose snapshot proved unusable. Returns 0 and *out
+ * (one reference), or the load's error (logged).
+ */
+int dimset_table_base(const struct config *cfg, size_t index, int numa_node,
+		      const _Atomic bool *stop, struct dimset_table **out);
+
 /* Drops a reference to t; the last one frees it. NULL is a no-op. */
 void dimset_table_put(struct dimset_table *t);
 

@@ -301,6 +301,9 @@ int kafka_changelog_poll(struct kafka_changelog *c, struct kafka_changelog_msg *
 int kafka_changelog_watermarks(struct kafka_changelog *c, int32_t partition, int64_t *low,
 			       int64_t *high, int timeout_ms);
 
+/* The cluster's id into out (cap bytes; "" when unknown within timeout_ms). */
+void kafka_changelog_cluster_id(struct kafka_changelog *c, char *out, size_t cap, int timeout_ms);
+
 /* Releases the messages of the last poll and closes the consumer. NULL is a no-op. */
 void kafka_changelog_free(struct kafka_changelog *c);
 
