@@ -150,8 +150,9 @@ static const struct config_key config_keys[] = {
 	{"log", "level", KIND_LOGLEVEL, offsetof(struct config, log_level), 0, "info", 0, 0,
 	 "error|warn|info|debug", "Most verbose level logged.", 0},
 
-	DIM_STR_F("source", source, "", CFG_F_FILE,
-		  "Path of the source file (or give `postgresql` instead)."),
+	DIM_STR_F("source", source, NULL, CFG_F_NONEMPTY | CFG_F_FILE,
+		  "Path of the source file; not given when the rows come from `postgresql`, or "
+		  "from `changelog_topic` alone."),
 	DIM_STR("postgresql", postgresql, "",
 		"PostgreSQL connection string instead of a file: libpq keywords "
 		"(`host=db port=5432 dbname=app user=enrichd`) or a URI "
@@ -716,11 +717,8 @@ static int config_validate_dim_source(struct config_parse *p, const struct confi
 				      const char *where)
 {
 	bool file = dim->source[0], pg = dim->postgresql[0], changelog = dim->changelog_topic[0];
-	if ((file && pg) || (!file && !pg && !changelog)) {
-		config_fail(p, "%s: %s", where,
-			    file ? "source and postgresql: give one of them, not both"
-				 : "source (a file), postgresql (a connection string) or "
-				   "changelog_topic: required");
+	if (file && pg) {
+		config_fail(p, "%s: source and postgresql: give one of them, not both", where);
 		return -EINVAL;
 	}
 	if (dim->changelog_brokers[0] && !changelog) {
@@ -750,16 +748,21 @@ static int config_validate_dim(struct config_parse *p, size_t index)
 	struct config_dim *dim = &p->cfg->dims[index];
 	char where[CONFIG_NAME_MAX + 16];
 	snprintf(where, sizeof(where), "[dimension %s]", dim->name);
-	if (config_validate_dim_source(p, dim, where) < 0)
-		return -EINVAL;
+	/* The rows come from a file, unless from PostgreSQL or a changelog alone. */
+	bool no_file = dim->postgresql[0] || dim->changelog_topic[0];
 	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
 		const struct config_key *key = &config_keys[i];
 		if (strcmp(key->section, "dimension") == 0 && !key->value &&
-		    !p->dim_line[index][i] && strcmp(key->name, "join_field") != 0) {
-			config_fail(p, "%s: %s: required", where, key->name);
+		    !p->dim_line[index][i] && strcmp(key->name, "join_field") != 0 &&
+		    !(no_file && strcmp(key->name, "source") == 0)) {
+			config_fail(p, "%s: %s: required%s", where, key->name,
+				    strcmp(key->name, "source") == 0
+					    ? " (a file; or postgresql, or changelog_topic)" : "");
 			return -EINVAL;
 		}
 	}
+	if (config_validate_dim_source(p, dim, where) < 0)
+		return -EINVAL;
 	if ((int)dim->join_field < 0) {
 		int field = config_choice("user_id|device_id|url", dim->key);
 		if (field < 0) {

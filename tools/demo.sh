@@ -45,13 +45,13 @@ if [ "$with_pg" = 1 ]; then
 	chmod 600 "$work/pg.password"
 	pg_ini="
 [dimension users]
-source =
+~source
 postgresql = host=127.0.0.1 port=$PGPORT dbname=postgres user=postgres
 password_file = $work/pg.password
 table = users
 update_field = updated_at
 [dimension devices]
-source =
+~source
 postgresql = host=127.0.0.1 port=$PGPORT dbname=postgres user=postgres
 password_file = $work/pg.password
 table = devices"

@@ -228,7 +228,8 @@ lib_wait_log() {
 # Writes an enrichd configuration for the generator's dimension files:
 #   lib_config FILE DIMDIR OUTDIR DLDIR BROKERS CPUS [EXTRA-INI]
 # EXTRA-INI's keys replace those of the same section, or join it; its new sections are added
-# (enrichd refuses a section or a key given twice).
+# (enrichd refuses a section or a key given twice); a line `~key` removes that key from its
+# section (e.g. `~source` for a dimension read from PostgreSQL).
 lib_config() {
 	LIB_INI_EXTRA=${7:-} awk -f <(lib_ini_merge_awk) >"$1" <<INI
 [kafka]
@@ -300,6 +301,8 @@ BEGIN {
 		if (line ~ /^[ \t]*\[/) {
 			sec = section_of(line)
 			if (!(sec in seen_extra)) { seen_extra[sec] = 1; order[++n_sec] = sec }
+		} else if (line ~ /^[ \t]*~/) {
+			removed[sec, trim(substr(trim(line), 2))] = 1
 		} else if (line ~ /=/ && line !~ /^[ \t]*[;#]/) {
 			k = trim(substr(line, 1, index(line, "=") - 1))
 			if (!((sec, k) in extra)) keys[sec, ++n_keys[sec]] = k
@@ -311,6 +314,7 @@ BEGIN {
 /^[ \t]*\[/ { flush(sec); sec = section_of($0); in_base[sec] = 1; print; next }
 /=/ && !/^[ \t]*[;#]/ {
 	k = trim(substr($0, 1, index($0, "=") - 1))
+	if ((sec, k) in removed) next
 	if ((sec, k) in extra) { print extra[sec, k]; used[sec, k] = 1; next }
 }
 { print }

@@ -21,7 +21,7 @@ pg "CREATE TABLE users (user_id bigint PRIMARY KEY, country text, plan text, sig
 config() { # FILE TABLE EXTRA
 	lib_config "$1" "$work/dims" "$work/out" "$work/dl" "$BROKERS" 0-1 "
 [dimension users]
-source =
+~source
 postgresql = $PG_URL
 table = $2
 attr.country = LowCardinality(String)

@@ -35,12 +35,12 @@ echo "$PGPASSWORD" >"$work/pgpass"
 chmod 600 "$work/pgpass"
 lib_config "$work/e.ini" "$work/dims" "$work/out" "$work/dl" 127.0.0.1:9 0-1 "
 [dimension users]
-source =
+~source
 postgresql = host=127.0.0.1 port=$PGPORT dbname=postgres user=postgres
 password_file = $work/pgpass
 table = public.users
 [dimension devices]
-source =
+~source
 postgresql = postgresql://postgres:$PGPASSWORD@127.0.0.1:$PGPORT/postgres
 query = SELECT device_id, device_type, os, browser FROM devices WHERE device_id <> ''"
 env -u PGPASSWORD "$bin/enrichd" --config "$work/e.ini" --check >"$work/check.txt"

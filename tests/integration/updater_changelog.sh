@@ -48,7 +48,7 @@ produce_changes "$work/bad.txt"
 
 lib_config "$work/e.ini" "$work/dims" "$work/out" "$work/dl" "$BROKERS" 0-1 "
 [dimension users]
-source =
+~source
 changelog_topic = users_cl
 [dimensions]
 snapshot_dir = $work/snap

@@ -91,7 +91,7 @@ events_round() { # FIRST COUNT MAX_USER MAX_DEV FILE
 
 lib_config "$work/e.ini" "$work/dims" "$work/out" "$work/dl" "$BROKERS" 0-1 "
 [dimension users]
-source =
+~source
 postgresql = $PG_URL
 table = users
 update_field = updated_at
@@ -101,7 +101,7 @@ attr.country = LowCardinality(String)
 attr.plan = LowCardinality(String)
 attr.signup_date = Date
 [dimension devices]
-source =
+~source
 changelog_topic = devices
 [metrics]
 listen = 127.0.0.1:0"
