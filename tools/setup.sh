@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what enrichd needs to build, test and run its demo on Debian 12, idempotently:
-# Debian packages (only those missing) and the embedded ClickHouse (chdb) used to read segments.
+# Debian packages (only those missing), the embedded ClickHouse (chdb) used to read segments, and
+# the test Schema Registry's Avro producer libraries (tests/registry).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 packages=(build-essential cmake pkg-config clang libclang-rt-14-dev
 	liburing-dev librdkafka-dev libxxhash-dev libmimalloc-dev libcriterion-dev libnuma-dev
-	liburcu-dev libinih-dev libcjson-dev libmicrohttpd-dev libpq-dev postgresql
+	liburcu-dev libinih-dev libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libavro-dev
+	libpq-dev postgresql
 	kcat prometheus hyperfine nodejs npm linux-perf gnuplot-nox)
 
 missing=()
@@ -37,4 +39,11 @@ if ! (cd "$here/ch" && node -e 'require("chdb")' 2>/dev/null); then
 	echo "setup: installing embedded ClickHouse (chdb) under tools/ch"
 	(cd "$here/ch" && npm install --no-save --no-audit --no-fund --loglevel=error >/dev/null)
 	(cd "$here/ch" && node -e 'require("chdb")')
+fi
+
+# The test Schema Registry's producer libraries (avsc, @kafkajs/confluent-schema-registry).
+if ! (cd "$here/../tests/registry" && node -e 'require("avsc"); require("@kafkajs/confluent-schema-registry")' 2>/dev/null); then
+	echo "setup: installing the Avro producer libraries under tests/registry"
+	(cd "$here/../tests/registry" && npm install --no-save --no-audit --no-fund --loglevel=error >/dev/null)
+	(cd "$here/../tests/registry" && node -e 'require("avsc"); require("@kafkajs/confluent-schema-registry")')
 fi
