@@ -165,11 +165,75 @@ static int json_scalar(struct json *j, struct dim_str *v)
 	return 0;
 }
 
-/* A member's value: into values[a] when a >= 0 (an attribute), else read and dropped. */
+#define JSON_DEPTH_MAX 32
+
+/* Skips any value at j->p (an ignored member's), nested up to JSON_DEPTH_MAX. */
+static int json_skip(struct json *j, int depth)
+{
+	if (j->p == j->end)
+		return json_fail(j, "a missing value");
+	if (*j->p == '"') {
+		char buf[256];
+		size_t len;
+		const char *start = j->p;
+		int rc = json_string(j, buf, sizeof(buf), &len);
+		while (rc == -ENOSPC) { /* a long string: skip it in pieces */
+			j->p = start + 1;
+			while (j->p < j->end && *j->p != '"')
+				j->p += *j->p == '\\' && j->p + 1 < j->end ? 2 : 1;
+			if (j->p == j->end)
+				return json_fail(j, "an unterminated string");
+			j->p++;
+			rc = 0;
+		}
+		return rc;
+	}
+	if (*j->p != '{' && *j->p != '[') {
+		struct dim_str v;
+		return json_scalar(j, &v);
+	}
+	if (depth == JSON_DEPTH_MAX)
+		return json_fail(j, "nested too deep");
+	char close = *j->p == '{' ? '}' : ']';
+	bool object = close == '}';
+	j->p++;
+	json_ws(j);
+	for (bool first = true; j->p < j->end && *j->p != close; first = false) {
+		if (!first) {
+			if (*j->p != ',')
+				return json_fail(j, "',' expected");
+			j->p++;
+			json_ws(j);
+		}
+		if (object) {
+			int rc = j->p < j->end && *j->p == '"' ? json_skip(j, depth + 1)
+							       : json_fail(j, "a member name expected");
+			if (rc)
+				return rc;
+			json_ws(j);
+			if (j->p == j->end || *j->p != ':')
+				return json_fail(j, "':' expected");
+			j->p++;
+			json_ws(j);
+		}
+		int rc = json_skip(j, depth + 1);
+		if (rc)
+			return rc;
+		json_ws(j);
+	}
+	if (j->p == j->end)
+		return json_fail(j, "an unterminated object or array");
+	j->p++;
+	return 0;
+}
+
+/* A member's value: into *v when it is an attribute's (name), else skipped (v NULL). */
 static int json_member_value(struct json *j, struct dim_str *v, const char *name)
 {
 	if (j->p == j->end)
 		return json_fail(j, "a missing value");
+	if (!v)
+		return json_skip(j, 1);
 	if (*j->p == '{' || *j->p == '[') {
 		snprintf(j->reason, j->cap, "attribute '%s' is an object or an array", name);
 		return -EINVAL;
@@ -204,12 +268,11 @@ static int json_member(struct json *j, const struct dim_spec *spec, struct dim_s
 	json_ws(j);
 	int a = json_attr(spec, name, len);
 	name[len < sizeof(name) ? len : sizeof(name) - 1] = '\0';
-	struct dim_str ignored;
 	if (a >= 0 && set[a]) {
 		snprintf(j->reason, j->cap, "attribute '%s' given twice", name);
 		return -EINVAL;
 	}
-	rc = json_member_value(j, a >= 0 ? &values[a] : &ignored, name);
+	rc = json_member_value(j, a >= 0 ? &values[a] : NULL, name);
 	if (!rc && a >= 0)
 		set[a] = true;
 	return rc;
