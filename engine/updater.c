@@ -276,7 +276,9 @@ static int live_apply_replica(struct updater *u, struct live_dim *ld, struct bat
 	for (; i < b->n; i++) {
 		char err[DIM_ERR_MAX];
 		int rc = apply_one(t->dim, &b->ch[i], err, sizeof(err));
-		if (rc == -ENOSPC)
+		if (rc == -ENOENT && b->ch[i].deleted)
+			continue; /* the key was not there: deleted already */
+		if (rc == -ENOSPC || rc == -EPERM) /* no room, or a table that takes no change */
 			break;
 		if (rc == -EINVAL && r == 0) /* once, not once per replica */
 			live_bad_change(ld, &b->meta[i], "changelog_value", err);

@@ -7,7 +7,9 @@
  * values[i] is attribute i in spec order as text, converted exactly as the file loaders
  * convert (ptr NULL: NULL). One writer per table. Returns 0; -EINVAL for a value that does not
  * convert (err names the attribute and the reason); -ENOSPC when the table or a dictionary has
- * no room (rebuild and swap, then go on); -ENOMEM. dim_changes_publish makes the changes since
+ * no room (rebuild and swap, then go on); -ENOENT for a delete of a key that is not there;
+ * -EPERM for a table not loaded to take changes (rebuilt too); -ENOMEM. dim_changes_publish
+ * makes the changes since
  * the last call visible to every worker and retires the versions they replaced. With numa =
  * replicate there is one table per replica: apply to each.
  */
