@@ -266,9 +266,6 @@ key_type = String
 attr.domain = LowCardinality(String)
 attr.category = LowCardinality(String)
 
-[dimensions]
-snapshot_dir = $(dirname "$3")/snapshots
-
 [output]
 dir = $3
 instance = enrichd-1

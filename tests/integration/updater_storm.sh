@@ -103,6 +103,8 @@ attr.signup_date = Date
 [dimension devices]
 ~source
 changelog_topic = devices
+[dimensions]
+snapshot_dir = $work/snapshots
 [metrics]
 listen = 127.0.0.1:0"
 "$bin/enrichd" --config "$work/e.ini" --check >/dev/null
