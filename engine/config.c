@@ -217,6 +217,10 @@ static const struct config_key config_keys[] = {
 	DIM_ENUM("key_normalize", key_normalize, "exact", "exact|strip-query",
 		 "`strip-query` drops `?query` and `#fragment` and lowercases scheme and host "
 		 "before the lookup (URL keys)."),
+	DIM_ENUM("allow_empty", allow_empty, "true", "false|true",
+		 "Whether a source with a header but no row may be loaded (every lookup then "
+		 "misses; a warning is logged either way). `false` refuses it: enrichd does not "
+		 "start, and a reload keeps the table in use (a truncated export, say)."),
 	{"dimension", "attr.<column>", KIND_STRING, 0, 0, "", 0, 0, NULL,
 	 "One per joined attribute, in output order: the source column and its ClickHouse "
 	 "type (String, LowCardinality(String), UInt8-64, Int8-64, Float64, Date, DateTime; "

@@ -4,6 +4,11 @@
  * (dim_text.h, dim_native.h), split at row boundaries (blocks for Native) into one chunk per
  * thread, parsed in parallel into parts (dim_part.h) whose LowCardinality dictionaries are then
  * merged in source order, and dim_build (dim_build.h) fills the table. Contract in dim.h.
+ *
+ * A source file rewritten or truncated while it is read must fail the load, never the process:
+ * the mapping is guarded (map_guard.h: a read past a new end gives zeros, not SIGBUS), and the
+ * file's identity (device, inode, size, modification and change times) is taken when it is
+ * opened and compared once the table is built, when nothing reads the mapping any more.
  */
 #include "dim.h"
 
@@ -28,6 +33,7 @@
 #include "dim_rows.h"
 #include "dim_text.h"
 #include "log.h"
+#include "map_guard.h"
 
 #define DIM_CHUNK_BYTES_MIN 4096                  /* smaller chunks are not worth a thread */
 #define DIM_PROGRESS_BYTES_MIN ((size_t)64 << 20) /* sources this large log their progress */
@@ -42,6 +48,9 @@ struct dim_loader {
 	const char *data;
 	size_t len;
 	bool mapped;
+	int fd;                  /* the source file, open until the table is built; -1: none */
+	struct stat opened;      /* its identity when opened */
+	struct map_guard guard;  /* of the mapping */
 	enum dim_format format;
 	struct dim_text text;            /* TSV, CSV */
 	struct dim_native_source native; /* Native */
@@ -52,7 +61,9 @@ struct dim_loader {
 	struct dim_chunk *chunks;  /* DIM_THREADS_MAX */
 	struct dim_part *parts;    /* DIM_THREADS_MAX */
 	struct dim_lc_map *dicts;  /* DIM_ATTR_MAX: the merged dictionaries */
-	_Atomic unsigned first_failed; /* lowest failed chunk, or chunk_count */
+	/* The chunks' dim_parse_ctl: 1 + the lowest failed chunk, or 1 + chunk_count while none
+	 * failed (a chunk's ctl index is 1 + its index); 0 stops every chunk: a cancel. */
+	_Atomic unsigned first_failed;
 	_Atomic uint64_t progress_rows;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -98,7 +109,7 @@ static void dim_chunk_parse(struct dim_chunk *c)
 	struct dim_part *part = &L->parts[c->index];
 	if (c->rows_hint && dim_part_reserve(part, &L->ls, c->rows_hint) != 0)
 		c->rows_hint = 0; /* grow as needed instead */
-	struct dim_parse_ctl ctl = {&L->progress_rows, &L->first_failed, c->index};
+	struct dim_parse_ctl ctl = {&L->progress_rows, &L->first_failed, c->index + 1};
 	if (L->rows)
 		c->rc = L->rows->parse(L->rows->ctx, c->index, &L->ls, part, &ctl, c->err,
 				       sizeof(c->err));
@@ -122,20 +133,37 @@ static void *dim_chunk_thread(void *arg)
 	return NULL;
 }
 
-/* Waits for running chunk threads, logging progress each second on large sources. */
+/* Whether the caller cancelled the load (dim_spec.cancel). */
+static bool dim_cancelled(const struct dim_loader *L)
+{
+	return L->spec->cancel && atomic_load_explicit(L->spec->cancel, memory_order_acquire);
+}
+
+/*
+ * Waits for running chunk threads, logging progress each second on large sources; looks at the
+ * cancel flag every DIM_CANCEL_CHECK_MS and, once it is set, stops every chunk at its next row.
+ */
 static void dim_wait_chunks(struct dim_loader *L, unsigned running)
 {
+	double logged_s = 0;
 	pthread_mutex_lock(&L->mu);
 	while (L->done < running) {
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
+		until.tv_nsec += DIM_CANCEL_CHECK_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
 		int rc = pthread_cond_timedwait(&L->cv, &L->mu, &until);
-		if (rc == ETIMEDOUT && L->progress) {
+		if (rc != ETIMEDOUT)
+			continue;
+		if (dim_cancelled(L))
+			atomic_store(&L->first_failed, 0);
+		double secs = dim_elapsed(&L->started);
+		if (L->progress && secs - logged_s >= 1.0) {
 			uint64_t rows = atomic_load_explicit(&L->progress_rows, memory_order_relaxed);
-			double secs = dim_elapsed(&L->started);
 			log_info("dim", "%s: %" PRIu64 " rows parsed (%.2fM rows/s)", L->name,
 				 rows, secs > 0 ? (double)rows / secs / 1e6 : 0.0);
+			logged_s = secs;
 		}
 	}
 	pthread_mutex_unlock(&L->mu);
@@ -147,7 +175,7 @@ static void dim_run_chunks(struct dim_loader *L)
 	bool started[DIM_THREADS_MAX] = {false};
 	L->done = 0;
 	atomic_store(&L->progress_rows, 0);
-	atomic_store(&L->first_failed, L->chunk_count);
+	atomic_store(&L->first_failed, L->chunk_count + 1);
 	unsigned running = 0;
 	for (unsigned i = 0; i < L->chunk_count; i++) {
 		started[i] = pthread_create(&L->chunks[i].thread, NULL, dim_chunk_thread,
@@ -231,7 +259,7 @@ static void dim_plan_chunks(struct dim_loader *L, unsigned n)
 /* True when every text chunk before the first failed one ended where the next one starts. */
 static bool dim_text_chunks_agree(const struct dim_loader *L)
 {
-	unsigned failed = atomic_load(&L->first_failed);
+	unsigned failed = atomic_load(&L->first_failed) - 1; /* a cancel is seen after */
 	for (unsigned i = 0; i + 1 < L->chunk_count && i < failed; i++) {
 		if (L->chunks[i].stop != L->chunks[i + 1].begin)
 			return false;
@@ -267,13 +295,17 @@ static int dim_parse(struct dim_loader *L, unsigned n, char *err, size_t err_len
 		return rc;
 	dim_plan_chunks(L, n);
 	dim_run_chunks(L);
+	if (atomic_load(&L->first_failed) == 0 || dim_cancelled(L)) {
+		snprintf(err, err_len, "%s: load cancelled", L->path);
+		return -ECANCELED;
+	}
 	if (!L->rows && L->format != DIM_FORMAT_NATIVE && !dim_text_chunks_agree(L)) {
 		log_warn("dim", "%s: quotes in %s do not split evenly; parsing in one piece",
 			 L->name, L->path);
 		dim_free_parts(L, n);
 		return dim_parse(L, 1, err, err_len, err_line);
 	}
-	unsigned failed = atomic_load(&L->first_failed);
+	unsigned failed = atomic_load(&L->first_failed) - 1;
 	return failed == n ? 0 : dim_parse_error(L, &L->chunks[failed], err, err_len, err_line);
 }
 
@@ -368,11 +400,16 @@ const char *dim_format_name(enum dim_format format)
 	return (unsigned)format < 4 ? dim_format_names[format] : "?";
 }
 
-/* Maps spec->path (read-only, read-ahead advised) into L->data. */
+/*
+ * Maps spec->path (read-only, read-ahead advised) into L->data. Only a regular file is read: the
+ * path may have been replaced since the configuration was checked, and a FIFO, a device or a
+ * directory would block the open or the read, or never end. O_NONBLOCK makes the open of a FIFO
+ * return at once, so the check can refuse it; it changes nothing for a regular file.
+ */
 static int dim_map_file(struct dim_loader *L, char *err, size_t err_len)
 {
 	const char *path = L->spec->path;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 		snprintf(err, err_len, "cannot open %s: %s", path, strerror(e));
@@ -385,6 +422,14 @@ static int dim_map_file(struct dim_loader *L, char *err, size_t err_len)
 		snprintf(err, err_len, "cannot stat %s: %s", path, strerror(-rc));
 		goto out_close;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		snprintf(err, err_len, "%s is not a regular file (a %s): refused, it could block "
+			 "the load or never end", path, S_ISFIFO(st.st_mode) ? "FIFO"
+			 : S_ISDIR(st.st_mode) ? "directory" : S_ISSOCK(st.st_mode) ? "socket"
+			 : "device");
+		goto out_close;
+	}
 	L->len = (size_t)st.st_size;
 	if (L->len > 0) {
 		void *m = mmap(NULL, L->len, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -393,13 +438,39 @@ static int dim_map_file(struct dim_loader *L, char *err, size_t err_len)
 			snprintf(err, err_len, "cannot map %s: %s", path, strerror(-rc));
 			goto out_close;
 		}
+		rc = map_guard_add(&L->guard, m, L->len);
+		if (rc < 0) {
+			snprintf(err, err_len, "cannot guard the mapping of %s: %s", path,
+				 strerror(-rc));
+			munmap(m, L->len);
+			goto out_close;
+		}
 		madvise(m, L->len, MADV_WILLNEED);
 		L->data = m;
 		L->mapped = true;
 	}
+	L->fd = fd;
+	L->opened = st;
+	return 0;
+
 out_close:
 	close(fd);
 	return rc;
+}
+
+/* The source file changed since it was opened: a read of its mapping faulted, or fstat moved. */
+static bool dim_source_changed(const struct dim_loader *L)
+{
+	if (L->fd < 0)
+		return false;
+	struct stat now;
+	if (map_guard_faulted(&L->guard) || fstat(L->fd, &now) != 0)
+		return true;
+	const struct stat *was = &L->opened;
+	return now.st_size != was->st_size || now.st_mtim.tv_sec != was->st_mtim.tv_sec ||
+	       now.st_mtim.tv_nsec != was->st_mtim.tv_nsec ||
+	       now.st_ctim.tv_sec != was->st_ctim.tv_sec ||
+	       now.st_ctim.tv_nsec != was->st_ctim.tv_nsec;
 }
 
 static int dim_open_source(struct dim_loader *L, char *err, size_t err_len)
@@ -422,9 +493,13 @@ static int dim_open_source(struct dim_loader *L, char *err, size_t err_len)
 static void dim_close_source(struct dim_loader *L)
 {
 	dim_native_source_free(&L->native);
+	map_guard_remove(&L->guard);
 	if (L->mapped)
 		munmap((void *)(uintptr_t)L->data, L->len);
 	L->mapped = false;
+	if (L->fd >= 0)
+		close(L->fd);
+	L->fd = -1;
 }
 
 static unsigned dim_thread_count(const struct dim_spec *spec)
@@ -517,6 +592,9 @@ static int dim_load_build(struct dim_loader *L, unsigned threads, double parsed_
 {
 	for (unsigned i = 0; i < L->chunk_count; i++)
 		stats->source_rows += L->parts[i].rows;
+	if (stats->source_rows == 0)
+		log_warn("dim", "%s: %s has no row (a header only): the table is empty, every "
+			 "lookup misses", L->name, L->path);
 	struct dim_build_input in = {.spec = L->spec, .ls = &L->ls, .parts = L->parts,
 		.part_count = L->chunk_count, .dicts = L->dicts, .threads = threads};
 	struct dim_build_stats bs;
@@ -527,6 +605,15 @@ static int dim_load_build(struct dim_loader *L, unsigned threads, double parsed_
 	stats->duplicates = bs.duplicates;
 	dim_load_summary(L, *out, parsed_s, stats);
 	return 0;
+}
+
+/* -ECANCELED (the error said) once the caller cancelled the load, else 0: between the steps. */
+static int dim_cancel_check(const struct dim_loader *L, struct dim_load_stats *stats)
+{
+	if (!dim_cancelled(L))
+		return 0;
+	snprintf(stats->error, sizeof(stats->error), "%s: load cancelled", L->path);
+	return -ECANCELED;
 }
 
 /* Parses the source in n chunks and builds the table from it. */
@@ -541,6 +628,8 @@ static int dim_load_chunks(struct dim_loader *L, unsigned n, unsigned threads,
 	double parsed_s = dim_elapsed(&L->started);
 	rc = dim_merge_dicts(L, stats->error, sizeof(stats->error));
 	if (!rc)
+		rc = dim_cancel_check(L, stats);
+	if (!rc)
 		rc = dim_load_build(L, threads, parsed_s, out, stats);
 	for (unsigned a = 0; a < DIM_ATTR_MAX; a++)
 		dim_lc_map_free(&L->dicts[a]);
@@ -554,7 +643,9 @@ static int dim_load_source(struct dim_loader *L, unsigned threads, struct dim **
 			   struct dim_load_stats *stats)
 {
 	unsigned n;
-	int rc = dim_read_structure(L, threads, &n, stats);
+	int rc = dim_cancel_check(L, stats);
+	if (!rc)
+		rc = dim_read_structure(L, threads, &n, stats);
 	if (rc)
 		return rc;
 	return dim_load_chunks(L, n, threads, out, stats);
@@ -578,6 +669,8 @@ static struct dim_loader *dim_loader_new(const struct dim_spec *spec)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &L->started);
 	L->spec = spec;
+	L->fd = -1;
+	L->guard.slot = -1;
 	L->name = spec->name ? spec->name : "dim";
 	L->path = spec->path ? spec->path : "<memory>";
 	pthread_mutex_init(&L->mu, NULL);
@@ -593,6 +686,17 @@ static void dim_loader_free(struct dim_loader *L)
 	free(L->chunks);
 	free(L->dicts);
 	free(L);
+}
+
+/* The identity of the source file as opened, for the caller to see a later change. */
+static void dim_source_identity(const struct dim_loader *L, struct dim_load_stats *stats)
+{
+	if (L->fd < 0)
+		return;
+	stats->source_dev = (uint64_t)L->opened.st_dev;
+	stats->source_ino = (uint64_t)L->opened.st_ino;
+	stats->source_mtime_ns = (int64_t)L->opened.st_mtim.tv_sec * 1000000000 +
+				 L->opened.st_mtim.tv_nsec;
 }
 
 int dim_load(const struct dim_spec *spec, struct dim **out, struct dim_load_stats *stats)
@@ -612,6 +716,7 @@ int dim_load(const struct dim_spec *spec, struct dim **out, struct dim_load_stat
 			  stats->error);
 		return -ENOMEM;
 	}
+	struct dim *d = NULL;
 	int rc = dim_check_spec(spec, &L->ls, stats->error, sizeof(stats->error));
 	if (!rc)
 		rc = dim_format_of(spec, &L->format, stats->error, sizeof(stats->error));
@@ -619,8 +724,19 @@ int dim_load(const struct dim_spec *spec, struct dim **out, struct dim_load_stat
 		rc = dim_open_source(L, stats->error, sizeof(stats->error));
 	if (!rc) {
 		stats->source_bytes = L->len;
+		dim_source_identity(L, stats);
 		L->progress = L->len >= DIM_PROGRESS_BYTES_MIN;
-		rc = dim_load_source(L, dim_thread_count(spec), out, stats);
+		rc = dim_load_source(L, dim_thread_count(spec), &d, stats);
+	}
+	/* Whatever the parse made of a file that changed under it (a parse error included) is
+	 * not the file: say so instead. */
+	if (dim_source_changed(L)) {
+		dim_free(d);
+		d = NULL;
+		rc = -ESTALE;
+		dim_errf(stats->error, sizeof(stats->error), "%s changed while it was read (it "
+			 "shrank, or its size or times moved): load abandoned; replace a source "
+			 "with rename(2), not in place", L->path);
 	}
 	dim_close_source(L);
 	if (rc) {
@@ -628,7 +744,12 @@ int dim_load(const struct dim_spec *spec, struct dim **out, struct dim_load_stat
 		if (!stats->error[0])
 			dim_errf(stats->error, sizeof(stats->error), "%s: %s", L->path,
 				 strerror(-rc));
-		log_error("dim", "%s: load failed: %s", L->name, stats->error);
+		if (rc == -ECANCELED)
+			log_info("dim", "%s: %s", L->name, stats->error);
+		else
+			log_error("dim", "%s: load failed: %s", L->name, stats->error);
+	} else {
+		*out = d;
 	}
 	dim_loader_free(L);
 	return rc;
@@ -658,6 +779,8 @@ int dim_load_rows(const struct dim_spec *spec, const struct dim_row_source *src,
 	L->rows = src;
 	L->progress = true; /* a line per second of parsing: the size is not known up front */
 	int rc = dim_check_spec(&named, &L->ls, stats->error, sizeof(stats->error));
+	if (!rc)
+		rc = dim_cancel_check(L, stats);
 	if (!rc)
 		rc = dim_load_chunks(L, src->chunks, dim_thread_count(spec), out, stats);
 	if (rc) {

@@ -153,7 +153,7 @@ static int dimset_table_snapshot(const struct config *cfg, const struct config_d
 }
 
 static int dimset_table_load(const struct config *cfg, const struct config_dim *cd,
-			     unsigned threads, int numa_node, const _Atomic bool *stop,
+			     unsigned threads, int numa_node, const _Atomic bool *cancel,
 			     bool first, struct dimset_table **out)
 {
 	struct dim_attr_spec attrs[CONFIG_ATTRS_MAX];
@@ -161,6 +161,7 @@ static int dimset_table_load(const struct config *cfg, const struct config_dim *
 	int rc = dimset_dim_spec(cd, threads, numa_node, attrs, &spec);
 	if (rc < 0)
 		return rc;
+	spec.cancel = cancel;
 	struct dimset_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -168,26 +169,29 @@ static int dimset_table_load(const struct config *cfg, const struct config_dim *
 	snprintf(name, sizeof(name), "%s", cd->source);
 	if (first && dimset_table_snapshot(cfg, cd, &spec, t, name, sizeof(name)) == 0)
 		goto out_loaded;
-	if (cd->postgresql[0] || !cd->source[0]) {
-		rc = cd->postgresql[0] ? dimset_table_load_pg(cd, &spec, stop, t, name, sizeof(name))
-				       : dimset_table_empty(cd, &spec, t, name, sizeof(name));
+	if (!cd->postgresql[0] && !cd->source[0]) {
+		rc = dimset_table_empty(cd, &spec, t, name, sizeof(name));
 		if (rc < 0)
-			goto out_free_table; /* the loader logged the source and reason */
+			goto out_free_table; /* the loader logged the reason */
 		goto out_loaded;
 	}
-	struct stat st;
-	rc = dimset_stat(cd->source, &st);
-	if (rc < 0) {
-		log_error("dimset", "[dimension %s]: %s: %s", cd->name, cd->source, strerror(-rc));
+	rc = cd->postgresql[0] ? dimset_table_load_pg(cd, &spec, cancel, t, name, sizeof(name))
+			       : dim_load(&spec, &t->dim, &t->stats);
+	if (rc < 0)
+		goto out_free_table; /* the loader logged the source, line or row, and reason */
+	if (t->stats.source_rows == 0 && cd->allow_empty == CONFIG_EMPTY_REFUSED) {
+		log_error("dimset", "[dimension %s]: %s holds no row, and allow_empty = false: "
+			  "refused", cd->name, name);
+		dim_free(t->dim);
+		rc = -ENODATA;
 		goto out_free_table;
 	}
-	rc = dim_load(&spec, &t->dim, &t->stats);
-	if (rc < 0)
-		goto out_free_table; /* dim_load logged file, line and reason */
-	t->dev = st.st_dev;
-	t->ino = st.st_ino;
-	t->size = st.st_size;
-	t->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	/* The identity of the file that was read (not of a stat before it, which a rename in
+	 * between would make another file's): the next reload compares it with the path's. */
+	t->dev = (dev_t)t->stats.source_dev;
+	t->ino = (ino_t)t->stats.source_ino;
+	t->size = cd->postgresql[0] ? 0 : (off_t)t->stats.source_bytes;
+	t->mtime_ns = t->stats.source_mtime_ns;
 out_loaded:
 	t->refs = 1;
 	t->loaded_ms = now_wall_ms();
@@ -224,7 +228,7 @@ void dimset_free(struct dimset *set)
 }
 
 int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned threads,
-		int numa_node, const _Atomic bool *stop, struct dimset **out, unsigned *reloaded)
+		int numa_node, const _Atomic bool *cancel, struct dimset **out, unsigned *reloaded)
 {
 	struct dimset *set = calloc(1, sizeof(*set));
 	if (!set)
@@ -247,7 +251,7 @@ int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned th
 			d->table = prev->dims[i].table;
 			d->table->refs++;
 		} else {
-			rc = dimset_table_load(cfg, cd, threads, numa_node, stop, !prev, &d->table);
+			rc = dimset_table_load(cfg, cd, threads, numa_node, cancel, !prev, &d->table);
 			if (rc < 0)
 				goto out_free_set;
 			loaded++;
@@ -272,6 +276,30 @@ int dimset_table_base(const struct config *cfg, size_t index, int numa_node,
 		      const _Atomic bool *stop, struct dimset_table **out)
 {
 	return dimset_table_load(cfg, &cfg->dims[index], 0, numa_node, stop, false, out);
+}
+
+int dimset_clone(const struct dimset *set, struct dimset **out)
+{
+	struct dimset *copy = malloc(sizeof(*copy));
+	if (!copy)
+		return -ENOMEM;
+	*copy = *set;
+	for (size_t i = 0; i < copy->count; i++)
+		copy->dims[i].table->refs++;
+	*out = copy;
+	return 0;
+}
+
+void dimset_share_table(struct dimset *set, size_t index, struct dimset_table *table)
+{
+	struct dimset_dim *d = &set->dims[index];
+	if (d->table == table)
+		return;
+	table->refs++;
+	dimset_table_put(d->table);
+	d->table = table;
+	for (size_t a = 0; a < d->cfg->attr_count; a++)
+		d->cols[a] = dim_col(table->dim, (unsigned)a);
 }
 
 int dimset_replace(const struct dimset *set, size_t index, struct dimset_table *table,

@@ -7,8 +7,15 @@
  *
  * Threads: the control thread (the caller of engine_run) runs the control loop: Kafka
  * rebalances and commit results (inside kafka_consumer_poll), signals, status lines, readiness;
- * the loader thread reloads the dimensions; the workers run the event path. The control thread
- * and the loader write the shared state below through atomics; workers never wait for either.
+ * the loader thread loads the dimensions, at start and on every reload; the workers run the
+ * event path. The control thread and the loader write the shared state below through atomics;
+ * workers never wait for either.
+ *
+ * Stopping is bounded. Nothing the control thread does waits for a dimension source: it reads
+ * the signals while the first load runs, a stop cancels any load (dim_spec.cancel), and the
+ * control thread waits for the loader at most ENGINE_LOADER_STOP_MS after that; a loader still
+ * running then (a source that does not answer) is left behind with what it reads, and the
+ * process exits without it.
  */
 #include "engine.h"
 
@@ -49,6 +56,10 @@
 #define ENGINE_STATUS_INTERVAL_MS 10000
 /* Longest a revocation waits for the workers to seal what they read. */
 #define ENGINE_FLUSH_WAIT_MS 60000
+/* Longest the control thread waits, once stopping, for a dimension load to give up. */
+#define ENGINE_LOADER_STOP_MS 2000
+/* How often the control thread looks at the first load (and the signals) while it runs. */
+#define ENGINE_LOAD_TICK_MS 10
 
 struct engine {
 	struct config cfg;
@@ -82,11 +93,17 @@ struct engine {
 	int64_t started_ms;
 	struct metrics *metrics;
 
+	/* The loader thread: the first load, then each reload. */
+	pthread_t loader;
+	bool loader_started;             /* created and not joined */
+	_Atomic bool loader_running;     /* created and not finished */
+	_Atomic bool load_cancel;        /* a stop: the load under way gives up */
+	bool loader_abandoned;           /* still running ENGINE_LOADER_STOP_MS after a stop */
+	struct dimset *first_sets[PLACE_NODES_MAX]; /* the first load's sets ... */
+	int first_rc;                    /* ... and its result */
+
 	/* The control thread's own. */
 	int sigfd;
-	pthread_t loader;
-	_Atomic bool loader_running;
-	bool loader_started;
 	int64_t next_reload_ms;
 	int64_t next_status_ms;
 	uint64_t status_events;
@@ -213,6 +230,43 @@ static void engine_on_revoke(void *ctx, const int32_t *partitions, size_t count,
 		engine_commit_sync(e, partitions, count);
 }
 
+/* The next offset this instance has sealed for partition: its manifest's or its workers'. */
+static int64_t engine_mine_next(struct engine *e, int32_t partition)
+{
+	int64_t mine = e->manifest_next[partition];
+	int64_t sealed = engine_sealed_next(e, partition);
+	return sealed > mine ? sealed : mine;
+}
+
+/*
+ * The group's committed offsets brought up to what this instance has sealed (the manifest may be
+ * ahead: a crash after a seal and before its commit, or a new group): so lag is right from the
+ * start, and a partition that moves to another instance starts after what was sealed here, not
+ * from a stale commit. Asynchronous, like every commit after a seal.
+ */
+static void engine_commit_recovered(struct engine *e, const int32_t *partitions, size_t count)
+{
+	struct kafka_offset ahead[256];
+	size_t n = 0;
+	for (size_t i = 0; i < count; i++) {
+		int32_t p = partitions[i];
+		struct kafka_partition_state ps;
+		if (p < 0 || p >= EPOCH_PARTITIONS_MAX ||
+		    kafka_partition_state(e->consumer, p, &ps) < 0)
+			continue;
+		int64_t mine = engine_mine_next(e, p);
+		if (mine <= ps.committed)
+			continue;
+		ahead[n++] = (struct kafka_offset){p, mine};
+		if (n == sizeof(ahead) / sizeof(ahead[0])) {
+			kafka_commit(e->consumer, ahead, n);
+			n = 0;
+		}
+	}
+	if (n)
+		kafka_commit(e->consumer, ahead, n);
+}
+
 static void engine_on_assigned(void *ctx, const int32_t *partitions, size_t count)
 {
 	struct engine *e = ctx;
@@ -223,6 +277,7 @@ static void engine_on_assigned(void *ctx, const int32_t *partitions, size_t coun
 					i ? " " : "", partitions[i],
 					kafka_partition_worker(e->consumer, partitions[i]));
 	log_info("engine", "%zu partitions assigned: %s", count, list);
+	engine_commit_recovered(e, partitions, count);
 }
 
 static void engine_on_commit(void *ctx, int32_t partition, int64_t offset, int err)
@@ -239,18 +294,14 @@ static void engine_on_commit(void *ctx, int32_t partition, int64_t offset, int e
  * or its workers since start), unless the group committed further (another member sealed more
  * since); with neither, the committed offset, then auto.offset.reset.
  */
-static int64_t engine_start_offset(void *ctx, int32_t partition)
+static int64_t engine_start_offset(void *ctx, int32_t partition, int64_t committed)
 {
 	struct engine *e = ctx;
 	if (partition < 0 || partition >= EPOCH_PARTITIONS_MAX)
 		return KAFKA_OFFSET_INVALID;
-	int64_t mine = e->manifest_next[partition];
-	int64_t sealed = engine_sealed_next(e, partition);
-	if (sealed > mine)
-		mine = sealed;
+	int64_t mine = engine_mine_next(e, partition);
 	if (mine < 0)
 		return KAFKA_OFFSET_INVALID;
-	int64_t committed = kafka_committed(e->consumer, partition, 10000);
 	int64_t start = committed > mine ? committed : mine;
 	log_info("engine", "partition %" PRId32 ": starting at offset %" PRId64 " (sealed here: %"
 		 PRId64 ", committed: %" PRId64 ")", partition, start, mine, committed);
@@ -301,6 +352,10 @@ static void engine_reload_keep(struct engine *e, struct dimset **next, uint32_t 
 {
 	for (uint32_t r = 0; r < count; r++)
 		dimset_free(next[r]);
+	if (rc == -ECANCELED) {
+		log_info("engine", "reload cancelled: stopping");
+		return;
+	}
 	if (rc < 0) {
 		atomic_fetch_add(&e->gauges.reload_failures, 1);
 		log_error("engine", "reload failed (%s): still serving dimension set %" PRIu64,
@@ -312,30 +367,75 @@ static void engine_reload_keep(struct engine *e, struct dimset **next, uint32_t 
 	atomic_store(&e->gauges.reload_last_duration_ms, (uint64_t)(now_wall_ms() - t0));
 }
 
+/*
+ * The sets in use, each held by a copy (the updater may retire a set while a reload reads it;
+ * the loader is no RCU reader). Returns 0 or -ENOMEM (nothing held).
+ */
+static int engine_sets_hold(struct engine *e, struct dimset **held)
+{
+	int rc = 0;
+	pthread_mutex_lock(&e->publish_lock);
+	uint32_t r = 0;
+	for (; r < e->replica_count && rc == 0; r++)
+		rc = dimset_clone(dimpub_get(&e->dims, r), &held[r]);
+	pthread_mutex_unlock(&e->publish_lock);
+	for (uint32_t i = 0; rc < 0 && i + 1 < r; i++)
+		dimset_free(held[i]);
+	return rc;
+}
+
+static void engine_sets_release(struct engine *e, struct dimset **held)
+{
+	for (uint32_t r = 0; r < e->replica_count; r++)
+		dimset_free(held[r]);
+}
+
+/*
+ * Under publish_lock, before a reload publishes: a changelog dimension's table is never
+ * reloaded, and the updater may have swapped it since the reload began; the new sets take the
+ * one in use.
+ */
+static void engine_keep_live_tables(struct engine *e, struct dimset **next)
+{
+	for (uint32_t r = 0; r < e->replica_count; r++) {
+		const struct dimset *cur = dimpub_get(&e->dims, r);
+		for (size_t d = 0; d < e->cfg.dim_count; d++)
+			if (e->cfg.dims[d].changelog_topic[0])
+				dimset_share_table(next[r], d, cur->dims[d].table);
+	}
+}
+
 static void *engine_loader_main(void *arg)
 {
 	struct engine *e = arg;
 	struct dimset *old[PLACE_NODES_MAX], *next[PLACE_NODES_MAX];
 	unsigned loaded = 0;
 	int64_t t0 = now_wall_ms();
-	int rc = 0;
-	uint32_t r;
-	/* From the sets in use to the publish: the updater swaps none meanwhile. */
-	pthread_mutex_lock(&e->publish_lock);
-	for (r = 0; r < e->replica_count && rc == 0; r++) {
+	struct dimset *prev[PLACE_NODES_MAX];
+	int rc = engine_sets_hold(e, prev);
+	if (rc < 0) {
+		engine_reload_keep(e, next, 0, rc, t0);
+		goto out;
+	}
+	uint32_t r = 0;
+	for (; r < e->replica_count && rc == 0; r++) {
 		unsigned n = 0;
-		rc = dimset_load(&e->cfg, dimpub_get(&e->dims, r), 0, e->replica_node[r], &e->stop,
+		rc = dimset_load(&e->cfg, prev[r], 0, e->replica_node[r], &e->load_cancel,
 				 &next[r], &n);
 		loaded += n;
 	}
 	if (rc < 0 || loaded == 0) {
-		pthread_mutex_unlock(&e->publish_lock);
 		engine_reload_keep(e, next, rc < 0 ? r - 1 : r, rc, t0);
+		engine_sets_release(e, prev);
 		goto out;
 	}
-	/* The old sets are freed once no worker can hold them (dimpub.h). */
+	/* From the sets in use to the publish, under the writers' lock (updater.h). */
+	pthread_mutex_lock(&e->publish_lock);
+	engine_keep_live_tables(e, next);
 	dimpub_publish(&e->dims, next, old);
 	pthread_mutex_unlock(&e->publish_lock);
+	engine_sets_release(e, prev);
+	/* The old sets are freed once no worker can hold them (dimpub.h). */
 	dimpub_retire(old, e->replica_count);
 	engine_dim_gauges(e, next[0]);
 	atomic_store(&e->gauges.reload_last_success_ms, now_wall_ms());
@@ -345,26 +445,66 @@ static void *engine_loader_main(void *arg)
 		 "replica(s)) after %" PRId64 " ms", next[0]->generation, loaded, e->replica_count,
 		 now_wall_ms() - t0);
 out:
-	atomic_store(&e->loader_running, false);
+	atomic_store_explicit(&e->loader_running, false, memory_order_release);
 	return NULL;
+}
+
+/* Starts fn on the loader thread, after joining the last one (finished). Returns 0 or -errno. */
+static int engine_loader_start(struct engine *e, void *(*fn)(void *))
+{
+	if (e->loader_started)
+		pthread_join(e->loader, NULL);
+	e->loader_started = false;
+	atomic_store(&e->loader_running, true);
+	int rc = pthread_create(&e->loader, NULL, fn, e);
+	if (rc != 0) {
+		atomic_store(&e->loader_running, false);
+		log_error("engine", "cannot start the loader thread: %s", strerror(rc));
+		return -rc;
+	}
+	e->loader_started = true;
+	return 0;
+}
+
+/*
+ * Stopping: cancels the load under way and waits for the loader at most ENGINE_LOADER_STOP_MS.
+ * A loader still running then (blocked in a source that does not answer) is left behind, and
+ * with it the engine's memory it reads (engine_free keeps it). Returns 0, or -ETIMEDOUT then.
+ */
+static int engine_loader_stop(struct engine *e)
+{
+	atomic_store(&e->load_cancel, true);
+	int64_t deadline = now_wall_ms() + ENGINE_LOADER_STOP_MS;
+	while (atomic_load_explicit(&e->loader_running, memory_order_acquire) &&
+	       now_wall_ms() < deadline)
+		engine_sleep_ms(5);
+	if (atomic_load_explicit(&e->loader_running, memory_order_acquire)) {
+		log_error("engine", "the dimension loader did not stop within %d ms (a source that "
+			  "does not answer?): exiting without it", ENGINE_LOADER_STOP_MS);
+		e->loader_abandoned = true;
+		return -ETIMEDOUT;
+	}
+	if (e->loader_started)
+		pthread_join(e->loader, NULL);
+	e->loader_started = false;
+	return 0;
 }
 
 static void engine_reload_start(struct engine *e)
 {
+	if (atomic_load(&e->stop)) {
+		log_info("engine", "stopping: no reload");
+		return;
+	}
+	if (e->dims.slot_count == 0) {
+		log_info("engine", "the first dimension load is running: no reload");
+		return;
+	}
 	if (atomic_load(&e->loader_running)) {
 		log_info("engine", "reload already running");
 		return;
 	}
-	if (e->loader_started)
-		pthread_join(e->loader, NULL);
-	atomic_store(&e->loader_running, true);
-	int rc = pthread_create(&e->loader, NULL, engine_loader_main, e);
-	if (rc != 0) {
-		atomic_store(&e->loader_running, false);
-		log_error("engine", "cannot start the reload thread: %s", strerror(rc));
-		return;
-	}
-	e->loader_started = true;
+	engine_loader_start(e, engine_loader_main);
 }
 
 /*
@@ -397,21 +537,54 @@ static void engine_replicas(struct engine *e)
 	}
 }
 
-/* The first set of every replica, published. */
+/* The loader's first load: the first set of every replica, into first_sets and first_rc. */
+static void *engine_first_load_main(void *arg)
+{
+	struct engine *e = arg;
+	int rc = 0;
+	uint32_t r;
+	for (r = 0; r < e->replica_count && rc == 0; r++)
+		rc = dimset_load(&e->cfg, NULL, 0, e->replica_node[r], &e->load_cancel,
+				 &e->first_sets[r], NULL);
+	for (uint32_t i = 0; rc < 0 && i + 1 < r; i++)
+		dimset_free(e->first_sets[i]);
+	e->first_rc = rc;
+	atomic_store_explicit(&e->loader_running, false, memory_order_release);
+	return NULL;
+}
+
+/*
+ * The first set of every replica, loaded on the loader thread while this thread reads the
+ * signals (a source may take long or not answer: a stop must still end the process), then
+ * published. Returns 0, -ECANCELED when a stop came first (-ETIMEDOUT: the loader did not give
+ * up in time and was left behind), or the load's error.
+ */
 static int engine_dims_load(struct engine *e)
 {
-	struct dimset *sets[PLACE_NODES_MAX];
-	for (uint32_t r = 0; r < e->replica_count; r++) {
-		int rc = dimset_load(&e->cfg, NULL, 0, e->replica_node[r], &e->stop, &sets[r],
-				     NULL);
-		if (rc < 0) {
-			log_error("engine", "loading the dimensions failed: not starting");
-			for (uint32_t i = 0; i < r; i++)
-				dimset_free(sets[i]);
-			return rc;
-		}
+	int rc = engine_loader_start(e, engine_first_load_main);
+	if (rc < 0)
+		return rc;
+	while (atomic_load_explicit(&e->loader_running, memory_order_acquire) &&
+	       !atomic_load(&e->stop)) {
+		struct pollfd pfd = {e->sigfd, POLLIN, 0};
+		poll(&pfd, 1, ENGINE_LOAD_TICK_MS);
+		engine_signal_read(e);
 	}
-	dimpub_init(&e->dims, sets, e->replica_count);
+	if (atomic_load(&e->stop)) {
+		rc = engine_loader_stop(e);
+		if (rc == 0 && e->first_rc == 0)
+			for (uint32_t r = 0; r < e->replica_count; r++)
+				dimset_free(e->first_sets[r]);
+		log_info("engine", "stopped during the first dimension load: nothing was consumed");
+		return rc < 0 ? rc : -ECANCELED;
+	}
+	pthread_join(e->loader, NULL);
+	e->loader_started = false;
+	if (e->first_rc < 0) {
+		log_error("engine", "loading the dimensions failed: not starting");
+		return e->first_rc;
+	}
+	dimpub_init(&e->dims, e->first_sets, e->replica_count);
 	engine_dim_gauges(e, dimpub_get(&e->dims, 0));
 	atomic_store(&e->gauges.reload_last_success_ms, now_wall_ms());
 	return 0;
@@ -448,8 +621,11 @@ static int engine_plan(struct engine *e)
 	return rc;
 }
 
-/* Opens --input and gives each worker its range of it; a pipe is read by one worker. */
-static int engine_input_sources(struct engine *e)
+/*
+ * Opens --input. Before the signals are masked: the open of a FIFO waits for its writer, and a
+ * SIGTERM meanwhile must end the process as it would any program.
+ */
+static int engine_input_open(struct engine *e)
 {
 	if (strcmp(e->input_path, "-") == 0)
 		e->input_fd = dup(STDIN_FILENO);
@@ -460,6 +636,12 @@ static int engine_input_sources(struct engine *e)
 		log_error("engine", "--input %s: %s", e->input_path, strerror(-rc));
 		return rc;
 	}
+	return 0;
+}
+
+/* Gives each worker its range of --input; a pipe is read by one worker. */
+static int engine_input_sources(struct engine *e)
+{
 	struct source_file_range ranges[ENGINE_WORKERS_MAX];
 	int n = source_file_split(e->input_fd, e->worker_count, ranges);
 	if (n < 0)
@@ -556,12 +738,16 @@ static struct engine *engine_new(const struct config *cfg, const char *input_pat
 }
 
 /*
- * Everything before the workers start: signals, recovery, the input (sources), the placement
- * plan, the dimension replicas, the consumer. Returns 0 or -errno (logged).
+ * Everything before the workers start: the input, signals, recovery, the input's sources, the
+ * placement plan, the dimension replicas (loaded while signals are read: a stop returns
+ * -ECANCELED), the consumer. Returns 0 or -errno (logged).
  */
 static int engine_setup(struct engine *e)
 {
-	int rc = engine_signals(e);
+	int rc = e->input_path ? engine_input_open(e) : 0;
+	if (rc < 0)
+		return rc;
+	rc = engine_signals(e);
 	if (rc < 0) {
 		log_error("engine", "signal setup failed: %s", strerror(-rc));
 		return rc;
@@ -604,16 +790,21 @@ static int engine_sources_close(struct engine *e)
 	return rc;
 }
 
-/* Frees what setup made. Every worker has ended. */
+/*
+ * Frees what setup made. Every worker has ended. A loader left behind still reads the engine
+ * (its configuration, the dimension sets, its cancel flag): those are left to the process's exit.
+ */
 static void engine_free(struct engine *e)
 {
 	engine_sources_close(e);
-	dimpub_destroy(&e->dims);
 	if (e->input_fd >= 0)
 		close(e->input_fd);
 	free(e->workers);
 	if (e->sigfd >= 0)
 		close(e->sigfd);
+	if (e->loader_abandoned)
+		return;
+	dimpub_destroy(&e->dims);
 	free(e);
 }
 
@@ -630,6 +821,7 @@ static void engine_signal_read(struct engine *e)
 			log_info("engine", "%s: stop fetching, seal, commit, leave the group",
 				 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 			atomic_store(&e->stop, true);
+			atomic_store(&e->load_cancel, true); /* a load's result would not be used */
 			engine_wake_workers(e);
 		}
 	}
@@ -894,8 +1086,8 @@ static int engine_serve(struct engine *e)
 		if (wrc < 0 && loop_rc == 0)
 			loop_rc = wrc;
 	}
-	if (e->loader_started)
-		pthread_join(e->loader, NULL);
+	/* Bounded: a reload stuck in its source must not keep the partitions from the group. */
+	engine_loader_stop(e);
 	updater_stop(e->updater);
 	e->updater = NULL;
 	metrics_stop(e->metrics); /* it reads the consumer and the workers */
@@ -916,6 +1108,8 @@ int engine_run(const struct config *cfg, const char *input_path)
 		if (crc < 0 && rc == 0)
 			rc = crc;
 		engine_status(e, true);
+	} else if ((rc == -ECANCELED || rc == -ETIMEDOUT) && atomic_load(&e->stop)) {
+		rc = 0; /* stopped during the first load: nothing was consumed */
 	}
 	engine_free(e);
 	return rc;

@@ -32,7 +32,8 @@ static bool epoch_disk_retryable(int rc)
  * Retries op while it fails with a disk error (ENOSPC, EIO, ...), with a backoff doubling from
  * 1 ms to EPOCH_RETRY_BACKOFF_MS_MAX as the segment writer does, until it succeeds, fails with an
  * error retrying cannot fix, or a stop is requested (-ECANCELED: a full disk must not hold a
- * stopping worker). Counted in write_errors; logged by op.
+ * stopping worker). Each failure goes to cfg.on_disk_error at once (else it is counted in
+ * write_errors); logged by op.
  */
 static int epoch_disk_retry(struct epoch *ep, int (*op)(struct epoch *))
 {
@@ -43,7 +44,10 @@ static int epoch_disk_retry(struct epoch *ep, int (*op)(struct epoch *))
 			return rc;
 		if (atomic_load_explicit(ep->cfg.stop, memory_order_acquire))
 			return -ECANCELED;
-		worker_stats_add(&ep->cfg.stats->write_errors, 1);
+		if (ep->cfg.on_disk_error)
+			ep->cfg.on_disk_error(ep->cfg.on_disk_error_arg, 1);
+		else
+			worker_stats_add(&ep->cfg.stats->write_errors, 1);
 		struct timespec ts = {backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000};
 		nanosleep(&ts, NULL);
 		if (backoff_ms < EPOCH_RETRY_BACKOFF_MS_MAX)
@@ -75,16 +79,18 @@ void epoch_dead_letter(struct epoch *ep, const struct source_msg *m, const char 
 	ep->appending.error = error;
 	ep->appending.reason = reason;
 	int rc = epoch_disk_retry(ep, epoch_dl_append_op);
-	if (rc == -ECANCELED) {
-		/* Stopping on a full disk: the message is neither a row nor a dead letter, so this
-		 * epoch must never be sealed (a later sync could otherwise succeed without it). */
+	if (rc < 0) {
+		/* The message is neither a row nor a dead letter: this epoch must never be sealed
+		 * (a later sync could otherwise succeed without it), and the worker stops, as on a
+		 * discarded segment; a restart consumes the message again. A stop on a full disk
+		 * (-ECANCELED) is said by the worker. */
+		if (rc != -ECANCELED)
+			log_error("worker", "w%u: partition %" PRId32 " offset %" PRId64
+				  ": dead letter not written: %s: stopping without sealing",
+				  ep->cfg.worker, m->partition, m->offset, strerror(-rc));
 		ep->err = rc;
 		return;
 	}
-	if (rc < 0)
-		log_error("worker", "w%u: partition %" PRId32 " offset %" PRId64
-			  ": dead letter not written: %s", ep->cfg.worker, m->partition, m->offset,
-			  strerror(-rc));
 	worker_stats_add(&ep->cfg.stats->dead_letters, 1);
 	ep->dead++;
 }

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -49,8 +50,12 @@ struct kafka_consumer {
 	struct kafka_slot slots[KAFKA_PARTITIONS_MAX];
 	int32_t scratch[KAFKA_PARTITIONS_MAX]; /* partition ids handed to hooks (control thread) */
 	int32_t pause_scratch[KAFKA_PARTITIONS_MAX]; /* partitions to pause/resume, under lock */
-	/* The highest offset committed per partition (-1: none yet), for lag. */
+	int64_t assign_committed[KAFKA_PARTITIONS_MAX]; /* the group's, during an assignment */
+	/* The group's committed offset per partition as last known (-1: none): read at assignment,
+	 * then this consumer's commits. For lag. */
 	_Atomic int64_t committed[KAFKA_PARTITIONS_MAX];
+	/* Errors of the consumer itself (brokers, coordinator), not of a worker's queue. */
+	_Atomic uint64_t client_errors;
 };
 
 /* A worker's queue as its message source; msgs holds the batch handed out last. */
@@ -64,6 +69,13 @@ struct kafka_source {
 };
 
 static void kafka_messages_destroy(rd_kafka_message_t **msgs, size_t count);
+
+/* Counts an error of the consumer itself (kafka_client_errors); the caller logs it. */
+static void client_error(struct kafka_consumer *c)
+{
+	if (c)
+		atomic_fetch_add_explicit(&c->client_errors, 1, memory_order_relaxed);
+}
 
 /* Properties enrichd sets itself: a caller value would break the offset contract. */
 static const char *const kafka_managed_keys[] = {
@@ -102,12 +114,14 @@ static int pause_partitions_locked(struct kafka_consumer *c, const int32_t *part
 					: rd_kafka_resume_partitions(c->rk, list);
 	int rc = 0;
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		client_error(c);
 		log_error("kafka", "%s: %s %d partition(s): %s", who, pause ? "pause" : "resume",
 			  list->cnt, rd_kafka_err2str(err));
 		rc = -EIO;
 	}
 	for (int i = 0; i < list->cnt; i++) {
 		if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			client_error(c);
 			log_error("kafka", "%s: %s %s [%" PRId32 "]: %s", who,
 				  pause ? "pause" : "resume", c->topic, list->elems[i].partition,
 				  rd_kafka_err2str(list->elems[i].err));
@@ -142,15 +156,63 @@ static int slot_attach(struct kafka_consumer *c, int32_t p)
 	return 0;
 }
 
+/* Raises the committed offset known for partition p to offset (a successful commit). */
+static void committed_raise(struct kafka_consumer *c, int32_t p, int64_t offset)
+{
+	if (p < 0 || p >= KAFKA_PARTITIONS_MAX)
+		return;
+	int64_t cur = atomic_load(&c->committed[p]);
+	while (offset > cur && !atomic_compare_exchange_weak(&c->committed[p], &cur, offset))
+		;
+}
+
 /*
- * Assignment: pick start offsets, forward each partition's queue to its worker, pause the
- * partitions of paused workers, assign.
+ * The group's committed offsets of the partitions of parts, in one query (at most
+ * KAFKA_COMMITTED_TIMEOUT_MS, on the control thread, which reads no signal meanwhile), into
+ * assign_committed (KAFKA_OFFSET_INVALID: none, or the query failed, logged) and what is known
+ * for lag.
+ */
+static void assign_committed_read(struct kafka_consumer *c,
+				   const rd_kafka_topic_partition_list_t *parts)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(parts->cnt);
+	for (int i = 0; i < parts->cnt; i++) {
+		int32_t p = parts->elems[i].partition;
+		if (p >= 0 && p < KAFKA_PARTITIONS_MAX) {
+			c->assign_committed[p] = RD_KAFKA_OFFSET_INVALID;
+			rd_kafka_topic_partition_list_add(list, c->topic, p);
+		}
+	}
+	rd_kafka_resp_err_t err = rd_kafka_committed(c->rk, list, KAFKA_COMMITTED_TIMEOUT_MS);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		client_error(c);
+		log_warn("kafka", "committed offsets of %d partition(s) of %s: %s", list->cnt,
+			 c->topic, rd_kafka_err2str(err));
+	}
+	for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < list->cnt; i++) {
+		const rd_kafka_topic_partition_t *tp = &list->elems[i];
+		if (tp->err) {
+			client_error(c);
+			log_warn("kafka", "committed offset of %s [%" PRId32 "]: %s", c->topic,
+				 tp->partition, rd_kafka_err2str(tp->err));
+		} else if (tp->offset >= 0) {
+			c->assign_committed[tp->partition] = tp->offset;
+			committed_raise(c, tp->partition, tp->offset);
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+}
+
+/*
+ * Assignment: read the group's committed offsets, pick start offsets, forward each partition's
+ * queue to its worker, pause the partitions of paused workers, assign.
  */
 static void rebalance_assign(struct kafka_consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
 	bool cooperative = is_cooperative(c->rk);
 	rd_kafka_topic_partition_list_t *accepted = rd_kafka_topic_partition_list_new(parts->cnt);
 	size_t count = 0;
+	assign_committed_read(c, parts);
 
 	for (int i = 0; i < parts->cnt; i++) {
 		const rd_kafka_topic_partition_t *tp = &parts->elems[i];
@@ -163,7 +225,7 @@ static void rebalance_assign(struct kafka_consumer *c, rd_kafka_topic_partition_
 		}
 		int64_t offset = RD_KAFKA_OFFSET_INVALID;
 		if (c->hooks.start_offset != NULL)
-			offset = c->hooks.start_offset(c->hooks.ctx, p);
+			offset = c->hooks.start_offset(c->hooks.ctx, p, c->assign_committed[p]);
 		if (!offset_is_valid_start(offset)) {
 			log_error("kafka", "%s [%" PRId32 "]: start offset %" PRId64 " is invalid; "
 				  "using the committed offset", c->topic, p, offset);
@@ -192,15 +254,18 @@ static void rebalance_assign(struct kafka_consumer *c, rd_kafka_topic_partition_
 	if (cooperative) {
 		rd_kafka_error_t *error = rd_kafka_incremental_assign(c->rk, accepted);
 		if (error != NULL) {
+			client_error(c);
 			log_error("kafka", "incremental assign of %d partition(s): %s", accepted->cnt,
 				  rd_kafka_error_string(error));
 			rd_kafka_error_destroy(error);
 		}
 	} else {
 		rd_kafka_resp_err_t err = rd_kafka_assign(c->rk, accepted);
-		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			client_error(c);
 			log_error("kafka", "assign of %d partition(s): %s", accepted->cnt,
 				  rd_kafka_err2str(err));
+		}
 	}
 	rd_kafka_topic_partition_list_destroy(accepted);
 
@@ -257,14 +322,17 @@ static void rebalance_revoke(struct kafka_consumer *c, rd_kafka_topic_partition_
 	if (!all) {
 		rd_kafka_error_t *error = rd_kafka_incremental_unassign(c->rk, parts);
 		if (error != NULL) {
+			client_error(c);
 			log_error("kafka", "incremental unassign of %d partition(s): %s", parts->cnt,
 				  rd_kafka_error_string(error));
 			rd_kafka_error_destroy(error);
 		}
 	} else {
 		rd_kafka_resp_err_t err = rd_kafka_assign(c->rk, NULL);
-		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			client_error(c);
 			log_error("kafka", "unassign: %s", rd_kafka_err2str(err));
+		}
 	}
 	log_info("kafka", "%s: %zu partition(s) revoked (%s), %u left", c->topic, count,
 		 reason == KAFKA_REVOKE_CLOSE ? "close"
@@ -285,6 +353,7 @@ static void kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		rebalance_revoke(c, parts, false);
 		break;
 	default:
+		client_error(c);
 		log_error("kafka", "rebalance failed: %s; dropping the whole assignment",
 			  rd_kafka_err2str(err));
 		rebalance_revoke(c, parts, true);
@@ -296,20 +365,23 @@ static void kafka_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			    rd_kafka_topic_partition_list_t *offsets, void *opaque)
 {
 	struct kafka_consumer *c = opaque;
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+		client_error(c);
 		log_warn("kafka", "commit of %d partition(s): %s", offsets != NULL ? offsets->cnt : 0,
 			 rd_kafka_err2str(err));
+	}
 	if (offsets == NULL)
 		return;
 	for (int i = 0; i < offsets->cnt; i++) {
 		const rd_kafka_topic_partition_t *tp = &offsets->elems[i];
 		int perr = tp->err != RD_KAFKA_RESP_ERR_NO_ERROR ? tp->err : err;
-		if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR && err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR && err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			client_error(c);
 			log_warn("kafka", "commit %s [%" PRId32 "] offset %" PRId64 ": %s",
 				 tp->topic, tp->partition, tp->offset, rd_kafka_err2str(tp->err));
-		if (perr == 0 && tp->partition >= 0 && tp->partition < KAFKA_PARTITIONS_MAX &&
-		    tp->offset > atomic_load(&c->committed[tp->partition]))
-			atomic_store(&c->committed[tp->partition], tp->offset);
+		}
+		if (perr == 0)
+			committed_raise(c, tp->partition, tp->offset);
 		if (c->hooks.commit_done != NULL)
 			c->hooks.commit_done(c->hooks.ctx, tp->partition, tp->offset, perr);
 	}
@@ -317,6 +389,7 @@ static void kafka_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
+	client_error(opaque);
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
 		char errstr[KAFKA_ERRSTR_MAX];
 		rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, errstr, sizeof(errstr));
@@ -594,6 +667,7 @@ int kafka_consumer_poll(struct kafka_consumer *c, int timeout_ms)
 {
 	rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout_ms);
 	if (m != NULL) {
+		client_error(c); /* an error event, or a message no worker could take */
 		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
 			log_warn("kafka", "consumer: %s%s%s [%" PRId32 "]: %s",
 				 rd_kafka_err2name(m->err), m->rkt != NULL ? " " : "",
@@ -632,10 +706,58 @@ int kafka_commit(struct kafka_consumer *c, const struct kafka_offset *offsets, s
 	rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, list, 1 /* async */);
 	rd_kafka_topic_partition_list_destroy(list);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		client_error(c);
 		log_error("kafka", "commit of %zu partition(s): %s", count, rd_kafka_err2str(err));
 		return -EIO;
 	}
 	return 0;
+}
+
+static int64_t kafka_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The commit result on q, waiting until deadline_ms (kafka_now_ms). NULL: none came. */
+static rd_kafka_event_t *commit_result_wait(rd_kafka_queue_t *q, int64_t deadline_ms)
+{
+	for (;;) {
+		int64_t left = deadline_ms - kafka_now_ms();
+		if (left <= 0)
+			return NULL;
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, (int)left);
+		if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT)
+			return ev;
+		if (ev)
+			rd_kafka_event_destroy(ev);
+	}
+}
+
+/* Checks a sync commit's answer partition by partition; records what was committed. */
+static int commit_result_check(struct kafka_consumer *c, rd_kafka_event_t *ev, size_t count)
+{
+	rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		client_error(c);
+		log_warn("kafka", "commit of %zu partition(s): %s", count, rd_kafka_err2str(err));
+		return -EIO;
+	}
+	const rd_kafka_topic_partition_list_t *res = rd_kafka_event_topic_partition_list(ev);
+	int rc = 0;
+	for (int i = 0; res && i < res->cnt; i++) {
+		const rd_kafka_topic_partition_t *tp = &res->elems[i];
+		if (tp->err) {
+			client_error(c);
+			log_warn("kafka", "commit %s [%" PRId32 "] offset %" PRId64 ": %s",
+				 c->topic, tp->partition, tp->offset, rd_kafka_err2str(tp->err));
+			rc = -EIO;
+		} else {
+			committed_raise(c, tp->partition, tp->offset);
+		}
+	}
+	return rc;
 }
 
 int kafka_commit_sync(struct kafka_consumer *c, const struct kafka_offset *offsets, size_t count)
@@ -648,21 +770,32 @@ int kafka_commit_sync(struct kafka_consumer *c, const struct kafka_offset *offse
 	for (size_t i = 0; i < count; i++)
 		rd_kafka_topic_partition_list_add(list, c->topic, offsets[i].partition)->offset =
 			offsets[i].offset;
-	rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, list, 0 /* wait */);
+	/* On a queue of its own rather than rd_kafka_commit(..., 0), which waits as long as the
+	 * coordinator stays away (session.timeout.ms and more during a broker outage), and holds
+	 * the stop that called it that long. */
+	rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
+	int64_t deadline = kafka_now_ms() + KAFKA_COMMIT_SYNC_TIMEOUT_MS;
+	rd_kafka_resp_err_t err = rd_kafka_commit_queue(c->rk, list, q, NULL, NULL);
+	rd_kafka_topic_partition_list_destroy(list);
 	int rc = 0;
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		client_error(c);
 		log_warn("kafka", "commit of %zu partition(s): %s", count, rd_kafka_err2str(err));
 		rc = -EIO;
+		goto out_destroy_queue;
 	}
-	for (int i = 0; rc == 0 && i < list->cnt; i++) {
-		if (list->elems[i].err) {
-			log_warn("kafka", "commit %s [%" PRId32 "] offset %" PRId64 ": %s", c->topic,
-				 list->elems[i].partition, list->elems[i].offset,
-				 rd_kafka_err2str(list->elems[i].err));
-			rc = -EIO;
-		}
+	rd_kafka_event_t *ev = commit_result_wait(q, deadline);
+	if (!ev) {
+		client_error(c);
+		log_warn("kafka", "commit of %zu partition(s): no answer within %d ms; the "
+			 "manifest holds the offsets", count, KAFKA_COMMIT_SYNC_TIMEOUT_MS);
+		rc = -ETIMEDOUT;
+		goto out_destroy_queue;
 	}
-	rd_kafka_topic_partition_list_destroy(list);
+	rc = commit_result_check(c, ev, count);
+	rd_kafka_event_destroy(ev);
+out_destroy_queue:
+	rd_kafka_queue_destroy(q);
 	return rc;
 }
 
@@ -792,6 +925,11 @@ void kafka_worker_stats(const struct kafka_consumer *c, uint32_t worker,
 	out->messages_total = atomic_load_explicit(&w->messages_total, memory_order_relaxed);
 	out->eof_total = atomic_load_explicit(&w->eof_total, memory_order_relaxed);
 	out->errors_total = atomic_load_explicit(&w->errors_total, memory_order_relaxed);
+}
+
+uint64_t kafka_client_errors(const struct kafka_consumer *c)
+{
+	return atomic_load_explicit(&c->client_errors, memory_order_relaxed);
 }
 
 int kafka_partition_worker(struct kafka_consumer *c, int32_t partition)
@@ -968,17 +1106,58 @@ int kafka_source_new(struct kafka_consumer *c, uint32_t worker, uint32_t batch_m
 	return 0;
 }
 
+/*
+ * Revokes through the rebalance hook, sends pending commits and leaves the group, serving the
+ * close's callbacks on this thread, for at most KAFKA_CLOSE_TIMEOUT_MS: rd_kafka_consumer_close()
+ * waits while commits sent before it are outstanding, for as long as the coordinator stays away
+ * (session.timeout.ms and more in a broker outage). Sets *closed when the close completed.
+ * Returns 0, or -EIO when leaving the group failed (logged); a close that timed out is logged
+ * and returns 0: everything sealed is in the manifest.
+ */
+static int consumer_leave(struct kafka_consumer *c, bool *closed)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
+	rd_kafka_error_t *error = rd_kafka_consumer_close_queue(c->rk, q);
+	int rc = 0;
+	if (error) {
+		client_error(c);
+		log_error("kafka", "leaving group: %s", rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+		rc = -EIO;
+		goto out_destroy_queue;
+	}
+	int64_t deadline = kafka_now_ms() + KAFKA_CLOSE_TIMEOUT_MS;
+	while (!rd_kafka_consumer_closed(c->rk)) {
+		int64_t left = deadline - kafka_now_ms();
+		if (left <= 0)
+			break;
+		rd_kafka_queue_poll_callback(q, left < 100 ? (int)left : 100);
+	}
+	*closed = rd_kafka_consumer_closed(c->rk);
+	if (!*closed) {
+		client_error(c);
+		log_warn("kafka", "leaving group: not done within %d ms (is the coordinator "
+			 "reachable?): closing without it; the group gives the partitions away "
+			 "after session.timeout.ms", KAFKA_CLOSE_TIMEOUT_MS);
+	}
+out_destroy_queue:
+	rd_kafka_queue_destroy(q);
+	return rc;
+}
+
 int kafka_consumer_close(struct kafka_consumer *c)
 {
 	if (c == NULL)
 		return 0;
-	int rc = 0;
 	c->closing = true;
-	/* Revokes through the rebalance hook, sends pending commits, leaves the group. */
-	rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		log_error("kafka", "leaving group: %s", rd_kafka_err2str(err));
-		rc = -EIO;
+	bool closed = false;
+	int rc = consumer_leave(c, &closed);
+	if (!closed && rc == 0) {
+		/* rd_kafka_destroy() waits for the coordinator as the close did (with or without
+		 * RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE): the handle, its threads and c are left to
+		 * the process's exit, which is what follows a close. */
+		log_warn("kafka", "consumer for %s left to the process's exit", c->topic);
+		return 0;
 	}
 	/* A partition still here was never revoked (e.g. close failed): drop it now. */
 	for (int32_t p = 0; p < KAFKA_PARTITIONS_MAX; p++) {

@@ -332,9 +332,15 @@ struct manifest_recover_ctx {
 
 static int manifest_file_checksum(const char *path, uint64_t bytes, uint64_t *sum)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO in a segment's place must not block the start (signals masked). */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	struct stat sb;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
 	XXH3_state_t *st = XXH3_createState();
 	char *buf = malloc(1 << 20);
 	int rc = 0;

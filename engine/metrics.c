@@ -140,9 +140,11 @@ static const struct metrics_worker_family metrics_worker_families[] = {
 	WF("enrichd_worker_inflight_bytes", "gauge", inflight_bytes,
 	   "Bytes handed to the disk and not yet written."),
 	WF("enrichd_worker_write_errors_total", "counter", write_errors,
-	   "Failed segment writes (ENOSPC, EIO, ...); each is retried."),
+	   "Failed writes of segments, dead letters and the manifest (ENOSPC, EIO, ...); each is "
+	   "retried."),
 	WF("enrichd_worker_paused", "gauge", paused,
-	   "1 while the worker's partitions are paused for backpressure."),
+	   "1 while the worker takes no message: its partitions paused for backpressure, or its "
+	   "writes failing."),
 	WF("enrichd_worker_pauses_total", "counter", pauses,
 	   "Times the worker paused its partitions for backpressure."),
 };
@@ -234,13 +236,16 @@ static void render_workers(struct metrics_out *o, const struct metrics_view *v)
 	if (!v->consumer)
 		return;
 	out_family(o, "enrichd_kafka_errors_total", "counter",
-		   "Error events librdkafka delivered on the worker's queue (each logged).");
+		   "Errors librdkafka reported (each logged): on the worker's queue, or, without "
+		   "a worker label, of the consumer itself (brokers or coordinator unreachable, "
+		   "failed commits, ...).");
 	for (uint32_t k = 0; k < v->worker_count; k++) {
 		struct kafka_worker_stats ks;
 		kafka_worker_stats(v->consumer, k, &ks);
 		out_printf(o, "enrichd_kafka_errors_total{worker=\"%" PRIu32 "\"} %" PRIu64 "\n", k,
 			   ks.errors_total);
 	}
+	out_printf(o, "enrichd_kafka_errors_total %" PRIu64 "\n", kafka_client_errors(v->consumer));
 }
 
 /*
@@ -443,9 +448,9 @@ static void render_live(struct metrics_out *o, const struct metrics_view *v)
 }
 
 /*
- * Lag of one partition: its high watermark minus the offset committed (what is sealed). Before
- * this process has committed the partition, the lag is known only when the partition holds no
- * message (low == high); otherwise there is no sample.
+ * Lag of one partition: its high watermark minus the offset committed (what is sealed). With no
+ * committed offset (a group that never committed the partition), the lag is known only when the
+ * partition holds no message (low == high); otherwise there is no sample.
  */
 static bool metrics_lag(int64_t low, int64_t high, int64_t committed, int64_t *lag)
 {
@@ -485,7 +490,8 @@ static void render_kafka(struct metrics_out *o, const struct metrics_view *v)
 	};
 	static const char *const help[3] = {
 		"Offset after the last message of the partition (librdkafka's cached value).",
-		"Next offset to read, committed to the group by this process after sealing.",
+		"The group's committed offset, the next to read: read at assignment (brought up to "
+		"what this instance sealed), then this process's commits after sealing.",
 		"Messages of the partition not yet sealed: high watermark minus committed offset.",
 	};
 	for (int f = 0; f < 3; f++) {
@@ -755,7 +761,8 @@ int metrics_start(struct metrics **out, const char *listen, const struct metrics
 		rc = -ENOMEM;
 		goto out_free;
 	}
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	/* epoll: select() would cap the descriptors (FD_SETSIZE), so the connection limit. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	uint16_t port = ntohs(ss.ss_family == AF_INET6
@@ -767,6 +774,7 @@ int metrics_start(struct metrics **out, const char *listen, const struct metrics
 		MHD_OPTION_EXTERNAL_LOGGER, metrics_mhd_log, NULL, /* first, to see every message */
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)(void *)&ss,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_CONNECTIONS_MAX,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)METRICS_CONNECTIONS_PER_IP_MAX,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_CONNECTION_TIMEOUT_S,
 		MHD_OPTION_END);
 	if (!m->daemon) {

@@ -172,6 +172,7 @@ struct seg_writer {
 	uint64_t episode_errors;
 	uint64_t episode_start_ms;
 	uint64_t episode_logged_ms;
+	uint64_t errors_told;  /* stats.write_errors given to cfg.on_disk_error so far */
 
 	int seal_err;
 	uint64_t cut;          /* generation of segments opened from now on (seg_cut) */
@@ -745,9 +746,22 @@ static void seg_complete(struct seg_writer *w, struct seg_req *req, int res)
 		seg_ctl_done(w, req, res);
 }
 
-/* Runs the seal callbacks of finished segments and frees their slots. */
+/* Tells the owner of write errors counted since the last time (cfg.on_disk_error). */
+static void seg_tell_errors(struct seg_writer *w)
+{
+	if (!w->cfg.on_disk_error || w->stats.write_errors == w->errors_told)
+		return;
+	uint64_t n = w->stats.write_errors - w->errors_told;
+	w->errors_told = w->stats.write_errors;
+	w->in_callback = true;
+	w->cfg.on_disk_error(w->cfg.on_disk_error_arg, n);
+	w->in_callback = false;
+}
+
+/* Runs the disk-error and seal callbacks of what completed and frees finished segments' slots. */
 static void seg_deliver(struct seg_writer *w)
 {
+	seg_tell_errors(w);
 	while (w->done_head) {
 		struct segment *s = w->done_head;
 		w->done_head = s->next;

@@ -9,6 +9,7 @@
 #include "source_file.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "map_guard.h"
 
 /* Mapped bytes already taken are given back to the page cache in steps of this size. */
 #define SOURCE_FILE_DROP_BYTES ((size_t)64 << 20)
@@ -38,6 +40,7 @@ struct source_file {
 	char *buf;             /* the window: into map, or the read buffer */
 	void *map;             /* a regular file's mapped range, or NULL */
 	size_t map_len;
+	struct map_guard guard; /* of the map: a file truncated under it gives zeros, not SIGBUS */
 	size_t map_dropped;    /* bytes at the map's start already given back */
 	size_t prefetched;     /* mapped input: buf offset up to which lines were prefetched */
 	size_t len, pos;       /* buf[pos, len) is not yet taken */
@@ -227,6 +230,15 @@ static int file_poll(struct source *src, struct source_msg *msgs, uint32_t max,
 		int rc = file_take(f, msgs, max, &n);
 		if (rc < 0)
 			return rc;
+		/* Framing read every byte of the lines taken: a fault there means the file shrank
+		 * under the map, and the lines from there on are zeros, not the input. */
+		if (map_guard_faulted(&f->guard)) {
+			log_error("source", "%s shrank while it was read (truncated or "
+				  "rewritten in place): stopping at line %" PRId64 "; nothing from "
+				  "this batch on is sealed", f->base.topic,
+				  f->range.first_line + f->line - n);
+			return -EIO;
+		}
 		if (n == max || f->base.reject_count == SOURCE_REJECTS_MAX ||
 		    (f->eof && f->pos == f->len))
 			break;
@@ -277,6 +289,7 @@ static int file_header(const struct source *src, const struct source_msg *m, siz
 static void file_destroy(struct source *src)
 {
 	struct source_file *f = (struct source_file *)src;
+	map_guard_remove(&f->guard);
 	if (f->map)
 		munmap(f->map, f->map_len);
 	else if (f->range.end < 0)
@@ -312,6 +325,12 @@ static int file_map(struct source_file *f)
 		log_error("source", "mapping %s: %s", f->base.topic, strerror(-rc));
 		return rc;
 	}
+	int rc = map_guard_add(&f->guard, p, len);
+	if (rc < 0) {
+		log_error("source", "guarding the map of %s: %s", f->base.topic, strerror(-rc));
+		munmap(p, len);
+		return rc;
+	}
 	(void)madvise(p, len, MADV_SEQUENTIAL);
 	f->map = p;
 	f->map_len = len;
@@ -327,6 +346,7 @@ int source_file_new(int fd, const char *name, const struct source_file_range *ra
 	if (!f)
 		return -ENOMEM;
 	f->base = (struct source){.ops = &source_file_ops, .topic = name, .rejects = f->rejects};
+	f->guard.slot = -1;
 	f->fd = fd;
 	f->range = *range;
 	f->file_pos = range->begin;

@@ -618,6 +618,8 @@ static int worker_poll(struct worker_state *s, uint32_t *count)
 
 /* ---- setup ---- */
 
+static void worker_disk_error(void *arg, uint64_t errors);
+
 static void worker_state_free(struct worker_state *s)
 {
 	if (s->seg)
@@ -721,6 +723,8 @@ static int worker_seg_init(struct worker_state *s)
 	scfg.stop = s->env->stop;
 	scfg.on_sealed = epoch_on_sealed;
 	scfg.on_sealed_arg = &s->epoch;
+	scfg.on_disk_error = worker_disk_error;
+	scfg.on_disk_error_arg = s;
 	return seg_writer_init(&s->seg, &scfg);
 }
 
@@ -741,6 +745,8 @@ static int worker_epoch_init(struct worker_state *s)
 		.flush = worker_flush,
 		.flush_arg = s,
 		.sink = s->env->sealed,
+		.on_disk_error = worker_disk_error,
+		.on_disk_error_arg = s,
 	};
 	int rc = epoch_init(&s->epoch, &ecfg);
 	s->epoch_ready = rc == 0;
@@ -790,43 +796,70 @@ static void worker_pin(struct worker *w)
 /* ---- the loop ---- */
 
 /*
- * Backpressure: when the bytes handed to the disk and not yet written pass 3/4 of the bound,
- * stop fetching this worker's partitions; resume below 1/4. Memory stays bounded by the bound
- * plus what librdkafka had already fetched.
+ * Stops taking messages from the source (its partitions are paused: the backlog stays in Kafka)
+ * and says so in the paused gauge. A source that holds nothing ahead of the worker (a file) is
+ * not paused, but a worker held by the disk still shows in the gauge.
+ */
+static void worker_pause(struct worker_state *s, const char *why)
+{
+	struct worker *w = s->w;
+	if (atomic_load_explicit(&w->stats.paused, memory_order_relaxed))
+		return;
+	if (w->env.source->fetches_ahead && source_pause(w->env.source) != 0)
+		return;
+	atomic_store_explicit(&w->stats.paused, 1, memory_order_relaxed);
+	worker_stats_add(&w->stats.pauses, 1);
+	log_info("worker", "w%u: %s: partitions paused", w->env.index, why);
+}
+
+static void worker_resume(struct worker_state *s)
+{
+	struct worker *w = s->w;
+	if (w->env.source->fetches_ahead && source_resume(w->env.source) != 0)
+		return;
+	atomic_store_explicit(&w->stats.paused, 0, memory_order_relaxed);
+	log_info("worker", "w%u: the disk caught up: partitions resumed", w->env.index);
+}
+
+/*
+ * Writes failed and are retried (the segment writer's seg_writer_cfg.on_disk_error, the epoch's
+ * dead-letter and manifest writes): counted as they happen, and the worker pauses at once, from
+ * inside the wait that holds it, so neither the counter nor the gauge waits for the loop.
+ */
+static void worker_disk_error(void *arg, uint64_t errors)
+{
+	struct worker_state *s = arg;
+	worker_stats_add(&s->w->stats.write_errors, errors);
+	worker_pause(s, "writes are failing");
+}
+
+/*
+ * Backpressure: when the bytes handed to the disk and not yet written pass 3/4 of the bound, or
+ * writes fail, stop fetching this worker's partitions; resume below 1/4 once writes succeed.
+ * Memory stays bounded by the bound plus what librdkafka had already fetched.
  */
 static void worker_backpressure(struct worker_state *s)
 {
-	struct worker *w = s->w;
-	if (!w->env.source->fetches_ahead)
-		return; /* what it does not take stays where it is (a file) */
 	const struct seg_stats *ss = seg_stats(s->seg);
 	uint64_t inflight = ss->inflight_bytes;
 	uint64_t bound = s->cfg->inflight_bytes;
 	/* Failing writes (disk full) will hold the worker in its next seal: pause before. */
 	bool failing = ss->disk_failing;
-	bool paused = atomic_load_explicit(&w->stats.paused, memory_order_relaxed) != 0;
-	if (!paused && (inflight >= bound / 4 * 3 || failing)) {
-		if (source_pause(w->env.source) == 0) {
-			atomic_store_explicit(&w->stats.paused, 1, memory_order_relaxed);
-			worker_stats_add(&w->stats.pauses, 1);
-			log_info("worker", "w%u: %s: partitions paused", w->env.index,
-				 failing ? "writes are failing" : "too many bytes wait for the disk");
-		}
-	} else if (paused && inflight <= bound / 4 && !failing) {
-		if (source_resume(w->env.source) == 0) {
-			atomic_store_explicit(&w->stats.paused, 0, memory_order_relaxed);
-			log_info("worker", "w%u: the disk caught up: partitions resumed", w->env.index);
-		}
-	}
+	bool paused = atomic_load_explicit(&s->w->stats.paused, memory_order_relaxed) != 0;
+	if (!paused && (inflight >= bound / 4 * 3 || failing))
+		worker_pause(s, failing ? "writes are failing"
+					: "too many bytes wait for the disk");
+	else if (paused && inflight <= bound / 4 && !failing)
+		worker_resume(s);
 }
 
+/* The segment writer's gauges; its write errors are counted as they happen (worker_disk_error). */
 static void worker_seg_gauges(struct worker_state *s)
 {
 	const struct seg_stats *ss = seg_stats(s->seg);
 	struct worker_stats *st = &s->w->stats;
 	atomic_store_explicit(&st->inflight_writes, ss->inflight_writes, memory_order_relaxed);
 	atomic_store_explicit(&st->inflight_bytes, ss->inflight_bytes, memory_order_relaxed);
-	atomic_store_explicit(&st->write_errors, ss->write_errors, memory_order_relaxed);
 }
 
 /*

@@ -65,6 +65,12 @@ enum config_key_normalize {
 	CONFIG_KEY_STRIP_QUERY,     /* URL: drop ?query and #fragment, lowercase scheme and host */
 };
 
+/* [dimension] allow_empty: whether a source that holds no row may be loaded. */
+enum config_allow_empty {
+	CONFIG_EMPTY_REFUSED = 0, /* false: the load fails (a reload keeps the set in use) */
+	CONFIG_EMPTY_ALLOWED,     /* true: an empty table, every lookup a miss (logged) */
+};
+
 enum config_direct_io {
 	CONFIG_DIRECT_IO_AUTO = 0, /* O_DIRECT where the filesystem takes it */
 	CONFIG_DIRECT_IO_OFF,      /* through the page cache */
@@ -114,6 +120,7 @@ struct config_dim {
 	enum config_event_field join_field;
 	enum config_join join;
 	enum config_key_normalize key_normalize;
+	enum config_allow_empty allow_empty;
 	size_t attr_count;
 	struct config_attr attrs[CONFIG_ATTRS_MAX];
 };

@@ -42,6 +42,7 @@
 #ifndef ENRICHD_DIM_H
 #define ENRICHD_DIM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +59,7 @@
 #define DIM_STR_LEN_MAX ((size_t)1 << 20)    /* bytes in one key or String value */
 #define DIM_ARENA_BYTES_MAX ((size_t)UINT32_MAX) /* string arena of one dimension */
 #define DIM_LOAD_FACTOR_PCT_DEFAULT 60
+#define DIM_CANCEL_CHECK_MS 50               /* dim_spec.cancel stops a parse this soon */
 #define DIM_LOOKUP_BATCH 64                  /* lookups resolve in groups of this many */
 #define DIM_PROBE_AHEAD 32                   /* dim_probe_start_*: keys from a slot's
 						prefetch to its probe */
@@ -122,6 +124,10 @@ struct dim_spec {
 	enum huge_mode huge_mode; /* AUTO = best available (huge.h); else forced */
 	bool numa_bind;           /* place the table's memory on numa_node (a worker's replica) */
 	unsigned numa_node;
+	/* If not NULL: once it reads true the load gives up (-ECANCELED) at its next look, between
+	 * its steps and every DIM_CANCEL_CHECK_MS of the parse (the parse threads stop at their
+	 * next row); a table build under way is finished first. For a process that is stopping. */
+	const _Atomic bool *cancel;
 };
 
 /* Filled by dim_load(), on success and on failure. */
@@ -130,6 +136,9 @@ struct dim_load_stats {
 	uint64_t rows;          /* distinct keys in the table */
 	uint64_t duplicates;    /* rows whose key appeared earlier in the source (the later wins) */
 	uint64_t source_bytes;  /* size of the source */
+	uint64_t source_dev;    /* the source file's identity when it was opened (0: data in */
+	uint64_t source_ino;    /* memory, or not opened), so a caller can tell a later change */
+	int64_t source_mtime_ns;
 	uint64_t bytes;         /* dim_bytes() of the result */
 	double seconds;         /* wall time of the load */
 	double rows_per_s;      /* source_rows / seconds */
@@ -166,6 +175,11 @@ struct dim_row; /* a row handle from a lookup; opaque, valid for the table's lif
  * columns or a value that does not parse (stats->error and the log name file, line and reason),
  * -ENOENT etc. when the source cannot be opened, -E2BIG when the string arena would exceed
  * DIM_ARENA_BYTES_MAX, -ENOMEM. stats may be NULL.
+ * Source files: only a regular file is read (a FIFO, device or directory is -EINVAL at once,
+ * never a blocked open or read); it is mapped under a guard (map_guard.h), and a file that
+ * shrinks, or whose size, modification or change time moves, while it is loaded fails the load
+ * with -ESTALE, whatever was read of it. A load cancelled through spec->cancel returns
+ * -ECANCELED.
  */
 int dim_load(const struct dim_spec *spec, struct dim **out, struct dim_load_stats *stats);
 

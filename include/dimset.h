@@ -64,11 +64,12 @@ struct dimset {
  * always loaded again (dim_pg.h). Returns 0 and *out, or the first load error (logged with the
  * source, line or row, and reason); on error nothing new is kept and prev is untouched.
  * *reloaded counts the tables actually loaded (may be NULL). numa_node >= 0 binds the tables'
- * memory to that node (a replica); -1 leaves placement to the kernel. A database load stops
- * early (-ECANCELED) once *stop is set (stop may be NULL).
+ * memory to that node (a replica); -1 leaves placement to the kernel. cancel (may be NULL),
+ * once true, ends the load with -ECANCELED (dim_spec.cancel; a database load also cancels its
+ * statements in flight).
  */
 int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned threads,
-		int numa_node, const _Atomic bool *stop, struct dimset **out, unsigned *reloaded);
+		int numa_node, const _Atomic bool *cancel, struct dimset **out, unsigned *reloaded);
 
 /*
  * The spec of cd's table (attrs: CONFIG_ATTRS_MAX entries the spec points to). Returns 0, or
@@ -76,6 +77,12 @@ int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned th
  */
 int dimset_dim_spec(const struct config_dim *cd, unsigned threads, int numa_node,
 		    struct dim_attr_spec *attrs, struct dim_spec *out);
+
+/* A copy of set holding the same tables (a reference each). Returns 0 and *out, or -ENOMEM. */
+int dimset_clone(const struct dimset *set, struct dimset **out);
+
+/* Makes set (not published yet) hold table for dimension index, dropping the one it held. */
+void dimset_share_table(struct dimset *set, size_t index, struct dimset_table *table);
 
 /*
  * A copy of set with dimension index's table replaced by table (whose reference the new set

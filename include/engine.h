@@ -15,9 +15,11 @@
 
 /*
  * Runs until TERM/INT (or, with input_path, until the input is consumed: a JSON-lines file, or
- * "-" for stdin, instead of Kafka). Returns 0 after a clean drain, or -errno: setup failed, or a
- * worker stopped on an error (a stop while the disk is full included: its last epoch was not
- * sealed).
+ * "-" for stdin, instead of Kafka). Returns 0 after a clean drain (or a stop during the first
+ * dimension load: nothing was consumed), or -errno: setup failed, or a worker stopped on an error
+ * (a stop while the disk is full included: its last epoch was not sealed). A stop ends it within
+ * a bound whatever a dimension source does (a load is cancelled, and one that does not give up
+ * within 2 s is left behind) and whatever the brokers do (kafka.h: the close is bounded).
  */
 int engine_run(const struct config *cfg, const char *input_path);
 

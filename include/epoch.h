@@ -24,7 +24,7 @@
  *
  * Disk errors (ENOSPC, EDQUOT, EIO) of the dead-letter file and the manifest are retried with a
  * backoff doubling up to 1 s, as the segment writer does, until they succeed or cfg.stop is set
- * (-ECANCELED).
+ * (-ECANCELED); each failure is told to cfg.on_disk_error as it happens.
  *
  * Threading: an epoch belongs to its worker's thread. epoch_init allocates everything (on that
  * thread, so on its NUMA node); the other calls allocate nothing. epoch_consumed and epoch_row
@@ -77,6 +77,10 @@ struct epoch_cfg {
 	int (*flush)(void *arg);
 	void *flush_arg;
 	struct epoch_sink sink;
+	/* May be NULL: a dead-letter or manifest write failed and is retried (errors of them), from
+	 * inside the retry that holds the worker; NULL counts them in stats->write_errors. */
+	void (*on_disk_error)(void *arg, uint64_t errors);
+	void *on_disk_error_arg;
 };
 
 /* What epoch_next() says the open epoch needs. */
@@ -173,7 +177,8 @@ static inline void epoch_row(struct epoch *ep, int64_t kafka_ms, int64_t ingest_
 /*
  * Appends m to the dead-letter file with error (a short code) and reason, and counts it. A full
  * buffer that cannot be written (disk full) is retried, never dropped; when a stop ends the
- * retry, the epoch fails (epoch_failed).
+ * retry, or the write fails with an error retrying cannot fix (logged), the epoch fails
+ * (epoch_failed): the message is in neither a segment nor the file, so nothing is sealed again.
  */
 void epoch_dead_letter(struct epoch *ep, const struct source_msg *m, const char *error,
 		       const char *reason);

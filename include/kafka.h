@@ -16,7 +16,8 @@
  *     including partitions assigned to it while it is paused.
  *
  * Offsets: enable.auto.commit and enable.auto.offset.store are forced off. The engine commits
- * what it has sealed with kafka_commit() (asynchronous). On assignment the start_offset hook
+ * what it has sealed with kafka_commit() (asynchronous). On assignment the group's committed
+ * offsets of the new partitions are read in one query and given to the start_offset hook, which
  * picks each partition's start (the manifest's next offset) or defers to the committed offset /
  * auto.offset.reset. On revocation the revoke hook runs first, while the partitions are still
  * assigned and their messages already delivered remain valid, so the engine can seal and
@@ -48,6 +49,13 @@
 #define KAFKA_WORKERS_MAX PLACE_WORKERS_MAX
 #define KAFKA_PROPERTIES_MAX 64
 #define KAFKA_PARTITIONS_MAX 4096
+/* Longest an assignment waits for the group's committed offsets of its partitions. */
+#define KAFKA_COMMITTED_TIMEOUT_MS 10000
+/* Longest kafka_commit_sync() waits for the group's answer. */
+#define KAFKA_COMMIT_SYNC_TIMEOUT_MS 5000
+/* Longest kafka_consumer_close() waits to leave the group (a callback under way may add one
+ * KAFKA_COMMIT_SYNC_TIMEOUT_MS). */
+#define KAFKA_CLOSE_TIMEOUT_MS 10000
 
 /* Logical offsets (librdkafka's values). */
 #define KAFKA_OFFSET_BEGINNING (-2)  /* the partition's first message */
@@ -86,12 +94,14 @@ struct kafka_offset {
 struct kafka_hooks {
 	void *ctx;
 	/*
-	 * Before a newly assigned partition starts: the offset to start at (>= 0), a logical
-	 * offset (KAFKA_OFFSET_BEGINNING / _END), or KAFKA_OFFSET_INVALID to use the group's
-	 * committed offset, else auto.offset.reset. Other values are logged and treated as
+	 * Before a newly assigned partition starts, with the group's committed offset of it
+	 * (KAFKA_OFFSET_INVALID: none; read once for the whole assignment, waiting at most
+	 * KAFKA_COMMITTED_TIMEOUT_MS): the offset to start at (>= 0), a logical offset
+	 * (KAFKA_OFFSET_BEGINNING / _END), or KAFKA_OFFSET_INVALID to use the group's committed
+	 * offset, else auto.offset.reset. Other values are logged and treated as
 	 * KAFKA_OFFSET_INVALID.
 	 */
-	int64_t (*start_offset)(void *ctx, int32_t partition);
+	int64_t (*start_offset)(void *ctx, int32_t partition, int64_t committed);
 	/* After partitions were assigned and forwarded (each to place_partition_worker()). */
 	void (*assigned)(void *ctx, const int32_t *partitions, size_t count);
 	/*
@@ -166,8 +176,10 @@ int kafka_commit(struct kafka_consumer *c, const struct kafka_offset *offsets, s
 
 /*
  * Any thread: kafka_commit() that waits for the group's answer (and so for every commit sent
- * before it). Used on revocation, before the partitions go to another member. Returns 0, or
- * -EIO (logged) if the commit or any partition of it failed.
+ * before it), at most KAFKA_COMMIT_SYNC_TIMEOUT_MS. Used on revocation, before the partitions go
+ * to another member, and on close. Returns 0, -EIO (logged) if the commit or any partition of it
+ * failed, or -ETIMEDOUT (logged) when no answer came in time (a broker outage): a stop waits no
+ * longer than that for the group.
  */
 int kafka_commit_sync(struct kafka_consumer *c, const struct kafka_offset *offsets, size_t count);
 
@@ -209,6 +221,14 @@ int kafka_worker_resume(struct kafka_consumer *c, uint32_t worker);
 void kafka_worker_stats(const struct kafka_consumer *c, uint32_t worker,
 			struct kafka_worker_stats *out);
 
+/*
+ * Any thread: errors of the consumer itself since it was made, each logged: librdkafka's error
+ * events (a broker or the coordinator unreachable, a failed receive, ...), what arrives on the
+ * consumer's own queue, and failed commits, committed-offset queries, assignments, pauses and
+ * closes; errors on a worker's queue are in kafka_worker_stats instead.
+ */
+uint64_t kafka_client_errors(const struct kafka_consumer *c);
+
 /* Any thread: the worker partition is forwarded to, or -ENOENT when it is not assigned here. */
 int kafka_partition_worker(struct kafka_consumer *c, int32_t partition);
 
@@ -219,7 +239,8 @@ uint32_t kafka_assigned_count(struct kafka_consumer *c);
 struct kafka_partition_state {
 	int32_t partition;
 	uint32_t worker;    /* the worker its queue is forwarded to */
-	int64_t committed;  /* the last offset this consumer committed for it; -1: none yet */
+	int64_t committed;  /* the group's committed offset as last known (read at assignment, then
+			       this consumer's commits); -1: none */
 	int64_t low, high;  /* librdkafka's cached watermarks (no broker round trip); -1: none */
 };
 
@@ -308,10 +329,14 @@ void kafka_changelog_cluster_id(struct kafka_changelog *c, char *out, size_t cap
 void kafka_changelog_free(struct kafka_changelog *c);
 
 /*
- * Control thread, after every worker source is destroyed: leaves the group (the revoke hook runs with KAFKA_REVOKE_CLOSE; pending commits
- * are sent and their results delivered), drops the partition and worker queues, then destroys
- * the librdkafka handle and c. Returns 0, or -EIO when leaving the group failed (logged; c is
- * freed anyway). c may be NULL.
+ * Control thread, after every worker source is destroyed: leaves the group (the revoke hook runs
+ * with KAFKA_REVOKE_CLOSE; pending commits are sent and their results delivered), drops the
+ * partition and worker queues, then destroys the librdkafka handle and c. Bounded: a close the
+ * group does not answer within KAFKA_CLOSE_TIMEOUT_MS (a broker outage) is abandoned, logged,
+ * and the handle and c are left to the process's exit, since librdkafka's destroy would wait for
+ * the coordinator too; the group evicts the member after session.timeout.ms. For a process about
+ * to exit. Returns 0, or -EIO when leaving the group failed (logged; c is freed anyway). c may be
+ * NULL.
  */
 int kafka_consumer_close(struct kafka_consumer *c);
 

@@ -6,14 +6,14 @@
  *   GET /readyz    200 "ready" while the engine is ready (gauges.ready), else 503
  *   anything else  404; a method other than GET or HEAD: 405
  *
- * Served by libmicrohttpd from one internal polling thread bound to the configured address
- * only. Requests are handled one at a time on that thread, so scrapes never run concurrently
- * with each other; they run concurrently with the engine and read only what its view (struct
- * metrics_view) points to, with relaxed atomic loads: the workers' counters, the engine's gauges
- * and stop flag, and through kafka.h the consumer's assignment, committed offsets and cached
- * high watermarks. A scrape takes no engine lock, never touches the dimension set and cannot
- * slow a worker down (beyond the consumer's assignment mutex, held for a few nanoseconds per
- * assigned partition).
+ * Served by libmicrohttpd from one internal polling thread (epoll) bound to the configured
+ * address only. Requests are handled one at a time on that thread, so scrapes never run
+ * concurrently with each other; they run concurrently with the engine and read only what its
+ * view (struct metrics_view) points to, with relaxed atomic loads: the workers' counters, the
+ * engine's gauges and stop flag, and through kafka.h the consumer's assignment, committed
+ * offsets and cached high watermarks. A scrape takes no engine lock, never touches the
+ * dimension set and cannot slow a worker down (beyond the consumer's assignment mutex, held for
+ * a few nanoseconds per assigned partition).
  *
  * Names follow the Prometheus conventions: enrichd_<subsystem>_<name>, base units (seconds,
  * bytes), `_total` on counters. Every series a worker has (per reason, dimension, stage) is
@@ -70,9 +70,15 @@ struct metrics_view {
 
 /* Bound of the /metrics body; a larger rendering is cut and answered with 500 (logged once). */
 #define METRICS_BODY_MAX_BYTES ((size_t)64 << 20)
-/* Connections served at once, and how long an idle one stays open. */
-#define METRICS_CONNECTIONS_MAX 32
-#define METRICS_CONNECTION_TIMEOUT_S 10
+/*
+ * Connections served at once, at once from one address, and how long one stays open without a
+ * byte. Slow clients that trickle a request's bytes each hold a connection for as long as they
+ * keep sending: the limits leave room for liveness probes while hundreds of them do, and those
+ * from one address take at most half of it.
+ */
+#define METRICS_CONNECTIONS_MAX 256
+#define METRICS_CONNECTIONS_PER_IP_MAX 128
+#define METRICS_CONNECTION_TIMEOUT_S 5
 
 /*
  * Starts the server on listen: "host:port", "[ipv6]:port", ":port" or "port" (host defaults to

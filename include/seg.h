@@ -127,6 +127,14 @@ struct seg_writer_cfg {
 					  then is not sealed (consume it again) */
 	seg_sealed_fn on_sealed;       /* may be NULL */
 	void *on_sealed_arg;
+	/*
+	 * May be NULL. Called when writes or creates failed and are retried (errors: how many
+	 * since the last call), where seal callbacks are (after the completion queue is drained,
+	 * under the same restrictions), so also from inside a call that waits for the disk: an
+	 * owner held there learns of the failures at once.
+	 */
+	void (*on_disk_error)(void *arg, uint64_t errors);
+	void *on_disk_error_arg;
 };
 
 /* Counters of one writer, read by its owner thread. All counts are since seg_writer_init. */

@@ -9,9 +9,11 @@
  * A regular file is split into line-aligned ranges, one per worker (source_file_split); each
  * range is mapped and its events decoded where the page cache holds them, with no copy (reading
  * it into a buffer cost more than decoding it); the pages already taken are given back every
- * 64 MiB so the resident set does not grow with the file, which must not shrink while it is
- * read. Other input (a pipe) goes to one worker through a read buffer of SOURCE_MSG_BYTES_MAX;
- * a poll waits for it at most its timeout (poll(2)), so a quiet pipe does not hold the worker.
+ * 64 MiB so the resident set does not grow with the file. A file that shrinks while it is read
+ * (truncated, rewritten in place) fails the poll that meets it with -EIO instead of ending the
+ * process with SIGBUS (map_guard.h): the lines from there on are not the input. Other input (a
+ * pipe) goes to one worker through a read buffer of SOURCE_MSG_BYTES_MAX; a poll waits for it
+ * at most its timeout (poll(2)), so a quiet pipe does not hold the worker.
  *
  * Pausing stops reading: a paused poll sleeps its timeout and returns nothing (source_wake does
  * not cut the sleep short). A file holds nothing ahead of the worker (fetches_ahead is false).

@@ -198,9 +198,10 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static int64_t hook_start_offset(void *ctx, int32_t partition)
+static int64_t hook_start_offset(void *ctx, int32_t partition, int64_t committed)
 {
 	struct probe *pr = ctx;
+	(void)committed;
 	if (partition < 0 || partition >= PROBE_PARTITIONS_MAX)
 		return KAFKA_OFFSET_INVALID;
 	return pr->parts[partition].start;

@@ -13,9 +13,13 @@
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dim.h"
@@ -600,6 +604,94 @@ Test(dim_load, missing_file_column_and_bad_spec)
 	spec = mem_spec("", DIM_FORMAT_TSV, attrs, 1, 1);
 	load_fails(&spec, -EINVAL, &st);
 	cr_assert(strstr(st.error, "empty"), "%s", st.error);
+}
+
+/*
+ * A source replaced by something that is not a regular file is refused at once: a FIFO without
+ * a writer would block the open (and a reader of it forever), a directory or a device never
+ * gives a dimension. The alarm turns a blocking open into a test failure instead of a hang.
+ */
+Test(dim_load, source_that_is_not_a_regular_file_is_refused, .timeout = 10)
+{
+	char dir[] = "/tmp/dim-load-fifo-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char fifo[PATH_MAX];
+	snprintf(fifo, sizeof(fifo), "%s/users.tsv", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	static const struct dim_attr_spec attrs[] = {{"n", DIM_TYPE_UINT8, false}};
+	struct dim_spec spec = {.name = "x", .path = fifo, .key_column = "id",
+		.key_type = DIM_TYPE_UINT64, .attrs = attrs, .attr_count = 1};
+	struct dim_load_stats st;
+	alarm(5);
+	load_fails(&spec, -EINVAL, &st);
+	cr_assert(strstr(st.error, "not a regular file (a FIFO)"), "%s", st.error);
+	spec.path = dir;
+	spec.format = DIM_FORMAT_TSV;
+	load_fails(&spec, -EINVAL, &st);
+	cr_assert(strstr(st.error, "(a directory)"), "%s", st.error);
+	spec.path = "/dev/zero";
+	load_fails(&spec, -EINVAL, &st);
+	cr_assert(strstr(st.error, "(a device)"), "%s", st.error);
+	alarm(0);
+	unlink(fifo);
+	rmdir(dir);
+}
+
+struct cancel_after {
+	_Atomic bool flag;
+	unsigned ms;
+};
+
+static void *cancel_after_thread(void *arg)
+{
+	struct cancel_after *c = arg;
+	usleep(c->ms * 1000);
+	atomic_store(&c->flag, true);
+	return NULL;
+}
+
+/* A cancelled load gives up with -ECANCELED: before it starts, and during its parse (a stopping
+ * process must not wait for a large source to be read). */
+Test(dim_load, cancel_ends_the_load)
+{
+	static const struct dim_attr_spec attrs[] = {{"n", DIM_TYPE_UINT32, false}};
+	struct cancel_after c = {.flag = true, .ms = 0};
+	struct dim_spec spec = mem_spec("id\tn\n1\t2\n", DIM_FORMAT_TSV, attrs, 1, 2);
+	spec.cancel = &c.flag;
+	struct dim_load_stats st;
+	load_fails(&spec, -ECANCELED, &st);
+	cr_assert(strstr(st.error, "load cancelled"), "%s", st.error);
+
+	size_t rows = 3000000, cap = rows * 24 + 16, len = 0;
+	char *text = malloc(cap);
+	cr_assert_not_null(text);
+	len += (size_t)snprintf(text, cap, "id\tn\n");
+	for (size_t i = 1; i <= rows; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%zu\t%zu\n", i * 7919, i);
+	spec = mem_spec(text, DIM_FORMAT_TSV, attrs, 1, 2);
+	spec.data_len = len;
+	/* The whole load first, for its time. */
+	struct timespec t0, t1, t2;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct dim *d = NULL;
+	cr_assert_eq(dim_load(&spec, &d, &st), 0, "%s", st.error);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	dim_free(d);
+	double full = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	/* Cancelled a tenth of the way in: it must end well before the whole load would. */
+	atomic_store(&c.flag, false);
+	c.ms = (unsigned)(full * 100.0) + 1;
+	spec.cancel = &c.flag;
+	pthread_t t;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_eq(pthread_create(&t, NULL, cancel_after_thread, &c), 0);
+	load_fails(&spec, -ECANCELED, &st);
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	pthread_join(t, NULL);
+	double s = (double)(t2.tv_sec - t1.tv_sec) + (double)(t2.tv_nsec - t1.tv_nsec) / 1e9;
+	cr_expect_lt(s, full / 2 + DIM_CANCEL_CHECK_MS / 1000.0,
+		     "cancelled after %.3f s; the whole load takes %.3f s", s, full);
+	free(text);
 }
 
 Test(dim_load, header_only_is_an_empty_table)

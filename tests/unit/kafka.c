@@ -92,9 +92,10 @@ static void cluster_stop(struct cluster *cl)
 	rd_kafka_destroy(cl->producer);
 }
 
-static int64_t hook_start_offset(void *ctx, int32_t partition)
+static int64_t hook_start_offset(void *ctx, int32_t partition, int64_t committed)
 {
 	struct observed *ob = ctx;
+	(void)committed;
 	return partition == 2 ? ob->start_p2 : KAFKA_OFFSET_INVALID;
 }
 

@@ -183,3 +183,33 @@ Test(source_file, paused_it_hands_out_nothing)
 	cr_expect(src->finished);
 	source_destroy(src);
 }
+
+/* An input file truncated while it is read fails a poll (-EIO), where the map used to end the
+ * process with SIGBUS; the lines read before the truncation came through as they were. */
+Test(source_file, a_file_truncated_under_the_reader_fails_the_poll)
+{
+	char line[64];
+	for (int i = 0; i < 4000; i++) {
+		int len = snprintf(line, sizeof(line),
+				   "{\"line\":%d,\"pad\":\"xxxxxxxxxxxxxxxx\"}\n", i);
+		put(line, (size_t)len);
+	}
+	struct source_file_range r;
+	cr_assert_eq(source_file_split(fd, 1, &r), 1);
+	struct source *src;
+	cr_assert_eq(source_file_new(fd, "f", &r, &src), 0);
+	struct source_msg msgs[8];
+	cr_assert_eq(source_poll(src, msgs, 8, 0), 8);
+	cr_expect_eq(memcmp(msgs[0].data, "{\"line\":0,", 10), 0);
+	source_release(src);
+	cr_assert_eq(ftruncate(fd, 4096), 0);
+	int rc = 0;
+	for (int polls = 0; polls < 10000 && rc >= 0 && !src->finished; polls++) {
+		rc = source_poll(src, msgs, 8, 0);
+		for (int i = 0; i < rc; i++)
+			cr_assert_eq(memcmp(msgs[i].data, "{\"line\":", 8), 0, "a line of zeros");
+		source_release(src);
+	}
+	cr_expect_eq(rc, -EIO);
+	source_destroy(src);
+}

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -484,4 +486,47 @@ Test(worker, a_published_set_is_joined_from_the_next_batch)
 				 r->user_id);
 	}
 	cr_expect_gt(atomic_load(&w.stats.reload_stall_ns_max), 0);
+}
+
+/*
+ * A dead letter whose write fails with an error retrying cannot fix (EFBIG here: a file-size
+ * limit below the 3 MB line) stops the worker without sealing anything of its epoch: the message
+ * is in neither a segment nor the dead-letter file, so its offset must not be handed off. It used
+ * to be logged and lost while the epoch sealed.
+ */
+Test(worker, a_dead_letter_that_cannot_be_written_stops_without_sealing)
+{
+	FILE *f = fopen(in_dir("events.jsonl"), "w");
+	cr_assert_not_null(f);
+	char line[256];
+	for (uint32_t i = 0; i < 40; i++) {
+		if (i == 20) {
+			for (size_t k = 0; k < ((size_t)3 << 20); k++)
+				fputc('x', f);
+			fputc('\n', f);
+			continue;
+		}
+		event_line(i, line, sizeof(line));
+		fputs(line, f);
+	}
+	fclose(f);
+	int fd = open(in_dir("events.jsonl"), O_RDONLY);
+	cr_assert_geq(fd, 0);
+	struct source_file_range range;
+	cr_assert_eq(source_file_split(fd, 1, &range), 1);
+	struct source *src;
+	cr_assert_eq(source_file_new(fd, "events.jsonl", &range, &src), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	struct rlimit lim;
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &lim), 0);
+	lim.rlim_cur = (rlim_t)2 << 20;
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+
+	start(src);
+	cr_expect_eq(worker_join(&w), -EFBIG);
+	source_destroy(src);
+	close(fd);
+	cr_expect_eq(handed_n, 0, "nothing handed off");
+	cr_expect_eq(atomic_load(&w.stats.rows_sealed), 0);
+	cr_expect_eq(atomic_load(&w.stats.epochs), 0);
 }
