@@ -17,6 +17,7 @@
 #endif
 
 #include "dim_build.h"
+#include "dim_table.h"
 #include "log.h"
 
 #define XXH_INLINE_ALL
@@ -24,44 +25,6 @@
 
 /* Rows a build thread keeps in flight between prefetching a slot and inserting into it. */
 #define DIM_BUILD_AHEAD 16
-/* Cache line: String-key records of up to this many bytes are kept within one. */
-#define DIM_LINE_BYTES 64u
-
-struct dim_attr_info {
-	struct dim_col col; /* col.name points at name */
-	char name[DIM_NAME_MAX];
-	struct dim_str *dict; /* LC: dict_count entries */
-	char *dict_bytes;     /* LC: the values' bytes */
-	size_t dict_alloc;    /* bytes of dict + dict_bytes */
-};
-
-struct dim {
-	char name[DIM_NAME_MAX];
-	enum dim_type key_type;
-	unsigned attr_count;
-	struct dim_attr_info attr[DIM_ATTR_MAX];
-
-	uint8_t *slots; /* shards * capacity slots */
-	size_t slots_bytes;
-	enum huge_mode slots_mode;
-	uint8_t *arena; /* String records and values; offset 0 is never used */
-	size_t arena_bytes;
-	enum huge_mode arena_mode;
-
-	unsigned slot_shift;  /* log2 of the slot size */
-	unsigned shards;      /* 1..DIM_SHARDS_MAX */
-	unsigned cap_bits;    /* slots per shard = 1 << cap_bits */
-	uint64_t cap_mask;
-	uint64_t home_mask;   /* cap_mask without the bits of a slot within its cache line */
-	uint32_t row_fixed;   /* attribute values + null bits of one row */
-	uint16_t null_off;    /* null bits: offset from the row handle, bytes */
-	uint16_t null_len;
-
-	size_t rows;
-	bool has_zero;        /* UInt64 key 0 is present, in zero_row */
-	uint8_t *zero_row;    /* one slot for key 0 (the empty-slot marker) */
-	size_t bytes;         /* dim_bytes */
-};
 
 /* ---- hashing and slot addressing ---- */
 
@@ -74,81 +37,6 @@ uint64_t dim_hash_key_u64(uint64_t key)
 {
 	uint64_t le = htole64(key);
 	return XXH3_64bits(&le, sizeof(le));
-}
-
-/* The shard of hash h among shards: its bucket scaled onto them. */
-static inline uint64_t dim_shard_among(unsigned shards, uint64_t h)
-{
-	return ((uint64_t)dim_bucket_of(h) * shards) >> DIM_BUCKET_BITS;
-}
-
-static inline uint64_t dim_shard_of(const struct dim *d, uint64_t h)
-{
-	return dim_shard_among(d->shards, h);
-}
-
-/* Index of the first slot of h's shard. */
-static inline uint64_t dim_shard_base(const struct dim *d, uint64_t h)
-{
-	return dim_shard_of(d, h) << d->cap_bits;
-}
-
-static inline uint8_t *dim_slot_at(const struct dim *d, uint64_t idx)
-{
-	return d->slots + (idx << d->slot_shift);
-}
-
-/* A key's home: the first slot of the cache line its hash picks in its shard. Keys are placed
- * from there on (linear probing), so a probe compares a whole line at once and walks on to the
- * next line only when that one is full of other keys. */
-static inline uint64_t dim_home(const struct dim *d, uint64_t h)
-{
-	return dim_shard_base(d, h) | (h & d->home_mask);
-}
-
-static inline uint64_t dim_load_u64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-/* Decodes the varint at p (at most 5 bytes: values are < 2^35) into *v; returns the bytes after. */
-static inline const uint8_t *dim_varint_get(const uint8_t *p, size_t *v)
-{
-	size_t n = 0;
-	for (unsigned shift = 0; shift < 35; shift += 7) {
-		uint8_t b = *p++;
-		n |= (size_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			break;
-	}
-	*v = n;
-	return p;
-}
-
-static inline uint8_t *dim_varint_put(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
-}
-
-/* The key bytes of a String-key record. */
-static inline const uint8_t *dim_rec_key(const struct dim *d, const uint8_t *rec, size_t *len)
-{
-	return dim_varint_get(rec + d->row_fixed, len);
-}
-
-static inline bool dim_rec_key_eq(const struct dim *d, const uint8_t *rec, const char *key,
-				  size_t len)
-{
-	size_t n;
-	const uint8_t *k = dim_rec_key(d, rec, &n);
-	return n == len && memcmp(k, key, len) == 0;
 }
 
 /* ---- lookups ---- */
@@ -411,6 +299,10 @@ dim_probe_keys_u64(const struct dim *d, const uint64_t *keys, size_t n, const ui
 			rows[i] = NULL;
 		return;
 	}
+	if (d->live) {
+		dim_live_probe_u64(d, keys, n, hashes, hash_out, rows);
+		return;
+	}
 	/* The common slot sizes as constants, so their lines' compares unroll. */
 	switch (d->slot_shift) {
 	case 3: dim_probe_lines(d, keys, NULL, false, n, hashes, hash_out, rows, NULL, 3); return;
@@ -441,12 +333,20 @@ void dim_probe_start_str(const struct dim *d, const struct dim_str *keys, size_t
 			cand[i] = UINT64_MAX;
 		return;
 	}
+	if (d->live) {
+		dim_live_probe_start_str(d, keys, n, hashes, hashes, cand);
+		return;
+	}
 	dim_probe_lines(d, NULL, keys, true, n, hashes, hashes, NULL, cand, 3);
 }
 
 void dim_probe_finish_str(const struct dim *d, const struct dim_str *keys, const uint64_t *hashes,
 			  const uint64_t *cand, size_t n, const struct dim_row **rows)
 {
+	if (d->live) {
+		dim_live_probe_finish_str(d, keys, hashes, cand, n, rows);
+		return;
+	}
 	for (size_t j = 0; j < n; j++) {
 		if (cand[j] == UINT64_MAX) {
 			rows[j] = NULL;
@@ -473,7 +373,11 @@ void dim_lookup_str(const struct dim *d, const struct dim_str *keys, const uint6
 	uint64_t cand[DIM_LOOKUP_BATCH]; /* record of the first tag match, or UINT64_MAX */
 	for (size_t first = 0; first < n; first += DIM_LOOKUP_BATCH) {
 		size_t m = n - first < DIM_LOOKUP_BATCH ? n - first : DIM_LOOKUP_BATCH;
-		dim_probe_lines(d, NULL, keys + first, true, m, hashes + first, NULL, NULL, cand, 3);
+		if (d->live)
+			dim_live_probe_start_str(d, keys + first, m, hashes + first, NULL, cand);
+		else
+			dim_probe_lines(d, NULL, keys + first, true, m, hashes + first, NULL, NULL,
+					cand, 3);
 		dim_probe_finish_str(d, keys + first, hashes + first, cand, m, rows + first);
 	}
 }
@@ -482,6 +386,8 @@ const struct dim_row *dim_find_u64(const struct dim *d, uint64_t key)
 {
 	if (d->key_type != DIM_TYPE_UINT64)
 		return NULL;
+	if (d->live)
+		return dim_live_find_u64(d, key, dim_hash_key_u64(key));
 	return dim_probe_u64(d, key, dim_hash_key_u64(key));
 }
 
@@ -490,6 +396,8 @@ const struct dim_row *dim_find_str(const struct dim *d, const char *key, size_t 
 	if (d->key_type != DIM_TYPE_STRING)
 		return NULL;
 	uint64_t h = XXH3_64bits(key, len);
+	if (d->live)
+		return dim_live_find_str(d, key, len, h);
 	return dim_probe_str(d, key, len, h);
 }
 
@@ -506,6 +414,21 @@ struct dim_str dim_row_key_str(const struct dim *d, const struct dim_row *row)
 	return (struct dim_str){(const char *)k, len};
 }
 
+const struct dim_row *dim_row_at(const struct dim *d, size_t i)
+{
+	if (d->live)
+		return dim_live_row_at(d, i);
+	size_t cap = (size_t)d->shards << d->cap_bits;
+	if (i >= cap)
+		return i == cap && d->has_zero ? (const struct dim_row *)d->zero_row : NULL;
+	const uint8_t *s = dim_slot_at(d, i);
+	uint64_t v = dim_load_u64(s);
+	if (v == 0)
+		return NULL;
+	return d->key_type == DIM_TYPE_UINT64 ? (const struct dim_row *)s
+					       : (const struct dim_row *)(d->arena + (uint32_t)v);
+}
+
 /* ---- accessors ---- */
 
 const char *dim_name(const struct dim *d)
@@ -520,7 +443,7 @@ enum dim_type dim_key_type(const struct dim *d)
 
 size_t dim_rows(const struct dim *d)
 {
-	return d->rows;
+	return d->live ? dim_live_rows(d) : d->rows;
 }
 
 size_t dim_bytes(const struct dim *d)
@@ -578,7 +501,7 @@ const struct dim_str *dim_lc_dict(const struct dim *d, unsigned i, size_t *count
 		*count = 0;
 		return NULL;
 	}
-	*count = d->attr[i].col.dict_count;
+	*count = atomic_load_explicit(&d->attr[i].col.dict_count, memory_order_acquire);
 	return d->attr[i].dict;
 }
 
@@ -595,6 +518,7 @@ void dim_free(struct dim *d)
 		free(d->attr[i].dict);
 		free(d->attr[i].dict_bytes);
 	}
+	dim_live_free(d); /* first: it hands the arena back in the state it was mapped */
 	huge_free(d->slots, d->slots_bytes);
 	huge_free(d->arena, d->arena_bytes);
 	free(d->zero_row);
@@ -631,13 +555,14 @@ static unsigned dim_log2_ceil(uint64_t v)
 	return b;
 }
 
-/* Copies the merged dictionary of attribute a into memory the table owns. */
-static int dim_dict_copy(struct dim_attr_info *ai, const struct dim_lc_map *m)
+/* Copies the merged dictionary of attribute a into memory the table owns, with room for cap
+ * entries in all (a live table's grows in place). */
+static int dim_dict_copy(struct dim_attr_info *ai, const struct dim_lc_map *m, uint32_t cap)
 {
 	size_t total = 0;
 	for (uint32_t c = 1; c < m->count; c++)
 		total += m->vals[c].len;
-	ai->dict = calloc(m->count, sizeof(*ai->dict));
+	ai->dict = calloc(cap, sizeof(*ai->dict));
 	ai->dict_bytes = malloc(total ? total : 1);
 	if (!ai->dict || !ai->dict_bytes)
 		return -ENOMEM;
@@ -649,9 +574,10 @@ static int dim_dict_copy(struct dim_attr_info *ai, const struct dim_lc_map *m)
 		ai->dict[c] = (struct dim_str){ai->dict_bytes + off, m->vals[c].len};
 		off += m->vals[c].len;
 	}
-	ai->dict_alloc = m->count * sizeof(*ai->dict) + (total ? total : 1);
+	ai->dict_alloc = cap * sizeof(*ai->dict) + (total ? total : 1);
 	ai->col.dict = ai->dict;
 	ai->col.dict_count = m->count;
+	ai->col.dict_cap = cap;
 	return 0;
 }
 
@@ -666,7 +592,7 @@ static void dim_layout(struct dim *d, const struct dim_build_input *in)
 	unsigned nullbits = 0;
 	for (unsigned a = 0; a < ls->attr_count; a++) {
 		if (ls->type[a] == DIM_TYPE_LC_STRING) {
-			uint32_t count = d->attr[a].col.dict_count;
+			uint32_t count = d->attr[a].col.dict_cap; /* a live table's room included */
 			width[a] = count <= 256 ? 1 : count <= 65536 ? 2 : 4;
 		} else {
 			width[a] = dim_type_width(ls->type[a]);
@@ -699,6 +625,10 @@ static void dim_layout(struct dim *d, const struct dim_build_input *in)
 	d->slot_shift = d->key_type == DIM_TYPE_UINT64 ? dim_log2_ceil(off) : 3;
 	if (d->slot_shift < 3)
 		d->slot_shift = 3;
+	/* A live UInt64 slot holds the key and its record's reference; the record is laid out as
+	 * the slot of a table loaded whole (the key, then the attributes at the same offsets). */
+	if (d->live && d->key_type == DIM_TYPE_UINT64)
+		d->slot_shift = DIM_LIVE_SLOT_SHIFT;
 }
 
 struct dim_build_task {
@@ -706,6 +636,7 @@ struct dim_build_task {
 	struct dim *d;
 	uint64_t *cursor; /* per shard: next free arena offset (only the owner touches it) */
 	uint64_t *pad_left; /* per shard: arena bytes left for keeping records within a line */
+	uint64_t *shard_keys; /* per shard: slots taken (a live table's writer counts on) */
 	uint64_t owned; /* bit s: this thread builds shard s (s % threads == its index) */
 	uint64_t rows, duplicates;
 	unsigned first_dup_part; /* this thread's first duplicate in file order, if any */
@@ -758,30 +689,28 @@ static void dim_pack_row(struct dim_build_task *t, const struct dim_part *p, siz
 				nulls[c->null_offset - d->null_off] |= c->null_mask;
 			break;
 		}
-		uint8_t *q = dst + c->offset - base;
-		switch (c->width) {
-		case 1:
-			*q = (uint8_t)v;
-			break;
-		case 2: {
-			uint16_t x = htole16((uint16_t)v);
-			memcpy(q, &x, 2);
-			break;
-		}
-		case 4: {
-			uint32_t x = htole32((uint32_t)v);
-			memcpy(q, &x, 4);
-			break;
-		}
-		default: {
-			uint64_t x = htole64(v);
-			memcpy(q, &x, 8);
-			break;
-		}
-		}
+		dim_put_width(dst + c->offset - base, c->width, v);
 	}
 	for (unsigned k = 0; k < d->null_len; k++)
 		dst[d->null_off - base + k] = nulls[k];
+}
+
+/*
+ * Bytes to skip at arena offset at so that a record of len bytes, if it fits in one cache line,
+ * does not straddle two: a lookup then loads one record line instead of two. Taken from the
+ * shard's padding budget; 0 when the record already fits, is longer than a line, or the budget
+ * is spent (the record is then placed unaligned, which is only slower).
+ */
+static uint64_t dim_line_pad(const struct dim *d, uint64_t at, size_t len, uint64_t *budget)
+{
+	uint64_t in_line = (uint64_t)(uintptr_t)(d->arena + at) & (DIM_LINE_BYTES - 1);
+	if (len > DIM_LINE_BYTES || in_line + len <= DIM_LINE_BYTES)
+		return 0;
+	uint64_t pad = DIM_LINE_BYTES - in_line;
+	if (pad > *budget)
+		return 0;
+	*budget -= pad;
+	return pad;
 }
 
 static void dim_insert_u64(struct dim_build_task *t, const struct dim_part *p, size_t r)
@@ -822,21 +751,88 @@ static void dim_insert_u64(struct dim_build_task *t, const struct dim_part *p, s
 }
 
 /*
- * Bytes to skip at arena offset at so that a record of len bytes, if it fits in one cache line,
- * does not straddle two: a lookup then loads one record line instead of two. Taken from the
- * shard's padding budget; 0 when the record already fits, is longer than a line, or the budget
- * is spent (the record is then placed unaligned, which is only slower).
+ * A live table's record of UInt64-keyed row r at its shard's cursor: the key, then the
+ * attributes as a slot of a table loaded whole holds them, then its String values. Returns its
+ * offset.
  */
-static uint64_t dim_line_pad(const struct dim *d, uint64_t at, size_t len, uint64_t *budget)
+static uint32_t dim_place_u64_record(struct dim_build_task *t, const struct dim_part *p,
+				     size_t r, uint64_t shard)
 {
-	uint64_t in_line = (uint64_t)(uintptr_t)(d->arena + at) & (DIM_LINE_BYTES - 1);
-	if (len > DIM_LINE_BYTES || in_line + len <= DIM_LINE_BYTES)
-		return 0;
-	uint64_t pad = DIM_LINE_BYTES - in_line;
-	if (pad > *budget)
-		return 0;
-	*budget -= pad;
-	return pad;
+	struct dim *d = t->d;
+	uint64_t rec = t->cursor[shard];
+	uint64_t key = p->key_u64[r];
+	memcpy(d->arena + rec, &key, 8);
+	t->cursor[shard] = rec + 8 + d->row_fixed;
+	dim_pack_row(t, p, r, shard, d->arena + rec + 8, 8);
+	return (uint32_t)rec;
+}
+
+/* A live table's records start and end at multiples of DIM_LIVE_ALIGN, as dim_live.c's
+ * allocator hands them out, so a record's bytes give its block's. */
+static void dim_live_align_cursor(struct dim_build_task *t, uint64_t shard)
+{
+	t->cursor[shard] = (t->cursor[shard] + DIM_LIVE_ALIGN - 1) & ~(uint64_t)(DIM_LIVE_ALIGN - 1);
+}
+
+/*
+ * A live table's UInt64-keyed row: its record, and the slot of its key pointing at it. A key
+ * seen again gets a record of its own (readers only ever see whole records); the first one's
+ * bytes stay unused until a rebuild.
+ */
+static void dim_insert_u64_live(struct dim_build_task *t, const struct dim_part *p, size_t r)
+{
+	struct dim *d = t->d;
+	uint64_t h = p->hash[r];
+	uint64_t key = p->key_u64[r];
+	uint64_t shard = dim_shard_of(d, h);
+	uint32_t rec = dim_place_u64_record(t, p, r, shard);
+	dim_live_align_cursor(t, shard);
+	if (key == 0) {
+		if (t->has_zero)
+			dim_note_dup(t, p, r);
+		else
+			t->rows++;
+		t->has_zero = true;
+		dim_live_set_zero(d, rec);
+		return;
+	}
+	uint64_t base = shard << d->cap_bits;
+	uint64_t pos = h & d->home_mask;
+	for (uint64_t i = 0; i <= d->cap_mask; i++) {
+		uint8_t *s = dim_slot_at(d, base | pos);
+		uint64_t k = dim_load_u64(s);
+		if (k == 0 || k == key) {
+			memcpy(s, &key, 8);
+			memcpy(s + DIM_LIVE_REF_OFF, &rec, 4);
+			if (k == 0) {
+				t->rows++;
+				t->shard_keys[shard]++;
+			} else {
+				dim_note_dup(t, p, r);
+			}
+			return;
+		}
+		pos = (pos + 1) & d->cap_mask;
+	}
+	abort();
+}
+
+/* The record of String-keyed row r at its shard's cursor (after padding it into one line when
+ * the budget allows): attributes, key length and bytes, String values. Returns its offset. */
+static uint32_t dim_place_str_record(struct dim_build_task *t, const struct dim_part *p,
+				     size_t r, uint64_t shard)
+{
+	struct dim *d = t->d;
+	struct dim_str key = p->key_str[r];
+	uint64_t rec = t->cursor[shard];
+	rec += dim_line_pad(d, rec, d->row_fixed + dim_varint_len(key.len) + key.len,
+			    &t->pad_left[shard]);
+	uint8_t *kp = dim_varint_put(d->arena + rec + d->row_fixed, key.len);
+	if (key.len)
+		memcpy(kp, key.ptr, key.len);
+	t->cursor[shard] = (uint64_t)(kp - d->arena) + key.len;
+	dim_pack_row(t, p, r, shard, d->arena + rec, 0);
+	return (uint32_t)rec;
 }
 
 static void dim_insert_str(struct dim_build_task *t, const struct dim_part *p, size_t r)
@@ -851,24 +847,27 @@ static void dim_insert_str(struct dim_build_task *t, const struct dim_part *p, s
 	for (uint64_t i = 0; i <= d->cap_mask; i++) {
 		uint8_t *s = dim_slot_at(d, base | pos);
 		uint64_t v = dim_load_u64(s);
-		if (v == 0) {
-			uint64_t rec = t->cursor[shard];
-			rec += dim_line_pad(d, rec, d->row_fixed + dim_varint_len(key.len) + key.len,
-					    &t->pad_left[shard]);
-			uint8_t *kp = dim_varint_put(d->arena + rec + d->row_fixed, key.len);
-			if (key.len)
-				memcpy(kp, key.ptr, key.len);
-			t->cursor[shard] = (uint64_t)(kp - d->arena) + key.len;
-			dim_pack_row(t, p, r, shard, d->arena + rec, 0);
-			v = (uint64_t)tag << 32 | rec;
-			memcpy(s, &v, 8);
-			t->rows++;
-			return;
-		}
-		if ((uint32_t)(v >> 32) == tag &&
-		    dim_rec_key_eq(d, d->arena + (uint32_t)v, key.ptr, key.len)) {
+		bool dup = v != 0 && (uint32_t)(v >> 32) == tag &&
+			   dim_rec_key_eq(d, d->arena + (uint32_t)v, key.ptr, key.len);
+		if (dup && !d->live) {
 			dim_pack_row(t, p, r, shard, d->arena + (uint32_t)v, 0);
 			dim_note_dup(t, p, r);
+			return;
+		}
+		if (v == 0 || dup) {
+			/* A live table's key seen again gets a record of its own, as in
+			 * dim_insert_u64_live. */
+			uint32_t rec = dim_place_str_record(t, p, r, shard);
+			if (d->live)
+				dim_live_align_cursor(t, shard);
+			v = (uint64_t)tag << 32 | rec;
+			memcpy(s, &v, 8);
+			if (dup) {
+				dim_note_dup(t, p, r);
+			} else {
+				t->rows++;
+				t->shard_keys[shard]++;
+			}
 			return;
 		}
 		pos = (pos + 1) & d->cap_mask;
@@ -880,6 +879,8 @@ static void dim_insert(struct dim_build_task *t, const struct dim_part *p, size_
 {
 	if (t->d->key_type == DIM_TYPE_STRING)
 		dim_insert_str(t, p, r);
+	else if (t->d->live)
+		dim_insert_u64_live(t, p, r);
 	else
 		dim_insert_u64(t, p, r);
 }
@@ -969,10 +970,11 @@ static uint64_t dim_plan_buckets(const struct dim_build_input *in, uint64_t *row
 
 /*
  * Shards and capacity: of the shard counts 1..DIM_SHARDS_MAX, the one needing the fewest slots
- * (each shard a power of two of at least its rows / load factor); on a tie the most shards, to
- * build with more threads.
+ * (each shard a power of two of at least its rows, plus headroom_pct% for a live table, / load
+ * factor); on a tie the most shards, to build with more threads.
  */
-static void dim_plan_shards(struct dim *d, const uint64_t *rows, unsigned load_factor_pct)
+static void dim_plan_shards(struct dim *d, const uint64_t *rows, unsigned load_factor_pct,
+			    unsigned headroom_pct)
 {
 	uint64_t best_slots = UINT64_MAX;
 	for (unsigned n = 1; n <= DIM_SHARDS_MAX; n++) {
@@ -981,7 +983,7 @@ static void dim_plan_shards(struct dim *d, const uint64_t *rows, unsigned load_f
 			shard_rows[((uint64_t)b * n) >> DIM_BUCKET_BITS] += rows[b];
 		for (unsigned s = 0; s < n; s++)
 			max_rows = shard_rows[s] > max_rows ? shard_rows[s] : max_rows;
-		uint64_t want = max_rows * 100 / load_factor_pct + 1;
+		uint64_t want = max_rows * (100 + headroom_pct) / load_factor_pct + 1;
 		unsigned cap_bits = dim_log2_ceil(want < 8 ? 8 : want);
 		uint64_t slots = (uint64_t)n << cap_bits;
 		if (slots <= best_slots) {
@@ -997,9 +999,26 @@ static void dim_plan_shards(struct dim *d, const uint64_t *rows, unsigned load_f
 }
 
 /*
+ * Bytes a live table's record takes in the arena besides what a table loaded whole plans for
+ * it (a String key's fixed part, key and values; a UInt64 key's String values): a UInt64 key's
+ * record itself, and the rounding up to DIM_LIVE_ALIGN -- exact when every record has the same
+ * size (a UInt64 key without String attributes), else the most the rounding can add.
+ */
+static uint64_t dim_live_rec_plan(const struct dim *d)
+{
+	bool varies = d->key_type == DIM_TYPE_STRING;
+	for (unsigned a = 0; a < d->attr_count; a++)
+		varies |= d->attr[a].col.type == DIM_TYPE_STRING;
+	if (varies)
+		return (d->key_type == DIM_TYPE_UINT64 ? 8 + d->row_fixed : 0) + DIM_LIVE_ALIGN - 1;
+	return (8 + d->row_fixed + DIM_LIVE_ALIGN - 1) & ~(uint64_t)(DIM_LIVE_ALIGN - 1);
+}
+
+/*
  * Arena offsets: shard s owns [shard_off[s], shard_off[s + 1]); offset 0 stays NULL. A
  * String-key shard also holds its padding budget shard_pad[s] (dim_line_pad), unless that would
- * pass the arena's bound. Returns the arena's end.
+ * pass the arena's bound. A live table's shards hold every row's record (a UInt64 key's too),
+ * each rounded up to DIM_LIVE_ALIGN. Returns the arena's end.
  */
 static uint64_t dim_plan_arena(const struct dim *d, const uint64_t *rows, const uint64_t *bytes,
 			       uint64_t *shard_off, uint64_t *shard_pad)
@@ -1013,10 +1032,14 @@ static uint64_t dim_plan_arena(const struct dim *d, const uint64_t *rows, const 
 		srows[s] += rows[b];
 		if (d->key_type == DIM_TYPE_STRING)
 			shard_off[s + 1] += rows[b] * d->row_fixed;
+		if (d->live)
+			shard_off[s + 1] += rows[b] * dim_live_rec_plan(d);
 	}
 	uint64_t exact = 8, pad_total = 0;
 	for (unsigned s = 0; s < d->shards; s++) {
-		shard_pad[s] = d->key_type == DIM_TYPE_STRING && srows[s]
+		/* Not for a live table: its records stay back to back, so free ones can be
+		 * joined (dim_live.c), and its new versions are not placed by line either. */
+		shard_pad[s] = d->key_type == DIM_TYPE_STRING && srows[s] && !d->live
 			? dim_pad_budget(srows[s], shard_off[s + 1] / srows[s]) : 0;
 		pad_total += shard_pad[s];
 		exact += shard_off[s + 1];
@@ -1027,11 +1050,18 @@ static uint64_t dim_plan_arena(const struct dim *d, const uint64_t *rows, const 
 	uint64_t off = 8;
 	for (unsigned s = 0; s < d->shards; s++) {
 		uint64_t size = shard_off[s + 1] + shard_pad[s];
+		if (d->live)
+			size = (size + DIM_LIVE_ALIGN - 1) & ~(uint64_t)(DIM_LIVE_ALIGN - 1);
 		shard_off[s] = off;
 		off += size;
 	}
 	shard_off[d->shards] = off;
 	return off;
+}
+
+static unsigned dim_load_factor(const struct dim_spec *spec)
+{
+	return spec->load_factor_pct ? spec->load_factor_pct : DIM_LOAD_FACTOR_PCT_DEFAULT;
 }
 
 /* Shards, capacity and arena offsets from the parts' bucket counts; the table's sizes. */
@@ -1046,12 +1076,17 @@ static int dim_plan(struct dim *d, const struct dim_build_input *in, uint64_t *s
 		return -ENOMEM;
 	}
 	uint64_t total = dim_plan_buckets(in, rows, bytes);
-	unsigned lf = in->spec->load_factor_pct ? in->spec->load_factor_pct
-						: DIM_LOAD_FACTOR_PCT_DEFAULT;
-	dim_plan_shards(d, rows, lf);
+	unsigned lf = dim_load_factor(in->spec);
+	dim_plan_shards(d, rows, lf, d->live ? dim_live_headroom_pct(in->spec) : 0);
 	uint64_t off = dim_plan_arena(d, rows, bytes, shard_off, shard_pad);
 	free(rows);
 	free(bytes);
+	/* A live table's new versions go after the last shard's records, within the bound. */
+	if (d->live) {
+		uint64_t spare = dim_live_arena_spare(in->spec, off - 8);
+		if (off < DIM_ARENA_BYTES_MAX)
+			off += spare < DIM_ARENA_BYTES_MAX - off ? spare : DIM_ARENA_BYTES_MAX - off;
+	}
 	if (d->cap_bits + d->slot_shift > 34) {
 		snprintf(err, err_len, "table of %llu rows is too large", (unsigned long long)total);
 		return -E2BIG;
@@ -1076,13 +1111,21 @@ static int dim_new(const struct dim_build_input *in, struct dim **out)
 	snprintf(d->name, sizeof(d->name), "%s", in->spec->name ? in->spec->name : "dim");
 	d->key_type = ls->key_type;
 	d->attr_count = ls->attr_count;
+	if (in->spec->live && !(d->live = dim_live_new())) {
+		free(d);
+		return -ENOMEM;
+	}
 	for (unsigned a = 0; a < ls->attr_count; a++) {
 		struct dim_attr_info *ai = &d->attr[a];
 		snprintf(ai->name, sizeof(ai->name), "%s", in->spec->attrs[a].column);
 		ai->col.name = ai->name;
 		ai->col.type = ls->type[a];
 		ai->col.nullable = ls->nullable[a];
-		if (ls->type[a] == DIM_TYPE_LC_STRING && dim_dict_copy(ai, &in->dicts[a]) != 0) {
+		if (ls->type[a] != DIM_TYPE_LC_STRING)
+			continue;
+		uint32_t count = in->dicts[a].count;
+		uint32_t cap = d->live ? dim_live_dict_cap(in->spec, count) : count;
+		if (dim_dict_copy(ai, &in->dicts[a], cap) != 0) {
 			dim_free(d);
 			return -ENOMEM;
 		}
@@ -1120,7 +1163,7 @@ static int dim_alloc_memory(struct dim *d, const struct dim_spec *spec, char *er
 		if (rc)
 			return rc;
 	}
-	if (d->key_type == DIM_TYPE_UINT64) {
+	if (d->key_type == DIM_TYPE_UINT64 && !d->live) {
 		d->zero_row = calloc(1, dim_slot_bytes(d));
 		if (!d->zero_row)
 			return -ENOMEM;
@@ -1153,20 +1196,22 @@ static void dim_build_collect(struct dim *d, const struct dim_build_task *tasks,
 /*
  * Inserts every row of the parts with up to in->threads threads, each owning every threads-th
  * shard (the calling thread builds its own shards and those of any thread that did not start).
+ * cursor[s] ends as the end of shard s's records, shard_keys[s] as the slots it took.
  */
 static void dim_fill(struct dim *d, const struct dim_build_input *in, const uint64_t *shard_off,
-		     uint64_t *shard_pad, struct dim_build_stats *bs)
+		     uint64_t *shard_pad, uint64_t *cursor, uint64_t *shard_keys,
+		     struct dim_build_stats *bs)
 {
 	unsigned threads = in->threads ? in->threads : 1;
 	if (threads > d->shards)
 		threads = d->shards;
 	struct dim_build_task tasks[DIM_THREADS_MAX];
 	bool started[DIM_THREADS_MAX] = {false};
-	uint64_t cursor[DIM_SHARDS_MAX];
-	memcpy(cursor, shard_off, sizeof(cursor));
+	memcpy(cursor, shard_off, DIM_SHARDS_MAX * sizeof(*cursor));
+	memset(shard_keys, 0, DIM_SHARDS_MAX * sizeof(*shard_keys));
 	for (unsigned i = 0; i < threads; i++) {
 		tasks[i] = (struct dim_build_task){.in = in, .d = d, .cursor = cursor,
-						   .pad_left = shard_pad};
+						   .pad_left = shard_pad, .shard_keys = shard_keys};
 		for (unsigned sh = i; sh < d->shards; sh += threads)
 			tasks[i].owned |= (uint64_t)1 << sh;
 	}
@@ -1205,12 +1250,23 @@ int dim_build(const struct dim_build_input *in, struct dim **out, struct dim_bui
 		dim_free(d);
 		return rc;
 	}
-	dim_fill(d, in, shard_off, shard_pad, bs);
+	uint64_t cursor[DIM_SHARDS_MAX], shard_keys[DIM_SHARDS_MAX];
+	dim_fill(d, in, shard_off, shard_pad, cursor, shard_keys, bs);
+	if (d->live) {
+		rc = dim_live_init(d, in->spec, dim_load_factor(in->spec), shard_keys, cursor,
+				   shard_off + 1);
+		if (rc) {
+			dim_free(d);
+			return rc;
+		}
+	}
 	d->bytes = sizeof(*d) + huge_size(d->slots_bytes) +
 		   (d->arena_bytes ? huge_size(d->arena_bytes) : 0) +
 		   (d->zero_row ? dim_slot_bytes(d) : 0);
 	for (unsigned a = 0; a < d->attr_count; a++)
 		d->bytes += d->attr[a].dict_alloc;
+	if (d->live)
+		d->bytes += dim_live_bytes(d);
 	*out = d;
 	return 0;
 }

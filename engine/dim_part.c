@@ -50,7 +50,7 @@ void dim_scratch_unuse(struct dim_scratch *s, size_t n)
 	s->head->used -= n;
 }
 
-static void dim_scratch_free(struct dim_scratch *s)
+void dim_scratch_free(struct dim_scratch *s)
 {
 	struct dim_scratch_block *b = s->head;
 	while (b) {
@@ -173,11 +173,11 @@ static inline uint64_t dim_lc_hash(const char *p, size_t len, uint64_t w0, uint6
 	return h ^ (h >> 32);
 }
 
-int dim_lc_map_intern(struct dim_lc_map *m, const char *p, size_t len, uint32_t *code)
+/* The slot of the bytes (whose words and hash are given): their code's, or the empty slot
+ * where they would go (*code 0). */
+static inline uint32_t dim_lc_map_slot(const struct dim_lc_map *m, const char *p, size_t len,
+				       uint64_t w0, uint64_t w1, uint64_t h, uint32_t *code)
 {
-	uint64_t w0, w1;
-	dim_lc_words(p, len, &w0, &w1);
-	uint64_t h = dim_lc_hash(p, len, w0, w1);
 	uint32_t i = (uint32_t)h & m->mask;
 	for (;;) {
 		uint32_t c = m->slots[i];
@@ -185,12 +185,30 @@ int dim_lc_map_intern(struct dim_lc_map *m, const char *p, size_t len, uint32_t 
 			break;
 		const struct dim_lc_entry *e = &m->entries[c];
 		if (e->hash == h && e->w0 == w0 && e->w1 == w1 && m->vals[c].len == len &&
-		    (len <= 16 || memcmp(m->vals[c].ptr, p, len) == 0)) {
-			*code = c;
-			return 0;
-		}
+		    (len <= 16 || memcmp(m->vals[c].ptr, p, len) == 0))
+			break;
 		i = (i + 1) & m->mask;
 	}
+	*code = m->slots[i];
+	return i;
+}
+
+int dim_lc_map_find(const struct dim_lc_map *m, const char *p, size_t len, uint32_t *code)
+{
+	uint64_t w0, w1;
+	dim_lc_words(p, len, &w0, &w1);
+	dim_lc_map_slot(m, p, len, w0, w1, dim_lc_hash(p, len, w0, w1), code);
+	return *code ? 0 : -ENOENT;
+}
+
+int dim_lc_map_intern(struct dim_lc_map *m, const char *p, size_t len, uint32_t *code)
+{
+	uint64_t w0, w1;
+	dim_lc_words(p, len, &w0, &w1);
+	uint64_t h = dim_lc_hash(p, len, w0, w1);
+	uint32_t i = dim_lc_map_slot(m, p, len, w0, w1, h, code);
+	if (*code)
+		return 0;
 	if (m->count == UINT32_MAX)
 		return -E2BIG;
 	uint32_t old_mask = m->mask;
@@ -615,16 +633,14 @@ int dim_put_f64(struct dim_part *p, const struct dim_layout_spec *ls, unsigned a
 	return -EINVAL;
 }
 
-int dim_put_text(struct dim_part *p, const struct dim_layout_spec *ls, unsigned a, size_t row,
-		 const char *s, size_t len, bool is_null, char *err, size_t err_len)
+/*
+ * A non-empty text number of attribute a (integer, Date, DateTime or Float64 column) parsed and
+ * range-checked into the bits the part stores. Returns 0, or -EINVAL with the reason in err.
+ */
+static int dim_text_number(const struct dim_layout_spec *ls, unsigned a, const char *s,
+			   size_t len, uint64_t *bits, char *err, size_t err_len)
 {
 	enum dim_type t = ls->type[a];
-	if (is_null)
-		return dim_put_null(p, ls, a, row, err, err_len);
-	if (t == DIM_TYPE_STRING || t == DIM_TYPE_LC_STRING)
-		return dim_put_str(p, ls, a, row, s, len, err, err_len);
-	if (len == 0) /* as ClickHouse: an empty number is its default */
-		return dim_put_null(p, ls, a, row, err, err_len);
 	bool ok, neg = false;
 	uint64_t mag = 0;
 	int64_t v;
@@ -632,8 +648,10 @@ int dim_put_text(struct dim_part *p, const struct dim_layout_spec *ls, unsigned 
 	case DIM_TYPE_FLOAT64: {
 		double f;
 		ok = dim_parse_f64(s, len, &f);
-		if (ok)
-			return dim_put_f64(p, ls, a, row, f, err, err_len);
+		if (ok) {
+			memcpy(bits, &f, sizeof(*bits));
+			return 0;
+		}
 		break;
 	}
 	case DIM_TYPE_DATE:
@@ -667,7 +685,48 @@ int dim_put_text(struct dim_part *p, const struct dim_layout_spec *ls, unsigned 
 				 dim_ls_name(ls, a), q, dim_type_name(t));
 		return -EINVAL;
 	}
-	return dim_put_int(p, ls, a, row, neg, mag, err, err_len);
+	*bits = neg ? (uint64_t)0 - mag : mag;
+	return 0;
+}
+
+int dim_put_text(struct dim_part *p, const struct dim_layout_spec *ls, unsigned a, size_t row,
+		 const char *s, size_t len, bool is_null, char *err, size_t err_len)
+{
+	enum dim_type t = ls->type[a];
+	if (is_null)
+		return dim_put_null(p, ls, a, row, err, err_len);
+	if (t == DIM_TYPE_STRING || t == DIM_TYPE_LC_STRING)
+		return dim_put_str(p, ls, a, row, s, len, err, err_len);
+	if (len == 0) /* as ClickHouse: an empty number is its default */
+		return dim_put_null(p, ls, a, row, err, err_len);
+	uint64_t bits;
+	int rc = dim_text_number(ls, a, s, len, &bits, err, err_len);
+	return rc ? rc : dim_put_num(p, ls, a, row, bits);
+}
+
+int dim_value_text(const struct dim_layout_spec *ls, unsigned a, const char *s, size_t len,
+		   bool is_null, struct dim_value *out, char *err, size_t err_len)
+{
+	enum dim_type t = ls->type[a];
+	bool str = t == DIM_TYPE_STRING || t == DIM_TYPE_LC_STRING;
+	*out = (struct dim_value){0};
+	if (is_null || (!str && len == 0)) {
+		/* As dim_put_null: NULL when nullable, else the default ('' for strings). */
+		out->null = ls->nullable[a];
+		if (str && !ls->nullable[a])
+			out->str = (struct dim_str){"", 0};
+		return 0;
+	}
+	if (str) {
+		if (len > DIM_STR_LEN_MAX) {
+			snprintf(err, err_len, "column '%s': value of %zu bytes exceeds %zu",
+				 dim_ls_name(ls, a), len, DIM_STR_LEN_MAX);
+			return -EINVAL;
+		}
+		out->str = (struct dim_str){s ? s : "", len};
+		return 0;
+	}
+	return dim_text_number(ls, a, s, len, &out->num, err, err_len);
 }
 
 int dim_put_key_text(struct dim_part *p, const struct dim_layout_spec *ls, size_t row,
@@ -851,6 +910,13 @@ int dim_layout_spec_init(struct dim_layout_spec *ls, const struct dim_spec *spec
 	}
 	if (spec->attr_count > DIM_ATTR_MAX || (spec->attr_count && !spec->attrs)) {
 		snprintf(err, err_len, "%u attributes: at most %d", spec->attr_count, DIM_ATTR_MAX);
+		return -EINVAL;
+	}
+	if (spec->live && (spec->live_headroom_pct > DIM_LIVE_HEADROOM_PCT_MAX ||
+			   spec->live_dict_room_pct > DIM_LIVE_DICT_ROOM_PCT_MAX)) {
+		snprintf(err, err_len, "live headroom %u%% (at most %d) or dictionary room %u%% (at "
+			 "most %d)", spec->live_headroom_pct, DIM_LIVE_HEADROOM_PCT_MAX,
+			 spec->live_dict_room_pct, DIM_LIVE_DICT_ROOM_PCT_MAX);
 		return -EINVAL;
 	}
 	memset(ls, 0, sizeof(*ls));

@@ -570,6 +570,28 @@ int native_block_set_dict(struct native_block *b, uint32_t col, const struct nat
 	return 0;
 }
 
+int native_block_grow_dict(struct native_block *b, uint32_t col, const struct native_str *keys,
+			   uint32_t nkeys)
+{
+	if (col >= b->ncols || b->cols[col].store != ST_LC_EXTERNAL)
+		return -EINVAL;
+	struct native_col *c = &b->cols[col];
+	if (keys != c->dict || nkeys < c->dict_n)
+		return -EINVAL;
+	if (nkeys > c->dict_keys_max)
+		return -ERANGE;
+	size_t bytes = 0;
+	for (uint32_t i = c->dict_n; i < nkeys; i++) {
+		if (keys[i].len > NATIVE_COLUMN_BYTES_MAX || (keys[i].len > 0 && !keys[i].ptr))
+			return -EINVAL;
+		bytes += native_varuint_size(keys[i].len) + keys[i].len;
+	}
+	/* The slots of the new codes are unused: they were never below dict_n in this generation. */
+	c->dict_n = nkeys;
+	c->dict_bytes += bytes;
+	return 0;
+}
+
 /* ---- appends ------------------------------------------------------------------------------- */
 
 /* Records that column c holds a value for the pending row. */

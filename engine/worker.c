@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dim.h"
+#include "dim_live.h"
 #include "dimpub.h"
 #include "dimset.h"
 #include "epoch.h"
@@ -47,6 +48,14 @@ struct worker_state {
 	/* The dimension set the blocks' dictionaries come from. */
 	const struct dimset *set;
 	uint64_t generation;
+	/* The LowCardinality attributes of its live tables, whose dictionaries grow while the
+	 * blocks borrow them, and the count the blocks were last given (worker_dicts_grow). */
+	uint32_t live_dict_count;
+	struct worker_live_dict {
+		uint32_t column;
+		const struct dim_col *col;
+		uint32_t installed;
+	} live_dicts[CONFIG_DIMS_MAX * CONFIG_ATTRS_MAX];
 
 	/* Decoding: the declared fields' plan and where each event's slots start. */
 	const struct schema *schema;
@@ -189,6 +198,23 @@ static struct worker_hour *worker_hour_get(struct worker_state *s, int64_t hour_
 
 /* ---- dimension set ---- */
 
+/* The live tables' LowCardinality attributes of the set, for worker_dicts_grow (the first
+ * chunk gives the blocks their current count). */
+static void worker_live_dicts_find(struct worker_state *s)
+{
+	s->live_dict_count = 0;
+	for (size_t d = 0; d < s->set->count; d++) {
+		const struct dimset_dim *dd = &s->set->dims[d];
+		if (!dim_is_live(dd->table->dim))
+			continue;
+		for (size_t a = 0; a < dd->cfg->attr_count; a++) {
+			if (dd->cols[a]->type == DIM_TYPE_LC_STRING)
+				s->live_dicts[s->live_dict_count++] = (struct worker_live_dict){
+					dd->first_column + (uint32_t)a, dd->cols[a], 0};
+		}
+	}
+}
+
 static int worker_dicts_set(struct worker_state *s)
 {
 	const struct dimset *set = s->set;
@@ -216,6 +242,34 @@ static int worker_dicts_set(struct worker_state *s)
 		int rc = native_block_set_dict(b, (uint32_t)s->topic_column, s->topic_dict, 2);
 		if (rc < 0)
 			return rc;
+	}
+	worker_live_dicts_find(s);
+	return 0;
+}
+
+/*
+ * Gives the blocks the entries appended to live tables' dictionaries since they were last
+ * given the count. Called after the chunk's probe: a row a lookup found was published after
+ * the dictionary entries its codes name, so the count loaded after it covers them (dim.h).
+ */
+static int worker_dicts_grow(struct worker_state *s)
+{
+	for (uint32_t k = 0; k < s->live_dict_count; k++) {
+		struct worker_live_dict *ld = &s->live_dicts[k];
+		uint32_t now = atomic_load_explicit(&ld->col->dict_count, memory_order_acquire);
+		if (now == ld->installed)
+			continue;
+		for (uint32_t i = 0; i < s->hour_count; i++) {
+			int rc = native_block_grow_dict(s->hours[i].block, ld->column,
+							(const struct native_str *)ld->col->dict, now);
+			if (rc < 0) {
+				log_error("worker", "w%u: attribute %s: dictionary of %u keys not "
+					  "accepted: %s", s->env->index, ld->col->name, now,
+					  strerror(-rc));
+				return rc;
+			}
+		}
+		ld->installed = now;
 	}
 	return 0;
 }
@@ -751,8 +805,10 @@ static int worker_process(struct worker_state *s, const struct source_msg *msgs,
 		if (n == 0)
 			continue;
 		worker_probe(s, n, s->scratch + half, half);
+		int rc = worker_dicts_grow(s);
 		worker_stage_lap(&s->clock, WORKER_STAGE_PROBE);
-		int rc = worker_emit(s, n, msgs, ingest_ms);
+		if (rc == 0)
+			rc = worker_emit(s, n, msgs, ingest_ms);
 		/* Without the block writes inside it: they are encode and write time. */
 		worker_stage_lap(&s->clock, WORKER_STAGE_APPEND);
 		if (rc < 0)
@@ -885,8 +941,9 @@ static int worker_blocks_init(struct worker_state *s)
 	for (size_t d = 0; d < s->set->count; d++) {
 		const struct dimset_dim *dd = &s->set->dims[d];
 		for (size_t a = 0; a < dd->cfg->attr_count; a++) {
-			/* Room for the dictionary to grow fourfold across reloads. */
-			uint32_t keys = dd->cols[a]->dict_count;
+			/* Room for the dictionary to grow fourfold across reloads (a live
+			 * table's room included). */
+			uint32_t keys = dd->cols[a]->dict_cap;
 			s->specs[dd->first_column + a].dict_keys_max =
 				keys > (UINT32_MAX - 4096) / 4 ? UINT32_MAX : keys * 4 + 4096;
 		}

@@ -38,6 +38,16 @@
  * immutable: every function below taking a const struct dim is safe from any number of threads
  * without locks. Lookups, hashing, prefetching and the row accessors never allocate, never
  * block and never log.
+ *
+ * Live tables. A table loaded with spec.live takes changes while it is probed (dim_live.h):
+ * one writer upserts and deletes rows, any number of readers go on with the functions below,
+ * which stay lock-free and wait-free. Its layout differs where changes need it: every row is an
+ * immutable record in the arena (a UInt64-keyed slot is 16 bytes, the key and a 32-bit record
+ * reference; a String-keyed slot as above), a row handle points at the record, and the table
+ * is planned with spare room (spec.live_headroom_pct). Row handles from a lookup stay valid
+ * until the reader's next quiescent state (dimpub.h), not for the table's lifetime, and the
+ * LowCardinality dictionaries grow (dim_col.dict_count). Tables loaded whole keep the layout
+ * above and its probes: a lookup pays one branch per call, not per key, for the choice.
  */
 #ifndef ENRICHD_DIM_H
 #define ENRICHD_DIM_H
@@ -63,6 +73,11 @@
 #define DIM_LOOKUP_BATCH 64                  /* lookups resolve in groups of this many */
 #define DIM_PROBE_AHEAD 32                   /* dim_probe_start_*: keys from a slot's
 						prefetch to its probe */
+#define DIM_LIVE_HEADROOM_PCT_DEFAULT 25     /* live tables: spare room, % of the load */
+#define DIM_LIVE_HEADROOM_PCT_MAX 400
+#define DIM_LIVE_DICT_ROOM_PCT_DEFAULT 100   /* live: new LC values, % of the load's */
+#define DIM_LIVE_DICT_ROOM_PCT_MAX 10000
+#define DIM_LIVE_DICT_ROOM_MIN 64            /* live: new LC values at least */
 
 /* Column types of keys and attributes. Zero is no type, so a zeroed spec is rejected. */
 enum dim_type {
@@ -128,6 +143,16 @@ struct dim_spec {
 	 * its steps and every DIM_CANCEL_CHECK_MS of the parse (the parse threads stop at their
 	 * next row); a table build under way is finished first. For a process that is stopping. */
 	const _Atomic bool *cancel;
+	/* Live tables (dim_live.h): the table takes upserts and deletes while it is probed. */
+	bool live;
+	/* Spare room for new keys and row versions, % of the load's rows and record bytes
+	 * (0..DIM_LIVE_HEADROOM_PCT_MAX; 0 = DIM_LIVE_HEADROOM_PCT_DEFAULT): the slots are
+	 * planned for rows * (100 + pct)% at load_factor_pct, the arena gets pct% more bytes. */
+	unsigned live_headroom_pct;
+	/* New values each LowCardinality dictionary can take, % of the values loaded, at least
+	 * DIM_LIVE_DICT_ROOM_MIN (0..DIM_LIVE_DICT_ROOM_PCT_MAX; 0 = the default). The code width
+	 * is chosen for the room (a 1-byte width is filled to its 255 values). */
+	unsigned live_dict_room_pct;
 };
 
 /* Filled by dim_load(), on success and on failure. */
@@ -149,7 +174,9 @@ struct dim_load_stats {
 };
 
 struct dim;     /* a loaded table; opaque */
-struct dim_row; /* a row handle from a lookup; opaque, valid for the table's lifetime */
+/* A row handle from a lookup; opaque, valid for the table's lifetime (a live table's: until the
+ * reader's next quiescent state, dim_live.h). */
+struct dim_row;
 
 /*
  * Sources. TSVWithNames: ClickHouse escapes (\t \n \\ \0 \b \f \r \a \v \e \' \" \xHH,
@@ -205,7 +232,9 @@ int dim_attr_index(const struct dim *d, const char *name);
 /*
  * LowCardinality dictionary of attribute i: *count entries (>= 1); entry 0 is the NULL
  * placeholder (ptr "" and len 0), entry c the value of code c. Returns NULL with *count = 0 if
- * attribute i is not DIM_TYPE_LC_STRING. Valid for d's lifetime.
+ * attribute i is not DIM_TYPE_LC_STRING. Valid for d's lifetime. A live table's dictionary grows
+ * in place: *count is the entries published when called (later ones are appended after them;
+ * the array and the entries below *count never change).
  */
 const struct dim_str *dim_lc_dict(const struct dim *d, unsigned i, size_t *count);
 
@@ -256,6 +285,13 @@ void dim_probe_finish_str(const struct dim *d, const struct dim_str *keys, const
 const struct dim_row *dim_find_u64(const struct dim *d, uint64_t key);
 const struct dim_row *dim_find_str(const struct dim *d, const char *key, size_t len);
 
+/*
+ * The row in slot i of d, or NULL when the slot is empty; i runs to dim_capacity(d) included
+ * (that last one holds the row of UInt64 key 0). A walk over every row, in no particular
+ * order, for copying a table (a rebuild, a snapshot), not for lookups.
+ */
+const struct dim_row *dim_row_at(const struct dim *d, size_t i);
+
 /* The key of a row (row from a lookup on d, not NULL). */
 uint64_t dim_row_key_u64(const struct dim *d, const struct dim_row *row);
 struct dim_str dim_row_key_str(const struct dim *d, const struct dim_row *row);
@@ -276,7 +312,12 @@ struct dim_col {
 	uint8_t null_mask;     /* that bit (set = NULL); 0 if the value has no null bit */
 	const uint8_t *arena;  /* String: base of the arena references */
 	const struct dim_str *dict; /* LowCardinality: the dictionary (see dim_lc_dict) */
-	uint32_t dict_count;
+	/* LowCardinality: entries published. A live table appends entries and then raises the
+	 * count (a release store); a load of it (acquire: any plain read of the field is at least
+	 * that) makes entries below it readable. A code read from a row found after the load may
+	 * be above it: read the count after the probe. */
+	_Atomic uint32_t dict_count;
+	uint32_t dict_cap;     /* LowCardinality: most entries it will hold (dict_count if not live) */
 };
 
 /* Descriptor of attribute i (< dim_attr_count), valid for d's lifetime. */
@@ -361,7 +402,7 @@ static inline double dim_row_f64(const struct dim_col *c, const struct dim_row *
 /*
  * String or LowCardinality(String) value: returns its bytes (not NUL-terminated) and sets *len.
  * NULL (or a NULL row) returns NULL with *len = 0; an LC NULL returns "" (entry 0) with len 0.
- * Valid for the table's lifetime.
+ * Valid for the table's lifetime (a live table's String value: as long as the row handle).
  */
 static inline const char *dim_row_str(const struct dim_col *c, const struct dim_row *row,
 				      size_t *len)

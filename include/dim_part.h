@@ -66,6 +66,8 @@ struct dim_scratch {
 char *dim_scratch_alloc(struct dim_scratch *s, size_t len);
 /* Gives back the last n bytes of the latest dim_scratch_alloc. */
 void dim_scratch_unuse(struct dim_scratch *s, size_t n);
+/* Frees every block (the storage may be used again, empty). */
+void dim_scratch_free(struct dim_scratch *s);
 
 /*
  * String -> code dictionary (open addressing). Code 0 is NULL and never stored; values keep
@@ -88,6 +90,8 @@ struct dim_lc_map {
 int dim_lc_map_init(struct dim_lc_map *m);
 /* Sets *code to the code of the bytes (adding them if new). Returns 0 or -ENOMEM / -E2BIG. */
 int dim_lc_map_intern(struct dim_lc_map *m, const char *p, size_t len, uint32_t *code);
+/* Sets *code to the code of the bytes if the map has them. Returns 0 or -ENOENT. */
+int dim_lc_map_find(const struct dim_lc_map *m, const char *p, size_t len, uint32_t *code);
 void dim_lc_map_free(struct dim_lc_map *m);
 
 /* What the staging layer and dim_build need to know about the configured columns. */
@@ -160,6 +164,20 @@ int dim_put_i64(struct dim_part *p, const struct dim_layout_spec *ls, unsigned a
 		int64_t v, char *err, size_t err_len);
 int dim_put_f64(struct dim_part *p, const struct dim_layout_spec *ls, unsigned a, size_t row,
 		double v, char *err, size_t err_len);
+/*
+ * A value of attribute a converted as dim_put_text converts it, but not stored (live changes
+ * take their values this way): for numbers the bits a part stores (integers as two's
+ * complement, Date days, DateTime seconds, Float64 bits), for String and LowCardinality(String)
+ * the bytes, pointing into s. NULL (is_null, or an empty number) is NULL when the column is
+ * Nullable, else the type's default. Returns 0, or -EINVAL with the reason in err.
+ */
+struct dim_value {
+	uint64_t num;       /* numbers */
+	struct dim_str str; /* String, LowCardinality(String); ptr NULL: NULL */
+	bool null;          /* NULL (numbers; for strings also str.ptr == NULL) */
+};
+int dim_value_text(const struct dim_layout_spec *ls, unsigned a, const char *s, size_t len,
+		   bool is_null, struct dim_value *out, char *err, size_t err_len);
 /* NULL: NULL (nullable) or the type's default. */
 int dim_put_null(struct dim_part *p, const struct dim_layout_spec *ls, unsigned a, size_t row,
 		 char *err, size_t err_len);

@@ -31,6 +31,7 @@
 #ifndef ENRICHD_DIMPUB_H
 #define ENRICHD_DIMPUB_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "dimset.h"
@@ -71,5 +72,24 @@ void dimpub_retire(struct dimset *const *old, uint32_t count);
 
 /* Frees the sets in the slots. No reader may use them any more (every worker has ended). */
 void dimpub_destroy(struct dimpub *p);
+
+/*
+ * Grace periods without waiting, for writers that change what readers read in place (live
+ * dimension tables retire old row versions): a ticket names a grace period that begins after
+ * the call; once it is done, every reader has passed a quiescent state since the call, so
+ * nothing a reader could reach before the call is held any more. One background thread
+ * (started at the first ticket, not a registered reader) runs the grace periods, one for all
+ * the tickets taken while the previous one ran, so tickets cost no more than their number of
+ * grace periods. Writer side only: never wait on a registered reader's thread (it would wait
+ * for itself).
+ *
+ * dimpub_gp_start returns the ticket (> 0; later tickets are larger). dimpub_gp_done is one
+ * atomic load: true once the ticket's grace period has ended (tickets end in order).
+ * dimpub_gp_wait blocks until it has (the bound of a grace period above). If the thread cannot
+ * be started, dimpub_gp_start runs the grace period itself before returning.
+ */
+uint64_t dimpub_gp_start(void);
+bool dimpub_gp_done(uint64_t ticket);
+void dimpub_gp_wait(uint64_t ticket);
 
 #endif

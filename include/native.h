@@ -151,6 +151,17 @@ int native_block_set_dict(struct native_block *b, uint32_t col, const struct nat
 			  uint32_t nkeys);
 
 /*
+ * Lets the column use more entries of the dictionary installed with native_block_set_dict, which
+ * has grown in place since (a live dimension appends values): keys must be the array installed,
+ * its first entries unchanged, nkeys at least the count installed. Allowed while the block holds
+ * rows (the rows keep their keys). Returns 0, -EINVAL (not such a column, another array, fewer
+ * keys, or a key longer than NATIVE_COLUMN_BYTES_MAX), or -ERANGE if nkeys exceeds the column's
+ * dict_keys_max. O(new keys).
+ */
+int native_block_grow_dict(struct native_block *b, uint32_t col, const struct native_str *keys,
+			   uint32_t nkeys);
+
+/*
  * Appends a value to column col of the pending row. All return 0, or:
  *   -ENOSPC  the block is full (native_block_full) or the value's bytes do not fit;
  *   -EINVAL  col out of range, or the function does not fit the column's type;

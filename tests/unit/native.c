@@ -453,6 +453,45 @@ Test(native, low_cardinality_external)
 	native_block_destroy(b);
 }
 
+/* A dictionary that grows in place (a live dimension's) lends its new entries to a block that
+ * already holds rows; the rows before keep their keys. */
+Test(native, low_cardinality_external_grows)
+{
+	const struct native_column_spec s[] = {{.name = "c",
+						.type = "LowCardinality(String)",
+						.dict_mode = NATIVE_DICT_EXTERNAL,
+						.dict_keys_max = 8}};
+	struct native_str dict[8] = {{"", 0}, {"x", 1}, {"", 0}};
+	struct native_block *b = mk(s, 1, 8, 0);
+	ok(native_block_set_dict(b, 0, dict, 3));
+	size_t max_before = native_block_encoded_max(b);
+	ok(native_append_code(b, 0, 0)); /* the default key */
+	commit(b);
+	cr_assert_eq(native_append_code(b, 0, 3), -ERANGE, "not in the dictionary yet");
+	dict[3] = (struct native_str){"z", 1};
+	ok(native_block_grow_dict(b, 0, dict, 4));
+	cr_assert_gt(native_block_encoded_max(b), max_before, "the bound counts the new key");
+	ok(native_append_code(b, 0, 3));
+	commit(b);
+	ok(native_append_code(b, 0, 1));
+	commit(b);
+	ok(native_append_code(b, 0, 2));
+	commit(b);
+	ok(native_append_code(b, 0, 3));
+	commit(b);
+	/* As low_cardinality_external's z, x, z, '', '' but in another order: keys "", z, x. */
+	size_t len;
+	uint8_t *out = enc(b, &len);
+	const uint8_t idx[] = {0, 1, 2, 0, 1};
+	cr_assert_eq(memcmp(out + len - 5, idx, 5), 0, "indexes into '', z, x");
+	free(out);
+	cr_assert_eq(native_block_grow_dict(b, 0, dict, 3), -EINVAL, "fewer keys");
+	cr_assert_eq(native_block_grow_dict(b, 0, dict + 1, 4), -EINVAL, "another array");
+	cr_assert_eq(native_block_grow_dict(b, 0, dict, 9), -ERANGE);
+	ok(native_block_grow_dict(b, 0, dict, 4));
+	native_block_destroy(b);
+}
+
 Test(native, low_cardinality_nullable_both_modes)
 {
 	const struct native_column_spec s[] = {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dim_live.h"
 #include "dimpub.h"
 #include "dimset.h"
 #include "native_read.h"
@@ -529,4 +530,59 @@ Test(worker, a_dead_letter_that_cannot_be_written_stops_without_sealing)
 	cr_expect_eq(handed_n, 0, "nothing handed off");
 	cr_expect_eq(atomic_load(&w.stats.rows_sealed), 0);
 	cr_expect_eq(atomic_load(&w.stats.epochs), 0);
+}
+
+/*
+ * A live users table changes while the worker runs: a new country value (appended to the
+ * dictionary after the load) and a new key. The block that already holds rows takes the new
+ * codes (its dictionary's count grows under it), and every row is joined with the version of
+ * its time.
+ */
+Test(worker, a_live_table_changes_under_open_blocks)
+{
+	/* The users table of the set, loaded again live. */
+	struct dimset *set = (struct dimset *)dimpub_get(&pub, 0);
+	static const struct dim_attr_spec attrs[] = {
+		{"country", DIM_TYPE_LC_STRING, false},
+		{"plan", DIM_TYPE_LC_STRING, false},
+	};
+	struct dim_spec spec = {.name = "users", .path = set->dims[0].cfg->source,
+				.key_column = "user_id", .key_type = DIM_TYPE_UINT64,
+				.attrs = attrs, .attr_count = 2, .threads = 1, .live = true};
+	struct dim *live;
+	cr_assert_eq(dim_load(&spec, &live, NULL), 0);
+	dim_free(set->dims[0].table->dim);
+	set->dims[0].table->dim = live;
+	for (unsigned a = 0; a < 2; a++)
+		set->dims[0].cols[a] = dim_col(live, a);
+
+	int wfd;
+	struct source *src = pipe_source(&wfd);
+	start(src);
+	write_events(wfd, 0, 60);
+	wait_events(60);
+	const struct dim_str nz[] = {{"NZ", 2}, {"pro", 3}}, jp[] = {{"JP", 2}, {"team", 4}};
+	char err[128];
+	cr_assert_eq(dim_upsert_u64(live, 1, nz, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(dim_upsert_u64(live, 3, jp, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(dim_changes_publish(live), 0);
+	write_events(wfd, 60, 110);
+	wait_events(110);
+	atomic_store(&stop_flag, true);
+	cr_assert_eq(worker_join(&w), 0);
+	source_destroy(src);
+	close(wfd);
+
+	read_sealed();
+	cr_assert_eq(rows_n, rows_of(0, 110));
+	cr_assert_lt(rows_n, 100, "the rows fit one block");
+	for (size_t k = 0; k < rows_n; k++) {
+		const struct row *r = &rows[k];
+		const char *want = r->user_id == 2 ? "US"
+				   : r->offset < 60 ? (r->user_id == 1 ? "DE" : "")
+				   : (r->user_id == 1 ? "NZ" : "JP");
+		cr_expect_str_eq(r->country, want, "offset %" PRIu64 " user %" PRIu64, r->offset,
+				 r->user_id);
+	}
+	cr_expect_eq(atomic_load(&w.stats.blocks), 1, "one block held the rows of both versions");
 }
