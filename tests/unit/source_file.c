@@ -222,7 +222,7 @@ static void put_framed(const char *data, int32_t len)
 				   (unsigned char)((uint32_t)len >> 16),
 				   (unsigned char)((uint32_t)len >> 8), (unsigned char)len};
 	put((const char *)prefix, 4);
-	if (len > 0)
+	if (len > 0 && data)
 		put(data, (size_t)len);
 }
 
