@@ -970,8 +970,11 @@ static int seek_locked(struct kafka_consumer *c, int32_t p, int64_t offset, cons
 	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(list, c->topic, p)->offset = offset;
 	rd_kafka_error_t *error = rd_kafka_seek_partitions(c->rk, list, 0);
+	/* Asynchronous (no timeout): a seek under way is what was asked for. */
+	rd_kafka_resp_err_t err = list->elems[0].err;
 	int rc = 0;
-	if (error != NULL || list->elems[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+	if (error != NULL ||
+	    (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__IN_PROGRESS)) {
 		client_error(c);
 		log_error("kafka", "%s: seek %s [%" PRId32 "] to offset %" PRId64 ": %s", who,
 			  c->topic, p, offset,
@@ -1001,10 +1004,14 @@ int kafka_partition_pause(struct kafka_consumer *c, uint32_t worker, int32_t par
 	/* Paused first, so nothing is fetched from the old position after the seek; a partition
 	 * of a paused worker, or one held already, is paused. */
 	rc = 0;
-	if (!held && !c->workers[worker].paused)
+	bool pausing = !held && !c->workers[worker].paused;
+	if (pausing)
 		rc = pause_partitions_locked(c, &partition, 1, true, who);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = seek_locked(c, partition, offset, who);
+		if (rc < 0 && pausing) /* not held: as it was */
+			pause_partitions_locked(c, &partition, 1, false, who);
+	}
 	if (rc == 0 && !held) {
 		atomic_store_explicit(&slot->held, true, memory_order_relaxed);
 		atomic_fetch_add_explicit(&c->workers[worker].held, 1, memory_order_relaxed);
