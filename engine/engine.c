@@ -1114,6 +1114,7 @@ static int engine_metrics_start(struct engine *e)
 		.stopping = &e->stop,
 		.consumer = e->consumer,
 		.live = e->live_stats,
+		.registry = e->registry,
 	};
 	return metrics_start(&e->metrics, e->cfg.metrics_listen, &view);
 }

@@ -41,6 +41,7 @@ struct slot {
 	_Atomic uint64_t key;                        /* id + 1, 0 = empty */
 	struct registry_schema *_Atomic answer;      /* NULL while pending */
 	_Atomic uint64_t dead_letters;
+	_Atomic uint64_t messages;
 };
 
 struct registry {
@@ -151,6 +152,14 @@ void registry_dead_letter(struct registry *r, uint32_t id)
 	atomic_fetch_add_explicit(&r->dead_letters, 1, memory_order_relaxed);
 }
 
+void registry_count(struct registry *r, uint32_t id, uint64_t n)
+{
+	bool claimed = false;
+	struct slot *s = slot_find(r, id, false, &claimed);
+	if (s != NULL)
+		atomic_fetch_add_explicit(&s->messages, n, memory_order_relaxed);
+}
+
 enum registry_state registry_wait(struct registry *r, uint32_t id, uint32_t timeout_ms,
 				  const struct registry_schema **out)
 {
@@ -192,7 +201,7 @@ void registry_stats(const struct registry *r, struct registry_stats *st)
 }
 
 void registry_each(const struct registry *r,
-		   void (*fn)(void *ctx, uint32_t id, enum registry_state state,
+		   void (*fn)(void *ctx, uint32_t id, enum registry_state state, uint64_t messages,
 			      uint64_t dead_letters),
 		   void *ctx)
 {
@@ -204,6 +213,7 @@ void registry_each(const struct registry *r,
 		const struct registry_schema *a =
 			atomic_load_explicit(&s->answer, memory_order_acquire);
 		fn(ctx, (uint32_t)(k - 1), a == NULL ? REGISTRY_PENDING : a->state,
+		   atomic_load_explicit(&s->messages, memory_order_relaxed),
 		   atomic_load_explicit(&s->dead_letters, memory_order_relaxed));
 	}
 }

@@ -76,8 +76,11 @@ struct worker_state {
 	 * during the batch being processed, whose later messages it leaves unconsumed.
 	 */
 	struct registry *registry;
+	uint32_t run_id;           /* the id of the run of messages being counted ... */
+	uint64_t run_count;        /* ... and its messages so far (registry_count) */
 	uint32_t last_id;
 	const struct registry_schema *last_schema; /* NULL: none yet */
+	int hold_error;            /* a hold the source refused: the worker stops (-errno) */
 	uint32_t hold_count;
 	struct worker_hold {
 		int32_t partition;
@@ -877,10 +880,12 @@ static void worker_hold(struct worker_state *s, const struct source_msg *m, uint
 	s->held_now_list[s->held_now_count++] = p;
 	int rc = source_pause_partition(s->env->source, m);
 	if (rc < 0) {
-		if (rc != -ENOENT)
-			log_warn("worker", "w%u: cannot hold partition %" PRId32 " at offset %" PRId64
-				 ": %s; its messages are taken again after the next revocation",
-				 s->env->index, p, m->offset, strerror(-rc));
+		/* Going on would skip the message: stop, and take it again at the next start. */
+		if (rc != -ENOENT && s->hold_error == 0) {
+			log_error("worker", "w%u: cannot hold partition %" PRId32 " at offset %" PRId64
+				  ": %s", s->env->index, p, m->offset, strerror(-rc));
+			s->hold_error = rc;
+		}
 		return;
 	}
 	uint32_t k = 0;
@@ -977,6 +982,13 @@ static int worker_decode_avro(struct worker_state *s, const struct source_msg *m
 		worker_avro_dead_letter(s, m, rc, av_err_name(rc), err.reason);
 		return -1;
 	}
+	if (__builtin_expect(id != s->run_id, 0)) {
+		if (s->run_count)
+			registry_count(s->registry, s->run_id, s->run_count);
+		s->run_id = id;
+		s->run_count = 0;
+	}
+	s->run_count++;
 	if (__builtin_expect(st != REGISTRY_READY, 0)) {
 		worker_avro_no_schema(s, m, id, st, rs);
 		return -1;
@@ -1040,11 +1052,15 @@ static int worker_process_avro(struct worker_state *s, const struct source_msg *
 		if (rc < 0)
 			return rc;
 	}
+	if (s->run_count) {
+		registry_count(s->registry, s->run_id, s->run_count);
+		s->run_count = 0;
+	}
 	for (uint32_t k = 0; k < s->held_now_count; k++)
 		s->held_now[s->held_now_list[k]] = false;
 	s->held_now_count = 0;
 	worker_stats_add(&s->w->stats.events_in, count - held);
-	return 0;
+	return s->hold_error;
 }
 
 /* ---- sources ---- */
