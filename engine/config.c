@@ -1147,8 +1147,12 @@ static int config_finish_registry(struct config_parse *p)
 		config_fail(p, "[registry]: urls: required by [event] format = avro-confluent");
 		return -EINVAL;
 	}
-	if (!avro && cfg->registry_urls[0]) {
-		config_fail(p, "[registry]: urls: only for [event] format = avro-confluent");
+	for (size_t i = 0; !avro && i < CONFIG_KEY_COUNT; i++) {
+		if (strcmp(config_keys[i].section, "registry") != 0 || p->key_line[i] == 0)
+			continue;
+		p->line = p->key_line[i];
+		config_fail(p, "[registry]: %s: only for [event] format = avro-confluent",
+			    config_keys[i].name);
 		return -EINVAL;
 	}
 	if (cfg->registry_password_file[0] && cfg->registry_password_env[0]) {

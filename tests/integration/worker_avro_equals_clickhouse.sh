@@ -5,7 +5,9 @@
 # @kafkajs/confluent-schema-registry) against the test registry. ClickHouse reads the very same
 # messages with its AvroConfluent format from the same registry and computes the expected LEFT
 # JOIN with the dimension files; the sealed segments must equal it in both directions. An
-# unknown schema id and a bad magic byte are dead letters with their reasons.
+# unknown schema id and a bad magic byte are dead letters with their reasons. The registry wants
+# basic auth: the password comes from the environment, the first URL (dead) holds user info;
+# neither credential is shown by --check or logged.
 source "$(dirname "$0")/../../tools/lib.sh"
 lib_test_init
 command -v node >/dev/null || lib_skip "node is not installed"
@@ -14,7 +16,8 @@ command -v python3 >/dev/null || lib_skip "python3 is not installed"
 	lib_skip "tests/registry has no node_modules (tools/setup.sh installs them)"
 
 portfile=$work/registry.port
-lib_spawn node "$src/tests/registry/registry.js" --port-file "$portfile" >>"$work/registry.log" 2>&1
+lib_spawn node "$src/tests/registry/registry.js" --port-file "$portfile" --user test \
+	--password s3cret-pw >>"$work/registry.log" 2>&1
 for _ in $(seq 100); do
 	[ -s "$portfile" ] && break
 	sleep 0.1
@@ -90,7 +93,8 @@ for i in range(3000):
 with open(f"{work}/click.json", "w") as f:
     json.dump(out, f)
 PY
-id=$(node "$src/tests/registry/produce.js" --registry "$REG_URL" --subject clickstream-value \
+id=$(node "$src/tests/registry/produce.js" --registry "$REG_URL" --user test --password s3cret-pw \
+	--subject clickstream-value \
 	--schema "$work/click.avsc" --records "$work/click.json" --bin "$work/click.bin" \
 	--framed "$work/click.framed")
 total=3000
@@ -120,21 +124,25 @@ field.logged_in = Bool
 field.duration_ms = Nullable(UInt32)
 field.score = Float32
 [registry]
-urls = http://127.0.0.1:1,$REG_URL
+urls = http://someone:url-s3cret@127.0.0.1:1,$REG_URL
+username = test
+password_env = ENRICHD_TEST_REGISTRY_PASSWORD
 backoff_min = 50ms
 backoff_max = 200ms"
 lib_config "$work/enrichd.ini" "$work/dims" "$work/out" "$work/dl" 127.0.0.1:1 0 "$ini_extra"
+export ENRICHD_TEST_REGISTRY_PASSWORD=s3cret-pw
 "$bin/enrichd" --config "$work/enrichd.ini" --check >"$work/check.txt"
-grep -q "^registry:   http://127.0.0.1:1,$REG_URL" "$work/check.txt" ||
+grep -q "^registry:   http://127.0.0.1:1,$REG_URL (basic auth)" "$work/check.txt" ||
 	fail "--check does not show the registry: $(grep -i registry "$work/check.txt")"
 lib_enrichd_input "$work/enrichd.ini" "$work/input.avro" "$work/enrichd.log"
+check "credentials shown or logged" "$(cat "$work/check.txt" "$work/enrichd.log" | grep -c 's3cret')" 0
 
 cat >"$work/check.sql" <<SQL
 CREATE TABLE k ENGINE = Memory AS SELECT *, rowNumberInAllBlocks() AS offset FROM file('$work/click.bin', 'AvroConfluent',
   'ts DateTime64(3, \'UTC\'), user_id UInt64, device_id String, page Tuple(url String, referrer Nullable(String)),
    kind String, session UUID, day Date, tags Array(String), items Array(Int64), price Nullable(Float64), qty Int32,
    country String, logged_in Bool, duration_ms Nullable(UInt32), score Float32')
-  SETTINGS format_avro_schema_registry_url = '$REG_URL', max_threads = 1;
+  SETTINGS format_avro_schema_registry_url = '${REG_URL/http:\/\//http://test:s3cret-pw@}', max_threads = 1;
 CREATE TABLE users ENGINE = Memory AS SELECT * FROM file('$work/dims/users.tsv', 'TSVWithNames', 'user_id UInt64, country String, plan String, signup_date Date');
 CREATE TABLE devices ENGINE = Memory AS SELECT * FROM file('$work/dims/devices.tsv', 'TSVWithNames', 'device_id String, device_type String, os String, browser String');
 CREATE TABLE urls ENGINE = Memory AS SELECT * FROM file('$work/dims/urls.tsv', 'TSVWithNames', 'url String, domain String, category String');
