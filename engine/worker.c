@@ -876,8 +876,9 @@ static void worker_hold(struct worker_state *s, const struct source_msg *m, uint
 	int32_t p = m->partition;
 	if (p < 0 || p >= EPOCH_PARTITIONS_MAX)
 		p = 0; /* a source's partitions are in range (source.h); kept in bounds anyway */
+	if (!s->held_now[p])
+		s->held_now_list[s->held_now_count++] = p;
 	s->held_now[p] = true;
-	s->held_now_list[s->held_now_count++] = p;
 	int rc = source_pause_partition(s->env->source, m);
 	if (rc < 0) {
 		/* Going on would skip the message: stop, and take it again at the next start. */
