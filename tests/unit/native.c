@@ -13,26 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gen.h"
+#include "helpers.h"
 #include "native.h"
 #include "native_format.h"
 #include "native_read.h"
 
 /* ---- helpers ------------------------------------------------------------------------------- */
-
-static uint8_t *hex_decode(const char *hex, size_t *len)
-{
-	size_t n = strlen(hex);
-	uint8_t *out = malloc(n / 2 + 1);
-	cr_assert_not_null(out);
-	size_t o = 0;
-	for (size_t i = 0; i + 1 < n; i += 2) {
-		unsigned v;
-		cr_assert_eq(sscanf(hex + i, "%2x", &v), 1, "bad hex in the test at %zu", i);
-		out[o++] = (uint8_t)v;
-	}
-	*len = o;
-	return out;
-}
 
 static void expect_bytes(const uint8_t *got, size_t got_len, const uint8_t *want, size_t want_len)
 {
@@ -49,7 +36,7 @@ static void expect_bytes(const uint8_t *got, size_t got_len, const uint8_t *want
 static void expect_hex(const uint8_t *got, size_t got_len, const char *hex)
 {
 	size_t want_len;
-	uint8_t *want = hex_decode(hex, &want_len);
+	uint8_t *want = t_hex_decode(hex, &want_len);
 	expect_bytes(got, got_len, want, want_len);
 	free(want);
 }
@@ -1156,7 +1143,7 @@ Test(native, read_clickhouse_bytes)
 	/* ClickHouse-written blocks decode to the values ClickHouse's TSV prints. */
 	struct decoded d;
 	size_t len;
-	uint8_t *buf = hex_decode(
+	uint8_t *buf = t_hex_decode(
 		"0403016e104e756c6c61626c652855496e74363429010000000000000000000007000000000000"
 		"0000000000000000000173104e756c6c61626c6528537472696e67290100000002616200026673"
 		"184e756c6c61626c65284669786564537472696e67283229290100000000787900000166114e75"
@@ -1176,7 +1163,7 @@ Test(native, read_clickhouse_bytes)
 	native_reader_destroy(d.r);
 	free(buf);
 
-	buf = hex_decode(lcn_pnqp, &len);
+	buf = t_hex_decode(lcn_pnqp, &len);
 	decode_one(&d, buf, len);
 	const char *lc[] = {"p", "\\N", "", "q", "p"};
 	for (uint64_t r = 0; r < 5; r++)
@@ -1184,7 +1171,7 @@ Test(native, read_clickhouse_bytes)
 	native_reader_destroy(d.r);
 	free(buf);
 
-	buf = hex_decode("0302016404446174650000ffff026474084461746554696d6500000000ffffffff0374"
+	buf = t_hex_decode("0302016404446174650000ffff026474084461746554696d6500000000ffffffff0374"
 			 "3634144461746554696d65363428332c20275554432729ffffffffffffffff7bf451c2"
 			 "8c010000",
 			 &len);
@@ -1251,13 +1238,10 @@ Test(native, float_text)
 /* Every supported type, random values: encode, decode, compare value for value. */
 #define RT_ROWS 300
 
-static uint64_t rt_state = 0x9E3779B97F4A7C15ull;
+static struct gen_rng rt_rng = {GEN_MIX_GOLDEN};
 static uint64_t rt_next(void)
 {
-	uint64_t z = (rt_state += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
+	return gen_next(&rt_rng);
 }
 
 Test(native, round_trip_all_types)
@@ -1437,7 +1421,7 @@ Test(native, read_corrupt)
 	ok(native_reader_init(&r));
 	size_t len, off, at;
 	struct native_rd_block blk;
-	uint8_t *buf = hex_decode(lc_zxz, &len);
+	uint8_t *buf = t_hex_decode(lc_zxz, &len);
 	/* The last index refers to key 3 of 3. */
 	buf[len - 1] = 3;
 	off = 0;
@@ -1446,7 +1430,7 @@ Test(native, read_corrupt)
 	cr_assert_eq(at, len - 1);
 	free(buf);
 
-	buf = hex_decode("01010161075569616e743332", &len); /* type "Uiant32" */
+	buf = t_hex_decode("01010161075569616e743332", &len); /* type "Uiant32" */
 	off = 0;
 	cr_assert_eq(native_reader_next(r, buf, len, &off, &blk), -EBADMSG);
 	cr_assert(strstr(native_reader_error(r, &at), "unsupported type 'Uiant32'") != NULL,
@@ -1455,13 +1439,13 @@ Test(native, read_corrupt)
 	free(buf);
 
 	/* Rows without columns would make a reader loop over nothing. */
-	buf = hex_decode("0005", &len);
+	buf = t_hex_decode("0005", &len);
 	off = 0;
 	cr_assert_eq(native_reader_next(r, buf, len, &off, &blk), -EBADMSG);
 	free(buf);
 
 	/* A huge row count is refused before anything is allocated for it. */
-	buf = hex_decode("01ffffffffffffffff7f0161065374726967", &len);
+	buf = t_hex_decode("01ffffffffffffffff7f0161065374726967", &len);
 	off = 0;
 	cr_assert_eq(native_reader_next(r, buf, len, &off, &blk), -EBADMSG);
 	free(buf);
@@ -1496,7 +1480,7 @@ Test(native, read_arrays)
 {
 	struct decoded d;
 	size_t len;
-	uint8_t *buf = hex_decode(arrays_ch, &len);
+	uint8_t *buf = t_hex_decode(arrays_ch, &len);
 	decode_one(&d, buf, len);
 	/* ['a','b'] as Array(LowCardinality(String)), [[1],[2,3]] as Array(Array(UInt8)). */
 	const struct native_rd_col *x = &d.blk.cols[0], *y = &d.blk.cols[1];
@@ -1519,7 +1503,7 @@ Test(native, read_arrays)
 	free(buf);
 
 	/* Two empty arrays: the LowCardinality part after the offsets is absent. */
-	buf = hex_decode(arrays_empty_ch, &len);
+	buf = t_hex_decode(arrays_empty_ch, &len);
 	decode_one(&d, buf, len);
 	cr_assert_eq(d.blk.cols[0].count, 0);
 	cr_assert_eq(d.blk.cols[0].values.count, 0);
@@ -1543,7 +1527,7 @@ Test(native, read_other_types_and_sequential)
 {
 	struct decoded d;
 	size_t len;
-	uint8_t *buf = hex_decode(other_types_ch, &len);
+	uint8_t *buf = t_hex_decode(other_types_ch, &len);
 	decode_one(&d, buf, len);
 	static const char *const names[] = {"Int128", "Decimal(9, 2)", "Enum8('a' = 1, 'b' = 2)",
 					    "IPv6", "Array(Nullable(UInt8))", "String"};
@@ -1581,7 +1565,7 @@ Test(native, read_other_types_and_sequential)
 	const char *const blocks[] = {arrays_ch, other_types_ch};
 	for (size_t k = 0; k < 2; k++) {
 		size_t blen;
-		uint8_t *b = hex_decode(blocks[k], &blen);
+		uint8_t *b = t_hex_decode(blocks[k], &blen);
 		for (size_t cut = 1; cut < blen; cut++) {
 			size_t at;
 			off = 0;
