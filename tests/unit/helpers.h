@@ -1,9 +1,9 @@
 /*
  * helpers: what the Criterion suites under tests/unit/ share -- quiet logging, a growing text
- * buffer, bytes written as hex, whole files read and written, a scratch directory removed -- so
- * that each suite holds only what it tests. Header only: every C file under tests/unit/ is a
- * suite of its own. A helper fails the calling test (cr_assert) when what it does fails, so
- * callers need not check.
+ * buffer, hex and TSV-escaped text decoded, whole files read and written, a scratch directory
+ * removed -- so that each suite holds only what it tests. Header only: every C file under
+ * tests/unit/ is a suite of its own. A helper fails the calling test (cr_assert) when what it
+ * does fails, so callers need not check.
  */
 #ifndef ENRICHD_TESTS_HELPERS_H
 #define ENRICHD_TESTS_HELPERS_H
@@ -80,6 +80,23 @@ static inline uint8_t *t_hex_decode(const char *hex, size_t *len)
 	}
 	*len = o;
 	return out;
+}
+
+/* Reverses TabSeparated escaping (tsv.h) of s[0..len) into out, which may be s itself; an unknown
+ * escape gives its letter. Returns the length written. */
+static inline size_t t_tsv_unescape(const char *s, size_t len, char *out)
+{
+	static const char from[] = "\\tnr0bf", to[] = "\\\t\n\r\0\b\f";
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\\' && i + 1 < len) {
+			const char *p = memchr(from, s[++i], sizeof(from) - 1);
+			out[o++] = p ? to[p - from] : s[i];
+		} else {
+			out[o++] = s[i];
+		}
+	}
+	return o;
 }
 
 /* The bytes of the file at path, malloc'd with a NUL after them; *len is their count. */
