@@ -290,32 +290,33 @@ static struct kafka_config base_config(void)
 				     .worker_count = 2};
 }
 
+/* The base configuration with these properties must be refused, naming needle. */
+static void expect_properties_refused(const struct kafka_property *props, size_t n,
+				      const char *needle)
+{
+	struct kafka_config cfg = base_config();
+	cfg.properties = props;
+	cfg.property_count = n;
+	expect_config_error(&cfg, needle);
+}
+
 Test(kafka, unknown_property_named, .init = cr_redirect_stderr)
 {
 	const struct kafka_property props[] = {{"fetch.wait.max.ms", "10"},
 					       {"no.such.property", "1"}};
-	struct kafka_config cfg = base_config();
-	cfg.properties = props;
-	cfg.property_count = 2;
-	expect_config_error(&cfg, "property 'no.such.property'");
+	expect_properties_refused(props, 2, "property 'no.such.property'");
 }
 
 Test(kafka, bad_value_named, .init = cr_redirect_stderr)
 {
 	const struct kafka_property props[] = {{"session.timeout.ms", "soon"}};
-	struct kafka_config cfg = base_config();
-	cfg.properties = props;
-	cfg.property_count = 1;
-	expect_config_error(&cfg, "property 'session.timeout.ms'");
+	expect_properties_refused(props, 1, "property 'session.timeout.ms'");
 }
 
 Test(kafka, managed_property_named, .init = cr_redirect_stderr)
 {
 	const struct kafka_property props[] = {{"enable.auto.commit", "true"}};
-	struct kafka_config cfg = base_config();
-	cfg.properties = props;
-	cfg.property_count = 1;
-	expect_config_error(&cfg, "property 'enable.auto.commit'");
+	expect_properties_refused(props, 1, "property 'enable.auto.commit'");
 }
 
 Test(kafka, bad_fields_named, .init = cr_redirect_stderr)
