@@ -131,6 +131,59 @@ static bool str_is(const char *p, size_t len, const char *want)
 	return p && len == strlen(want) && memcmp(p, want, len) == 0;
 }
 
+/* Loads the count rows of b (3 attributes, 2 threads; b is freed) and checks the table's rows,
+ * its slot size and its memory per row against the bound the design sets. */
+static struct dim *load_large(const char *name, struct t_buf *b, const char *key,
+			      enum dim_type key_type, const struct dim_attr_spec *attrs,
+			      size_t count, size_t slot_bytes, double bytes_per_row_max)
+{
+	struct dim *d = load_tsv(name, b, key, key_type, attrs, 3, 2);
+	free(b->p);
+	cr_assert_eq(dim_rows(d), count);
+	cr_assert_eq(dim_slot_bytes(d), slot_bytes);
+	double per_row = (double)dim_bytes(d) / (double)count;
+	cr_assert(per_row <= bytes_per_row_max, "%.1f B/row", per_row);
+	return d;
+}
+
+/* What the large tests count over all their batches: each must end at 0. */
+struct large_tally {
+	size_t bad, missing, found_absent, differ;
+};
+
+/*
+ * Tallies one batch of n lookups of the keys numbered base.. (present below count): the
+ * worker's pipeline (its first m rows and hashes) against the batch lookup, absent keys found,
+ * present keys missing. Puts the indexes j of the present keys' rows, to check, in found[];
+ * returns how many.
+ */
+static size_t tally_batch(struct large_tally *t, size_t base, size_t n, size_t m, size_t count,
+			  const struct dim_row *const *rows, const struct dim_row *const *rows2,
+			  const uint64_t *hashes, const uint64_t *hashes2, size_t *found)
+{
+	for (size_t j = 0; j < m; j++)
+		t->differ += rows2[j] != rows[j] || hashes2[j] != hashes[j];
+	size_t k = 0;
+	for (size_t j = 0; j < n; j++) {
+		if (base + j >= count)
+			t->found_absent += rows[j] != NULL;
+		else if (!rows[j])
+			t->missing++;
+		else
+			found[k++] = j;
+	}
+	return k;
+}
+
+static void tally_expect_none(const struct large_tally *t)
+{
+	cr_assert_eq(t->missing, 0);
+	cr_assert_eq(t->bad, 0);
+	cr_assert_eq(t->found_absent, 0);
+	cr_assert_eq(t->differ, 0, "the probe pipeline differs from the batch lookup %zu times",
+		     t->differ);
+}
+
 Test(dim, u64_three_million_keys, .timeout = 120)
 {
 	const size_t count = 3000000;
@@ -144,18 +197,14 @@ Test(dim, u64_three_million_keys, .timeout = 120)
 		{"plan", DIM_TYPE_LC_STRING, false},
 		{"signup_days", DIM_TYPE_UINT16, false},
 	};
-	struct dim *d = load_tsv("users", &b, "user_id", DIM_TYPE_UINT64, attrs, 3, 2);
-	free(b.p);
-	cr_assert_eq(dim_rows(d), count);
-	cr_assert_eq(dim_slot_bytes(d), 16);
-	double per_row = (double)dim_bytes(d) / (double)count;
-	cr_assert(per_row <= 40.0, "%.1f B/row", per_row);
+	struct dim *d = load_large("users", &b, "user_id", DIM_TYPE_UINT64, attrs, count, 16, 40.0);
 
 	const struct dim_col *country = dim_col(d, 0), *plan = dim_col(d, 1), *days = dim_col(d, 2);
 	enum { BATCH = 256 };
 	uint64_t keys[BATCH], hashes[BATCH], hashes2[BATCH];
 	const struct dim_row *rows[BATCH], *rows2[BATCH];
-	size_t bad = 0, missing = 0, found_absent = 0, differ = 0;
+	size_t found[BATCH];
+	struct large_tally tally = {0};
 	/* Keys gen_mix64(0..count) are present, gen_mix64(count..2 count) absent. */
 	for (size_t base = 0; base < 2 * count; base += BATCH) {
 		size_t n = 2 * count - base < BATCH ? 2 * count - base : BATCH;
@@ -168,30 +217,20 @@ Test(dim, u64_three_million_keys, .timeout = 120)
 		 * too. */
 		size_t m = 1 + (base / BATCH) % n;
 		dim_probe_start_u64(d, keys, m, hashes2, rows2);
-		for (size_t j = 0; j < m; j++)
-			differ += rows2[j] != rows[j] || hashes2[j] != hashes[j];
-		for (size_t j = 0; j < n; j++) {
-			size_t i = base + j;
-			if (i >= count) {
-				found_absent += rows[j] != NULL;
-				continue;
-			}
-			if (!rows[j]) {
-				missing++;
-				continue;
-			}
+		size_t nf = tally_batch(&tally, base, n, m, count, rows, rows2, hashes, hashes2,
+					found);
+		for (size_t f = 0; f < nf; f++) {
+			size_t j = found[f], i = base + j;
 			size_t clen, plen;
 			const char *c = dim_row_str(country, rows[j], &clen);
 			const char *p = dim_row_str(plan, rows[j], &plen);
-			bad += dim_row_key_u64(d, rows[j]) != keys[j] ||
-			       !str_is(c, clen, countries[i % 8]) || !str_is(p, plen, plans[i % 3]) ||
-			       dim_row_u64(days, rows[j]) != i % 20000;
+			tally.bad += dim_row_key_u64(d, rows[j]) != keys[j] ||
+				     !str_is(c, clen, countries[i % 8]) ||
+				     !str_is(p, plen, plans[i % 3]) ||
+				     dim_row_u64(days, rows[j]) != i % 20000;
 		}
 	}
-	cr_assert_eq(missing, 0);
-	cr_assert_eq(bad, 0);
-	cr_assert_eq(found_absent, 0);
-	cr_assert_eq(differ, 0, "the probe pipeline differs from the batch lookup %zu times", differ);
+	tally_expect_none(&tally);
 	dim_free(d);
 }
 
@@ -331,12 +370,8 @@ Test(dim, string_three_million_keys, .timeout = 120)
 		{"os", DIM_TYPE_LC_STRING, false},
 		{"browser", DIM_TYPE_LC_STRING, false},
 	};
-	struct dim *d = load_tsv("devices", &b, "device_id", DIM_TYPE_STRING, attrs, 3, 2);
-	free(b.p);
-	cr_assert_eq(dim_rows(d), count);
-	cr_assert_eq(dim_slot_bytes(d), 8);
-	double per_row = (double)dim_bytes(d) / (double)count;
-	cr_assert(per_row <= 64.0, "%.1f B/row", per_row);
+	struct dim *d = load_large("devices", &b, "device_id", DIM_TYPE_STRING, attrs, count, 8,
+				   64.0);
 
 	const struct dim_col *type = dim_col(d, 0), *os = dim_col(d, 1), *browser = dim_col(d, 2);
 	enum { BATCH = 100 };
@@ -344,7 +379,8 @@ Test(dim, string_three_million_keys, .timeout = 120)
 	struct dim_str keys[BATCH];
 	uint64_t hashes[BATCH], hashes2[BATCH], cand[BATCH];
 	const struct dim_row *rows[BATCH], *rows2[BATCH];
-	size_t bad = 0, missing = 0, found_absent = 0, differ = 0, straddle = 0;
+	size_t found[BATCH], straddle = 0;
+	struct large_tally tally = {0};
 	for (size_t base = 0; base < 2 * count; base += BATCH) {
 		size_t n = 2 * count - base < BATCH ? 2 * count - base : BATCH;
 		for (size_t j = 0; j < n; j++)
@@ -355,18 +391,10 @@ Test(dim, string_three_million_keys, .timeout = 120)
 		size_t m = 1 + (base / BATCH) % n;
 		dim_probe_start_str(d, keys, m, hashes2, cand);
 		dim_probe_finish_str(d, keys, hashes2, cand, m, rows2);
-		for (size_t j = 0; j < m; j++)
-			differ += rows2[j] != rows[j] || hashes2[j] != hashes[j];
-		for (size_t j = 0; j < n; j++) {
-			size_t i = base + j;
-			if (i >= count) {
-				found_absent += rows[j] != NULL;
-				continue;
-			}
-			if (!rows[j]) {
-				missing++;
-				continue;
-			}
+		size_t nf = tally_batch(&tally, base, n, m, count, rows, rows2, hashes, hashes2,
+					found);
+		for (size_t f = 0; f < nf; f++) {
+			size_t j = found[f], i = base + j;
 			size_t l1, l2, l3;
 			const char *t = dim_row_str(type, rows[j], &l1);
 			const char *o = dim_row_str(os, rows[j], &l2);
@@ -375,15 +403,13 @@ Test(dim, string_three_million_keys, .timeout = 120)
 			/* A record (attributes, key) of under a cache line sits within one. */
 			uintptr_t rec = (uintptr_t)rows[j];
 			straddle += (rec & 63) + ((uintptr_t)k.ptr + k.len - rec) > 64;
-			bad += k.len != keys[j].len || memcmp(k.ptr, keys[j].ptr, k.len) != 0 ||
-			       !str_is(t, l1, types[i % 4]) || !str_is(o, l2, oses[i % 5]) ||
-			       !str_is(br, l3, browsers[i % 6]);
+			tally.bad += k.len != keys[j].len ||
+				     memcmp(k.ptr, keys[j].ptr, k.len) != 0 ||
+				     !str_is(t, l1, types[i % 4]) || !str_is(o, l2, oses[i % 5]) ||
+				     !str_is(br, l3, browsers[i % 6]);
 		}
 	}
-	cr_assert_eq(missing, 0);
-	cr_assert_eq(bad, 0);
-	cr_assert_eq(found_absent, 0);
-	cr_assert_eq(differ, 0, "the probe pipeline differs from the batch lookup %zu times", differ);
+	tally_expect_none(&tally);
 	/* The padding budget is an estimate: a shard may run out near its end. */
 	cr_assert_leq(straddle, count / 1000, "%zu of %zu records straddle two cache lines", straddle,
 		      count);
