@@ -7,11 +7,8 @@ source "$(dirname "$0")/../../tools/lib.sh"
 lib_test_init
 
 users=20000 devices=20000 urls=5000 count=30000
-"$bin/enrichd-gen-dims" --out "$work/dims" --seed 3 --users $users --devices $devices \
-	--urls $urls 2>/dev/null
-"$bin/enrichd-gen-events" --seed 3 --count $count --users $users --devices $devices \
-	--urls $urls --miss-users 0.1 --miss-devices 0.2 --miss-urls 0.05 \
-	--out "$work/ev.jsonl" --manifest "$work/m.tsv" 2>/dev/null
+lib_gen_input 3 $users $devices $urls $count "$work/ev.jsonl" --miss-users 0.1 \
+	--miss-devices 0.2 --miss-urls 0.05 --manifest "$work/m.tsv"
 
 read -r dev_missing user_hits dev_hits url_hits < <(ch "
 	SELECT countIf(device_present = 0), sum(user_present), sum(device_present), sum(url_present)

@@ -77,9 +77,8 @@ check "2: exit status after SIGTERM during the first load" "$st" 0
 echo "2. SIGTERM during the first load: status $st after ${took}s"
 
 # 3. A FIFO swapped in for the users source, SIGHUP, SIGTERM.
-lib_spawn "$bin/enrichd" --config "$work/one.ini" 2>"$work/3.log"
-pid=${lib_pids[-1]}
-lib_wait_log "$work/3.log" "partitions assigned" 60
+lib_enrichd_start "$work/one.ini" "$work/3.log"
+pid=$lib_enrichd_pid
 sleep 1
 mkfifo "$work/one/users.fifo"
 mv "$work/one/users.fifo" "$work/one/users.tsv"
@@ -97,9 +96,8 @@ rm -f "$work/one/users.tsv"
 cp "$work/small/users.tsv" "$work/one/users.tsv"
 
 # 4. SIGTERM during the reload of a large users source.
-lib_spawn "$bin/enrichd" --config "$work/one.ini" 2>"$work/4.log"
-pid=${lib_pids[-1]}
-lib_wait_log "$work/4.log" "partitions assigned" 60
+lib_enrichd_start "$work/one.ini" "$work/4.log"
+pid=$lib_enrichd_pid
 sleep 1
 cp "$work/big/users.tsv" "$work/one/users.tsv.new"
 mv "$work/one/users.tsv.new" "$work/one/users.tsv"
@@ -115,9 +113,8 @@ echo "4. SIGTERM during a reload: status $st after ${took}s"
 # 5. SIGTERM during a broker outage.
 sed "/^property.session.timeout.ms/d; /^property.heartbeat.interval.ms/d" "$work/one.ini" \
 	>"$work/outage.ini"
-lib_spawn "$bin/enrichd" --config "$work/outage.ini" 2>"$work/5.log"
-pid=${lib_pids[-1]}
-lib_wait_log "$work/5.log" "partitions assigned" 90
+lib_enrichd_start "$work/outage.ini" "$work/5.log" 90
+pid=$lib_enrichd_pid
 "$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --partitions 6 --count 600 \
 	--seed 7 --users 20000 --devices 20000 --urls 5000 2>/dev/null
 lib_wait_log "$work/5.log" "rows_sealed=600 \|w0: sealed" 30 || true

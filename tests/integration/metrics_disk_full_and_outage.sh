@@ -28,10 +28,9 @@ block_rows = 512
 [metrics]
 listen = 127.0.0.1:0"
 mkdir -p "$out" "$dl"
-lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" 2>"$work/enrichd.log"
-pid=${lib_pids[-1]}
+lib_enrichd_start "$work/enrichd.ini" "$work/enrichd.log"
+pid=$lib_enrichd_pid
 url=$(lib_metrics_url "$work/enrichd.log")
-lib_wait_log "$work/enrichd.log" "partitions assigned" 60
 
 ms() { date +%s%3N; }
 mkdir -p "$work/scrapes"

@@ -7,12 +7,9 @@ source "$(dirname "$0")/../../tools/lib.sh"
 lib_test_init
 
 users=5000 devices=5000 urls=1000 count=20000
-"$bin/enrichd-gen-dims" --out "$work/dims" --seed 5 --users $users --devices $devices \
-	--urls $urls 2>/dev/null
 # Four hours of events, each up to two hours early.
-"$bin/enrichd-gen-events" --seed 5 --count $count --users $users --devices $devices \
-	--urls $urls --miss-devices 0.1 --start-ms 1735686000000 --spread-ms 14400000 \
-	--jitter-ms 7200000 --out "$work/ev.jsonl" --manifest "$work/m.tsv" 2>/dev/null
+lib_gen_input 5 $users $devices $urls $count "$work/ev.jsonl" --miss-devices 0.1 \
+	--start-ms 1735686000000 --spread-ms 14400000 --jitter-ms 7200000 --manifest "$work/m.tsv"
 
 # The input does interleave: the hour changes from one event to the next most of the time.
 changes=$(grep -o '"timestamp":"[0-9T:-]*' "$work/ev.jsonl" | cut -c14-26 |
