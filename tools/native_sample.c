@@ -221,6 +221,25 @@ static double gen_double(uint32_t kind)
 }
 
 /* Appends one value to column c and writes its raw form to the TSV. */
+/* Writes v to the TSV twin and appends it to column c. */
+static int put_u64(struct native_block *b, uint32_t c, FILE *f, uint64_t v)
+{
+	fprintf(f, "%llu", (unsigned long long)v);
+	return native_append_u64(b, c, v);
+}
+
+static int put_i64(struct native_block *b, uint32_t c, FILE *f, int64_t v)
+{
+	fprintf(f, "%lld", (long long)v);
+	return native_append_i64(b, c, v);
+}
+
+/* A value of [min, max] for the row kind: min, max, else uniform. */
+static int64_t range_i64(uint32_t kind, int64_t min, int64_t max)
+{
+	return kind == 0 ? min : kind == 1 ? max : min + (int64_t)(rng() % (uint64_t)(max - min + 1));
+}
+
 static int gen_value(struct native_block *b, uint32_t c, uint32_t row, uint32_t block,
 		     struct out *o)
 {
@@ -240,8 +259,7 @@ static int gen_value(struct native_block *b, uint32_t c, uint32_t row, uint32_t 
 		unsigned bits = sc->gen == G_IPV4 ? 32 : sc->bits;
 		uint64_t max = bits == 64 ? UINT64_MAX : (1ull << bits) - 1;
 		uint64_t v = kind == 0 ? 0 : kind == 1 ? max : rng() & max;
-		fprintf(f, "%llu", (unsigned long long)v);
-		rc = native_append_u64(b, c, v);
+		rc = put_u64(b, c, f, v);
 		break;
 	}
 	case G_INT: {
@@ -252,8 +270,7 @@ static int gen_value(struct native_block *b, uint32_t c, uint32_t row, uint32_t 
 			uint64_t u = rng() >> (64 - sc->bits);
 			v = (int64_t)(u + (uint64_t)min); /* uniform over [min, max] */
 		}
-		fprintf(f, "%lld", (long long)v);
-		rc = native_append_i64(b, c, v);
+		rc = put_i64(b, c, f, v);
 		break;
 	}
 	case G_F32: {
@@ -281,8 +298,7 @@ static int gen_value(struct native_block *b, uint32_t c, uint32_t row, uint32_t 
 	}
 	case G_BOOL: {
 		uint64_t v = kind == 0 ? 0 : kind == 1 ? 1 : rng() % 2;
-		fprintf(f, "%llu", (unsigned long long)v);
-		rc = native_append_u64(b, c, v);
+		rc = put_u64(b, c, f, v);
 		break;
 	}
 	case G_STRING: {
@@ -303,30 +319,24 @@ static int gen_value(struct native_block *b, uint32_t c, uint32_t row, uint32_t 
 	}
 	case G_DATE: {
 		uint64_t v = kind == 0 ? 0 : kind == 1 ? 65535 : rng() % 65536;
-		fprintf(f, "%llu", (unsigned long long)v);
-		rc = native_append_u64(b, c, v);
+		rc = put_u64(b, c, f, v);
 		break;
 	}
 	case G_DATE32: {
 		/* ClickHouse's Date32 range: 1900-01-01 .. 2299-12-31. */
 		const int64_t min = -25567, max = 120529;
-		int64_t v = kind == 0 ? min : kind == 1 ? max : min + (int64_t)(rng() % (max - min + 1));
-		fprintf(f, "%lld", (long long)v);
-		rc = native_append_i64(b, c, v);
+		rc = put_i64(b, c, f, range_i64(kind, min, max));
 		break;
 	}
 	case G_DATETIME: {
 		uint64_t v = kind == 0 ? 0 : kind == 1 ? UINT32_MAX : (uint32_t)rng();
-		fprintf(f, "%llu", (unsigned long long)v);
-		rc = native_append_u64(b, c, v);
+		rc = put_u64(b, c, f, v);
 		break;
 	}
 	case G_DT64: {
 		/* DateTime64's range: 1900-01-01 00:00:00.000 .. 2299-12-31 23:59:59.999. */
 		const int64_t min = -2208988800000, max = 10413791999999;
-		int64_t v = kind == 0 ? min : kind == 1 ? max : min + (int64_t)(rng() % (max - min + 1));
-		fprintf(f, "%lld", (long long)v);
-		rc = native_append_i64(b, c, v);
+		rc = put_i64(b, c, f, range_i64(kind, min, max));
 		break;
 	}
 	case G_LC: {
