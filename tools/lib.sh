@@ -37,6 +37,11 @@
 #                         MANIFEST: every well-formed message one row, every malformed one dead
 #                         letter; sets good and malformed, and leaves the counts to val
 #                         (rows, good, missing, unexpected, dead, malformed, dl_unexpected)
+#   lib_enrichd_inner_devices CPUS OUT INPUT LOG
+#                         runs enrichd --input on INPUT (lib_enrichd_input) on CPUS with the
+#                         devices join inner, its segments in OUT and dead letters in OUT.dl
+#                         (configuration $work/e.ini); sets lib_inner_misses to the dead letters
+#                         of events whose device is missing (inner_join_miss)
 #   LIB_DL_STRUCTURE      the dead-letter file's columns, for ClickHouse's file(..., 'TSV', ...)
 #   lib_pg_start          a PostgreSQL cluster of its own: initdb in $work/pg as an unprivileged
 #                         user (enrichd-test, made if missing; tests run as root), started with
@@ -421,6 +426,15 @@ lib_enrichd_input() {
 	local config=$1 input=$2 log=$3
 	"$ENRICHD_BUILD_DIR/enrichd" --config "$config" --input "$input" 2>"$log" ||
 		fail "enrichd --input $input failed: $(tail -n3 "$log")"
+}
+
+lib_enrichd_inner_devices() {
+	local cpus=$1 out=$2 input=$3 log=$4
+	lib_config "$work/e.ini" "$work/dims" "$out" "$out.dl" 127.0.0.1:9 "$cpus"
+	sed -i '/^\[dimension devices\]/a join = inner' "$work/e.ini"
+	lib_enrichd_input "$work/e.ini" "$input" "$log"
+	lib_inner_misses=$(grep -c $'\tinner_join_miss\t' "$out.dl"/*.deadletter.tsv |
+		awk -F: '{ s += $NF } END { print s + 0 }')
 }
 
 lib_enrichd_start() {

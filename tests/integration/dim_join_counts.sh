@@ -21,14 +21,12 @@ user_hit=$(hit_pct "$user_hits") dev_hit=$(hit_pct "$dev_hits") url_hit=$(hit_pc
 for cpus in 0 0-1; do
 	echo "-- cpus $cpus"
 	out=$work/out-$cpus
-	lib_config "$work/e.ini" "$work/dims" "$out" "$out.dl" 127.0.0.1:9 "$cpus"
-	sed -i '/^\[dimension devices\]/a join = inner' "$work/e.ini"
-	lib_enrichd_input "$work/e.ini" "$work/ev.jsonl" "$work/log"
+	lib_enrichd_inner_devices "$cpus" "$out" "$work/ev.jsonl" "$work/log"
 	rows=$(ch "SELECT count() FROM file('$out/**/*.native', 'Native')
 		WHERE device_type IS NOT NULL SETTINGS use_hive_partitioning = 0")
 	all=$(ch "SELECT count() FROM file('$out/**/*.native', 'Native')
 		SETTINGS use_hive_partitioning = 0")
-	dead=$(grep -c $'\tinner_join_miss\t' "$out.dl"/*.deadletter.tsv | awk -F: '{ s += $NF } END { print s + 0 }')
+	dead=$lib_inner_misses
 	[ "$all" = "$rows" ] || fail "$((all - rows)) sealed rows without a device"
 	[ "$rows" = $((count - dev_missing)) ] || fail "$rows rows sealed, expected $((count - dev_missing))"
 	[ "$dead" = "$dev_missing" ] || fail "$dead inner-join dead letters, expected $dev_missing"

@@ -22,11 +22,8 @@ dev_missing=$(ch "SELECT countIf(device_present = 0)
 for cpus in 0 0-1; do
 	echo "-- cpus $cpus"
 	out=$work/out-$cpus
-	lib_config "$work/e.ini" "$work/dims" "$out" "$out.dl" 127.0.0.1:9 "$cpus"
-	sed -i '/^\[dimension devices\]/a join = inner' "$work/e.ini"
-	lib_enrichd_input "$work/e.ini" "$work/ev.jsonl" "$work/log"
-	dead=$(grep -c $'\tinner_join_miss\t' "$out.dl"/*.deadletter.tsv |
-		awk -F: '{ s += $NF } END { print s + 0 }')
+	lib_enrichd_inner_devices "$cpus" "$out" "$work/ev.jsonl" "$work/log"
+	dead=$lib_inner_misses
 	[ "$dead" = "$dev_missing" ] || fail "$dead inner-join dead letters, expected $dev_missing"
 	# Per segment: its rows, those outside its hour, and whether its input lines (_offset) rise.
 	read -r segments rows distinct misplaced unordered < <(ch "
