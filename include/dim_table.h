@@ -96,14 +96,10 @@ static inline uint64_t dim_load_u64(const uint8_t *p)
 	return v;
 }
 
+/* Writes v as a varint at p (dim_varint_len(v) bytes); returns the bytes after. */
 static inline uint8_t *dim_varint_put(uint8_t *p, uint64_t v)
 {
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
+	return p + native_varuint_write(p, v);
 }
 
 /* The key bytes of a String-key record. */
