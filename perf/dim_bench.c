@@ -73,6 +73,15 @@ static void days_to_date(unsigned days, char *out)
 	snprintf(out, 48, "%04d-%02u-%02u", (int)(y + (m <= 2)), m, d);
 }
 
+/* Ends a row after its key: the three attributes, quoted in CSV. */
+static void put_attrs(FILE *f, bool csv, const char *a, const char *b, const char *c)
+{
+	if (csv)
+		fprintf(f, ",\"%s\",\"%s\",\"%s\"\n", a, b, c);
+	else
+		fprintf(f, "\t%s\t%s\t%s\n", a, b, c);
+}
+
 static int write_users(const char *path, size_t rows, bool csv)
 {
 	FILE *f = fopen(path, "w");
@@ -84,12 +93,8 @@ static int write_users(const char *path, size_t rows, bool csv)
 	for (size_t i = 0; i < rows; i++) {
 		uint64_t k = mix(i);
 		days_to_date((unsigned)(14000 + k % 6000), date);
-		if (csv)
-			fprintf(f, "%" PRIu64 ",\"%s\",\"%s\",\"%s\"\n", k, countries[(k >> 8) % 30],
-				plans[(k >> 16) % 5], date);
-		else
-			fprintf(f, "%" PRIu64 "\t%s\t%s\t%s\n", k, countries[(k >> 8) % 30],
-				plans[(k >> 16) % 5], date);
+		fprintf(f, "%" PRIu64, k);
+		put_attrs(f, csv, countries[(k >> 8) % 30], plans[(k >> 16) % 5], date);
 	}
 	return fclose(f) == 0 ? 0 : -errno;
 }
@@ -105,12 +110,8 @@ static int write_devices(const char *path, size_t rows, bool csv)
 	for (size_t i = 0; i < rows; i++) {
 		device_key(i, key);
 		uint64_t h = mix(i + 77);
-		if (csv)
-			fprintf(f, "\"%s\",\"%s\",\"%s\",\"%s\"\n", key, types[h % 5],
-				oses[(h >> 8) % 6], browsers[(h >> 16) % 7]);
-		else
-			fprintf(f, "%s\t%s\t%s\t%s\n", key, types[h % 5], oses[(h >> 8) % 6],
-				browsers[(h >> 16) % 7]);
+		fprintf(f, csv ? "\"%s\"" : "%s", key);
+		put_attrs(f, csv, types[h % 5], oses[(h >> 8) % 6], browsers[(h >> 16) % 7]);
 	}
 	return fclose(f) == 0 ? 0 : -errno;
 }
