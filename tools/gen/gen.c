@@ -10,12 +10,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "civil.h"
+#include "log.h"
 #include "tsv.h"
 
 #define GEN_MASK62 GEN_INDEX_MAX
@@ -1427,4 +1429,19 @@ void gen_writer_put_csv(struct gen_writer *w, const char *s, size_t n)
 	}
 	gen_writer_put(w, s + run, n - run);
 	gen_writer_putc(w, '"');
+}
+
+/* ---- the generator programs' options ---- */
+
+int gen_arg_u64(const char *prog, const char *opt, const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max) {
+		log_error(prog, "%s: invalid value '%s' (an integer up to %" PRIu64 ")", opt, s, max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
 }

@@ -284,4 +284,10 @@ static inline void gen_writer_put_tsv(struct gen_writer *w, const char *s, size_
 /* s[0..n) as a CSV field: always in double quotes, a '"' doubled. */
 void gen_writer_put_csv(struct gen_writer *w, const char *s, size_t n);
 
+/* ---- the generator programs' options ---- */
+
+/* The value s of command-line option opt: an integer of 0..max (strtoull, base 0), into *out.
+ * Returns 0, or -EINVAL after logging "<opt>: invalid value '<s>'" under module prog. */
+int gen_arg_u64(const char *prog, const char *opt, const char *s, uint64_t max, uint64_t *out);
+
 #endif
