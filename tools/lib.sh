@@ -31,6 +31,11 @@
 #   lib_gen_input SEED USERS DEVICES URLS COUNT FILE [GEN-EVENTS-ARGS...]
 #                         the generator's users, devices and urls files in $work/dims, and COUNT
 #                         events drawn from them (with the extra arguments) in FILE, both of SEED
+#   lib_produce PARTITIONS COUNT RATE SEED [GEN-EVENTS-ARGS...]
+#                         starts enrichd-gen-events (lib_spawn) producing COUNT events of SEED at
+#                         RATE a second to the broker's clickstream topic over PARTITIONS
+#                         partitions, their keys those of 20000 users, 20000 devices and 5000 urls
+#                         (enrichd-gen-dims of the same sizes); sets lib_producer_pid
 #   lib_check_exactly_once MANIFEST SEGMENTS DEAD-LETTERS [LABEL]
 #                         checks the sealed rows (SEGMENTS, a file() glob of .native files) and
 #                         dead letters (a glob of .deadletter.tsv files) against the generator's
@@ -433,12 +438,14 @@ lib_enrichd_inner_devices() {
 	lib_config "$work/e.ini" "$work/dims" "$out" "$out.dl" 127.0.0.1:9 "$cpus"
 	sed -i '/^\[dimension devices\]/a join = inner' "$work/e.ini"
 	lib_enrichd_input "$work/e.ini" "$input" "$log"
+	# shellcheck disable=SC2034 # read by the test
 	lib_inner_misses=$(grep -c $'\tinner_join_miss\t' "$out.dl"/*.deadletter.tsv |
 		awk -F: '{ s += $NF } END { print s + 0 }')
 }
 
 lib_enrichd_start() {
 	lib_spawn "$ENRICHD_BUILD_DIR/enrichd" --config "$1" 2>"$2"
+	# shellcheck disable=SC2034 # read by the test
 	lib_enrichd_pid=${lib_pids[-1]}
 	lib_wait_log "$2" "partitions assigned" "${3:-60}"
 }
@@ -450,6 +457,16 @@ lib_gen_input() {
 		--devices "$devices" --urls "$urls" 2>/dev/null
 	"$ENRICHD_BUILD_DIR/enrichd-gen-events" --seed "$seed" --count "$count" --users "$users" \
 		--devices "$devices" --urls "$urls" --out "$file" "$@" 2>/dev/null
+}
+
+lib_produce() {
+	local partitions=$1 count=$2 rate=$3 seed=$4
+	shift 4
+	lib_spawn "$ENRICHD_BUILD_DIR/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream \
+		--partitions "$partitions" --count "$count" --rate "$rate" --seed "$seed" --users 20000 \
+		--devices 20000 --urls 5000 "$@"
+	# shellcheck disable=SC2034 # read by the test
+	lib_producer_pid=${lib_pids[-1]}
 }
 
 lib_check_exactly_once() {

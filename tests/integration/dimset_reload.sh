@@ -21,10 +21,8 @@ enrichd_pid=$lib_enrichd_pid
 url=$(lib_metrics_url "$work/enrichd.log")
 hwm_before=$(awk '/VmHWM/ { print $2 }' "/proc/$enrichd_pid/status")
 
-lib_spawn "$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --partitions 12 \
-	--count $events --rate 3000 --seed 5 --users 20000 --devices 20000 --urls 5000 \
-	--miss-users 0.05 --manifest "$work/manifest.tsv"
-producer=${lib_pids[-1]}
+lib_produce 12 $events 3000 5 --miss-users 0.05 --manifest "$work/manifest.tsv"
+producer=$lib_producer_pid
 sleep 4
 # Replaced atomically, as an operator should (write beside, rename over).
 cp "$work/users.changed" "$work/dims/users.tsv.new"

@@ -20,10 +20,9 @@ run() {
 	lib_enrichd_start "$dir/a.ini" "$dir/a.log"
 	local pid_a=$lib_enrichd_pid
 	lib_enrichd_start "$dir/b.ini" "$dir/b.log"
-	lib_spawn "$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --partitions 12 \
-		--count $events --rate 2000 --seed 3 --users 20000 --devices 20000 --urls 5000 \
-		--miss-users 0.05 --malformed 0.01 --manifest "$dir/manifest.tsv"
-	local producer=${lib_pids[-1]}
+	lib_produce 12 $events 2000 3 --miss-users 0.05 --malformed 0.01 \
+		--manifest "$dir/manifest.tsv"
+	local producer=$lib_producer_pid
 	sleep 5
 	kill "-$signal" "$pid_a"
 	wait "$pid_a" || [ "$signal" = KILL ] || fail "$signal: instance a exited non-zero"

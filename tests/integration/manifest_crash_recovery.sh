@@ -22,10 +22,9 @@ lib_config "$work/enrichd.ini" "$work/dims" "$work/out" "$work/dl" "$BROKERS" 0-
 sed -i "s/^segment_age_ms = .*/segment_age_ms = 200ms/" "$work/enrichd.ini"
 
 # Events flow the whole time, slower than enrichd consumes, well inside the broker's retention.
-lib_spawn "$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --partitions 12 \
-	--count "$events" --rate 1000 --seed 11 --users 20000 --devices 20000 --urls 5000 \
-	--miss-users 0.05 --malformed 0.01 --variety --manifest "$work/manifest.tsv"
-producer=${lib_pids[-1]}
+lib_produce 12 "$events" 1000 11 --miss-users 0.05 --malformed 0.01 --variety \
+	--manifest "$work/manifest.tsv"
+producer=$lib_producer_pid
 
 in_reload=0
 for trial in $(seq "$trials"); do

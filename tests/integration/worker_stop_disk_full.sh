@@ -27,10 +27,8 @@ dd if=/dev/zero of="$out/filler" bs=1M count=14 status=none
 lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" 2>"$work/enrichd.log"
 pid=${lib_pids[-1]}
 lib_wait_log "$work/enrichd.log" "partitions assigned" 60 || { log_tail; fail "no partition assigned"; }
-lib_spawn "$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --partitions 4 \
-	--count $events --rate 6000 --seed 23 --users 20000 --devices 20000 --urls 5000 \
-	--malformed 0.01 --manifest "$work/manifest.tsv" 2>/dev/null
-producer=${lib_pids[-1]}
+lib_produce 4 $events 6000 23 --malformed 0.01 --manifest "$work/manifest.tsv" 2>/dev/null
+producer=$lib_producer_pid
 lib_wait_log "$work/enrichd.log" "No space left on device" 60 || { log_tail; fail "the disk never filled up"; }
 # A reload now has to wait for the workers stuck on the disk before it can free the old set.
 touch "$work/dims/users.tsv"
