@@ -73,6 +73,19 @@ static void days_to_date(unsigned days, char *out)
 	snprintf(out, 48, "%04d-%02u-%02u", (int)(y + (m <= 2)), m, d);
 }
 
+/* Creates the file at path with the header line of a key and three attributes; NULL (errno set)
+ * if it cannot. */
+static FILE *open_table(const char *path, bool csv, const char *key, const char *a, const char *b,
+			const char *c)
+{
+	FILE *f = fopen(path, "w");
+	if (f) {
+		const char *sep = csv ? "," : "\t";
+		fprintf(f, "%s%s%s%s%s%s%s\n", key, sep, a, sep, b, sep, c);
+	}
+	return f;
+}
+
 /* Ends a row after its key: the three attributes, quoted in CSV. */
 static void put_attrs(FILE *f, bool csv, const char *a, const char *b, const char *c)
 {
@@ -84,12 +97,10 @@ static void put_attrs(FILE *f, bool csv, const char *a, const char *b, const cha
 
 static int write_users(const char *path, size_t rows, bool csv)
 {
-	FILE *f = fopen(path, "w");
+	FILE *f = open_table(path, csv, "user_id", "country", "plan", "signup_date");
 	if (!f)
 		return -errno;
 	char date[48];
-	const char *sep = csv ? "," : "\t";
-	fprintf(f, "user_id%scountry%splan%ssignup_date\n", sep, sep, sep);
 	for (size_t i = 0; i < rows; i++) {
 		uint64_t k = mix(i);
 		days_to_date((unsigned)(14000 + k % 6000), date);
@@ -101,12 +112,10 @@ static int write_users(const char *path, size_t rows, bool csv)
 
 static int write_devices(const char *path, size_t rows, bool csv)
 {
-	FILE *f = fopen(path, "w");
+	FILE *f = open_table(path, csv, "device_id", "device_type", "os", "browser");
 	if (!f)
 		return -errno;
 	char key[32];
-	const char *sep = csv ? "," : "\t";
-	fprintf(f, "device_id%sdevice_type%sos%sbrowser\n", sep, sep, sep);
 	for (size_t i = 0; i < rows; i++) {
 		device_key(i, key);
 		uint64_t h = mix(i + 77);
