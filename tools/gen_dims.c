@@ -84,12 +84,8 @@ static int dims_parse(int argc, char **argv, struct dims_options *o)
 		case 'd':
 			rc = gen_arg_u64("gen-dims", "--devices", optarg, GEN_INDEX_MAX, &o->devices);
 			break;
-		case 'l':
-			rc = gen_arg_u64("gen-dims", "--urls", optarg, GEN_INDEX_MAX, &o->urls);
-			break;
-		case 's':
-			rc = gen_arg_u64("gen-dims", "--seed", optarg, UINT64_MAX, &o->seed);
-			break;
+		case 'l': rc = gen_arg_u64("gen-dims", "--urls", optarg, GEN_INDEX_MAX, &o->urls); break;
+		case 's': rc = gen_arg_u64("gen-dims", "--seed", optarg, UINT64_MAX, &o->seed); break;
 		case 'f':
 			if (strcmp(optarg, "tsv") == 0) {
 				o->format = DIMS_TSV;
