@@ -113,6 +113,11 @@ static inline bool is_digit(uint8_t c)
 	return (uint8_t)(c - '0') < 10;
 }
 
+static inline bool is_ws(uint8_t c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
 static inline void skip_ws(struct dec *d)
 {
 	const uint8_t *p = d->p, *end = d->end;
@@ -1432,18 +1437,34 @@ static inline int decode_key(struct dec *d, const struct ev_node *n, const struc
 	return 0;
 }
 
-/* The members of an object of the trie, d->p just after its '{'; depth counts the event as 1. */
-static int decode_object(struct dec *d, uint32_t node, int depth)
+/* After an object's member: its ',' and the whitespace after it (1), or its '}' (0). */
+static inline int object_next(struct dec *d)
 {
-	const struct ev_node *n = &d->plan->nodes[node];
-	bool catching = node == 0 && d->plan->catch_all;
 	skip_ws(d);
-	if (d->p < d->end && *d->p == '}') {
+	if (d->p >= d->end)
+		return fail_end(d);
+	if (*d->p == ',') {
+		d->p++;
+		skip_ws(d);
+		return 1;
+	}
+	if (*d->p == '}') {
 		d->p++;
 		return 0;
 	}
+	return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: expected ',' or '}'", d->p);
+}
+
+/*
+ * The members of an object of the trie from the one at d->p (its key, whitespace skipped) to the
+ * '}' after them; last is the member before (its next is the member expected), depth counts the
+ * event as 1.
+ */
+static int decode_members(struct dec *d, uint32_t node, int depth, const struct ev_member *last)
+{
+	const struct ev_node *n = &d->plan->nodes[node];
+	bool catching = node == 0 && d->plan->catch_all;
 	const struct ev_member *members = d->plan->members;
-	const struct ev_member *last = &members[n->start]; /* its next is the member expected */
 	for (;;) {
 		const uint8_t *key = d->p;
 		const struct ev_member *m = &members[last->next];
@@ -1469,20 +1490,21 @@ static int decode_object(struct dec *d, uint32_t node, int depth)
 				key_end += *key_end == '\\' ? 2 : 1;
 			catch_append(d, key, key_end + 1, value, d->p);
 		}
-		skip_ws(d);
-		if (d->p >= d->end)
-			return fail_end(d);
-		if (*d->p == ',') {
-			d->p++;
-			skip_ws(d);
-			continue;
-		}
-		if (*d->p == '}') {
-			d->p++;
-			return 0;
-		}
-		return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: expected ',' or '}'", d->p);
+		rc = object_next(d);
+		if (rc <= 0)
+			return rc;
 	}
+}
+
+/* The members of an object of the trie, d->p just after its '{'; depth counts the event as 1. */
+static int decode_object(struct dec *d, uint32_t node, int depth)
+{
+	skip_ws(d);
+	if (d->p < d->end && *d->p == '}') {
+		d->p++;
+		return 0;
+	}
+	return decode_members(d, node, depth, &d->plan->members[d->plan->nodes[node].start]);
 }
 
 /* The top level once it is known not to be an object: valid JSON gives NOT_OBJECT. */
@@ -1535,6 +1557,24 @@ static void catch_finish(struct dec *d)
 	d->scratch_used += n;
 }
 
+/* The message after the event object's '}' at d->p: nothing but whitespace; then the first
+ * field error, the absent fields and the catch-all. */
+static int decode_end(struct dec *d)
+{
+	skip_ws(d);
+	if (d->p != d->end)
+		return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: data after the object", d->p);
+	if (d->field_err != 0)
+		return dec_fail(d, d->field_err, d->field_reason, d->field_at);
+	const char *why;
+	int rc = fill_absent(d->plan, d->seen, d->vals, &why);
+	if (rc != 0)
+		return dec_fail(d, rc, why, d->end);
+	if (d->plan->catch_all)
+		catch_finish(d);
+	return 0;
+}
+
 static int decode(struct dec *d)
 {
 	skip_ws(d);
@@ -1546,18 +1586,22 @@ static int decode(struct dec *d)
 	int rc = decode_object(d, 0, 1);
 	if (rc != 0)
 		return rc;
-	skip_ws(d);
-	if (d->p != d->end)
-		return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: data after the object", d->p);
-	if (d->field_err != 0)
-		return dec_fail(d, d->field_err, d->field_reason, d->field_at);
-	const char *why;
-	rc = fill_absent(d->plan, d->seen, d->vals, &why);
+	return decode_end(d);
+}
+
+/*
+ * The message from d->p, just after a member of the event object that the fast pass read (d's
+ * fields, objects and scratch are as it left them): what follows is read as decode reads it
+ * there, so the result is the one decode gives from the start.
+ */
+static int decode_resumed(struct dec *d, const struct ev_member *last)
+{
+	int rc = object_next(d);
+	if (rc > 0)
+		rc = decode_members(d, 0, 1, last);
 	if (rc != 0)
-		return dec_fail(d, rc, why, d->end);
-	if (d->plan->catch_all)
-		catch_finish(d);
-	return 0;
+		return rc;
+	return decode_end(d);
 }
 
 
@@ -1755,8 +1799,9 @@ fast_value_any(struct fast *fs, const struct ev_member *mb, const uint8_t *p)
  * text into a time field, is read here in line (as the conversions would read it); anything else,
  * nested objects included, by fast_value_any (*seen goes through fs there).
  */
-static inline const uint8_t *fast_value(struct fast *fs, const struct ev_member *mb,
-					const uint8_t *p, const struct scan_vec *sv, uint64_t *seen)
+static __attribute__((always_inline)) inline const uint8_t *
+fast_value(struct fast *fs, const struct ev_member *mb, const uint8_t *p,
+	   const struct scan_vec *sv, uint64_t *seen, bool top)
 {
 	const struct ev_field *f = mb->f;
 	struct event_value *v = (struct event_value *)(void *)((char *)fs->vals + mb->slot_off);
@@ -1788,15 +1833,28 @@ static inline const uint8_t *fast_value(struct fast *fs, const struct ev_member 
 			return NULL;
 		return p;
 	}
+	/* A member of the event object that fails here leaves objects and used as they were before
+	 * it, for the general pass to go on from there. */
+	uint64_t objects = fs->objects;
+	size_t used = fs->used;
 	fs->seen = *seen;
 	p = fast_value_any(fs, mb, p);
 	*seen = fs->seen;
+	if (top && p == NULL) {
+		fs->objects = objects;
+		fs->used = used;
+	}
 	return p;
 }
 
-/* The members of an object of the trie, p just after its '{': the position after its '}', or
- * NULL. */
-static const uint8_t *fast_object(struct fast *fs, uint32_t node, const uint8_t *p)
+/*
+ * The members of an object of the trie, p just after its '{': the position after its '}', or
+ * NULL. In the event object (top), the pass keeps in fs where the general one would go on if it
+ * gave up: after the last member read whole (fs->resume, NULL before the first), with the fields
+ * given up to there.
+ */
+static __attribute__((always_inline)) inline const uint8_t *
+fast_members(struct fast *fs, uint32_t node, const uint8_t *p, bool top)
 {
 	struct event_plan *pl = fs->plan;
 	struct ev_node *n = &pl->nodes[node];
@@ -1815,18 +1873,24 @@ static const uint8_t *fast_object(struct fast *fs, uint32_t node, const uint8_t 
 		} else {
 			m = (struct ev_member *)fast_key(fs, n, &p);
 			if (m == NULL || p >= end)
-				return NULL; /* undeclared, or not plain */
+				goto give_up; /* undeclared, or not plain */
 			/* It came where another was expected: expect it there next time. */
 			last->next = (uint32_t)(m - members);
 		}
 		if (seen & m->bit) /* an object's bit is 0: fast_value_any checks it */
-			return NULL;
+			goto give_up;
 		seen |= m->bit;
-		p = fast_value(fs, m, p, &sv, &seen);
-		if (p == NULL || p >= end)
-			return NULL;
+		p = fast_value(fs, m, p, &sv, &seen, top);
+		if (p == NULL)
+			goto give_up;
 		last = m;
+		if (unlikely(p >= end))
+			break;
 		if (*p == ',') {
+			if (top) {
+				fs->resume = p;
+				fs->resume_seen = seen;
+			}
 			p++;
 			continue;
 		}
@@ -1834,22 +1898,57 @@ static const uint8_t *fast_object(struct fast *fs, uint32_t node, const uint8_t 
 			fs->seen = seen;
 			return p + 1;
 		}
-		return NULL;
+		/* Whitespace: the general pass goes on from here. Else an error, or a number whose
+		 * in-line read stopped at its fraction or exponent: the general pass from the start. */
+		if (!top || !is_ws(*p))
+			break;
+		fs->resume = p;
+		fs->resume_seen = seen;
+		goto give_up;
 	}
+	if (top)
+		fs->resume = NULL;
+	return NULL;
+give_up:
+	if (top)
+		fs->resume_last = (uint32_t)(last - members);
+	return NULL;
+}
+
+/* A nested object of the trie (fast_members). */
+static __attribute__((noinline)) const uint8_t *fast_object(struct fast *fs, uint32_t node,
+							    const uint8_t *p)
+{
+	return fast_members(fs, node, p, false);
+}
+
+/* The event object (fast_members). */
+static __attribute__((noinline)) const uint8_t *fast_top(struct fast *fs, const uint8_t *p)
+{
+	return fast_members(fs, 0, p, true);
 }
 
 /* The fast pass over fs's message (fs->lo, fs->len): true when it took it. */
 static inline bool decode_fast(struct fast *fs)
 {
-	const uint8_t *p = fs->lo;
-	fs->end = p + fs->len;
+	const uint8_t *p = fs->lo, *end = p + fs->len;
+	fs->end = end;
 	fs->used = 0;
 	fs->seen = 0;
 	fs->objects = 0;
-	if (p >= fs->end || *p != '{')
+	fs->resume = NULL;
+	if (unlikely(p < end && *p != '{')) {
+		while (p < end && is_ws(*p))
+			p++;
+	}
+	if (p >= end || *p != '{')
 		return false;
-	p = fast_object(fs, 0, p + 1);
-	if (p != fs->end)
+	p = fast_top(fs, p + 1);
+	if (p == NULL)
+		return false;
+	while (p < end && is_ws(*p))
+		p++;
+	if (p != end)
 		return false;
 	const struct event_plan *pl = fs->plan;
 	const char *why;
@@ -1892,6 +1991,15 @@ static __attribute__((noinline)) int decode_general(const struct fast *fs)
 		rc = dec_fail(&d, EVENT_ERR_EMPTY, "event: empty message", NULL);
 	} else if (len > EVENT_LEN_MAX) {
 		rc = dec_fail(&d, EVENT_ERR_TOO_LONG, "event: longer than EVENT_LEN_MAX", d.buf);
+	} else if (fs->resume != NULL && fs->used <= d.limit) {
+		/* Go on after the members the fast pass read: they were valid, and the same bytes
+		 * from the start would give the same slots, fields and scratch. */
+		d.p = fs->resume;
+		d.end = d.buf + len;
+		d.seen = fs->resume_seen;
+		d.objects = fs->objects;
+		d.scratch_used = fs->used;
+		rc = decode_resumed(&d, &plan->members[fs->resume_last]);
 	} else {
 		d.p = d.buf;
 		d.end = d.buf + len;

@@ -116,6 +116,12 @@ struct fast {
 	size_t used;
 	uint64_t seen;
 	uint64_t objects;
+	/* Where the general pass takes over when this one gives up after a member of the event
+	 * object: the byte after that member's value (NULL: from the message's start), the fields
+	 * given up to there (objects and used are then as they were there) and the member. */
+	const uint8_t *resume;
+	uint64_t resume_seen;
+	uint32_t resume_last;
 	/* event_decode's other arguments, for the general pass when the fast one gives up */
 	size_t len;
 	uint32_t *scratch_used;
