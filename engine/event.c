@@ -1076,8 +1076,9 @@ static inline int place16(uint8_t *scratch, size_t limit, size_t *used, struct e
 	return 0;
 }
 
-static inline const struct ev_member *lookup(const struct event_plan *pl, const struct ev_node *n,
-					     const uint8_t *k, size_t len)
+/* The member of node n whose key is k[0..len) (unescaped), or NULL. */
+static __attribute__((noinline)) const struct ev_member *
+lookup(const struct event_plan *pl, const struct ev_node *n, const uint8_t *k, size_t len)
 {
 	if (len > n->key_max)
 		return NULL;
@@ -1088,29 +1089,37 @@ static inline const struct ev_member *lookup(const struct event_plan *pl, const 
 		const struct ev_member *m = &pl->members[i - 1];
 		if (m->key_len == len && memcmp(m->key, k, len) == 0)
 			return m;
+		if (n->perfect)
+			return NULL;
 	}
 }
+
+/* The two words that keep the first k bytes of a 16-byte block, k = 0..16. */
+#define KEEP_WORD(k) ((k) >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * (k))) - 1)
+#define KEEP(k) {KEEP_WORD(k), (k) <= 8 ? 0 : KEEP_WORD((k) - 8)}
+static const uint64_t block_keep[17][2] = {
+	KEEP(0),  KEEP(1),  KEEP(2),  KEEP(3),	KEEP(4),  KEEP(5),  KEEP(6),  KEEP(7), KEEP(8),
+	KEEP(9),  KEEP(10), KEEP(11), KEEP(12), KEEP(13), KEEP(14), KEEP(15), KEEP(16),
+};
 
 /*
  * The member of node n whose key is the plain (unescaped) key at kq, its opening quote, of len
  * bytes: a short key is read as one 16-byte block `"key"` and compared with the candidates' lit
- * whole, where the message has 16 bytes there; else as lookup does.
+ * (where the message has 16 bytes there); else as lookup does. A perfect table has one candidate.
  */
 static inline const struct ev_member *lookup_quoted(const struct event_plan *pl,
 						    const struct ev_node *n, const uint8_t *kq,
 						    size_t len, const uint8_t *end)
 {
-	if (len > EV_KEY_SHORT || end - kq < 16)
+	if (unlikely(len > EV_KEY_SHORT || end - kq < 16))
 		return lookup(pl, n, kq + 1, len);
+	/* Keep `"key"`: len + 2 bytes, 2..15 of them (a member's lit has ':' after them). */
+	const uint64_t *keep = block_keep[len + 2];
 	uint64_t w0, w1;
 	memcpy(&w0, kq, 8);
 	memcpy(&w1, kq + 8, 8);
-	/* Keep `"key"`: len + 2 bytes, 2..15 of them (a member's lit has ':' after them). */
-	size_t keep = len + 2;
-	uint64_t mask0 = keep >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * keep)) - 1;
-	uint64_t mask1 = keep <= 8 ? 0 : (UINT64_C(1) << (8 * (keep - 8))) - 1;
-	w0 &= mask0;
-	w1 &= mask1;
+	w0 &= keep[0];
+	w1 &= keep[1];
 	for (uint32_t h = ev_block_hash(n, w0, w1);; h = (h + 1) & n->table_mask) {
 		uint32_t i = n->table[h];
 		if (i == 0)
@@ -1119,8 +1128,10 @@ static inline const struct ev_member *lookup_quoted(const struct event_plan *pl,
 		uint64_t m0, m1;
 		memcpy(&m0, m->lit, 8);
 		memcpy(&m1, m->lit + 8, 8);
-		if (m->key_len == len && (m0 & mask0) == w0 && (m1 & mask1) == w1)
+		if (m->key_len == len && (m0 & keep[0]) == w0 && (m1 & keep[1]) == w1)
 			return m;
+		if (n->perfect)
+			return NULL;
 	}
 }
 

@@ -99,6 +99,7 @@ struct ev_node {
 				  expected first (at first the declaration order) */
 	uint32_t key_max;       /* longest key: a longer one is not declared here */
 	uint32_t table_mask;    /* table of table_mask + 1 slots */
+	bool perfect;           /* every key in its home slot: a lookup compares one member */
 	uint64_t seed;          /* of the hash, chosen so that the keys do not collide */
 	uint32_t *table;        /* member index + 1; 0: empty */
 	const char *dup_why;    /* the object given twice: "<path>: duplicate field" */

@@ -495,8 +495,10 @@ static int node_table(struct event_plan *p, struct ev_node *n)
 			clash = n->table[h] != 0;
 			n->table[h] = n->first + i + 1;
 		}
-		if (!clash)
+		if (!clash) {
+			n->perfect = true;
 			return 0;
+		}
 	}
 	memset(n->table, 0, size * sizeof(*n->table)); /* none perfect: probe linearly */
 	for (uint32_t i = 0; i < n->count; i++) {
