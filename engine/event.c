@@ -265,6 +265,14 @@ static size_t utf8_seq(const uint8_t *p, const uint8_t *end)
 	return 0;
 }
 
+/* 0x10 | the value of hex digit c; 0 for any other byte. */
+static const uint8_t hex_digit[256] = {
+	['0'] = 0x10, ['1'] = 0x11, ['2'] = 0x12, ['3'] = 0x13, ['4'] = 0x14, ['5'] = 0x15,
+	['6'] = 0x16, ['7'] = 0x17, ['8'] = 0x18, ['9'] = 0x19, ['a'] = 0x1a, ['b'] = 0x1b,
+	['c'] = 0x1c, ['d'] = 0x1d, ['e'] = 0x1e, ['f'] = 0x1f, ['A'] = 0x1a, ['B'] = 0x1b,
+	['C'] = 0x1c, ['D'] = 0x1d, ['E'] = 0x1e, ['F'] = 0x1f,
+};
+
 static inline int hex_value(uint8_t c)
 {
 	if (is_digit(c))
@@ -275,8 +283,8 @@ static inline int hex_value(uint8_t c)
 	return -1;
 }
 
-/* Reads the 4 hex digits of a \u escape starting at p into *cp. */
-static int hex4(struct dec *d, const uint8_t *p, unsigned *cp)
+/* hex4 digit by digit, for the position of what is wrong. */
+static __attribute__((noinline)) int hex4_slow(struct dec *d, const uint8_t *p, unsigned *cp)
 {
 	unsigned v = 0;
 	for (int i = 0; i < 4; i++) {
@@ -290,6 +298,21 @@ static int hex4(struct dec *d, const uint8_t *p, unsigned *cp)
 	}
 	*cp = v;
 	return 0;
+}
+
+/* Reads the 4 hex digits of a \u escape starting at p into *cp: a table lookup per digit, their
+ * validity gathered in one bit and tested once. */
+static inline int hex4(struct dec *d, const uint8_t *p, unsigned *cp)
+{
+	if (likely(d->end - p >= 4)) {
+		unsigned a = hex_digit[p[0]], b = hex_digit[p[1]], c = hex_digit[p[2]],
+			 e = hex_digit[p[3]];
+		if (likely(a & b & c & e & 0x10)) {
+			*cp = (a & 0xF) << 12 | (b & 0xF) << 8 | (c & 0xF) << 4 | (e & 0xF);
+			return 0;
+		}
+	}
+	return hex4_slow(d, p, cp);
 }
 
 /* Appends k bytes to dst[0..cap) at *n when they fit; *n counts them either way, so that once
@@ -399,36 +422,54 @@ static int decode_escape(struct dec *d, const uint8_t *p, uint8_t *dst, size_t c
 	return used;
 }
 
+/* Appends the plain bytes run[0..k) of the message to dst as out_put does: a short run with one
+ * 16-byte copy where both sides have the room. */
+static inline void out_run(const struct dec *d, uint8_t *dst, size_t cap, size_t *n,
+			   const uint8_t *run, size_t k)
+{
+#if defined(__SSE2__)
+	if (k <= 16 && dst != NULL && cap >= 16 && *n <= cap - 16 && d->end - run >= 16) {
+		_mm_storeu_si128((void *)(dst + *n), _mm_loadu_si128((const void *)run));
+		*n += k;
+		return;
+	}
+#endif
+	if (k != 0)
+		out_put(dst, cap, n, run, k);
+}
+
 /* The rest of a string from its first backslash at d->p; start is just after the opening quote. */
 static int parse_string_escaped(struct dec *d, struct str *s, const uint8_t *start, uint8_t *dst,
 				size_t cap)
 {
 	const uint8_t *p = d->p, *end = d->end;
-	const uint8_t *run = start; /* plain bytes not yet appended */
 	size_t n = 0;
+	out_run(d, dst, cap, &n, start, (size_t)(p - start));
 	for (;;) {
-		p = scan_plain_v(p, end, d->buf, d->sv);
-		if (p >= end)
-			return fail_end(d);
-		uint8_t c = *p;
-		if (c >= 0x80) {
+		int used = decode_escape(d, p, dst, cap, &n); /* at a backslash */
+		if (used < 0)
+			return used;
+		p += used;
+		if (p < end && *p == '\\')
+			continue; /* escapes in a row: no plain run between them */
+		const uint8_t *run = p; /* plain bytes not yet appended */
+		for (;;) {
+			p = scan_plain_v(p, end, d->buf, d->sv);
+			if (p >= end)
+				return fail_end(d);
+			if (*p < 0x80)
+				break;
 			size_t k = utf8_seq(p, end);
 			if (k == 0)
 				return dec_fail(d, EVENT_ERR_UTF8, "invalid UTF-8 in a string", p);
 			p += k;
-			continue;
 		}
-		out_put(dst, cap, &n, run, (size_t)(p - run));
-		if (c == '"')
+		out_run(d, dst, cap, &n, run, (size_t)(p - run));
+		if (*p == '"')
 			break;
-		if (c != '\\')
+		if (*p != '\\')
 			return dec_fail(d, EVENT_ERR_SYNTAX,
 					"syntax error: control character in a string", p);
-		int used = decode_escape(d, p, dst, cap, &n);
-		if (used < 0)
-			return used;
-		p += used;
-		run = p;
 	}
 	d->p = p + 1;
 	s->ptr = dst;
@@ -909,13 +950,6 @@ static bool parse_ipv6(const uint8_t *s, size_t n, uint8_t out[16])
 	return true;
 }
 
-/* 0x10 | the value of hex digit c; 0 for any other byte. */
-static const uint8_t hex_digit[256] = {
-	['0'] = 0x10, ['1'] = 0x11, ['2'] = 0x12, ['3'] = 0x13, ['4'] = 0x14, ['5'] = 0x15,
-	['6'] = 0x16, ['7'] = 0x17, ['8'] = 0x18, ['9'] = 0x19, ['a'] = 0x1a, ['b'] = 0x1b,
-	['c'] = 0x1c, ['d'] = 0x1d, ['e'] = 0x1e, ['f'] = 0x1f, ['A'] = 0x1a, ['B'] = 0x1b,
-	['C'] = 0x1c, ['D'] = 0x1d, ['E'] = 0x1e, ['F'] = 0x1f,
-};
 
 /* 8-4-4-4-12 hex digits into the 16 bytes in their order: a table lookup per digit, the
  * digits' validity gathered in one bit and tested once. */
