@@ -39,7 +39,6 @@
 /* Longest key the general pass unescapes for a lookup (schema paths are shorter). */
 #define KEY_MAX SCHEMA_PATH_MAX
 
-struct scan_vec;
 
 struct dec {
 	const uint8_t *p;   /* cursor */
@@ -55,7 +54,7 @@ struct dec {
 	size_t catch_cap;
 	uint64_t seen;       /* fields given */
 	uint64_t objects;    /* objects (trie nodes) given */
-	const struct scan_vec *sv; /* the string scan's vectors, made once per message */
+	const struct ev_scan_vec *sv; /* the scans' vectors, the plan's */
 	/* The error being returned: a JSON-level one at once, a field one at the end. */
 	const char *reason;
 	const uint8_t *at;
@@ -127,44 +126,20 @@ static inline void skip_ws(struct dec *d)
 	d->p = p;
 }
 
-/*
- * The byte vectors of the string scan. Built once per message by the fast pass (a vector built
- * with _mm_set1_epi8 costs three instructions, at every string otherwise) and at each string by
- * the general pass.
- */
-struct scan_vec {
+/* The scans' vectors where no plan is at hand (rare paths: the compiler builds them there). */
+static const struct ev_scan_vec scan_const = {
 #if defined(__SSE2__)
-	__m128i quote, backslash, space, zero, nine;
+	{0x2222222222222222LL, 0x2222222222222222LL}, {0x5C5C5C5C5C5C5C5CLL, 0x5C5C5C5C5C5C5C5CLL},
+	{0x2020202020202020LL, 0x2020202020202020LL}, {0x3030303030303030LL, 0x3030303030303030LL},
+	{0x0909090909090909LL, 0x0909090909090909LL},
 #else
-	int unused;
+	0,
 #endif
 };
 
-static inline struct scan_vec scan_vec_make(void)
-{
-#if defined(__SSE2__)
-	return (struct scan_vec){_mm_set1_epi8('"'), _mm_set1_epi8('\\'), _mm_set1_epi8(0x20),
-				 _mm_set1_epi8('0'), _mm_set1_epi8(9)};
-#else
-	return (struct scan_vec){0};
-#endif
-}
-
-/* The string vectors made opaque to the compiler, so that it keeps them (in registers, or on the
- * stack as compare operands) rather than build them again at every string. (The digit vectors,
- * used once or twice a message, are cheaper built where they are used.) */
-static inline void scan_vec_keep(struct scan_vec *sv)
-{
-#if defined(__SSE2__)
-	__asm__("" : "+x"(sv->quote), "+x"(sv->backslash), "+x"(sv->space));
-#else
-	(void)sv;
-#endif
-}
-
 #if defined(__SSE2__)
 /* Bit i set for byte i of the 16 at p that is '"', '\\', a byte < 0x20 or a byte >= 0x80. */
-static inline unsigned plain_stops(const uint8_t *p, const struct scan_vec *sv)
+static inline unsigned plain_stops(const uint8_t *p, const struct ev_scan_vec *sv)
 {
 	__m128i v = _mm_loadu_si128((const void *)p);
 	/* Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too. */
@@ -177,7 +152,7 @@ static inline unsigned plain_stops(const uint8_t *p, const struct scan_vec *sv)
 
 /* The first position in [p, end) that is not an ASCII digit; end if there is none. */
 static inline const uint8_t *digits_end_v(const uint8_t *p, const uint8_t *end,
-					  const struct scan_vec *sv)
+					  const struct ev_scan_vec *sv)
 {
 #if defined(__SSE2__)
 	while (end - p >= 16) {
@@ -198,15 +173,14 @@ static inline const uint8_t *digits_end_v(const uint8_t *p, const uint8_t *end,
 
 static inline const uint8_t *digits_end(const uint8_t *p, const uint8_t *end)
 {
-	struct scan_vec sv = scan_vec_make();
-	return digits_end_v(p, end, &sv);
+	return digits_end_v(p, end, &scan_const);
 }
 
 /* Returns the first position in [p, end) holding '"', '\\', a byte < 0x20 or a byte >= 0x80;
  * end if there is none. lo is the message's first byte: the last fewer than 16 bytes are
  * scanned with one load of the message's last 16 when it has that many. */
 static inline const uint8_t *scan_plain_v(const uint8_t *p, const uint8_t *end, const uint8_t *lo,
-					  const struct scan_vec *sv)
+					  const struct ev_scan_vec *sv)
 {
 #if defined(__SSE2__)
 	while (end - p >= 16) {
@@ -226,12 +200,6 @@ static inline const uint8_t *scan_plain_v(const uint8_t *p, const uint8_t *end, 
 	while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
 		p++;
 	return p;
-}
-
-static inline const uint8_t *scan_plain(const uint8_t *p, const uint8_t *end, const uint8_t *lo)
-{
-	struct scan_vec sv = scan_vec_make();
-	return scan_plain_v(p, end, lo, &sv);
 }
 
 /* Length of the well-formed UTF-8 sequence (RFC 3629, table 3-7 of Unicode) starting at the
@@ -528,7 +496,7 @@ __attribute__((always_inline)) static inline int parse_number(struct dec *d, str
 	if (p < end && *p == '0') {
 		p++;
 	} else if (p < end && is_digit(*p)) {
-		p = digits_end(p, end);
+		p = digits_end_v(p, end, d->sv);
 	} else {
 		return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: invalid number", p);
 	}
@@ -537,7 +505,7 @@ __attribute__((always_inline)) static inline int parse_number(struct dec *d, str
 		n->integer = false;
 		if (p >= end || !is_digit(*p))
 			return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: invalid number", p);
-		p = digits_end(p, end);
+		p = digits_end_v(p, end, d->sv);
 	}
 	if (p < end && (*p == 'e' || *p == 'E')) {
 		p++;
@@ -546,7 +514,7 @@ __attribute__((always_inline)) static inline int parse_number(struct dec *d, str
 			p++;
 		if (p >= end || !is_digit(*p))
 			return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: invalid number", p);
-		p = digits_end(p, end);
+		p = digits_end_v(p, end, d->sv);
 	}
 	n->end = p;
 	d->p = p;
@@ -1121,7 +1089,7 @@ lookup(const struct event_plan *pl, const struct ev_node *n, const uint8_t *k, s
 		if (i == 0)
 			return NULL;
 		const struct ev_member *m = &pl->members[i - 1];
-		if (m->key_len == len && memcmp(m->key, k, len) == 0)
+		if (m->key_len == len && memcmp(pl->arena + m->key_off, k, len) == 0)
 			return m;
 		if (n->perfect)
 			return NULL;
@@ -1509,10 +1477,9 @@ static int decode_members(struct dec *d, uint32_t node, int depth, const struct 
 {
 	const struct ev_node *n = &d->plan->nodes[node];
 	bool catching = node == 0 && d->plan->catch_all;
-	const struct ev_member *members = d->plan->members;
 	for (;;) {
 		const uint8_t *key = d->p;
-		const struct ev_member *m = &members[last->next];
+		const struct ev_member *m = last->next;
 		int rc = 0;
 		if (fast_lit(d->p, d->end, m)) { /* the expected key, plain and with ':' after it */
 			d->p += m->lit_len;
@@ -1671,7 +1638,7 @@ static const struct ev_member *fast_key(const struct fast *fs, const struct ev_n
 	if (fs->end - *p < 2 || **p != '"')
 		return NULL;
 	const uint8_t *k = *p + 1;
-	const uint8_t *q = scan_plain(k, fs->end, fs->lo);
+	const uint8_t *q = scan_plain_v(k, fs->end, fs->lo, &fs->sv);
 	if (q >= fs->end || *q != '"' || fs->end - q < 2 || q[1] != ':')
 		return NULL;
 	const uint8_t *kq = *p;
@@ -1682,7 +1649,7 @@ static const struct ev_member *fast_key(const struct fast *fs, const struct ev_n
 /* A string value without escapes or control bytes (valid UTF-8) at *p (on its opening quote);
  * lo is the message's first byte. */
 static inline bool fast_string(const uint8_t **p, const uint8_t *end, const uint8_t *lo,
-			       const struct scan_vec *sv, const uint8_t **s, size_t *n)
+			       const struct ev_scan_vec *sv, const uint8_t **s, size_t *n)
 {
 	const uint8_t *q = *p;
 	const uint8_t *close = q + 1;
@@ -1704,9 +1671,10 @@ static inline bool fast_string(const uint8_t **p, const uint8_t *end, const uint
 }
 
 /* A number at *pp by the JSON grammar. */
-static inline bool fast_number(const uint8_t **pp, const uint8_t *end, struct num *n)
+static inline bool fast_number(const uint8_t **pp, const struct fast *fs, struct num *n)
 {
-	const uint8_t *p = *pp;
+	const uint8_t *p = *pp, *end = fs->end;
+	const struct ev_scan_vec *sv = &fs->sv;
 	n->start = p;
 	n->negative = *p == '-';
 	p += n->negative;
@@ -1714,10 +1682,10 @@ static inline bool fast_number(const uint8_t **pp, const uint8_t *end, struct nu
 	n->integer = true;
 	if (p >= end || !is_digit(*p))
 		return false;
-	p = *p == '0' ? p + 1 : digits_end(p, end);
+	p = *p == '0' ? p + 1 : digits_end_v(p, end, sv);
 	if (p < end && *p == '.') {
 		n->integer = false;
-		const uint8_t *q = digits_end(++p, end);
+		const uint8_t *q = digits_end_v(++p, end, sv);
 		if (q == p)
 			return false;
 		p = q;
@@ -1727,7 +1695,7 @@ static inline bool fast_number(const uint8_t **pp, const uint8_t *end, struct nu
 		p++;
 		if (p < end && (*p == '+' || *p == '-'))
 			p++;
-		const uint8_t *q = digits_end(p, end);
+		const uint8_t *q = digits_end_v(p, end, sv);
 		if (q == p)
 			return false;
 		p = q;
@@ -1744,7 +1712,7 @@ static const uint8_t *fast_array(struct fast *fs, const struct ev_field *f, stru
 {
 	bool strings = f->op == OP_ARR_STR;
 	size_t size = strings ? sizeof(struct event_str) : sizeof(int64_t);
-	const struct scan_vec sv = scan_vec_make();
+	const struct ev_scan_vec *sv = &fs->sv;
 	size_t at = (fs->used + 7) & ~(size_t)7, count = 0;
 	const uint8_t *end = fs->end;
 	p++;
@@ -1761,7 +1729,7 @@ static const uint8_t *fast_array(struct fast *fs, const struct ev_field *f, stru
 		if (strings) {
 			const uint8_t *str;
 			size_t n;
-			if (*p != '"' || !fast_string(&p, end, fs->lo, &sv, &str, &n))
+			if (*p != '"' || !fast_string(&p, end, fs->lo, sv, &str, &n))
 				return NULL;
 			struct event_str e = {(const char *)str, (uint32_t)n};
 			memcpy(slot, &e, size);
@@ -1769,7 +1737,7 @@ static const uint8_t *fast_array(struct fast *fs, const struct ev_field *f, stru
 			struct num n;
 			struct event_value x;
 			uint64_t m;
-			if (!fast_number(&p, end, &n) || !n.integer || !parse_u64(n.digits, n.end, &m) ||
+			if (!fast_number(&p, fs, &n) || !n.integer || !parse_u64(n.digits, n.end, &m) ||
 			    conv_integer(f, m, n.negative, &x) != 0)
 				return NULL;
 			memcpy(slot, &x.i64, size);
@@ -1810,8 +1778,7 @@ fast_value_any(struct fast *fs, const struct ev_member *mb, const uint8_t *p)
 		const uint8_t *s;
 		size_t n;
 		uint8_t b16[16];
-		const struct scan_vec sv = scan_vec_make();
-		if (!fast_string(&p, end, fs->lo, &sv, &s, &n))
+		if (!fast_string(&p, end, fs->lo, &fs->sv, &s, &n))
 			return NULL;
 		int r = conv_str(f, s, n, v, b16);
 		if (r == 0)
@@ -1821,7 +1788,7 @@ fast_value_any(struct fast *fs, const struct ev_member *mb, const uint8_t *p)
 	}
 	if (c == '-' || is_digit(c)) {
 		struct num n;
-		if (!fast_number(&p, end, &n) || conv_num(fs->plan, f, &n, v) != 0)
+		if (!fast_number(&p, fs, &n) || conv_num(fs->plan, f, &n, v) != 0)
 			return NULL;
 		return p;
 	}
@@ -1846,7 +1813,7 @@ fast_value_any(struct fast *fs, const struct ev_member *mb, const uint8_t *p)
  */
 static __attribute__((always_inline)) inline const uint8_t *
 fast_value(struct fast *fs, const struct ev_member *mb, const uint8_t *p,
-	   const struct scan_vec *sv, uint64_t *seen, bool top)
+	   const struct ev_scan_vec *sv, uint64_t *seen, bool top)
 {
 	const struct ev_field *f = mb->f;
 	struct event_value *v = (struct event_value *)(void *)((char *)fs->vals + mb->slot_off);
@@ -1907,12 +1874,10 @@ fast_members(struct fast *fs, uint32_t node, const uint8_t *p, bool top)
 	const uint8_t *end = fs->end;
 	struct ev_member *last = &members[n->start]; /* its next is the member expected */
 	uint64_t seen = fs->seen;
-	struct scan_vec sv = scan_vec_make();
-	scan_vec_keep(&sv);
 	if (p < end && *p == '}')
 		return p + 1;
 	for (;;) {
-		struct ev_member *m = &members[last->next];
+		struct ev_member *m = last->next;
 		if (likely(fast_lit(p, end, m))) {
 			p += m->lit_len; /* p < end */
 		} else {
@@ -1920,12 +1885,12 @@ fast_members(struct fast *fs, uint32_t node, const uint8_t *p, bool top)
 			if (m == NULL || p >= end)
 				goto give_up; /* undeclared, or not plain */
 			/* It came where another was expected: expect it there next time. */
-			last->next = (uint32_t)(m - members);
+			last->next = m;
 		}
 		if (seen & m->bit) /* an object's bit is 0: fast_value_any checks it */
 			goto give_up;
 		seen |= m->bit;
-		p = fast_value(fs, m, p, &sv, &seen, top);
+		p = fast_value(fs, m, p, &fs->sv, &seen, top);
 		if (p == NULL)
 			goto give_up;
 		last = m;
@@ -2019,8 +1984,6 @@ static __attribute__((noinline)) int decode_general(const struct fast *fs)
 	const char *buf = (const char *)fs->lo;
 	size_t len = fs->len, scratch_cap = fs->limit;
 	size_t reserve = plan->catch_all && len <= scratch_cap ? len : 0;
-	struct scan_vec sv = scan_vec_make();
-	scan_vec_keep(&sv);
 	struct dec d = {
 		.buf = (const uint8_t *)buf,
 		.plan = plan,
@@ -2029,7 +1992,7 @@ static __attribute__((noinline)) int decode_general(const struct fast *fs)
 		.limit = scratch_cap - reserve,
 		.top = scratch_cap - reserve,
 		.catch_cap = reserve,
-		.sv = &sv,
+		.sv = &fs->sv,
 	};
 	int rc;
 	if (buf == NULL) {
@@ -2082,9 +2045,8 @@ int ev_decode_value(const struct event_plan *p, uint32_t f, const char *text, si
 		    struct event_value *v, char *scratch, size_t cap, size_t *used,
 		    const char **why)
 {
-	struct scan_vec sv = scan_vec_make();
 	struct dec d = {
-		.sv = &sv,
+		.sv = &p->fast.sv,
 		.buf = (const uint8_t *)text,
 		.p = (const uint8_t *)text,
 		.end = (const uint8_t *)text + len,

@@ -11,6 +11,10 @@
 
 #include "event.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* How a field's value is read (one per schema kind; Float32 apart for its rounding). */
 enum ev_op {
 	OP_STRING = 0,
@@ -81,14 +85,13 @@ struct ev_member {
 	uint16_t lit_mask;     /* (1 << lit_len) - 1: the bytes of lit to compare */
 	uint8_t lit_len;       /* bytes of `"key":` (1 when it is longer than 16) */
 	uint8_t op;            /* f->op; OP_OBJECT for an object */
-	uint32_t next;         /* the member expected after this one (at first the declaration
-				  order); the plan's last member (member_count), which matches
-				  nothing, after the last one */
+	uint32_t key_off;      /* the unescaped key, at the plan's arena + key_off */
+	struct ev_member *next; /* the member expected after this one (at first the declaration
+				   order); the plan's member that matches nothing after the last */
 	uint64_t bit;          /* 1 << field; 0 for an object */
 	const struct ev_field *f; /* field's (NULL for an object) */
 	int32_t field;         /* >= 0: this field's value; -1: an object, node child */
 	uint32_t child;
-	const char *key;       /* the unescaped key, in the plan's arena */
 	uint32_t key_len;
 	uint32_t slot_off;     /* field * sizeof(struct event_value) */
 };
@@ -106,8 +109,29 @@ struct ev_node {
 	const char *obj_why;    /* given as something else: "<path>: not an object" */
 };
 
+/* The byte vectors of the scans (event.c), made once with the plan: the scans compare with them
+ * in memory, so that no call builds them or keeps them in registers. */
+struct ev_scan_vec {
+#if defined(__SSE2__)
+	__m128i quote, backslash, space, zero, nine;
+#else
+	int unused;
+#endif
+};
+
+static inline void ev_scan_vec_init(struct ev_scan_vec *sv)
+{
+#if defined(__SSE2__)
+	*sv = (struct ev_scan_vec){_mm_set1_epi8('"'), _mm_set1_epi8('\\'), _mm_set1_epi8(0x20),
+				   _mm_set1_epi8('0'), _mm_set1_epi8(9)};
+#else
+	*sv = (struct ev_scan_vec){0};
+#endif
+}
+
 /* The fast pass's state (event.c), kept in the plan: a plan is one thread's. */
 struct fast {
+	struct ev_scan_vec sv;
 	const uint8_t *end;
 	const uint8_t *lo;  /* the message's first byte */
 	struct event_plan *plan; /* its guess of the members' order is updated */
