@@ -74,6 +74,7 @@ struct str {
 
 /* A number token as parsed, already checked against the JSON grammar. */
 struct num {
+	const uint8_t *lo;     /* the message's first byte (parse_u64 may read from it) */
 	const uint8_t *start;  /* first byte ('-' or digit) */
 	const uint8_t *digits; /* first digit of the integer part */
 	const uint8_t *end;    /* one past the last byte */
@@ -485,6 +486,7 @@ static inline int parse_string(struct dec *d, struct str *s, uint8_t *dst, size_
 __attribute__((always_inline)) static inline int parse_number(struct dec *d, struct num *n)
 {
 	const uint8_t *p = d->p, *end = d->end;
+	n->lo = d->buf;
 	n->start = p;
 	n->negative = false;
 	n->integer = true;
@@ -685,26 +687,45 @@ static int skip_value(struct dec *d, int depth)
  * The value of the 8 ASCII digits at p, all at once: pairs, then quads, then the whole in three
  * multiplications instead of a chain of eight multiply-adds.
  */
-static inline uint64_t eight_digits(const uint8_t *p)
+static inline uint64_t eight_digits_word(uint64_t v)
 {
-	uint64_t v;
-	memcpy(&v, p, sizeof(v));
-	v = le64toh(v) - 0x3030303030303030ull;
+	v -= 0x3030303030303030ull;
 	v = v * 10 + (v >> 8); /* byte 2k: the pair of digits 2k, 2k + 1 */
 	return (((v & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
 		(((v >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
 }
 
+static inline uint64_t eight_digits(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return eight_digits_word(le64toh(v));
+}
+
 
 /* ---- conversions: a token to a field's value ---- */
 
-/* Accumulates decimal digits into *out; false on overflow of 64 bits. */
-static inline bool parse_u64(const uint8_t *p, const uint8_t *end, uint64_t *out)
+/*
+ * Accumulates the decimal digits p[0..end) into *out; false on overflow of 64 bits. lo is the
+ * lowest address that may be read: where p - lo >= 8, the leading n % 8 digits are read as the
+ * last bytes of the word before p, the bytes ahead of them taken as '0'.
+ */
+static inline bool parse_u64(const uint8_t *p, const uint8_t *end, const uint8_t *lo,
+			     uint64_t *out)
 {
 	uint64_t v = 0;
 	size_t n = (size_t)(end - p);
 	if (n <= 19) {
-		/* 19 digits never overflow: the leading n % 8 one by one, then 8 at a time. */
+		/* 19 digits never overflow: the leading n % 8, then 8 at a time. */
+		size_t r = n % 8;
+		if (r >= 2 && p - lo >= 8) {
+			uint64_t w, ahead = (UINT64_C(1) << (8 * (8 - r))) - 1;
+			memcpy(&w, p + r - 8, sizeof(w));
+			w = le64toh(w);
+			v = eight_digits_word((w & ~ahead) | (0x3030303030303030ull & ahead));
+			p += r;
+			n -= r;
+		}
 		for (; n % 8; n--)
 			v = v * 10 + (uint64_t)(*p++ - '0');
 		for (; n; n -= 8, p += 8)
@@ -749,7 +770,7 @@ static int conv_decimal_text(const struct ev_field *f, const uint8_t *s, size_t 
 	if (p == end || digits_end(p, end) != end)
 		return R_NOT_DEC;
 	uint64_t m;
-	if (!parse_u64(p, end, &m))
+	if (!parse_u64(p, end, s, &m))
 		return R_RANGE;
 	return conv_integer(f, m, negative, v);
 }
@@ -762,7 +783,7 @@ static int conv_time_number(const struct ev_field *f, const struct num *n, struc
 	if (!n->integer)
 		return R_EPOCH;
 	uint64_t m;
-	if ((n->negative && f->lo >= 0) || !parse_u64(n->digits, n->end, &m) || m > INT64_MAX)
+	if ((n->negative && f->lo >= 0) || !parse_u64(n->digits, n->end, n->lo, &m) || m > INT64_MAX)
 		return R_OUTSIDE;
 	int64_t x = n->negative ? -(int64_t)m : (int64_t)m, t;
 	if (f->div > 1)
@@ -1020,7 +1041,7 @@ __attribute__((always_inline)) static inline int conv_num(const struct event_pla
 			return R_NOT_INT;
 		if (f->op == OP_U64 && n->negative)
 			return R_NEGATIVE;
-		if (!parse_u64(n->digits, n->end, &m))
+		if (!parse_u64(n->digits, n->end, n->lo, &m))
 			return R_RANGE;
 		return conv_integer(f, m, n->negative, v);
 	case OP_DT64:
@@ -1238,7 +1259,7 @@ static int decode_element(struct dec *d, const struct ev_field *f, int depth, in
 		uint64_t m;
 		if (!n.integer) {
 			r = R_ELEM_TYPE;
-		} else if (!parse_u64(n.digits, n.end, &m) ||
+		} else if (!parse_u64(n.digits, n.end, n.lo, &m) ||
 			   conv_integer(f, m, n.negative, &x) != 0) {
 			r = R_ELEM_RANGE;
 		} else if (!array_room(d, 0, count, size)) {
@@ -1698,6 +1719,7 @@ static inline bool fast_number(const uint8_t **pp, const struct fast *fs, struct
 {
 	const uint8_t *p = *pp, *end = fs->end;
 	const struct ev_scan_vec *sv = &fs->sv;
+	n->lo = fs->lo;
 	n->start = p;
 	n->negative = *p == '-';
 	p += n->negative;
@@ -1760,7 +1782,7 @@ static const uint8_t *fast_array(struct fast *fs, const struct ev_field *f, stru
 			struct num n;
 			struct event_value x;
 			uint64_t m;
-			if (!fast_number(&p, fs, &n) || !n.integer || !parse_u64(n.digits, n.end, &m) ||
+			if (!fast_number(&p, fs, &n) || !n.integer || !parse_u64(n.digits, n.end, n.lo, &m) ||
 			    conv_integer(f, m, n.negative, &x) != 0)
 				return NULL;
 			memcpy(slot, &x.i64, size);
@@ -1858,7 +1880,7 @@ fast_value(struct fast *fs, const struct ev_member *mb, const uint8_t *p,
 		n = (size_t)(q - p);
 		if (n > 19 || (n > 1 && *p == '0'))
 			return NULL;
-		parse_u64(p, q, &m);
+		parse_u64(p, q, fs->lo, &m);
 		if (conv_integer(f, m, false, v) != 0)
 			return NULL;
 		return q;
