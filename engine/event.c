@@ -128,13 +128,19 @@ static inline void skip_ws(struct dec *d)
 }
 
 /* The scans' vectors where no plan is at hand (rare paths: the compiler builds them there). */
+#define SPLAT8(c) (0x0101010101010101LL * (c))
 static const struct ev_scan_vec scan_const = {
 #if defined(__SSE2__)
-	{0x2222222222222222LL, 0x2222222222222222LL}, {0x5C5C5C5C5C5C5C5CLL, 0x5C5C5C5C5C5C5C5CLL},
-	{0x2020202020202020LL, 0x2020202020202020LL}, {0x3030303030303030LL, 0x3030303030303030LL},
-	{0x0909090909090909LL, 0x0909090909090909LL},
-#else
-	0,
+	.quote = {SPLAT8('"'), SPLAT8('"')},
+	.backslash = {SPLAT8('\\'), SPLAT8('\\')},
+	.space = {SPLAT8(0x20), SPLAT8(0x20)},
+	.zero = {SPLAT8('0'), SPLAT8('0')},
+	.nine = {SPLAT8(9), SPLAT8(9)},
+#endif
+#if defined(__AVX2__)
+	.quote32 = {SPLAT8('"'), SPLAT8('"'), SPLAT8('"'), SPLAT8('"')},
+	.backslash32 = {SPLAT8('\\'), SPLAT8('\\'), SPLAT8('\\'), SPLAT8('\\')},
+	.space32 = {SPLAT8(0x20), SPLAT8(0x20), SPLAT8(0x20), SPLAT8(0x20)},
 #endif
 };
 
@@ -148,6 +154,18 @@ static inline unsigned plain_stops(const uint8_t *p, const struct ev_scan_vec *s
 						_mm_cmpeq_epi8(v, sv->backslash)),
 				   _mm_cmplt_epi8(v, sv->space));
 	return (unsigned)_mm_movemask_epi8(hit);
+}
+#endif
+
+#if defined(__AVX2__)
+/* plain_stops for the 32 bytes at p. */
+static inline unsigned plain_stops32(const uint8_t *p, const struct ev_scan_vec *sv)
+{
+	__m256i v = _mm256_loadu_si256((const void *)p);
+	__m256i hit = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, sv->quote32),
+						      _mm256_cmpeq_epi8(v, sv->backslash32)),
+				      _mm256_cmpgt_epi8(sv->space32, v));
+	return (unsigned)_mm256_movemask_epi8(hit);
 }
 #endif
 
@@ -178,20 +196,37 @@ static inline const uint8_t *digits_end(const uint8_t *p, const uint8_t *end)
 }
 
 /* Returns the first position in [p, end) holding '"', '\\', a byte < 0x20 or a byte >= 0x80;
- * end if there is none. lo is the message's first byte: the last fewer than 16 bytes are
- * scanned with one load of the message's last 16 when it has that many. */
+ * end if there is none. lo is the message's first byte: the last bytes, fewer than a vector, are
+ * scanned with one load of the message's last vector when it has that many. 32 bytes a step
+ * where the build has AVX2 and the message that many, else 16. */
 static inline const uint8_t *scan_plain_v(const uint8_t *p, const uint8_t *end, const uint8_t *lo,
 					  const struct ev_scan_vec *sv)
 {
-#if defined(__SSE2__)
-	while (end - p >= 16) {
-		unsigned mask = plain_stops(p, sv);
-		if (mask != 0)
-			return p + __builtin_ctz(mask);
-		p += 16;
+#if defined(__AVX2__)
+	if (likely(end - lo >= 32)) {
+		const uint8_t *last = end - 32;
+		for (; p <= last; p += 32) {
+			unsigned mask = plain_stops32(p, sv);
+			if (mask != 0)
+				return p + __builtin_ctz(mask);
+		}
+		if (p == end)
+			return p;
+		unsigned mask = plain_stops32(last, sv) >> (32 - (end - p));
+		return p + (mask != 0 ? __builtin_ctz(mask) : end - p);
 	}
-	if (p < end && end - lo >= 16) {
-		unsigned mask = plain_stops(end - 16, sv) >> (16 - (end - p));
+#endif
+#if defined(__SSE2__)
+	if (likely(end - lo >= 16)) {
+		const uint8_t *last = end - 16;
+		for (; p <= last; p += 16) {
+			unsigned mask = plain_stops(p, sv);
+			if (mask != 0)
+				return p + __builtin_ctz(mask);
+		}
+		if (p == end)
+			return p;
+		unsigned mask = plain_stops(last, sv) >> (16 - (end - p));
 		return p + (mask != 0 ? __builtin_ctz(mask) : end - p);
 	}
 #else

@@ -11,7 +11,9 @@
 
 #include "event.h"
 
-#if defined(__SSE2__)
+#if defined(__AVX2__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
@@ -117,13 +119,26 @@ struct ev_scan_vec {
 #else
 	int unused;
 #endif
+#if defined(__AVX2__)
+	__m256i quote32, backslash32, space32;
+#endif
 };
 
 static inline void ev_scan_vec_init(struct ev_scan_vec *sv)
 {
 #if defined(__SSE2__)
-	*sv = (struct ev_scan_vec){_mm_set1_epi8('"'), _mm_set1_epi8('\\'), _mm_set1_epi8(0x20),
-				   _mm_set1_epi8('0'), _mm_set1_epi8(9)};
+	*sv = (struct ev_scan_vec){
+		.quote = _mm_set1_epi8('"'),
+		.backslash = _mm_set1_epi8('\\'),
+		.space = _mm_set1_epi8(0x20),
+		.zero = _mm_set1_epi8('0'),
+		.nine = _mm_set1_epi8(9),
+#if defined(__AVX2__)
+		.quote32 = _mm256_set1_epi8('"'),
+		.backslash32 = _mm256_set1_epi8('\\'),
+		.space32 = _mm256_set1_epi8(0x20),
+#endif
+	};
 #else
 	*sv = (struct ev_scan_vec){0};
 #endif
