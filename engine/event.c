@@ -1214,6 +1214,20 @@ static inline bool fast_lit(const uint8_t *p, const uint8_t *end, const struct e
 	return (size_t)(end - p) > m->lit_len && memcmp(p, m->lit, m->lit_len) == 0;
 }
 
+/* fast_lit where the message has 17 bytes at p (the 16 compared, and a value byte after a key
+ * that matches). */
+static inline bool lit_at(const uint8_t *p, const struct ev_member *m)
+{
+#if defined(__SSE2__)
+	__m128i v = _mm_loadu_si128((const void *)p);
+	__m128i want = _mm_load_si128((const void *)m->lit);
+	unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, want));
+	return (eq & m->lit_mask) == m->lit_mask;
+#else
+	return memcmp(p, m->lit, m->lit_len) == 0;
+#endif
+}
+
 
 /* Parses a string value at d->p (on its opening quote) into the free part of scratch. */
 static inline int parse_string_value(struct dec *d, struct str *s)
@@ -1956,36 +1970,36 @@ fast_members(struct fast *fs, uint32_t node, const uint8_t *p, bool top)
 {
 	struct event_plan *pl = fs->plan;
 	struct ev_node *n = &pl->nodes[node];
-	struct ev_member *members = pl->members;
 	const uint8_t *end = fs->end;
-	struct ev_member *last = &members[n->start]; /* its next is the member expected */
+	struct ev_member *m = &pl->members[n->start]; /* the member before: its next is expected */
 	uint64_t seen = fs->seen;
 	if (p < end && *p == '}')
 		return p + 1;
 	for (;;) {
-		struct ev_member *m = last->next;
-		if (likely(fast_lit(p, end, m))) {
-			p += m->lit_len; /* p < end */
+		struct ev_member *want = m->next;
+		if (likely(p < fs->lit_end) && likely(lit_at(p, want))) {
+			p += want->lit_len; /* p < end */
 		} else {
-			m = (struct ev_member *)fast_key(fs, n, &p);
-			if (m == NULL || p >= end)
+			want = (struct ev_member *)fast_key(fs, n, &p);
+			if (want == NULL || p >= end)
 				goto give_up; /* undeclared, or not plain */
 			/* It came where another was expected: expect it there next time. */
-			last->next = m;
+			m->next = want;
 		}
+		m = want;
 		if (seen & m->bit) /* an object's bit is 0: fast_value_any checks it */
 			goto give_up;
 		seen |= m->bit;
 		p = fast_value(fs, m, p, &fs->sv, &seen, top);
 		if (p == NULL)
 			goto give_up;
-		last = m;
 		if (unlikely(p >= end))
 			break;
 		if (*p == ',') {
 			if (top) {
 				fs->resume = p;
 				fs->resume_seen = seen;
+				fs->resume_last = m;
 			}
 			p++;
 			continue;
@@ -2000,14 +2014,12 @@ fast_members(struct fast *fs, uint32_t node, const uint8_t *p, bool top)
 			break;
 		fs->resume = p;
 		fs->resume_seen = seen;
-		goto give_up;
+		fs->resume_last = m;
+		return NULL;
 	}
 	if (top)
 		fs->resume = NULL;
-	return NULL;
 give_up:
-	if (top)
-		fs->resume_last = (uint32_t)(last - members);
 	return NULL;
 }
 
@@ -2029,6 +2041,7 @@ static inline bool decode_fast(struct fast *fs)
 {
 	const uint8_t *p = fs->lo, *end = p + fs->len;
 	fs->end = end;
+	fs->lit_end = end - p > 16 ? end - 16 : p;
 	fs->used = 0;
 	fs->seen = 0;
 	fs->objects = 0;
@@ -2093,7 +2106,7 @@ static __attribute__((noinline)) int decode_general(const struct fast *fs)
 		d.seen = fs->resume_seen;
 		d.objects = fs->objects;
 		d.scratch_used = fs->used;
-		rc = decode_resumed(&d, &plan->members[fs->resume_last]);
+		rc = decode_resumed(&d, fs->resume_last);
 	} else {
 		d.p = d.buf;
 		d.end = d.buf + len;

@@ -148,6 +148,7 @@ static inline void ev_scan_vec_init(struct ev_scan_vec *sv)
 struct fast {
 	struct ev_scan_vec sv;
 	const uint8_t *end;
+	const uint8_t *lit_end; /* a member's key is compared as 16 bytes before it */
 	const uint8_t *lo;  /* the message's first byte */
 	struct event_plan *plan; /* its guess of the members' order is updated */
 	struct event_value *vals;
@@ -161,7 +162,7 @@ struct fast {
 	 * given up to there (objects and used are then as they were there) and the member. */
 	const uint8_t *resume;
 	uint64_t resume_seen;
-	uint32_t resume_last;
+	const struct ev_member *resume_last;
 	/* event_decode's other arguments, for the general pass when the fast one gives up */
 	size_t len;
 	uint32_t *scratch_used;
