@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "event.h"
+#include "dim_pg.h"
 #include "memplan.h"
 
 enum config_kind {
@@ -59,6 +60,8 @@ enum {
 	{"dimension", key, KIND_STRING, offsetof(struct config_dim, field), \
 	 sizeof(((struct config_dim *)0)->field), def, 0, 0, NULL, help, flags}
 #define DIM_STR(key, field, def, help) DIM_STR_F(key, field, def, 0, help)
+#define DIM_NUM(key, kind, field, def, lo, hi, help) \
+	{"dimension", key, kind, offsetof(struct config_dim, field), 0, def, lo, hi, NULL, help, 0}
 #define DIM_ENUM(key, field, def, choices, help) \
 	{"dimension", key, KIND_ENUM, offsetof(struct config_dim, field), 0, def, 0, 0, choices, \
 	 help, 0}
@@ -127,6 +130,18 @@ static const struct config_key config_keys[] = {
 		  1u << 31, CFG_F_ZERO_OFF,
 		  "Also reload changed dimension sources on this interval (0: only on SIGHUP). At "
 		  "least 10s: each timed reload logs a line."),
+	CFG_STR_F("dimensions", "snapshot_dir", snapshot_dir, "./snapshots", CFG_F_DIR,
+		  "Directory of the snapshots of dimensions that follow a changelog: "
+		  "`<dimension>.snapshot`, the table's rows (Native) with the changelog's next "
+		  "offset per partition and the base it was built on, written atomically. At start "
+		  "a snapshot of the same base (an unchanged file, the same PostgreSQL table with "
+		  "`update_field`, or none) is loaded instead of the base and the changelog is read "
+		  "from its offsets; a missing one, or one older than the base, means a full load "
+		  "and the changelog from its beginning."),
+	CFG_NUM_F("dimensions", "snapshot_interval", KIND_MS, snapshot_interval_ms, "60s", 1000,
+		  1u << 31, CFG_F_ZERO_OFF,
+		  "How often a changelog dimension's snapshot is written (and once at a clean stop); "
+		  "0: never, a restart reads the whole changelog."),
 	CFG_STR_F("output", "dir", output_dir, "./out", CFG_F_NONEMPTY | CFG_F_DIR,
 		  "Directory that receives the segments."),
 	CFG_STR("output", "instance", instance, "",
@@ -168,7 +183,61 @@ static const struct config_key config_keys[] = {
 	{"log", "level", KIND_LOGLEVEL, offsetof(struct config, log_level), 0, "info", 0, 0,
 	 "error|warn|info|debug", "Most verbose level logged.", 0},
 
-	DIM_STR_F("source", source, NULL, CFG_F_NONEMPTY | CFG_F_FILE, "Path of the source file."),
+	DIM_STR_F("source", source, NULL, CFG_F_NONEMPTY | CFG_F_FILE,
+		  "Path of the source file; not given when the rows come from `postgresql`, or "
+		  "from `changelog_topic` alone."),
+	DIM_STR("postgresql", postgresql, "",
+		"PostgreSQL connection string instead of a file: libpq keywords "
+		"(`host=db port=5432 dbname=app user=enrichd`) or a URI "
+		"(`postgresql://enrichd@db/app`), with `table` or `query`. The password comes from "
+		"`password_file`, PGPASSWORD or PGPASSFILE (~/.pgpass); one written here is never "
+		"logged or shown."),
+	DIM_STR("table", table, "",
+		"PostgreSQL table (or view) holding the key and attribute columns, as SQL names it "
+		"(`public.users`). A plain table is read in ranges of its pages, one connection per "
+		"load thread, all in one snapshot."),
+	DIM_STR("query", query, "",
+		"PostgreSQL query returning the key and attribute columns by name, instead of "
+		"`table`; read through one connection."),
+	DIM_STR_F("password_file", password_file, "", CFG_F_FILE,
+		  "File whose first line is the PostgreSQL password (empty: libpq's own, PGPASSWORD "
+		  "or PGPASSFILE)."),
+	DIM_NUM("connect_timeout", KIND_MS, connect_timeout_ms, "10s", 1000, 600000,
+		"Longest wait for a PostgreSQL connection (whole seconds; libpq's "
+		"connect_timeout)."),
+	DIM_NUM("statement_timeout", KIND_MS, statement_timeout_ms, "10m", 1000, 86400000,
+		"Longest a PostgreSQL statement may run (the full load's COPY included), and longest "
+		"enrichd waits for a row of it, so a database that stops answering fails the load "
+		"instead of holding it."),
+	DIM_STR("update_field", update_field, "",
+		"PostgreSQL: a timestamp or integer column that every change of a row moves "
+		"forward (`updated_at`, set by the application or a trigger). Set, the dimension "
+		"is live: every `update_interval` the rows at or after the largest value seen, less "
+		"`update_overlap`, are read and applied to the table in use (rows seen before are "
+		"skipped), without a reload."),
+	DIM_NUM("update_interval", KIND_MS, update_interval_ms, "1s", 100, 3600000,
+		"How often the changes of `update_field` are read. An empty read logs nothing at "
+		"`info`."),
+	DIM_NUM("update_overlap", KIND_MS, update_overlap_ms, "10s", 0, 3600000,
+		"A timestamp `update_field`: each read goes back this far before the largest value "
+		"seen, so a row whose transaction committed up to this long after it took its "
+		"timestamp (now() is the transaction's start) is still read. Longer transactions "
+		"are picked up by the next full reload."),
+	DIM_STR("delete_field", delete_field, "",
+		"PostgreSQL: a boolean column; a row with it true is left out of a load and, read "
+		"as a change, deletes its key. Rows deleted outright (DELETE) leave the table at "
+		"the next full reload (SIGHUP or `reload_interval`)."),
+	DIM_STR("changelog_topic", changelog_topic, "",
+		"A compacted Kafka topic of the dimension's changes, on top of `source` or "
+		"`postgresql` or as its only source: message key = the key (a UInt64 as decimal "
+		"text), value = a JSON object of the attributes by name (an absent one is NULL), a "
+		"null value deletes the key. Read from the beginning (or a snapshot's offsets) "
+		"before the workers start, then followed; every instance reads all of it (no "
+		"consumer group). A malformed change goes to the dead-letter directory's "
+		"`<instance>-<dimension>.changelog-deadletter.tsv`. Such a dimension is not "
+		"reloaded by SIGHUP or `reload_interval`."),
+	DIM_STR("changelog_brokers", changelog_brokers, "",
+		"Bootstrap brokers of `changelog_topic` (empty: `[kafka] brokers`)."),
 	DIM_STR("format", format, "auto",
 		"`tsv` (TSVWithNames), `csv` (CSVWithNames), `native`, or `auto` by extension."),
 	DIM_STR_F("key", key, NULL, CFG_F_NONEMPTY, "Key column in the source."),
@@ -756,19 +825,60 @@ static int config_validate_join(struct config_parse *p, size_t index, const char
 	return 0;
 }
 
+/*
+ * Where a dimension's rows come from: a file (source) or PostgreSQL (postgresql with table or
+ * query), one of them; the PostgreSQL keys only with postgresql.
+ */
+static int config_validate_dim_source(struct config_parse *p, const struct config_dim *dim,
+				      const char *where)
+{
+	bool file = dim->source[0], pg = dim->postgresql[0], changelog = dim->changelog_topic[0];
+	if (file && pg) {
+		config_fail(p, "%s: source and postgresql: give one of them, not both", where);
+		return -EINVAL;
+	}
+	if (dim->changelog_brokers[0] && !changelog) {
+		config_fail(p, "%s: changelog_brokers: only with changelog_topic", where);
+		return -EINVAL;
+	}
+	if (pg && !dim->table[0] == !dim->query[0]) {
+		config_fail(p, "%s: postgresql: needs %s", where,
+			    dim->table[0] ? "table or query, not both" : "a table or a query");
+		return -EINVAL;
+	}
+	static const char *const pg_only[] = {"table", "query", "password_file", "update_field",
+					      "delete_field"};
+	const char *const pg_values[] = {dim->table, dim->query, dim->password_file,
+					 dim->update_field, dim->delete_field};
+	for (size_t i = 0; !pg && i < sizeof(pg_only) / sizeof(pg_only[0]); i++) {
+		if (pg_values[i][0]) {
+			config_fail(p, "%s: %s: only with postgresql", where, pg_only[i]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int config_validate_dim(struct config_parse *p, size_t index)
 {
 	struct config_dim *dim = &p->cfg->dims[index];
 	char where[CONFIG_NAME_MAX + 16];
 	snprintf(where, sizeof(where), "[dimension %s]", dim->name);
+	/* The rows come from a file, unless from PostgreSQL or a changelog alone. */
+	bool no_file = dim->postgresql[0] || dim->changelog_topic[0];
 	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
 		const struct config_key *key = &config_keys[i];
 		if (strcmp(key->section, "dimension") == 0 && !key->value &&
-		    !p->dim_line[index][i] && strcmp(key->name, "join_field") != 0) {
-			config_fail(p, "%s: %s: required", where, key->name);
+		    !p->dim_line[index][i] && strcmp(key->name, "join_field") != 0 &&
+		    !(no_file && strcmp(key->name, "source") == 0)) {
+			config_fail(p, "%s: %s: required%s", where, key->name,
+				    strcmp(key->name, "source") == 0
+					    ? " (a file; or postgresql, or changelog_topic)" : "");
 			return -EINVAL;
 		}
 	}
+	if (config_validate_dim_source(p, dim, where) < 0)
+		return -EINVAL;
 	if (strcmp(dim->key_type, "UInt64") != 0 && strcmp(dim->key_type, "String") != 0) {
 		config_fail(p, "%s: key_type: '%s' is not UInt64 or String", where, dim->key_type);
 		return -EINVAL;
@@ -891,6 +1001,15 @@ static int config_check_paths(struct config_parse *p)
 		char where[CONFIG_NAME_MAX + 16];
 		snprintf(where, sizeof(where), "[dimension %s]", cfg->dims[d].name);
 		unsigned line = p->dim_line[d][source - config_keys];
+		if (cfg->dims[d].password_file[0] &&
+		    access(cfg->dims[d].password_file, R_OK) != 0) {
+			const struct config_key *pw = config_key_find("dimension", "password_file");
+			return config_fail_at_key(p, p->dim_line[d][pw - config_keys], where,
+						  "password_file", cfg->dims[d].password_file,
+						  strerror(errno));
+		}
+		if (!path[0])
+			continue; /* PostgreSQL */
 		struct stat st;
 		if (stat(path, &st) != 0)
 			return config_fail_at_key(p, line, where, "source", path, strerror(errno));
@@ -1249,11 +1368,19 @@ void config_print(const struct config *cfg, FILE *out)
 	schema_print(&cfg->event, out);
 	for (size_t i = 0; i < cfg->dim_count; i++) {
 		const struct config_dim *d = &cfg->dims[i];
-		fprintf(out, "dimension:  %s key=%s %s joined on event %s (%s join, %s) from %s [%s]\n",
+		fprintf(out, "dimension:  %s key=%s %s joined on event %s (%s join, %s) from ",
 			d->name, d->key, d->key_type, d->join_field,
 			config_join_name(d->join),
-			d->key_normalize == CONFIG_KEY_EXACT ? "exact key" : "strip-query",
-			d->source, d->format);
+			d->key_normalize == CONFIG_KEY_EXACT ? "exact key" : "strip-query");
+		if (d->postgresql[0]) {
+			/* The connection string may hold a password: shown without it. */
+			char conn[DIM_PG_NAME_MAX];
+			dim_pg_conninfo_redact(d->postgresql, conn, sizeof(conn));
+			fprintf(out, "postgresql %s %s (%s)\n", d->table[0] ? "table" : "query",
+				d->table[0] ? d->table : d->query, conn);
+		} else {
+			fprintf(out, "%s [%s]\n", d->source, d->format);
+		}
 	}
 	fprintf(out, "output:     %s instance=%s segment<=%llu bytes or %u ms", cfg->output_dir,
 		cfg->instance, (unsigned long long)cfg->segment_bytes, cfg->segment_age_ms);

@@ -15,6 +15,13 @@
 
 int deadletter_open(struct deadletter *dl, const char *dir, const char *instance, unsigned worker)
 {
+	char name[256];
+	snprintf(name, sizeof(name), "%s-w%u.deadletter.tsv", instance, worker);
+	return deadletter_open_file(dl, dir, name);
+}
+
+int deadletter_open_file(struct deadletter *dl, const char *dir, const char *name)
+{
 	memset(dl, 0, sizeof(*dl));
 	dl->fd = -1;
 	int rc = fs_mkdirs(dir);
@@ -22,7 +29,7 @@ int deadletter_open(struct deadletter *dl, const char *dir, const char *instance
 		log_error("deadletter", "%s: cannot create directory: %s", dir, strerror(-rc));
 		return rc;
 	}
-	snprintf(dl->path, sizeof(dl->path), "%s/%s-w%u.deadletter.tsv", dir, instance, worker);
+	snprintf(dl->path, sizeof(dl->path), "%s/%s", dir, name);
 	dl->buf = malloc(DEADLETTER_BUF_BYTES);
 	if (!dl->buf)
 		return -ENOMEM;

@@ -414,6 +414,21 @@ struct dim_str dim_row_key_str(const struct dim *d, const struct dim_row *row)
 	return (struct dim_str){(const char *)k, len};
 }
 
+const struct dim_row *dim_row_at(const struct dim *d, size_t i)
+{
+	if (d->live)
+		return dim_live_row_at(d, i);
+	size_t cap = (size_t)d->shards << d->cap_bits;
+	if (i >= cap)
+		return i == cap && d->has_zero ? (const struct dim_row *)d->zero_row : NULL;
+	const uint8_t *s = dim_slot_at(d, i);
+	uint64_t v = dim_load_u64(s);
+	if (v == 0)
+		return NULL;
+	return d->key_type == DIM_TYPE_UINT64 ? (const struct dim_row *)s
+					       : (const struct dim_row *)(d->arena + (uint32_t)v);
+}
+
 /* ---- accessors ---- */
 
 const char *dim_name(const struct dim *d)

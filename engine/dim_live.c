@@ -710,6 +710,25 @@ const struct dim_row *dim_live_find_str(const struct dim *d, const char *key, si
 	return NULL;
 }
 
+/* Slot i's row (i == the slot count: key 0's), as dim_row_at for a live table. */
+const struct dim_row *dim_live_row_at(const struct dim *d, size_t i)
+{
+	size_t cap = (size_t)d->shards << d->cap_bits;
+	if (i > cap)
+		return NULL;
+	if (i == cap)
+		return d->key_type == DIM_TYPE_UINT64 ? dim_live_zero_row(d) : NULL;
+	const uint8_t *s = dim_slot_at(d, i);
+	if (d->key_type == DIM_TYPE_UINT64) {
+		uint64_t key = dim_live_load_key(s);
+		return key ? dim_live_slot_row(d, s, key) : NULL;
+	}
+	uint64_t w = dim_live_load_word(s);
+	if ((uint32_t)w < DIM_LIVE_REF_MIN)
+		return NULL; /* empty, or a tombstone */
+	return (const struct dim_row *)(d->arena + (uint32_t)w);
+}
+
 /* A String key's first slot with its tag and a row, from its home; the record prefetched. */
 static inline uint64_t dim_live_cand_str(const struct dim *d, size_t len, uint64_t h)
 {

@@ -30,6 +30,7 @@
 #include "dim_build.h"
 #include "dim_native.h"
 #include "dim_part.h"
+#include "dim_rows.h"
 #include "dim_text.h"
 #include "log.h"
 #include "map_guard.h"
@@ -53,6 +54,7 @@ struct dim_loader {
 	enum dim_format format;
 	struct dim_text text;            /* TSV, CSV */
 	struct dim_native_source native; /* Native */
+	const struct dim_row_source *rows; /* neither: a source the caller reads (dim_rows.h) */
 	bool progress;           /* log progress while parsing */
 	struct timespec started; /* of the load */
 	unsigned chunk_count;
@@ -108,7 +110,10 @@ static void dim_chunk_parse(struct dim_chunk *c)
 	if (c->rows_hint && dim_part_reserve(part, &L->ls, c->rows_hint) != 0)
 		c->rows_hint = 0; /* grow as needed instead */
 	struct dim_parse_ctl ctl = {&L->progress_rows, &L->first_failed, c->index + 1};
-	if (L->format == DIM_FORMAT_NATIVE)
+	if (L->rows)
+		c->rc = L->rows->parse(L->rows->ctx, c->index, &L->ls, part, &ctl, c->err,
+				       sizeof(c->err));
+	else if (L->format == DIM_FORMAT_NATIVE)
 		c->rc = dim_native_parse(&L->native, &L->ls, c->begin, c->end, part, &ctl, c->err,
 					 sizeof(c->err), &c->err_block);
 	else
@@ -224,6 +229,13 @@ static void dim_plan_chunks(struct dim_loader *L, unsigned n)
 {
 	size_t bounds[DIM_THREADS_MAX + 1];
 	bool native = L->format == DIM_FORMAT_NATIVE;
+	if (L->rows) {
+		L->chunk_count = n;
+		for (unsigned i = 0; i < n; i++)
+			L->chunks[i] = (struct dim_chunk){.L = L, .index = i,
+							  .rows_hint = L->rows->rows_hint / n};
+		return;
+	}
 	if (native)
 		dim_native_split(&L->native, n, bounds);
 	else
@@ -259,7 +271,9 @@ static bool dim_text_chunks_agree(const struct dim_loader *L)
 static int dim_parse_error(const struct dim_loader *L, const struct dim_chunk *c, char *err,
 			   size_t err_len, uint64_t *err_line)
 {
-	if (L->format == DIM_FORMAT_NATIVE) {
+	if (L->rows) {
+		snprintf(err, err_len, "%s: %s", L->path, c->err);
+	} else if (L->format == DIM_FORMAT_NATIVE) {
 		*err_line = c->err_block;
 		snprintf(err, err_len, "%s: block %" PRIu64 ": %s", L->path, c->err_block, c->err);
 	} else {
@@ -285,7 +299,7 @@ static int dim_parse(struct dim_loader *L, unsigned n, char *err, size_t err_len
 		snprintf(err, err_len, "%s: load cancelled", L->path);
 		return -ECANCELED;
 	}
-	if (L->format != DIM_FORMAT_NATIVE && !dim_text_chunks_agree(L)) {
+	if (!L->rows && L->format != DIM_FORMAT_NATIVE && !dim_text_chunks_agree(L)) {
 		log_warn("dim", "%s: quotes in %s do not split evenly; parsing in one piece",
 			 L->name, L->path);
 		dim_free_parts(L, n);
@@ -603,18 +617,12 @@ static int dim_cancel_check(const struct dim_loader *L, struct dim_load_stats *s
 	return -ECANCELED;
 }
 
-/* Parses the open source with up to threads threads and builds the table from it. */
-static int dim_load_source(struct dim_loader *L, unsigned threads, struct dim **out,
-			   struct dim_load_stats *stats)
+/* Parses the source in n chunks and builds the table from it. */
+static int dim_load_chunks(struct dim_loader *L, unsigned n, unsigned threads,
+			   struct dim **out, struct dim_load_stats *stats)
 {
-	unsigned n;
-	int rc = dim_cancel_check(L, stats);
-	if (!rc)
-		rc = dim_read_structure(L, threads, &n, stats);
-	if (rc)
-		return rc;
 	stats->threads = n;
-	rc = dim_parse(L, n, stats->error, sizeof(stats->error), &stats->error_line);
+	int rc = dim_parse(L, n, stats->error, sizeof(stats->error), &stats->error_line);
 	stats->threads = L->chunk_count;
 	if (rc)
 		goto out_parts;
@@ -629,6 +637,19 @@ static int dim_load_source(struct dim_loader *L, unsigned threads, struct dim **
 out_parts:
 	dim_free_parts(L, L->chunk_count);
 	return rc;
+}
+
+/* Parses the open source with up to threads threads and builds the table from it. */
+static int dim_load_source(struct dim_loader *L, unsigned threads, struct dim **out,
+			   struct dim_load_stats *stats)
+{
+	unsigned n;
+	int rc = dim_cancel_check(L, stats);
+	if (!rc)
+		rc = dim_read_structure(L, threads, &n, stats);
+	if (rc)
+		return rc;
+	return dim_load_chunks(L, n, threads, out, stats);
 }
 
 /* The loader's state and its arrays (zeroed). NULL when out of memory. */
@@ -730,6 +751,45 @@ int dim_load(const struct dim_spec *spec, struct dim **out, struct dim_load_stat
 			log_error("dim", "%s: load failed: %s", L->name, stats->error);
 	} else {
 		*out = d;
+	}
+	dim_loader_free(L);
+	return rc;
+}
+
+int dim_load_rows(const struct dim_spec *spec, const struct dim_row_source *src,
+		  struct dim **out, struct dim_load_stats *stats)
+{
+	struct dim_load_stats local;
+	if (!stats)
+		stats = &local;
+	memset(stats, 0, sizeof(*stats));
+	if (!spec || !src || !out || !src->parse || src->chunks == 0 ||
+	    src->chunks > DIM_THREADS_MAX)
+		return -EINVAL;
+	/* The checks of a file load want a source: the row source's name stands for it. */
+	struct dim_spec named = *spec;
+	named.path = src->name;
+	named.data = NULL;
+	struct dim_loader *L = dim_loader_new(&named);
+	if (!L) {
+		snprintf(stats->error, sizeof(stats->error), "out of memory");
+		log_error("dim", "%s: load failed: %s", named.name ? named.name : "dim",
+			  stats->error);
+		return -ENOMEM;
+	}
+	L->rows = src;
+	L->progress = true; /* a line per second of parsing: the size is not known up front */
+	int rc = dim_check_spec(&named, &L->ls, stats->error, sizeof(stats->error));
+	if (!rc)
+		rc = dim_cancel_check(L, stats);
+	if (!rc)
+		rc = dim_load_chunks(L, src->chunks, dim_thread_count(spec), out, stats);
+	if (rc) {
+		stats->seconds = dim_elapsed(&L->started);
+		if (!stats->error[0])
+			dim_errf(stats->error, sizeof(stats->error), "%s: %s", L->path,
+				 strerror(-rc));
+		log_error("dim", "%s: load failed: %s", L->name, stats->error);
 	}
 	dim_loader_free(L);
 	return rc;

@@ -35,6 +35,10 @@ static inline void dimpub_tsan_acquire(void)
 {
 	__tsan_acquire(&dimpub_tsan_gp);
 }
+/* The slots too: liburcu's publication is volatile accesses and fences, which TSan does not
+ * follow; atomics it does. */
+#define DIMPUB_PUBLISH(slot, v) __atomic_store_n(&(slot), (v), __ATOMIC_RELEASE)
+#define DIMPUB_READ(slot) __atomic_load_n(&(slot), __ATOMIC_ACQUIRE)
 #else
 static inline void dimpub_tsan_release(void)
 {
@@ -42,13 +46,15 @@ static inline void dimpub_tsan_release(void)
 static inline void dimpub_tsan_acquire(void)
 {
 }
+#define DIMPUB_PUBLISH(slot, v) rcu_assign_pointer((slot), (v))
+#define DIMPUB_READ(slot) rcu_dereference(slot)
 #endif
 
 void dimpub_init(struct dimpub *p, struct dimset *const *sets, uint32_t count)
 {
 	p->slot_count = count;
 	for (uint32_t s = 0; s < count; s++)
-		rcu_assign_pointer(p->slots[s], sets[s]);
+		DIMPUB_PUBLISH(p->slots[s], sets[s]);
 }
 
 void dimpub_reader_register(void)
@@ -70,14 +76,14 @@ void dimpub_quiescent(void)
 
 const struct dimset *dimpub_get(const struct dimpub *p, uint32_t slot)
 {
-	return rcu_dereference(p->slots[slot]);
+	return DIMPUB_READ(p->slots[slot]);
 }
 
 void dimpub_publish(struct dimpub *p, struct dimset *const *next, struct dimset **old)
 {
 	for (uint32_t s = 0; s < p->slot_count; s++) {
 		old[s] = p->slots[s]; /* only the writer changes a slot */
-		rcu_assign_pointer(p->slots[s], next[s]);
+		DIMPUB_PUBLISH(p->slots[s], next[s]);
 	}
 }
 

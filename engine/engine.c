@@ -48,6 +48,7 @@
 #include "numa_place.h"
 #include "seg.h"
 #include "source_file.h"
+#include "updater.h"
 #include "worker.h"
 
 #define ENGINE_WORKERS_MAX 256
@@ -80,6 +81,11 @@ struct engine {
 	_Atomic int64_t sealed_next[EPOCH_PARTITIONS_MAX];
 	/* Next offset per partition of the topic as the manifests gave it at start (-1: none). */
 	int64_t manifest_next[EPOCH_PARTITIONS_MAX];
+
+	/* Writers of dims: the loader and the updater, one at a time (updater.h). */
+	pthread_mutex_t publish_lock;
+	struct updater *updater;     /* NULL: no live dimension */
+	struct updater_dim_stats live_stats[CONFIG_DIMS_MAX];
 
 	/* What metrics reads. */
 	struct metrics_gauges gauges;
@@ -336,6 +342,7 @@ static void engine_dim_gauges(struct engine *e, const struct dimset *set)
 		atomic_store(&e->gauges.dim_rows[d], dim_rows(dim));
 		atomic_store(&e->gauges.dim_bytes[d], dim_bytes(dim));
 		atomic_store(&e->gauges.dim_huge_mode[d], (int)dim_huge_mode(dim));
+		atomic_store(&e->gauges.dim_loaded_ms[d], set->dims[d].table->loaded_ms);
 	}
 }
 
@@ -360,26 +367,75 @@ static void engine_reload_keep(struct engine *e, struct dimset **next, uint32_t 
 	atomic_store(&e->gauges.reload_last_duration_ms, (uint64_t)(now_wall_ms() - t0));
 }
 
+/*
+ * The sets in use, each held by a copy (the updater may retire a set while a reload reads it;
+ * the loader is no RCU reader). Returns 0 or -ENOMEM (nothing held).
+ */
+static int engine_sets_hold(struct engine *e, struct dimset **held)
+{
+	int rc = 0;
+	pthread_mutex_lock(&e->publish_lock);
+	uint32_t r = 0;
+	for (; r < e->replica_count && rc == 0; r++)
+		rc = dimset_clone(dimpub_get(&e->dims, r), &held[r]);
+	pthread_mutex_unlock(&e->publish_lock);
+	for (uint32_t i = 0; rc < 0 && i + 1 < r; i++)
+		dimset_free(held[i]);
+	return rc;
+}
+
+static void engine_sets_release(struct engine *e, struct dimset **held)
+{
+	for (uint32_t r = 0; r < e->replica_count; r++)
+		dimset_free(held[r]);
+}
+
+/*
+ * Under publish_lock, before a reload publishes: a changelog dimension's table is never
+ * reloaded, and the updater may have swapped it since the reload began; the new sets take the
+ * one in use.
+ */
+static void engine_keep_live_tables(struct engine *e, struct dimset **next)
+{
+	for (uint32_t r = 0; r < e->replica_count; r++) {
+		const struct dimset *cur = dimpub_get(&e->dims, r);
+		for (size_t d = 0; d < e->cfg.dim_count; d++)
+			if (e->cfg.dims[d].changelog_topic[0])
+				dimset_share_table(next[r], d, cur->dims[d].table);
+	}
+}
+
 static void *engine_loader_main(void *arg)
 {
 	struct engine *e = arg;
 	struct dimset *old[PLACE_NODES_MAX], *next[PLACE_NODES_MAX];
 	unsigned loaded = 0;
 	int64_t t0 = now_wall_ms();
-	int rc = 0;
-	uint32_t r;
-	for (r = 0; r < e->replica_count && rc == 0; r++) {
+	struct dimset *prev[PLACE_NODES_MAX];
+	int rc = engine_sets_hold(e, prev);
+	if (rc < 0) {
+		engine_reload_keep(e, next, 0, rc, t0);
+		goto out;
+	}
+	uint32_t r = 0;
+	for (; r < e->replica_count && rc == 0; r++) {
 		unsigned n = 0;
-		rc = dimset_load(&e->cfg, dimpub_get(&e->dims, r), 0, e->replica_node[r],
-				 &e->load_cancel, &next[r], &n);
+		rc = dimset_load(&e->cfg, prev[r], 0, e->replica_node[r], &e->load_cancel,
+				 &next[r], &n);
 		loaded += n;
 	}
 	if (rc < 0 || loaded == 0) {
 		engine_reload_keep(e, next, rc < 0 ? r - 1 : r, rc, t0);
+		engine_sets_release(e, prev);
 		goto out;
 	}
-	/* The old sets are freed once no worker can hold them (dimpub.h). */
+	/* From the sets in use to the publish, under the writers' lock (updater.h). */
+	pthread_mutex_lock(&e->publish_lock);
+	engine_keep_live_tables(e, next);
 	dimpub_publish(&e->dims, next, old);
+	pthread_mutex_unlock(&e->publish_lock);
+	engine_sets_release(e, prev);
+	/* The old sets are freed once no worker can hold them (dimpub.h). */
 	dimpub_retire(old, e->replica_count);
 	engine_dim_gauges(e, next[0]);
 	atomic_store(&e->gauges.reload_last_success_ms, now_wall_ms());
@@ -667,6 +723,7 @@ static struct engine *engine_new(const struct config *cfg, const char *input_pat
 			: slash ? slash + 1 : input_path;
 	e->input_fd = -1;
 	e->sigfd = -1;
+	pthread_mutex_init(&e->publish_lock, NULL);
 	e->worker_count = (uint32_t)(cfg->cpu_count > ENGINE_WORKERS_MAX ? ENGINE_WORKERS_MAX
 									 : cfg->cpu_count);
 	e->started_ms = now_wall_ms();
@@ -956,6 +1013,7 @@ static int engine_metrics_start(struct engine *e)
 		.gauges = &e->gauges,
 		.stopping = &e->stop,
 		.consumer = e->consumer,
+		.live = e->live_stats,
 	};
 	return metrics_start(&e->metrics, e->cfg.metrics_listen, &view);
 }
@@ -964,12 +1022,60 @@ static int engine_metrics_start(struct engine *e)
  * Starts the workers and the metrics server, runs the control loop until every worker has
  * ended, then joins them and the loader. Returns 0 or the first failure.
  */
+/* The updater, when a dimension is live (updater.h). */
+static int engine_updater_start(struct engine *e)
+{
+	struct updater_env env = {
+		.cfg = &e->cfg,
+		.dims = &e->dims,
+		.replica_count = e->replica_count,
+		.replica_node = e->replica_node,
+		.publish_lock = &e->publish_lock,
+		.stop = &e->stop,
+		.stats = e->live_stats,
+	};
+	int rc = updater_start(&env, &e->updater);
+	if (rc < 0)
+		log_error("engine", "cannot start the updater: %s", strerror(-rc));
+	return rc;
+}
+
+/*
+ * Waits until the updater has read every changelog up to its watermarks at start, so no event
+ * is joined with a dimension that lacks them (/readyz says "catching up" meanwhile). Signals
+ * are read: a SIGTERM ends the wait.
+ */
+static void engine_catch_up(struct engine *e)
+{
+	if (updater_caught_up(e->updater))
+		return;
+	atomic_store(&e->gauges.catching_up, true);
+	log_info("engine", "waiting for the changelogs to be read up to their ends");
+	int64_t next_log = now_wall_ms() + ENGINE_STATUS_INTERVAL_MS;
+	while (!updater_caught_up(e->updater) && !atomic_load(&e->stop)) {
+		struct pollfd pfd = {e->sigfd, POLLIN, 0};
+		poll(&pfd, 1, ENGINE_TICK_MS);
+		engine_signal_read(e);
+		if (now_wall_ms() >= next_log) {
+			log_info("engine", "still catching up the changelogs");
+			next_log = now_wall_ms() + ENGINE_STATUS_INTERVAL_MS;
+		}
+	}
+	atomic_store(&e->gauges.catching_up, false);
+}
+
 static int engine_serve(struct engine *e)
 {
 	engine_log_start(e);
-	int rc = engine_workers_start(e);
+	for (uint32_t k = 0; k < e->worker_count; k++)
+		e->worker_stats[k] = &e->workers[k].stats; /* read by metrics from its start */
+	int rc = engine_updater_start(e);
 	if (rc == 0 && e->cfg.metrics_listen[0])
 		rc = engine_metrics_start(e);
+	if (rc == 0)
+		engine_catch_up(e);
+	if (rc == 0)
+		rc = engine_workers_start(e);
 	if (rc < 0) {
 		atomic_store(&e->stop, true);
 		engine_wake_workers(e);
@@ -982,6 +1088,8 @@ static int engine_serve(struct engine *e)
 	}
 	/* Bounded: a reload stuck in its source must not keep the partitions from the group. */
 	engine_loader_stop(e);
+	updater_stop(e->updater);
+	e->updater = NULL;
 	metrics_stop(e->metrics); /* it reads the consumer and the workers */
 	e->metrics = NULL;
 	return loop_rc;

@@ -1181,3 +1181,182 @@ int kafka_consumer_close(struct kafka_consumer *c)
 	consumer_free(c);
 	return rc;
 }
+
+/* ---- changelog ---- */
+
+#define KAFKA_CHANGELOG_BATCH_MAX 4096
+
+struct kafka_changelog {
+	rd_kafka_t *rk;
+	rd_kafka_topic_t *rkt;
+	rd_kafka_queue_t *queue;     /* every partition's messages */
+	uint32_t started;            /* partitions [0, started) are being read */
+	char *topic;
+	uint32_t held;
+	rd_kafka_message_t *msgs[KAFKA_CHANGELOG_BATCH_MAX];
+};
+
+int kafka_changelog_new(const struct kafka_changelog_config *cfg, struct kafka_changelog **out)
+{
+	struct kafka_changelog *c = calloc(1, sizeof(*c));
+	if (!c || !(c->topic = strdup(cfg->topic))) {
+		free(c);
+		return -ENOMEM;
+	}
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	bool ok = conf_set(conf, "bootstrap.servers", cfg->brokers) == 0 &&
+		  conf_set(conf, "enable.auto.commit", "false") == 0 &&
+		  conf_set(conf, "enable.auto.offset.store", "false") == 0;
+	for (size_t i = 0; ok && i < cfg->property_count; i++)
+		ok = conf_set(conf, cfg->properties[i].key, cfg->properties[i].value) == 0;
+	char errstr[KAFKA_ERRSTR_MAX];
+	if (ok) {
+		rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+		rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+		c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+		if (!c->rk)
+			log_error("kafka", "changelog %s: creating the consumer: %s", cfg->topic, errstr);
+	}
+	if (!c->rk) {
+		rd_kafka_conf_destroy(conf);
+		free(c->topic);
+		free(c);
+		return -EINVAL;
+	}
+	/* The partition consumer (no group, no subscription): each partition read from the
+	 * offset given into one queue. */
+	c->queue = rd_kafka_queue_new(c->rk);
+	c->rkt = rd_kafka_topic_new(c->rk, c->topic, NULL);
+	if (!c->queue || !c->rkt) {
+		kafka_changelog_free(c);
+		return -ENOMEM;
+	}
+	*out = c;
+	return 0;
+}
+
+int kafka_changelog_partitions(struct kafka_changelog *c, int timeout_ms)
+{
+	rd_kafka_topic_t *rkt = c->rkt;
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t err = rkt ? rd_kafka_metadata(c->rk, 0, rkt, &md, timeout_ms)
+				      : RD_KAFKA_RESP_ERR__FAIL;
+	int n = -EIO;
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 && !md->topics[0].err)
+		n = md->topics[0].partition_cnt;
+	else
+		log_warn("kafka", "changelog %s: metadata: %s", c->topic,
+			 rd_kafka_err2str(err ? err : md && md->topic_cnt ? md->topics[0].err
+								       : RD_KAFKA_RESP_ERR__FAIL));
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	return n;
+}
+
+static void changelog_stop_all(struct kafka_changelog *c)
+{
+	for (uint32_t p = 0; p < c->started; p++)
+		rd_kafka_consume_stop(c->rkt, (int32_t)p);
+	c->started = 0;
+}
+
+int kafka_changelog_assign(struct kafka_changelog *c, const int64_t *offsets, uint32_t count)
+{
+	if (count > KAFKA_PARTITIONS_MAX)
+		return -EINVAL;
+	changelog_stop_all(c);
+	for (uint32_t p = 0; p < count; p++) {
+		int64_t off = offsets[p] >= 0 ? offsets[p] : RD_KAFKA_OFFSET_BEGINNING;
+		if (rd_kafka_consume_start_queue(c->rkt, (int32_t)p, off, c->queue) != 0) {
+			log_error("kafka", "changelog %s [%u]: start at %" PRId64 ": %s", c->topic, p,
+				  off, rd_kafka_err2str(rd_kafka_last_error()));
+			changelog_stop_all(c);
+			return -EIO;
+		}
+		c->started = p + 1;
+	}
+	return 0;
+}
+
+int kafka_changelog_poll(struct kafka_changelog *c, struct kafka_changelog_msg *out, uint32_t max,
+			 int timeout_ms)
+{
+	kafka_messages_destroy(c->msgs, c->held);
+	c->held = 0;
+	if (max > KAFKA_CHANGELOG_BATCH_MAX)
+		max = KAFKA_CHANGELOG_BATCH_MAX;
+	ssize_t n = rd_kafka_consume_batch_queue(c->queue, 0, c->msgs, max);
+	if (n == 0 && timeout_ms > 0) {
+		n = rd_kafka_consume_batch_queue(c->queue, timeout_ms, c->msgs, 1);
+		if (n == 1 && max > 1) {
+			ssize_t more = rd_kafka_consume_batch_queue(c->queue, 0, c->msgs + 1, max - 1);
+			n = more < 0 ? n : n + more;
+		}
+	}
+	if (n < 0) {
+		log_error("kafka", "changelog %s: consume: %s", c->topic,
+			  rd_kafka_err2str(rd_kafka_last_error()));
+		return -EIO;
+	}
+	uint32_t kept = 0;
+	for (ssize_t i = 0; i < n; i++) {
+		rd_kafka_message_t *m = c->msgs[i];
+		if (m->err) {
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				log_warn("kafka", "changelog %s [%" PRId32 "]: %s", c->topic,
+					 m->partition, rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		c->msgs[kept] = m;
+		out[kept++] = (struct kafka_changelog_msg){
+			.key = m->key, .key_len = m->key_len,
+			.value = m->payload, .value_len = m->payload ? m->len : 0,
+			.partition = m->partition, .offset = m->offset,
+			.timestamp_ms = rd_kafka_message_timestamp(m, NULL),
+		};
+	}
+	c->held = kept;
+	return (int)kept;
+}
+
+int kafka_changelog_watermarks(struct kafka_changelog *c, int32_t partition, int64_t *low,
+			       int64_t *high, int timeout_ms)
+{
+	rd_kafka_resp_err_t err =
+		timeout_ms > 0
+			? rd_kafka_query_watermark_offsets(c->rk, c->topic, partition, low, high,
+							   timeout_ms)
+			: rd_kafka_get_watermark_offsets(c->rk, c->topic, partition, low, high);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		*low = *high = -1;
+		return -EIO;
+	}
+	return 0;
+}
+
+void kafka_changelog_cluster_id(struct kafka_changelog *c, char *out, size_t cap, int timeout_ms)
+{
+	char *id = rd_kafka_clusterid(c->rk, timeout_ms);
+	snprintf(out, cap, "%s", id ? id : "");
+	if (id)
+		rd_kafka_mem_free(c->rk, id);
+}
+
+void kafka_changelog_free(struct kafka_changelog *c)
+{
+	if (!c)
+		return;
+	kafka_messages_destroy(c->msgs, c->held);
+	if (c->rkt)
+		changelog_stop_all(c);
+	if (c->queue) {
+		queue_drain(c->queue);
+		rd_kafka_queue_destroy(c->queue);
+	}
+	if (c->rkt)
+		rd_kafka_topic_destroy(c->rkt);
+	rd_kafka_destroy(c->rk);
+	free(c->topic);
+	free(c);
+}

@@ -323,6 +323,130 @@ static void render_dimensions(struct metrics_out *o, const struct metrics_view *
 	}
 }
 
+/* A live dimension's counter or gauge, one line per live dimension. */
+static void render_live_family(struct metrics_out *o, const struct metrics_view *v,
+			       const char *name, const char *type, const char *help,
+			       size_t offset)
+{
+	char label[METRICS_LABEL_MAX];
+	out_family(o, name, type, help);
+	for (size_t d = 0; d < v->cfg->dim_count && d < CONFIG_DIMS_MAX; d++) {
+		const struct updater_dim_stats *st = &v->live[d];
+		if (!atomic_load_explicit(&st->live, memory_order_relaxed))
+			continue;
+		out_printf(o, "%s{dimension=\"%s\"} %" PRIu64 "\n", name,
+			   label_escape(label, v->cfg->dims[d].name),
+			   load_u64((const _Atomic uint64_t *)(const void *)((const char *)st +
+									   offset)));
+	}
+}
+
+/* The read-to-visible histogram of a live dimension's changes. */
+static void render_live_visible(struct metrics_out *o, const struct metrics_view *v)
+{
+	const char *name = "enrichd_dimension_change_visible_seconds";
+	out_family(o, name, "histogram",
+		   "Time from the start of the read that found a change to its publication to the "
+		   "workers (their next lookup sees it).");
+	char label[METRICS_LABEL_MAX];
+	for (size_t d = 0; d < v->cfg->dim_count && d < CONFIG_DIMS_MAX; d++) {
+		const struct updater_dim_stats *st = &v->live[d];
+		if (!atomic_load_explicit(&st->live, memory_order_relaxed))
+			continue;
+		label_escape(label, v->cfg->dims[d].name);
+		uint64_t cumulative = 0;
+		for (int b = 0; b < UPDATER_VISIBLE_BUCKETS; b++) {
+			cumulative += load_u64(&st->visible[b]);
+			if (b < UPDATER_VISIBLE_BUCKETS - 1)
+				out_printf(o, "%s_bucket{dimension=\"%s\",le=\"%g\"} %" PRIu64 "\n",
+					   name, label, (double)updater_visible_bounds_ms[b] / 1000.0,
+					   cumulative);
+			else
+				out_printf(o, "%s_bucket{dimension=\"%s\",le=\"+Inf\"} %" PRIu64
+					   "\n", name, label, cumulative);
+		}
+		out_printf(o, "%s_sum{dimension=\"%s\"} ", name, label);
+		out_ms_as_s(o, (int64_t)load_u64(&st->visible_ms_sum));
+		out_printf(o, "%s_count{dimension=\"%s\"} %" PRIu64 "\n", name, label, cumulative);
+	}
+}
+
+#define LIVE(field) offsetof(struct updater_dim_stats, field)
+
+/* Changelogs: lag in messages and seconds, caught up or not. */
+static void render_live_changelog(struct metrics_out *o, const struct metrics_view *v)
+{
+	static const char *const names[3] = {"enrichd_dimension_changelog_lag_messages",
+					     "enrichd_dimension_changelog_lag_seconds",
+					     "enrichd_dimension_changelog_caught_up"};
+	static const char *const help[3] = {
+		"Messages of the changelog not read yet: high watermarks less the next offsets.",
+		"While messages are left: now less the timestamp of the newest message read.",
+		"1 once the changelog was read up to the watermarks it had at start."};
+	char label[METRICS_LABEL_MAX];
+	for (int f = 0; f < 3; f++) {
+		out_family(o, names[f], "gauge", help[f]);
+		for (size_t d = 0; d < v->cfg->dim_count && d < CONFIG_DIMS_MAX; d++) {
+			const struct updater_dim_stats *st = &v->live[d];
+			if (!atomic_load_explicit(&st->changelog, memory_order_relaxed))
+				continue;
+			out_printf(o, "%s{dimension=\"%s\"} ", names[f],
+				   label_escape(label, v->cfg->dims[d].name));
+			if (f == 0)
+				out_printf(o, "%" PRIu64 "\n", load_u64(&st->lag_messages));
+			else if (f == 1)
+				out_ms_as_s(o, (int64_t)load_u64(&st->lag_ms));
+			else
+				out_printf(o, "%d\n", atomic_load(&st->caught_up) ? 1 : 0);
+		}
+	}
+}
+
+/* Live dimensions: changes applied, left out, reads, rebuilds, ages and full loads. */
+static void render_live(struct metrics_out *o, const struct metrics_view *v)
+{
+	size_t count = v->cfg->dim_count < CONFIG_DIMS_MAX ? v->cfg->dim_count : CONFIG_DIMS_MAX;
+	char label[METRICS_LABEL_MAX];
+	out_family(o, "enrichd_dimension_loaded_timestamp_seconds", "gauge",
+		   "Unix time of the last full load of the dimension's table in use.");
+	for (size_t d = 0; d < count; d++) {
+		out_printf(o, "enrichd_dimension_loaded_timestamp_seconds{dimension=\"%s\"} ",
+			   label_escape(label, v->cfg->dims[d].name));
+		out_ms_as_s(o, atomic_load_explicit(&v->gauges->dim_loaded_ms[d],
+						    memory_order_relaxed));
+	}
+	if (!v->live)
+		return;
+	render_live_family(o, v, "enrichd_dimension_upserts_total", "counter",
+			   "Changes applied that added or replaced a row.", LIVE(upserts));
+	render_live_family(o, v, "enrichd_dimension_deletes_total", "counter",
+			   "Changes applied that removed a key.", LIVE(deletes));
+	render_live_family(o, v, "enrichd_dimension_changes_bad_total", "counter",
+			   "Changes left out: a key or a value that does not convert (logged).",
+			   LIVE(bad));
+	render_live_family(o, v, "enrichd_dimension_rebuilds_total", "counter",
+			   "Batches of changes applied by rebuilding the table and swapping it.",
+			   LIVE(rebuilds));
+	render_live_family(o, v, "enrichd_dimension_change_reads_total", "counter",
+			   "Reads of the source's changes.", LIVE(reads));
+	render_live_family(o, v, "enrichd_dimension_change_read_failures_total", "counter",
+			   "Reads of the source's changes that failed (retried; the table stays).",
+			   LIVE(read_failures));
+	out_family(o, "enrichd_dimension_last_change_timestamp_seconds", "gauge",
+		   "Unix time the newest applied change became visible (0: none yet); its age is "
+		   "time() minus this.");
+	for (size_t d = 0; d < count; d++) {
+		if (!atomic_load_explicit(&v->live[d].live, memory_order_relaxed))
+			continue;
+		out_printf(o, "enrichd_dimension_last_change_timestamp_seconds{dimension=\"%s\"} ",
+			   label_escape(label, v->cfg->dims[d].name));
+		out_ms_as_s(o, atomic_load_explicit(&v->live[d].last_change_ms,
+						    memory_order_relaxed));
+	}
+	render_live_visible(o, v);
+	render_live_changelog(o, v);
+}
+
 /*
  * Lag of one partition: its high watermark minus the offset committed (what is sealed). With no
  * committed offset (a group that never committed the partition), the lag is known only when the
@@ -366,8 +490,8 @@ static void render_kafka(struct metrics_out *o, const struct metrics_view *v)
 	};
 	static const char *const help[3] = {
 		"Offset after the last message of the partition (librdkafka's cached value).",
-		"The group's committed offset, the next to read: read at assignment (brought up to "
-		"what this instance sealed), then this process's commits after sealing.",
+		("The group's committed offset, the next to read: read at assignment (brought up to "
+		 "what this instance sealed), then this process's commits after sealing."),
 		"Messages of the partition not yet sealed: high watermark minus committed offset.",
 	};
 	for (int f = 0; f < 3; f++) {
@@ -420,6 +544,7 @@ size_t metrics_render(const struct metrics_view *v, char *buf, size_t cap)
 	render_workers(&o, v);
 	render_latency(&o, v);
 	render_dimensions(&o, v);
+	render_live(&o, v);
 	render_kafka(&o, v);
 	return o.len;
 }
@@ -448,6 +573,8 @@ static int metrics_ready(const struct metrics_view *v, char *reason, size_t cap)
 	}
 	if (atomic_load(v->stopping))
 		snprintf(reason, cap, "not ready: stopping\n");
+	else if (atomic_load(&v->gauges->catching_up))
+		snprintf(reason, cap, "not ready: catching up the dimension changelogs\n");
 	else if (v->consumer && kafka_assigned_count(v->consumer) == 0)
 		snprintf(reason, cap, "not ready: no partition assigned\n");
 	else

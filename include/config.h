@@ -10,8 +10,12 @@
  *                        field.<column> = <ClickHouse type> [from <path>] [options] ... (one per
  *                        declared field, in output order: schema.h; none: the default schema)
  *   [workers]            cpus, numa, numa_topology, batch_events, poll_timeout_ms, memory_limit
- *   [dimension <name>]   source, format, key, key_type, join_field, join, key_normalize,
- *                        attr.<column> = <ClickHouse type> ... (one per attribute, in order)
+ *   [dimension <name>]   source (a file) or postgresql (a connection string) with table or
+ *                        query, format, key, key_type, join_field, join, key_normalize,
+ *                        attr.<column> = <ClickHouse type> ... (one per attribute, in order),
+ *                        password_file, connect_timeout, statement_timeout, update_field,
+ *                        update_interval, update_overlap, delete_field, changelog_topic,
+ *                        changelog_brokers
  *   [output]             dir, instance, segment_bytes, segment_age_ms, segment_idle_ms, ...
  *   [dead_letter]        dir
  *   [metrics]            listen
@@ -49,6 +53,8 @@
 /* Longest line of the file, newline excluded: a PATH_MAX path with its key fits. */
 #define CONFIG_LINE_MAX 16384
 #define CONFIG_FILE_MAX (1u << 20)
+/* Longest [dimension] query (SQL text). */
+#define CONFIG_QUERY_MAX 4096
 /* Shortest [dimensions] reload_interval other than 0: each timed reload logs a line. */
 #define CONFIG_RELOAD_INTERVAL_MS_MIN 10000
 
@@ -88,7 +94,23 @@ struct config_attr {
 
 struct config_dim {
 	char name[CONFIG_NAME_MAX];
-	char source[PATH_MAX];
+	char source[PATH_MAX];           /* a file; "" when the rows come from PostgreSQL */
+	/* PostgreSQL: the connection string (libpq keywords or URI; never logged as it is: it may
+	 * hold a password) and a table or a query; "" when the rows come from a file. */
+	char postgresql[CONFIG_VALUE_MAX];
+	char table[CONFIG_NAME_MAX * 4];
+	char query[CONFIG_QUERY_MAX];
+	char password_file[PATH_MAX];
+	uint32_t connect_timeout_ms;
+	uint32_t statement_timeout_ms;
+	/* Live changes from PostgreSQL: rows whose update_field moved, every update_interval. */
+	char update_field[CONFIG_NAME_MAX]; /* "": none */
+	uint32_t update_interval_ms;
+	uint32_t update_overlap_ms;
+	char delete_field[CONFIG_NAME_MAX]; /* "": none */
+	/* Live changes from a compacted Kafka topic (key = the key, value = JSON attributes). */
+	char changelog_topic[CONFIG_NAME_MAX * 4]; /* "": none */
+	char changelog_brokers[CONFIG_BROKERS_MAX]; /* "": [kafka] brokers */
 	char format[16];                 /* auto | tsv | csv | native */
 	char key[CONFIG_NAME_MAX];       /* key column in the source */
 	char key_type[16];               /* UInt64 | String */
@@ -135,6 +157,8 @@ struct config {
 	size_t dim_count;
 	struct config_dim dims[CONFIG_DIMS_MAX];
 	uint32_t reload_interval_ms; /* [dimensions] reload_interval; 0: only on SIGHUP */
+	char snapshot_dir[PATH_MAX];   /* [dimensions] snapshot_dir: changelog dimensions' snapshots */
+	uint32_t snapshot_interval_ms; /* 0: no snapshots */
 
 	/* [output] */
 	char output_dir[PATH_MAX];

@@ -40,6 +40,9 @@ struct deadletter {
 /* Creates dir if needed and opens the file. Returns 0 or -errno (logged with the path). */
 int deadletter_open(struct deadletter *dl, const char *dir, const char *instance, unsigned worker);
 
+/* As deadletter_open, for the file <dir>/<name> (another writer than a worker's). */
+int deadletter_open_file(struct deadletter *dl, const char *dir, const char *name);
+
 /*
  * Appends one line. error is a short code ("syntax", "inner_miss_users"), reason a sentence
  * (topic, error and reason together well under DEADLETTER_BUF_BYTES / 4); raw is any bytes, any

@@ -285,6 +285,13 @@ void dim_probe_finish_str(const struct dim *d, const struct dim_str *keys, const
 const struct dim_row *dim_find_u64(const struct dim *d, uint64_t key);
 const struct dim_row *dim_find_str(const struct dim *d, const char *key, size_t len);
 
+/*
+ * The row in slot i of d, or NULL when the slot is empty; i runs to dim_capacity(d) included
+ * (that last one holds the row of UInt64 key 0). A walk over every row, in no particular
+ * order, for copying a table (a rebuild, a snapshot), not for lookups.
+ */
+const struct dim_row *dim_row_at(const struct dim *d, size_t i);
+
 /* The key of a row (row from a lookup on d, not NULL). */
 uint64_t dim_row_key_u64(const struct dim *d, const struct dim_row *row);
 struct dim_str dim_row_key_str(const struct dim *d, const struct dim_row *row);

@@ -208,6 +208,8 @@ void dim_live_probe_finish_str(const struct dim *d, const struct dim_str *keys,
 			       const uint64_t *hashes, const uint64_t *cand, size_t n,
 			       const struct dim_row **rows);
 const struct dim_row *dim_live_find_u64(const struct dim *d, uint64_t key, uint64_t h);
+/* Slot i's row, as dim_row_at (dim.h) for a live table. */
+const struct dim_row *dim_live_row_at(const struct dim *d, size_t i);
 const struct dim_row *dim_live_find_str(const struct dim *d, const char *key, size_t len,
 					uint64_t h);
 

@@ -11,12 +11,15 @@
 #ifndef ENRICHD_DIMSET_H
 #define ENRICHD_DIMSET_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "config.h"
 #include "dim.h"
+#include "dim_pg.h"
+#include "dim_snapshot.h"
 #include "native.h"
 
 /* Most output columns: the declared fields and the catch-all, the attributes, the metadata. */
@@ -26,12 +29,17 @@
 /* A loaded table, shared by every set that holds it. */
 struct dimset_table {
 	struct dim *dim;
-	unsigned refs;       /* sets holding it; changed only by the loader thread */
+	_Atomic unsigned refs; /* sets holding it: the writers (loader, updater) add, retiring
+				* drops */
 	dev_t dev;           /* identity of the source when loaded, to see a change */
 	ino_t ino;
 	off_t size;
 	int64_t mtime_ns;
 	struct dim_load_stats stats;
+	struct dim_pg_mark mark; /* PostgreSQL with update_field: how far its changes are in */
+	int64_t loaded_ms;       /* wall clock of its full load (a rebuild keeps it) */
+	struct dim_snapshot_meta *snapshot; /* loaded from a snapshot: where its changelog
+					     * resumes (else NULL) */
 };
 
 struct dimset_dim {
@@ -50,14 +58,48 @@ struct dimset {
 
 /*
  * Loads every dimension of cfg. Tables of prev (may be NULL) whose source file is unchanged
- * (device, inode, size, mtime) are shared instead of loaded again. Returns 0 and *out, or the
- * first dim_load error (logged with file, line and reason); on error nothing new is kept and prev
- * is untouched. *reloaded counts the tables actually loaded (may be NULL). numa_node >= 0 binds
- * the tables' memory to that node (a replica); -1 leaves placement to the kernel. cancel (may be
- * NULL), once true, ends the load with -ECANCELED (dim_spec.cancel).
+ * (device, inode, size, mtime) are shared instead of loaded again; a PostgreSQL source is
+ * always loaded again (dim_pg.h). Returns 0 and *out, or the first load error (logged with the
+ * source, line or row, and reason); on error nothing new is kept and prev is untouched.
+ * *reloaded counts the tables actually loaded (may be NULL). numa_node >= 0 binds the tables'
+ * memory to that node (a replica); -1 leaves placement to the kernel. cancel (may be NULL),
+ * once true, ends the load with -ECANCELED (dim_spec.cancel; a database load also cancels its
+ * statements in flight).
  */
 int dimset_load(const struct config *cfg, const struct dimset *prev, unsigned threads,
 		int numa_node, const _Atomic bool *cancel, struct dimset **out, unsigned *reloaded);
+
+/*
+ * The spec of cd's table (attrs: CONFIG_ATTRS_MAX entries the spec points to). Returns 0, or
+ * -EINVAL for an attribute type that is not a dimension type (logged).
+ */
+int dimset_dim_spec(const struct config_dim *cd, unsigned threads, int numa_node,
+		    struct dim_attr_spec *attrs, struct dim_spec *out);
+
+/* A copy of set holding the same tables (a reference each). Returns 0 and *out, or -ENOMEM. */
+int dimset_clone(const struct dimset *set, struct dimset **out);
+
+/* Makes set (not published yet) hold table for dimension index, dropping the one it held. */
+void dimset_share_table(struct dimset *set, size_t index, struct dimset_table *table);
+
+/*
+ * A copy of set with dimension index's table replaced by table (whose reference the new set
+ * takes); the other tables are shared. For a writer (the loader, the updater) before it
+ * publishes. Returns 0 and *out, or -ENOMEM.
+ */
+int dimset_replace(const struct dimset *set, size_t index, struct dimset_table *table,
+		   struct dimset **out);
+
+/*
+ * Loads dimension index's table from its base (file, PostgreSQL, or empty for a changelog-only
+ * one), never from a snapshot: for a writer whose snapshot proved unusable. Returns 0 and *out
+ * (one reference), or the load's error (logged).
+ */
+int dimset_table_base(const struct config *cfg, size_t index, int numa_node,
+		      const _Atomic bool *stop, struct dimset_table **out);
+
+/* Drops a reference to t; the last one frees it. NULL is a no-op. */
+void dimset_table_put(struct dimset_table *t);
 
 /* Releases the set; tables no other set holds are freed. NULL is a no-op. */
 void dimset_free(struct dimset *set);

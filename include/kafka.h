@@ -268,6 +268,66 @@ const char *kafka_rebalance_protocol(struct kafka_consumer *c);
  */
 int kafka_property_get(struct kafka_consumer *c, const char *key, char *value, size_t cap);
 
+/* ---- changelog: a whole topic, read by one thread without a consumer group ---- */
+
+/*
+ * A changelog consumer reads every partition of one (compacted) topic from the offsets it is
+ * given, with librdkafka's partition consumer into one queue: each enrichd instance reads the
+ * whole changelog, so there is no group, no commit and no rebalance; the caller records how
+ * far it applied the topic itself. One thread uses it.
+ */
+struct kafka_changelog;
+
+struct kafka_changelog_config {
+	const char *brokers;
+	const char *topic;
+	const struct kafka_property *properties; /* librdkafka consumer properties; may be 0 */
+	size_t property_count;
+};
+
+/* One message of the changelog, valid until the next poll. value NULL: a tombstone (delete). */
+struct kafka_changelog_msg {
+	const void *key;
+	size_t key_len;
+	const void *value;
+	size_t value_len;
+	int32_t partition;
+	int64_t offset;
+	int64_t timestamp_ms; /* the message's timestamp, -1: none */
+};
+
+/* Creates the consumer (no broker is waited for). Returns 0 and *out, -EINVAL (logged), -ENOMEM. */
+int kafka_changelog_new(const struct kafka_changelog_config *cfg, struct kafka_changelog **out);
+
+/* The topic's partition count, from the brokers' metadata (waits up to timeout_ms), or -errno. */
+int kafka_changelog_partitions(struct kafka_changelog *c, int timeout_ms);
+
+/*
+ * Reads partitions [0, count) from offsets[p] (>= 0, or KAFKA_OFFSET_BEGINNING). count <=
+ * KAFKA_PARTITIONS_MAX. Returns 0 or -EIO (logged).
+ */
+int kafka_changelog_assign(struct kafka_changelog *c, const int64_t *offsets, uint32_t count);
+
+/*
+ * Up to max messages into out, waiting up to timeout_ms for the first; error events are logged
+ * and skipped. Releases the previous poll's messages. Returns the count or -EIO.
+ */
+int kafka_changelog_poll(struct kafka_changelog *c, struct kafka_changelog_msg *out, uint32_t max,
+			 int timeout_ms);
+
+/*
+ * partition's low and high watermarks: asked of the broker when timeout_ms > 0 (a catch-up's
+ * target), else librdkafka's cached values (-1 when not known yet). Returns 0 or -EIO.
+ */
+int kafka_changelog_watermarks(struct kafka_changelog *c, int32_t partition, int64_t *low,
+			       int64_t *high, int timeout_ms);
+
+/* The cluster's id into out (cap bytes; "" when unknown within timeout_ms). */
+void kafka_changelog_cluster_id(struct kafka_changelog *c, char *out, size_t cap, int timeout_ms);
+
+/* Releases the messages of the last poll and closes the consumer. NULL is a no-op. */
+void kafka_changelog_free(struct kafka_changelog *c);
+
 /*
  * Control thread, after every worker source is destroyed: leaves the group (the revoke hook runs
  * with KAFKA_REVOKE_CLOSE; pending commits are sent and their results delivered), drops the

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "updater.h"
 #include "worker_stats.h"
 
 struct kafka_consumer;
@@ -37,6 +38,7 @@ struct metrics;
 /* The process's own gauges: written by the engine (control thread, loader), read here. */
 struct metrics_gauges {
 	_Atomic bool ready;          /* dimensions loaded, workers running (and partitions assigned) */
+	_Atomic bool catching_up;    /* the workers wait for the changelogs to be read to their ends */
 	_Atomic bool failed;         /* a worker stopped on an error; set after the two below */
 	_Atomic uint32_t failed_worker;
 	_Atomic int failed_errno;
@@ -48,6 +50,7 @@ struct metrics_gauges {
 	_Atomic uint64_t dim_rows[CONFIG_DIMS_MAX];
 	_Atomic uint64_t dim_bytes[CONFIG_DIMS_MAX];
 	_Atomic int dim_huge_mode[CONFIG_DIMS_MAX];   /* enum huge_mode */
+	_Atomic int64_t dim_loaded_ms[CONFIG_DIMS_MAX]; /* wall clock of its last full load */
 };
 
 /*
@@ -62,6 +65,7 @@ struct metrics_view {
 	const struct metrics_gauges *gauges;
 	const _Atomic bool *stopping;                   /* the engine's stop flag */
 	struct kafka_consumer *consumer;                /* NULL: no Kafka (--input) */
+	const struct updater_dim_stats *live;           /* [CONFIG_DIMS_MAX] or NULL */
 };
 
 /* Bound of the /metrics body; a larger rendering is cut and answered with 500 (logged once). */

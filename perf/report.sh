@@ -52,11 +52,11 @@ enrich_runs() {
 
 # Per-dimension load figure from the enrich logs: dim_runs NAME FIELD (rows_per_s | b_per_row).
 dim_runs() {
-	grep -h "dimset: \[dimension $1\]:" "$res"/enrich-w*-r*.log 2>/dev/null | awk -v f="$2" '{
+	grep -h " dim: $1: .* rows from " "$res"/enrich-w*-r*.log 2>/dev/null | awk -v f="$2" '{
 		for (i = 1; i <= NF; i++) {
 			if ($i == "rows" && rows == "") rows = $(i - 1)
 			if ($i == "s" && $(i - 2) == "in") secs = $(i - 1)
-			if ($i == "B/row,") bpr = $(i - 1)
+			if ($i == "B/row),") bpr = substr($(i - 1), 2)
 		}
 		if (f == "rows_per_s") print rows / secs; else print bpr
 		rows = ""

@@ -5,6 +5,10 @@
 # event is sealed or dead-lettered, stops enrichd (SIGTERM: seal, commit, leave the group) and
 # shows the result as ClickHouse reads the segments. Everything it makes is under var/demo/.
 #   DEMO_EVENTS=N  events to produce (default 300000)
+#   --pg           the users and devices dimensions in PostgreSQL: a cluster of its own under
+#                  var/demo/pg (tools/lib.sh, lib_pg_start), loaded from the generated files,
+#                  and read by enrichd through COPY; users follows the table's changes
+#                  (update_field), and a few of them change while the events flow
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -14,6 +18,8 @@ source tools/lib.sh
 trap lib_cleanup EXIT
 
 events=${DEMO_EVENTS:-300000}
+with_pg=0
+[ "${1:-}" = --pg ] && with_pg=1
 work=$top/var/demo
 rm -rf "$work"
 mkdir -p "$work"
@@ -24,7 +30,33 @@ echo "== generating dimensions (1M users, 1M devices, 100K urls)"
 echo "== starting the embedded Kafka broker"
 lib_broker_start clickstream 12
 echo "   bootstrap: $BROKERS"
-lib_config "$work/enrichd.ini" "$work/dims" "$work/out" "$work/dead-letter" "$BROKERS" auto
+pg_ini=""
+if [ "$with_pg" = 1 ]; then
+	echo "== starting PostgreSQL and loading users and devices into it"
+	lib_pg_start
+	pg "CREATE TABLE users (user_id numeric(20) PRIMARY KEY, country text, plan text,
+		signup_date date, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+	    CREATE INDEX ON users (updated_at);
+	    CREATE TABLE devices (device_id text PRIMARY KEY, device_type text, os text, browser text)"
+	psql -qc "\\copy users (user_id, country, plan, signup_date) FROM '$work/dims/users.tsv' WITH (FORMAT text, HEADER true)"
+	psql -qc "\\copy devices FROM '$work/dims/devices.tsv' WITH (FORMAT text, HEADER true)"
+	pg "ANALYZE users; ANALYZE devices"
+	echo "$PGPASSWORD" >"$work/pg.password"
+	chmod 600 "$work/pg.password"
+	pg_ini="
+[dimension users]
+~source
+postgresql = host=127.0.0.1 port=$PGPORT dbname=postgres user=postgres
+password_file = $work/pg.password
+table = users
+update_field = updated_at
+[dimension devices]
+~source
+postgresql = host=127.0.0.1 port=$PGPORT dbname=postgres user=postgres
+password_file = $work/pg.password
+table = devices"
+fi
+lib_config "$work/enrichd.ini" "$work/dims" "$work/out" "$work/dead-letter" "$BROKERS" auto "$pg_ini"
 "$bin/enrichd" --config "$work/enrichd.ini" --check
 echo "== running enrichd (log: var/demo/enrichd.log)"
 lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" 2>"$work/enrichd.log"
@@ -37,6 +69,11 @@ start=$(date +%s.%N)
 "$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --count "$events" --rate 100000 --seed 42 \
 	--users 1000000 --devices 1000000 --urls 100000 --miss-users 0.02 --miss-devices 0.02 \
 	--miss-urls 0.02 --malformed 0.001 --variety --start-ms "$(($(date +%s) * 1000 - 3600000))"
+if [ "$with_pg" = 1 ]; then
+	# Users change while the events flow: enrichd applies them within a second.
+	pg "UPDATE users SET plan = 'enterprise', updated_at = clock_timestamp()
+	    WHERE user_id IN (SELECT user_id FROM users ORDER BY user_id LIMIT 1000)"
+fi
 lib_wait_sealed "$work/out" "$work/dead-letter" "$events" 300
 end=$(date +%s.%N)
 kill -TERM "$enrichd_pid"

@@ -25,6 +25,16 @@
 #                         runs enrichd --input (stdin when INPUT is -); fails the test with the
 #                         log's tail if enrichd fails
 #   LIB_DL_STRUCTURE      the dead-letter file's columns, for ClickHouse's file(..., 'TSV', ...)
+#   lib_pg_start          a PostgreSQL cluster of its own: initdb in $work/pg as an unprivileged
+#                         user (enrichd-test, made if missing; tests run as root), started with
+#                         pg_ctl on 127.0.0.1 and a free port; sets PGHOST, PGPORT, PGUSER
+#                         (postgres), PGDATABASE (postgres), PGPASSWORD (a random password, as
+#                         the cluster wants: scram-sha-256), PG_URL (postgresql://postgres@HOST:
+#                         PORT/postgres, no password) and exports them for psql; skips (77) when
+#                         PostgreSQL 15 is not installed. Stopped by lib_pg_stop, and at exit
+#   lib_pg_stop           stops the cluster (fast shutdown); its files go with $work
+#   lib_pg_restart        starts the stopped cluster again on the same port
+#   pg SQL                psql -v ON_ERROR_STOP=1 -qAt -c SQL against it
 # and the helpers below for processes (lib_spawn, lib_cleanup), the broker (lib_broker_start),
 # configurations (lib_config), logs (lib_wait_log, lib_metrics_url), sealed rows
 # (lib_wait_sealed, lib_sealed_count), file systems (lib_mount, lib_tmpfs) and huge pages.
@@ -84,6 +94,7 @@ lib_cleanup() {
 		wait "$pid" 2>/dev/null || true
 	done
 	lib_pids=()
+	lib_pg_stop
 	local m
 	for m in "${lib_mounts[@]}"; do
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
@@ -133,6 +144,53 @@ lib_broker_start() {
 	[ -n "$BROKERS" ] || { echo "broker did not start" >&2; return 1; }
 }
 
+# ---- PostgreSQL (see the top of this file) ----
+
+LIB_PG_BIN=${LIB_PG_BIN:-/usr/lib/postgresql/15/bin}
+LIB_PG_USER=enrichd-test
+lib_pg_dir=""
+
+# Runs a PostgreSQL program as the cluster's owner: initdb and postgres refuse root.
+lib_pg_as() {
+	runuser -u "$LIB_PG_USER" -- "$@"
+}
+
+lib_pg_start() {
+	[ -x "$LIB_PG_BIN/initdb" ] || lib_skip "PostgreSQL 15 is not installed ($LIB_PG_BIN)"
+	id -u "$LIB_PG_USER" >/dev/null 2>&1 ||
+		useradd --system --no-create-home --shell /usr/sbin/nologin "$LIB_PG_USER"
+	lib_pg_dir=$work/pg
+	mkdir -p "$lib_pg_dir"
+	chmod 755 "$work"
+	chown "$LIB_PG_USER" "$lib_pg_dir"
+	PGPASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	echo "$PGPASSWORD" >"$lib_pg_dir/pw"
+	chown "$LIB_PG_USER" "$lib_pg_dir/pw"
+	(cd / && lib_pg_as "$LIB_PG_BIN/initdb" -D "$lib_pg_dir/data" -U postgres \
+		--auth=scram-sha-256 --pwfile="$lib_pg_dir/pw" --no-sync >"$lib_pg_dir/initdb.log")
+	rm -f "$lib_pg_dir/pw"
+	PGPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	export PGHOST=127.0.0.1 PGPORT PGUSER=postgres PGDATABASE=postgres PGPASSWORD
+	PG_URL="postgresql://postgres@127.0.0.1:$PGPORT/postgres"
+	lib_pg_restart
+}
+
+lib_pg_restart() {
+	(cd / && lib_pg_as "$LIB_PG_BIN/pg_ctl" -D "$lib_pg_dir/data" -l "$lib_pg_dir/log" -w -t 60 \
+		-o "-h 127.0.0.1 -p $PGPORT -k $lib_pg_dir -c fsync=off -c max_connections=50" \
+		start >/dev/null) || { cat "$lib_pg_dir/log" >&2; return 1; }
+}
+
+lib_pg_stop() {
+	[ -n "$lib_pg_dir" ] && [ -f "$lib_pg_dir/data/postmaster.pid" ] || return 0
+	(cd / && lib_pg_as "$LIB_PG_BIN/pg_ctl" -D "$lib_pg_dir/data" -m fast -w -t 60 stop \
+		>/dev/null 2>&1) || true
+}
+
+pg() {
+	psql -v ON_ERROR_STOP=1 -qAt -c "$1"
+}
+
 # Waits until ClickHouse sees N rows in the sealed segments of DIR plus the dead letters of
 # DLDIR: lib_wait_sealed DIR DLDIR N TIMEOUT_S.
 lib_wait_sealed() {
@@ -170,7 +228,8 @@ lib_wait_log() {
 # Writes an enrichd configuration for the generator's dimension files:
 #   lib_config FILE DIMDIR OUTDIR DLDIR BROKERS CPUS [EXTRA-INI]
 # EXTRA-INI's keys replace those of the same section, or join it; its new sections are added
-# (enrichd refuses a section or a key given twice).
+# (enrichd refuses a section or a key given twice); a line `~key` removes that key from its
+# section (e.g. `~source` for a dimension read from PostgreSQL).
 lib_config() {
 	LIB_INI_EXTRA=${7:-} awk -f <(lib_ini_merge_awk) >"$1" <<INI
 [kafka]
@@ -239,6 +298,8 @@ BEGIN {
 		if (line ~ /^[ \t]*\[/) {
 			sec = section_of(line)
 			if (!(sec in seen_extra)) { seen_extra[sec] = 1; order[++n_sec] = sec }
+		} else if (line ~ /^[ \t]*~/) {
+			removed[sec, trim(substr(trim(line), 2))] = 1
 		} else if (line ~ /=/ && line !~ /^[ \t]*[;#]/) {
 			k = trim(substr(line, 1, index(line, "=") - 1))
 			if (!((sec, k) in extra)) keys[sec, ++n_keys[sec]] = k
@@ -250,6 +311,7 @@ BEGIN {
 /^[ \t]*\[/ { flush(sec); sec = section_of($0); in_base[sec] = 1; print; next }
 /=/ && !/^[ \t]*[;#]/ {
 	k = trim(substr($0, 1, index($0, "=") - 1))
+	if ((sec, k) in removed) next
 	if ((sec, k) in extra) { print extra[sec, k]; used[sec, k] = 1; next }
 }
 { print }

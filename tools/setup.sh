@@ -8,6 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 packages=(build-essential cmake pkg-config clang libclang-rt-14-dev
 	liburing-dev librdkafka-dev libxxhash-dev libmimalloc-dev libcriterion-dev libnuma-dev
 	liburcu-dev libinih-dev libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libavro-dev
+	libpq-dev postgresql
 	kcat prometheus hyperfine nodejs npm linux-perf gnuplot-nox)
 
 missing=()
