@@ -1153,8 +1153,9 @@ lookup(const struct event_plan *pl, const struct ev_node *n, const uint8_t *k, s
 }
 
 /* The two words that keep the first k bytes of a 16-byte block, k = 0..16. */
-#define KEEP_WORD(k) ((k) >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * (k))) - 1)
-#define KEEP(k) {KEEP_WORD(k), (k) <= 8 ? 0 : KEEP_WORD((k) - 8)}
+/* (k & 7: the shift of the branch not taken stays in range, which clang checks too) */
+#define KEEP_WORD(k) ((k) >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * ((k) & 7))) - 1)
+#define KEEP(k) {KEEP_WORD(k), KEEP_WORD((k) <= 8 ? 0 : (k) - 8)}
 static const uint64_t block_keep[17][2] = {
 	KEEP(0),  KEEP(1),  KEEP(2),  KEEP(3),	KEEP(4),  KEEP(5),  KEEP(6),  KEEP(7), KEEP(8),
 	KEEP(9),  KEEP(10), KEEP(11), KEEP(12), KEEP(13), KEEP(14), KEEP(15), KEEP(16),
