@@ -422,12 +422,22 @@ static int ev_kafka_produce(struct ev_run *run, const struct gen_event *ev)
 		key_len = n;
 	}
 	for (;;) {
-		rd_kafka_resp_err_t err = rd_kafka_producev(
-			run->rk, RD_KAFKA_V_RKT(run->rkt), RD_KAFKA_V_PARTITION(partition),
-			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			RD_KAFKA_V_VALUE((void *)ev->payload, ev->payload_len),
-			RD_KAFKA_V_KEY(key_len ? key : NULL, key_len),
-			RD_KAFKA_V_OPAQUE((void *)(uintptr_t)ev->seq), RD_KAFKA_V_END);
+		/* rd_kafka_produceva: producev's macros are GNU statement expressions. */
+		rd_kafka_vu_t vus[] = {
+			{.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = run->rkt},
+			{.vtype = RD_KAFKA_VTYPE_PARTITION, .u.i32 = partition},
+			{.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_COPY},
+			{.vtype = RD_KAFKA_VTYPE_VALUE,
+			 .u.mem = {(void *)ev->payload, ev->payload_len}},
+			{.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {key_len ? key : NULL, key_len}},
+			{.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = (void *)(uintptr_t)ev->seq},
+		};
+		rd_kafka_error_t *error =
+			rd_kafka_produceva(run->rk, vus, sizeof(vus) / sizeof(vus[0]));
+		rd_kafka_resp_err_t err = error ? rd_kafka_error_code(error)
+						: RD_KAFKA_RESP_ERR_NO_ERROR;
+		if (error)
+			rd_kafka_error_destroy(error);
 		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
 			return 0;
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || run->fatal) {
