@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avro_err.h"
 #include "avro_impl.h"
 #include "timetext.h"
 
@@ -116,15 +117,10 @@ struct rbuild {
 __attribute__((format(printf, 3, 4))) static int rfail(struct rbuild *b, int rc, const char *fmt,
 							...)
 {
-	if (b->errcap == 0)
-		return rc;
-	int n = snprintf(b->err, b->errcap, "%s: ", b->field ? b->field : "fields");
-	if (n >= 0 && (size_t)n < b->errcap) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(b->err + n, b->errcap - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	av_err_vset(b->err, b->errcap, b->field ? b->field : "fields", fmt, ap);
+	va_end(ap);
 	return rc;
 }
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avro_err.h"
 #include "avro_impl.h"
 
 #define NONE UINT32_MAX
@@ -40,16 +41,10 @@ __attribute__((format(printf, 4, 5))) static int pfail(struct pbuild *b, int rc,
 	if (b->rc != 0)
 		return b->rc;
 	b->rc = rc;
-	if (b->errcap == 0)
-		return rc;
-	int n = snprintf(b->err, b->errcap, "%s: ",
-			 field == NONE ? "schema" : b->r->fields[field].path);
-	if (n >= 0 && (size_t)n < b->errcap) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(b->err + n, b->errcap - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	av_err_vset(b->err, b->errcap, field == NONE ? "schema" : b->r->fields[field].path, fmt, ap);
+	va_end(ap);
 	return rc;
 }
 

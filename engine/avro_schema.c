@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avro_err.h"
 #include "avro_impl.h"
 
 #define NONE UINT32_MAX
@@ -65,15 +66,10 @@ __attribute__((format(printf, 3, 4))) static uint32_t fail(struct build *b, int 
 	if (b->rc != 0)
 		return NONE;
 	b->rc = rc;
-	if (b->errcap == 0)
-		return NONE;
-	int n = snprintf(b->err, b->errcap, "%s%s", b->loc_len ? b->loc : "schema", ": ");
-	if (n >= 0 && (size_t)n < b->errcap) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(b->err + n, b->errcap - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	av_err_vset(b->err, b->errcap, b->loc_len ? b->loc : "schema", fmt, ap);
+	va_end(ap);
 	return NONE;
 }
 

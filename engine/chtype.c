@@ -307,15 +307,11 @@ static int ch_plain(struct ch_parser *p, struct chtype *t, const char *id, size_
 	return ch_fail(p, at, "unsupported type '%.*s'", (int)(n < 64 ? n : 64), id);
 }
 
-static int ch_type(struct ch_parser *p, struct chtype *t, unsigned depth);
+/* The wrappers: each checks the type T it wraps (in *t, parsed from at) and marks *t wrapped. */
 
 /* Nullable(T): T is plain. */
-static int ch_nullable(struct ch_parser *p, struct chtype *t, unsigned depth)
+static int ch_nullable(struct ch_parser *p, struct chtype *t, size_t at)
 {
-	size_t at = p->pos;
-	int rc = ch_type(p, t, depth + 1);
-	if (rc)
-		return rc;
 	const char *inner = t->arrays ? "Array" : t->low_cardinality ? "LowCardinality"
 						: t->nullable ? "Nullable" : NULL;
 	if (inner)
@@ -325,12 +321,8 @@ static int ch_nullable(struct ch_parser *p, struct chtype *t, unsigned depth)
 }
 
 /* LowCardinality(T) or LowCardinality(Nullable(T)), T not Decimal, DateTime64 or Enum. */
-static int ch_low_cardinality(struct ch_parser *p, struct chtype *t, unsigned depth)
+static int ch_low_cardinality(struct ch_parser *p, struct chtype *t, size_t at)
 {
-	size_t at = p->pos;
-	int rc = ch_type(p, t, depth + 1);
-	if (rc)
-		return rc;
 	if (t->arrays || t->low_cardinality)
 		return ch_fail(p, at, "%s cannot be inside LowCardinality",
 			       t->arrays ? "Array" : "LowCardinality");
@@ -348,12 +340,8 @@ static int ch_low_cardinality(struct ch_parser *p, struct chtype *t, unsigned de
 }
 
 /* Array(T): any T. */
-static int ch_array(struct ch_parser *p, struct chtype *t, unsigned depth)
+static int ch_array(struct ch_parser *p, struct chtype *t, size_t at)
 {
-	size_t at = p->pos;
-	int rc = ch_type(p, t, depth + 1);
-	if (rc)
-		return rc;
 	if (t->arrays >= CHTYPE_ARRAYS_MAX)
 		return ch_fail(p, at, "more than %d levels of Array", CHTYPE_ARRAYS_MAX);
 	t->arrays++;
@@ -362,7 +350,7 @@ static int ch_array(struct ch_parser *p, struct chtype *t, unsigned depth)
 
 static const struct {
 	const char *name;
-	int (*parse)(struct ch_parser *p, struct chtype *t, unsigned depth);
+	int (*wrap)(struct ch_parser *p, struct chtype *t, size_t at);
 } ch_wrappers[] = {
 	{"Nullable", ch_nullable},
 	{"LowCardinality", ch_low_cardinality},
@@ -385,7 +373,10 @@ static int ch_type(struct ch_parser *p, struct chtype *t, unsigned depth)
 			continue;
 		if (!ch_eat(p, '('))
 			return ch_fail(p, p->pos, "expected '(' after %s", ch_wrappers[i].name);
-		int rc = ch_wrappers[i].parse(p, t, depth);
+		size_t inner = p->pos;
+		int rc = ch_type(p, t, depth + 1);
+		if (rc == 0)
+			rc = ch_wrappers[i].wrap(p, t, inner);
 		if (rc)
 			return rc;
 		if (!ch_eat(p, ')'))

@@ -154,6 +154,17 @@ static int dimset_table_snapshot(const struct config *cfg, const struct config_d
 	return 0;
 }
 
+/* The summary of a table that was not parsed from its source (a snapshot, or empty until its
+ * changelog is read); the loaders log their own. */
+static void dimset_log_restored(const struct config_dim *cd, const struct dimset_table *t,
+				const char *name)
+{
+	size_t rows = dim_rows(t->dim);
+	log_info("dimset", "[dimension %s]: %zu rows from %s, %.1f B/row, %s pages", cd->name,
+		 rows, name, rows ? (double)dim_bytes(t->dim) / (double)rows : 0.0,
+		 huge_mode_name(dim_huge_mode(t->dim)));
+}
+
 static int dimset_table_load(const struct config *cfg, const struct config_dim *cd,
 			     unsigned threads, int numa_node, const _Atomic bool *cancel,
 			     bool first, struct dimset_table **out)
@@ -169,12 +180,15 @@ static int dimset_table_load(const struct config *cfg, const struct config_dim *
 		return -ENOMEM;
 	char name[PATH_MAX + DIM_PG_NAME_MAX]; /* a file's path, or a database's name */
 	snprintf(name, sizeof(name), "%s", cd->source);
-	if (first && dimset_table_snapshot(cfg, cd, &spec, t, name, sizeof(name)) == 0)
+	if (first && dimset_table_snapshot(cfg, cd, &spec, t, name, sizeof(name)) == 0) {
+		dimset_log_restored(cd, t, name);
 		goto out_loaded;
+	}
 	if (!cd->postgresql[0] && !cd->source[0]) {
 		rc = dimset_table_empty(cd, &spec, t, name, sizeof(name));
 		if (rc < 0)
 			goto out_free_table; /* the loader logged the reason */
+		dimset_log_restored(cd, t, name);
 		goto out_loaded;
 	}
 	rc = cd->postgresql[0] ? dimset_table_load_pg(cd, &spec, cancel, t, name, sizeof(name))
@@ -197,12 +211,6 @@ static int dimset_table_load(const struct config *cfg, const struct config_dim *
 out_loaded:
 	t->refs = 1;
 	t->loaded_ms = now_wall_ms();
-	log_info("dimset", "[dimension %s]: %zu rows (%llu duplicates) from %s in %.2f s "
-		 "(%.2fM rows/s), %.1f B/row, %s pages",
-		 cd->name, dim_rows(t->dim), (unsigned long long)t->stats.duplicates, name,
-		 t->stats.seconds, t->stats.rows_per_s / 1e6,
-		 dim_rows(t->dim) ? (double)dim_bytes(t->dim) / (double)dim_rows(t->dim) : 0.0,
-		 huge_mode_name(dim_huge_mode(t->dim)));
 	*out = t;
 	return 0;
 

@@ -39,7 +39,6 @@
 /* Longest key the general pass unescapes for a lookup (schema paths are shorter). */
 #define KEY_MAX SCHEMA_PATH_MAX
 
-struct scan_vec;
 
 struct dec {
 	const uint8_t *p;   /* cursor */
@@ -55,7 +54,7 @@ struct dec {
 	size_t catch_cap;
 	uint64_t seen;       /* fields given */
 	uint64_t objects;    /* objects (trie nodes) given */
-	const struct scan_vec *sv; /* the string scan's vectors, made once per message */
+	const struct ev_scan_vec *sv; /* the scans' vectors, the plan's */
 	/* The error being returned: a JSON-level one at once, a field one at the end. */
 	const char *reason;
 	const uint8_t *at;
@@ -75,6 +74,7 @@ struct str {
 
 /* A number token as parsed, already checked against the JSON grammar. */
 struct num {
+	const uint8_t *lo;     /* the message's first byte (parse_u64 may read from it) */
 	const uint8_t *start;  /* first byte ('-' or digit) */
 	const uint8_t *digits; /* first digit of the integer part */
 	const uint8_t *end;    /* one past the last byte */
@@ -113,6 +113,11 @@ static inline bool is_digit(uint8_t c)
 	return (uint8_t)(c - '0') < 10;
 }
 
+static inline bool is_ws(uint8_t c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
 static inline void skip_ws(struct dec *d)
 {
 	const uint8_t *p = d->p, *end = d->end;
@@ -122,44 +127,26 @@ static inline void skip_ws(struct dec *d)
 	d->p = p;
 }
 
-/*
- * The byte vectors of the string scan. Built once per message by the fast pass (a vector built
- * with _mm_set1_epi8 costs three instructions, at every string otherwise) and at each string by
- * the general pass.
- */
-struct scan_vec {
+/* The scans' vectors where no plan is at hand (rare paths: the compiler builds them there). */
+#define SPLAT8(c) (0x0101010101010101LL * (c))
+static const struct ev_scan_vec scan_const = {
 #if defined(__SSE2__)
-	__m128i quote, backslash, space, zero, nine;
-#else
-	int unused;
+	.quote = {SPLAT8('"'), SPLAT8('"')},
+	.backslash = {SPLAT8('\\'), SPLAT8('\\')},
+	.space = {SPLAT8(0x20), SPLAT8(0x20)},
+	.zero = {SPLAT8('0'), SPLAT8('0')},
+	.nine = {SPLAT8(9), SPLAT8(9)},
+#endif
+#if defined(__AVX2__)
+	.quote32 = {SPLAT8('"'), SPLAT8('"'), SPLAT8('"'), SPLAT8('"')},
+	.backslash32 = {SPLAT8('\\'), SPLAT8('\\'), SPLAT8('\\'), SPLAT8('\\')},
+	.space32 = {SPLAT8(0x20), SPLAT8(0x20), SPLAT8(0x20), SPLAT8(0x20)},
 #endif
 };
 
-static inline struct scan_vec scan_vec_make(void)
-{
-#if defined(__SSE2__)
-	return (struct scan_vec){_mm_set1_epi8('"'), _mm_set1_epi8('\\'), _mm_set1_epi8(0x20),
-				 _mm_set1_epi8('0'), _mm_set1_epi8(9)};
-#else
-	return (struct scan_vec){0};
-#endif
-}
-
-/* The string vectors made opaque to the compiler, so that it keeps them (in registers, or on the
- * stack as compare operands) rather than build them again at every string. (The digit vectors,
- * used once or twice a message, are cheaper built where they are used.) */
-static inline void scan_vec_keep(struct scan_vec *sv)
-{
-#if defined(__SSE2__)
-	__asm__("" : "+x"(sv->quote), "+x"(sv->backslash), "+x"(sv->space));
-#else
-	(void)sv;
-#endif
-}
-
 #if defined(__SSE2__)
 /* Bit i set for byte i of the 16 at p that is '"', '\\', a byte < 0x20 or a byte >= 0x80. */
-static inline unsigned plain_stops(const uint8_t *p, const struct scan_vec *sv)
+static inline unsigned plain_stops(const uint8_t *p, const struct ev_scan_vec *sv)
 {
 	__m128i v = _mm_loadu_si128((const void *)p);
 	/* Signed compare: bytes >= 0x80 are negative, so "< 0x20" catches them too. */
@@ -170,9 +157,21 @@ static inline unsigned plain_stops(const uint8_t *p, const struct scan_vec *sv)
 }
 #endif
 
+#if defined(__AVX2__)
+/* plain_stops for the 32 bytes at p. */
+static inline unsigned plain_stops32(const uint8_t *p, const struct ev_scan_vec *sv)
+{
+	__m256i v = _mm256_loadu_si256((const void *)p);
+	__m256i hit = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, sv->quote32),
+						      _mm256_cmpeq_epi8(v, sv->backslash32)),
+				      _mm256_cmpgt_epi8(sv->space32, v));
+	return (unsigned)_mm256_movemask_epi8(hit);
+}
+#endif
+
 /* The first position in [p, end) that is not an ASCII digit; end if there is none. */
 static inline const uint8_t *digits_end_v(const uint8_t *p, const uint8_t *end,
-					  const struct scan_vec *sv)
+					  const struct ev_scan_vec *sv)
 {
 #if defined(__SSE2__)
 	while (end - p >= 16) {
@@ -193,25 +192,41 @@ static inline const uint8_t *digits_end_v(const uint8_t *p, const uint8_t *end,
 
 static inline const uint8_t *digits_end(const uint8_t *p, const uint8_t *end)
 {
-	struct scan_vec sv = scan_vec_make();
-	return digits_end_v(p, end, &sv);
+	return digits_end_v(p, end, &scan_const);
 }
 
 /* Returns the first position in [p, end) holding '"', '\\', a byte < 0x20 or a byte >= 0x80;
- * end if there is none. lo is the message's first byte: the last fewer than 16 bytes are
- * scanned with one load of the message's last 16 when it has that many. */
+ * end if there is none. lo is the message's first byte: the last bytes, fewer than a vector, are
+ * scanned with one load of the message's last vector when it has that many. 32 bytes a step
+ * where the build has AVX2 and the message that many, else 16. */
 static inline const uint8_t *scan_plain_v(const uint8_t *p, const uint8_t *end, const uint8_t *lo,
-					  const struct scan_vec *sv)
+					  const struct ev_scan_vec *sv)
 {
-#if defined(__SSE2__)
-	while (end - p >= 16) {
-		unsigned mask = plain_stops(p, sv);
-		if (mask != 0)
-			return p + __builtin_ctz(mask);
-		p += 16;
+#if defined(__AVX2__)
+	if (likely(end - lo >= 32)) {
+		const uint8_t *last = end - 32;
+		for (; p <= last; p += 32) {
+			unsigned mask = plain_stops32(p, sv);
+			if (mask != 0)
+				return p + __builtin_ctz(mask);
+		}
+		if (p == end)
+			return p;
+		unsigned mask = plain_stops32(last, sv) >> (32 - (end - p));
+		return p + (mask != 0 ? __builtin_ctz(mask) : end - p);
 	}
-	if (p < end && end - lo >= 16) {
-		unsigned mask = plain_stops(end - 16, sv) >> (16 - (end - p));
+#endif
+#if defined(__SSE2__)
+	if (likely(end - lo >= 16)) {
+		const uint8_t *last = end - 16;
+		for (; p <= last; p += 16) {
+			unsigned mask = plain_stops(p, sv);
+			if (mask != 0)
+				return p + __builtin_ctz(mask);
+		}
+		if (p == end)
+			return p;
+		unsigned mask = plain_stops(last, sv) >> (16 - (end - p));
 		return p + (mask != 0 ? __builtin_ctz(mask) : end - p);
 	}
 #else
@@ -221,12 +236,6 @@ static inline const uint8_t *scan_plain_v(const uint8_t *p, const uint8_t *end, 
 	while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
 		p++;
 	return p;
-}
-
-static inline const uint8_t *scan_plain(const uint8_t *p, const uint8_t *end, const uint8_t *lo)
-{
-	struct scan_vec sv = scan_vec_make();
-	return scan_plain_v(p, end, lo, &sv);
 }
 
 /* Length of the well-formed UTF-8 sequence (RFC 3629, table 3-7 of Unicode) starting at the
@@ -260,6 +269,14 @@ static size_t utf8_seq(const uint8_t *p, const uint8_t *end)
 	return 0;
 }
 
+/* 0x10 | the value of hex digit c; 0 for any other byte. */
+static const uint8_t hex_digit[256] = {
+	['0'] = 0x10, ['1'] = 0x11, ['2'] = 0x12, ['3'] = 0x13, ['4'] = 0x14, ['5'] = 0x15,
+	['6'] = 0x16, ['7'] = 0x17, ['8'] = 0x18, ['9'] = 0x19, ['a'] = 0x1a, ['b'] = 0x1b,
+	['c'] = 0x1c, ['d'] = 0x1d, ['e'] = 0x1e, ['f'] = 0x1f, ['A'] = 0x1a, ['B'] = 0x1b,
+	['C'] = 0x1c, ['D'] = 0x1d, ['E'] = 0x1e, ['F'] = 0x1f,
+};
+
 static inline int hex_value(uint8_t c)
 {
 	if (is_digit(c))
@@ -270,8 +287,8 @@ static inline int hex_value(uint8_t c)
 	return -1;
 }
 
-/* Reads the 4 hex digits of a \u escape starting at p into *cp. */
-static int hex4(struct dec *d, const uint8_t *p, unsigned *cp)
+/* hex4 digit by digit, for the position of what is wrong. */
+static __attribute__((noinline)) int hex4_slow(struct dec *d, const uint8_t *p, unsigned *cp)
 {
 	unsigned v = 0;
 	for (int i = 0; i < 4; i++) {
@@ -285,6 +302,21 @@ static int hex4(struct dec *d, const uint8_t *p, unsigned *cp)
 	}
 	*cp = v;
 	return 0;
+}
+
+/* Reads the 4 hex digits of a \u escape starting at p into *cp: a table lookup per digit, their
+ * validity gathered in one bit and tested once. */
+static inline int hex4(struct dec *d, const uint8_t *p, unsigned *cp)
+{
+	if (likely(d->end - p >= 4)) {
+		unsigned a = hex_digit[p[0]], b = hex_digit[p[1]], c = hex_digit[p[2]],
+			 e = hex_digit[p[3]];
+		if (likely(a & b & c & e & 0x10)) {
+			*cp = (a & 0xF) << 12 | (b & 0xF) << 8 | (c & 0xF) << 4 | (e & 0xF);
+			return 0;
+		}
+	}
+	return hex4_slow(d, p, cp);
 }
 
 /* Appends k bytes to dst[0..cap) at *n when they fit; *n counts them either way, so that once
@@ -394,36 +426,54 @@ static int decode_escape(struct dec *d, const uint8_t *p, uint8_t *dst, size_t c
 	return used;
 }
 
+/* Appends the plain bytes run[0..k) of the message to dst as out_put does: a short run with one
+ * 16-byte copy where both sides have the room. */
+static inline void out_run(const struct dec *d, uint8_t *dst, size_t cap, size_t *n,
+			   const uint8_t *run, size_t k)
+{
+#if defined(__SSE2__)
+	if (k <= 16 && dst != NULL && cap >= 16 && *n <= cap - 16 && d->end - run >= 16) {
+		_mm_storeu_si128((void *)(dst + *n), _mm_loadu_si128((const void *)run));
+		*n += k;
+		return;
+	}
+#endif
+	if (k != 0)
+		out_put(dst, cap, n, run, k);
+}
+
 /* The rest of a string from its first backslash at d->p; start is just after the opening quote. */
 static int parse_string_escaped(struct dec *d, struct str *s, const uint8_t *start, uint8_t *dst,
 				size_t cap)
 {
 	const uint8_t *p = d->p, *end = d->end;
-	const uint8_t *run = start; /* plain bytes not yet appended */
 	size_t n = 0;
+	out_run(d, dst, cap, &n, start, (size_t)(p - start));
 	for (;;) {
-		p = scan_plain_v(p, end, d->buf, d->sv);
-		if (p >= end)
-			return fail_end(d);
-		uint8_t c = *p;
-		if (c >= 0x80) {
+		int used = decode_escape(d, p, dst, cap, &n); /* at a backslash */
+		if (used < 0)
+			return used;
+		p += used;
+		if (p < end && *p == '\\')
+			continue; /* escapes in a row: no plain run between them */
+		const uint8_t *run = p; /* plain bytes not yet appended */
+		for (;;) {
+			p = scan_plain_v(p, end, d->buf, d->sv);
+			if (p >= end)
+				return fail_end(d);
+			if (*p < 0x80)
+				break;
 			size_t k = utf8_seq(p, end);
 			if (k == 0)
 				return dec_fail(d, EVENT_ERR_UTF8, "invalid UTF-8 in a string", p);
 			p += k;
-			continue;
 		}
-		out_put(dst, cap, &n, run, (size_t)(p - run));
-		if (c == '"')
+		out_run(d, dst, cap, &n, run, (size_t)(p - run));
+		if (*p == '"')
 			break;
-		if (c != '\\')
+		if (*p != '\\')
 			return dec_fail(d, EVENT_ERR_SYNTAX,
 					"syntax error: control character in a string", p);
-		int used = decode_escape(d, p, dst, cap, &n);
-		if (used < 0)
-			return used;
-		p += used;
-		run = p;
 	}
 	d->p = p + 1;
 	s->ptr = dst;
@@ -471,6 +521,7 @@ static inline int parse_string(struct dec *d, struct str *s, uint8_t *dst, size_
 __attribute__((always_inline)) static inline int parse_number(struct dec *d, struct num *n)
 {
 	const uint8_t *p = d->p, *end = d->end;
+	n->lo = d->buf;
 	n->start = p;
 	n->negative = false;
 	n->integer = true;
@@ -482,7 +533,7 @@ __attribute__((always_inline)) static inline int parse_number(struct dec *d, str
 	if (p < end && *p == '0') {
 		p++;
 	} else if (p < end && is_digit(*p)) {
-		p = digits_end(p, end);
+		p = digits_end_v(p, end, d->sv);
 	} else {
 		return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: invalid number", p);
 	}
@@ -491,7 +542,7 @@ __attribute__((always_inline)) static inline int parse_number(struct dec *d, str
 		n->integer = false;
 		if (p >= end || !is_digit(*p))
 			return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: invalid number", p);
-		p = digits_end(p, end);
+		p = digits_end_v(p, end, d->sv);
 	}
 	if (p < end && (*p == 'e' || *p == 'E')) {
 		p++;
@@ -500,7 +551,7 @@ __attribute__((always_inline)) static inline int parse_number(struct dec *d, str
 			p++;
 		if (p >= end || !is_digit(*p))
 			return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: invalid number", p);
-		p = digits_end(p, end);
+		p = digits_end_v(p, end, d->sv);
 	}
 	n->end = p;
 	d->p = p;
@@ -671,26 +722,45 @@ static int skip_value(struct dec *d, int depth)
  * The value of the 8 ASCII digits at p, all at once: pairs, then quads, then the whole in three
  * multiplications instead of a chain of eight multiply-adds.
  */
-static inline uint64_t eight_digits(const uint8_t *p)
+static inline uint64_t eight_digits_word(uint64_t v)
 {
-	uint64_t v;
-	memcpy(&v, p, sizeof(v));
-	v = le64toh(v) - 0x3030303030303030ull;
+	v -= 0x3030303030303030ull;
 	v = v * 10 + (v >> 8); /* byte 2k: the pair of digits 2k, 2k + 1 */
 	return (((v & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
 		(((v >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
 }
 
+static inline uint64_t eight_digits(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return eight_digits_word(le64toh(v));
+}
+
 
 /* ---- conversions: a token to a field's value ---- */
 
-/* Accumulates decimal digits into *out; false on overflow of 64 bits. */
-static inline bool parse_u64(const uint8_t *p, const uint8_t *end, uint64_t *out)
+/*
+ * Accumulates the decimal digits p[0..end) into *out; false on overflow of 64 bits. lo is the
+ * lowest address that may be read: where p - lo >= 8, the leading n % 8 digits are read as the
+ * last bytes of the word before p, the bytes ahead of them taken as '0'.
+ */
+static inline bool parse_u64(const uint8_t *p, const uint8_t *end, const uint8_t *lo,
+			     uint64_t *out)
 {
 	uint64_t v = 0;
 	size_t n = (size_t)(end - p);
 	if (n <= 19) {
-		/* 19 digits never overflow: the leading n % 8 one by one, then 8 at a time. */
+		/* 19 digits never overflow: the leading n % 8, then 8 at a time. */
+		size_t r = n % 8;
+		if (r >= 2 && p - lo >= 8) {
+			uint64_t w, ahead = (UINT64_C(1) << (8 * (8 - r))) - 1;
+			memcpy(&w, p + r - 8, sizeof(w));
+			w = le64toh(w);
+			v = eight_digits_word((w & ~ahead) | (0x3030303030303030ull & ahead));
+			p += r;
+			n -= r;
+		}
 		for (; n % 8; n--)
 			v = v * 10 + (uint64_t)(*p++ - '0');
 		for (; n; n -= 8, p += 8)
@@ -735,7 +805,7 @@ static int conv_decimal_text(const struct ev_field *f, const uint8_t *s, size_t 
 	if (p == end || digits_end(p, end) != end)
 		return R_NOT_DEC;
 	uint64_t m;
-	if (!parse_u64(p, end, &m))
+	if (!parse_u64(p, end, s, &m))
 		return R_RANGE;
 	return conv_integer(f, m, negative, v);
 }
@@ -748,7 +818,7 @@ static int conv_time_number(const struct ev_field *f, const struct num *n, struc
 	if (!n->integer)
 		return R_EPOCH;
 	uint64_t m;
-	if ((n->negative && f->lo >= 0) || !parse_u64(n->digits, n->end, &m) || m > INT64_MAX)
+	if ((n->negative && f->lo >= 0) || !parse_u64(n->digits, n->end, n->lo, &m) || m > INT64_MAX)
 		return R_OUTSIDE;
 	int64_t x = n->negative ? -(int64_t)m : (int64_t)m, t;
 	if (f->div > 1)
@@ -904,13 +974,6 @@ static bool parse_ipv6(const uint8_t *s, size_t n, uint8_t out[16])
 	return true;
 }
 
-/* 0x10 | the value of hex digit c; 0 for any other byte. */
-static const uint8_t hex_digit[256] = {
-	['0'] = 0x10, ['1'] = 0x11, ['2'] = 0x12, ['3'] = 0x13, ['4'] = 0x14, ['5'] = 0x15,
-	['6'] = 0x16, ['7'] = 0x17, ['8'] = 0x18, ['9'] = 0x19, ['a'] = 0x1a, ['b'] = 0x1b,
-	['c'] = 0x1c, ['d'] = 0x1d, ['e'] = 0x1e, ['f'] = 0x1f, ['A'] = 0x1a, ['B'] = 0x1b,
-	['C'] = 0x1c, ['D'] = 0x1d, ['E'] = 0x1e, ['F'] = 0x1f,
-};
 
 /* 8-4-4-4-12 hex digits into the 16 bytes in their order: a table lookup per digit, the
  * digits' validity gathered in one bit and tested once. */
@@ -1013,7 +1076,7 @@ __attribute__((always_inline)) static inline int conv_num(const struct event_pla
 			return R_NOT_INT;
 		if (f->op == OP_U64 && n->negative)
 			return R_NEGATIVE;
-		if (!parse_u64(n->digits, n->end, &m))
+		if (!parse_u64(n->digits, n->end, n->lo, &m))
 			return R_RANGE;
 		return conv_integer(f, m, n->negative, v);
 	case OP_DT64:
@@ -1071,8 +1134,9 @@ static inline int place16(uint8_t *scratch, size_t limit, size_t *used, struct e
 	return 0;
 }
 
-static inline const struct ev_member *lookup(const struct event_plan *pl, const struct ev_node *n,
-					     const uint8_t *k, size_t len)
+/* The member of node n whose key is k[0..len) (unescaped), or NULL. */
+static __attribute__((noinline)) const struct ev_member *
+lookup(const struct event_plan *pl, const struct ev_node *n, const uint8_t *k, size_t len)
 {
 	if (len > n->key_max)
 		return NULL;
@@ -1081,31 +1145,40 @@ static inline const struct ev_member *lookup(const struct event_plan *pl, const 
 		if (i == 0)
 			return NULL;
 		const struct ev_member *m = &pl->members[i - 1];
-		if (m->key_len == len && memcmp(m->key, k, len) == 0)
+		if (m->key_len == len && memcmp(pl->arena + m->key_off, k, len) == 0)
 			return m;
+		if (n->perfect)
+			return NULL;
 	}
 }
+
+/* The two words that keep the first k bytes of a 16-byte block, k = 0..16. */
+/* (k & 7: the shift of the branch not taken stays in range, which clang checks too) */
+#define KEEP_WORD(k) ((k) >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * ((k) & 7))) - 1)
+#define KEEP(k) {KEEP_WORD(k), KEEP_WORD((k) <= 8 ? 0 : (k) - 8)}
+static const uint64_t block_keep[17][2] = {
+	KEEP(0),  KEEP(1),  KEEP(2),  KEEP(3),	KEEP(4),  KEEP(5),  KEEP(6),  KEEP(7), KEEP(8),
+	KEEP(9),  KEEP(10), KEEP(11), KEEP(12), KEEP(13), KEEP(14), KEEP(15), KEEP(16),
+};
 
 /*
  * The member of node n whose key is the plain (unescaped) key at kq, its opening quote, of len
  * bytes: a short key is read as one 16-byte block `"key"` and compared with the candidates' lit
- * whole, where the message has 16 bytes there; else as lookup does.
+ * (where the message has 16 bytes there); else as lookup does. A perfect table has one candidate.
  */
 static inline const struct ev_member *lookup_quoted(const struct event_plan *pl,
 						    const struct ev_node *n, const uint8_t *kq,
 						    size_t len, const uint8_t *end)
 {
-	if (len > EV_KEY_SHORT || end - kq < 16)
+	if (unlikely(len > EV_KEY_SHORT || end - kq < 16))
 		return lookup(pl, n, kq + 1, len);
+	/* Keep `"key"`: len + 2 bytes, 2..15 of them (a member's lit has ':' after them). */
+	const uint64_t *keep = block_keep[len + 2];
 	uint64_t w0, w1;
 	memcpy(&w0, kq, 8);
 	memcpy(&w1, kq + 8, 8);
-	/* Keep `"key"`: len + 2 bytes, 2..15 of them (a member's lit has ':' after them). */
-	size_t keep = len + 2;
-	uint64_t mask0 = keep >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * keep)) - 1;
-	uint64_t mask1 = keep <= 8 ? 0 : (UINT64_C(1) << (8 * (keep - 8))) - 1;
-	w0 &= mask0;
-	w1 &= mask1;
+	w0 &= keep[0];
+	w1 &= keep[1];
 	for (uint32_t h = ev_block_hash(n, w0, w1);; h = (h + 1) & n->table_mask) {
 		uint32_t i = n->table[h];
 		if (i == 0)
@@ -1114,8 +1187,10 @@ static inline const struct ev_member *lookup_quoted(const struct event_plan *pl,
 		uint64_t m0, m1;
 		memcpy(&m0, m->lit, 8);
 		memcpy(&m1, m->lit + 8, 8);
-		if (m->key_len == len && (m0 & mask0) == w0 && (m1 & mask1) == w1)
+		if (m->key_len == len && (m0 & keep[0]) == w0 && (m1 & keep[1]) == w1)
 			return m;
+		if (n->perfect)
+			return NULL;
 	}
 }
 
@@ -1138,6 +1213,20 @@ static inline bool fast_lit(const uint8_t *p, const uint8_t *end, const struct e
 	}
 #endif
 	return (size_t)(end - p) > m->lit_len && memcmp(p, m->lit, m->lit_len) == 0;
+}
+
+/* fast_lit where the message has 17 bytes at p (the 16 compared, and a value byte after a key
+ * that matches). */
+static inline bool lit_at(const uint8_t *p, const struct ev_member *m)
+{
+#if defined(__SSE2__)
+	__m128i v = _mm_loadu_si128((const void *)p);
+	__m128i want = _mm_load_si128((const void *)m->lit);
+	unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, want));
+	return (eq & m->lit_mask) == m->lit_mask;
+#else
+	return memcmp(p, m->lit, m->lit_len) == 0;
+#endif
 }
 
 
@@ -1220,7 +1309,7 @@ static int decode_element(struct dec *d, const struct ev_field *f, int depth, in
 		uint64_t m;
 		if (!n.integer) {
 			r = R_ELEM_TYPE;
-		} else if (!parse_u64(n.digits, n.end, &m) ||
+		} else if (!parse_u64(n.digits, n.end, n.lo, &m) ||
 			   conv_integer(f, m, n.negative, &x) != 0) {
 			r = R_ELEM_RANGE;
 		} else if (!array_room(d, 0, count, size)) {
@@ -1432,21 +1521,36 @@ static inline int decode_key(struct dec *d, const struct ev_node *n, const struc
 	return 0;
 }
 
-/* The members of an object of the trie, d->p just after its '{'; depth counts the event as 1. */
-static int decode_object(struct dec *d, uint32_t node, int depth)
+/* After an object's member: its ',' and the whitespace after it (1), or its '}' (0). */
+static inline int object_next(struct dec *d)
 {
-	const struct ev_node *n = &d->plan->nodes[node];
-	bool catching = node == 0 && d->plan->catch_all;
 	skip_ws(d);
-	if (d->p < d->end && *d->p == '}') {
+	if (d->p >= d->end)
+		return fail_end(d);
+	if (*d->p == ',') {
+		d->p++;
+		skip_ws(d);
+		return 1;
+	}
+	if (*d->p == '}') {
 		d->p++;
 		return 0;
 	}
-	const struct ev_member *members = d->plan->members;
-	const struct ev_member *last = &members[n->start]; /* its next is the member expected */
+	return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: expected ',' or '}'", d->p);
+}
+
+/*
+ * The members of an object of the trie from the one at d->p (its key, whitespace skipped) to the
+ * '}' after them; last is the member before (its next is the member expected), depth counts the
+ * event as 1.
+ */
+static int decode_members(struct dec *d, uint32_t node, int depth, const struct ev_member *last)
+{
+	const struct ev_node *n = &d->plan->nodes[node];
+	bool catching = node == 0 && d->plan->catch_all;
 	for (;;) {
 		const uint8_t *key = d->p;
-		const struct ev_member *m = &members[last->next];
+		const struct ev_member *m = last->next;
 		int rc = 0;
 		if (fast_lit(d->p, d->end, m)) { /* the expected key, plain and with ':' after it */
 			d->p += m->lit_len;
@@ -1469,20 +1573,21 @@ static int decode_object(struct dec *d, uint32_t node, int depth)
 				key_end += *key_end == '\\' ? 2 : 1;
 			catch_append(d, key, key_end + 1, value, d->p);
 		}
-		skip_ws(d);
-		if (d->p >= d->end)
-			return fail_end(d);
-		if (*d->p == ',') {
-			d->p++;
-			skip_ws(d);
-			continue;
-		}
-		if (*d->p == '}') {
-			d->p++;
-			return 0;
-		}
-		return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: expected ',' or '}'", d->p);
+		rc = object_next(d);
+		if (rc <= 0)
+			return rc;
 	}
+}
+
+/* The members of an object of the trie, d->p just after its '{'; depth counts the event as 1. */
+static int decode_object(struct dec *d, uint32_t node, int depth)
+{
+	skip_ws(d);
+	if (d->p < d->end && *d->p == '}') {
+		d->p++;
+		return 0;
+	}
+	return decode_members(d, node, depth, &d->plan->members[d->plan->nodes[node].start]);
 }
 
 /* The top level once it is known not to be an object: valid JSON gives NOT_OBJECT. */
@@ -1535,6 +1640,24 @@ static void catch_finish(struct dec *d)
 	d->scratch_used += n;
 }
 
+/* The message after the event object's '}' at d->p: nothing but whitespace; then the first
+ * field error, the absent fields and the catch-all. */
+static int decode_end(struct dec *d)
+{
+	skip_ws(d);
+	if (d->p != d->end)
+		return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: data after the object", d->p);
+	if (d->field_err != 0)
+		return dec_fail(d, d->field_err, d->field_reason, d->field_at);
+	const char *why;
+	int rc = fill_absent(d->plan, d->seen, d->vals, &why);
+	if (rc != 0)
+		return dec_fail(d, rc, why, d->end);
+	if (d->plan->catch_all)
+		catch_finish(d);
+	return 0;
+}
+
 static int decode(struct dec *d)
 {
 	skip_ws(d);
@@ -1546,18 +1669,22 @@ static int decode(struct dec *d)
 	int rc = decode_object(d, 0, 1);
 	if (rc != 0)
 		return rc;
-	skip_ws(d);
-	if (d->p != d->end)
-		return dec_fail(d, EVENT_ERR_SYNTAX, "syntax error: data after the object", d->p);
-	if (d->field_err != 0)
-		return dec_fail(d, d->field_err, d->field_reason, d->field_at);
-	const char *why;
-	rc = fill_absent(d->plan, d->seen, d->vals, &why);
+	return decode_end(d);
+}
+
+/*
+ * The message from d->p, just after a member of the event object that the fast pass read (d's
+ * fields, objects and scratch are as it left them): what follows is read as decode reads it
+ * there, so the result is the one decode gives from the start.
+ */
+static int decode_resumed(struct dec *d, const struct ev_member *last)
+{
+	int rc = object_next(d);
+	if (rc > 0)
+		rc = decode_members(d, 0, 1, last);
 	if (rc != 0)
-		return dec_fail(d, rc, why, d->end);
-	if (d->plan->catch_all)
-		catch_finish(d);
-	return 0;
+		return rc;
+	return decode_end(d);
 }
 
 
@@ -1582,7 +1709,7 @@ static const struct ev_member *fast_key(const struct fast *fs, const struct ev_n
 	if (fs->end - *p < 2 || **p != '"')
 		return NULL;
 	const uint8_t *k = *p + 1;
-	const uint8_t *q = scan_plain(k, fs->end, fs->lo);
+	const uint8_t *q = scan_plain_v(k, fs->end, fs->lo, &fs->sv);
 	if (q >= fs->end || *q != '"' || fs->end - q < 2 || q[1] != ':')
 		return NULL;
 	const uint8_t *kq = *p;
@@ -1593,7 +1720,7 @@ static const struct ev_member *fast_key(const struct fast *fs, const struct ev_n
 /* A string value without escapes or control bytes (valid UTF-8) at *p (on its opening quote);
  * lo is the message's first byte. */
 static inline bool fast_string(const uint8_t **p, const uint8_t *end, const uint8_t *lo,
-			       const struct scan_vec *sv, const uint8_t **s, size_t *n)
+			       const struct ev_scan_vec *sv, const uint8_t **s, size_t *n)
 {
 	const uint8_t *q = *p;
 	const uint8_t *close = q + 1;
@@ -1614,10 +1741,35 @@ static inline bool fast_string(const uint8_t **p, const uint8_t *end, const uint
 	return true;
 }
 
-/* A number at *pp by the JSON grammar. */
-static inline bool fast_number(const uint8_t **pp, const uint8_t *end, struct num *n)
+/*
+ * The closing quote of the date-time text that starts at s (after its opening quote): the first
+ * '"' of s[20..36), in one compare where the message has those bytes; else NULL (the string is
+ * scanned). A date-time text has 20 to 35 bytes, and its reader checks every byte before the
+ * quote: a text it accepts is a plain string, as a scan would have found it.
+ */
+static inline const uint8_t *time_close(const uint8_t *s, const uint8_t *end,
+					const struct ev_scan_vec *sv)
 {
-	const uint8_t *p = *pp;
+#if defined(__SSE2__)
+	if (likely(end - s >= 36)) {
+		__m128i v = _mm_loadu_si128((const void *)(s + 20));
+		unsigned q = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, sv->quote));
+		return q != 0 ? s + 20 + __builtin_ctz(q) : NULL;
+	}
+#else
+	(void)s;
+	(void)end;
+	(void)sv;
+#endif
+	return NULL;
+}
+
+/* A number at *pp by the JSON grammar. */
+static inline bool fast_number(const uint8_t **pp, const struct fast *fs, struct num *n)
+{
+	const uint8_t *p = *pp, *end = fs->end;
+	const struct ev_scan_vec *sv = &fs->sv;
+	n->lo = fs->lo;
 	n->start = p;
 	n->negative = *p == '-';
 	p += n->negative;
@@ -1625,10 +1777,10 @@ static inline bool fast_number(const uint8_t **pp, const uint8_t *end, struct nu
 	n->integer = true;
 	if (p >= end || !is_digit(*p))
 		return false;
-	p = *p == '0' ? p + 1 : digits_end(p, end);
+	p = *p == '0' ? p + 1 : digits_end_v(p, end, sv);
 	if (p < end && *p == '.') {
 		n->integer = false;
-		const uint8_t *q = digits_end(++p, end);
+		const uint8_t *q = digits_end_v(++p, end, sv);
 		if (q == p)
 			return false;
 		p = q;
@@ -1638,7 +1790,7 @@ static inline bool fast_number(const uint8_t **pp, const uint8_t *end, struct nu
 		p++;
 		if (p < end && (*p == '+' || *p == '-'))
 			p++;
-		const uint8_t *q = digits_end(p, end);
+		const uint8_t *q = digits_end_v(p, end, sv);
 		if (q == p)
 			return false;
 		p = q;
@@ -1655,7 +1807,7 @@ static const uint8_t *fast_array(struct fast *fs, const struct ev_field *f, stru
 {
 	bool strings = f->op == OP_ARR_STR;
 	size_t size = strings ? sizeof(struct event_str) : sizeof(int64_t);
-	const struct scan_vec sv = scan_vec_make();
+	const struct ev_scan_vec *sv = &fs->sv;
 	size_t at = (fs->used + 7) & ~(size_t)7, count = 0;
 	const uint8_t *end = fs->end;
 	p++;
@@ -1672,7 +1824,7 @@ static const uint8_t *fast_array(struct fast *fs, const struct ev_field *f, stru
 		if (strings) {
 			const uint8_t *str;
 			size_t n;
-			if (*p != '"' || !fast_string(&p, end, fs->lo, &sv, &str, &n))
+			if (*p != '"' || !fast_string(&p, end, fs->lo, sv, &str, &n))
 				return NULL;
 			struct event_str e = {(const char *)str, (uint32_t)n};
 			memcpy(slot, &e, size);
@@ -1680,7 +1832,7 @@ static const uint8_t *fast_array(struct fast *fs, const struct ev_field *f, stru
 			struct num n;
 			struct event_value x;
 			uint64_t m;
-			if (!fast_number(&p, end, &n) || !n.integer || !parse_u64(n.digits, n.end, &m) ||
+			if (!fast_number(&p, fs, &n) || !n.integer || !parse_u64(n.digits, n.end, n.lo, &m) ||
 			    conv_integer(f, m, n.negative, &x) != 0)
 				return NULL;
 			memcpy(slot, &x.i64, size);
@@ -1721,8 +1873,7 @@ fast_value_any(struct fast *fs, const struct ev_member *mb, const uint8_t *p)
 		const uint8_t *s;
 		size_t n;
 		uint8_t b16[16];
-		const struct scan_vec sv = scan_vec_make();
-		if (!fast_string(&p, end, fs->lo, &sv, &s, &n))
+		if (!fast_string(&p, end, fs->lo, &fs->sv, &s, &n))
 			return NULL;
 		int r = conv_str(f, s, n, v, b16);
 		if (r == 0)
@@ -1732,7 +1883,7 @@ fast_value_any(struct fast *fs, const struct ev_member *mb, const uint8_t *p)
 	}
 	if (c == '-' || is_digit(c)) {
 		struct num n;
-		if (!fast_number(&p, end, &n) || conv_num(fs->plan, f, &n, v) != 0)
+		if (!fast_number(&p, fs, &n) || conv_num(fs->plan, f, &n, v) != 0)
 			return NULL;
 		return p;
 	}
@@ -1755,8 +1906,9 @@ fast_value_any(struct fast *fs, const struct ev_member *mb, const uint8_t *p)
  * text into a time field, is read here in line (as the conversions would read it); anything else,
  * nested objects included, by fast_value_any (*seen goes through fs there).
  */
-static inline const uint8_t *fast_value(struct fast *fs, const struct ev_member *mb,
-					const uint8_t *p, const struct scan_vec *sv, uint64_t *seen)
+static __attribute__((always_inline)) inline const uint8_t *
+fast_value(struct fast *fs, const struct ev_member *mb, const uint8_t *p,
+	   const struct ev_scan_vec *sv, uint64_t *seen, bool top)
 {
 	const struct ev_field *f = mb->f;
 	struct event_value *v = (struct event_value *)(void *)((char *)fs->vals + mb->slot_off);
@@ -1778,55 +1930,78 @@ static inline const uint8_t *fast_value(struct fast *fs, const struct ev_member 
 		n = (size_t)(q - p);
 		if (n > 19 || (n > 1 && *p == '0'))
 			return NULL;
-		parse_u64(p, q, &m);
+		parse_u64(p, q, fs->lo, &m);
 		if (conv_integer(f, m, false, v) != 0)
 			return NULL;
 		return q;
 	}
 	if ((op == OP_DT64 || op == OP_DATETIME) && likely(*p == '"')) {
+		q = time_close(p + 1, fs->end, sv);
+		if (q != NULL) {
+			if (conv_time_text(f, p + 1, (size_t)(q - (p + 1)), v) != 0)
+				return NULL;
+			return q + 1;
+		}
 		if (!fast_string(&p, fs->end, fs->lo, sv, &s, &n) || conv_time_text(f, s, n, v))
 			return NULL;
 		return p;
 	}
+	/* A member of the event object that fails here leaves objects and used as they were before
+	 * it, for the general pass to go on from there. */
+	uint64_t objects = fs->objects;
+	size_t used = fs->used;
 	fs->seen = *seen;
 	p = fast_value_any(fs, mb, p);
 	*seen = fs->seen;
+	if (top && p == NULL) {
+		fs->objects = objects;
+		fs->used = used;
+	}
 	return p;
 }
 
-/* The members of an object of the trie, p just after its '{': the position after its '}', or
- * NULL. */
-static const uint8_t *fast_object(struct fast *fs, uint32_t node, const uint8_t *p)
+/*
+ * The members of an object of the trie, p just after its '{': the position after its '}', or
+ * NULL. In the event object (top), the pass keeps in fs where the general one would go on if it
+ * gave up: after the last member read whole (fs->resume, NULL before the first), with the fields
+ * given up to there.
+ */
+static __attribute__((always_inline)) inline const uint8_t *
+fast_members(struct fast *fs, uint32_t node, const uint8_t *p, bool top)
 {
 	struct event_plan *pl = fs->plan;
 	struct ev_node *n = &pl->nodes[node];
-	struct ev_member *members = pl->members;
 	const uint8_t *end = fs->end;
-	struct ev_member *last = &members[n->start]; /* its next is the member expected */
+	struct ev_member *m = &pl->members[n->start]; /* the member before: its next is expected */
 	uint64_t seen = fs->seen;
-	struct scan_vec sv = scan_vec_make();
-	scan_vec_keep(&sv);
 	if (p < end && *p == '}')
 		return p + 1;
 	for (;;) {
-		struct ev_member *m = &members[last->next];
-		if (likely(fast_lit(p, end, m))) {
-			p += m->lit_len; /* p < end */
+		struct ev_member *want = m->next;
+		if (likely(p < fs->lit_end) && likely(lit_at(p, want))) {
+			p += want->lit_len; /* p < end */
 		} else {
-			m = (struct ev_member *)fast_key(fs, n, &p);
-			if (m == NULL || p >= end)
-				return NULL; /* undeclared, or not plain */
+			want = (struct ev_member *)fast_key(fs, n, &p);
+			if (want == NULL || p >= end)
+				goto give_up; /* undeclared, or not plain */
 			/* It came where another was expected: expect it there next time. */
-			last->next = (uint32_t)(m - members);
+			m->next = want;
 		}
+		m = want;
 		if (seen & m->bit) /* an object's bit is 0: fast_value_any checks it */
-			return NULL;
+			goto give_up;
 		seen |= m->bit;
-		p = fast_value(fs, m, p, &sv, &seen);
-		if (p == NULL || p >= end)
-			return NULL;
-		last = m;
+		p = fast_value(fs, m, p, &fs->sv, &seen, top);
+		if (p == NULL)
+			goto give_up;
+		if (unlikely(p >= end))
+			break;
 		if (*p == ',') {
+			if (top) {
+				fs->resume = p;
+				fs->resume_seen = seen;
+				fs->resume_last = m;
+			}
 			p++;
 			continue;
 		}
@@ -1834,22 +2009,56 @@ static const uint8_t *fast_object(struct fast *fs, uint32_t node, const uint8_t 
 			fs->seen = seen;
 			return p + 1;
 		}
+		/* Whitespace: the general pass goes on from here. Else an error, or a number whose
+		 * in-line read stopped at its fraction or exponent: the general pass from the start. */
+		if (!top || !is_ws(*p))
+			break;
+		fs->resume = p;
+		fs->resume_seen = seen;
+		fs->resume_last = m;
 		return NULL;
 	}
+	if (top)
+		fs->resume = NULL;
+give_up:
+	return NULL;
+}
+
+/* A nested object of the trie (fast_members). */
+static __attribute__((noinline)) const uint8_t *fast_object(struct fast *fs, uint32_t node,
+							    const uint8_t *p)
+{
+	return fast_members(fs, node, p, false);
+}
+
+/* The event object (fast_members). */
+static __attribute__((noinline)) const uint8_t *fast_top(struct fast *fs, const uint8_t *p)
+{
+	return fast_members(fs, 0, p, true);
 }
 
 /* The fast pass over fs's message (fs->lo, fs->len): true when it took it. */
 static inline bool decode_fast(struct fast *fs)
 {
-	const uint8_t *p = fs->lo;
-	fs->end = p + fs->len;
+	const uint8_t *p = fs->lo, *end = p + fs->len;
+	fs->end = end;
+	fs->lit_end = end - p > 16 ? end - 16 : p;
 	fs->used = 0;
 	fs->seen = 0;
 	fs->objects = 0;
-	if (p >= fs->end || *p != '{')
+	fs->resume = NULL;
+	if (unlikely(p < end && *p != '{')) {
+		while (p < end && is_ws(*p))
+			p++;
+	}
+	if (p >= end || *p != '{')
 		return false;
-	p = fast_object(fs, 0, p + 1);
-	if (p != fs->end)
+	p = fast_top(fs, p + 1);
+	if (p == NULL)
+		return false;
+	while (p < end && is_ws(*p))
+		p++;
+	if (p != end)
 		return false;
 	const struct event_plan *pl = fs->plan;
 	const char *why;
@@ -1875,8 +2084,6 @@ static __attribute__((noinline)) int decode_general(const struct fast *fs)
 	const char *buf = (const char *)fs->lo;
 	size_t len = fs->len, scratch_cap = fs->limit;
 	size_t reserve = plan->catch_all && len <= scratch_cap ? len : 0;
-	struct scan_vec sv = scan_vec_make();
-	scan_vec_keep(&sv);
 	struct dec d = {
 		.buf = (const uint8_t *)buf,
 		.plan = plan,
@@ -1885,13 +2092,22 @@ static __attribute__((noinline)) int decode_general(const struct fast *fs)
 		.limit = scratch_cap - reserve,
 		.top = scratch_cap - reserve,
 		.catch_cap = reserve,
-		.sv = &sv,
+		.sv = &fs->sv,
 	};
 	int rc;
 	if (buf == NULL) {
 		rc = dec_fail(&d, EVENT_ERR_EMPTY, "event: empty message", NULL);
 	} else if (len > EVENT_LEN_MAX) {
 		rc = dec_fail(&d, EVENT_ERR_TOO_LONG, "event: longer than EVENT_LEN_MAX", d.buf);
+	} else if (fs->resume != NULL && fs->used <= d.limit) {
+		/* Go on after the members the fast pass read: they were valid, and the same bytes
+		 * from the start would give the same slots, fields and scratch. */
+		d.p = fs->resume;
+		d.end = d.buf + len;
+		d.seen = fs->resume_seen;
+		d.objects = fs->objects;
+		d.scratch_used = fs->used;
+		rc = decode_resumed(&d, fs->resume_last);
 	} else {
 		d.p = d.buf;
 		d.end = d.buf + len;
@@ -1929,9 +2145,8 @@ int ev_decode_value(const struct event_plan *p, uint32_t f, const char *text, si
 		    struct event_value *v, char *scratch, size_t cap, size_t *used,
 		    const char **why)
 {
-	struct scan_vec sv = scan_vec_make();
 	struct dec d = {
-		.sv = &sv,
+		.sv = &p->fast.sv,
 		.buf = (const uint8_t *)text,
 		.p = (const uint8_t *)text,
 		.end = (const uint8_t *)text + len,

@@ -11,6 +11,12 @@
 
 #include "event.h"
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* How a field's value is read (one per schema kind; Float32 apart for its rounding). */
 enum ev_op {
 	OP_STRING = 0,
@@ -81,14 +87,13 @@ struct ev_member {
 	uint16_t lit_mask;     /* (1 << lit_len) - 1: the bytes of lit to compare */
 	uint8_t lit_len;       /* bytes of `"key":` (1 when it is longer than 16) */
 	uint8_t op;            /* f->op; OP_OBJECT for an object */
-	uint32_t next;         /* the member expected after this one (at first the declaration
-				  order); the plan's last member (member_count), which matches
-				  nothing, after the last one */
+	uint32_t key_off;      /* the unescaped key, at the plan's arena + key_off */
+	struct ev_member *next; /* the member expected after this one (at first the declaration
+				   order); the plan's member that matches nothing after the last */
 	uint64_t bit;          /* 1 << field; 0 for an object */
 	const struct ev_field *f; /* field's (NULL for an object) */
 	int32_t field;         /* >= 0: this field's value; -1: an object, node child */
 	uint32_t child;
-	const char *key;       /* the unescaped key, in the plan's arena */
 	uint32_t key_len;
 	uint32_t slot_off;     /* field * sizeof(struct event_value) */
 };
@@ -99,15 +104,51 @@ struct ev_node {
 				  expected first (at first the declaration order) */
 	uint32_t key_max;       /* longest key: a longer one is not declared here */
 	uint32_t table_mask;    /* table of table_mask + 1 slots */
+	bool perfect;           /* every key in its home slot: a lookup compares one member */
 	uint64_t seed;          /* of the hash, chosen so that the keys do not collide */
 	uint32_t *table;        /* member index + 1; 0: empty */
 	const char *dup_why;    /* the object given twice: "<path>: duplicate field" */
 	const char *obj_why;    /* given as something else: "<path>: not an object" */
 };
 
+/* The byte vectors of the scans (event.c), made once with the plan: the scans compare with them
+ * in memory, so that no call builds them or keeps them in registers. */
+struct ev_scan_vec {
+#if defined(__SSE2__)
+	__m128i quote, backslash, space, zero, nine;
+#else
+	int unused;
+#endif
+#if defined(__AVX2__)
+	__m256i quote32, backslash32, space32;
+#endif
+};
+
+static inline void ev_scan_vec_init(struct ev_scan_vec *sv)
+{
+#if defined(__SSE2__)
+	*sv = (struct ev_scan_vec){
+		.quote = _mm_set1_epi8('"'),
+		.backslash = _mm_set1_epi8('\\'),
+		.space = _mm_set1_epi8(0x20),
+		.zero = _mm_set1_epi8('0'),
+		.nine = _mm_set1_epi8(9),
+#if defined(__AVX2__)
+		.quote32 = _mm256_set1_epi8('"'),
+		.backslash32 = _mm256_set1_epi8('\\'),
+		.space32 = _mm256_set1_epi8(0x20),
+#endif
+	};
+#else
+	*sv = (struct ev_scan_vec){0};
+#endif
+}
+
 /* The fast pass's state (event.c), kept in the plan: a plan is one thread's. */
 struct fast {
+	struct ev_scan_vec sv;
 	const uint8_t *end;
+	const uint8_t *lit_end; /* a member's key is compared as 16 bytes before it */
 	const uint8_t *lo;  /* the message's first byte */
 	struct event_plan *plan; /* its guess of the members' order is updated */
 	struct event_value *vals;
@@ -116,6 +157,12 @@ struct fast {
 	size_t used;
 	uint64_t seen;
 	uint64_t objects;
+	/* Where the general pass takes over when this one gives up after a member of the event
+	 * object: the byte after that member's value (NULL: from the message's start), the fields
+	 * given up to there (objects and used are then as they were there) and the member. */
+	const uint8_t *resume;
+	uint64_t resume_seen;
+	const struct ev_member *resume_last;
 	/* event_decode's other arguments, for the general pass when the fast one gives up */
 	size_t len;
 	uint32_t *scratch_used;

@@ -357,7 +357,8 @@ static int member_get(struct build *b, uint32_t node, const char *k, size_t len,
 	struct event_plan *p = b->p;
 	for (uint32_t i = 0; i < b->made_count; i++) {
 		struct ev_member *m = &b->made[i];
-		if (b->made_node[i] == node && m->key_len == len && memcmp(m->key, k, len) == 0) {
+		if (b->made_node[i] == node && m->key_len == len &&
+		    memcmp(p->arena + m->key_off, k, len) == 0) {
 			if (m->field != field) /* schema_finish keeps paths apart: never */
 				return plan_fail(b, field, "path %.*s: both a value and an object",
 						 (int)path_len, path);
@@ -377,7 +378,8 @@ static int member_get(struct build *b, uint32_t node, const char *k, size_t len,
 	key[len] = '\0';
 	uint32_t i = b->made_count++;
 	struct ev_member *m = &b->made[i];
-	*m = (struct ev_member){.key = key, .key_len = (uint32_t)len, .field = field,
+	*m = (struct ev_member){.key_off = (uint32_t)(key - p->arena), .key_len = (uint32_t)len,
+				.field = field,
 				.lit_len = 1, .lit_mask = 1}; /* lit "\0": never matched */
 	b->made_node[i] = node;
 	if (len + 3 <= sizeof(m->lit)) {
@@ -431,8 +433,8 @@ static int members_place(struct build *b, uint32_t primaries)
 	memset(p->members, 0, total * sizeof(*p->members));
 	uint32_t none = b->made_count;
 	for (uint32_t i = none; i < total; i++)
-		p->members[i] = (struct ev_member){.field = -1, .next = none, .lit_len = 1,
-						   .lit_mask = 1};
+		p->members[i] = (struct ev_member){.field = -1, .next = &p->members[none],
+						   .lit_len = 1, .lit_mask = 1};
 	uint32_t at = 0;
 	for (uint32_t n = 0; n < p->node_count; n++) {
 		struct ev_node *node = &p->nodes[n];
@@ -444,7 +446,7 @@ static int members_place(struct build *b, uint32_t primaries)
 				continue;
 			struct ev_member *m = &p->members[at];
 			*m = b->made[i];
-			m->next = none;
+			m->next = &p->members[none];
 			m->op = OP_OBJECT;
 			if (m->field >= 0) {
 				m->f = &p->fields[m->field];
@@ -455,7 +457,7 @@ static int members_place(struct build *b, uint32_t primaries)
 			if (m->key_len > node->key_max)
 				node->key_max = m->key_len;
 			if (i < primaries) { /* declared, not an alias: expected in order */
-				p->members[prev].next = at;
+				p->members[prev].next = m;
 				prev = at;
 			}
 			at++;
@@ -491,17 +493,20 @@ static int node_table(struct event_plan *p, struct ev_node *n)
 		bool clash = false;
 		for (uint32_t i = 0; i < n->count && !clash; i++) {
 			const struct ev_member *m = &p->members[n->first + i];
-			uint32_t h = ev_key_hash(n, (const uint8_t *)m->key, m->key_len);
+			uint32_t h = ev_key_hash(n, (const uint8_t *)p->arena + m->key_off,
+						 m->key_len);
 			clash = n->table[h] != 0;
 			n->table[h] = n->first + i + 1;
 		}
-		if (!clash)
+		if (!clash) {
+			n->perfect = true;
 			return 0;
+		}
 	}
 	memset(n->table, 0, size * sizeof(*n->table)); /* none perfect: probe linearly */
 	for (uint32_t i = 0; i < n->count; i++) {
 		const struct ev_member *m = &p->members[n->first + i];
-		uint32_t h = ev_key_hash(n, (const uint8_t *)m->key, m->key_len);
+		uint32_t h = ev_key_hash(n, (const uint8_t *)p->arena + m->key_off, m->key_len);
 		while (n->table[h] != 0)
 			h = (h + 1) & n->table_mask;
 		n->table[h] = n->first + i + 1;
@@ -548,12 +553,16 @@ int event_plan_create(const struct schema *s, struct event_plan **out, char *err
 	*b.field = -1;
 	if (s->field_count == 0 || s->field_count > SCHEMA_FIELDS_MAX)
 		return plan_fail(&b, -1, "1 to %d fields", SCHEMA_FIELDS_MAX);
-	struct event_plan *p = calloc(1, sizeof(*p));
+	/* Aligned for the scans' vectors in its fast-pass state. */
+	size_t size = (sizeof(struct event_plan) + 63) & ~(size_t)63;
+	struct event_plan *p = aligned_alloc(64, size);
 	if (!p)
 		return -ENOMEM;
+	memset(p, 0, size);
 	b.p = p;
 	int rc = -ENOMEM;
 	p->fast.plan = p;
+	ev_scan_vec_init(&p->fast.sv);
 	p->field_count = s->field_count;
 	p->catch_all = s->catch_all[0] != '\0';
 	p->slots = s->field_count + p->catch_all;

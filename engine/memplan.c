@@ -15,6 +15,7 @@
 #include "manifest.h"
 #include "native.h"
 #include "source.h"
+#include "updater.h"
 #include "worker.h"
 
 /* native.c carves each array of a block at this alignment. */
@@ -148,8 +149,11 @@ int memplan_compute(const struct config *cfg, struct memplan *out)
 			     memplan_kafka_prop(cfg, "fetch.max.bytes", MEMPLAN_KAFKA_FETCH_BYTES);
 	out->input = out->workers * MEMPLAN_INPUT_WINDOW_BYTES;
 	out->base = MEMPLAN_BASE_BYTES;
+	for (size_t i = 0; i < cfg->dim_count; i++)
+		if (cfg->dims[i].update_field[0] || cfg->dims[i].changelog_topic[0])
+			out->updater = updater_memory_bytes();
 	out->total = out->workers * (out->blocks + out->pool + out->decode + out->bookkeeping) +
-		     (out->kafka > out->input ? out->kafka : out->input) + out->base;
+		     (out->kafka > out->input ? out->kafka : out->input) + out->base + out->updater;
 	return 0;
 }
 
@@ -246,7 +250,8 @@ void memplan_print(const struct memplan *m, const struct config *cfg, FILE *out)
 		memplan_size(m->block, a), cfg->block_rows, memplan_size(m->blocks, b),
 		memplan_size(m->pool, c), memplan_size(m->decode, d),
 		memplan_size(m->bookkeeping, e));
-	fprintf(out, "  process:    Kafka queues %s or --input %s, base %s; dimensions not counted, "
-		"LowCardinality dictionaries at %u values\n", memplan_size(m->kafka, a),
-		memplan_size(m->input, b), memplan_size(m->base, c), MEMPLAN_LC_VALUES);
+	fprintf(out, "  process:    Kafka queues %s or --input %s, base %s, updater %s; dimensions "
+		"not counted, LowCardinality dictionaries at %u values\n", memplan_size(m->kafka, a),
+		memplan_size(m->input, b), memplan_size(m->base, c), memplan_size(m->updater, d),
+		MEMPLAN_LC_VALUES);
 }

@@ -53,6 +53,11 @@ struct batch {
 	uint64_t deletes;
 };
 
+uint64_t updater_memory_bytes(void)
+{
+	return sizeof(struct batch) + UPDATER_BATCH_BYTES;
+}
+
 /* Changes seen within the overlap: (hash of key and version, version); open addressing. */
 struct seen {
 	uint64_t *h;

@@ -399,6 +399,21 @@ static inline double dim_row_f64(const struct dim_col *c, const struct dim_row *
 	return v;
 }
 
+/* Decodes the varint at p (at most 5 bytes: values are < 2^35) into *v; returns the bytes after.
+ * The arena's String values and keys are a varint length, then the bytes. */
+static inline const uint8_t *dim_varint_get(const uint8_t *p, size_t *v)
+{
+	size_t n = 0;
+	for (unsigned shift = 0; shift < 35; shift += 7) {
+		uint8_t b = *p++;
+		n |= (size_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			break;
+	}
+	*v = n;
+	return p;
+}
+
 /*
  * String or LowCardinality(String) value: returns its bytes (not NUL-terminated) and sets *len.
  * NULL (or a NULL row) returns NULL with *len = 0; an LC NULL returns "" (entry 0) with len 0.
@@ -417,16 +432,7 @@ static inline const char *dim_row_str(const struct dim_col *c, const struct dim_
 	}
 	if (v == 0)
 		return NULL;
-	const uint8_t *p = c->arena + v;
-	size_t n = 0;
-	for (unsigned shift = 0; shift < 35; shift += 7) {
-		uint8_t b = *p++;
-		n |= (size_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			break;
-	}
-	*len = n;
-	return (const char *)p;
+	return (const char *)dim_varint_get(c->arena + v, len);
 }
 
 /* ---- names ---- */

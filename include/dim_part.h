@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "dim.h"
+#include "native_format.h"
 
 /* Bytes of a parse error message (the reason; the loader adds file and line). */
 #define DIM_ERR_MAX 200
@@ -44,15 +45,10 @@ static inline unsigned dim_bucket_of(uint64_t h)
 	return (unsigned)(h >> (64 - DIM_BUCKET_BITS));
 }
 
-/* Bytes a varint of v takes (the arena's lengths). */
+/* Bytes a varint of v takes (the arena's lengths: Native's VarUInt, LEB128). */
 static inline size_t dim_varint_len(uint64_t v)
 {
-	size_t n = 1;
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
+	return native_varuint_size(v);
 }
 
 /* Stable-pointer byte storage: a list of blocks, never moved. */

@@ -96,28 +96,10 @@ static inline uint64_t dim_load_u64(const uint8_t *p)
 	return v;
 }
 
-/* Decodes the varint at p (at most 5 bytes: values are < 2^35) into *v; returns the bytes after. */
-static inline const uint8_t *dim_varint_get(const uint8_t *p, size_t *v)
-{
-	size_t n = 0;
-	for (unsigned shift = 0; shift < 35; shift += 7) {
-		uint8_t b = *p++;
-		n |= (size_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			break;
-	}
-	*v = n;
-	return p;
-}
-
+/* Writes v as a varint at p (dim_varint_len(v) bytes); returns the bytes after. */
 static inline uint8_t *dim_varint_put(uint8_t *p, uint64_t v)
 {
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
+	return p + native_varuint_write(p, v);
 }
 
 /* The key bytes of a String-key record. */

@@ -17,6 +17,8 @@
  *                            one fetch.max.bytes response per listed broker) and --input (a read
  *                            buffer, or a mapped window of the file, per worker)
  *               base         code, libraries, thread stacks, the control thread and metrics
+ *               updater      the batch of the thread that applies changes to live dimensions
+ *                            (updater_memory_bytes), when a dimension follows changes
  * Dimension tables are not in it: their size follows the data.
  *
  * Bound: a LowCardinality attribute's dictionary is counted at MEMPLAN_LC_VALUES distinct values
@@ -47,8 +49,9 @@ struct memplan {
 	uint64_t kafka;       /* process, when reading Kafka */
 	uint64_t input;       /* process, when reading --input */
 	uint64_t base;        /* process */
+	uint64_t updater;     /* process, with a live dimension */
 	uint64_t total;       /* workers x (blocks + pool + decode + bookkeeping) + max(kafka, input)
-			       * + base */
+			       * + base + updater */
 };
 
 /*

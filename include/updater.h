@@ -36,8 +36,8 @@
 
 /*
  * A batch: at most UPDATER_BATCH_MAX changes, their text in an arena of UPDATER_BATCH_BYTES.
- * With the value slots and the changes' records, the updater allocates about 86 MiB at start
- * when a dimension is live (not yet in memplan.h's figure).
+ * With the value slots and the changes' records, the updater allocates updater_memory_bytes()
+ * (about 86 MiB) at start when a dimension is live (memplan.h counts it).
  */
 #define UPDATER_BATCH_MAX 65536
 #define UPDATER_BATCH_BYTES ((size_t)64 << 20)
@@ -85,6 +85,10 @@ struct updater;
  * (-ENOMEM, or the thread's creation).
  */
 int updater_start(const struct updater_env *env, struct updater **out);
+
+/* The memory the updater allocates at start for its batch (a configuration with a live
+ * dimension); the live tables' own room is part of the tables. */
+uint64_t updater_memory_bytes(void);
 
 /* True when every changelog has been read up to its watermarks at start (or there is none). */
 bool updater_caught_up(const struct updater *u);

@@ -24,9 +24,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "dim.h"
 #include "huge.h"
 #include "log.h"
@@ -53,21 +53,6 @@ static uint64_t mix(uint64_t x)
 	return x;
 }
 
-static double cpu_s(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static double now_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static size_t device_key(uint64_t i, char *out)
 {
 	return (size_t)snprintf(out, 32, "d%020" PRIu64, mix(i ^ 0x5555));
@@ -88,44 +73,54 @@ static void days_to_date(unsigned days, char *out)
 	snprintf(out, 48, "%04d-%02u-%02u", (int)(y + (m <= 2)), m, d);
 }
 
-static int write_users(const char *path, size_t rows, bool csv)
+/* Creates the file at path with the header line of a key and three attributes; NULL (errno set)
+ * if it cannot. */
+static FILE *open_table(const char *path, bool csv, const char *key, const char *a, const char *b,
+			const char *c)
 {
 	FILE *f = fopen(path, "w");
+	if (f) {
+		const char *sep = csv ? "," : "\t";
+		fprintf(f, "%s%s%s%s%s%s%s\n", key, sep, a, sep, b, sep, c);
+	}
+	return f;
+}
+
+/* Ends a row after its key: the three attributes, quoted in CSV. */
+static void put_attrs(FILE *f, bool csv, const char *a, const char *b, const char *c)
+{
+	if (csv)
+		fprintf(f, ",\"%s\",\"%s\",\"%s\"\n", a, b, c);
+	else
+		fprintf(f, "\t%s\t%s\t%s\n", a, b, c);
+}
+
+static int write_users(const char *path, size_t rows, bool csv)
+{
+	FILE *f = open_table(path, csv, "user_id", "country", "plan", "signup_date");
 	if (!f)
 		return -errno;
 	char date[48];
-	const char *sep = csv ? "," : "\t";
-	fprintf(f, "user_id%scountry%splan%ssignup_date\n", sep, sep, sep);
 	for (size_t i = 0; i < rows; i++) {
 		uint64_t k = mix(i);
 		days_to_date((unsigned)(14000 + k % 6000), date);
-		if (csv)
-			fprintf(f, "%" PRIu64 ",\"%s\",\"%s\",\"%s\"\n", k, countries[(k >> 8) % 30],
-				plans[(k >> 16) % 5], date);
-		else
-			fprintf(f, "%" PRIu64 "\t%s\t%s\t%s\n", k, countries[(k >> 8) % 30],
-				plans[(k >> 16) % 5], date);
+		fprintf(f, "%" PRIu64, k);
+		put_attrs(f, csv, countries[(k >> 8) % 30], plans[(k >> 16) % 5], date);
 	}
 	return fclose(f) == 0 ? 0 : -errno;
 }
 
 static int write_devices(const char *path, size_t rows, bool csv)
 {
-	FILE *f = fopen(path, "w");
+	FILE *f = open_table(path, csv, "device_id", "device_type", "os", "browser");
 	if (!f)
 		return -errno;
 	char key[32];
-	const char *sep = csv ? "," : "\t";
-	fprintf(f, "device_id%sdevice_type%sos%sbrowser\n", sep, sep, sep);
 	for (size_t i = 0; i < rows; i++) {
 		device_key(i, key);
 		uint64_t h = mix(i + 77);
-		if (csv)
-			fprintf(f, "\"%s\",\"%s\",\"%s\",\"%s\"\n", key, types[h % 5],
-				oses[(h >> 8) % 6], browsers[(h >> 16) % 7]);
-		else
-			fprintf(f, "%s\t%s\t%s\t%s\n", key, types[h % 5], oses[(h >> 8) % 6],
-				browsers[(h >> 16) % 7]);
+		fprintf(f, csv ? "\"%s\"" : "%s", key);
+		put_attrs(f, csv, types[h % 5], oses[(h >> 8) % 6], browsers[(h >> 16) % 7]);
 	}
 	return fclose(f) == 0 ? 0 : -errno;
 }
@@ -138,9 +133,9 @@ static struct dim *load(const char *name, const char *path, const char *key, enu
 		.attrs = attrs, .attr_count = n, .threads = threads, .huge_mode = mode};
 	struct dim *d = NULL;
 	struct dim_load_stats st;
-	double cpu0 = cpu_s();
+	double cpu0 = bench_cpu_s();
 	int rc = dim_load(&spec, &d, &st);
-	double cpu = cpu_s() - cpu0;
+	double cpu = bench_cpu_s() - cpu0;
 	if (rc) {
 		fprintf(stderr, "load %s: %s\n", name, st.error);
 		exit(1);
@@ -156,6 +151,49 @@ static struct dim *load(const char *name, const char *path, const char *key, enu
 	return d;
 }
 
+/* Hashes and prefetches keys [at, at + n) of u64 (UInt64 keys), else of str. */
+static void hash_prefetch(const struct dim *d, const uint64_t *u64, const struct dim_str *str,
+			  size_t at, size_t n, uint64_t *hashes)
+{
+	if (u64)
+		dim_hash_u64(d, u64 + at, n, hashes);
+	else
+		dim_hash_str(d, str + at, n, hashes);
+	dim_prefetch(d, hashes, n);
+}
+
+/* Looks the keys up (u64's, else str's), reading attribute col of each row, and prints the
+ * rate. Pipelined as a worker would: batch b+1 is hashed and prefetched before b is probed. */
+static void bench_lookups(const char *name, const struct dim *d, const uint64_t *u64,
+			  const struct dim_str *str, size_t lookups, const struct dim_col *col)
+{
+	uint64_t hashes[2][BATCH], sum = 0;
+	const struct dim_row *out[BATCH];
+	size_t hits = 0;
+	double t0 = bench_now_s();
+	size_t n = lookups < BATCH ? lookups : BATCH;
+	hash_prefetch(d, u64, str, 0, n, hashes[0]);
+	for (size_t b = 0, k = 0; b < lookups; b += BATCH, k ^= 1) {
+		n = lookups - b < BATCH ? lookups - b : BATCH;
+		size_t next = b + BATCH < lookups ? lookups - b - BATCH : 0;
+		next = next < BATCH ? next : BATCH;
+		if (next)
+			hash_prefetch(d, u64, str, b + BATCH, next, hashes[k ^ 1]);
+		if (u64)
+			dim_lookup_u64(d, u64 + b, hashes[k], n, out);
+		else
+			dim_lookup_str(d, str + b, hashes[k], n, out);
+		for (size_t j = 0; j < n; j++) {
+			hits += out[j] != NULL;
+			sum += dim_row_lc(col, out[j]);
+		}
+	}
+	double t = bench_now_s() - t0;
+	printf("%-8s lookup: %.1fM lookups/s (hash + prefetch + probe + read, batch %d, "
+	       "%zu/%zu hits, sum %" PRIu64 ")\n", name, (double)lookups / t / 1e6, BATCH, hits,
+	       lookups, sum);
+}
+
 static void bench_users(const struct dim *d, size_t rows, size_t lookups)
 {
 	uint64_t *keys = malloc(lookups * sizeof(*keys));
@@ -163,33 +201,7 @@ static void bench_users(const struct dim *d, size_t rows, size_t lookups)
 		exit(1);
 	for (size_t i = 0; i < lookups; i++)
 		keys[i] = mix(mix(i + 12345) % rows);
-	const struct dim_col *country = dim_col(d, 0);
-	uint64_t hashes[2][BATCH], sum = 0;
-	const struct dim_row *out[BATCH];
-	size_t hits = 0;
-	double t0 = now_s();
-	/* Pipelined as a worker would: batch b+1 is hashed and prefetched before b is probed. */
-	size_t n = lookups < BATCH ? lookups : BATCH;
-	dim_hash_u64(d, keys, n, hashes[0]);
-	dim_prefetch(d, hashes[0], n);
-	for (size_t b = 0, k = 0; b < lookups; b += BATCH, k ^= 1) {
-		n = lookups - b < BATCH ? lookups - b : BATCH;
-		size_t next = b + BATCH < lookups ? lookups - b - BATCH : 0;
-		next = next < BATCH ? next : BATCH;
-		if (next) {
-			dim_hash_u64(d, keys + b + BATCH, next, hashes[k ^ 1]);
-			dim_prefetch(d, hashes[k ^ 1], next);
-		}
-		dim_lookup_u64(d, keys + b, hashes[k], n, out);
-		for (size_t j = 0; j < n; j++) {
-			hits += out[j] != NULL;
-			sum += dim_row_lc(country, out[j]);
-		}
-	}
-	double t = now_s() - t0;
-	printf("users    lookup: %.1fM lookups/s (hash + prefetch + probe + read, batch %d, "
-	       "%zu/%zu hits, sum %" PRIu64 ")\n", (double)lookups / t / 1e6, BATCH, hits, lookups,
-	       sum);
+	bench_lookups("users", d, keys, NULL, lookups, dim_col(d, 0));
 	free(keys);
 }
 
@@ -205,32 +217,7 @@ static void bench_devices(const struct dim *d, size_t rows, size_t lookups)
 		memcpy(bytes + i * 24, tmp, len);
 		keys[i] = (struct dim_str){bytes + i * 24, len};
 	}
-	const struct dim_col *os = dim_col(d, 1);
-	uint64_t hashes[2][BATCH], sum = 0;
-	const struct dim_row *out[BATCH];
-	size_t hits = 0;
-	double t0 = now_s();
-	size_t n = lookups < BATCH ? lookups : BATCH;
-	dim_hash_str(d, keys, n, hashes[0]);
-	dim_prefetch(d, hashes[0], n);
-	for (size_t b = 0, k = 0; b < lookups; b += BATCH, k ^= 1) {
-		n = lookups - b < BATCH ? lookups - b : BATCH;
-		size_t next = b + BATCH < lookups ? lookups - b - BATCH : 0;
-		next = next < BATCH ? next : BATCH;
-		if (next) {
-			dim_hash_str(d, keys + b + BATCH, next, hashes[k ^ 1]);
-			dim_prefetch(d, hashes[k ^ 1], next);
-		}
-		dim_lookup_str(d, keys + b, hashes[k], n, out);
-		for (size_t j = 0; j < n; j++) {
-			hits += out[j] != NULL;
-			sum += dim_row_lc(os, out[j]);
-		}
-	}
-	double t = now_s() - t0;
-	printf("devices  lookup: %.1fM lookups/s (hash + prefetch + probe + read, batch %d, "
-	       "%zu/%zu hits, sum %" PRIu64 ")\n", (double)lookups / t / 1e6, BATCH, hits, lookups,
-	       sum);
+	bench_lookups("devices", d, NULL, keys, lookups, dim_col(d, 1));
 	free(keys);
 	free(bytes);
 }
@@ -245,7 +232,7 @@ static void bench_random_lines(size_t bytes, size_t loads, enum huge_mode mode)
 	memset(p, 1, bytes);
 	size_t lines = bytes / 64;
 	uint64_t sum = 0, idx[BATCH];
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	for (size_t b = 0; b < loads; b += BATCH) {
 		for (size_t j = 0; j < BATCH; j++)
 			idx[j] = mix(b + j) % lines;
@@ -254,7 +241,7 @@ static void bench_random_lines(size_t bytes, size_t loads, enum huge_mode mode)
 		for (size_t j = 0; j < BATCH; j++)
 			sum += p[idx[j] * 64];
 	}
-	double t = now_s() - t0;
+	double t = bench_now_s() - t0;
 	printf("random 64-byte loads over %zu MiB (%s): %.1fM/s (sum %" PRIu64 ")\n", bytes >> 20,
 	       huge_mode_name(got), (double)loads / t / 1e6, sum);
 	huge_free(p, bytes);
@@ -326,7 +313,7 @@ int main(int argc, char **argv)
 	snprintf(users, sizeof(users), "%s/users-%zu.%s", dir, rows, ext);
 	snprintf(devices, sizeof(devices), "%s/devices-%zu.%s", dir, rows, ext);
 	struct stat st;
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	if (native && (stat(users, &st) != 0 || stat(devices, &st) != 0)) {
 		fprintf(stderr, "--format native loads existing %s and %s (convert the TSV files "
 				"with ClickHouse)\n", users, devices);
@@ -336,24 +323,16 @@ int main(int argc, char **argv)
 		return 1;
 	if (stat(devices, &st) != 0 && write_devices(devices, rows, csv) != 0)
 		return 1;
-	printf("data: %zu rows per table in %s (%.1f s to write)\n", rows, dir, now_s() - t0);
+	printf("data: %zu rows per table in %s (%.1f s to write)\n", rows, dir, bench_now_s() - t0);
 
-	static const struct dim_attr_spec uattrs[] = {
-		{"country", DIM_TYPE_LC_STRING, true},
-		{"plan", DIM_TYPE_LC_STRING, true},
-		{"signup_date", DIM_TYPE_DATE, true},
-	};
-	static const struct dim_attr_spec dattrs[] = {
-		{"device_type", DIM_TYPE_LC_STRING, true},
-		{"os", DIM_TYPE_LC_STRING, true},
-		{"browser", DIM_TYPE_LC_STRING, true},
-	};
 	struct dim *u = NULL, *d = NULL;
 	for (unsigned i = 0; i < repeat; i++) {
 		dim_free(u);
 		dim_free(d);
-		u = load("users", users, "user_id", DIM_TYPE_UINT64, uattrs, 3, threads, mode);
-		d = load("devices", devices, "device_id", DIM_TYPE_STRING, dattrs, 3, threads, mode);
+		u = load("users", users, "user_id", DIM_TYPE_UINT64, bench_users_attrs, 3, threads,
+			 mode);
+		d = load("devices", devices, "device_id", DIM_TYPE_STRING, bench_devices_attrs, 3,
+			 threads, mode);
 	}
 	FILE *smaps = fopen("/proc/self/smaps_rollup", "r");
 	char line[256];

@@ -37,9 +37,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "dim.h"
 #include "dim_live.h"
 #include "dimpub.h"
@@ -60,17 +60,6 @@ struct options {
 	const char *probe_only; /* NULL, "static" or "live" */
 };
 
-static const struct dim_attr_spec users_attrs[] = {
-	{"country", DIM_TYPE_LC_STRING, true},
-	{"plan", DIM_TYPE_LC_STRING, true},
-	{"signup_date", DIM_TYPE_DATE, true},
-};
-static const struct dim_attr_spec devices_attrs[] = {
-	{"device_type", DIM_TYPE_LC_STRING, true},
-	{"os", DIM_TYPE_LC_STRING, true},
-	{"browser", DIM_TYPE_LC_STRING, true},
-};
-
 /* Present keys to probe: UInt64 or String (ptr into bytes). */
 struct pool {
 	uint64_t u64[POOL_KEYS];
@@ -78,40 +67,11 @@ struct pool {
 	char bytes[(size_t)POOL_KEYS * KEY_MAX];
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t rng(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* A field in kB of /proc/self/status ("VmRSS:"), or 0. */
-static uint64_t proc_kb(const char *field)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	uint64_t kb = 0;
-	size_t n = strlen(field);
-	while (f && fgets(line, sizeof(line), f))
-		if (strncmp(line, field, n) == 0)
-			kb = strtoull(line + n, NULL, 10);
-	if (f)
-		fclose(f);
-	return kb;
-}
-
 /* Resident bytes: RSS and hugetlb pages (not in RSS). */
 static uint64_t resident_bytes(void)
 {
-	return (proc_kb("VmRSS:") + proc_kb("HugetlbPages:")) * 1024;
+	return (bench_proc_kb("/proc/self/status", "VmRSS:") +
+		bench_proc_kb("/proc/self/status", "HugetlbPages:")) * 1024;
 }
 
 /* ---- data ---- */
@@ -166,18 +126,18 @@ static struct dim *load(const struct options *o, const char *tsv, size_t len, bo
 		.data_len = len, .format = DIM_FORMAT_TSV,
 		.key_column = o->devices ? "device_id" : "user_id",
 		.key_type = o->devices ? DIM_TYPE_STRING : DIM_TYPE_UINT64,
-		.attrs = o->devices ? devices_attrs : users_attrs, .attr_count = 3,
+		.attrs = o->devices ? bench_devices_attrs : bench_users_attrs, .attr_count = 3,
 		.threads = o->threads, .huge_mode = o->huge, .live = live,
 	};
 	struct dim *d;
 	struct dim_load_stats st;
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	if (dim_load(&spec, &d, &st) != 0) {
 		fprintf(stderr, "bench-dim-live: load: %s\n", st.error);
 		exit(1);
 	}
 	printf("%s table: %zu rows loaded in %.2f s, %zu bytes (%.1f B/row), %zu-byte slots, "
-	       "%s pages\n", live ? "live" : "whole", dim_rows(d), now_s() - t0, dim_bytes(d),
+	       "%s pages\n", live ? "live" : "whole", dim_rows(d), bench_now_s() - t0, dim_bytes(d),
 	       (double)dim_bytes(d) / (double)dim_rows(d), dim_slot_bytes(d),
 	       huge_mode_name(dim_huge_mode(d)));
 	return d;
@@ -185,11 +145,11 @@ static struct dim *load(const struct options *o, const char *tsv, size_t len, bo
 
 static void pool_fill(const struct options *o, struct pool *p)
 {
-	uint64_t s = o->seed ^ 0x5eed;
+	struct gen_rng rng = {o->seed ^ 0x5eed};
 	char date[GEN_DATE_MAX];
 	struct dim_str v[3];
 	for (uint32_t i = 0; i < POOL_KEYS; i++) {
-		uint64_t row = rng(&s) % o->rows;
+		uint64_t row = gen_next(&rng) % o->rows;
 		char *k = p->bytes + (size_t)i * KEY_MAX;
 		size_t kl;
 		row_text(o, o->seed, row, k, &kl, v, date);
@@ -232,11 +192,11 @@ static double probe_rate(const struct dim *d, const struct pool *p, double secon
 	static volatile uint64_t sink;
 	uint32_t at = 0;
 	uint64_t chunks = 0;
-	double t0 = now_s(), t;
+	double t0 = bench_now_s(), t;
 	do {
 		sink += bench_probe_chunks(d, p, 64, &at);
 		chunks += 64;
-	} while ((t = now_s() - t0) < seconds);
+	} while ((t = bench_now_s() - t0) < seconds);
 	return (double)chunks * CHUNK / t;
 }
 
@@ -276,13 +236,14 @@ static uint64_t readers_lookups(struct reader *r, unsigned n)
 /* Applies o->changes changes to d; returns the seconds taken. *inserted counts new keys. */
 static double storm(const struct options *o, struct dim *d, uint64_t *inserted, uint64_t round)
 {
-	uint64_t s = o->seed ^ (0x51 + round);
+	struct gen_rng rng = {o->seed ^ (0x51 + round)};
 	char key[KEY_MAX], other[KEY_MAX], date[GEN_DATE_MAX], err[256] = "";
 	struct dim_str v[3], unused[3];
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	for (uint64_t i = 1; i <= o->changes; i++) {
-		uint64_t pick = rng(&s) % 100;
-		uint64_t row = pick < o->insert_pct ? o->rows + (*inserted)++ : rng(&s) % o->rows;
+		uint64_t pick = gen_next(&rng) % 100;
+		uint64_t row = pick < o->insert_pct ? o->rows + (*inserted)++
+						    : gen_next(&rng) % o->rows;
 		size_t kl;
 		row_text(o, o->seed, row, key, &kl, unused, date);
 		int rc;
@@ -293,7 +254,7 @@ static double storm(const struct options *o, struct dim *d, uint64_t *inserted, 
 		} else {
 			/* The values of another random row: an update changes the row. */
 			size_t ol;
-			row_text(o, o->seed ^ 1, rng(&s) % o->rows, other, &ol, v, date);
+			row_text(o, o->seed ^ 1, gen_next(&rng) % o->rows, other, &ol, v, date);
 			if (o->devices)
 				rc = dim_upsert_str(d, key, kl, v, err, sizeof(err));
 			else
@@ -301,7 +262,8 @@ static double storm(const struct options *o, struct dim *d, uint64_t *inserted, 
 		}
 		if (rc == 0 && i % o->batch == 0) {
 			rc = dim_changes_publish(d);
-			double ahead = o->rate ? (double)i / (double)o->rate - (now_s() - t0) : 0;
+			double ahead =
+				o->rate ? (double)i / (double)o->rate - (bench_now_s() - t0) : 0;
 			if (ahead > 0)
 				usleep((useconds_t)(ahead * 1e6));
 		}
@@ -312,7 +274,7 @@ static double storm(const struct options *o, struct dim *d, uint64_t *inserted, 
 		}
 	}
 	dim_changes_publish(d);
-	return now_s() - t0;
+	return bench_now_s() - t0;
 }
 
 /* One storm with n readers probing: their rate alone, the storm, their rate during it. */
@@ -327,11 +289,11 @@ static void storm_phase(const struct options *o, struct dim *d, const struct poo
 			exit(1);
 		}
 	}
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	uint64_t l0 = readers_lookups(readers, n);
 	if (n)
 		usleep((useconds_t)(o->seconds * 1e6));
-	double alone = n ? (double)(readers_lookups(readers, n) - l0) / (now_s() - t0) : 0;
+	double alone = n ? (double)(readers_lookups(readers, n) - l0) / (bench_now_s() - t0) : 0;
 	uint64_t l1 = readers_lookups(readers, n);
 	double secs = storm(o, d, inserted, n);
 	double during = n ? (double)(readers_lookups(readers, n) - l1) / secs : 0;
@@ -404,10 +366,10 @@ static int probe_only(const struct options *o, const char *tsv, size_t len, stru
 {
 	struct dim *d = load(o, tsv, len, strcmp(o->probe_only, "live") == 0);
 	uint32_t at = 0;
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	uint64_t sum = bench_probe_chunks(d, p, o->lookups / CHUNK, &at);
 	printf("probe-only %s: %" PRIu64 " lookups in %.2f s (check %" PRIu64 ")\n", o->probe_only,
-	       o->lookups / CHUNK * CHUNK, now_s() - t0, sum);
+	       o->lookups / CHUNK * CHUNK, bench_now_s() - t0, sum);
 	dim_free(d);
 	return 0;
 }

@@ -28,17 +28,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "dim.h"
+#include "gen.h"
 #include "log.h"
 #include "worker.h"
 
 #define BENCH_DIMS_MAX 8
-#define BENCH_REPEAT_MAX 100
+#define BENCH_REPEAT_MAX BENCH_MEDIAN_MAX
 #define BENCH_PATH_MAX 4096
 #define BENCH_KEY_MAX 4096 /* longest sampled key, bytes; longer rows are skipped */
 #define BENCH_POOL_DEFAULT ((size_t)4 << 20)
@@ -242,66 +242,6 @@ static int bench_parse(int argc, char **argv, struct bench_options *o)
 	return 0;
 }
 
-/* ---- helpers ---- */
-
-static double bench_now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* User plus system CPU time of the whole process (all threads), in seconds. */
-static double bench_cpu_s(void)
-{
-	struct rusage ru;
-	if (getrusage(RUSAGE_SELF, &ru) != 0)
-		return 0;
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-static uint64_t bench_rng(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-static int bench_cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double bench_median(const double *v, unsigned n)
-{
-	double s[BENCH_REPEAT_MAX];
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), bench_cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-/* A field in kB (e.g. "VmHWM:") of a /proc/self file of "Name: N kB" lines, or 0 if absent. */
-static uint64_t bench_proc_kb(const char *file, const char *field)
-{
-	FILE *f = fopen(file, "r");
-	if (!f)
-		return 0;
-	char line[256];
-	uint64_t kb = 0;
-	size_t n = strlen(field);
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, field, n) == 0) {
-			kb = strtoull(line + n, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return kb;
-}
-
 /* ---- the key sample ---- */
 
 /* Keys sampled from a source: u64 keys, or strings whose bytes live in one buffer. */
@@ -458,9 +398,9 @@ static int bench_pool_sample(const char *path, enum dim_type key_type, size_t wa
 		goto out_unmap;
 	}
 	char key[BENCH_KEY_MAX];
-	uint64_t state = seed;
+	struct gen_rng rng = {seed};
 	for (size_t tries = 0; p->count < want && tries < want * 2; tries++) {
-		size_t off = (size_t)(bench_rng(&state) % size);
+		size_t off = (size_t)(gen_next(&rng) % size);
 		const char *nl = memchr(map + off, '\n', size - off);
 		const char *row = nl && nl + 1 < end ? nl + 1 : first;
 		if (row < first)

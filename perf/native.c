@@ -9,8 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench.h"
+#include "gen.h"
 #include "native.h"
 
 enum {
@@ -70,20 +71,12 @@ struct input {
 	uint32_t signup;
 };
 
-static uint64_t rng_state = 1;
+/* The inputs' random draws: the same every run. */
+static struct gen_rng rng_state = {1};
+
 static uint64_t rng(void)
 {
-	uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return gen_next(&rng_state);
 }
 
 static struct native_str *make_dict(uint32_t n, const char *prefix)
@@ -161,7 +154,7 @@ int main(int argc, char **argv)
 	double t_append = 0, t_encode = 0;
 	uint64_t bytes = 0, blocks = 0, done = 0;
 	while (done < rows) {
-		double t0 = now_s();
+		double t0 = bench_now_s();
 		uint32_t n = 0;
 		while (n < block_rows && done < rows) {
 			if (append_row(b, &in[done % INPUTS], done) < 0) {
@@ -172,12 +165,12 @@ int main(int argc, char **argv)
 			n++;
 			done++;
 		}
-		double t1 = now_s();
+		double t1 = bench_now_s();
 		size_t len;
 		if (native_block_encode(b, out, cap, &len) < 0)
 			return 1;
 		native_block_reset(b);
-		double t2 = now_s();
+		double t2 = bench_now_s();
 		t_append += t1 - t0;
 		t_encode += t2 - t1;
 		bytes += len;

@@ -65,6 +65,15 @@ set style fill solid 1.0 noborder
 GP
 }
 
+# Bars side by side, enrichd's (column 2 of DATA) then its PEER's (column 3), from 0 with ROOM
+# above the highest for labels: the set-up and the start of the plot, which the caller goes on.
+clustered() { # ROOM DATA PEER
+	printf '%s\n' "set yrange [0:*]" "set offsets 0, 0, $1, 0" "set style data histogram" \
+		"set style histogram clustered gap 1" "set boxwidth 0.9" \
+		"plot \"$2\" using 2:xtic(1) lc rgb \"#1f77b4\" title \"enrichd\", \\" \
+		"     \"\" using 3 lc rgb \"#f2a900\" title \"$3\", \\"
+}
+
 # ---- events/s per core ----
 rows events_per_core.tsv | awk -F'\t' '{
 	e = $4; c = $5
@@ -77,13 +86,7 @@ rows events_per_core.tsv | awk -F'\t' '{
 set output "$out/events_per_core.svg"
 set title "Enrichment throughput, $data (run $run, $(day events_per_core.tsv))"
 set ylabel "million events/s"
-set yrange [0:*]
-set offsets 0, 0, 1.2, 0
-set style data histogram
-set style histogram clustered gap 1
-set boxwidth 0.9
-plot "$tmp/epc.dat" using 2:xtic(1) lc rgb "#1f77b4" title "enrichd", \\
-     "" using 3 lc rgb "#f2a900" title "ClickHouse (hashed dictionaries)", \\
+$(clustered 1.2 "$tmp/epc.dat" "ClickHouse (hashed dictionaries)")
      "" using (\$0 - 1.0/6):2:4 with labels offset 0,0.7 notitle, \\
      "" using (\$0 + 1.0/6):3:5 with labels offset 0,0.7 notitle, \\
      "" using 0:2:(sprintf("%s ClickHouse", stringcolumn(6))) with labels offset 0,2.3 tc rgb "#555555" notitle
@@ -205,13 +208,7 @@ rows dimension_bytes.tsv | awk -F'\t' '{
 set output "$out/dimension_bytes.svg"
 set title "Memory per dimension row, $data (run $run, $(day dimension_bytes.tsv))"
 set ylabel "bytes per row"
-set yrange [0:*]
-set offsets 0, 0, 60, 0
-set style data histogram
-set style histogram clustered gap 1
-set boxwidth 0.9
-plot "$tmp/bytes.dat" using 2:xtic(1) lc rgb "#1f77b4" title "enrichd", \\
-     "" using 3 lc rgb "#f2a900" title "ClickHouse (hashed dictionary)", \\
+$(clustered 60 "$tmp/bytes.dat" "ClickHouse (hashed dictionary)")
      "" using (\$0 - 1.0/6):7:5 with labels offset 0,0.7 notitle, \\
      "" using (\$0 + 1.0/6):3:6 with labels offset 0,0.7 notitle, \\
      "" using (\$0 - 1.0/3):4:(1.0/3):(0) with vectors nohead lw 3 lc rgb "#d62728" title "enrichd's target"

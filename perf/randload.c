@@ -22,30 +22,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench.h"
+#include "gen.h"
 #include "huge.h"
 
 #define BATCH_MAX 256
 #define BATCHES_MAX 8
 #define LINE_BYTES 64
-
-__extension__ typedef unsigned __int128 u128;
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t splitmix(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-	return z ^ (z >> 31);
-}
 
 static int parse_bytes(const char *s, size_t *out)
 {
@@ -71,22 +55,6 @@ static int parse_bytes(const char *s, size_t *out)
 	return 0;
 }
 
-/* AnonHugePages of the process in bytes, or 0 if unknown. */
-static uint64_t anon_huge_bytes(void)
-{
-	FILE *f = fopen("/proc/self/smaps_rollup", "r");
-	if (!f)
-		return 0;
-	char line[256];
-	uint64_t kb = 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "AnonHugePages: %" SCNu64 " kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb * 1024;
-}
-
 /*
  * Random line loads for about seconds; returns loads per second. *sink keeps the loads
  * observable so the compiler cannot drop them.
@@ -94,19 +62,17 @@ static uint64_t anon_huge_bytes(void)
 static double run(const uint8_t *region, size_t lines, unsigned batch, double seconds,
 		  uint64_t *loads_out, uint64_t *sink)
 {
-	uint64_t state = 0x2545F4914F6CDD1DULL ^ batch;
+	struct gen_rng rng = {0x2545F4914F6CDD1DULL ^ batch};
 	const uint8_t *addr[BATCH_MAX];
 	uint64_t sum = 0, loads = 0;
-	double t0 = now_s(), t1 = t0;
+	double t0 = bench_now_s(), t1 = t0;
 	/* Check the clock every 64K loads: far cheaper than the loads themselves. */
 	const uint64_t rounds_per_check = (65536 + batch - 1) / batch;
 	while (t1 - t0 < seconds) {
 		for (uint64_t r = 0; r < rounds_per_check; r++) {
 			for (unsigned i = 0; i < batch; i++) {
-				/* Multiply-shift maps the hash onto [0, lines) without a division. */
-				uint64_t line = (uint64_t)(((u128)splitmix(&state) *
-							    lines) >> 64);
-				addr[i] = region + line * LINE_BYTES;
+				/* Multiply-shift: onto [0, lines) without a division. */
+				addr[i] = region + gen_below(&rng, lines) * LINE_BYTES;
 				__builtin_prefetch(addr[i], 0, 3);
 			}
 			for (unsigned i = 0; i < batch; i++) {
@@ -116,7 +82,7 @@ static double run(const uint8_t *region, size_t lines, unsigned batch, double se
 			}
 		}
 		loads += rounds_per_check * batch;
-		t1 = now_s();
+		t1 = bench_now_s();
 	}
 	*sink += sum;
 	*loads_out = loads;
@@ -208,7 +174,8 @@ int main(int argc, char **argv)
 	for (size_t off = 0; off < mapped; off += LINE_BYTES)
 		memcpy(region + off, &off, sizeof(off));
 	size_t lines = mapped / LINE_BYTES;
-	uint64_t huge_bytes = anon_huge_bytes();
+	/* THP is a request, not a promise: the kernel says how much it backs with huge pages. */
+	uint64_t huge_bytes = bench_proc_kb("/proc/self/smaps_rollup", "AnonHugePages:") * 1024;
 
 	uint64_t sink = 0;
 	double best = 0;

@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "seg.h"
 
 static uint64_t now_ns(void)
@@ -31,15 +31,6 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
 }
 
 static unsigned sealed;
@@ -107,7 +98,7 @@ static int writer_run(const char *dir, size_t block, uint64_t blocks, bool direc
 	printf("  seg_buf_get + seg_append: %.0f ns per block (incl. waits); seg_tick: %.0f ns per call\n",
 	       (double)append_ns / (double)blocks, ticks ? (double)tick_ns / (double)ticks : 0.0);
 	seg_writer_close(w);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	bench_rm_tree(dir);
 	return rc;
 }
 
@@ -162,7 +153,7 @@ int main(int argc, char **argv)
 	       (double)(t1 - t0) / 1e9, (double)(blocks * block) / (double)(t1 - t0),
 	       (double)(t_written - t0) / (double)blocks);
 	if (own_dir)
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		bench_rm_tree(dir);
 	else
 		remove(peer);
 	return 0;

@@ -19,18 +19,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "config.h"
 #include "huge.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void usage(FILE *out)
 {
@@ -48,10 +41,10 @@ static int touch_pass(unsigned pass, const char *when, size_t bytes, enum huge_m
 			huge_mode_name(want));
 		return -ENOMEM;
 	}
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	for (size_t off = 0; off < bytes; off += 4096)
 		p[off] = 1;
-	double secs = now_s() - t0;
+	double secs = bench_now_s() - t0;
 	huge_free((void *)p, bytes);
 	printf("touch: pass=%u when=%s mode=%s bytes=%zu seconds=%.3f gb_per_s=%.2f\n", pass, when,
 	       huge_mode_name(mode), bytes, secs, (double)bytes / secs / 1e9);

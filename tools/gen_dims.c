@@ -62,20 +62,6 @@ static void dims_usage(FILE *f)
 		"Writes users, devices and urls files with a header line of column names.\n");
 }
 
-static int dims_parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max) {
-		log_error("gen-dims", "%s: invalid value '%s' (an integer up to %" PRIu64 ")", opt, s,
-			  max);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
 static int dims_parse(int argc, char **argv, struct dims_options *o)
 {
 	static const struct option longs[] = {
@@ -92,10 +78,14 @@ static int dims_parse(int argc, char **argv, struct dims_options *o)
 		int rc = 0;
 		switch (c) {
 		case 'o': o->out_dir = optarg; break;
-		case 'u': rc = dims_parse_u64("--users", optarg, GEN_INDEX_MAX, &o->users); break;
-		case 'd': rc = dims_parse_u64("--devices", optarg, GEN_INDEX_MAX, &o->devices); break;
-		case 'l': rc = dims_parse_u64("--urls", optarg, GEN_INDEX_MAX, &o->urls); break;
-		case 's': rc = dims_parse_u64("--seed", optarg, UINT64_MAX, &o->seed); break;
+		case 'u':
+			rc = gen_arg_u64("gen-dims", "--users", optarg, GEN_INDEX_MAX, &o->users);
+			break;
+		case 'd':
+			rc = gen_arg_u64("gen-dims", "--devices", optarg, GEN_INDEX_MAX, &o->devices);
+			break;
+		case 'l': rc = gen_arg_u64("gen-dims", "--urls", optarg, GEN_INDEX_MAX, &o->urls); break;
+		case 's': rc = gen_arg_u64("gen-dims", "--seed", optarg, UINT64_MAX, &o->seed); break;
 		case 'f':
 			if (strcmp(optarg, "tsv") == 0) {
 				o->format = DIMS_TSV;

@@ -96,20 +96,6 @@ static void ev_usage(FILE *f)
 		"  --manifest FILE       TSVWithNamesAndTypes of every message (see source header)\n");
 }
 
-static int ev_parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max) {
-		log_error("gen-events", "%s: invalid value '%s' (an integer up to %" PRIu64 ")", opt,
-			  s, max);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
 static int ev_parse_double(const char *opt, const char *s, double min, double max, double *out)
 {
 	char *end;
@@ -138,12 +124,15 @@ static int ev_parse_one(struct ev_options *o, int c, const char *arg)
 	uint64_t v;
 	int rc;
 	switch (c) {
-	case EV_OPT_COUNT: return ev_parse_u64("--count", arg, GEN_INDEX_MAX, &g->count);
+	case EV_OPT_COUNT:
+		return gen_arg_u64("gen-events", "--count", arg, GEN_INDEX_MAX, &g->count);
 	case EV_OPT_RATE: return ev_parse_double("--rate", arg, 0, 1e9, &o->rate);
-	case EV_OPT_SEED: return ev_parse_u64("--seed", arg, UINT64_MAX, &g->seed);
-	case EV_OPT_USERS: return ev_parse_u64("--users", arg, GEN_INDEX_MAX, &g->users);
-	case EV_OPT_DEVICES: return ev_parse_u64("--devices", arg, GEN_INDEX_MAX, &g->devices);
-	case EV_OPT_URLS: return ev_parse_u64("--urls", arg, GEN_INDEX_MAX, &g->urls);
+	case EV_OPT_SEED: return gen_arg_u64("gen-events", "--seed", arg, UINT64_MAX, &g->seed);
+	case EV_OPT_USERS:
+		return gen_arg_u64("gen-events", "--users", arg, GEN_INDEX_MAX, &g->users);
+	case EV_OPT_DEVICES:
+		return gen_arg_u64("gen-events", "--devices", arg, GEN_INDEX_MAX, &g->devices);
+	case EV_OPT_URLS: return gen_arg_u64("gen-events", "--urls", arg, GEN_INDEX_MAX, &g->urls);
 	case EV_OPT_MISS_USERS: return ev_parse_double("--miss-users", arg, 0, 1, &g->miss_users);
 	case EV_OPT_MISS_DEVICES:
 		return ev_parse_double("--miss-devices", arg, 0, 1, &g->miss_devices);
@@ -152,27 +141,27 @@ static int ev_parse_one(struct ev_options *o, int c, const char *arg)
 	case EV_OPT_VARIETY: g->variety = true; return 0;
 	case EV_OPT_SKEW: return ev_parse_double("--skew", arg, 0, 100, &g->skew);
 	case EV_OPT_START:
-		rc = ev_parse_u64("--start-ms", arg, time_max, &v);
+		rc = gen_arg_u64("gen-events", "--start-ms", arg, time_max, &v);
 		g->start_ms = (int64_t)v;
 		return rc;
 	case EV_OPT_SPREAD:
-		rc = ev_parse_u64("--spread-ms", arg, time_max, &v);
+		rc = gen_arg_u64("gen-events", "--spread-ms", arg, time_max, &v);
 		g->spread_ms = (int64_t)v;
 		return rc;
 	case EV_OPT_JITTER:
-		rc = ev_parse_u64("--jitter-ms", arg, time_max, &v);
+		rc = gen_arg_u64("gen-events", "--jitter-ms", arg, time_max, &v);
 		g->jitter_ms = (int64_t)v;
 		return rc;
 	case EV_OPT_OUT: o->out_path = arg; return 0;
 	case EV_OPT_BROKERS: o->brokers = arg; return 0;
 	case EV_OPT_TOPIC: o->topic = arg; return 0;
 	case EV_OPT_PARTITIONS:
-		rc = ev_parse_u64("--partitions", arg, INT32_MAX, &v);
+		rc = gen_arg_u64("gen-events", "--partitions", arg, INT32_MAX, &v);
 		o->partitions = (int32_t)v;
 		return rc;
 	case EV_OPT_MANIFEST: o->manifest_path = arg; return 0;
 	case EV_OPT_FLUSH_TIMEOUT:
-		rc = ev_parse_u64("--flush-timeout", arg, 86400, &v);
+		rc = gen_arg_u64("gen-events", "--flush-timeout", arg, 86400, &v);
 		o->flush_timeout_s = (int)v;
 		return rc;
 	case 'X':
@@ -422,12 +411,22 @@ static int ev_kafka_produce(struct ev_run *run, const struct gen_event *ev)
 		key_len = n;
 	}
 	for (;;) {
-		rd_kafka_resp_err_t err = rd_kafka_producev(
-			run->rk, RD_KAFKA_V_RKT(run->rkt), RD_KAFKA_V_PARTITION(partition),
-			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			RD_KAFKA_V_VALUE((void *)ev->payload, ev->payload_len),
-			RD_KAFKA_V_KEY(key_len ? key : NULL, key_len),
-			RD_KAFKA_V_OPAQUE((void *)(uintptr_t)ev->seq), RD_KAFKA_V_END);
+		/* rd_kafka_produceva: producev's macros are GNU statement expressions. */
+		rd_kafka_vu_t vus[] = {
+			{.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = run->rkt},
+			{.vtype = RD_KAFKA_VTYPE_PARTITION, .u.i32 = partition},
+			{.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_COPY},
+			{.vtype = RD_KAFKA_VTYPE_VALUE,
+			 .u.mem = {(void *)ev->payload, ev->payload_len}},
+			{.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {key_len ? key : NULL, key_len}},
+			{.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = (void *)(uintptr_t)ev->seq},
+		};
+		rd_kafka_error_t *error =
+			rd_kafka_produceva(run->rk, vus, sizeof(vus) / sizeof(vus[0]));
+		rd_kafka_resp_err_t err = error ? rd_kafka_error_code(error)
+						: RD_KAFKA_RESP_ERR_NO_ERROR;
+		if (error)
+			rd_kafka_error_destroy(error);
 		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
 			return 0;
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || run->fatal) {

@@ -24,6 +24,29 @@
 #   lib_enrichd_input CONFIG INPUT LOG
 #                         runs enrichd --input (stdin when INPUT is -); fails the test with the
 #                         log's tail if enrichd fails
+#   lib_enrichd_start CONFIG LOG [TIMEOUT_S]
+#                         starts enrichd (lib_spawn) on CONFIG, its log in LOG; sets
+#                         lib_enrichd_pid and waits until the group assigned it partitions
+#                         (TIMEOUT_S, default 60)
+#   lib_gen_input SEED USERS DEVICES URLS COUNT FILE [GEN-EVENTS-ARGS...]
+#                         the generator's users, devices and urls files in $work/dims, and COUNT
+#                         events drawn from them (with the extra arguments) in FILE, both of SEED
+#   lib_produce PARTITIONS COUNT RATE SEED [GEN-EVENTS-ARGS...]
+#                         starts enrichd-gen-events (lib_spawn) producing COUNT events of SEED at
+#                         RATE a second to the broker's clickstream topic over PARTITIONS
+#                         partitions, their keys those of 20000 users, 20000 devices and 5000 urls
+#                         (enrichd-gen-dims of the same sizes); sets lib_producer_pid
+#   lib_check_exactly_once MANIFEST SEGMENTS DEAD-LETTERS [LABEL]
+#                         checks the sealed rows (SEGMENTS, a file() glob of .native files) and
+#                         dead letters (a glob of .deadletter.tsv files) against the generator's
+#                         MANIFEST: every well-formed message one row, every malformed one dead
+#                         letter; sets good and malformed, and leaves the counts to val
+#                         (rows, good, missing, unexpected, dead, malformed, dl_unexpected)
+#   lib_enrichd_inner_devices CPUS OUT INPUT LOG
+#                         runs enrichd --input on INPUT (lib_enrichd_input) on CPUS with the
+#                         devices join inner, its segments in OUT and dead letters in OUT.dl
+#                         (configuration $work/e.ini); sets lib_inner_misses to the dead letters
+#                         of events whose device is missing (inner_join_miss)
 #   LIB_DL_STRUCTURE      the dead-letter file's columns, for ClickHouse's file(..., 'TSV', ...)
 #   lib_pg_start          a PostgreSQL cluster of its own: initdb in $work/pg as an unprivileged
 #                         user (enrichd-test, made if missing; tests run as root), started with
@@ -408,4 +431,65 @@ lib_enrichd_input() {
 	local config=$1 input=$2 log=$3
 	"$ENRICHD_BUILD_DIR/enrichd" --config "$config" --input "$input" 2>"$log" ||
 		fail "enrichd --input $input failed: $(tail -n3 "$log")"
+}
+
+lib_enrichd_inner_devices() {
+	local cpus=$1 out=$2 input=$3 log=$4
+	lib_config "$work/e.ini" "$work/dims" "$out" "$out.dl" 127.0.0.1:9 "$cpus"
+	sed -i '/^\[dimension devices\]/a join = inner' "$work/e.ini"
+	lib_enrichd_input "$work/e.ini" "$input" "$log"
+	# shellcheck disable=SC2034 # read by the test
+	lib_inner_misses=$(grep -c $'\tinner_join_miss\t' "$out.dl"/*.deadletter.tsv |
+		awk -F: '{ s += $NF } END { print s + 0 }')
+}
+
+lib_enrichd_start() {
+	lib_spawn "$ENRICHD_BUILD_DIR/enrichd" --config "$1" 2>"$2"
+	# shellcheck disable=SC2034 # read by the test
+	lib_enrichd_pid=${lib_pids[-1]}
+	lib_wait_log "$2" "partitions assigned" "${3:-60}"
+}
+
+lib_gen_input() {
+	local seed=$1 users=$2 devices=$3 urls=$4 count=$5 file=$6
+	shift 6
+	"$ENRICHD_BUILD_DIR/enrichd-gen-dims" --out "$work/dims" --seed "$seed" --users "$users" \
+		--devices "$devices" --urls "$urls" 2>/dev/null
+	"$ENRICHD_BUILD_DIR/enrichd-gen-events" --seed "$seed" --count "$count" --users "$users" \
+		--devices "$devices" --urls "$urls" --out "$file" "$@" 2>/dev/null
+}
+
+lib_produce() {
+	local partitions=$1 count=$2 rate=$3 seed=$4
+	shift 4
+	lib_spawn "$ENRICHD_BUILD_DIR/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream \
+		--partitions "$partitions" --count "$count" --rate "$rate" --seed "$seed" --users 20000 \
+		--devices 20000 --urls 5000 "$@"
+	# shellcheck disable=SC2034 # read by the test
+	lib_producer_pid=${lib_pids[-1]}
+}
+
+lib_check_exactly_once() {
+	local manifest=$1 segments=$2 dead_letters=$3 label=${4:+$4: }
+	local good_rows="SELECT toUInt64(partition), toUInt64(offset), user_id, url FROM m WHERE malformed = 0"
+	cat >"$work/check.sql" <<SQL
+CREATE TABLE m ENGINE = Memory AS SELECT * FROM file('$manifest', 'TSVWithNamesAndTypes');
+CREATE TABLE a ENGINE = Memory AS SELECT _partition AS partition, _offset AS offset, user_id, url FROM file('$segments', 'Native') SETTINGS use_hive_partitioning = 0;
+CREATE TABLE dl ENGINE = Memory AS SELECT * FROM file('$dead_letters', 'TSV', '$LIB_DL_STRUCTURE');
+SELECT 'rows', count(), uniqExact(partition, offset) FROM a;
+SELECT 'good', count() FROM m WHERE malformed = 0;
+SELECT 'missing', count() FROM ($good_rows EXCEPT ALL SELECT partition, offset, user_id, url FROM a);
+SELECT 'unexpected', count() FROM (SELECT partition, offset, user_id, url FROM a EXCEPT ALL $good_rows);
+SELECT 'dead', count(), uniqExact(partition, offset) FROM dl;
+SELECT 'malformed', count() FROM m WHERE malformed = 1;
+SELECT 'dl_unexpected', count() FROM (SELECT partition, offset, raw FROM dl EXCEPT ALL SELECT partition, offset, payload FROM m WHERE malformed = 1);
+SQL
+	ch_results "$work/check.sql"
+	good=$(val good 2)
+	malformed=$(val malformed 2)
+	check "${label}rows in the segments" "$(val rows 2)" "$good"
+	check "${label}distinct (partition, offset) in the segments" "$(val rows 3)" "$good"
+	check "${label}produced rows missing" "$(val missing 2)" 0
+	check "${label}dead letters" "$(val dead 2)" "$malformed"
+	check "${label}distinct dead letters" "$(val dead 3)" "$malformed"
 }

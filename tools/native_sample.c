@@ -220,6 +220,31 @@ static double gen_double(uint32_t kind)
 	return (double)(int64_t)rng() / (double)(1 + rng() % 1000000);
 }
 
+/* put_*: write the value to the TSV twin and append it to column c. */
+static int put_u64(struct native_block *b, uint32_t c, FILE *f, uint64_t v)
+{
+	fprintf(f, "%llu", (unsigned long long)v);
+	return native_append_u64(b, c, v);
+}
+
+static int put_i64(struct native_block *b, uint32_t c, FILE *f, int64_t v)
+{
+	fprintf(f, "%lld", (long long)v);
+	return native_append_i64(b, c, v);
+}
+
+static int put_str(struct native_block *b, uint32_t c, FILE *f, const char *p, size_t n)
+{
+	tsv_string(f, p, n);
+	return native_append_str(b, c, p, n);
+}
+
+/* A value of [min, max] for the row kind: min, max, else uniform. */
+static int64_t range_i64(uint32_t kind, int64_t min, int64_t max)
+{
+	return kind == 0 ? min : kind == 1 ? max : min + (int64_t)(rng() % (uint64_t)(max - min + 1));
+}
+
 /* Appends one value to column c and writes its raw form to the TSV. */
 static int gen_value(struct native_block *b, uint32_t c, uint32_t row, uint32_t block,
 		     struct out *o)
@@ -240,8 +265,7 @@ static int gen_value(struct native_block *b, uint32_t c, uint32_t row, uint32_t 
 		unsigned bits = sc->gen == G_IPV4 ? 32 : sc->bits;
 		uint64_t max = bits == 64 ? UINT64_MAX : (1ull << bits) - 1;
 		uint64_t v = kind == 0 ? 0 : kind == 1 ? max : rng() & max;
-		fprintf(f, "%llu", (unsigned long long)v);
-		rc = native_append_u64(b, c, v);
+		rc = put_u64(b, c, f, v);
 		break;
 	}
 	case G_INT: {
@@ -252,8 +276,7 @@ static int gen_value(struct native_block *b, uint32_t c, uint32_t row, uint32_t 
 			uint64_t u = rng() >> (64 - sc->bits);
 			v = (int64_t)(u + (uint64_t)min); /* uniform over [min, max] */
 		}
-		fprintf(f, "%lld", (long long)v);
-		rc = native_append_i64(b, c, v);
+		rc = put_i64(b, c, f, v);
 		break;
 	}
 	case G_F32: {
@@ -279,17 +302,13 @@ static int gen_value(struct native_block *b, uint32_t c, uint32_t row, uint32_t 
 		rc = native_append_f64(b, c, d);
 		break;
 	}
-	case G_BOOL: {
-		uint64_t v = kind == 0 ? 0 : kind == 1 ? 1 : rng() % 2;
-		fprintf(f, "%llu", (unsigned long long)v);
-		rc = native_append_u64(b, c, v);
+	case G_BOOL:
+		rc = put_u64(b, c, f, kind == 0 ? 0 : kind == 1 ? 1 : rng() % 2);
 		break;
-	}
 	case G_STRING: {
 		const char *p;
 		size_t n = gen_string(o, row, block, kind, &p);
-		tsv_string(f, p, n);
-		rc = native_append_str(b, c, p, n);
+		rc = put_str(b, c, f, p, n);
 		break;
 	}
 	case G_FIXED: {
@@ -297,38 +316,21 @@ static int gen_value(struct native_block *b, uint32_t c, uint32_t row, uint32_t 
 		char v[8];
 		for (size_t i = 0; i < n; i++)
 			v[i] = (char)(rng() % 4 == 0 ? 0 : kind == 1 ? 0xff : rng() % 256);
-		tsv_string(f, v, n);
-		rc = native_append_str(b, c, v, n);
+		rc = put_str(b, c, f, v, n);
 		break;
 	}
-	case G_DATE: {
-		uint64_t v = kind == 0 ? 0 : kind == 1 ? 65535 : rng() % 65536;
-		fprintf(f, "%llu", (unsigned long long)v);
-		rc = native_append_u64(b, c, v);
+	case G_DATE:
+		rc = put_u64(b, c, f, kind == 0 ? 0 : kind == 1 ? 65535 : rng() % 65536);
 		break;
-	}
-	case G_DATE32: {
-		/* ClickHouse's Date32 range: 1900-01-01 .. 2299-12-31. */
-		const int64_t min = -25567, max = 120529;
-		int64_t v = kind == 0 ? min : kind == 1 ? max : min + (int64_t)(rng() % (max - min + 1));
-		fprintf(f, "%lld", (long long)v);
-		rc = native_append_i64(b, c, v);
+	case G_DATE32: /* ClickHouse's Date32 range: 1900-01-01 .. 2299-12-31 */
+		rc = put_i64(b, c, f, range_i64(kind, -25567, 120529));
 		break;
-	}
-	case G_DATETIME: {
-		uint64_t v = kind == 0 ? 0 : kind == 1 ? UINT32_MAX : (uint32_t)rng();
-		fprintf(f, "%llu", (unsigned long long)v);
-		rc = native_append_u64(b, c, v);
+	case G_DATETIME:
+		rc = put_u64(b, c, f, kind == 0 ? 0 : kind == 1 ? UINT32_MAX : (uint32_t)rng());
 		break;
-	}
-	case G_DT64: {
-		/* DateTime64's range: 1900-01-01 00:00:00.000 .. 2299-12-31 23:59:59.999. */
-		const int64_t min = -2208988800000, max = 10413791999999;
-		int64_t v = kind == 0 ? min : kind == 1 ? max : min + (int64_t)(rng() % (max - min + 1));
-		fprintf(f, "%lld", (long long)v);
-		rc = native_append_i64(b, c, v);
+	case G_DT64: /* DateTime64's range: 1900-01-01 00:00:00.000 .. 2299-12-31 23:59:59.999 */
+		rc = put_i64(b, c, f, range_i64(kind, -2208988800000, 10413791999999));
 		break;
-	}
 	case G_LC: {
 		/* Wide blocks use one distinct key per row; others a small palette. */
 		const char *p;
@@ -344,8 +346,7 @@ static int gen_value(struct native_block *b, uint32_t c, uint32_t row, uint32_t 
 			p = palette[kind == 0 ? 0 : rng() % NPALETTE];
 			n = strlen(p);
 		}
-		tsv_string(f, p, n);
-		rc = native_append_str(b, c, p, n);
+		rc = put_str(b, c, f, p, n);
 		break;
 	}
 	case G_LC_EXT: {

@@ -23,6 +23,7 @@
 #include <xxhash.h>
 
 #include "log.h"
+#include "native_format.h"
 #include "seg.h"
 
 #define SAMPLE_SEALED_MAX 4096
@@ -62,30 +63,9 @@ static void sample_on_sealed(void *arg, const struct seg_sealed *s)
 		st->rows_sealed += s->rows;
 }
 
-static size_t varuint_put(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
-static size_t varuint_len(uint64_t v)
-{
-	size_t n = 1;
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
 static size_t string_put(uint8_t *p, const void *s, size_t len)
 {
-	size_t n = varuint_put(p, len);
+	size_t n = native_varuint_write(p, len);
 	memcpy(p + n, s, len);
 	return n + len;
 }
@@ -111,20 +91,20 @@ static size_t row_s(uint64_t i, unsigned pad, char *out, size_t cap)
 
 static size_t block_size(uint64_t first, unsigned rows, unsigned pad, char *tmp, size_t cap)
 {
-	size_t n = varuint_len(2) + varuint_len(rows);
+	size_t n = native_varuint_size(2) + native_varuint_size(rows);
 	n += 1 + 1 + 1 + 6 + (size_t)rows * 8;
 	n += 1 + 1 + 1 + 6;
 	for (unsigned r = 0; r < rows; r++) {
 		size_t l = row_s(first + r, pad, tmp, cap);
-		n += varuint_len(l) + l;
+		n += native_varuint_size(l) + l;
 	}
 	return n;
 }
 
 static size_t block_encode(uint8_t *p, uint64_t first, unsigned rows, unsigned pad, char *tmp, size_t cap)
 {
-	size_t n = varuint_put(p, 2);
-	n += varuint_put(p + n, rows);
+	size_t n = native_varuint_write(p, 2);
+	n += native_varuint_write(p + n, rows);
 	n += string_put(p + n, "n", 1);
 	n += string_put(p + n, "UInt64", 6);
 	for (unsigned r = 0; r < rows; r++) {

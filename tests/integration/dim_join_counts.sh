@@ -7,11 +7,8 @@ source "$(dirname "$0")/../../tools/lib.sh"
 lib_test_init
 
 users=20000 devices=20000 urls=5000 count=30000
-"$bin/enrichd-gen-dims" --out "$work/dims" --seed 3 --users $users --devices $devices \
-	--urls $urls 2>/dev/null
-"$bin/enrichd-gen-events" --seed 3 --count $count --users $users --devices $devices \
-	--urls $urls --miss-users 0.1 --miss-devices 0.2 --miss-urls 0.05 \
-	--out "$work/ev.jsonl" --manifest "$work/m.tsv" 2>/dev/null
+lib_gen_input 3 $users $devices $urls $count "$work/ev.jsonl" --miss-users 0.1 \
+	--miss-devices 0.2 --miss-urls 0.05 --manifest "$work/m.tsv"
 
 read -r dev_missing user_hits dev_hits url_hits < <(ch "
 	SELECT countIf(device_present = 0), sum(user_present), sum(device_present), sum(url_present)
@@ -24,14 +21,12 @@ user_hit=$(hit_pct "$user_hits") dev_hit=$(hit_pct "$dev_hits") url_hit=$(hit_pc
 for cpus in 0 0-1; do
 	echo "-- cpus $cpus"
 	out=$work/out-$cpus
-	lib_config "$work/e.ini" "$work/dims" "$out" "$out.dl" 127.0.0.1:9 "$cpus"
-	sed -i '/^\[dimension devices\]/a join = inner' "$work/e.ini"
-	lib_enrichd_input "$work/e.ini" "$work/ev.jsonl" "$work/log"
+	lib_enrichd_inner_devices "$cpus" "$out" "$work/ev.jsonl" "$work/log"
 	rows=$(ch "SELECT count() FROM file('$out/**/*.native', 'Native')
 		WHERE device_type IS NOT NULL SETTINGS use_hive_partitioning = 0")
 	all=$(ch "SELECT count() FROM file('$out/**/*.native', 'Native')
 		SETTINGS use_hive_partitioning = 0")
-	dead=$(grep -c $'\tinner_join_miss\t' "$out.dl"/*.deadletter.tsv | awk -F: '{ s += $NF } END { print s + 0 }')
+	dead=$lib_inner_misses
 	[ "$all" = "$rows" ] || fail "$((all - rows)) sealed rows without a device"
 	[ "$rows" = $((count - dev_missing)) ] || fail "$rows rows sealed, expected $((count - dev_missing))"
 	[ "$dead" = "$dev_missing" ] || fail "$dead inner-join dead letters, expected $dev_missing"

@@ -16,14 +16,11 @@ lib_broker_start clickstream 4
 lib_config "$work/enrichd.ini" "$work/dims" "$work/out" "$work/dl" "$BROKERS" 0-1 \
 	"[metrics]
 listen = 127.0.0.1:0"
-lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" 2>"$work/enrichd.log"
-pid=${lib_pids[-1]}
+lib_enrichd_start "$work/enrichd.ini" "$work/enrichd.log"
+pid=$lib_enrichd_pid
 url=$(lib_metrics_url "$work/enrichd.log")
-lib_wait_log "$work/enrichd.log" "partitions assigned" 60
-lib_spawn "$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --partitions 4 \
-	--count $events --rate 500 --seed 5 --users 20000 --devices 20000 --urls 5000 \
-	--manifest "$work/manifest.tsv"
-producer=${lib_pids[-1]}
+lib_produce 4 $events 500 5 --manifest "$work/manifest.tsv"
+producer=$lib_producer_pid
 
 # The reloads that ended (with a new set, nothing changed, or a failure).
 reloads_ended() { grep -c "reload failed\|reload: " "$work/enrichd.log" || true; }

@@ -34,10 +34,9 @@ lib_config "$work/kafka.ini" "$work/dims" "$work/out3" "$work/dl3" "$BROKERS" 0 
 allow_empty = false
 [metrics]
 listen = 127.0.0.1:0"
-lib_spawn "$bin/enrichd" --config "$work/kafka.ini" 2>"$work/3.log"
-pid=${lib_pids[-1]}
+lib_enrichd_start "$work/kafka.ini" "$work/3.log"
+pid=$lib_enrichd_pid
 url=$(lib_metrics_url "$work/3.log")
-lib_wait_log "$work/3.log" "partitions assigned" 60
 cp "$work/users.empty" "$work/dims/users.tsv.new"
 mv "$work/dims/users.tsv.new" "$work/dims/users.tsv"
 kill -HUP "$pid"

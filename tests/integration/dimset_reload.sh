@@ -16,16 +16,13 @@ lib_broker_start clickstream 12
 lib_config "$work/enrichd.ini" "$work/dims" "$work/out" "$work/dl" "$BROKERS" 0-1 \
 	"[metrics]
 listen = 127.0.0.1:0"
-lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" 2>"$work/enrichd.log"
-enrichd_pid=${lib_pids[-1]}
+lib_enrichd_start "$work/enrichd.ini" "$work/enrichd.log"
+enrichd_pid=$lib_enrichd_pid
 url=$(lib_metrics_url "$work/enrichd.log")
-lib_wait_log "$work/enrichd.log" "partitions assigned" 60
 hwm_before=$(awk '/VmHWM/ { print $2 }' "/proc/$enrichd_pid/status")
 
-lib_spawn "$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --partitions 12 \
-	--count $events --rate 3000 --seed 5 --users 20000 --devices 20000 --urls 5000 \
-	--miss-users 0.05 --manifest "$work/manifest.tsv"
-producer=${lib_pids[-1]}
+lib_produce 12 $events 3000 5 --miss-users 0.05 --manifest "$work/manifest.tsv"
+producer=$lib_producer_pid
 sleep 4
 # Replaced atomically, as an operator should (write beside, rename over).
 cp "$work/users.changed" "$work/dims/users.tsv.new"

@@ -14,9 +14,8 @@ lib_broker_start clickstream 12
 lib_config "$work/enrichd.ini" "$work/dims" "$work/out" "$work/dl" "$BROKERS" 0-1
 "$bin/enrichd" --config "$work/enrichd.ini" --check >/dev/null
 
-lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" 2>"$work/enrichd.log"
-enrichd_pid=${lib_pids[-1]}
-lib_wait_log "$work/enrichd.log" "partitions assigned" 60
+lib_enrichd_start "$work/enrichd.ini" "$work/enrichd.log"
+enrichd_pid=$lib_enrichd_pid
 "$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --partitions 12 \
 	--count $events --seed 7 --users 20000 --devices 20000 --urls 5000 \
 	--miss-users 0.05 --miss-devices 0.05 --miss-urls 0.05 --malformed 0.01 --variety \

@@ -50,6 +50,15 @@ left_group() {
 }
 # Seconds from $1 to now, and whether that is within $2.
 within() { awk -v a="$1" -v b="$(now)" -v max="$2" 'BEGIN { d = b - a; printf "%.2f", d; exit !(d <= max) }'; }
+# Sends PID SIGTERM and waits up to WAIT_S seconds for it to end (wait_exit); sets took to the
+# seconds that took, and returns non-zero when they are more than MAX_S. stop_timed PID WAIT_S MAX_S.
+stop_timed() {
+	local t0
+	t0=$(now)
+	kill -TERM "$1"
+	wait_exit "$1" "$2"
+	took=$(within "$t0" "$3")
+}
 
 # 1. A FIFO replaces the devices source while the users table loads.
 lib_spawn "$bin/enrichd" --config "$work/big.ini" 2>"$work/1.log"
@@ -57,10 +66,7 @@ pid=${lib_pids[-1]}
 lib_wait_log "$work/1.log" "users: .* rows parsed" 60
 mv "$work/big/devices.tsv" "$work/devices.keep"
 mkfifo "$work/big/devices.tsv"
-t0=$(now)
-kill -TERM "$pid"
-wait_exit "$pid" 10
-took=$(within "$t0" 2) || check_fail "1: SIGTERM took ${took}s with a FIFO source (status $st)"
+stop_timed "$pid" 10 2 || check_fail "1: SIGTERM took ${took}s with a FIFO source (status $st)"
 echo "1. FIFO during the first load, SIGTERM: status $st after ${took}s"
 rm "$work/big/devices.tsv"
 mv "$work/devices.keep" "$work/big/devices.tsv"
@@ -69,26 +75,19 @@ mv "$work/devices.keep" "$work/big/devices.tsv"
 lib_spawn "$bin/enrichd" --config "$work/big.ini" 2>"$work/2.log"
 pid=${lib_pids[-1]}
 lib_wait_log "$work/2.log" "users: .* rows parsed" 60
-t0=$(now)
-kill -TERM "$pid"
-wait_exit "$pid" 10
-took=$(within "$t0" 2) || check_fail "2: SIGTERM during the first load took ${took}s"
+stop_timed "$pid" 10 2 || check_fail "2: SIGTERM during the first load took ${took}s"
 check "2: exit status after SIGTERM during the first load" "$st" 0
 echo "2. SIGTERM during the first load: status $st after ${took}s"
 
 # 3. A FIFO swapped in for the users source, SIGHUP, SIGTERM.
-lib_spawn "$bin/enrichd" --config "$work/one.ini" 2>"$work/3.log"
-pid=${lib_pids[-1]}
-lib_wait_log "$work/3.log" "partitions assigned" 60
+lib_enrichd_start "$work/one.ini" "$work/3.log"
+pid=$lib_enrichd_pid
 sleep 1
 mkfifo "$work/one/users.fifo"
 mv "$work/one/users.fifo" "$work/one/users.tsv"
 kill -HUP "$pid"
 sleep 0.2
-t0=$(now)
-kill -TERM "$pid"
-wait_exit "$pid" 20
-took=$(within "$t0" 5) || check_fail "3: SIGTERM after a reload of a FIFO took ${took}s"
+stop_timed "$pid" 20 5 || check_fail "3: SIGTERM after a reload of a FIFO took ${took}s"
 check "3: exit status" "$st" 0
 grep -q "not a regular file (a FIFO)" "$work/3.log" || check_fail "3: the FIFO was not refused"
 left_group "$work/3.log" || check_fail "3: the group was not left cleanly"
@@ -97,37 +96,29 @@ rm -f "$work/one/users.tsv"
 cp "$work/small/users.tsv" "$work/one/users.tsv"
 
 # 4. SIGTERM during the reload of a large users source.
-lib_spawn "$bin/enrichd" --config "$work/one.ini" 2>"$work/4.log"
-pid=${lib_pids[-1]}
-lib_wait_log "$work/4.log" "partitions assigned" 60
+lib_enrichd_start "$work/one.ini" "$work/4.log"
+pid=$lib_enrichd_pid
 sleep 1
 cp "$work/big/users.tsv" "$work/one/users.tsv.new"
 mv "$work/one/users.tsv.new" "$work/one/users.tsv"
 kill -HUP "$pid"
 lib_wait_log "$work/4.log" "users: .* rows parsed" 60
-t0=$(now)
-kill -TERM "$pid"
-wait_exit "$pid" 20
-took=$(within "$t0" 3) || check_fail "4: SIGTERM during a reload took ${took}s"
+stop_timed "$pid" 20 3 || check_fail "4: SIGTERM during a reload took ${took}s"
 check "4: exit status" "$st" 0
 left_group "$work/4.log" || check_fail "4: the group was not left cleanly"
 echo "4. SIGTERM during a reload: status $st after ${took}s"
 # 5. SIGTERM during a broker outage.
 sed "/^property.session.timeout.ms/d; /^property.heartbeat.interval.ms/d" "$work/one.ini" \
 	>"$work/outage.ini"
-lib_spawn "$bin/enrichd" --config "$work/outage.ini" 2>"$work/5.log"
-pid=${lib_pids[-1]}
-lib_wait_log "$work/5.log" "partitions assigned" 90
+lib_enrichd_start "$work/outage.ini" "$work/5.log" 90
+pid=$lib_enrichd_pid
 "$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --partitions 6 --count 600 \
 	--seed 7 --users 20000 --devices 20000 --urls 5000 2>/dev/null
 lib_wait_log "$work/5.log" "rows_sealed=600 \|w0: sealed" 30 || true
 sleep 1
 kill -USR1 "$broker_pid"
 sleep 2
-t0=$(now)
-kill -TERM "$pid"
-wait_exit "$pid" 60
-took=$(within "$t0" 15) || check_fail "5: SIGTERM during a broker outage took ${took}s"
+stop_timed "$pid" 60 15 || check_fail "5: SIGTERM during a broker outage took ${took}s"
 check "5: exit status" "$st" 0
 echo "5. SIGTERM during a broker outage: status $st after ${took}s"
 kill -USR2 "$broker_pid"

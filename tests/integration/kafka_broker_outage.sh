@@ -9,13 +9,10 @@ events=20000
 lib_broker_start clickstream 12
 broker_pid=${lib_pids[-1]}
 lib_config "$work/enrichd.ini" "$work/dims" "$work/out" "$work/dl" "$BROKERS" 0-1
-lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" 2>"$work/enrichd.log"
-enrichd_pid=${lib_pids[-1]}
-lib_wait_log "$work/enrichd.log" "partitions assigned" 60
-lib_spawn "$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --partitions 12 \
-	--count $events --rate 2000 --seed 9 --users 20000 --devices 20000 --urls 5000 \
-	--malformed 0.01 --manifest "$work/manifest.tsv"
-producer=${lib_pids[-1]}
+lib_enrichd_start "$work/enrichd.ini" "$work/enrichd.log"
+enrichd_pid=$lib_enrichd_pid
+lib_produce 12 $events 2000 9 --malformed 0.01 --manifest "$work/manifest.tsv"
+producer=$lib_producer_pid
 sleep 3
 kill -USR1 "$broker_pid"
 sleep 8

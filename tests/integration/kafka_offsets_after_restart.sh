@@ -30,10 +30,9 @@ wait "$pid" || fail "instance 1 exited non-zero"
 
 # 2. The same instance in a group that has no commit.
 sed -i "s/^group_id = .*/group_id = second/" "$work/one.ini"
-lib_spawn "$bin/enrichd" --config "$work/one.ini" 2>"$work/2.log"
-pid=${lib_pids[-1]}
+lib_enrichd_start "$work/one.ini" "$work/2.log"
+pid=$lib_enrichd_pid
 url=$(lib_metrics_url "$work/2.log")
-lib_wait_log "$work/2.log" "partitions assigned" 60
 shown=0
 for _ in $(seq 100); do
 	curl -sf "$url/metrics" >"$work/metrics.txt"
@@ -59,9 +58,8 @@ wait "$pid" || check_fail "instance 1 (restarted) exited non-zero"
 # 3. Another instance of the group takes the partitions: from the commits, not from the start.
 sed "s/^instance = .*/instance = enrichd-2/; s|$work/out1|$work/out2|; s|$work/dl1|$work/dl2|" \
 	"$work/one.ini" >"$work/two.ini"
-lib_spawn "$bin/enrichd" --config "$work/two.ini" 2>"$work/3.log"
-pid=${lib_pids[-1]}
-lib_wait_log "$work/3.log" "partitions assigned" 60
+lib_enrichd_start "$work/two.ini" "$work/3.log"
+pid=$lib_enrichd_pid
 sleep 3
 kill -TERM "$pid"
 wait "$pid" || check_fail "instance 2 exited non-zero"

@@ -41,10 +41,9 @@ lib_config "$work/enrichd.ini" "$work/dims" "$out" "$work/dl" "$BROKERS" 0-1
 # until TOTAL rows are sealed, stop it. run_enrichd N EVENTS SEED START_MS SPREAD_MS TOTAL
 run_enrichd() {
 	local log=$work/enrichd-$1.log pid
-	lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" 2>"$log"
+	lib_enrichd_start "$work/enrichd.ini" "$log"
 	# shellcheck disable=SC2154 # set by tools/lib.sh
-	pid=${lib_pids[-1]}
-	lib_wait_log "$log" "partitions assigned" 60
+	pid=$lib_enrichd_pid
 	"$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --partitions 4 \
 		--count "$2" --seed "$3" --users 20000 --devices 20000 --urls 5000 \
 		--miss-users 0.05 --start-ms "$4" --spread-ms "$5" 2>/dev/null

@@ -22,10 +22,9 @@ lib_config "$work/enrichd.ini" "$work/dims" "$work/out" "$work/dl" "$BROKERS" 0-
 sed -i "s/^segment_age_ms = .*/segment_age_ms = 200ms/" "$work/enrichd.ini"
 
 # Events flow the whole time, slower than enrichd consumes, well inside the broker's retention.
-lib_spawn "$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --partitions 12 \
-	--count "$events" --rate 1000 --seed 11 --users 20000 --devices 20000 --urls 5000 \
-	--miss-users 0.05 --malformed 0.01 --variety --manifest "$work/manifest.tsv"
-producer=${lib_pids[-1]}
+lib_produce 12 "$events" 1000 11 --miss-users 0.05 --malformed 0.01 --variety \
+	--manifest "$work/manifest.tsv"
+producer=$lib_producer_pid
 
 in_reload=0
 for trial in $(seq "$trials"); do
@@ -69,27 +68,8 @@ kill -TERM "$final"
 wait "$final"
 grep -h "manifest:" "$work"/enrichd-*.log | head -5 || true
 
-cat >"$work/check.sql" <<SQL
-CREATE TABLE m ENGINE = Memory AS SELECT * FROM file('$work/manifest.tsv', 'TSVWithNamesAndTypes');
-CREATE TABLE a ENGINE = Memory AS SELECT _partition AS partition, _offset AS offset, user_id, url FROM file('$work/out/**/*.native', 'Native');
-CREATE TABLE dl ENGINE = Memory AS SELECT * FROM file('$work/dl/*.deadletter.tsv', 'TSV', '$LIB_DL_STRUCTURE');
-SELECT 'rows', count(), uniqExact(partition, offset) FROM a;
-SELECT 'good', count() FROM m WHERE malformed = 0;
-SELECT 'missing', count() FROM (SELECT toUInt64(partition), toUInt64(offset), user_id, url FROM m WHERE malformed = 0 EXCEPT ALL SELECT partition, offset, user_id, url FROM a);
-SELECT 'unexpected', count() FROM (SELECT partition, offset, user_id, url FROM a EXCEPT ALL SELECT toUInt64(partition), toUInt64(offset), user_id, url FROM m WHERE malformed = 0);
-SELECT 'dead', count(), uniqExact(partition, offset) FROM dl;
-SELECT 'malformed', count() FROM m WHERE malformed = 1;
-SELECT 'dl_unexpected', count() FROM (SELECT partition, offset, raw FROM dl EXCEPT ALL SELECT partition, offset, payload FROM m WHERE malformed = 1);
-SQL
-ch_results "$work/check.sql"
-good=$(val good 2)
-malformed=$(val malformed 2)
-check "rows in the segments" "$(val rows 2)" "$good"
-check "distinct (partition, offset) in the segments" "$(val rows 3)" "$good"
-check "produced rows missing" "$(val missing 2)" 0
+lib_check_exactly_once "$work/manifest.tsv" "$work/out/**/*.native" "$work/dl/*.deadletter.tsv"
 check "rows not produced (or duplicated)" "$(val unexpected 2)" 0
-check "dead letters" "$(val dead 2)" "$malformed"
-check "distinct dead letters" "$(val dead 3)" "$malformed"
 check "dead letters that are not malformed messages" "$(val dl_unexpected 2)" 0
 checks_done
 echo "manifest_crash_recovery: $trials SIGKILL trials, $good rows and $malformed dead letters exactly once"

@@ -28,10 +28,9 @@ block_rows = 512
 [metrics]
 listen = 127.0.0.1:0"
 mkdir -p "$out" "$dl"
-lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" 2>"$work/enrichd.log"
-pid=${lib_pids[-1]}
+lib_enrichd_start "$work/enrichd.ini" "$work/enrichd.log"
+pid=$lib_enrichd_pid
 url=$(lib_metrics_url "$work/enrichd.log")
-lib_wait_log "$work/enrichd.log" "partitions assigned" 60
 
 ms() { date +%s%3N; }
 mkdir -p "$work/scrapes"
@@ -43,10 +42,8 @@ lib_spawn bash -c 'i=0; while [ ! -e "$1/stop" ]; do
 	sleep 0.2; done' scraper "$work/scrapes" "$url"
 last_scrape() { ls "$work"/scrapes/0*.txt | tail -n 1; }
 
-lib_spawn "$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --partitions 4 \
-	--count $events --rate 4000 --seed 31 --users 20000 --devices 20000 --urls 5000 \
-	--malformed 0.2 --manifest "$work/manifest.tsv"
-producer=${lib_pids[-1]}
+lib_produce 4 $events 4000 31 --malformed 0.2 --manifest "$work/manifest.tsv"
+producer=$lib_producer_pid
 sleep 1
 
 # Fills the file system of DIR but for 64 KiB, waits for enrichd to meet it (its log's line

@@ -18,10 +18,9 @@ lib_config "$work/enrichd.ini" "$work/dims" "$work/out" "$work/dl" "$BROKERS" 0-
 	"[metrics]
 listen = 127.0.0.1:0"
 
-lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" 2>"$work/enrichd.log"
-enrichd_pid=${lib_pids[-1]}
+lib_enrichd_start "$work/enrichd.ini" "$work/enrichd.log"
+enrichd_pid=$lib_enrichd_pid
 url=$(lib_metrics_url "$work/enrichd.log") || fail "no metrics address in the log"
-lib_wait_log "$work/enrichd.log" "partitions assigned" 60
 
 status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 # Sum of the samples of one metric (all label sets): sum NAME FILE.

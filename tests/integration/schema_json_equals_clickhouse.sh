@@ -139,9 +139,8 @@ grep -q "event:      format json, 20 fields, time field event_time, undeclared m
 grep -q "field referrer  *Nullable(String)  *from page.referrer" "$work/check.txt" ||
 	fail "--check does not show where a field comes from"
 
-lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" 2>"$work/enrichd.log"
-enrichd_pid=${lib_pids[-1]}
-lib_wait_log "$work/enrichd.log" "partitions assigned" 60
+lib_enrichd_start "$work/enrichd.ini" "$work/enrichd.log"
+enrichd_pid=$lib_enrichd_pid
 produce() { # batch headers...
 	local b=$1
 	shift

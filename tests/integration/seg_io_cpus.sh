@@ -20,10 +20,7 @@ if [ "$(echo $allowed | wc -w)" -lt 2 ] || [[ " $allowed " != *" 0 "* ]]; then
 fi
 others=$(for c in $allowed; do [ "$c" = 0 ] || echo "$c"; done | tr '\n' ' ')
 
-"$bin/enrichd-gen-dims" --out "$work/dims" --seed 3 --users 1000 --devices 1000 --urls 500 \
-	2>/dev/null
-"$bin/enrichd-gen-events" --seed 3 --count 40000 --users 1000 --devices 1000 --urls 500 \
-	--out "$work/ev.jsonl" 2>/dev/null
+lib_gen_input 3 1000 1000 500 40000 "$work/ev.jsonl"
 
 run() { # io_cpus expected-cpus
 	local io=$1 want=$2 out=$work/out-$1 pid found=""

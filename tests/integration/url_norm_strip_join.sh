@@ -7,10 +7,8 @@ source "$(dirname "$0")/../../tools/lib.sh"
 lib_test_init
 
 users=5000 devices=5000 urls=3000 count=20000
-"$bin/enrichd-gen-dims" --out "$work/dims" --seed 5 --users $users --devices $devices \
-	--urls $urls 2>/dev/null
-"$bin/enrichd-gen-events" --seed 5 --count $count --users $users --devices $devices \
-	--urls $urls --miss-users 0 --miss-devices 0 --miss-urls 0.1 --out "$work/raw.jsonl" 2>/dev/null
+lib_gen_input 5 $users $devices $urls $count "$work/raw.jsonl" --miss-users 0 --miss-devices 0 \
+	--miss-urls 0.1
 # HTTPS:// and a fragment on every url; some catalogue urls have a query of their own, which
 # strip-query drops as well (so those events miss).
 sed -e 's|"url":"https://|"url":"HTTPS://|' -e 's|","device_id":|#part-2","device_id":|' \

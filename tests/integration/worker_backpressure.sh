@@ -17,14 +17,11 @@ inflight_bytes = 1MiB
 block_rows = 512
 [metrics]
 listen = 127.0.0.1:0"
-lib_spawn "$bin/enrichd" --config "$work/enrichd.ini" 2>"$work/enrichd.log"
-pid=${lib_pids[-1]}
+lib_enrichd_start "$work/enrichd.ini" "$work/enrichd.log"
+pid=$lib_enrichd_pid
 url=$(lib_metrics_url "$work/enrichd.log")
-lib_wait_log "$work/enrichd.log" "partitions assigned" 60
-lib_spawn "$bin/enrichd-gen-events" --brokers "$BROKERS" --topic clickstream --partitions 12 \
-	--count $events --rate 8000 --seed 21 --users 20000 --devices 20000 --urls 5000 \
-	--manifest "$work/manifest.tsv"
-producer=${lib_pids[-1]}
+lib_produce 12 $events 8000 21 --manifest "$work/manifest.tsv"
+producer=$lib_producer_pid
 lib_wait_log "$work/enrichd.log" "partitions paused" 60
 paused=$(curl -sf "$url/metrics" | awk '$1 ~ /^enrichd_worker_paused/ { print $2 }')
 rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status")

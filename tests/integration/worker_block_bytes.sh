@@ -7,10 +7,7 @@
 source "$(dirname "$0")/../../tools/lib.sh"
 lib_test_init
 
-"$bin/enrichd-gen-dims" --out "$work/dims" --seed 9 --users 1000 --devices 1000 --urls 500 \
-	2>/dev/null
-"$bin/enrichd-gen-events" --seed 9 --count 3000 --users 1000 --devices 1000 --urls 500 \
-	--out "$work/ev.jsonl" 2>/dev/null
+lib_gen_input 9 1000 1000 500 3000 "$work/ev.jsonl"
 
 # Every 7th event (line index 3, 10, ...) gets a URL of 1..600000 bytes; line index 1500 one of
 # 9 MiB. The others keep their generated URLs (which the urls dimension knows).

@@ -22,9 +22,8 @@ run() {
 	if [ "$2" != 0 ]; then
 		grep -q "or $(($3)) ms idle" "$work/$1.check" || fail "--check does not show the idle time"
 	fi
-	lib_spawn "$bin/enrichd" --config "$work/$1.ini" 2>"$work/$1.log"
-	pid=${lib_pids[-1]}
-	lib_wait_log "$work/$1.log" "partitions assigned" 60
+	lib_enrichd_start "$work/$1.ini" "$work/$1.log"
+	pid=$lib_enrichd_pid
 }
 # The (partition, offset) pairs sealed in DIR: all distinct and N of them.
 exactly_once() {

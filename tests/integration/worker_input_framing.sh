@@ -7,10 +7,7 @@
 source "$(dirname "$0")/../../tools/lib.sh"
 lib_test_init
 
-"$bin/enrichd-gen-dims" --out "$work/dims" --seed 5 --users 1000 --devices 1000 --urls 500 \
-	2>/dev/null
-"$bin/enrichd-gen-events" --seed 5 --count 3000 --users 1000 --devices 1000 --urls 500 \
-	--out "$work/ev.jsonl" 2>/dev/null
+lib_gen_input 5 1000 1000 500 3000 "$work/ev.jsonl"
 
 # Lines 0-999 events, 1000 empty, 1001 a 70 MiB line (past the 64 MiB a mapped reader gives back
 # at a time), 1002-2998 events, 2999 the last event without its newline.

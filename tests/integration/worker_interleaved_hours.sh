@@ -7,12 +7,9 @@ source "$(dirname "$0")/../../tools/lib.sh"
 lib_test_init
 
 users=5000 devices=5000 urls=1000 count=20000
-"$bin/enrichd-gen-dims" --out "$work/dims" --seed 5 --users $users --devices $devices \
-	--urls $urls 2>/dev/null
 # Four hours of events, each up to two hours early.
-"$bin/enrichd-gen-events" --seed 5 --count $count --users $users --devices $devices \
-	--urls $urls --miss-devices 0.1 --start-ms 1735686000000 --spread-ms 14400000 \
-	--jitter-ms 7200000 --out "$work/ev.jsonl" --manifest "$work/m.tsv" 2>/dev/null
+lib_gen_input 5 $users $devices $urls $count "$work/ev.jsonl" --miss-devices 0.1 \
+	--start-ms 1735686000000 --spread-ms 14400000 --jitter-ms 7200000 --manifest "$work/m.tsv"
 
 # The input does interleave: the hour changes from one event to the next most of the time.
 changes=$(grep -o '"timestamp":"[0-9T:-]*' "$work/ev.jsonl" | cut -c14-26 |
@@ -25,11 +22,8 @@ dev_missing=$(ch "SELECT countIf(device_present = 0)
 for cpus in 0 0-1; do
 	echo "-- cpus $cpus"
 	out=$work/out-$cpus
-	lib_config "$work/e.ini" "$work/dims" "$out" "$out.dl" 127.0.0.1:9 "$cpus"
-	sed -i '/^\[dimension devices\]/a join = inner' "$work/e.ini"
-	lib_enrichd_input "$work/e.ini" "$work/ev.jsonl" "$work/log"
-	dead=$(grep -c $'\tinner_join_miss\t' "$out.dl"/*.deadletter.tsv |
-		awk -F: '{ s += $NF } END { print s + 0 }')
+	lib_enrichd_inner_devices "$cpus" "$out" "$work/ev.jsonl" "$work/log"
+	dead=$lib_inner_misses
 	[ "$dead" = "$dev_missing" ] || fail "$dead inner-join dead letters, expected $dev_missing"
 	# Per segment: its rows, those outside its hour, and whether its input lines (_offset) rise.
 	read -r segments rows distinct misplaced unordered < <(ch "

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "helpers.h"
 
 static const char *const base_dims =
 	"[dimension users]\n"
@@ -187,10 +188,7 @@ static const char *write_file(const char *dir, const char *name, const char *tex
 {
 	static char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	cr_assert(f, "%s", path);
-	fputs(text, f);
-	fclose(f);
+	t_write_file(path, text, strlen(text));
 	return path;
 }
 
@@ -227,9 +225,7 @@ Test(config, paths_are_checked_on_the_file_system)
 		cr_expect_eq(rc, -EINVAL, "case %zu", i);
 		cr_expect(strstr(err, cases[i].want) && strstr(err, "enrichd.ini"), "%s", err);
 	}
-	char cmd[PATH_MAX + 16];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_expect_eq(system(cmd), 0);
+	t_rm_tree(dir);
 }
 
 /* Lines far longer than inih's 200-byte default: long broker lists and PATH_MAX paths. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "deadletter.h"
+#include "helpers.h"
 
 Test(deadletter, appends_lines_that_survive_reopen)
 {
@@ -26,19 +27,14 @@ Test(deadletter, appends_lines_that_survive_reopen)
 	cr_assert_eq(deadletter_append(&dl, "clickstream", 8, 43, "empty", "empty payload", "", 0), 0);
 	deadletter_close(&dl);
 
-	char path[512], text[512];
+	char path[512];
 	snprintf(path, sizeof(path), "%s/inst-w3.deadletter.tsv", sub);
-	FILE *f = fopen(path, "r");
-	cr_assert_not_null(f);
-	size_t n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = '\0';
+	size_t len;
+	char *text = t_read_file(path, &len);
 	cr_expect_str_eq(text, "clickstream\t7\t42\tsyntax\tsyntax error at byte 1\t{bad\\tjson\\n\n"
 			       "clickstream\t8\t43\tempty\tempty payload\t\n");
-	unlink(path);
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_expect_eq(system(cmd), 0);
+	free(text);
+	t_rm_tree(dir);
 }
 
 Test(deadletter, unwritable_directory_is_an_error)
@@ -64,69 +60,51 @@ Test(deadletter, a_fifo_in_its_place_is_refused, .timeout = 10)
 	rmdir(dir);
 }
 
-/* The file's bytes (malloc'd, NUL-terminated); *len its size. */
-static char *slurp(const char *path, size_t *len)
+/* A large message dead-lettered after a first small line: a scratch directory, the open file of
+ * worker w, the message (raw_len bytes of every value) and the file's path. */
+struct big_case {
+	char dir[64];
+	char path[512];
+	struct deadletter dl;
+	unsigned char *raw;
+	size_t raw_len;
+};
+
+static void big_case_open(struct big_case *c, unsigned w, size_t raw_len)
 {
-	FILE *f = fopen(path, "rb");
-	cr_assert_not_null(f);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)n + 1);
-	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	buf[n] = '\0';
-	*len = (size_t)n;
-	return buf;
+	snprintf(c->dir, sizeof(c->dir), "/tmp/deadletter-big-XXXXXX");
+	cr_assert_not_null(mkdtemp(c->dir));
+	snprintf(c->path, sizeof(c->path), "%s/inst-w%u.deadletter.tsv", c->dir, w);
+	cr_assert_eq(deadletter_open(&c->dl, c->dir, "inst", w), 0);
+	cr_assert_eq(deadletter_append(&c->dl, "t", 0, 1, "syntax", "first", "a", 1), 0);
+	c->raw_len = raw_len;
+	c->raw = malloc(raw_len);
+	cr_assert_not_null(c->raw);
+	for (size_t i = 0; i < raw_len; i++)
+		c->raw[i] = (unsigned char)(i * 7 + i / 4096);
 }
 
-/* TSV-unescapes s[0..len) into out; returns the length. */
-static size_t unescape(const char *s, size_t len, unsigned char *out)
+static void big_case_close(struct big_case *c)
 {
-	static const char from[] = "\\tnr0bf", to[] = "\\\t\n\r\0\b\f";
-	size_t o = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '\\' && i + 1 < len) {
-			const char *p = memchr(from, s[++i], sizeof(from) - 1);
-			out[o++] = p ? (unsigned char)to[p - from] : (unsigned char)s[i];
-		} else {
-			out[o++] = (unsigned char)s[i];
-		}
-	}
-	return o;
-}
-
-/* A 10 MB message of every byte value, dead-lettered between two small ones. */
-static unsigned char *big_message(size_t len)
-{
-	unsigned char *raw = malloc(len);
-	for (size_t i = 0; i < len; i++)
-		raw[i] = (unsigned char)(i * 7 + i / 4096);
-	return raw;
+	free(c->raw);
+	t_rm_tree(c->dir);
 }
 
 /* A message of any size survives whole with its reason, where one larger than half the buffer
  * used to be cut to its head and its reason replaced by "raw bytes truncated". */
 Test(deadletter, a_large_message_survives_whole)
 {
-	char dir[] = "/tmp/deadletter-large-XXXXXX";
-	cr_assert_not_null(mkdtemp(dir));
-	size_t raw_len = (size_t)10 << 20;
-	unsigned char *raw = big_message(raw_len);
-	struct deadletter dl;
-	cr_assert_eq(deadletter_open(&dl, dir, "inst", 1), 0);
-	cr_assert_eq(deadletter_append(&dl, "t", 0, 1, "syntax", "first", "a", 1), 0);
-	cr_assert_eq(deadletter_append(&dl, "t", 0, 2, "syntax", "syntax error: expected ','",
-				       raw, raw_len), 0);
-	cr_assert_eq(deadletter_append(&dl, "t", 0, 3, "syntax", "last", "z", 1), 0);
-	cr_assert_eq(deadletter_sync(&dl), 0);
-	uint64_t bytes = dl.bytes;
-	deadletter_close(&dl);
+	struct big_case c; /* 10 MB, between two small lines */
+	big_case_open(&c, 1, (size_t)10 << 20);
+	cr_assert_eq(deadletter_append(&c.dl, "t", 0, 2, "syntax", "syntax error: expected ','",
+				       c.raw, c.raw_len), 0);
+	cr_assert_eq(deadletter_append(&c.dl, "t", 0, 3, "syntax", "last", "z", 1), 0);
+	cr_assert_eq(deadletter_sync(&c.dl), 0);
+	uint64_t bytes = c.dl.bytes;
+	deadletter_close(&c.dl);
 
-	char path[512];
-	snprintf(path, sizeof(path), "%s/inst-w1.deadletter.tsv", dir);
 	size_t len;
-	char *text = slurp(path, &len);
+	char *text = t_read_file(c.path, &len);
 	cr_assert_eq(len, bytes, "the size kept for the manifest is the file's");
 	char *l2 = strchr(text, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
 	const char *l1 = "t\t0\t1\tsyntax\tfirst\ta\n";
@@ -134,49 +112,41 @@ Test(deadletter, a_large_message_survives_whole)
 	cr_assert_str_eq(l3, "t\t0\t3\tsyntax\tlast\tz\n");
 	const char *head = "t\t0\t2\tsyntax\tsyntax error: expected ','\t";
 	cr_assert_eq(strncmp(l2, head, strlen(head)), 0, "the reason is kept");
-	unsigned char *back = malloc(raw_len + 1);
+	unsigned char *back = malloc(c.raw_len + 1);
 	const char *field = l2 + strlen(head);
-	size_t n = unescape(field, (size_t)(l3 - 1 - field), back);
-	cr_assert_eq(n, raw_len);
-	cr_assert_eq(memcmp(back, raw, raw_len), 0, "every byte of the message");
+	size_t n = t_tsv_unescape(field, (size_t)(l3 - 1 - field), (char *)back);
+	cr_assert_eq(n, c.raw_len);
+	cr_assert_eq(memcmp(back, c.raw, c.raw_len), 0, "every byte of the message");
 	free(back);
 	free(text);
-	free(raw);
-	unlink(path);
-	rmdir(dir);
+	big_case_close(&c);
 }
 
 /* A large line whose write fails half way is not left torn in the file: the retry writes it
  * whole after the lines before it. (RLIMIT_FSIZE makes the write fail with EFBIG.) */
 Test(deadletter, a_failed_large_write_leaves_no_torn_line)
 {
-	char dir[] = "/tmp/deadletter-torn-XXXXXX";
-	cr_assert_not_null(mkdtemp(dir));
-	size_t raw_len = (size_t)4 << 20;
-	unsigned char *raw = big_message(raw_len);
-	struct deadletter dl;
-	cr_assert_eq(deadletter_open(&dl, dir, "inst", 2), 0);
-	cr_assert_eq(deadletter_append(&dl, "t", 0, 1, "syntax", "first", "a", 1), 0);
-	cr_assert_eq(deadletter_sync(&dl), 0);
-	uint64_t before = dl.bytes;
+	struct big_case c;
+	big_case_open(&c, 2, (size_t)4 << 20);
+	cr_assert_eq(deadletter_sync(&c.dl), 0);
+	uint64_t before = c.dl.bytes;
 	signal(SIGXFSZ, SIG_IGN);
 	struct rlimit old, lim;
 	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
 	lim = old;
 	lim.rlim_cur = (rlim_t)3 << 20;
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	cr_assert_eq(deadletter_append(&dl, "t", 0, 2, "syntax", "big", raw, raw_len), -EFBIG);
-	char path[512];
-	snprintf(path, sizeof(path), "%s/inst-w2.deadletter.tsv", dir);
+	cr_assert_eq(deadletter_append(&c.dl, "t", 0, 2, "syntax", "big", c.raw, c.raw_len),
+		     -EFBIG);
 	struct stat st;
-	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(stat(c.path, &st), 0);
 	cr_assert_eq((uint64_t)st.st_size, before, "the torn line is cut off");
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
-	cr_assert_eq(deadletter_append(&dl, "t", 0, 2, "syntax", "big", raw, raw_len), 0);
-	cr_assert_eq(deadletter_sync(&dl), 0);
-	deadletter_close(&dl);
+	cr_assert_eq(deadletter_append(&c.dl, "t", 0, 2, "syntax", "big", c.raw, c.raw_len), 0);
+	cr_assert_eq(deadletter_sync(&c.dl), 0);
+	deadletter_close(&c.dl);
 	size_t len;
-	char *text = slurp(path, &len);
+	char *text = t_read_file(c.path, &len);
 	size_t lines = 0;
 	for (size_t i = 0; i < len; i++)
 		lines += text[i] == '\n';
@@ -184,7 +154,5 @@ Test(deadletter, a_failed_large_write_leaves_no_torn_line)
 	const char *l2 = "t\t0\t2\tsyntax\tbig\t";
 	cr_assert_eq(strncmp(strchr(text, '\n') + 1, l2, strlen(l2)), 0);
 	free(text);
-	free(raw);
-	unlink(path);
-	rmdir(dir);
+	big_case_close(&c);
 }

@@ -7,60 +7,17 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "dim.h"
+#include "gen.h"
+#include "helpers.h"
 #include "huge.h"
-#include "log.h"
 
-/* A growing text buffer. */
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-__attribute__((format(printf, 2, 3))) static void buf_printf(struct buf *b, const char *fmt, ...)
-{
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		cr_assert(n >= 0);
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		b->cap = b->cap ? b->cap * 2 : 4096;
-		while (b->cap - b->len <= (size_t)n)
-			b->cap *= 2;
-		b->p = realloc(b->p, b->cap);
-		cr_assert_not_null(b->p);
-	}
-}
-
-static void buf_put(struct buf *b, const char *s, size_t len)
-{
-	if (b->cap - b->len <= len) {
-		b->cap = (b->len + len + 1) * 2;
-		b->p = realloc(b->p, b->cap);
-		cr_assert_not_null(b->p);
-	}
-	memcpy(b->p + b->len, s, len);
-	b->len += len;
-	b->p[b->len] = '\0';
-}
-
-static void quiet(void)
-{
-	log_level_set(LOG_LEVEL_WARN);
-}
-
-static struct dim *load_tsv_lf(const char *name, const struct buf *b, const char *key,
+static struct dim *load_tsv_lf(const char *name, const struct t_buf *b, const char *key,
 			       enum dim_type key_type, const struct dim_attr_spec *attrs,
 			       unsigned attr_count, unsigned threads, unsigned load_factor_pct)
 {
@@ -84,37 +41,27 @@ static struct dim *load_tsv_lf(const char *name, const struct buf *b, const char
 	return d;
 }
 
-static struct dim *load_tsv(const char *name, const struct buf *b, const char *key,
+static struct dim *load_tsv(const char *name, const struct t_buf *b, const char *key,
 			    enum dim_type key_type, const struct dim_attr_spec *attrs,
 			    unsigned attr_count, unsigned threads)
 {
 	return load_tsv_lf(name, b, key, key_type, attrs, attr_count, threads, 0);
 }
 
-/* A bijection on 64-bit integers, so distinct inputs give distinct keys. */
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 31;
-	x *= 0x9e3779b97f4a7c15ULL;
-	x ^= x >> 29;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 32;
-	return x;
-}
 
 static const char *const countries[] = {"US", "DE", "FR", "JP", "BR", "IN", "CN", "GB"};
 static const char *const plans[] = {"free", "pro", "team"};
 
-TestSuite(dim, .init = quiet);
+TestSuite(dim, .init = t_quiet);
 
 Test(dim, u64_small_table)
 {
-	struct buf b = {0};
-	buf_printf(&b, "user_id\tcountry\tplan\tsignup_date\n");
-	buf_printf(&b, "1\tUS\tfree\t2020-01-01\n");
-	buf_printf(&b, "0\tDE\tpro\t1970-01-02\n");
-	buf_printf(&b, "18446744073709551615\tFR\t\\N\t2149-06-06\n");
-	buf_printf(&b, "42\tUS\tteam\t2000-02-29\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "user_id\tcountry\tplan\tsignup_date\n");
+	t_buf_printf(&b, "1\tUS\tfree\t2020-01-01\n");
+	t_buf_printf(&b, "0\tDE\tpro\t1970-01-02\n");
+	t_buf_printf(&b, "18446744073709551615\tFR\t\\N\t2149-06-06\n");
+	t_buf_printf(&b, "42\tUS\tteam\t2000-02-29\n");
 	static const struct dim_attr_spec attrs[] = {
 		{"country", DIM_TYPE_LC_STRING, false},
 		{"plan", DIM_TYPE_LC_STRING, true},
@@ -184,36 +131,85 @@ static bool str_is(const char *p, size_t len, const char *want)
 	return p && len == strlen(want) && memcmp(p, want, len) == 0;
 }
 
+/* Loads the count rows of b (3 attributes, 2 threads; b is freed) and checks the table's rows,
+ * its slot size and its memory per row against the bound the design sets. */
+static struct dim *load_large(const char *name, struct t_buf *b, const char *key,
+			      enum dim_type key_type, const struct dim_attr_spec *attrs,
+			      size_t count, size_t slot_bytes, double bytes_per_row_max)
+{
+	struct dim *d = load_tsv(name, b, key, key_type, attrs, 3, 2);
+	free(b->p);
+	cr_assert_eq(dim_rows(d), count);
+	cr_assert_eq(dim_slot_bytes(d), slot_bytes);
+	double per_row = (double)dim_bytes(d) / (double)count;
+	cr_assert(per_row <= bytes_per_row_max, "%.1f B/row", per_row);
+	return d;
+}
+
+/* What the large tests count over all their batches: each must end at 0. */
+struct large_tally {
+	size_t bad, missing, found_absent, differ;
+};
+
+/*
+ * Tallies one batch of n lookups of the keys numbered base.. (present below count): the
+ * worker's pipeline (its first m rows and hashes) against the batch lookup, absent keys found,
+ * present keys missing. Puts the indexes j of the present keys' rows, to check, in found[];
+ * returns how many.
+ */
+static size_t tally_batch(struct large_tally *t, size_t base, size_t n, size_t m, size_t count,
+			  const struct dim_row *const *rows, const struct dim_row *const *rows2,
+			  const uint64_t *hashes, const uint64_t *hashes2, size_t *found)
+{
+	for (size_t j = 0; j < m; j++)
+		t->differ += rows2[j] != rows[j] || hashes2[j] != hashes[j];
+	size_t k = 0;
+	for (size_t j = 0; j < n; j++) {
+		if (base + j >= count)
+			t->found_absent += rows[j] != NULL;
+		else if (!rows[j])
+			t->missing++;
+		else
+			found[k++] = j;
+	}
+	return k;
+}
+
+static void tally_expect_none(const struct large_tally *t)
+{
+	cr_assert_eq(t->missing, 0);
+	cr_assert_eq(t->bad, 0);
+	cr_assert_eq(t->found_absent, 0);
+	cr_assert_eq(t->differ, 0, "the probe pipeline differs from the batch lookup %zu times",
+		     t->differ);
+}
+
 Test(dim, u64_three_million_keys, .timeout = 120)
 {
 	const size_t count = 3000000;
-	struct buf b = {0};
-	buf_printf(&b, "user_id\tcountry\tplan\tsignup_days\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "user_id\tcountry\tplan\tsignup_days\n");
 	for (size_t i = 0; i < count; i++)
-		buf_printf(&b, "%" PRIu64 "\t%s\t%s\t%zu\n", mix(i), countries[i % 8], plans[i % 3],
-			   i % 20000);
+		t_buf_printf(&b, "%" PRIu64 "\t%s\t%s\t%zu\n", gen_mix64(i), countries[i % 8],
+			     plans[i % 3], i % 20000);
 	static const struct dim_attr_spec attrs[] = {
 		{"country", DIM_TYPE_LC_STRING, false},
 		{"plan", DIM_TYPE_LC_STRING, false},
 		{"signup_days", DIM_TYPE_UINT16, false},
 	};
-	struct dim *d = load_tsv("users", &b, "user_id", DIM_TYPE_UINT64, attrs, 3, 2);
-	free(b.p);
-	cr_assert_eq(dim_rows(d), count);
-	cr_assert_eq(dim_slot_bytes(d), 16);
-	double per_row = (double)dim_bytes(d) / (double)count;
-	cr_assert(per_row <= 40.0, "%.1f B/row", per_row);
+	struct dim *d = load_large("users", &b, "user_id", DIM_TYPE_UINT64, attrs, count, 16, 40.0);
 
 	const struct dim_col *country = dim_col(d, 0), *plan = dim_col(d, 1), *days = dim_col(d, 2);
 	enum { BATCH = 256 };
 	uint64_t keys[BATCH], hashes[BATCH], hashes2[BATCH];
 	const struct dim_row *rows[BATCH], *rows2[BATCH];
-	size_t bad = 0, missing = 0, found_absent = 0, differ = 0;
-	/* Keys mix(0..count) are present, mix(count..2 count) absent. */
+	size_t found[BATCH];
+	struct large_tally tally = {0};
+	/* Keys gen_mix64(0..count) are present, gen_mix64(count..2 count) absent. */
 	for (size_t base = 0; base < 2 * count; base += BATCH) {
 		size_t n = 2 * count - base < BATCH ? 2 * count - base : BATCH;
 		for (size_t j = 0; j < n; j++)
-			keys[j] = mix(base + j);
+			keys[j] = gen_mix64(base + j);
 		dim_hash_u64(d, keys, n, hashes);
 		dim_prefetch(d, hashes, n);
 		dim_lookup_u64(d, keys, hashes, n, rows);
@@ -221,30 +217,20 @@ Test(dim, u64_three_million_keys, .timeout = 120)
 		 * too. */
 		size_t m = 1 + (base / BATCH) % n;
 		dim_probe_start_u64(d, keys, m, hashes2, rows2);
-		for (size_t j = 0; j < m; j++)
-			differ += rows2[j] != rows[j] || hashes2[j] != hashes[j];
-		for (size_t j = 0; j < n; j++) {
-			size_t i = base + j;
-			if (i >= count) {
-				found_absent += rows[j] != NULL;
-				continue;
-			}
-			if (!rows[j]) {
-				missing++;
-				continue;
-			}
+		size_t nf = tally_batch(&tally, base, n, m, count, rows, rows2, hashes, hashes2,
+					found);
+		for (size_t f = 0; f < nf; f++) {
+			size_t j = found[f], i = base + j;
 			size_t clen, plen;
 			const char *c = dim_row_str(country, rows[j], &clen);
 			const char *p = dim_row_str(plan, rows[j], &plen);
-			bad += dim_row_key_u64(d, rows[j]) != keys[j] ||
-			       !str_is(c, clen, countries[i % 8]) || !str_is(p, plen, plans[i % 3]) ||
-			       dim_row_u64(days, rows[j]) != i % 20000;
+			tally.bad += dim_row_key_u64(d, rows[j]) != keys[j] ||
+				     !str_is(c, clen, countries[i % 8]) ||
+				     !str_is(p, plen, plans[i % 3]) ||
+				     dim_row_u64(days, rows[j]) != i % 20000;
 		}
 	}
-	cr_assert_eq(missing, 0);
-	cr_assert_eq(bad, 0);
-	cr_assert_eq(found_absent, 0);
-	cr_assert_eq(differ, 0, "the probe pipeline differs from the batch lookup %zu times", differ);
+	tally_expect_none(&tally);
 	dim_free(d);
 }
 
@@ -266,7 +252,7 @@ Test(dim, line_probes_agree_with_the_walk, .timeout = 120)
 	static const size_t row_counts[] = {5, 60000};
 	static const unsigned load_factors[] = {90, 50};
 	enum { BATCH = 256 };
-	struct buf b = {0};
+	struct t_buf b = {0};
 	uint64_t keys[BATCH], hashes[BATCH], hashes2[BATCH];
 	const struct dim_row *rows[BATCH], *rows2[BATCH];
 	for (unsigned ac = 0; ac < 4; ac++)
@@ -276,16 +262,16 @@ Test(dim, line_probes_agree_with_the_walk, .timeout = 120)
 		size_t count = row_counts[rc];
 		bool zero = (ac + rc + lf) % 2 == 0; /* key 0 (its own slot) present or not */
 		b.len = 0;
-		buf_printf(&b, "id");
+		t_buf_printf(&b, "id");
 		for (unsigned a = 0; a < na; a++)
-			buf_printf(&b, "\t%s", attrs[a].column);
-		buf_printf(&b, "\n");
+			t_buf_printf(&b, "\t%s", attrs[a].column);
+		t_buf_printf(&b, "\n");
 		for (size_t i = 0; i < count; i++) {
-			uint64_t key = zero && i == 0 ? 0 : mix(i + 1);
-			buf_printf(&b, "%" PRIu64, key);
+			uint64_t key = zero && i == 0 ? 0 : gen_mix64(i + 1);
+			t_buf_printf(&b, "%" PRIu64, key);
 			for (unsigned a = 0; a < na; a++)
-				buf_printf(&b, "\t%zu", i + a);
-			buf_printf(&b, "\n");
+				t_buf_printf(&b, "\t%zu", i + a);
+			t_buf_printf(&b, "\n");
 		}
 		struct dim *d = load_tsv_lf("lines", &b, "id", DIM_TYPE_UINT64, attrs, na, 2,
 					    load_factors[lf]);
@@ -295,7 +281,8 @@ Test(dim, line_probes_agree_with_the_walk, .timeout = 120)
 		for (size_t base = 0; base < 2 * count; base += BATCH - 1) {
 			size_t n = 2 * count - base < BATCH - 1 ? 2 * count - base : BATCH - 1;
 			for (size_t j = 0; j < n; j++)
-				keys[j] = mix(base + j + 1); /* row base + j's key, or absent */
+				/* row base + j's key, or absent */
+				keys[j] = gen_mix64(base + j + 1);
 			keys[n] = 0;
 			size_t m = n + 1;
 			dim_probe_start_u64(d, keys, m, hashes2, rows2);
@@ -321,10 +308,10 @@ Test(dim, line_probes_agree_with_the_walk, .timeout = 120)
 	 * end in '!'. */
 	const size_t count = 60000;
 	b.len = 0;
-	buf_printf(&b, "k\ta\n");
+	t_buf_printf(&b, "k\ta\n");
 	static const char dots[] = "........................................";
 	for (size_t i = 0; i < count; i++)
-		buf_printf(&b, "%zu%.*s\t%zu\n", i, (int)(i % 40), dots, i);
+		t_buf_printf(&b, "%zu%.*s\t%zu\n", i, (int)(i % 40), dots, i);
 	struct dim *d = load_tsv_lf("lines", &b, "k", DIM_TYPE_STRING, attrs, 1, 2, 90);
 	cr_assert_eq(dim_rows(d), count);
 	char keybuf[BATCH][64];
@@ -360,7 +347,7 @@ Test(dim, line_probes_agree_with_the_walk, .timeout = 120)
 /* A 21-byte device id, distinct for distinct i. */
 static size_t device_key(size_t i, char *out)
 {
-	return (size_t)snprintf(out, 32, "d%020" PRIu64, mix(i));
+	return (size_t)snprintf(out, 32, "d%020" PRIu64, gen_mix64(i));
 }
 
 static const char *const types[] = {"mobile", "desktop", "tablet", "tv"};
@@ -370,24 +357,21 @@ static const char *const browsers[] = {"chrome", "safari", "firefox", "edge", "o
 Test(dim, string_three_million_keys, .timeout = 120)
 {
 	const size_t count = 3000000;
-	struct buf b = {0};
-	buf_printf(&b, "device_id\tdevice_type\tos\tbrowser\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "device_id\tdevice_type\tos\tbrowser\n");
 	char key[32];
 	for (size_t i = 0; i < count; i++) {
 		device_key(i, key);
-		buf_printf(&b, "%s\t%s\t%s\t%s\n", key, types[i % 4], oses[i % 5], browsers[i % 6]);
+		t_buf_printf(&b, "%s\t%s\t%s\t%s\n", key, types[i % 4], oses[i % 5],
+			     browsers[i % 6]);
 	}
 	static const struct dim_attr_spec attrs[] = {
 		{"device_type", DIM_TYPE_LC_STRING, false},
 		{"os", DIM_TYPE_LC_STRING, false},
 		{"browser", DIM_TYPE_LC_STRING, false},
 	};
-	struct dim *d = load_tsv("devices", &b, "device_id", DIM_TYPE_STRING, attrs, 3, 2);
-	free(b.p);
-	cr_assert_eq(dim_rows(d), count);
-	cr_assert_eq(dim_slot_bytes(d), 8);
-	double per_row = (double)dim_bytes(d) / (double)count;
-	cr_assert(per_row <= 64.0, "%.1f B/row", per_row);
+	struct dim *d = load_large("devices", &b, "device_id", DIM_TYPE_STRING, attrs, count, 8,
+				   64.0);
 
 	const struct dim_col *type = dim_col(d, 0), *os = dim_col(d, 1), *browser = dim_col(d, 2);
 	enum { BATCH = 100 };
@@ -395,7 +379,8 @@ Test(dim, string_three_million_keys, .timeout = 120)
 	struct dim_str keys[BATCH];
 	uint64_t hashes[BATCH], hashes2[BATCH], cand[BATCH];
 	const struct dim_row *rows[BATCH], *rows2[BATCH];
-	size_t bad = 0, missing = 0, found_absent = 0, differ = 0, straddle = 0;
+	size_t found[BATCH], straddle = 0;
+	struct large_tally tally = {0};
 	for (size_t base = 0; base < 2 * count; base += BATCH) {
 		size_t n = 2 * count - base < BATCH ? 2 * count - base : BATCH;
 		for (size_t j = 0; j < n; j++)
@@ -406,18 +391,10 @@ Test(dim, string_three_million_keys, .timeout = 120)
 		size_t m = 1 + (base / BATCH) % n;
 		dim_probe_start_str(d, keys, m, hashes2, cand);
 		dim_probe_finish_str(d, keys, hashes2, cand, m, rows2);
-		for (size_t j = 0; j < m; j++)
-			differ += rows2[j] != rows[j] || hashes2[j] != hashes[j];
-		for (size_t j = 0; j < n; j++) {
-			size_t i = base + j;
-			if (i >= count) {
-				found_absent += rows[j] != NULL;
-				continue;
-			}
-			if (!rows[j]) {
-				missing++;
-				continue;
-			}
+		size_t nf = tally_batch(&tally, base, n, m, count, rows, rows2, hashes, hashes2,
+					found);
+		for (size_t f = 0; f < nf; f++) {
+			size_t j = found[f], i = base + j;
 			size_t l1, l2, l3;
 			const char *t = dim_row_str(type, rows[j], &l1);
 			const char *o = dim_row_str(os, rows[j], &l2);
@@ -426,15 +403,13 @@ Test(dim, string_three_million_keys, .timeout = 120)
 			/* A record (attributes, key) of under a cache line sits within one. */
 			uintptr_t rec = (uintptr_t)rows[j];
 			straddle += (rec & 63) + ((uintptr_t)k.ptr + k.len - rec) > 64;
-			bad += k.len != keys[j].len || memcmp(k.ptr, keys[j].ptr, k.len) != 0 ||
-			       !str_is(t, l1, types[i % 4]) || !str_is(o, l2, oses[i % 5]) ||
-			       !str_is(br, l3, browsers[i % 6]);
+			tally.bad += k.len != keys[j].len ||
+				     memcmp(k.ptr, keys[j].ptr, k.len) != 0 ||
+				     !str_is(t, l1, types[i % 4]) || !str_is(o, l2, oses[i % 5]) ||
+				     !str_is(br, l3, browsers[i % 6]);
 		}
 	}
-	cr_assert_eq(missing, 0);
-	cr_assert_eq(bad, 0);
-	cr_assert_eq(found_absent, 0);
-	cr_assert_eq(differ, 0, "the probe pipeline differs from the batch lookup %zu times", differ);
+	tally_expect_none(&tally);
 	/* The padding budget is an estimate: a shard may run out near its end. */
 	cr_assert_leq(straddle, count / 1000, "%zu of %zu records straddle two cache lines", straddle,
 		      count);
@@ -445,12 +420,12 @@ Test(dim, string_three_million_keys, .timeout = 120)
  * (a tag two keys share), the finish walks the key's slots again and still finds its row. */
 Test(dim, string_candidate_of_another_key_walks_again)
 {
-	struct buf b = {0};
-	buf_printf(&b, "k\tv\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "k\tv\n");
 	char key[32];
 	for (size_t i = 0; i < 1000; i++) {
 		device_key(i, key);
-		buf_printf(&b, "%s\t%zu\n", key, i % 7);
+		t_buf_printf(&b, "%s\t%zu\n", key, i % 7);
 	}
 	static const struct dim_attr_spec attrs[] = {{"v", DIM_TYPE_LC_STRING, false}};
 	struct dim *d = load_tsv("keys", &b, "k", DIM_TYPE_STRING, attrs, 1, 1);
@@ -481,22 +456,22 @@ Test(dim, string_candidate_of_another_key_walks_again)
 
 Test(dim, string_similar_empty_and_long_keys, .timeout = 60)
 {
-	struct buf b = {0};
-	buf_printf(&b, "k\tv\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "k\tv\n");
 	size_t n = 0;
 	/* The empty key, then prefixes of one another: "a", "aa", ... */
-	buf_printf(&b, "\t%zu\n", n++);
+	t_buf_printf(&b, "\t%zu\n", n++);
 	char a[256];
 	for (size_t len = 1; len <= 200; len++) {
 		memset(a, 'a', len);
 		a[len] = '\0';
-		buf_printf(&b, "%s\t%zu\n", a, n++);
+		t_buf_printf(&b, "%s\t%zu\n", a, n++);
 	}
 	/* Keys that differ in their last byte only. */
 	for (unsigned i = 0; i < 1000; i++)
-		buf_printf(&b, "k%03u\t%zu\n", i, n++);
+		t_buf_printf(&b, "k%03u\t%zu\n", i, n++);
 	/* Keys with a NUL byte (TSV escape \0), and a key that is their prefix. */
-	buf_printf(&b, "x\t%zu\nx\\0\t%zu\nx\\0y\t%zu\n", n, n + 1, n + 2);
+	t_buf_printf(&b, "x\t%zu\nx\\0\t%zu\nx\\0y\t%zu\n", n, n + 1, n + 2);
 	n += 3;
 	/* Long keys: 100000 bytes differing in the last one, and one of the maximum length. */
 	char *big = malloc(DIM_STR_LEN_MAX + 1);
@@ -504,12 +479,12 @@ Test(dim, string_similar_empty_and_long_keys, .timeout = 60)
 	memset(big, 'z', DIM_STR_LEN_MAX);
 	for (char last = '1'; last <= '2'; last++) {
 		big[99999] = last;
-		buf_put(&b, big, 100000);
-		buf_printf(&b, "\t%zu\n", n++);
+		t_buf_put(&b, big, 100000);
+		t_buf_printf(&b, "\t%zu\n", n++);
 	}
 	big[99999] = 'z';
-	buf_put(&b, big, DIM_STR_LEN_MAX);
-	buf_printf(&b, "\t%zu\n", n++);
+	t_buf_put(&b, big, DIM_STR_LEN_MAX);
+	t_buf_printf(&b, "\t%zu\n", n++);
 	static const struct dim_attr_spec attrs[] = {{"v", DIM_TYPE_UINT32, false}};
 	struct dim_spec spec = {.name = "keys", .data = b.p, .data_len = b.len,
 		.format = DIM_FORMAT_TSV, .key_column = "k", .key_type = DIM_TYPE_STRING,
@@ -555,8 +530,8 @@ Test(dim, string_similar_empty_and_long_keys, .timeout = 60)
 	dim_free(d);
 
 	/* One byte over the bound is a load error. */
-	buf_put(&b, big, DIM_STR_LEN_MAX + 1);
-	buf_printf(&b, "\t1\n");
+	t_buf_put(&b, big, DIM_STR_LEN_MAX + 1);
+	t_buf_printf(&b, "\t1\n");
 	spec.data = b.p;
 	spec.data_len = b.len;
 	d = NULL;
@@ -569,15 +544,16 @@ Test(dim, string_similar_empty_and_long_keys, .timeout = 60)
 
 Test(dim, attribute_types_and_nulls)
 {
-	struct buf b = {0};
-	buf_printf(&b, "k\ts\tsn\tlc\tlcn\tu8\ti8\tu16\ti16\tu32\ti32\tu64\ti64\tf\tfn\td\tdt\tin\n");
-	buf_printf(&b, "min\t\t\t\t\t0\t-128\t0\t-32768\t0\t-2147483648\t0\t-9223372036854775808"
-		       "\t-0\t-1.5e-300\t1970-01-01\t1970-01-01 00:00:00\t-1\n");
-	buf_printf(&b, "max\tx\\ty\tz\tUS\tpro\t255\t127\t65535\t32767\t4294967295\t2147483647"
-		       "\t18446744073709551615\t9223372036854775807\t1e300\tinf\t2149-06-06"
-		       "\t2106-02-07 06:28:15\t2147483647\n");
-	buf_printf(&b, "null\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N"
-		       "\t\\N\t\\N\t\\N\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "k\ts\tsn\tlc\tlcn\tu8\ti8\tu16\ti16\tu32\ti32\tu64\ti64\tf\tfn\td"
+			 "\tdt\tin\n");
+	t_buf_printf(&b, "min\t\t\t\t\t0\t-128\t0\t-32768\t0\t-2147483648\t0\t-9223372036854775808"
+			 "\t-0\t-1.5e-300\t1970-01-01\t1970-01-01 00:00:00\t-1\n");
+	t_buf_printf(&b, "max\tx\\ty\tz\tUS\tpro\t255\t127\t65535\t32767\t4294967295\t2147483647"
+			 "\t18446744073709551615\t9223372036854775807\t1e300\tinf\t2149-06-06"
+			 "\t2106-02-07 06:28:15\t2147483647\n");
+	t_buf_printf(&b, "null\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N"
+			 "\t\\N\t\\N\t\\N\t\\N\n");
 	static const struct dim_attr_spec attrs[] = {
 		{"s", DIM_TYPE_STRING, false},      {"sn", DIM_TYPE_STRING, true},
 		{"lc", DIM_TYPE_LC_STRING, false},  {"lcn", DIM_TYPE_LC_STRING, true},
@@ -663,10 +639,10 @@ Test(dim, attribute_types_and_nulls)
 
 Test(dim, lc_code_width_follows_dictionary)
 {
-	struct buf b = {0};
-	buf_printf(&b, "id\tsmall\tmid\tbig\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "id\tsmall\tmid\tbig\n");
 	for (unsigned i = 1; i <= 70000; i++)
-		buf_printf(&b, "%u\tv%u\tv%u\tv%u\n", i, i % 255, i % 300, i);
+		t_buf_printf(&b, "%u\tv%u\tv%u\tv%u\n", i, i % 255, i % 300, i);
 	static const struct dim_attr_spec attrs[] = {
 		{"small", DIM_TYPE_LC_STRING, true},
 		{"mid", DIM_TYPE_LC_STRING, true},
@@ -698,11 +674,11 @@ Test(dim, lc_code_width_follows_dictionary)
 
 Test(dim, wide_rows_and_empty_table)
 {
-	struct buf b = {0};
-	buf_printf(&b, "id\ta\tb\tc\td\te\tf\tg\th\tx\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "id\ta\tb\tc\td\te\tf\tg\th\tx\n");
 	for (unsigned i = 1; i <= 1000; i++)
-		buf_printf(&b, "%u\t%u\t%u\t%u\t%u\t%u\t%u\t%u\t%u\tignored\n", i, i, i + 1, i + 2,
-			   i + 3, i + 4, i + 5, i + 6, i + 7);
+		t_buf_printf(&b, "%u\t%u\t%u\t%u\t%u\t%u\t%u\t%u\t%u\tignored\n", i, i, i + 1,
+			     i + 2, i + 3, i + 4, i + 5, i + 6, i + 7);
 	struct dim_attr_spec attrs[8];
 	static const char *const names[] = {"a", "b", "c", "d", "e", "f", "g", "h"};
 	for (unsigned a = 0; a < 8; a++)
@@ -717,7 +693,7 @@ Test(dim, wide_rows_and_empty_table)
 	dim_free(d);
 
 	b.len = 0;
-	buf_printf(&b, "id\ta\n");
+	t_buf_printf(&b, "id\ta\n");
 	d = load_tsv("empty", &b, "id", DIM_TYPE_UINT64, attrs, 1, 0);
 	cr_assert_eq(dim_rows(d), 0);
 	cr_assert_null(dim_find_u64(d, 1));
@@ -728,10 +704,11 @@ Test(dim, wide_rows_and_empty_table)
 
 Test(dim, same_table_with_any_thread_count)
 {
-	struct buf b = {0};
-	buf_printf(&b, "id\tcountry\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "id\tcountry\n");
 	for (unsigned i = 0; i < 200000; i++)
-		buf_printf(&b, "%" PRIu64 "\tc%u\n", mix(i % 150000), (unsigned)(mix(i) % 1000));
+		t_buf_printf(&b, "%" PRIu64 "\tc%u\n", gen_mix64(i % 150000),
+			     (unsigned)(gen_mix64(i) % 1000));
 	static const struct dim_attr_spec attrs[] = {{"country", DIM_TYPE_LC_STRING, false}};
 	struct dim *one = load_tsv("t1", &b, "id", DIM_TYPE_UINT64, attrs, 1, 1);
 	struct dim *many = load_tsv("t5", &b, "id", DIM_TYPE_UINT64, attrs, 1, 5);
@@ -743,14 +720,14 @@ Test(dim, same_table_with_any_thread_count)
 	for (size_t c = 0; c < n1; c++)
 		cr_assert(d1[c].len == d2[c].len && memcmp(d1[c].ptr, d2[c].ptr, d1[c].len) == 0);
 	for (unsigned i = 0; i < 150000; i++) {
-		uint64_t k = mix(i);
+		uint64_t k = gen_mix64(i);
 		uint32_t c1 = dim_row_lc(dim_col(one, 0), dim_find_u64(one, k));
 		uint32_t c2 = dim_row_lc(dim_col(many, 0), dim_find_u64(many, k));
 		cr_assert_eq(c1, c2);
 		/* The last of the two rows with this key wins: row i + 150000 when it exists. */
 		unsigned last = i + 150000 < 200000 ? i + 150000 : i;
 		char want[8];
-		snprintf(want, sizeof(want), "c%u", (unsigned)(mix(last) % 1000));
+		snprintf(want, sizeof(want), "c%u", (unsigned)(gen_mix64(last) % 1000));
 		cr_assert(str_is(d1[c1].ptr, d1[c1].len, want));
 	}
 	dim_free(one);
@@ -794,8 +771,8 @@ Test(dim, huge_memory)
 
 	/* The process default applies to tables loaded with HUGE_MODE_AUTO. */
 	huge_mode_default_set(HUGE_MODE_4K);
-	struct buf b = {0};
-	buf_printf(&b, "id\n1\n2\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "id\n1\n2\n");
 	struct dim *d = load_tsv("pages", &b, "id", DIM_TYPE_UINT64, NULL, 0, 1);
 	huge_mode_default_set(HUGE_MODE_AUTO);
 	cr_assert_eq(dim_huge_mode(d), HUGE_MODE_4K);
@@ -834,10 +811,10 @@ Test(dim, capacity_follows_row_count)
 {
 	/* 700000 rows: a single power-of-two table at 60% would need 2^21 slots (48 B/row). */
 	const size_t count = 700000;
-	struct buf b = {0};
-	buf_printf(&b, "id\tv\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "id\tv\n");
 	for (size_t i = 0; i < count; i++)
-		buf_printf(&b, "%" PRIu64 "\t%zu\n", mix(i + 1), i % 200);
+		t_buf_printf(&b, "%" PRIu64 "\t%zu\n", gen_mix64(i + 1), i % 200);
 	static const struct dim_attr_spec attrs[] = {{"v", DIM_TYPE_UINT8, false}};
 	struct dim *d = load_tsv("cap", &b, "id", DIM_TYPE_UINT64, attrs, 1, 2);
 	size_t want = count * 100 / DIM_LOAD_FACTOR_PCT_DEFAULT;
@@ -845,15 +822,16 @@ Test(dim, capacity_follows_row_count)
 	cr_assert_leq(dim_capacity(d), want + want / 20, "capacity %zu for %zu rows",
 		      dim_capacity(d), count);
 	for (size_t i = 0; i < count; i++)
-		cr_assert_eq(dim_row_u64(dim_col(d, 0), dim_find_u64(d, mix(i + 1))), i % 200);
+		cr_assert_eq(dim_row_u64(dim_col(d, 0), dim_find_u64(d, gen_mix64(i + 1))),
+			     i % 200);
 	dim_free(d);
 	free(b.p);
 }
 
 Test(dim, numa_placement)
 {
-	struct buf b = {0};
-	buf_printf(&b, "id\tv\n1\tx\n2\ty\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "id\tv\n1\tx\n2\ty\n");
 	static const struct dim_attr_spec attrs[] = {{"v", DIM_TYPE_STRING, false}};
 	struct dim_spec spec = {.name = "numa", .data = b.p, .data_len = b.len,
 		.format = DIM_FORMAT_TSV, .key_column = "id", .key_type = DIM_TYPE_UINT64,

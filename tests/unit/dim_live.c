@@ -7,50 +7,19 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dim.h"
 #include "dim_live.h"
-#include "log.h"
+#include "helpers.h"
 
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
-__attribute__((format(printf, 2, 3))) static void buf_printf(struct buf *b, const char *fmt, ...)
-{
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		cr_assert(n >= 0);
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		b->cap = b->cap ? b->cap * 2 : 4096;
-		while (b->cap - b->len <= (size_t)n)
-			b->cap *= 2;
-		b->p = realloc(b->p, b->cap);
-		cr_assert_not_null(b->p);
-	}
-}
-
-static void quiet(void)
-{
-	log_level_set(LOG_LEVEL_WARN);
-}
-
-TestSuite(dim_live, .init = quiet);
+TestSuite(dim_live, .init = t_quiet);
 
 /* Loads TSV text as a table, live unless spec says otherwise (spec's data and format are
  * set here). */
-static struct dim *load(struct dim_spec spec, struct buf *b)
+static struct dim *load(struct dim_spec spec, struct t_buf *b)
 {
 	spec.data = b->p;
 	spec.data_len = b->len;
@@ -62,7 +31,7 @@ static struct dim *load(struct dim_spec spec, struct buf *b)
 	int rc = dim_load(&spec, &d, &st);
 	cr_assert_eq(rc, 0, "load: %d %s", rc, st.error);
 	free(b->p);
-	*b = (struct buf){0};
+	*b = (struct t_buf){0};
 	return d;
 }
 
@@ -92,11 +61,11 @@ static const struct dim_attr_spec user_attrs[] = {
 
 static struct dim *users(unsigned rows, unsigned headroom_pct)
 {
-	struct buf b = {0};
-	buf_printf(&b, "user_id\tcountry\tplan\tsignup_date\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "user_id\tcountry\tplan\tsignup_date\n");
 	for (unsigned i = 1; i <= rows; i++)
-		buf_printf(&b, "%u\t%s\t%s\t2020-01-%02u\n", i, i % 2 ? "US" : "DE",
-			   i % 3 ? "free" : "\\N", 1 + i % 28);
+		t_buf_printf(&b, "%u\t%s\t%s\t2020-01-%02u\n", i, i % 2 ? "US" : "DE",
+			     i % 3 ? "free" : "\\N", 1 + i % 28);
 	struct dim_spec spec = {.key_column = "user_id", .key_type = DIM_TYPE_UINT64,
 				.attrs = user_attrs, .attr_count = 3, .threads = 1, .live = true,
 				.live_headroom_pct = headroom_pct};
@@ -182,10 +151,10 @@ Test(dim_live, string_keys_and_normalised_urls)
 		{"domain", DIM_TYPE_LC_STRING, false},
 		{"title", DIM_TYPE_STRING, true},
 	};
-	struct buf b = {0};
-	buf_printf(&b, "url\tdomain\ttitle\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "url\tdomain\ttitle\n");
 	for (unsigned i = 0; i < 500; i++)
-		buf_printf(&b, "https://Ex%u.com/p/%u?q=1\td%u\tt%u\n", i % 7, i, i % 7, i);
+		t_buf_printf(&b, "https://Ex%u.com/p/%u?q=1\td%u\tt%u\n", i % 7, i, i % 7, i);
 	struct dim_spec spec = {.key_column = "url", .key_type = DIM_TYPE_STRING,
 				.key_strip_query = true, .attrs = attrs, .attr_count = 2,
 				.threads = 2, .live = true};
@@ -251,9 +220,9 @@ Test(dim_live, every_type_and_conversion_errors)
 		{"ts", DIM_TYPE_DATETIME, true},
 	};
 	enum { A = sizeof(attrs) / sizeof(attrs[0]) };
-	struct buf b = {0};
-	buf_printf(&b, "k\ts\tsn\tlc\tlcn\tu8\tu16\tu32\tu64\ti8\ti16\ti32\ti64\tf\tdt\tts\n");
-	buf_printf(&b, "1\ta\tb\tx\ty\t1\t2\t3\t4\t-1\t-2\t-3\t-4\t0.5\t2000-01-01\t1\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "k\ts\tsn\tlc\tlcn\tu8\tu16\tu32\tu64\ti8\ti16\ti32\ti64\tf\tdt\tts\n");
+	t_buf_printf(&b, "1\ta\tb\tx\ty\t1\t2\t3\t4\t-1\t-2\t-3\t-4\t0.5\t2000-01-01\t1\n");
 	struct dim_spec spec = {.key_column = "k", .key_type = DIM_TYPE_UINT64, .attrs = attrs,
 				.attr_count = A, .threads = 1, .live = true};
 	struct dim *d = load(spec, &b);
@@ -328,10 +297,10 @@ Test(dim_live, every_type_and_conversion_errors)
 Test(dim_live, dictionary_grows_then_refuses)
 {
 	static const struct dim_attr_spec attrs[] = {{"c", DIM_TYPE_LC_STRING, true}};
-	struct buf b = {0};
-	buf_printf(&b, "k\tc\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "k\tc\n");
 	for (unsigned i = 1; i <= 300; i++)
-		buf_printf(&b, "%u\tv%u\n", i, i);
+		t_buf_printf(&b, "%u\tv%u\n", i, i);
 	struct dim_spec spec = {.key_column = "k", .key_type = DIM_TYPE_UINT64, .attrs = attrs,
 				.attr_count = 1, .threads = 1, .live = true,
 				.live_dict_room_pct = 10};
@@ -426,10 +395,10 @@ Test(dim_live, full_table_and_tombstone_reuse)
 Test(dim_live, arena_full)
 {
 	static const struct dim_attr_spec attrs[] = {{"s", DIM_TYPE_STRING, false}};
-	struct buf b = {0};
-	buf_printf(&b, "k\ts\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "k\ts\n");
 	for (unsigned i = 1000; i < 1100; i++)
-		buf_printf(&b, "%u\tx\n", i);
+		t_buf_printf(&b, "%u\tx\n", i);
 	struct dim_spec spec = {.key_column = "k", .key_type = DIM_TYPE_UINT64, .attrs = attrs,
 				.attr_count = 1, .threads = 1, .live = true};
 	struct dim *d = load(spec, &b);
@@ -469,10 +438,10 @@ Test(dim_live, reclamation_returns_memory)
 		{"s", DIM_TYPE_STRING, true},
 		{"n", DIM_TYPE_UINT32, false},
 	};
-	struct buf b = {0};
-	buf_printf(&b, "k\tc\ts\tn\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "k\tc\ts\tn\n");
 	for (unsigned i = 0; i < 2000; i++)
-		buf_printf(&b, "key%u\tc%u\tvalue %u\t%u\n", i, i % 5, i, i);
+		t_buf_printf(&b, "key%u\tc%u\tvalue %u\t%u\n", i, i % 5, i, i);
 	struct dim_spec spec = {.key_column = "k", .key_type = DIM_TYPE_STRING, .attrs = attrs,
 				.attr_count = 3, .threads = 2, .live = true};
 	struct dim *d = load(spec, &b);
@@ -514,10 +483,10 @@ Test(dim_live, probes_agree_with_the_walk_in_full_tables, .timeout = 120)
 {
 	for (int str = 0; str < 2; str++) {
 		static const struct dim_attr_spec attrs[] = {{"a", DIM_TYPE_UINT32, false}};
-		struct buf b = {0};
-		buf_printf(&b, "k\ta\n");
+		struct t_buf b = {0};
+		t_buf_printf(&b, "k\ta\n");
 		for (unsigned i = 1; i <= 3000; i++)
-			buf_printf(&b, "%u\t%u\n", i, i);
+			t_buf_printf(&b, "%u\t%u\n", i, i);
 		struct dim_spec spec = {.key_column = "k", .attrs = attrs, .attr_count = 1,
 					.key_type = str ? DIM_TYPE_STRING : DIM_TYPE_UINT64,
 					.threads = 2, .live = true, .load_factor_pct = 90};
@@ -593,10 +562,10 @@ Test(dim_live, growing_versions_join_free_blocks)
 {
 	static const struct dim_attr_spec attrs[] = {{"s", DIM_TYPE_STRING, false}};
 	enum { ROWS = 30000 };
-	struct buf b = {0};
-	buf_printf(&b, "k\ts\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "k\ts\n");
 	for (unsigned i = 1; i <= ROWS; i++)
-		buf_printf(&b, "%u\t%064u\n", i, i);
+		t_buf_printf(&b, "%u\t%064u\n", i, i);
 	struct dim_spec spec = {.key_column = "k", .key_type = DIM_TYPE_UINT64, .attrs = attrs,
 				.attr_count = 1, .threads = 1, .live = true};
 	struct dim *d = load(spec, &b);
@@ -630,10 +599,11 @@ Test(dim_live, arena_planned_for_the_records)
 							{"s", DIM_TYPE_STRING, false}};
 	enum { ROWS = 400000 };
 	for (int kind = 0; kind < 3; kind++) {
-		struct buf b = {0};
-		buf_printf(&b, "k\tc\ts\n");
+		struct t_buf b = {0};
+		t_buf_printf(&b, "k\tc\ts\n");
 		for (unsigned i = 0; i < ROWS; i++)
-			buf_printf(&b, "%s%u\tc%u\tvalue %u\n", kind ? "100" : "skey", i, i % 9, i);
+			t_buf_printf(&b, "%s%u\tc%u\tvalue %u\n", kind ? "100" : "skey", i,
+				     i % 9, i);
 		struct dim_spec spec = {.key_column = "k", .attrs = with_str,
 					.attr_count = kind == 2 ? 1 : 2,
 					.key_type = kind ? DIM_TYPE_UINT64 : DIM_TYPE_STRING,
@@ -652,8 +622,8 @@ Test(dim_live, arena_planned_for_the_records)
 /* Tables loaded whole refuse changes; their layout and dictionaries are as before. */
 Test(dim_live, static_tables_refuse_changes)
 {
-	struct buf b = {0};
-	buf_printf(&b, "user_id\tcountry\tplan\tsignup_date\n1\tUS\tfree\t2020-01-01\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "user_id\tcountry\tplan\tsignup_date\n1\tUS\tfree\t2020-01-01\n");
 	struct dim_spec spec = {.key_column = "user_id", .key_type = DIM_TYPE_UINT64,
 				.attrs = user_attrs, .attr_count = 3, .threads = 1};
 	struct dim *d = load(spec, &b);

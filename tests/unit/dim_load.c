@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "dim.h"
+#include "helpers.h"
 #include "log.h"
 
 static void quiet(void)
@@ -372,18 +373,15 @@ Test(dim_load, csv_quoting_crlf_and_nulls)
 /* Many rows with quoted newlines and commas: any split must land between rows. */
 static char *csv_with_newlines(size_t rows, bool stray_quotes)
 {
-	size_t cap = rows * 64 + 64, len = 0;
-	char *s = malloc(cap);
-	cr_assert_not_null(s);
-	len += (size_t)snprintf(s, cap, "id,text,n\n");
+	struct t_buf b = {0};
+	t_buf_printf(&b, "id,text,n\n");
 	for (size_t i = 0; i < rows; i++) {
 		if (stray_quotes && i % 10 == 3)
-			len += (size_t)snprintf(s + len, cap - len, "%zu,ab\"c%zu,%zu\n", i, i, i % 7);
+			t_buf_printf(&b, "%zu,ab\"c%zu,%zu\n", i, i, i % 7);
 		else
-			len += (size_t)snprintf(s + len, cap - len, "%zu,\"line\n%zu, \"\"q\"\"\n\",%zu\n",
-						i, i, i % 7);
+			t_buf_printf(&b, "%zu,\"line\n%zu, \"\"q\"\"\n\",%zu\n", i, i, i % 7);
 	}
-	return s;
+	return b.p;
 }
 
 static void check_csv_rows(const struct dim *d, size_t rows, bool stray_quotes)
@@ -427,15 +425,14 @@ Test(dim_load, csv_parallel_split_respects_quotes)
 
 Test(dim_load, tsv_parallel_split_respects_escaped_newlines)
 {
-	size_t rows = 20000, cap = rows * 40 + 16, len = 0;
-	char *text = malloc(cap);
-	cr_assert_not_null(text);
-	len += (size_t)snprintf(text, cap, "id\ttext\n");
+	size_t rows = 20000;
+	struct t_buf text = {0};
+	t_buf_printf(&text, "id\ttext\n");
 	for (size_t i = 0; i < rows; i++)
-		len += (size_t)snprintf(text + len, cap - len, "%zu\ta\\\n%zu\\\\\n", i, i);
+		t_buf_printf(&text, "%zu\ta\\\n%zu\\\\\n", i, i);
 	static const struct dim_attr_spec attrs[] = {{"text", DIM_TYPE_STRING, false}};
 	struct dim_load_stats st;
-	struct dim *d = load_mem(text, DIM_FORMAT_TSV, "id", DIM_TYPE_UINT64, attrs, 1, 6, &st);
+	struct dim *d = load_mem(text.p, DIM_FORMAT_TSV, "id", DIM_TYPE_UINT64, attrs, 1, 6, &st);
 	cr_assert_eq(st.threads, 6);
 	cr_assert_eq(dim_rows(d), rows);
 	for (size_t i = 0; i < rows; i += 7) {
@@ -446,7 +443,7 @@ Test(dim_load, tsv_parallel_split_respects_escaped_newlines)
 		cr_assert(str_is(s, n, want, strlen(want)), "row %zu", i);
 	}
 	dim_free(d);
-	free(text);
+	free(text.p);
 }
 
 /* ---- bad input ---- */
@@ -501,38 +498,34 @@ Test(dim_load, bad_rows_name_file_line_and_reason)
 
 Test(dim_load, first_bad_row_in_file_order_with_threads)
 {
-	size_t rows = 30000, cap = rows * 24 + 64, len = 0;
-	char *text = malloc(cap);
-	cr_assert_not_null(text);
-	len += (size_t)snprintf(text, cap, "id\tn\n");
-	for (size_t i = 0; i < rows; i++) {
+	struct t_buf text = {0};
+	t_buf_printf(&text, "id\tn\n");
+	for (size_t i = 0; i < 30000; i++) {
 		/* Two bad rows in different chunks: line 20002 must be the one reported. */
 		const char *v = i == 20000 ? "x1" : i == 25000 ? "x2" : "7";
-		len += (size_t)snprintf(text + len, cap - len, "%zu\t%s\n", i, v);
+		t_buf_printf(&text, "%zu\t%s\n", i, v);
 	}
 	static const struct dim_attr_spec attrs[] = {{"n", DIM_TYPE_UINT16, false}};
 	for (unsigned threads = 1; threads <= 8; threads *= 2) {
-		struct dim_spec spec = mem_spec(text, DIM_FORMAT_TSV, attrs, 1, threads);
+		struct dim_spec spec = mem_spec(text.p, DIM_FORMAT_TSV, attrs, 1, threads);
 		struct dim_load_stats st;
 		load_fails(&spec, -EINVAL, &st);
 		cr_assert_eq(st.error_line, 20002, "%u threads: %s", threads, st.error);
 		cr_assert(strstr(st.error, "'x1'"), "%s", st.error);
 	}
-	free(text);
+	free(text.p);
 }
 
 Test(dim_load, duplicate_keys_counted_last_wins)
 {
-	size_t rows = 50000, cap = rows * 32 + 64, len = 0;
-	char *text = malloc(cap);
-	cr_assert_not_null(text);
-	len += (size_t)snprintf(text, cap, "id\tv\n");
+	struct t_buf text = {0};
+	t_buf_printf(&text, "id\tv\n");
 	/* Keys 0..9999 five times each; v is the row number. */
-	for (size_t i = 0; i < rows; i++)
-		len += (size_t)snprintf(text + len, cap - len, "k%zu\t%zu\n", i % 10000, i);
+	for (size_t i = 0; i < 50000; i++)
+		t_buf_printf(&text, "k%zu\t%zu\n", i % 10000, i);
 	static const struct dim_attr_spec attrs[] = {{"v", DIM_TYPE_UINT32, false}};
 	for (unsigned threads = 1; threads <= 4; threads += 3) {
-		struct dim_spec spec = mem_spec(text, DIM_FORMAT_TSV, attrs, 1, threads);
+		struct dim_spec spec = mem_spec(text.p, DIM_FORMAT_TSV, attrs, 1, threads);
 		spec.key_type = DIM_TYPE_STRING;
 		struct dim *d = NULL;
 		struct dim_load_stats st;
@@ -548,7 +541,7 @@ Test(dim_load, duplicate_keys_counted_last_wins)
 		}
 		dim_free(d);
 	}
-	free(text);
+	free(text.p);
 	/* UInt64 keys, key 0 included. */
 	const char *small = "id\tv\n0\t1\n5\t2\n0\t3\n5\t4\n6\t5\n";
 	struct dim_load_stats st;
@@ -662,14 +655,11 @@ Test(dim_load, cancel_ends_the_load)
 	load_fails(&spec, -ECANCELED, &st);
 	cr_assert(strstr(st.error, "load cancelled"), "%s", st.error);
 
-	size_t rows = 3000000, cap = rows * 24 + 16, len = 0;
-	char *text = malloc(cap);
-	cr_assert_not_null(text);
-	len += (size_t)snprintf(text, cap, "id\tn\n");
-	for (size_t i = 1; i <= rows; i++)
-		len += (size_t)snprintf(text + len, cap - len, "%zu\t%zu\n", i * 7919, i);
-	spec = mem_spec(text, DIM_FORMAT_TSV, attrs, 1, 2);
-	spec.data_len = len;
+	struct t_buf text = {0};
+	t_buf_printf(&text, "id\tn\n");
+	for (size_t i = 1; i <= 3000000; i++)
+		t_buf_printf(&text, "%zu\t%zu\n", i * 7919, i);
+	spec = mem_spec(text.p, DIM_FORMAT_TSV, attrs, 1, 2);
 	/* The whole load first, for its time. */
 	struct timespec t0, t1, t2;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -691,7 +681,7 @@ Test(dim_load, cancel_ends_the_load)
 	double s = (double)(t2.tv_sec - t1.tv_sec) + (double)(t2.tv_nsec - t1.tv_nsec) / 1e9;
 	cr_expect_lt(s, full / 2 + DIM_CANCEL_CHECK_MS / 1000.0,
 		     "cancelled after %.3f s; the whole load takes %.3f s", s, full);
-	free(text);
+	free(text.p);
 }
 
 Test(dim_load, header_only_is_an_empty_table)
@@ -709,24 +699,10 @@ Test(dim_load, header_only_is_an_empty_table)
 
 /* ---- Native ---- */
 
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	cr_assert_not_null(f);
-	fseek(f, 0, SEEK_END);
-	*len = (size_t)ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *p = malloc(*len);
-	cr_assert_not_null(p);
-	cr_assert_eq(fread(p, 1, *len, f), *len);
-	fclose(f);
-	return p;
-}
-
 Test(dim_load, native_truncated_and_conversions)
 {
 	size_t len;
-	char *data = read_file(fixture("dim_users.native"), &len);
+	char *data = t_read_file(fixture("dim_users.native"), &len);
 	static const struct dim_attr_spec attrs[] = {{"country", DIM_TYPE_LC_STRING, false}};
 	struct dim_spec spec = {.name = "n", .path = "dim_users.native", .data = data,
 		.format = DIM_FORMAT_NATIVE, .key_column = "id", .key_type = DIM_TYPE_UINT64,
@@ -813,11 +789,8 @@ static const char other_types_native[] =
 
 Test(dim_load, native_skips_columns_of_other_types)
 {
-	size_t len = strlen(other_types_native) / 2;
-	char *data = malloc(len);
-	cr_assert_not_null(data);
-	for (size_t i = 0; i < len; i++)
-		sscanf(other_types_native + 2 * i, "%2hhx", (unsigned char *)&data[i]);
+	size_t len;
+	uint8_t *data = t_hex_decode(other_types_native, &len);
 	static const struct dim_attr_spec attrs[] = {{"fs", DIM_TYPE_LC_STRING, false},
 						     {"d32", DIM_TYPE_DATE, false}};
 	struct dim_spec spec = {.name = "n", .path = "other.native", .data = data, .data_len = len,

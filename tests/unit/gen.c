@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helpers.h"
+
 extern char **environ;
 
 /* ---- helpers: uniqueness -------------------------------------------------------------------- */
@@ -767,16 +769,6 @@ Test(events, zero_sized_dimensions_make_every_key_missing)
 
 /* ---- writer --------------------------------------------------------------------------------- */
 
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	cr_assert_not_null(f);
-	static char buf[1 << 16];
-	*len = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	return buf;
-}
-
 Test(writer, escapes_and_numbers)
 {
 	char dir[] = "/tmp/gen-test-XXXXXX";
@@ -804,13 +796,14 @@ Test(writer, escapes_and_numbers)
 		gen_writer_put(&w, "0123456789", 10);
 	cr_assert_eq(gen_writer_close(&w, true), 0);
 	size_t len;
-	char *got = read_all(path, &len);
+	char *got = t_read_file(path, &len);
 	static const char expect[] =
 		"a\\tb\\\\c\\nd\\re\\0f\\bg\\fh\"i,j'k|\"a\tb\\c\nd\re\0f\bg\fh\"\"i,j'k\"|plain|0|"
 		"18446744073709551615|-9223372036854775808|1234567";
 	cr_assert(len >= sizeof(expect) - 1);
 	cr_assert(memcmp(got, expect, sizeof(expect) - 1) == 0, "got %.*s", (int)(sizeof(expect) - 1),
 		  got);
+	free(got);
 	struct stat st;
 	cr_assert_eq(stat(path, &st), 0);
 	cr_assert_eq((size_t)st.st_size, sizeof(expect) - 1 + 300000);
@@ -842,10 +835,11 @@ Test(writer, tsv_escape_at_every_position)
 				gen_writer_put_tsv(&w, in, len);
 				cr_assert_eq(gen_writer_close(&w, false), 0);
 				size_t got_len;
-				char *got = read_all(path, &got_len);
+				char *got = t_read_file(path, &got_len);
 				if (pos == len) {
 					cr_assert_eq(got_len, len);
 					cr_assert(memcmp(got, in, len) == 0);
+					free(got);
 					break; /* no special: one pass is enough */
 				}
 				if (sp < sizeof(escaped)) {
@@ -857,6 +851,7 @@ Test(writer, tsv_escape_at_every_position)
 				} else { /* other control bytes are passed through as they are */
 					cr_assert_eq(got_len, len);
 				}
+				free(got);
 			}
 		}
 	}
@@ -920,22 +915,6 @@ static void mock_stop(struct mock *m)
 {
 	rd_kafka_mock_cluster_destroy(m->mc);
 	rd_kafka_destroy(m->rk);
-}
-
-/* Reverses ClickHouse TSV escaping in place; returns the new length. */
-static size_t tsv_unescape(char *s, size_t n)
-{
-	size_t o = 0;
-	for (size_t k = 0; k < n; k++) {
-		if (s[k] != '\\' || k + 1 == n) {
-			s[o++] = s[k];
-			continue;
-		}
-		char e = s[++k];
-		s[o++] = e == 't' ? '\t' : e == 'n' ? '\n' : e == 'r' ? '\r' : e == '0' ? '\0' :
-			 e == 'b' ? '\b' : e == 'f' ? '\f' : e;
-	}
-	return o;
 }
 
 struct consumed {
@@ -1039,7 +1018,7 @@ Test(kafka, produces_what_the_manifest_says, .timeout = 120)
 			cr_assert_not_null(payload);
 			payload++;
 		}
-		size_t plen = tsv_unescape(payload, strlen(payload) - 1);
+		size_t plen = t_tsv_unescape(payload, strlen(payload) - 1, payload);
 		gen_event_make(&cfg, seq, &ev);
 		cr_assert_eq(bad, ev.malformed != GEN_MALFORMED_NONE);
 		cr_assert_eq(plen, ev.payload_len, "seq %llu", seq);

@@ -290,32 +290,43 @@ static struct kafka_config base_config(void)
 				     .worker_count = 2};
 }
 
+/* The base configuration, with librdkafka's own log off (nothing listens on its broker). */
+static struct kafka_config quiet_config(void)
+{
+	static const struct kafka_property quiet[] = {{"log_level", "0"}};
+	struct kafka_config cfg = base_config();
+	cfg.properties = quiet;
+	cfg.property_count = 1;
+	return cfg;
+}
+
+/* The base configuration with these properties must be refused, naming needle. */
+static void expect_properties_refused(const struct kafka_property *props, size_t n,
+				      const char *needle)
+{
+	struct kafka_config cfg = base_config();
+	cfg.properties = props;
+	cfg.property_count = n;
+	expect_config_error(&cfg, needle);
+}
+
 Test(kafka, unknown_property_named, .init = cr_redirect_stderr)
 {
 	const struct kafka_property props[] = {{"fetch.wait.max.ms", "10"},
 					       {"no.such.property", "1"}};
-	struct kafka_config cfg = base_config();
-	cfg.properties = props;
-	cfg.property_count = 2;
-	expect_config_error(&cfg, "property 'no.such.property'");
+	expect_properties_refused(props, 2, "property 'no.such.property'");
 }
 
 Test(kafka, bad_value_named, .init = cr_redirect_stderr)
 {
 	const struct kafka_property props[] = {{"session.timeout.ms", "soon"}};
-	struct kafka_config cfg = base_config();
-	cfg.properties = props;
-	cfg.property_count = 1;
-	expect_config_error(&cfg, "property 'session.timeout.ms'");
+	expect_properties_refused(props, 1, "property 'session.timeout.ms'");
 }
 
 Test(kafka, managed_property_named, .init = cr_redirect_stderr)
 {
 	const struct kafka_property props[] = {{"enable.auto.commit", "true"}};
-	struct kafka_config cfg = base_config();
-	cfg.properties = props;
-	cfg.property_count = 1;
-	expect_config_error(&cfg, "property 'enable.auto.commit'");
+	expect_properties_refused(props, 1, "property 'enable.auto.commit'");
 }
 
 Test(kafka, bad_fields_named, .init = cr_redirect_stderr)
@@ -338,10 +349,7 @@ Test(kafka, bad_fields_named, .init = cr_redirect_stderr)
 Test(kafka, create_and_close_without_broker, .timeout = 30)
 {
 	/* Nothing listens on the discard port: creation, polling and close must still work. */
-	struct kafka_config cfg = base_config();
-	const struct kafka_property props[] = {{"log_level", "0"}};
-	cfg.properties = props;
-	cfg.property_count = 1;
+	struct kafka_config cfg = quiet_config();
 	struct kafka_consumer *c = NULL;
 	cr_assert_eq(kafka_consumer_new(&cfg, &c), 0);
 	cr_assert_eq(kafka_consumer_poll(c, 10), 0);
@@ -372,10 +380,7 @@ Test(kafka, queued_min_messages_defaults_to_the_worker_queue, .timeout = 30)
 	/* Partition queues are forwarded to one queue per worker, which librdkafka's per-partition
 	 * queued.min.messages counts: enrichd's default keeps it from pausing the fetcher at
 	 * 100000 messages per worker; an operator's property still wins. */
-	struct kafka_config cfg = base_config();
-	const struct kafka_property quiet[] = {{"log_level", "0"}};
-	cfg.properties = quiet;
-	cfg.property_count = 1;
+	struct kafka_config cfg = quiet_config();
 	struct kafka_consumer *c = NULL;
 	cr_assert_eq(kafka_consumer_new(&cfg, &c), 0);
 	expect_property(c, "queued.min.messages", "10000000");

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "helpers.h"
 #include "manifest.h"
 
 static char dir[256];
@@ -19,20 +20,10 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_expect_eq(system(cmd), 0);
+	t_rm_tree(dir);
 }
 
 TestSuite(manifest, .init = setup, .fini = teardown, .timeout = 30);
-
-static void write_file(const char *path, const char *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	cr_assert_not_null(f, "%s", path);
-	cr_assert_eq(fwrite(data, 1, len, f), len);
-	fclose(f);
-}
 
 static off_t file_size(const char *path)
 {
@@ -126,8 +117,8 @@ Test(manifest, last_record_segments_roll_forward_and_dead_letters_are_cut)
 	snprintf(seg_final, sizeof(seg_final), "%s/a.native", hour);
 	snprintf(seg_tmp, sizeof(seg_tmp), "%s/a.native.tmp", hour);
 	snprintf(bad_tmp, sizeof(bad_tmp), "%s/b.native.tmp", hour);
-	write_file(seg_tmp, data, sizeof(data) - 1);
-	write_file(bad_tmp, "short", 5);
+	t_write_file(seg_tmp, data, sizeof(data) - 1);
+	t_write_file(bad_tmp, "short", 5);
 	struct manifest_segment segs[2] = {
 		{"dt=2026-01-01/hour=00/a.native", 3, sizeof(data) - 1, XXH3_64bits(data, sizeof(data) - 1)},
 		{"dt=2026-01-01/hour=00/b.native", 1, 100, 0},
@@ -135,7 +126,7 @@ Test(manifest, last_record_segments_roll_forward_and_dead_letters_are_cut)
 	snprintf(dl_dir, sizeof(dl_dir), "%s/dl", dir);
 	mkdir(dl_dir, 0755);
 	snprintf(dl, sizeof(dl), "%s/inst-w2.deadletter.tsv", dl_dir);
-	write_file(dl, "line one\nline two of a lost epoch\n", 34);
+	t_write_file(dl, "line one\nline two of a lost epoch\n", 34);
 
 	struct manifest m;
 	cr_assert_eq(manifest_open(&m, dir, "inst", 2, 8, 8), 0);

@@ -13,26 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gen.h"
+#include "helpers.h"
 #include "native.h"
 #include "native_format.h"
 #include "native_read.h"
 
 /* ---- helpers ------------------------------------------------------------------------------- */
-
-static uint8_t *hex_decode(const char *hex, size_t *len)
-{
-	size_t n = strlen(hex);
-	uint8_t *out = malloc(n / 2 + 1);
-	cr_assert_not_null(out);
-	size_t o = 0;
-	for (size_t i = 0; i + 1 < n; i += 2) {
-		unsigned v;
-		cr_assert_eq(sscanf(hex + i, "%2x", &v), 1, "bad hex in the test at %zu", i);
-		out[o++] = (uint8_t)v;
-	}
-	*len = o;
-	return out;
-}
 
 static void expect_bytes(const uint8_t *got, size_t got_len, const uint8_t *want, size_t want_len)
 {
@@ -49,7 +36,7 @@ static void expect_bytes(const uint8_t *got, size_t got_len, const uint8_t *want
 static void expect_hex(const uint8_t *got, size_t got_len, const char *hex)
 {
 	size_t want_len;
-	uint8_t *want = hex_decode(hex, &want_len);
+	uint8_t *want = t_hex_decode(hex, &want_len);
 	expect_bytes(got, got_len, want, want_len);
 	free(want);
 }
@@ -75,6 +62,15 @@ static uint8_t *enc(const struct native_block *b, size_t *len)
 	cr_assert_eq(rc, 0, "encode: %d", rc);
 	cr_assert_eq(*len, exact, "encoded %zu bytes, encoded_size said %zu", *len, exact);
 	return out;
+}
+
+/* b encodes to exactly the bytes of hex (ClickHouse's). */
+static void expect_enc(const struct native_block *b, const char *hex)
+{
+	size_t len;
+	uint8_t *out = enc(b, &len);
+	expect_hex(out, len, hex);
+	free(out);
 }
 
 static void ok(int rc)
@@ -116,14 +112,11 @@ Test(native, integers_min_max)
 	ok(native_append_i64(b, 6, INT32_MAX));
 	ok(native_append_u64(b, 7, INT64_MAX));
 	commit(b);
-	size_t len;
-	uint8_t *out = enc(b, &len);
-	expect_hex(out, len,
+	expect_enc(b,
 		   "08020275380555496e743800ff037531360655496e7431360000ffff037533320655496e74333200"
 		   "000000ffffffff037536340655496e7436340000000000000000ffffffffffffffff02693804496e"
 		   "7438807f0369313605496e7431360080ff7f0369333205496e74333200000080ffffff7f03693634"
 		   "05496e7436340000000000000080ffffffffffffff7f");
-	free(out);
 	native_block_destroy(b);
 }
 
@@ -171,13 +164,10 @@ Test(native, floats)
 		commit(b);
 	}
 	cr_assert_eq(native_append_u64(b, 0, 1), -EINVAL);
-	size_t len;
-	uint8_t *out = enc(b, &len);
-	expect_hex(out, len,
+	expect_enc(b,
 		   "02070366333207466c6f6174333200000000000000800000c03f0000c07f0000807f000080ff0100"
 		   "00000366363407466c6f6174363400000000000000000000000000000080000000000000f83f0000"
 		   "00000000f87f000000000000f07f000000000000f0ff0100000000000000");
-	free(out);
 	native_block_destroy(b);
 }
 
@@ -266,13 +256,10 @@ Test(native, datetime_time_zone_in_header)
 	ok(native_append_null(b, 1));
 	ok(native_append_u64(b, 2, 1));
 	commit(b);
-	size_t len;
-	uint8_t *out = enc(b, &len);
-	expect_hex(out, len,
+	expect_enc(b,
 		   "030101741e4e756c6c61626c65284461746554696d65363428332c20275554432729290100000000"
 		   "000000000175194e756c6c61626c65284461746554696d652827555443272929010000000001760844"
 		   "61746554696d6501000000");
-	free(out);
 	native_block_destroy(b);
 }
 
@@ -347,10 +334,7 @@ Test(native, fixed_string)
 	ok(native_append_str(b, 0, "abcd", 4));
 	commit(b);
 	cr_assert_eq(native_append_str(b, 0, "abcde", 5), -ERANGE);
-	size_t len;
-	uint8_t *out = enc(b, &len);
-	expect_hex(out, len, "01030266730e4669786564537472696e67283429000000006162000061626364");
-	free(out);
+	expect_enc(b, "01030266730e4669786564537472696e67283429000000006162000061626364");
 	native_block_destroy(b);
 }
 
@@ -376,15 +360,12 @@ Test(native, nullable)
 	ok(native_append_str(b, 2, "", 0));
 	ok(native_append_f64(b, 3, 0));
 	commit(b);
-	size_t len;
-	uint8_t *out = enc(b, &len);
-	expect_hex(out, len,
+	expect_enc(b,
 		   "0403016e104e756c6c61626c652855496e74363429010000000000000000000007000000000000"
 		   "0000000000000000000173104e756c6c61626c6528537472696e67290100000002616200026673"
 		   "184e756c6c61626c65284669786564537472696e67283229290100000000787900000166114e75"
 		   "6c6c61626c6528466c6f6174363429010000000000000000000000000000000004400000000000"
 		   "000000");
-	free(out);
 	native_block_destroy(b);
 }
 
@@ -408,19 +389,14 @@ Test(native, low_cardinality_local)
 		ok(native_append_str(b, 0, v[i], strlen(v[i])));
 		commit(b);
 	}
-	size_t len;
-	uint8_t *out = enc(b, &len);
-	expect_hex(out, len, lc_zxz);
-	free(out);
+	expect_enc(b, lc_zxz);
 	/* After a reset the block encodes the same rows to the same bytes. */
 	native_block_reset(b);
 	for (int i = 0; i < 5; i++) {
 		ok(native_append_str(b, 0, v[i], strlen(v[i])));
 		commit(b);
 	}
-	out = enc(b, &len);
-	expect_hex(out, len, lc_zxz);
-	free(out);
+	expect_enc(b, lc_zxz);
 	native_block_destroy(b);
 }
 
@@ -512,10 +488,7 @@ Test(native, low_cardinality_nullable_both_modes)
 	commit(b);
 	ok(native_append_str(b, 0, "p", 1));
 	commit(b);
-	size_t len;
-	uint8_t *out = enc(b, &len);
-	expect_hex(out, len, lcn_pnqp);
-	free(out);
+	expect_enc(b, lcn_pnqp);
 	native_block_destroy(b);
 
 	/* Code 0 is NULL whatever the dictionary holds there. */
@@ -527,9 +500,7 @@ Test(native, low_cardinality_nullable_both_modes)
 		ok(native_append_code(b, 0, codes[i]));
 		commit(b);
 	}
-	out = enc(b, &len);
-	expect_hex(out, len, lcn_pnqp);
-	free(out);
+	expect_enc(b, lcn_pnqp);
 	native_block_destroy(b);
 }
 
@@ -664,11 +635,8 @@ Test(native, row_protocol)
 	/* A pending row is not encoded. */
 	ok(native_append_u64(b, 0, 4));
 	ok(native_append_str(b, 1, "pending", 7));
-	size_t len;
-	uint8_t *out = enc(b, &len);
-	expect_hex(out, len, "0201016e0555496e743802"
+	expect_enc(b, "0201016e0555496e743802"
 			     "017306537472696e67026162");
-	free(out);
 	native_block_destroy(b);
 }
 
@@ -841,9 +809,7 @@ Test(native, rows_uuid_ipv6_fixed_lc_arrays)
 		ok(native_rows_array(b, 11, a32v + at));
 		ok(native_rows_commit(b));
 	}
-	size_t len;
-	uint8_t *out = enc(b, &len);
-	expect_hex(out, len,
+	expect_enc(b,
 		   "0c0301750455554944efcdab8967452301efcdab896745230100000000000000000000000000000000d3"
 		   "129be867453e1200401714664256a403697036044950763620010db80000000000000000000000010000"
 		   "0000000000000000000000000000fe8000000000000000000000000100020266730e4669786564537472"
@@ -861,7 +827,6 @@ Test(native, rows_uuid_ipv6_fixed_lc_arrays)
 		   "7272617928496e7431362901000000000000000100000000000000030000000000000000800100020003"
 		   "6133320c417272617928496e74333229010000000000000001000000000000000200000000000000ffff"
 		   "ff7fffffffff");
-	free(out);
 	native_block_destroy(b);
 }
 
@@ -953,9 +918,7 @@ Test(native, rows_numbers_dates_nullable)
 	ok(native_rows_u64(b, 16, ndt, null_first));
 	ok(native_rows_i64(b, 17, nt6, null_second));
 	ok(native_rows_commit(b));
-	size_t len;
-	uint8_t *out = enc(b, &len);
-	expect_hex(out, len,
+	expect_enc(b,
 		   "120202693804496e7438807f0369313605496e7431360080ff7f0369333205496e74333200000080ffff"
 		   "ff7f0275380555496e7438ff00037531360655496e743136ffff0000037533320655496e743332ffffff"
 		   "ff000000000366333207466c6f617433320000c03f000080be016204426f6f6c01000164044461746520"
@@ -966,7 +929,6 @@ Test(native, rows_numbers_dates_nullable)
 		   "00026e640e4e756c6c61626c65284461746529000101000000036e6474124e756c6c61626c6528446174"
 		   "6554696d6529010000000000ffffffff036e74361e4e756c6c61626c65284461746554696d6536342836"
 		   "2c2027555443272929000105000000000000000000000000000000");
-	free(out);
 	native_block_destroy(b);
 }
 
@@ -1017,11 +979,8 @@ Test(native, rows_protocol_and_errors)
 	ok(native_append_str(b, 1, "g", 1));
 	commit(b);
 	cr_assert_eq(native_block_free_rows(b), 4);
-	size_t len;
-	uint8_t *out = enc(b, &len);
-	expect_hex(out, len, "0204016e0555496e74380102030401730653747269"
+	expect_enc(b, "0204016e0555496e74380102030401730653747269"
 			     "6e670261620263640265660167");
-	free(out);
 	native_block_destroy(b);
 }
 
@@ -1156,7 +1115,7 @@ Test(native, read_clickhouse_bytes)
 	/* ClickHouse-written blocks decode to the values ClickHouse's TSV prints. */
 	struct decoded d;
 	size_t len;
-	uint8_t *buf = hex_decode(
+	uint8_t *buf = t_hex_decode(
 		"0403016e104e756c6c61626c652855496e74363429010000000000000000000007000000000000"
 		"0000000000000000000173104e756c6c61626c6528537472696e67290100000002616200026673"
 		"184e756c6c61626c65284669786564537472696e67283229290100000000787900000166114e75"
@@ -1176,7 +1135,7 @@ Test(native, read_clickhouse_bytes)
 	native_reader_destroy(d.r);
 	free(buf);
 
-	buf = hex_decode(lcn_pnqp, &len);
+	buf = t_hex_decode(lcn_pnqp, &len);
 	decode_one(&d, buf, len);
 	const char *lc[] = {"p", "\\N", "", "q", "p"};
 	for (uint64_t r = 0; r < 5; r++)
@@ -1184,7 +1143,7 @@ Test(native, read_clickhouse_bytes)
 	native_reader_destroy(d.r);
 	free(buf);
 
-	buf = hex_decode("0302016404446174650000ffff026474084461746554696d6500000000ffffffff0374"
+	buf = t_hex_decode("0302016404446174650000ffff026474084461746554696d6500000000ffffffff0374"
 			 "3634144461746554696d65363428332c20275554432729ffffffffffffffff7bf451c2"
 			 "8c010000",
 			 &len);
@@ -1251,13 +1210,10 @@ Test(native, float_text)
 /* Every supported type, random values: encode, decode, compare value for value. */
 #define RT_ROWS 300
 
-static uint64_t rt_state = 0x9E3779B97F4A7C15ull;
+static struct gen_rng rt_rng = {GEN_MIX_GOLDEN};
 static uint64_t rt_next(void)
 {
-	uint64_t z = (rt_state += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
+	return gen_next(&rt_rng);
 }
 
 Test(native, round_trip_all_types)
@@ -1437,7 +1393,7 @@ Test(native, read_corrupt)
 	ok(native_reader_init(&r));
 	size_t len, off, at;
 	struct native_rd_block blk;
-	uint8_t *buf = hex_decode(lc_zxz, &len);
+	uint8_t *buf = t_hex_decode(lc_zxz, &len);
 	/* The last index refers to key 3 of 3. */
 	buf[len - 1] = 3;
 	off = 0;
@@ -1446,7 +1402,7 @@ Test(native, read_corrupt)
 	cr_assert_eq(at, len - 1);
 	free(buf);
 
-	buf = hex_decode("01010161075569616e743332", &len); /* type "Uiant32" */
+	buf = t_hex_decode("01010161075569616e743332", &len); /* type "Uiant32" */
 	off = 0;
 	cr_assert_eq(native_reader_next(r, buf, len, &off, &blk), -EBADMSG);
 	cr_assert(strstr(native_reader_error(r, &at), "unsupported type 'Uiant32'") != NULL,
@@ -1455,13 +1411,13 @@ Test(native, read_corrupt)
 	free(buf);
 
 	/* Rows without columns would make a reader loop over nothing. */
-	buf = hex_decode("0005", &len);
+	buf = t_hex_decode("0005", &len);
 	off = 0;
 	cr_assert_eq(native_reader_next(r, buf, len, &off, &blk), -EBADMSG);
 	free(buf);
 
 	/* A huge row count is refused before anything is allocated for it. */
-	buf = hex_decode("01ffffffffffffffff7f0161065374726967", &len);
+	buf = t_hex_decode("01ffffffffffffffff7f0161065374726967", &len);
 	off = 0;
 	cr_assert_eq(native_reader_next(r, buf, len, &off, &blk), -EBADMSG);
 	free(buf);
@@ -1496,7 +1452,7 @@ Test(native, read_arrays)
 {
 	struct decoded d;
 	size_t len;
-	uint8_t *buf = hex_decode(arrays_ch, &len);
+	uint8_t *buf = t_hex_decode(arrays_ch, &len);
 	decode_one(&d, buf, len);
 	/* ['a','b'] as Array(LowCardinality(String)), [[1],[2,3]] as Array(Array(UInt8)). */
 	const struct native_rd_col *x = &d.blk.cols[0], *y = &d.blk.cols[1];
@@ -1519,7 +1475,7 @@ Test(native, read_arrays)
 	free(buf);
 
 	/* Two empty arrays: the LowCardinality part after the offsets is absent. */
-	buf = hex_decode(arrays_empty_ch, &len);
+	buf = t_hex_decode(arrays_empty_ch, &len);
 	decode_one(&d, buf, len);
 	cr_assert_eq(d.blk.cols[0].count, 0);
 	cr_assert_eq(d.blk.cols[0].values.count, 0);
@@ -1543,7 +1499,7 @@ Test(native, read_other_types_and_sequential)
 {
 	struct decoded d;
 	size_t len;
-	uint8_t *buf = hex_decode(other_types_ch, &len);
+	uint8_t *buf = t_hex_decode(other_types_ch, &len);
 	decode_one(&d, buf, len);
 	static const char *const names[] = {"Int128", "Decimal(9, 2)", "Enum8('a' = 1, 'b' = 2)",
 					    "IPv6", "Array(Nullable(UInt8))", "String"};
@@ -1581,7 +1537,7 @@ Test(native, read_other_types_and_sequential)
 	const char *const blocks[] = {arrays_ch, other_types_ch};
 	for (size_t k = 0; k < 2; k++) {
 		size_t blen;
-		uint8_t *b = hex_decode(blocks[k], &blen);
+		uint8_t *b = t_hex_decode(blocks[k], &blen);
 		for (size_t cut = 1; cut < blen; cut++) {
 			size_t at;
 			off = 0;

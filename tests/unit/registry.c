@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "registry.h"
 
 extern char **environ;
@@ -90,9 +91,7 @@ static void stop(void)
 		reg_pid = 0;
 	}
 	if (dir[0] != '\0') {
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		cr_expect_eq(system(cmd), 0);
+		t_rm_tree(dir);
 		dir[0] = '\0';
 	}
 }

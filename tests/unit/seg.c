@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "helpers.h"
 #include "seg.h"
 
 #define SEALED_MAX 256
@@ -50,15 +50,6 @@ static void on_sealed(void *arg, const struct seg_sealed *s)
 	sealed_n++;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 static void setup(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "%s/seg-unit-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -70,7 +61,7 @@ static void setup(void)
 static void teardown(void)
 {
 	umount2(outdir, MNT_DETACH);
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_tree(tmpdir);
 }
 
 TestSuite(seg, .init = setup, .fini = teardown, .timeout = 30);
@@ -116,19 +107,21 @@ static int64_t append_pattern(struct seg_writer *w, int64_t hour, size_t n, uint
 	return id;
 }
 
-static uint8_t *read_file(const char *path, size_t *len)
+static struct seg_writer *writer_open(const struct seg_writer_cfg *c)
 {
-	FILE *f = fopen(path, "rb");
-	cr_assert_not_null(f, "open %s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	uint8_t *p = malloc((size_t)n + 1);
-	cr_assert_not_null(p);
-	cr_assert_eq(fread(p, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return p;
+	struct seg_writer *w;
+	cr_assert_eq(seg_writer_init(&w, c), 0);
+	return w;
+}
+
+/* The file at path holds exactly the len bytes of want. */
+static void expect_file(const char *path, const void *want, size_t len)
+{
+	size_t n;
+	uint8_t *p = (uint8_t *)t_read_file(path, &n);
+	cr_assert_eq(n, len, "%s: %zu bytes, want %zu", path, n, len);
+	cr_assert_eq(memcmp(p, want, n), 0, "%s: the bytes appended, in order", path);
+	free(p);
 }
 
 static char found[FILES_MAX][PATH_MAX];
@@ -166,7 +159,7 @@ static void check_sealed_file(const struct sealed_copy *s)
 {
 	cr_assert_eq(s->rec.err, 0, "segment %" PRId64 " err %d", s->rec.id, s->rec.err);
 	size_t len;
-	uint8_t *p = read_file(s->path, &len);
+	uint8_t *p = (uint8_t *)t_read_file(s->path, &len);
 	cr_assert_eq(len, s->rec.bytes, "%s: %zu bytes, record says %" PRIu64, s->path, len, s->rec.bytes);
 	cr_assert_eq(XXH3_64bits(p, len), s->rec.checksum, "%s: checksum", s->path);
 	free(p);
@@ -200,8 +193,7 @@ static int by_id(const void *a, const void *b)
 Test(seg, append_contents_and_seal_record)
 {
 	struct seg_writer_cfg c = cfg_small();
-	struct seg_writer *w;
-	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	struct seg_writer *w = writer_open(&c);
 	size_t sizes[] = {1, 63, 64, 65, 1000, 4096, 100000, 7};
 	size_t total = 0;
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
@@ -242,11 +234,7 @@ Test(seg, append_contents_and_seal_record)
 	char want[PATH_MAX];
 	snprintf(want, sizeof(want), "%s/dt=2024-03-05/hour=07/inst-w3-%016" PRId64 ".native", outdir, id);
 	cr_assert_str_eq(r->path, want);
-	size_t len;
-	uint8_t *got = read_file(r->path, &len);
-	cr_assert_eq(len, total);
-	cr_assert_eq(memcmp(got, expect, total), 0, "file bytes are the appended blocks in order");
-	free(got);
+	expect_file(r->path, expect, total);
 	cr_assert_eq(st->bytes_written, total);
 	cr_assert_eq(st->segments_sealed, 1);
 	cr_assert_eq(st->inflight_writes, 0);
@@ -314,8 +302,7 @@ static size_t resident_pages(const char *path)
 Test(seg, direct_writes_skip_the_page_cache_and_keep_every_byte)
 {
 	struct seg_writer_cfg c = cfg_small();
-	struct seg_writer *w;
-	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	struct seg_writer *w = writer_open(&c);
 	cr_assert(seg_stats(w)->direct_io);
 	/* Ends on and around 4 KiB boundaries, smaller and larger than a page, two hours. */
 	size_t sizes[] = {1, 4095, 4096, 4097, 8191, 100000, 3, 12288, 70000, 4093, 5};
@@ -356,10 +343,7 @@ Test(seg, direct_writes_skip_the_page_cache_and_keep_every_byte)
 		if (fs.f_type != 0x01021994)
 			cr_assert_leq(resident_pages(sealed[i].path), 1, "%s", sealed[i].path);
 		check_sealed_file(&sealed[i]);
-		size_t len;
-		uint8_t *p = read_file(sealed[i].path, &len);
-		cr_assert_eq(memcmp(p, expect[h], len), 0, "%s", sealed[i].path);
-		free(p);
+		expect_file(sealed[i].path, expect[h], off[h]);
 	}
 	for (int h = 0; h < 2; h++)
 		free(expect[h]);
@@ -370,8 +354,7 @@ Test(seg, roll_by_size)
 {
 	struct seg_writer_cfg c = cfg_small();
 	c.segment_bytes_max = 1000;
-	struct seg_writer *w;
-	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	struct seg_writer *w = writer_open(&c);
 	uint8_t expect[10 * 300 + 5000];
 	size_t off = 0;
 	/* 300-byte blocks: the fourth would pass 1000, so each segment holds three. */
@@ -389,7 +372,7 @@ Test(seg, roll_by_size)
 		cr_assert_eq(sealed[i].rec.bytes, want[i], "segment %u: %" PRIu64, i, sealed[i].rec.bytes);
 		check_sealed_file(&sealed[i]);
 		size_t len;
-		uint8_t *p = read_file(sealed[i].path, &len);
+		uint8_t *p = (uint8_t *)t_read_file(sealed[i].path, &len);
 		cr_assert_eq(memcmp(p, expect + pos, len), 0);
 		pos += len;
 		free(p);
@@ -404,8 +387,7 @@ Test(seg, roll_when_size_reached_exactly)
 {
 	struct seg_writer_cfg c = cfg_small();
 	c.segment_bytes_max = 600;
-	struct seg_writer *w;
-	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	struct seg_writer *w = writer_open(&c);
 	int64_t a = append_pattern(w, HOUR_A, 300, 1, NULL);
 	int64_t b = append_pattern(w, HOUR_A, 300, 2, NULL);
 	cr_assert_eq(a, b);
@@ -424,8 +406,7 @@ Test(seg, roll_by_age)
 {
 	struct seg_writer_cfg c = cfg_small();
 	c.segment_age_ms_max = 1000;
-	struct seg_writer *w;
-	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	struct seg_writer *w = writer_open(&c);
 	uint64_t t0 = seg_clock_ms();
 	append_pattern(w, HOUR_A, 100, 1, NULL);
 	for (int i = 0; i < 20; i++) {
@@ -441,7 +422,7 @@ Test(seg, roll_by_age)
 	/* And with the real clock and a small bound. */
 	cr_assert_eq(seg_writer_close(w), 0);
 	c.segment_age_ms_max = 20;
-	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	w = writer_open(&c);
 	append_pattern(w, HOUR_B, 100, 2, NULL);
 	usleep(30000);
 	tick_until_sealed(w, 2, 0);
@@ -453,8 +434,7 @@ Test(seg, roll_by_age)
 Test(seg, one_segment_per_hour_key)
 {
 	struct seg_writer_cfg c = cfg_small();
-	struct seg_writer *w;
-	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	struct seg_writer *w = writer_open(&c);
 	const int64_t hours[] = {HOUR_A, HOUR_B, HOUR_C};
 	uint8_t expect[3][20 * 50];
 	size_t len[3] = {0};
@@ -480,11 +460,7 @@ Test(seg, one_segment_per_hour_key)
 		char want[PATH_MAX];
 		snprintf(want, sizeof(want), "%s/%s/inst-w3-%016" PRId64 ".native", outdir, dirs[h], ids[h]);
 		cr_assert_str_eq(sealed[i].path, want);
-		size_t n;
-		uint8_t *p = read_file(want, &n);
-		cr_assert_eq(n, len[h]);
-		cr_assert_eq(memcmp(p, expect[h], n), 0);
-		free(p);
+		expect_file(want, expect[h], len[h]);
 		check_sealed_file(&sealed[i]);
 	}
 	cr_assert_eq(seg_writer_close(w), 0);
@@ -513,8 +489,7 @@ Test(seg, open_segments_bound_seals_oldest)
 {
 	struct seg_writer_cfg c = cfg_small();
 	c.open_segments_max = 2;
-	struct seg_writer *w;
-	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	struct seg_writer *w = writer_open(&c);
 	int64_t a = append_pattern(w, HOUR_A, 100, 1, NULL);
 	append_pattern(w, HOUR_B, 100, 2, NULL);
 	append_pattern(w, HOUR_C, 100, 3, NULL);
@@ -551,8 +526,7 @@ Test(seg, seq_unique_across_runs)
 	c.segment_bytes_max = 200;
 	int64_t max_first = -1;
 	for (int run = 0; run < 2; run++) {
-		struct seg_writer *w;
-		cr_assert_eq(seg_writer_init(&w, &c), 0);
+		struct seg_writer *w = writer_open(&c);
 		for (int i = 0; i < 6; i++) {
 			int64_t id = append_pattern(w, i % 2 ? HOUR_A : HOUR_B, 150, (uint32_t)i, NULL);
 			if (run == 1)
@@ -577,27 +551,19 @@ Test(seg, seq_unique_across_runs)
 Test(seg, seq_skips_names_already_taken)
 {
 	struct seg_writer_cfg c = cfg_small();
-	struct seg_writer *w;
-	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	struct seg_writer *w = writer_open(&c);
 	int64_t id = append_pattern(w, HOUR_A, 100, 1, NULL);
 	/* Files from elsewhere (a clock stepped back) hold the next two sequence numbers. */
 	char p1[PATH_MAX], p2[PATH_MAX];
 	snprintf(p1, sizeof(p1), "%s/dt=2024-03-05/hour=07/inst-w3-%016" PRId64 ".native", outdir, id + 1);
 	snprintf(p2, sizeof(p2), "%s/dt=2024-03-05/hour=07/inst-w3-%016" PRId64 ".native.tmp", outdir, id + 2);
-	FILE *f = fopen(p1, "w");
-	fputs("earlier", f);
-	fclose(f);
-	f = fopen(p2, "w");
-	fclose(f);
+	t_write_file(p1, "earlier", 7);
+	t_write_file(p2, "", 0);
 	cr_assert_eq(seg_seal_all(w), 0);
 	int64_t id2 = append_pattern(w, HOUR_A, 100, 2, NULL);
 	cr_assert_eq(id2, id + 3, "id %" PRId64 " after %" PRId64, id2, id);
 	cr_assert_eq(seg_writer_close(w), 0);
-	size_t n;
-	uint8_t *p = read_file(p1, &n);
-	cr_assert_eq(n, 7);
-	cr_assert_eq(memcmp(p, "earlier", 7), 0, "an existing sealed file is never touched");
-	free(p);
+	expect_file(p1, "earlier", 7); /* an existing sealed file is never touched */
 	cr_assert_eq(sealed_n, 2);
 	check_sealed_file(&sealed[1]);
 }
@@ -610,8 +576,7 @@ Test(seg, many_appends_small_inflight_bounds)
 	c.pool_bytes = 16384;
 	c.queue_depth = 2;
 	c.segment_bytes_max = 100000;
-	struct seg_writer *w;
-	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	struct seg_writer *w = writer_open(&c);
 	const int64_t hours[] = {HOUR_A, HOUR_B, HOUR_C};
 	size_t cap = 2000 * 4000;
 	uint8_t *expect[3];
@@ -640,7 +605,7 @@ Test(seg, many_appends_small_inflight_bounds)
 		check_sealed_file(&sealed[i]);
 		cr_assert_leq(sealed[i].rec.bytes, 100000);
 		size_t n;
-		uint8_t *p = read_file(sealed[i].path, &n);
+		uint8_t *p = (uint8_t *)t_read_file(sealed[i].path, &n);
 		cr_assert_leq(pos[h] + n, len[h]);
 		cr_assert_eq(memcmp(p, expect[h] + pos[h], n), 0, "segment %u content", i);
 		pos[h] += n;
@@ -661,8 +626,7 @@ Test(seg, buffer_pool_exhaustion)
 	c.pool_bytes = 65536;
 	c.inflight_writes_max = 8;
 	c.direct_io = false; /* exact pool arithmetic: no alignment slack */
-	struct seg_writer *w;
-	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	struct seg_writer *w = writer_open(&c);
 	struct seg_buf *b[5];
 	for (int i = 0; i < 4; i++)
 		cr_assert_eq(seg_buf_get(w, HOUR_A, 16384, &b[i]), 0);
@@ -700,8 +664,7 @@ Test(seg, inflight_count_bound)
 {
 	struct seg_writer_cfg c = cfg_small();
 	c.inflight_writes_max = 3;
-	struct seg_writer *w;
-	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	struct seg_writer *w = writer_open(&c);
 	struct seg_buf *b[4];
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(seg_buf_get(w, HOUR_A, 100, &b[i]), 0);
@@ -733,7 +696,7 @@ Test(seg, callback_may_not_reenter)
 {
 	struct seg_writer_cfg c = cfg_small();
 	c.on_sealed = on_sealed_reenter;
-	cr_assert_eq(seg_writer_init(&reentry_writer, &c), 0);
+	reentry_writer = writer_open(&c);
 	append_pattern(reentry_writer, HOUR_A, 10, 1, NULL);
 	cr_assert_eq(seg_seal_all(reentry_writer), 0);
 	cr_assert_eq(sealed_n, 1);
@@ -765,9 +728,7 @@ static void touch(const char *rel)
 {
 	char p[PATH_MAX];
 	snprintf(p, sizeof(p), "%s/%s", outdir, rel);
-	FILE *f = fopen(p, "w");
-	cr_assert_not_null(f, "%s: %s", p, strerror(errno));
-	fclose(f);
+	t_write_file(p, "", 0);
 }
 
 static bool exists(const char *rel)
@@ -861,8 +822,7 @@ Test(seg, enospc_retries_then_seals_complete_file)
 
 	struct seg_writer_cfg c = cfg_small();
 	c.retry_backoff_ms_max = 10;
-	struct seg_writer *w;
-	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	struct seg_writer *w = writer_open(&c);
 	enum { BLOCKS = 8, BLOCK = 16384 };
 	static uint8_t expect[BLOCKS * BLOCK];
 	for (int i = 0; i < BLOCKS; i++)
@@ -889,11 +849,7 @@ Test(seg, enospc_retries_then_seals_complete_file)
 	tick_until_sealed(w, 1, later);
 	cr_assert_eq(sealed[0].rec.err, 0);
 	cr_assert_eq(sealed[0].rec.bytes, sizeof(expect));
-	size_t n;
-	uint8_t *p = read_file(sealed[0].path, &n);
-	cr_assert_eq(n, sizeof(expect));
-	cr_assert_eq(memcmp(p, expect, n), 0, "the file is complete and in order");
-	free(p);
+	expect_file(sealed[0].path, expect, sizeof(expect)); /* complete and in order */
 	check_sealed_file(&sealed[0]);
 	cr_assert_eq(st->inflight_writes, 0);
 	cr_assert_eq(st->segments_failed, 0);
@@ -908,8 +864,7 @@ Test(seg, unfixable_write_error_discards_segment)
 {
 	limit_file_size(100000);
 	struct seg_writer_cfg c = cfg_small();
-	struct seg_writer *w;
-	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	struct seg_writer *w = writer_open(&c);
 	int64_t id = append_pattern(w, HOUR_A, 65536, 1, NULL);
 	cr_assert_eq(append_pattern(w, HOUR_A, 65536, 2, NULL), id);
 	tick_until_sealed(w, 1, 0);
@@ -936,8 +891,7 @@ Test(seg, publish_hold_keeps_synced_segments_tmp_until_published)
 {
 	struct seg_writer_cfg c = cfg_small();
 	c.publish_hold = true;
-	struct seg_writer *w;
-	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	struct seg_writer *w = writer_open(&c);
 	static uint8_t expect_a[3000], expect_b[500];
 	int64_t id_a = append_pattern(w, HOUR_A, sizeof(expect_a), 1, expect_a);
 	int64_t id_b = append_pattern(w, HOUR_B, sizeof(expect_b), 2, expect_b);
@@ -963,7 +917,7 @@ Test(seg, publish_hold_keeps_synced_segments_tmp_until_published)
 		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 		cr_expect_neq(access(path, F_OK), 0, "%s exists before publishing", path);
 		size_t len;
-		uint8_t *got = read_file(tmp, &len);
+		uint8_t *got = (uint8_t *)t_read_file(tmp, &len);
 		cr_expect_eq(len, n);
 		cr_expect_eq(memcmp(got, expect, n), 0, "synced .tmp holds every byte");
 		free(got);
@@ -988,8 +942,7 @@ Test(seg, cut_publishes_only_its_generation_while_the_next_fills)
 	struct seg_writer_cfg c = cfg_small();
 	c.publish_hold = true;
 	c.segment_bytes_max = 4096;
-	struct seg_writer *w;
-	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	struct seg_writer *w = writer_open(&c);
 	/* Generation 0: two hours, one of them rolled by size before the cut. */
 	int64_t a0 = append_pattern(w, HOUR_A, 4096, 1, NULL);
 	int64_t a1 = append_pattern(w, HOUR_A, 1000, 2, NULL);
@@ -1049,8 +1002,7 @@ Test(seg, cut_with_nothing_open_is_synced_at_once)
 {
 	struct seg_writer_cfg c = cfg_small();
 	c.publish_hold = true;
-	struct seg_writer *w;
-	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	struct seg_writer *w = writer_open(&c);
 	uint64_t cut = seg_cut(w);
 	cr_expect_eq(seg_cut_synced(w, cut), 1);
 	size_t total;
@@ -1067,8 +1019,7 @@ Test(seg, cut_with_a_discarded_segment_reports_its_error)
 	limit_file_size(100000);
 	struct seg_writer_cfg c = cfg_small();
 	c.publish_hold = true;
-	struct seg_writer *w;
-	cr_assert_eq(seg_writer_init(&w, &c), 0);
+	struct seg_writer *w = writer_open(&c);
 	int64_t bad = append_pattern(w, HOUR_A, 65536, 1, NULL);
 	cr_assert_eq(append_pattern(w, HOUR_A, 65536, 2, NULL), bad);
 	append_pattern(w, HOUR_B, 1000, 3, NULL);

@@ -38,6 +38,16 @@ static void put(const char *text, size_t len)
 	cr_assert_eq(write(fd, text, len), (ssize_t)len);
 }
 
+/* A source of the whole file: the one range a single reader is given. */
+static struct source *whole_file(void)
+{
+	struct source_file_range r;
+	cr_assert_eq(source_file_split(fd, 1, SOURCE_FILE_LINES, &r), 1);
+	struct source *src;
+	cr_assert_eq(source_file_new(fd, "f", &r, &src), 0);
+	return src;
+}
+
 /* Polls everything of src into lines (offsets and lengths); returns how many. */
 static size_t drain(struct source *src, int64_t *offsets, uint32_t *lens, size_t max)
 {
@@ -61,10 +71,7 @@ static size_t drain(struct source *src, int64_t *offsets, uint32_t *lens, size_t
 Test(source_file, lines_offsets_and_a_last_line_without_newline)
 {
 	put("a\n\nccc\ndd", 9);
-	struct source_file_range r;
-	cr_assert_eq(source_file_split(fd, 1, SOURCE_FILE_LINES, &r), 1);
-	struct source *src;
-	cr_assert_eq(source_file_new(fd, "f", &r, &src), 0);
+	struct source *src = whole_file();
 	cr_expect_str_eq(src->topic, "f");
 	cr_expect(!src->fetches_ahead);
 	int64_t off[8];
@@ -140,10 +147,7 @@ Test(source_file, a_line_too_long_is_rejected_by_its_head)
 	put(x, big);
 	free(x);
 	put("\ntwo\n", 5);
-	struct source_file_range r;
-	cr_assert_eq(source_file_split(fd, 1, SOURCE_FILE_LINES, &r), 1);
-	struct source *src;
-	cr_assert_eq(source_file_new(fd, "f", &r, &src), 0);
+	struct source *src = whole_file();
 	struct source_msg msgs[8];
 	int64_t seen[3] = {-1, -1, -1};
 	uint32_t rejects = 0;
@@ -171,10 +175,7 @@ Test(source_file, a_line_too_long_is_rejected_by_its_head)
 Test(source_file, paused_it_hands_out_nothing)
 {
 	put("a\nb\n", 4);
-	struct source_file_range r;
-	cr_assert_eq(source_file_split(fd, 1, SOURCE_FILE_LINES, &r), 1);
-	struct source *src;
-	cr_assert_eq(source_file_new(fd, "f", &r, &src), 0);
+	struct source *src = whole_file();
 	struct source_msg msgs[8];
 	cr_assert_eq(source_pause(src), 0);
 	cr_expect_eq(source_poll(src, msgs, 8, 1), 0);
@@ -195,10 +196,7 @@ Test(source_file, a_file_truncated_under_the_reader_fails_the_poll)
 				   "{\"line\":%d,\"pad\":\"xxxxxxxxxxxxxxxx\"}\n", i);
 		put(line, (size_t)len);
 	}
-	struct source_file_range r;
-	cr_assert_eq(source_file_split(fd, 1, SOURCE_FILE_LINES, &r), 1);
-	struct source *src;
-	cr_assert_eq(source_file_new(fd, "f", &r, &src), 0);
+	struct source *src = whole_file();
 	struct source_msg msgs[8];
 	cr_assert_eq(source_poll(src, msgs, 8, 0), 8);
 	cr_expect_eq(memcmp(msgs[0].data, "{\"line\":0,", 10), 0);

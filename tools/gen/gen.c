@@ -10,16 +10,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "civil.h"
+#include "log.h"
 #include "tsv.h"
 
 #define GEN_MASK62 GEN_INDEX_MAX
-#define GEN_GOLDEN UINT64_C(0x9e3779b97f4a7c15)
 #define GEN_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* One salt per purpose so that streams and permutations of different purposes are unrelated. */
@@ -37,25 +38,14 @@ enum gen_salt {
 
 /* ---- mixing and random streams -------------------------------------------------------------- */
 
-/* splitmix64's finalizer: a bijection of 64-bit values. */
-static inline uint64_t gen_mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= UINT64_C(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64_C(0x94d049bb133111eb);
-	x ^= x >> 31;
-	return x;
-}
-
 static inline uint64_t gen_key(uint64_t seed, enum gen_salt salt)
 {
-	return gen_mix64(seed + (uint64_t)salt * GEN_GOLDEN);
+	return gen_mix64(seed + (uint64_t)salt * GEN_MIX_GOLDEN);
 }
 
 static inline uint64_t gen_hash(uint64_t key, uint64_t i)
 {
-	return gen_mix64(key ^ gen_mix64(i + GEN_GOLDEN));
+	return gen_mix64(key ^ gen_mix64(i + GEN_MIX_GOLDEN));
 }
 
 /* Keyed bijection of [0, 2^62): every step is invertible modulo 2^62. */
@@ -70,23 +60,6 @@ static inline uint64_t gen_perm62(uint64_t key, uint64_t x)
 	x = (x * UINT64_C(0x94d049bb133111eb)) & GEN_MASK62;
 	x ^= x >> 32;
 	return x;
-}
-
-struct gen_rng {
-	uint64_t s;
-};
-
-static inline uint64_t gen_next(struct gen_rng *r)
-{
-	r->s += GEN_GOLDEN;
-	return gen_mix64(r->s);
-}
-
-/* Uniform in [0, n) for n >= 1 (multiply-shift; the bias is below 2^-32 for the n used here). */
-static inline uint64_t gen_below(struct gen_rng *r, uint64_t n)
-{
-	__extension__ typedef unsigned __int128 gen_u128;
-	return (uint64_t)(((gen_u128)gen_next(r) * n) >> 64);
 }
 
 /* Uniform double in [0, 1). */
@@ -1456,4 +1429,19 @@ void gen_writer_put_csv(struct gen_writer *w, const char *s, size_t n)
 	}
 	gen_writer_put(w, s + run, n - run);
 	gen_writer_putc(w, '"');
+}
+
+/* ---- the generator programs' options ---- */
+
+int gen_arg_u64(const char *prog, const char *opt, const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max) {
+		log_error(prog, "%s: invalid value '%s' (an integer up to %" PRIu64 ")", opt, s, max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
 }

@@ -46,6 +46,42 @@
 /* Upper bound of an event payload (well-formed or not), in bytes. */
 #define GEN_EVENT_PAYLOAD_MAX 4096
 
+/* ---- mixing and random streams -------------------------------------------------------------- */
+
+/* The splitmix64 stream below, and every key and row above, derive from these. Also for the
+ * benchmarks and tests that want random draws of their own: one generator for the project. */
+#define GEN_MIX_GOLDEN UINT64_C(0x9e3779b97f4a7c15)
+
+/* splitmix64's finalizer: a bijection of 64-bit values (distinct inputs, distinct outputs). */
+static inline uint64_t gen_mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= UINT64_C(0xbf58476d1ce4e5b9);
+	x ^= x >> 27;
+	x *= UINT64_C(0x94d049bb133111eb);
+	x ^= x >> 31;
+	return x;
+}
+
+/* A splitmix64 stream: s is its state (any value seeds it); one per thread. */
+struct gen_rng {
+	uint64_t s;
+};
+
+static inline uint64_t gen_next(struct gen_rng *r)
+{
+	r->s += GEN_MIX_GOLDEN;
+	return gen_mix64(r->s);
+}
+
+/* Uniform in [0, n) for n >= 1 (multiply-shift, no division; the bias is below 2^-32 for n below
+ * 2^32). */
+static inline uint64_t gen_below(struct gen_rng *r, uint64_t n)
+{
+	__extension__ typedef unsigned __int128 gen_u128;
+	return (uint64_t)(((gen_u128)gen_next(r) * n) >> 64);
+}
+
 /* ---- keys ---------------------------------------------------------------------------------- */
 
 /* Key of users row i / a user id that no users row has. */
@@ -247,5 +283,11 @@ static inline void gen_writer_put_tsv(struct gen_writer *w, const char *s, size_
 }
 /* s[0..n) as a CSV field: always in double quotes, a '"' doubled. */
 void gen_writer_put_csv(struct gen_writer *w, const char *s, size_t n);
+
+/* ---- the generator programs' options ---- */
+
+/* The value s of command-line option opt: an integer of 0..max (strtoull, base 0), into *out.
+ * Returns 0, or -EINVAL after logging "<opt>: invalid value '<s>'" under module prog. */
+int gen_arg_u64(const char *prog, const char *opt, const char *s, uint64_t max, uint64_t *out);
 
 #endif
