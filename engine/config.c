@@ -180,6 +180,37 @@ static const struct config_key config_keys[] = {
 	CFG_STR("metrics", "listen", metrics_listen, "127.0.0.1:9464",
 		"Address of the Prometheus `/metrics`, `/healthz` and `/readyz` endpoint "
 		"(empty: off)."),
+	CFG_STR("registry", "urls", registry_urls, "",
+		"Base URLs of the Confluent Schema Registry, comma-separated "
+		"(`http://sr1:8081,https://sr2:8081`), for `[event] format = avro-confluent` "
+		"(required there, refused otherwise): the writer schema of each id is fetched once "
+		"(`GET /schemas/ids/<id>`) and kept for the process; a URL that fails moves to the "
+		"next. User info in a URL (`https://user:pass@host`) is used and never shown."),
+	CFG_STR("registry", "username", registry_username, "",
+		"Basic-auth user (empty: none, unless a URL holds one)."),
+	CFG_STR_F("registry", "password_file", registry_password_file, "", CFG_F_FILE,
+		  "File whose first line is the basic-auth password (never logged or shown)."),
+	CFG_STR("registry", "password_env", registry_password_env, "",
+		"Environment variable holding the basic-auth password, instead of `password_file`."),
+	CFG_STR_F("registry", "ca_file", registry_ca_file, "", CFG_F_FILE,
+		  "PEM bundle of the CAs that verify an https registry (empty: the system's)."),
+	CFG_STR_F("registry", "cert_file", registry_cert_file, "", CFG_F_FILE,
+		  "PEM client certificate for mutual TLS (with `key_file`)."),
+	CFG_STR_F("registry", "key_file", registry_key_file, "", CFG_F_FILE,
+		  "PEM private key of `cert_file` (unencrypted)."),
+	CFG_NUM("registry", "connect_timeout", KIND_MS, registry_connect_timeout_ms, "2s", 1,
+		600000, "Longest wait for a connection to the registry."),
+	CFG_NUM("registry", "timeout", KIND_MS, registry_timeout_ms, "10s", 1, 600000,
+		"Longest a whole request to the registry may take."),
+	CFG_NUM("registry", "backoff_min", KIND_MS, registry_backoff_min_ms, "100ms", 1, 600000,
+		"Wait after every URL failed (the registry unavailable), doubled per failed round "
+		"up to `backoff_max`. Meanwhile only the partitions whose next message needs a "
+		"schema id not yet known wait; nothing is dead-lettered for an outage."),
+	CFG_NUM("registry", "backoff_max", KIND_MS, registry_backoff_max_ms, "10s", 1, 3600000,
+		"Longest wait between rounds while the registry is unavailable."),
+	CFG_NUM("registry", "ids_max", KIND_U32, registry_ids_max, "4096", 1, 1000000,
+		"Distinct schema ids kept; a message of an id past it is a dead letter "
+		"(`schema_ids_full`)."),
 	{"log", "level", KIND_LOGLEVEL, offsetof(struct config, log_level), 0, "info", 0, 0,
 	 "error|warn|info|debug", "Most verbose level logged.", 0},
 
@@ -995,6 +1026,17 @@ static int config_check_paths(struct config_parse *p)
 				     (const char *)cfg + key->offset) < 0)
 			return -EINVAL;
 	}
+	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+		const struct config_key *key = &config_keys[i];
+		const char *path = (const char *)cfg + key->offset;
+		if (!(key->flags & CFG_F_FILE) || strcmp(key->section, "dimension") == 0 ||
+		    !path[0] || access(path, R_OK) == 0)
+			continue;
+		char where[CONFIG_NAME_MAX];
+		snprintf(where, sizeof(where), "[%s]", key->section);
+		return config_fail_at_key(p, p->key_line[i], where, key->name, path,
+					  strerror(errno));
+	}
 	const struct config_key *source = config_key_find("dimension", "source");
 	for (size_t d = 0; d < cfg->dim_count; d++) {
 		const char *path = cfg->dims[d].source;
@@ -1095,12 +1137,49 @@ static int config_finish_event(struct config_parse *p)
 	return 0;
 }
 
+/* [registry]: wanted exactly when the messages are Avro; one password source. */
+static int config_finish_registry(struct config_parse *p)
+{
+	const struct config *cfg = p->cfg;
+	bool avro = cfg->event.format == SCHEMA_FORMAT_AVRO_CONFLUENT;
+	p->line = p->key_line[config_key_find("registry", "urls") - config_keys];
+	if (avro && !cfg->registry_urls[0]) {
+		config_fail(p, "[registry]: urls: required by [event] format = avro-confluent");
+		return -EINVAL;
+	}
+	for (size_t i = 0; !avro && i < CONFIG_KEY_COUNT; i++) {
+		if (strcmp(config_keys[i].section, "registry") != 0 || p->key_line[i] == 0)
+			continue;
+		p->line = p->key_line[i];
+		config_fail(p, "[registry]: %s: only for [event] format = avro-confluent",
+			    config_keys[i].name);
+		return -EINVAL;
+	}
+	if (cfg->registry_password_file[0] && cfg->registry_password_env[0]) {
+		p->line = p->key_line[config_key_find("registry", "password_env") - config_keys];
+		config_fail(p, "[registry]: password_env: password_file is given already");
+		return -EINVAL;
+	}
+	if ((cfg->registry_cert_file[0] != 0) != (cfg->registry_key_file[0] != 0)) {
+		p->line = p->key_line[config_key_find("registry", "cert_file") - config_keys];
+		config_fail(p, "[registry]: cert_file and key_file go together");
+		return -EINVAL;
+	}
+	if (cfg->registry_backoff_min_ms > cfg->registry_backoff_max_ms) {
+		p->line = p->key_line[config_key_find("registry", "backoff_min") - config_keys];
+		config_fail(p, "[registry]: backoff_min is above backoff_max");
+		return -EINVAL;
+	}
+	p->line = 0;
+	return 0;
+}
+
 static int config_finish(struct config_parse *p, bool check_files)
 {
 	struct config *cfg = p->cfg;
 	if (config_resolve_cpus(p) < 0 || config_resolve_io_cpus(p) < 0)
 		return -EINVAL;
-	if (config_finish_event(p) < 0)
+	if (config_finish_event(p) < 0 || config_finish_registry(p) < 0)
 		return -EINVAL;
 	if (cfg->dim_count == 0) {
 		config_fail(p, "no [dimension <name>] section");
@@ -1355,6 +1434,37 @@ const char *config_io_cpus_text(const struct config *cfg, char *buf, size_t cap)
 	return buf;
 }
 
+void config_urls_redact(const char *urls, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (const char *c = urls; *c && o + 1 < cap;) {
+		const char *scheme = strstr(c, "://");
+		const char *comma = strchr(c, ',');
+		const char *end = comma ? comma : c + strlen(c);
+		const char *host = scheme && scheme < end ? scheme + 3 : c;
+		const char *slash = host;
+		while (slash < end && *slash != '/')
+			slash++;
+		const char *at = NULL;
+		for (const char *q = host; q < slash; q++)
+			if (*q == '@')
+				at = q;
+		const char *skip_from = at ? host : end, *skip_to = at ? at + 1 : end;
+		for (const char *q = c; q < end && o + 1 < cap; q++) {
+			if (q == skip_from)
+				q = skip_to;
+			if (q < end)
+				out[o++] = *q;
+		}
+		if (!comma)
+			break;
+		if (o + 1 < cap)
+			out[o++] = ',';
+		c = comma + 1;
+	}
+	out[o] = 0;
+}
+
 void config_print(const struct config *cfg, FILE *out)
 {
 	static const char *const numa_names[] = {"auto", "off", "local", "replicate"};
@@ -1392,6 +1502,17 @@ void config_print(const struct config *cfg, FILE *out)
 		config_io_cpus_text(cfg, io, sizeof(io)));
 	fprintf(out, "dead letter: %s\n", cfg->dead_letter_dir);
 	fprintf(out, "metrics:    %s\n", cfg->metrics_listen[0] ? cfg->metrics_listen : "off");
+	if (cfg->registry_urls[0]) {
+		/* User info in a URL is a credential: shown without it, as the password. */
+		char urls[CONFIG_REGISTRY_URLS_MAX];
+		config_urls_redact(cfg->registry_urls, urls, sizeof(urls));
+		fprintf(out, "registry:   %s%s%s%s\n", urls,
+			cfg->registry_username[0] || cfg->registry_password_file[0] ||
+					cfg->registry_password_env[0]
+				? " (basic auth)" : "",
+			cfg->registry_ca_file[0] ? " (own CA)" : "",
+			cfg->registry_cert_file[0] ? " (client certificate)" : "");
+	}
 	struct memplan m;
 	if (memplan_compute(cfg, &m) == 0)
 		memplan_print(&m, cfg, out);

@@ -46,6 +46,8 @@
 #include "metrics.h"
 #include "now.h"
 #include "numa_place.h"
+#include "registry.h"
+#include "schema.h"
 #include "seg.h"
 #include "source_file.h"
 #include "updater.h"
@@ -70,6 +72,10 @@ struct engine {
 	uint32_t worker_count;
 	struct worker *workers;
 	struct kafka_consumer *consumer; /* NULL when reading --input */
+	/* format = avro-confluent: the declared fields as the Avro reader, and the registry client
+	 * (the workers' writer schemas); NULL otherwise. */
+	struct av_reader *avro_reader;
+	struct registry *registry;
 
 	/* What the workers share, each through its worker_env. */
 	struct dimpub dims;          /* one slot per replica */
@@ -643,7 +649,11 @@ static int engine_input_open(struct engine *e)
 static int engine_input_sources(struct engine *e)
 {
 	struct source_file_range ranges[ENGINE_WORKERS_MAX];
-	int n = source_file_split(e->input_fd, e->worker_count, ranges);
+	/* Avro messages are binary: one per length prefix, as kcat -f '%R%s' writes them. */
+	enum source_file_framing framing = e->cfg.event.format == SCHEMA_FORMAT_AVRO_CONFLUENT
+						   ? SOURCE_FILE_LENGTH32
+						   : SOURCE_FILE_LINES;
+	int n = source_file_split(e->input_fd, e->worker_count, framing, ranges);
 	if (n < 0)
 		return n;
 	e->worker_count = (uint32_t)n;
@@ -737,6 +747,88 @@ static struct engine *engine_new(const struct config *cfg, const char *input_pat
 	return e;
 }
 
+/* The password of [registry]: the first line of password_file, or password_env's value. */
+static int engine_registry_password(const struct config *cfg, char *pw, size_t cap)
+{
+	pw[0] = '\0';
+	if (cfg->registry_password_env[0]) {
+		const char *v = getenv(cfg->registry_password_env);
+		if (!v) {
+			log_error("engine", "[registry] password_env: %s is not set",
+				  cfg->registry_password_env);
+			return -EINVAL;
+		}
+		snprintf(pw, cap, "%s", v);
+		return 0;
+	}
+	if (!cfg->registry_password_file[0])
+		return 0;
+	FILE *f = fopen(cfg->registry_password_file, "re");
+	if (!f) {
+		int e = errno;
+		log_error("engine", "[registry] password_file %s: %s", cfg->registry_password_file,
+			  strerror(e));
+		return -e;
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
+		log_warn("engine", "[registry] password_file %s is readable by others than its owner",
+			 cfg->registry_password_file);
+	if (!fgets(pw, (int)cap, f))
+		pw[0] = '\0';
+	fclose(f);
+	pw[strcspn(pw, "\r\n")] = '\0';
+	return 0;
+}
+
+/*
+ * format = avro-confluent: the declared fields as the Avro reader and the registry client
+ * resolving every writer schema against them (its fetch thread runs from here on, off every
+ * worker's path). Returns 0 (also for JSON, with nothing started) or -errno (logged).
+ */
+static int engine_registry_start(struct engine *e)
+{
+	const struct config *cfg = &e->cfg;
+	if (cfg->event.format != SCHEMA_FORMAT_AVRO_CONFLUENT)
+		return 0;
+	static struct schema_avro decls; /* large; used once, on the control thread */
+	char err[512];
+	int rc = schema_avro_decls(&cfg->event, &decls, err, sizeof(err));
+	if (rc == 0)
+		rc = av_reader_create(decls.decls, decls.count, &e->avro_reader, err, sizeof(err));
+	if (rc < 0) {
+		log_error("engine", "[event]: the Avro reader: %s", err);
+		return rc;
+	}
+	char password[1024];
+	rc = engine_registry_password(cfg, password, sizeof(password));
+	if (rc < 0)
+		return rc;
+	struct registry_config rcfg = {
+		.urls = cfg->registry_urls,
+		.username = cfg->registry_username[0] ? cfg->registry_username : NULL,
+		.password = password[0] || cfg->registry_username[0] ? password : NULL,
+		.ca_file = cfg->registry_ca_file[0] ? cfg->registry_ca_file : NULL,
+		.cert_file = cfg->registry_cert_file[0] ? cfg->registry_cert_file : NULL,
+		.key_file = cfg->registry_key_file[0] ? cfg->registry_key_file : NULL,
+		.connect_timeout_ms = cfg->registry_connect_timeout_ms,
+		.timeout_ms = cfg->registry_timeout_ms,
+		.backoff_min_ms = cfg->registry_backoff_min_ms,
+		.backoff_max_ms = cfg->registry_backoff_max_ms,
+		.ids_max = cfg->registry_ids_max,
+	};
+	rc = registry_create(&e->registry, &rcfg, e->avro_reader);
+	explicit_bzero(password, sizeof(password));
+	if (rc < 0) {
+		log_error("engine", "cannot start the schema registry client: %s", strerror(-rc));
+		return rc;
+	}
+	char urls[CONFIG_REGISTRY_URLS_MAX];
+	config_urls_redact(cfg->registry_urls, urls, sizeof(urls));
+	log_info("engine", "Avro input: writer schemas from the registry at %s", urls);
+	return 0;
+}
+
 /*
  * Everything before the workers start: the input, signals, recovery, the input's sources, the
  * placement plan, the dimension replicas (loaded while signals are read: a stop returns
@@ -753,6 +845,9 @@ static int engine_setup(struct engine *e)
 		return rc;
 	}
 	rc = engine_recover(e);
+	if (rc < 0)
+		return rc;
+	rc = engine_registry_start(e);
 	if (rc < 0)
 		return rc;
 	e->workers = calloc(e->worker_count, sizeof(*e->workers));
@@ -802,6 +897,10 @@ static void engine_free(struct engine *e)
 	free(e->workers);
 	if (e->sigfd >= 0)
 		close(e->sigfd);
+	registry_destroy(e->registry); /* every worker has ended */
+	e->registry = NULL;
+	av_reader_free(e->avro_reader);
+	e->avro_reader = NULL;
 	if (e->loader_abandoned)
 		return;
 	dimpub_destroy(&e->dims);
@@ -992,6 +1091,7 @@ static int engine_workers_start(struct engine *e)
 		env->stop = &e->stop;
 		env->flush_req = &e->flush_req;
 		env->sealed = (struct epoch_sink){engine_on_sealed, e};
+		env->registry = e->registry;
 		e->worker_stats[k] = &e->workers[k].stats;
 	}
 	e->workers_started_cpu_s = engine_cpu_s();
@@ -1014,6 +1114,7 @@ static int engine_metrics_start(struct engine *e)
 		.stopping = &e->stop,
 		.consumer = e->consumer,
 		.live = e->live_stats,
+		.registry = e->registry,
 	};
 	return metrics_start(&e->metrics, e->cfg.metrics_listen, &view);
 }

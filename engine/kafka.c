@@ -27,11 +27,15 @@ _Static_assert(KAFKA_OFFSET_INVALID == RD_KAFKA_OFFSET_INVALID, "kafka.h offsets
 struct kafka_slot {
 	rd_kafka_queue_t *queue;
 	uint32_t worker;
+	/* Paused at an offset by its worker (kafka_partition_pause) until kafka_partition_resume or
+	 * its revocation. Written under c->lock; the worker's poll reads it without the lock. */
+	_Atomic bool held;
 };
 
 struct kafka_worker {
 	rd_kafka_queue_t *queue;
 	bool paused; /* under c->lock */
+	_Atomic uint32_t held; /* its partitions held (slots[].held), under c->lock */
 	_Atomic uint64_t messages_total;
 	_Atomic uint64_t eof_total;
 	_Atomic uint64_t errors_total;
@@ -132,6 +136,22 @@ static int pause_partitions_locked(struct kafka_consumer *c, const int32_t *part
 	return rc;
 }
 
+/*
+ * Forgets partition p's hold (kafka_partition_pause) and lifts its application pause, which
+ * librdkafka keeps across an unassign, unless its worker is paused as a whole (its own pause
+ * then stands). Called with c->lock held.
+ */
+static void slot_unhold_locked(struct kafka_consumer *c, int32_t p)
+{
+	struct kafka_slot *slot = &c->slots[p];
+	if (!atomic_load_explicit(&slot->held, memory_order_relaxed))
+		return;
+	atomic_store_explicit(&slot->held, false, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&c->workers[slot->worker].held, 1, memory_order_relaxed);
+	if (!c->workers[slot->worker].paused)
+		pause_partitions_locked(c, &p, 1, false, "release a held partition");
+}
+
 /* Forwards partition p's queue to its worker and records it. Returns 0 or -ENOENT (logged). */
 static int slot_attach(struct kafka_consumer *c, int32_t p)
 {
@@ -148,6 +168,7 @@ static int slot_attach(struct kafka_consumer *c, int32_t p)
 		/* Assigned twice without a revoke in between: keep one reference. */
 		rd_kafka_queue_destroy(c->slots[p].queue);
 		c->assigned_count--;
+		slot_unhold_locked(c, p);
 	}
 	c->slots[p].queue = q;
 	c->slots[p].worker = worker;
@@ -277,8 +298,8 @@ static void rebalance_assign(struct kafka_consumer *c, rd_kafka_topic_partition_
 
 /*
  * Revocation: the hook first (partitions still assigned), then un-forward and drop each
- * partition's queue, clear pauses (librdkafka keeps an application pause across unassign),
- * and unassign.
+ * partition's queue, clear pauses and holds (librdkafka keeps an application pause across
+ * unassign), and unassign.
  */
 static void rebalance_revoke(struct kafka_consumer *c, rd_kafka_topic_partition_list_t *parts,
 			     bool all)
@@ -307,7 +328,13 @@ static void rebalance_revoke(struct kafka_consumer *c, rd_kafka_topic_partition_
 		struct kafka_slot *slot = &c->slots[c->scratch[i]];
 		if (slot->queue == NULL)
 			continue;
-		if (c->workers[slot->worker].paused)
+		bool held = atomic_load_explicit(&slot->held, memory_order_relaxed);
+		if (held) {
+			atomic_store_explicit(&slot->held, false, memory_order_relaxed);
+			atomic_fetch_sub_explicit(&c->workers[slot->worker].held, 1,
+						  memory_order_relaxed);
+		}
+		if (c->workers[slot->worker].paused || held)
 			c->pause_scratch[to_resume++] = c->scratch[i];
 		rd_kafka_queue_forward(slot->queue, NULL);
 		rd_kafka_queue_destroy(slot->queue);
@@ -315,7 +342,7 @@ static void rebalance_revoke(struct kafka_consumer *c, rd_kafka_topic_partition_
 		c->assigned_count--;
 	}
 	pause_partitions_locked(c, c->pause_scratch, to_resume, false,
-				"revoke from a paused worker");
+				"revoke from a paused worker or a held partition");
 	uint32_t left = c->assigned_count;
 	pthread_mutex_unlock(&c->lock);
 
@@ -814,14 +841,33 @@ int64_t kafka_committed(struct kafka_consumer *c, int32_t partition, int timeout
 	return offset;
 }
 
-/* Removes error and EOF events from msgs[0..n), keeping data messages in order. */
+/*
+ * Whether m is of a partition held at an offset. The pause and seek of the hold already make
+ * librdkafka drop what it fetched before (a version barrier); this keeps a message fetched
+ * before the hold from ever reaching the worker, whatever the timing of the two.
+ */
+static bool message_held(const struct kafka_consumer *c, const rd_kafka_message_t *m)
+{
+	return m->partition >= 0 && m->partition < KAFKA_PARTITIONS_MAX &&
+	       atomic_load_explicit(&c->slots[m->partition].held, memory_order_relaxed);
+}
+
+/*
+ * Removes error and EOF events, and messages of held partitions, from msgs[0..n), keeping data
+ * messages in order.
+ */
 static size_t worker_filter(struct kafka_consumer *c, uint32_t worker, rd_kafka_message_t **msgs,
 			    size_t n)
 {
 	struct kafka_worker *w = &c->workers[worker];
+	bool holding = atomic_load_explicit(&w->held, memory_order_relaxed) != 0;
 	size_t kept = 0;
 	for (size_t i = 0; i < n; i++) {
 		rd_kafka_message_t *m = msgs[i];
+		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && holding && message_held(c, m)) {
+			rd_kafka_message_destroy(m); /* fetched again from the hold's offset */
+			continue;
+		}
 		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			msgs[kept++] = m;
 			continue;
@@ -895,7 +941,9 @@ static int worker_set_paused(struct kafka_consumer *c, uint32_t worker, bool pau
 	c->workers[worker].paused = pause;
 	size_t count = 0;
 	for (int32_t p = 0; p < KAFKA_PARTITIONS_MAX; p++) {
-		if (c->slots[p].queue != NULL && c->slots[p].worker == worker)
+		/* A held partition is paused already, at its hold's offset, and stays so. */
+		if (c->slots[p].queue != NULL && c->slots[p].worker == worker &&
+		    !atomic_load_explicit(&c->slots[p].held, memory_order_relaxed))
 			c->pause_scratch[count++] = p;
 	}
 	int rc = pause_partitions_locked(c, c->pause_scratch, count, pause, who);
@@ -913,6 +961,80 @@ int kafka_worker_pause(struct kafka_consumer *c, uint32_t worker)
 int kafka_worker_resume(struct kafka_consumer *c, uint32_t worker)
 {
 	return worker_set_paused(c, worker, false);
+}
+
+/* Seeks partition p to offset, asynchronously (the worker does not wait for librdkafka's
+ * threads). Called with c->lock held. Returns 0 or -EIO (logged). */
+static int seek_locked(struct kafka_consumer *c, int32_t p, int64_t offset, const char *who)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(list, c->topic, p)->offset = offset;
+	rd_kafka_error_t *error = rd_kafka_seek_partitions(c->rk, list, 0);
+	/* Asynchronous (no timeout): a seek under way is what was asked for. */
+	rd_kafka_resp_err_t err = list->elems[0].err;
+	int rc = 0;
+	if (error != NULL ||
+	    (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__IN_PROGRESS)) {
+		client_error(c);
+		log_error("kafka", "%s: seek %s [%" PRId32 "] to offset %" PRId64 ": %s", who,
+			  c->topic, p, offset,
+			  error ? rd_kafka_error_string(error) : rd_kafka_err2str(list->elems[0].err));
+		rc = -EIO;
+	}
+	if (error != NULL)
+		rd_kafka_error_destroy(error);
+	rd_kafka_topic_partition_list_destroy(list);
+	return rc;
+}
+
+int kafka_partition_pause(struct kafka_consumer *c, uint32_t worker, int32_t partition,
+			  int64_t offset)
+{
+	if (worker >= c->worker_count || partition < 0 || partition >= KAFKA_PARTITIONS_MAX ||
+	    offset < 0)
+		return -EINVAL;
+	char who[48];
+	snprintf(who, sizeof(who), "worker %u, hold", worker);
+	pthread_mutex_lock(&c->lock);
+	struct kafka_slot *slot = &c->slots[partition];
+	int rc = -ENOENT;
+	if (slot->queue == NULL || slot->worker != worker)
+		goto out_unlock;
+	bool held = atomic_load_explicit(&slot->held, memory_order_relaxed);
+	/* Paused first, so nothing is fetched from the old position after the seek; a partition
+	 * of a paused worker, or one held already, is paused. */
+	rc = 0;
+	bool pausing = !held && !c->workers[worker].paused;
+	if (pausing)
+		rc = pause_partitions_locked(c, &partition, 1, true, who);
+	if (rc == 0) {
+		rc = seek_locked(c, partition, offset, who);
+		if (rc < 0 && pausing) /* not held: as it was */
+			pause_partitions_locked(c, &partition, 1, false, who);
+	}
+	if (rc == 0 && !held) {
+		atomic_store_explicit(&slot->held, true, memory_order_relaxed);
+		atomic_fetch_add_explicit(&c->workers[worker].held, 1, memory_order_relaxed);
+	}
+out_unlock:
+	pthread_mutex_unlock(&c->lock);
+	if (rc == 0)
+		log_debug("kafka", "worker %u: %s [%" PRId32 "] held at offset %" PRId64, worker,
+			  c->topic, partition, offset);
+	return rc;
+}
+
+int kafka_partition_resume(struct kafka_consumer *c, uint32_t worker, int32_t partition)
+{
+	if (worker >= c->worker_count || partition < 0 || partition >= KAFKA_PARTITIONS_MAX)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	struct kafka_slot *slot = &c->slots[partition];
+	if (slot->queue != NULL && slot->worker == worker)
+		slot_unhold_locked(c, partition);
+	pthread_mutex_unlock(&c->lock);
+	log_debug("kafka", "worker %u: %s [%" PRId32 "] released", worker, c->topic, partition);
+	return 0;
 }
 
 void kafka_worker_stats(const struct kafka_consumer *c, uint32_t worker,
@@ -1049,6 +1171,18 @@ static int kafka_source_resume(struct source *src)
 	return kafka_worker_resume(ks->c, ks->worker);
 }
 
+static int kafka_source_pause_partition(struct source *src, const struct source_msg *m)
+{
+	struct kafka_source *ks = (struct kafka_source *)src;
+	return kafka_partition_pause(ks->c, ks->worker, m->partition, m->offset);
+}
+
+static int kafka_source_resume_partition(struct source *src, int32_t partition)
+{
+	struct kafka_source *ks = (struct kafka_source *)src;
+	return kafka_partition_resume(ks->c, ks->worker, partition);
+}
+
 static void kafka_source_wake(struct source *src)
 {
 	struct kafka_source *ks = (struct kafka_source *)src;
@@ -1084,6 +1218,8 @@ static const struct source_ops kafka_source_ops = {
 	.release = kafka_source_release,
 	.pause = kafka_source_pause,
 	.resume = kafka_source_resume,
+	.pause_partition = kafka_source_pause_partition,
+	.resume_partition = kafka_source_resume_partition,
 	.wake = kafka_source_wake,
 	.header = kafka_source_header,
 	.destroy = kafka_source_destroy,

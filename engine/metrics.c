@@ -19,6 +19,7 @@
 #include "huge.h"
 #include "kafka.h"
 #include "log.h"
+#include "registry.h"
 
 /* First size of the /metrics buffer; it grows (rarely) to what a scrape needs. */
 #define METRICS_BODY_INITIAL_BYTES ((size_t)256 << 10)
@@ -147,6 +148,11 @@ static const struct metrics_worker_family metrics_worker_families[] = {
 	   "writes failing."),
 	WF("enrichd_worker_pauses_total", "counter", pauses,
 	   "Times the worker paused its partitions for backpressure."),
+	WF("enrichd_worker_partitions_waiting", "gauge", partitions_waiting,
+	   "Avro input: partitions held at a message whose schema id the registry has not "
+	   "answered yet (the worker goes on with its other partitions)."),
+	WF("enrichd_worker_schema_waits_total", "counter", schema_waits,
+	   "Avro input: times a partition started waiting for a schema id."),
 };
 
 static const char *const metrics_stage_names[WORKER_STAGE_COUNT] = {
@@ -535,6 +541,74 @@ static void render_engine(struct metrics_out *o, const struct metrics_view *v)
 		   ENRICHD_VERSION, kafka_version_str(), MHD_get_version());
 }
 
+/* One per-id series of the registry (registry_each): messages, or dead letters. */
+struct metrics_id_ctx {
+	struct metrics_out *o;
+	const char *name;
+	bool dead;
+};
+
+static void render_registry_id(void *ctx, uint32_t id, enum registry_state state,
+			       uint64_t messages, uint64_t dead_letters)
+{
+	const struct metrics_id_ctx *c = ctx;
+	out_printf(c->o, "%s{schema_id=\"%" PRIu32 "\",state=\"%s\"} %" PRIu64 "\n", c->name, id,
+		   registry_state_name(state), c->dead ? dead_letters : messages);
+}
+
+/* Avro input: the registry client's state, each schema id's messages and dead letters, and
+ * the workers' Avro decode errors by reason. */
+static void render_registry(struct metrics_out *o, const struct metrics_view *v)
+{
+	if (!v->registry)
+		return;
+	struct registry_stats st;
+	registry_stats(v->registry, &st);
+	out_family(o, "enrichd_registry_requests_total", "counter",
+		   "HTTP requests made to the schema registry.");
+	out_printf(o, "enrichd_registry_requests_total %" PRIu64 "\n", st.requests);
+	out_family(o, "enrichd_registry_request_errors_total", "counter",
+		   "Requests to the schema registry that failed (transport, timeout, 5xx, an "
+		   "unexpected answer).");
+	out_printf(o, "enrichd_registry_request_errors_total %" PRIu64 "\n", st.request_errors);
+	out_family(o, "enrichd_registry_unavailable", "gauge",
+		   "1 while every registry URL failed its last request (an outage): the partitions "
+		   "needing a new schema id wait.");
+	out_printf(o, "enrichd_registry_unavailable %" PRIu32 "\n", st.unavailable);
+	out_family(o, "enrichd_registry_backoff_seconds", "gauge",
+		   "Wait before the next round of requests while the registry is unavailable.");
+	out_printf(o, "enrichd_registry_backoff_seconds ");
+	out_ms_as_s(o, st.backoff_ms);
+	out_family(o, "enrichd_registry_schema_ids", "gauge",
+		   "Schema ids in the client's cache, by state (pending: asked, not yet answered).");
+	static const enum registry_state states[] = {REGISTRY_PENDING, REGISTRY_READY,
+						     REGISTRY_UNKNOWN, REGISTRY_INVALID,
+						     REGISTRY_UNRESOLVABLE};
+	const uint64_t counts[] = {st.ids_pending, st.ids_ready, st.ids_unknown, st.ids_invalid,
+				   st.ids_unresolvable};
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		out_printf(o, "enrichd_registry_schema_ids{state=\"%s\"} %" PRIu64 "\n",
+			   registry_state_name(states[i]), counts[i]);
+	out_family(o, "enrichd_registry_ids_full_total", "counter",
+		   "Messages of a schema id past [registry] ids_max (dead letters).");
+	out_printf(o, "enrichd_registry_ids_full_total %" PRIu64 "\n", st.full);
+	struct metrics_id_ctx c = {o, "enrichd_registry_schema_messages_total", false};
+	out_family(o, c.name, "counter", "Messages taken, by writer schema id.");
+	registry_each(v->registry, render_registry_id, &c);
+	c = (struct metrics_id_ctx){o, "enrichd_registry_schema_dead_letters_total", true};
+	out_family(o, c.name, "counter",
+		   "Messages dead-lettered because of their schema id (unknown, invalid, "
+		   "unresolvable) or a body their writer schema does not decode, by schema id.");
+	registry_each(v->registry, render_registry_id, &c);
+	out_family(o, "enrichd_worker_avro_errors_total", "counter",
+		   "Avro messages that did not frame or decode (each also dead-lettered), by reason.");
+	for (uint32_t k = 0; k < v->worker_count; k++)
+		for (int r = 1; r < AV_ERR_COUNT; r++)
+			out_printf(o, "enrichd_worker_avro_errors_total{worker=\"%" PRIu32
+				   "\",reason=\"%s\"} %" PRIu64 "\n", k, av_err_name(-r),
+				   load_u64(&v->worker_stats[k]->avro_errors[r]));
+}
+
 size_t metrics_render(const struct metrics_view *v, char *buf, size_t cap)
 {
 	struct metrics_out o = {buf, cap, 0};
@@ -546,6 +620,7 @@ size_t metrics_render(const struct metrics_view *v, char *buf, size_t cap)
 	render_dimensions(&o, v);
 	render_live(&o, v);
 	render_kafka(&o, v);
+	render_registry(&o, v);
 	return o.len;
 }
 

@@ -41,6 +41,7 @@ struct slot {
 	_Atomic uint64_t key;                        /* id + 1, 0 = empty */
 	struct registry_schema *_Atomic answer;      /* NULL while pending */
 	_Atomic uint64_t dead_letters;
+	_Atomic uint64_t messages;
 };
 
 struct registry {
@@ -51,6 +52,7 @@ struct registry {
 	const struct av_reader *reader;
 	struct registry_config cfg;
 	char urls[REGISTRY_URLS_MAX][REGISTRY_URL_MAX];
+	char shown[REGISTRY_URLS_MAX][REGISTRY_URL_MAX]; /* the URLs without user info, for logs */
 	uint32_t n_urls;
 	uint32_t url_next; /* the URL that answered last: tried first */
 	CURL *curl;
@@ -150,6 +152,14 @@ void registry_dead_letter(struct registry *r, uint32_t id)
 	atomic_fetch_add_explicit(&r->dead_letters, 1, memory_order_relaxed);
 }
 
+void registry_count(struct registry *r, uint32_t id, uint64_t n)
+{
+	bool claimed = false;
+	struct slot *s = slot_find(r, id, false, &claimed);
+	if (s != NULL)
+		atomic_fetch_add_explicit(&s->messages, n, memory_order_relaxed);
+}
+
 enum registry_state registry_wait(struct registry *r, uint32_t id, uint32_t timeout_ms,
 				  const struct registry_schema **out)
 {
@@ -191,7 +201,7 @@ void registry_stats(const struct registry *r, struct registry_stats *st)
 }
 
 void registry_each(const struct registry *r,
-		   void (*fn)(void *ctx, uint32_t id, enum registry_state state,
+		   void (*fn)(void *ctx, uint32_t id, enum registry_state state, uint64_t messages,
 			      uint64_t dead_letters),
 		   void *ctx)
 {
@@ -203,6 +213,7 @@ void registry_each(const struct registry *r,
 		const struct registry_schema *a =
 			atomic_load_explicit(&s->answer, memory_order_acquire);
 		fn(ctx, (uint32_t)(k - 1), a == NULL ? REGISTRY_PENDING : a->state,
+		   atomic_load_explicit(&s->messages, memory_order_relaxed),
 		   atomic_load_explicit(&s->dead_letters, memory_order_relaxed));
 	}
 }
@@ -317,9 +328,9 @@ static enum outcome request(struct registry *r, uint32_t u, uint32_t id,
 	}
 	atomic_fetch_add_explicit(&r->request_errors, 1, memory_order_relaxed);
 	if (why != NULL)
-		snprintf(r->error, sizeof(r->error), "%.256s: %.200s", r->urls[u], why);
+		snprintf(r->error, sizeof(r->error), "%.256s: %.200s", r->shown[u], why);
 	else
-		snprintf(r->error, sizeof(r->error), "%.256s: HTTP status %ld", r->urls[u], status);
+		snprintf(r->error, sizeof(r->error), "%.256s: HTTP status %ld", r->shown[u], status);
 	return OUT_UNAVAILABLE;
 }
 
@@ -406,7 +417,25 @@ static void *fetch_main(void *arg)
 
 /* ---- setup ---- */
 
-/* Splits cfg->urls at commas into r->urls, each trimmed and without a trailing '/'. */
+/* url without the user info ("user:password@") of its authority, into out (REGISTRY_URL_MAX;
+ * url is shorter). */
+static void url_redact(const char *restrict url, char *restrict out)
+{
+	const char *host = strstr(url, "://");
+	host = host ? host + 3 : url;
+	const char *end = host + strcspn(host, "/");
+	const char *at = NULL;
+	for (const char *q = host; q < end; q++)
+		if (*q == '@')
+			at = q;
+	size_t head = at ? (size_t)(host - url) : 0;
+	const char *rest = at ? at + 1 : url;
+	memcpy(out, url, head);
+	memcpy(out + head, rest, strlen(rest) + 1);
+}
+
+/* Splits cfg->urls at commas into r->urls, each trimmed and without a trailing '/'; r->shown
+ * has them without their user info. */
 static int urls_parse(struct registry *r, const char *urls)
 {
 	const char *p = urls;
@@ -425,10 +454,11 @@ static int urls_parse(struct registry *r, const char *urls)
 			}
 			memcpy(r->urls[r->n_urls], p, n);
 			r->urls[r->n_urls][n] = '\0';
+			url_redact(r->urls[r->n_urls], r->shown[r->n_urls]);
 			if (strncmp(r->urls[r->n_urls], "http://", 7) != 0 &&
 			    strncmp(r->urls[r->n_urls], "https://", 8) != 0) {
 				log_error("registry", "URL %s is not http:// or https://",
-					  r->urls[r->n_urls]);
+					  r->shown[r->n_urls]);
 				return -EINVAL;
 			}
 			r->n_urls++;
@@ -535,7 +565,7 @@ int registry_create(struct registry **out, const struct registry_config *cfg,
 	}
 	if ((rc = -pthread_create(&r->thread, NULL, fetch_main, r)) < 0)
 		goto out_free;
-	log_info("registry", "schema registry %s%s, up to %" PRIu32 " schema ids", r->urls[0],
+	log_info("registry", "schema registry %s%s, up to %" PRIu32 " schema ids", r->shown[0],
 		 r->n_urls > 1 ? " and more" : "", r->ids_max);
 	*out = r;
 	return 0;

@@ -33,6 +33,12 @@
 #include "source.h"
 #include "url_norm.h"
 
+/* Partitions of one worker held at a message whose schema id is pending (one per partition). */
+#define WORKER_HOLDS_MAX EPOCH_PARTITIONS_MAX
+
+/* worker_decode_avro's outcome for a message whose writer schema is not known yet. */
+#define WORKER_HOLD 1
+
 /* The Native block collecting the rows of one event hour. */
 struct worker_hour {
 	int64_t hour_key;          /* -1: free */
@@ -62,6 +68,27 @@ struct worker_state {
 	struct event_plan *plan;
 	uint32_t slots;            /* per event: the fields, then the catch-all */
 	struct event_value *vals;  /* WORKER_CHUNK_EVENTS x slots */
+
+	/*
+	 * Avro (registry set): the last schema id's answer when READY (a run of one id costs no
+	 * registry lookup), and the partitions held at a message whose id is pending: holds are
+	 * what the worker resumes once the registry answers; held_now marks the partitions held
+	 * during the batch being processed, whose later messages it leaves unconsumed.
+	 */
+	struct registry *registry;
+	uint32_t run_id;           /* the id of the run of messages being counted ... */
+	uint64_t run_count;        /* ... and its messages so far (registry_count) */
+	uint32_t last_id;
+	const struct registry_schema *last_schema; /* NULL: none yet */
+	int hold_error;            /* a hold the source refused: the worker stops (-errno) */
+	uint32_t hold_count;
+	struct worker_hold {
+		int32_t partition;
+		uint32_t id;
+	} holds[WORKER_HOLDS_MAX];
+	uint32_t held_now_count;
+	int32_t held_now_list[WORKER_HOLDS_MAX];
+	bool held_now[EPOCH_PARTITIONS_MAX];
 
 	/* Output. */
 	uint32_t columns;
@@ -777,6 +804,21 @@ static inline int worker_decode(struct worker_state *s, const struct source_msg 
 	return 0;
 }
 
+/* Joins and appends the chunk's n decoded events. */
+static int worker_chunk(struct worker_state *s, uint32_t n, const struct source_msg *msgs,
+			int64_t ingest_ms)
+{
+	size_t half = s->scratch_cap / 2;
+	worker_probe(s, n, s->scratch + half, half);
+	int rc = worker_dicts_grow(s);
+	worker_stage_lap(&s->clock, WORKER_STAGE_PROBE);
+	if (rc == 0)
+		rc = worker_emit(s, n, msgs, ingest_ms);
+	/* Without the block writes inside it: they are encode and write time. */
+	worker_stage_lap(&s->clock, WORKER_STAGE_APPEND);
+	return rc;
+}
+
 /* Decodes, joins and appends msgs[0..count). */
 static int worker_process(struct worker_state *s, const struct source_msg *msgs, uint32_t count)
 {
@@ -804,18 +846,222 @@ static int worker_process(struct worker_state *s, const struct source_msg *msgs,
 		worker_stage_lap(&s->clock, WORKER_STAGE_DECODE);
 		if (n == 0)
 			continue;
-		worker_probe(s, n, s->scratch + half, half);
-		int rc = worker_dicts_grow(s);
-		worker_stage_lap(&s->clock, WORKER_STAGE_PROBE);
-		if (rc == 0)
-			rc = worker_emit(s, n, msgs, ingest_ms);
-		/* Without the block writes inside it: they are encode and write time. */
-		worker_stage_lap(&s->clock, WORKER_STAGE_APPEND);
+		int rc = worker_chunk(s, n, msgs, ingest_ms);
 		if (rc < 0)
 			return rc;
 	}
 	worker_stats_add(&w->stats.events_in, count);
 	return 0;
+}
+
+/* ---- Avro ---- */
+
+/* A dead letter of an Avro message, counted by its av_err code. */
+static void worker_avro_dead_letter(struct worker_state *s, const struct source_msg *m, int code,
+				    const char *error, const char *reason)
+{
+	if (code < 0 && code > -AV_ERR_COUNT)
+		worker_stats_add(&s->w->stats.avro_errors[-code], 1);
+	epoch_dead_letter(&s->epoch, m, error, reason);
+}
+
+/*
+ * Holds m's partition at m (source_pause_partition): m and the partition's later messages are
+ * not consumed; the source gives them again once worker_holds_check resumes the partition.
+ * A partition the source no longer has (revoked meanwhile) is only skipped for this batch: its
+ * next owner starts after what was sealed.
+ */
+static void worker_hold(struct worker_state *s, const struct source_msg *m, uint32_t id)
+{
+	int32_t p = m->partition;
+	if (p < 0 || p >= EPOCH_PARTITIONS_MAX)
+		p = 0; /* a source's partitions are in range (source.h); kept in bounds anyway */
+	if (!s->held_now[p])
+		s->held_now_list[s->held_now_count++] = p;
+	s->held_now[p] = true;
+	int rc = source_pause_partition(s->env->source, m);
+	if (rc < 0) {
+		/* Going on would skip the message: stop, and take it again at the next start. */
+		if (rc != -ENOENT && s->hold_error == 0) {
+			log_error("worker", "w%u: cannot hold partition %" PRId32 " at offset %" PRId64
+				  ": %s", s->env->index, p, m->offset, strerror(-rc));
+			s->hold_error = rc;
+		}
+		return;
+	}
+	uint32_t k = 0;
+	while (k < s->hold_count && s->holds[k].partition != p)
+		k++;
+	if (k == s->hold_count) {
+		s->hold_count++;
+		worker_stats_add(&s->w->stats.schema_waits, 1);
+		log_info("worker", "w%u: partition %" PRId32 " waits at offset %" PRId64
+			 " for schema id %" PRIu32 " from the registry", s->env->index, p, m->offset,
+			 id);
+	}
+	s->holds[k] = (struct worker_hold){p, id};
+	atomic_store_explicit(&s->w->stats.partitions_waiting, s->hold_count,
+			      memory_order_relaxed);
+}
+
+/* Before a poll: resumes every held partition whose schema id the registry has answered. */
+static void worker_holds_check(struct worker_state *s)
+{
+	for (uint32_t k = 0; k < s->hold_count;) {
+		const struct registry_schema *rs;
+		if (registry_get(s->registry, s->holds[k].id, &rs) == REGISTRY_PENDING) {
+			k++;
+			continue;
+		}
+		int32_t p = s->holds[k].partition;
+		int rc = source_resume_partition(s->env->source, p);
+		if (rc < 0)
+			log_warn("worker", "w%u: cannot resume partition %" PRId32 ": %s",
+				 s->env->index, p, strerror(-rc));
+		log_info("worker", "w%u: schema id %" PRIu32 " answered: partition %" PRId32
+			 " goes on", s->env->index, s->holds[k].id, p);
+		s->holds[k] = s->holds[--s->hold_count];
+	}
+	atomic_store_explicit(&s->w->stats.partitions_waiting, s->hold_count,
+			      memory_order_relaxed);
+}
+
+/*
+ * The registry's state of id, with its answer in *out; READY comes from the last id's answer
+ * when id is the last one's (a run of one id asks the registry once).
+ */
+static inline enum registry_state worker_avro_schema(struct worker_state *s, uint32_t id,
+						     const struct registry_schema **out)
+{
+	if (__builtin_expect(id == s->last_id && s->last_schema != NULL, 1)) {
+		*out = s->last_schema;
+		return REGISTRY_READY;
+	}
+	enum registry_state st = registry_get(s->registry, id, out);
+	if (st == REGISTRY_READY) {
+		s->last_id = id;
+		s->last_schema = *out;
+	}
+	return st;
+}
+
+/* Dead-letters m, of schema id in state st (not READY, not PENDING): no schema reads it. */
+static void worker_avro_no_schema(struct worker_state *s, const struct source_msg *m, uint32_t id,
+				  enum registry_state st, const struct registry_schema *rs)
+{
+	char error[32], reason[REGISTRY_REASON_MAX + 64];
+	snprintf(error, sizeof(error), "schema_%s",
+		 st == REGISTRY_FULL ? "ids_full" : registry_state_name(st));
+	snprintf(reason, sizeof(reason), "schema id %" PRIu32 ": %s", id,
+		 st == REGISTRY_FULL ? "more distinct schema ids than [registry] ids_max"
+				     : rs->reason);
+	if (st != REGISTRY_FULL)
+		registry_dead_letter(s->registry, id);
+	epoch_dead_letter(&s->epoch, m, error, reason);
+}
+
+/*
+ * Decodes Confluent-framed Avro message m into the slots of the chunk's event n, and its time.
+ * Returns 0, -1 for a dead letter, or WORKER_HOLD when its partition now waits for its schema
+ * (m is then not consumed).
+ */
+static int worker_decode_avro(struct worker_state *s, const struct source_msg *m, uint32_t n,
+			      char *scratch, size_t cap, uint32_t *used)
+{
+	uint32_t id = 0;
+	size_t body = 0;
+	struct av_error err;
+	const struct registry_schema *rs = NULL;
+	int rc = av_frame(m->data, m->len, &id, &body, &err);
+	enum registry_state st = rc < 0 ? REGISTRY_READY : worker_avro_schema(s, id, &rs);
+	if (__builtin_expect(st == REGISTRY_PENDING, 0)) {
+		worker_hold(s, m, id);
+		return WORKER_HOLD;
+	}
+	epoch_consumed(&s->epoch, m->partition, m->offset);
+	if (__builtin_expect(rc < 0, 0)) {
+		worker_avro_dead_letter(s, m, rc, av_err_name(rc), err.reason);
+		return -1;
+	}
+	if (__builtin_expect(id != s->run_id, 0)) {
+		if (s->run_count)
+			registry_count(s->registry, s->run_id, s->run_count);
+		s->run_id = id;
+		s->run_count = 0;
+	}
+	s->run_count++;
+	if (__builtin_expect(st != REGISTRY_READY, 0)) {
+		worker_avro_no_schema(s, m, id, st, rs);
+		return -1;
+	}
+	struct event_value *vals = s->vals + (size_t)n * s->slots;
+	rc = av_decode(rs->plan, m->data + body, m->len - body, vals, scratch, cap, used, &err);
+	if (__builtin_expect(rc < 0, 0)) {
+		char reason[512];
+		const char *field = err.field >= 0 && (uint32_t)err.field < s->schema->field_count
+					    ? s->schema->fields[err.field].name : "";
+		snprintf(reason, sizeof(reason), "schema id %" PRIu32 ": %s%s%s (byte %zu)", id,
+			 field, *field ? ": " : "", err.reason, err.offset + body);
+		registry_dead_letter(s->registry, id);
+		worker_avro_dead_letter(s, m, rc, av_err_name(rc), reason);
+		return -1;
+	}
+	const struct schema_field *tf = &s->schema->fields[s->schema->time_index];
+	s->time_ms[n] = schema_time_ms(tf, vals[s->schema->time_index].i64);
+	return 0;
+}
+
+/*
+ * As worker_process for Avro messages. A message whose schema id is pending holds its
+ * partition: it and the partition's later messages of the batch are left unconsumed (the epoch
+ * does not record them), and the source gives them again once the partition is resumed.
+ */
+static int worker_process_avro(struct worker_state *s, const struct source_msg *msgs,
+			       uint32_t count)
+{
+	int64_t ingest_ms = now_wall_ms();
+	uint32_t next = 0, held = 0;
+	size_t half = s->scratch_cap / 2;
+	worker_stage_start(&s->clock);
+	while (next < count) {
+		uint32_t n = 0;
+		size_t used = 0;
+		while (next < count && n < WORKER_CHUNK_EVENTS) {
+			const struct source_msg *m = &msgs[next];
+			if (n > 0 && used + AV_SCRATCH_BOUND(m->len, s->slots) > half)
+				break; /* the chunk's values may fill the scratch: probe first */
+			next++;
+			uint32_t p = (uint32_t)m->partition;
+			if (s->held_now_count > 0 && p < EPOCH_PARTITIONS_MAX && s->held_now[p]) {
+				held++;
+				continue; /* after the message its partition waits at */
+			}
+			uint32_t scratch_used = 0;
+			int rc = worker_decode_avro(s, m, n, s->scratch + used, half - used,
+						    &scratch_used);
+			if (rc == WORKER_HOLD)
+				held++;
+			if (rc != 0)
+				continue;
+			used += scratch_used;
+			s->event_msg[n++] = next - 1;
+		}
+		worker_stage_lap(&s->clock, WORKER_STAGE_DECODE);
+		if (n == 0)
+			continue;
+		int rc = worker_chunk(s, n, msgs, ingest_ms);
+		if (rc < 0)
+			return rc;
+	}
+	if (s->run_count) {
+		registry_count(s->registry, s->run_id, s->run_count);
+		s->run_count = 0;
+	}
+	for (uint32_t k = 0; k < s->held_now_count; k++)
+		s->held_now[s->held_now_list[k]] = false;
+	s->held_now_count = 0;
+	worker_stats_add(&s->w->stats.events_in, count - held);
+	return s->hold_error;
 }
 
 /* ---- sources ---- */
@@ -877,18 +1123,24 @@ static size_t worker_block_var_bytes(uint32_t block_rows)
 static int worker_decode_init(struct worker_state *s)
 {
 	s->schema = &s->cfg->event;
-	if (s->schema->format != SCHEMA_FORMAT_JSON) {
-		log_error("worker", "w%u: [event] format %s: this build decodes json only",
-			  s->env->index, schema_format_name(s->schema->format));
-		return -ENOTSUP;
+	if (s->schema->format == SCHEMA_FORMAT_AVRO_CONFLUENT) {
+		/* The plans are the registry's, one per writer schema; a slot per declared field. */
+		s->registry = s->env->registry;
+		if (!s->registry) {
+			log_error("worker", "w%u: [event] format avro-confluent without a registry",
+				  s->env->index);
+			return -EINVAL;
+		}
+		s->slots = s->schema->field_count;
+	} else {
+		char err[256];
+		int rc = event_plan_create(s->schema, &s->plan, err, sizeof(err), NULL);
+		if (rc < 0) {
+			log_error("worker", "w%u: [event]: %s", s->env->index, err);
+			return rc;
+		}
+		s->slots = event_plan_slots(s->plan);
 	}
-	char err[256];
-	int rc = event_plan_create(s->schema, &s->plan, err, sizeof(err), NULL);
-	if (rc < 0) {
-		log_error("worker", "w%u: [event]: %s", s->env->index, err);
-		return rc;
-	}
-	s->slots = event_plan_slots(s->plan);
 	s->vals = calloc((size_t)WORKER_CHUNK_EVENTS * s->slots, sizeof(*s->vals));
 	if (!s->vals)
 		return -ENOMEM;
@@ -1130,6 +1382,8 @@ static void worker_seg_gauges(struct worker_state *s)
 static int worker_batch(struct worker_state *s, uint32_t *count)
 {
 	worker_stage_start(&s->clock);
+	if (s->hold_count > 0)
+		worker_holds_check(s);
 	int rc = worker_poll(s, count);
 	worker_stage_lap(&s->clock, WORKER_STAGE_POLL);
 	if (rc < 0)
@@ -1139,7 +1393,8 @@ static int worker_batch(struct worker_state *s, uint32_t *count)
 	if (rc < 0)
 		return rc;
 	s->batch_seq++;
-	rc = worker_process(s, s->msgs, *count);
+	rc = s->registry ? worker_process_avro(s, s->msgs, *count)
+			 : worker_process(s, s->msgs, *count);
 	source_release(s->env->source);
 	return rc;
 }

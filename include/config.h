@@ -50,6 +50,7 @@
 #define CONFIG_VALUE_MAX 512
 #define CONFIG_BROKERS_MAX 4096 /* [kafka] brokers: dozens of fully qualified host:port */
 #define CONFIG_ERR_MAX 1024
+#define CONFIG_REGISTRY_URLS_MAX 8192 /* [registry] urls: up to 8 base URLs */
 /* Longest line of the file, newline excluded: a PATH_MAX path with its key fits. */
 #define CONFIG_LINE_MAX 16384
 #define CONFIG_FILE_MAX (1u << 20)
@@ -180,6 +181,20 @@ struct config {
 	/* [metrics] */
 	char metrics_listen[CONFIG_NAME_MAX];
 
+	/* [registry]: the Schema Registry of format = avro-confluent (registry.h) */
+	char registry_urls[CONFIG_REGISTRY_URLS_MAX];
+	char registry_username[CONFIG_NAME_MAX * 4];
+	char registry_password_file[PATH_MAX]; /* its first line is the password */
+	char registry_password_env[CONFIG_NAME_MAX]; /* or this environment variable's value */
+	char registry_ca_file[PATH_MAX];
+	char registry_cert_file[PATH_MAX];
+	char registry_key_file[PATH_MAX];
+	uint32_t registry_connect_timeout_ms;
+	uint32_t registry_timeout_ms;
+	uint32_t registry_backoff_min_ms;
+	uint32_t registry_backoff_max_ms;
+	uint32_t registry_ids_max;
+
 	/* [log] */
 	enum log_level log_level;
 };
@@ -201,6 +216,10 @@ int config_parse_string(const char *text, struct config *cfg, char *err, size_t 
 void config_print(const struct config *cfg, FILE *out);
 /* Where the segment writes are copied, for people: "CPUs 2,3" or "any CPU". */
 const char *config_io_cpus_text(const struct config *cfg, char *buf, size_t cap);
+
+/* urls (comma-separated) into out without any URL's user info ("user:pass@"), for logs and
+ * --check. Truncated to cap. */
+void config_urls_redact(const char *urls, char *out, size_t cap);
 
 /* Prints the reference of every key (markdown), generated from the key table. */
 void config_reference(FILE *out);

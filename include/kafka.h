@@ -13,7 +13,9 @@
  *     messages reach one worker, in offset order.
  *   - kafka_worker_pause()/kafka_worker_resume() may be called from any thread (one caller per
  *     worker at a time); they stop and restart fetching for all of that worker's partitions,
- *     including partitions assigned to it while it is paused.
+ *     including partitions assigned to it while it is paused. kafka_partition_pause() and
+ *     kafka_partition_resume() hold one partition of a worker at an offset, from the worker's
+ *     own thread, while its other partitions go on.
  *
  * Offsets: enable.auto.commit and enable.auto.offset.store are forced off. The engine commits
  * what it has sealed with kafka_commit() (asynchronous). On assignment the group's committed
@@ -195,7 +197,8 @@ int64_t kafka_committed(struct kafka_consumer *c, int32_t partition, int timeout
  * first message, then takes what else is already there without waiting; error and
  * partition-EOF events are taken out (logged and counted, EOF given to hooks.partition_eof).
  * Messages carry payload, partition, offset, timestamp and key; source_header() reads their
- * headers. Pause and resume are kafka_worker_pause/resume; wake is kafka_worker_wake. Its
+ * headers. Pause and resume are kafka_worker_pause/resume, a partition's
+ * kafka_partition_pause/resume; wake is kafka_worker_wake. Its
  * fetches_ahead is set: librdkafka fetches ahead. One source per worker; destroy it (which
  * releases its last batch) before kafka_consumer_close(). Returns 0 and *out, -EINVAL for a
  * worker out of range or a zero batch_max, or -ENOMEM.
@@ -216,6 +219,26 @@ void kafka_worker_wake(struct kafka_consumer *c, uint32_t worker);
  */
 int kafka_worker_pause(struct kafka_consumer *c, uint32_t worker);
 int kafka_worker_resume(struct kafka_consumer *c, uint32_t worker);
+
+/*
+ * Worker `worker`'s thread, between its polls: holds one of its partitions at offset (a message
+ * of its last batch): pauses it (rd_kafka_pause_partitions) and seeks it to offset, without
+ * waiting for librdkafka's threads. Nothing of the partition reaches the worker's polls after
+ * this call (what was fetched before is dropped), and after kafka_partition_resume() it is
+ * fetched again from offset, so the worker's offset bookkeeping stays exact: the message at
+ * offset and every later one are consumed after the resume, once. The worker's other partitions
+ * go on. A held partition stays paused through kafka_worker_pause/resume; a revocation forgets
+ * the hold (the next owner starts after what was sealed). Holding a held partition seeks it
+ * again. Returns 0, -ENOENT when the partition is not assigned to this worker (revoked
+ * meanwhile), -EINVAL, or -EIO (logged). Allocates a partition list or two per call.
+ */
+int kafka_partition_pause(struct kafka_consumer *c, uint32_t worker, int32_t partition,
+			  int64_t offset);
+
+/* The hold's end: the partition is fetched again from its hold's offset (unless the worker is
+ * paused: then from kafka_worker_resume). 0 also for a partition not held or not this worker's
+ * any more; -EINVAL. */
+int kafka_partition_resume(struct kafka_consumer *c, uint32_t worker, int32_t partition);
 
 /* Any thread: worker's counters. */
 void kafka_worker_stats(const struct kafka_consumer *c, uint32_t worker,

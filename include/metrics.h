@@ -34,6 +34,7 @@
 
 struct kafka_consumer;
 struct metrics;
+struct registry;
 
 /* The process's own gauges: written by the engine (control thread, loader), read here. */
 struct metrics_gauges {
@@ -66,6 +67,7 @@ struct metrics_view {
 	const _Atomic bool *stopping;                   /* the engine's stop flag */
 	struct kafka_consumer *consumer;                /* NULL: no Kafka (--input) */
 	const struct updater_dim_stats *live;           /* [CONFIG_DIMS_MAX] or NULL */
+	const struct registry *registry;                /* NULL: not Avro input */
 };
 
 /* Bound of the /metrics body; a larger rendering is cut and answered with 500 (logged once). */

@@ -121,6 +121,10 @@ enum registry_state registry_get(struct registry *r, uint32_t id,
 /* Counts a message of id dead-lettered because of its schema (per id, for the metrics). */
 void registry_dead_letter(struct registry *r, uint32_t id);
 
+/* Counts n messages of id taken (per id, for the metrics): one atomic add, so a worker calls it
+ * once per run of one id, not per message. An id not in the cache is not counted. */
+void registry_count(struct registry *r, uint32_t id, uint64_t n);
+
 /* Waits up to timeout_ms for id to leave PENDING (polling; for tools and tests, not workers).
  * Returns the state, PENDING on timeout. */
 enum registry_state registry_wait(struct registry *r, uint32_t id, uint32_t timeout_ms,
@@ -129,10 +133,11 @@ enum registry_state registry_wait(struct registry *r, uint32_t id, uint32_t time
 /* Fills *st. Reads atomics only; cost linear in the table's capacity (2 x ids_max). */
 void registry_stats(const struct registry *r, struct registry_stats *st);
 
-/* Calls fn for each id in the cache with its state and its dead-letter count, for per-id
- * metrics. Reads atomics only; fn must not call back into the registry's write side. */
+/* Calls fn for each id in the cache with its state, its messages (registry_count) and its
+ * dead-letter count, for per-id metrics. Reads atomics only; fn must not call back into the
+ * registry's write side. */
 void registry_each(const struct registry *r,
-		   void (*fn)(void *ctx, uint32_t id, enum registry_state state,
+		   void (*fn)(void *ctx, uint32_t id, enum registry_state state, uint64_t messages,
 			      uint64_t dead_letters),
 		   void *ctx);
 

@@ -11,6 +11,11 @@
  * Lifetime: the messages of a poll (their payloads, keys and rejects) stay valid until the next
  * source_poll() or source_release(), whichever comes first.
  *
+ * One partition can wait while the others go on (source_pause_partition): the worker holds a
+ * message it cannot decode yet (an Avro schema id the registry has not answered) and hands it,
+ * and every later message of that partition, back to the source, which gives them again from that
+ * message on once the partition is resumed.
+ *
  * Threading: a source belongs to one worker thread; only source_wake() may be called from
  * another thread. Creation and destruction happen on the thread that owns the worker (before it
  * starts, after it ended).
@@ -47,7 +52,9 @@ struct source_header {
 };
 
 /* A message the source could not hand out whole (a line longer than SOURCE_MSG_BYTES_MAX). The
- * worker dead-letters it before it processes the batch it came with. */
+ * worker dead-letters it before it processes the batch it came with; a source hands out no
+ * message before a reject in the same batch, so a partition paused at a message of the batch is
+ * never paused before a reject it reported. */
 struct source_reject {
 	struct source_msg msg; /* its partition and offset, and the head of its bytes */
 	const char *error;     /* short code for the dead letter ("too_long") */
@@ -73,6 +80,24 @@ struct source_ops {
 	 */
 	int (*pause)(struct source *src);
 	int (*resume)(struct source *src);
+	/*
+	 * Stops fetching m's partition from m on, m being a message of the current batch (not a
+	 * reject): m and every later message of its partition (those of the current batch too,
+	 * which the caller does not process) are not handed out before resume_partition, and then
+	 * again from m on, so nothing is lost or repeated. The source's other partitions go on (a
+	 * file, one partition, stops as a whole). Such a partition stays stopped across pause() and
+	 * resume() of the whole source. Pausing a partition paused already moves it to m. Returns
+	 * 0, -ENOENT when the partition is no longer the source's (revoked meanwhile: its next owner
+	 * starts after what was sealed), or -errno (logged). Not for the per-message path: it may
+	 * allocate and take a lock (once per pause, for the partition's whole wait).
+	 */
+	int (*pause_partition)(struct source *src, const struct source_msg *m);
+	/*
+	 * Fetches a partition paused by pause_partition again, from the message it was paused at
+	 * (unless the whole source is paused: then from its resume). Returns 0 (also when the
+	 * partition is not paused, or no longer the source's), or -errno (logged).
+	 */
+	int (*resume_partition)(struct source *src, int32_t partition);
 	/* Any thread: a poll waiting now returns at once. */
 	void (*wake)(struct source *src);
 	/*
@@ -117,6 +142,16 @@ static inline int source_pause(struct source *src)
 static inline int source_resume(struct source *src)
 {
 	return src->ops->resume(src);
+}
+
+static inline int source_pause_partition(struct source *src, const struct source_msg *m)
+{
+	return src->ops->pause_partition(src, m);
+}
+
+static inline int source_resume_partition(struct source *src, int32_t partition)
+{
+	return src->ops->resume_partition(src, partition);
 }
 
 static inline void source_wake(struct source *src)

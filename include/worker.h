@@ -1,7 +1,9 @@
 /*
  * worker: one pinned thread of the event path.
  *
- * Per batch: take messages from its source (source.h), decode them, hash the join keys,
+ * Per batch: take messages from its source (source.h), decode them (JSON, or Avro whose writer
+ * schema the registry gives: a message whose schema id is not known yet holds its partition at
+ * that message, source_pause_partition, until the registry answers), hash the join keys,
  * prefetch, probe every dimension, append the rows to the Native block of the event's (date,
  * hour), and hand full blocks to the segment writer. Its epoch (epoch.h) decides when what it
  * took is sealed, published and handed to env.sealed for commit.
@@ -25,6 +27,7 @@
 #include "config.h"
 #include "dimpub.h"
 #include "epoch.h"
+#include "registry.h"
 #include "source.h"
 #include "worker_stats.h"
 
@@ -47,6 +50,7 @@ struct worker_env {
 	const _Atomic bool *stop;         /* set: stop taking messages, close the epoch, end */
 	const _Atomic uint64_t *flush_req; /* moved past flush_ack: close the epoch now */
 	struct epoch_sink sealed;         /* the offsets of its published epochs */
+	struct registry *registry;        /* format = avro-confluent: the writer schemas; else NULL */
 };
 
 struct worker {

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "avro.h"
 #include "config.h"
 #include "event.h"
 #include "now.h"
@@ -60,6 +61,11 @@ struct worker_stats {
 	_Atomic uint64_t inflight_writes; /* gauge: blocks handed to the disk, not yet written */
 	_Atomic uint64_t inflight_bytes;  /* gauge */
 	_Atomic uint64_t write_errors;    /* failed writes (ENOSPC, EIO, ...), each retried */
+	/* Avro input: messages that did not decode, by av_err code (-code), and the partitions
+	 * waiting for a schema id the registry has not answered yet. */
+	_Atomic uint64_t avro_errors[AV_ERR_COUNT];
+	_Atomic uint64_t partitions_waiting; /* gauge */
+	_Atomic uint64_t schema_waits;       /* times a partition started waiting */
 };
 
 /* Adds n to a counter. */

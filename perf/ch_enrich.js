@@ -5,11 +5,13 @@
 // read from the same JSON-lines file, joined with dictGetOrNull and written as a Native file.
 //
 //   ch_enrich.js --dims DIR --events FILE --out FILE [--runs N] [--threads LIST]
-//                [--schema default|schema15]
+//                [--schema default|schema15|avro15] [--registry URL]
 //
 // --schema schema15 reads the events of perf/run.sh's schema15 part (perf/schema15_events.js):
 // the 16 declared fields from nested objects (JSONEachRow's named tuples), joined the same way,
-// with the columns enrichd writes for that schema.
+// with the columns enrichd writes for that schema. --schema avro15 reads the same events in Avro
+// (perf/avro15_events.js: the messages back to back) with the AvroConfluent format, the writer
+// schema from the registry at --registry.
 //
 // --threads is a comma-separated list of max_threads values to measure (default "1,0";
 // 0 = ClickHouse's default, every core). Each enrichment runs --runs times (default 3) per
@@ -27,17 +29,19 @@ const path = require('path');
 const { Session } = require(path.join(__dirname, '..', 'tools', 'ch', 'node_modules', 'chdb'));
 
 function parseArgs(argv) {
-  const a = { runs: 3, threads: '1,0', schema: 'default' };
+  const a = { runs: 3, threads: '1,0', schema: 'default', registry: '' };
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i].replace(/^--/, '');
-    if (!['dims', 'events', 'out', 'runs', 'threads', 'schema'].includes(k) ||
+    if (!['dims', 'events', 'out', 'runs', 'threads', 'schema', 'registry'].includes(k) ||
         i + 1 >= argv.length)
       throw new Error(`usage: ch_enrich.js --dims DIR --events FILE --out FILE [--runs N] ` +
-                      `[--threads LIST] [--schema default|schema15]`);
+                      `[--threads LIST] [--schema default|schema15|avro15] [--registry URL]`);
     a[k] = argv[i + 1];
   }
   if (!a.dims || !a.events || !a.out) throw new Error('--dims, --events and --out are required');
-  if (!['default', 'schema15'].includes(a.schema)) throw new Error('--schema is default or schema15');
+  if (!['default', 'schema15', 'avro15'].includes(a.schema))
+    throw new Error('--schema is default, schema15 or avro15');
+  if (a.schema === 'avro15' && !a.registry) throw new Error('--schema avro15 needs --registry');
   a.runs = Number(a.runs);
   a.threads = a.threads.split(',').map(Number);
   return a;
@@ -138,13 +142,38 @@ function main() {
                  geo Tuple(country FixedString(2), ip IPv4),
                  cart Tuple(price Nullable(Float64), items Array(Int64)), tags Array(String),
                  duration_ms Nullable(UInt32), day Date')`;
-    const query = a.schema === 'schema15' ? select15 : select;
+    // The same fields from Avro: the writer's records are ClickHouse's named tuples, its enum a
+    // String, its date a Date; the IP is a string there (Avro has no IPv4).
+    const selectAvro15 = `
+      SELECT ts AS event_time, type AS event_type,
+             user.id AS user_id, user.logged_in AS logged_in, session AS session_id,
+             device.id AS device_id, device.os AS client_os, page.url AS url,
+             page.referrer AS referrer, geo.country AS geo_country, geo.ip AS ip,
+             cart.price AS price, cart.items AS items, tags, duration_ms, day,
+             dictGetOrNull('users', 'country', user.id) AS country,
+             dictGetOrNull('users', 'plan', user.id) AS plan,
+             dictGetOrNull('users', 'signup_date', user.id) AS signup_date,
+             dictGetOrNull('devices', 'device_type', tuple(device.id)) AS device_type,
+             dictGetOrNull('devices', 'os', tuple(device.id)) AS os,
+             dictGetOrNull('devices', 'browser', tuple(device.id)) AS browser,
+             dictGetOrNull('urls', 'domain', tuple(page.url)) AS domain,
+             dictGetOrNull('urls', 'category', tuple(page.url)) AS category, ${metadata}
+      FROM file(${lit(events)}, 'AvroConfluent',
+                'ts DateTime64(3, \\'UTC\\'), type LowCardinality(String),
+                 user Tuple(id UInt64, logged_in Bool), session UUID,
+                 device Tuple(id String, os LowCardinality(String)),
+                 page Tuple(url String, referrer Nullable(String)),
+                 geo Tuple(country FixedString(2), ip String),
+                 cart Tuple(price Nullable(Float64), items Array(Int64)), tags Array(String),
+                 duration_ms Nullable(UInt32), day Date')`;
+    const query = a.schema === 'schema15' ? select15 : a.schema === 'avro15' ? selectAvro15 : select;
+    const registry = a.schema === 'avro15' ? `, format_avro_schema_registry_url = ${lit(a.registry)}` : '';
     for (const threads of a.threads) {
       for (let r = 1; r <= a.runs; r++) {
         const t0 = now();
         const c0 = process.cpuUsage();
         s.query(`INSERT INTO FUNCTION file(${lit(out)}, 'Native') ${query}
-                 SETTINGS max_threads = ${threads}, engine_file_truncate_on_insert = 1`);
+                 SETTINGS max_threads = ${threads}, engine_file_truncate_on_insert = 1${registry}`);
         const c1 = process.cpuUsage(c0);
         const secs = now() - t0;
         const rows = s.query(`SELECT count() FROM file(${lit(out)}, 'Native')`,

@@ -12,7 +12,7 @@
 #                     dictionaries of this size do not fit in this machine's memory)
 #            Dimensions and events are generated once and kept under var/bench/<scale>/.
 #   --runs   runs of each measurement (default 3); the table shows medians
-#   --only   comma-separated subset of: enrich, peer, randload, kafka, latency, schema15
+#   --only   comma-separated subset of: enrich, peer, randload, kafka, latency, schema15, avro15
 #            (default all).
 #            The table is built from the results on disk, so parts may be run separately.
 #            `--only data` only builds and generates the data.
@@ -41,6 +41,11 @@
 #             --input with 1 worker on one core, and ClickHouse doing the same enrichment from
 #             JSONEachRow with the same dictionaries, max_threads = 1 (perf/ch_enrich.js --schema
 #             schema15)
+#   avro15    the schema15 events in Avro, Confluent wire format (perf/avro15_events.js, the writer
+#             schema registered with the test registry, tests/registry/registry.js): enrichd
+#             --input of the length-prefixed messages with 1 worker on one core, and ClickHouse
+#             doing the same enrichment from AvroConfluent (the same registry) with the same
+#             dictionaries, max_threads = 1 (perf/ch_enrich.js --schema avro15)
 #   latency   enrichd consuming 100K events/s for 25 s; event-to-seal latency of every row
 #             (seal time = ctime of its segment, set by the rename that seals it; event time
 #             = its Kafka producer timestamp), computed by ClickHouse over the segments: the
@@ -54,7 +59,7 @@ cd "$top"
 
 scale=10m
 runs=3
-only=enrich,peer,randload,kafka,latency,schema15
+only=enrich,peer,randload,kafka,latency,schema15,avro15
 hugetlb=0
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -251,6 +256,66 @@ io_cpus = 0" awk -f <(lib_ini_merge_awk) "$scratch/schema15.ini" >"$scratch/sche
 		node perf/ch_enrich.js --dims "$bench/dims" --events "$bench/events15.jsonl" \
 			--out "$scratch/ch15.native" --runs "$runs" --threads 1 --schema schema15 |
 			tee "$res/peer-schema15.txt" >&2
+	fi
+fi
+
+# ---- avro15: the same events in Avro (Confluent wire format), enrichd and ClickHouse ----
+
+# The schema15 part's fields from the Avro writer schema of perf/avro15_events.js (the IP a
+# String: Avro has no IPv4).
+avro15_event=$(printf '%s\n' "$schema15_event" | sed -e 's/^time_field = event_time$/format = avro-confluent\ntime_field = event_time/' \
+	-e 's/ from ts unit=ms$/ from ts/' -e 's/^field.ip = IPv4 /field.ip = String /' \
+	-e 's/ integers=text$//')
+
+if want avro15; then
+	# The writer schema's id is the test registry's first: the same at every start, so the
+	# messages written once stay valid.
+	lib_spawn node tests/registry/registry.js --port-file "$scratch/registry.port" \
+		>"$scratch/registry.log" 2>&1
+	for _ in $(seq 100); do
+		[ -s "$scratch/registry.port" ] && break
+		sleep 0.1
+	done
+	reg_url=$(cat "$scratch/registry.port")
+	rm -f "$scratch/registry.port"
+	[ -n "$reg_url" ] || { log "the test registry did not start"; exit 1; }
+	if [ "$(cat "$bench/events-avro15.stamp" 2>/dev/null)" != "$events_stamp" ]; then
+		[ "$(cat "$bench/events15.stamp" 2>/dev/null)" = "$events_stamp" ] ||
+			node perf/schema15_events.js "$bench/events.jsonl" "$bench/events15.jsonl"
+		echo "$events_stamp" >"$bench/events15.stamp"
+		log "writing the declared schema's events in Avro"
+		node perf/avro15_events.js "$reg_url" "$bench/events15.jsonl" \
+			"$bench/events-avro15.framed" "$bench/events-avro15.bin" >/dev/null
+		echo "$events_stamp" >"$bench/events-avro15.stamp"
+	else
+		node perf/avro15_events.js "$reg_url" >/dev/null
+	fi
+	rm -f "$res"/enrich-wavro15-r* "$res/peer-avro15.txt"
+	for r in $(seq "$runs"); do
+		log "enrichd --input events-avro15.framed, 1 worker (cpus = 0, io_cpus = 0), run $r of $runs"
+		rm -rf "$scratch/out" "$scratch/out.dead-letter"
+		config "$scratch/avro15.ini" "$scratch/out" 0
+		LIB_INI_EXTRA="$avro15_event
+[registry]
+urls = $reg_url
+[output]
+io_cpus = 0" awk -f <(lib_ini_merge_awk) "$scratch/avro15.ini" >"$scratch/avro15.ini.new"
+		mv "$scratch/avro15.ini.new" "$scratch/avro15.ini"
+		cat "$bench/dims/users.tsv" "$bench/dims/devices.tsv" "$bench/dims/urls.tsv" \
+			"$bench/events-avro15.framed" >/dev/null
+		/usr/bin/time -f "maxrss_kb=%M" -o "$res/enrich-wavro15-r$r.time" \
+			"$bin/enrichd" --config "$scratch/avro15.ini" --input "$bench/events-avro15.framed" \
+			2>"$res/enrich-wavro15-r$r.log"
+		grep -E "summary:" "$res/enrich-wavro15-r$r.log" | sed 's/^.*summary: /   /' >&2
+	done
+	rm -rf "$scratch/out" "$scratch/out.dead-letter"
+	if [ "$scale" = 50m ]; then
+		log "avro15 peer: skipped at 50m (the dictionaries do not fit in this machine's memory)"
+	else
+		log "ClickHouse: the same enrichment from AvroConfluent, max_threads = 1, $runs runs"
+		node perf/ch_enrich.js --dims "$bench/dims" --events "$bench/events-avro15.bin" \
+			--out "$scratch/chavro15.native" --runs "$runs" --threads 1 --schema avro15 \
+			--registry "$reg_url" | tee "$res/peer-avro15.txt" >&2
 	fi
 fi
 

@@ -4,11 +4,13 @@
 // Confluent wire format (magic 0, 4-byte schema id, Avro binary).
 //
 //   node produce.js --registry URL --subject S --schema FILE --records FILE
-//                   [--hex OUT] [--bin OUT] [--user U --password P]
+//                   [--hex OUT] [--bin OUT] [--framed OUT] [--user U --password P]
 //
 // --records is a JSON array of records; a bytes or fixed value is written "hex:0a1b..". Each
 // encoded message is written as one hex line to --hex, and all of them back to back to --bin
-// (what ClickHouse's AvroConfluent format reads from a file). Prints the schema id. Every message
+// (what ClickHouse's AvroConfluent format reads from a file), and each after its length (4 bytes
+// big-endian, what kcat -f '%R%s' writes and enrichd --input reads) to --framed. Prints the
+// schema id. Every message
 // is decoded again by the same library and compared, so a producer bug cannot pass unnoticed.
 'use strict';
 const fs = require('fs');
@@ -78,6 +80,13 @@ async function main() {
 		fs.writeFileSync(opt('--hex'), hex.map((h) => h + '\n').join(''));
 	if (opt('--bin'))
 		fs.writeFileSync(opt('--bin'), Buffer.concat(bin));
+	if (opt('--framed')) {
+		fs.writeFileSync(opt('--framed'), Buffer.concat(bin.flatMap((m) => {
+			const len = Buffer.alloc(4);
+			len.writeUInt32BE(m.length);
+			return [len, m];
+		})));
+	}
 	console.log(id);
 }
 

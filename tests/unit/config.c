@@ -427,3 +427,34 @@ Test(config, event_errors_name_the_line)
 			  cases[i].want);
 	}
 }
+
+Test(config, registry_section_goes_with_avro_input)
+{
+	/* Avro needs the registry; JSON refuses any [registry] key; credentials never shown. */
+	static const char *const avro_event =
+		"[event]\nformat = avro-confluent\ntime_field = t\nfield.t = DateTime\n"
+		"field.user_id = UInt64\nfield.url = String\n";
+	char text[1024];
+	snprintf(text, sizeof(text), "%s[workers]\ncpus = 0\n", avro_event);
+	cr_expect_eq(parse_with(text), -EINVAL);
+	cr_expect(strstr(err, "[registry]: urls: required"), "%s", err);
+
+	snprintf(text, sizeof(text),
+		 "%s[workers]\ncpus = 0\n[registry]\nurls = https://u:pw@sr:8081,http://sr2\n"
+		 "username = u\npassword_env = SR_PASSWORD\ntimeout = 3s\n", avro_event);
+	cr_assert_eq(parse_with(text), 0, "%s", err);
+	cr_expect_eq(cfg.registry_timeout_ms, 3000);
+	char shown[CONFIG_REGISTRY_URLS_MAX];
+	config_urls_redact(cfg.registry_urls, shown, sizeof(shown));
+	cr_expect_str_eq(shown, "https://sr:8081,http://sr2");
+
+	cr_expect_eq(parse_with("[workers]\ncpus = 0\n[registry]\nusername = u\n"), -EINVAL);
+	cr_expect(strstr(err, "[registry]: username: only for [event] format = avro-confluent"),
+		  "%s", err);
+
+	snprintf(text, sizeof(text),
+		 "%s[workers]\ncpus = 0\n[registry]\nurls = http://sr\npassword_env = A\n"
+		 "password_file = f\n", avro_event);
+	cr_expect_eq(parse_with(text), -EINVAL);
+	cr_expect(strstr(err, "password_file is given already"), "%s", err);
+}

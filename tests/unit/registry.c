@@ -178,9 +178,11 @@ Test(registry, answers_and_counters)
 static uint64_t dead_of_bad;
 static uint32_t bad_id;
 
-static void each(void *ctx, uint32_t id, enum registry_state state, uint64_t dead)
+static void each(void *ctx, uint32_t id, enum registry_state state, uint64_t messages,
+		 uint64_t dead)
 {
 	(void)ctx;
+	(void)messages;
 	if (id == bad_id && state == REGISTRY_UNRESOLVABLE)
 		dead_of_bad = dead;
 }

@@ -1,7 +1,7 @@
 /*
- * source_file: the JSON-lines source. Line framing (a last line without newline, a line too long
- * to be a message), the split of a file into line-aligned ranges with their first line numbers,
- * and pausing.
+ * source_file: the file source. Line framing (a last line without newline, a line too long
+ * to be a message), length-prefixed framing (binary messages, rejects, a pipe), the split of a
+ * file into message-aligned ranges with their first indexes, pausing, and pausing at a message.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "source_file.h"
@@ -41,7 +42,7 @@ static void put(const char *text, size_t len)
 static struct source *whole_file(void)
 {
 	struct source_file_range r;
-	cr_assert_eq(source_file_split(fd, 1, &r), 1);
+	cr_assert_eq(source_file_split(fd, 1, SOURCE_FILE_LINES, &r), 1);
 	struct source *src;
 	cr_assert_eq(source_file_new(fd, "f", &r, &src), 0);
 	return src;
@@ -98,7 +99,7 @@ Test(source_file, split_into_line_aligned_ranges)
 		total += n;
 	}
 	struct source_file_range r[3];
-	cr_assert_eq(source_file_split(fd, 3, r), 3);
+	cr_assert_eq(source_file_split(fd, 3, SOURCE_FILE_LINES, r), 3);
 	cr_expect_eq(r[0].begin, 0);
 	cr_expect_eq(r[0].first_line, 0);
 	cr_expect_eq(r[2].end, total);
@@ -130,7 +131,7 @@ Test(source_file, a_small_file_goes_to_the_first_reader)
 {
 	put("x\ny\n", 4);
 	struct source_file_range r[4];
-	cr_assert_eq(source_file_split(fd, 4, r), 4);
+	cr_assert_eq(source_file_split(fd, 4, SOURCE_FILE_LINES, r), 4);
 	cr_expect_eq(r[0].end, 4);
 	for (int k = 1; k < 4; k++)
 		cr_expect_eq(r[k].end, r[k].begin);
@@ -209,5 +210,249 @@ Test(source_file, a_file_truncated_under_the_reader_fails_the_poll)
 		source_release(src);
 	}
 	cr_expect_eq(rc, -EIO);
+	source_destroy(src);
+}
+
+/* Appends a length-prefixed message (len -1: kcat's NULL payload, no bytes). */
+static void put_framed(const char *data, int32_t len)
+{
+	unsigned char prefix[4] = {(unsigned char)((uint32_t)len >> 24),
+				   (unsigned char)((uint32_t)len >> 16),
+				   (unsigned char)((uint32_t)len >> 8), (unsigned char)len};
+	put((const char *)prefix, 4);
+	if (len > 0 && data)
+		put(data, (size_t)len);
+}
+
+Test(source_file, length_prefixed_binary_messages)
+{
+	put_framed("\0\n\r\n", 4);
+	put_framed("", 0);
+	put_framed(NULL, -1);
+	put_framed("last", 4);
+	struct source_file_range r;
+	cr_assert_eq(source_file_split(fd, 1, SOURCE_FILE_LENGTH32, &r), 1);
+	cr_expect_eq(r.framing, SOURCE_FILE_LENGTH32);
+	struct source *src;
+	cr_assert_eq(source_file_new(fd, "f", &r, &src), 0);
+	struct source_msg msgs[8];
+	cr_assert_eq(source_poll(src, msgs, 8, 0), 4);
+	cr_expect(src->finished);
+	cr_expect_eq(src->reject_count, 0);
+	const uint32_t want[4] = {4, 0, 0, 4};
+	for (int i = 0; i < 4; i++) {
+		cr_expect_eq(msgs[i].offset, i);
+		cr_expect_eq(msgs[i].len, want[i]);
+	}
+	cr_expect_eq(memcmp(msgs[0].data, "\0\n\r\n", 4), 0);
+	cr_expect_eq(memcmp(msgs[3].data, "last", 4), 0);
+	source_destroy(src);
+}
+
+Test(source_file, split_into_length_prefixed_ranges)
+{
+	/* 3 MiB of messages holding their own index, of varying lengths, with newlines inside. */
+	char msg[96];
+	int64_t total = 0, count = 0;
+	while (total < (3 << 20)) {
+		int n = snprintf(msg, sizeof(msg), "%" PRId64 "\n%.*s", count,
+				 (int)(count % 50), "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy");
+		put_framed(msg, n);
+		count++;
+		total += 4 + n;
+	}
+	struct source_file_range r[3];
+	cr_assert_eq(source_file_split(fd, 3, SOURCE_FILE_LENGTH32, r), 3);
+	cr_expect_eq(r[2].end, total);
+	int64_t index = 0;
+	for (int k = 0; k < 3; k++) {
+		if (k > 0)
+			cr_expect_eq(r[k].begin, r[k - 1].end);
+		cr_expect_gt(r[k].end, r[k].begin, "range %d is empty", k);
+		cr_expect_eq(r[k].first_line, index, "range %d", k);
+		struct source *src;
+		cr_assert_eq(source_file_new(fd, "f", &r[k], &src), 0);
+		struct source_msg msgs[64];
+		while (!src->finished) {
+			int got = source_poll(src, msgs, 64, 0);
+			cr_assert_geq(got, 0);
+			cr_assert_eq(src->reject_count, 0);
+			for (int i = 0; i < got; i++) {
+				cr_assert_eq(msgs[i].offset, index);
+				cr_assert_eq(strtoll(msgs[i].data, NULL, 10), index);
+				index++;
+			}
+			source_release(src);
+		}
+		source_destroy(src);
+	}
+	cr_expect_eq(index, count);
+}
+
+/* Polls src to its end; the rejects' (offset, error) into rej, the messages' offsets into off. */
+static void drain_framed(struct source *src, int64_t *off, size_t *n_off, int64_t *rej_off,
+			 const char **rej_err, size_t *n_rej)
+{
+	struct source_msg msgs[8];
+	*n_off = *n_rej = 0;
+	for (int polls = 0; !src->finished && polls < 1000; polls++) {
+		int got = source_poll(src, msgs, 8, 0);
+		cr_assert_geq(got, 0);
+		for (uint32_t i = 0; i < src->reject_count; i++) {
+			/* A batch's rejects come before its messages. */
+			for (int j = 0; j < got; j++)
+				cr_expect_lt(src->rejects[i].msg.offset, msgs[j].offset);
+			rej_off[*n_rej] = src->rejects[i].msg.offset;
+			rej_err[(*n_rej)++] = src->rejects[i].error;
+		}
+		for (int i = 0; i < got; i++)
+			off[(*n_off)++] = msgs[i].offset;
+		source_release(src);
+	}
+	cr_assert(src->finished);
+}
+
+Test(source_file, length_prefixed_rejects_too_long_truncated_and_bad)
+{
+	put_framed("a", 1);
+	put_framed(NULL, (int32_t)(SOURCE_MSG_BYTES_MAX - 3)); /* too long: its bytes follow */
+	char *x = calloc(1, SOURCE_MSG_BYTES_MAX);
+	cr_assert_not_null(x);
+	put(x, SOURCE_MSG_BYTES_MAX - 3);
+	free(x);
+	put_framed("b", 1);
+	put_framed(NULL, -7); /* not a length: the rest is one dead letter */
+	put("cdefgh", 6);
+	struct source_file_range r;
+	cr_assert_eq(source_file_split(fd, 1, SOURCE_FILE_LENGTH32, &r), 1);
+	struct source *src;
+	cr_assert_eq(source_file_new(fd, "f", &r, &src), 0);
+	int64_t off[8], rej_off[8];
+	const char *rej_err[8];
+	size_t n_off, n_rej;
+	drain_framed(src, off, &n_off, rej_off, rej_err, &n_rej);
+	cr_assert_eq(n_off, 2);
+	cr_expect_eq(off[0], 0);
+	cr_expect_eq(off[1], 2);
+	cr_assert_eq(n_rej, 2);
+	cr_expect_eq(rej_off[0], 1);
+	cr_expect_str_eq(rej_err[0], "too_long");
+	cr_expect_eq(rej_off[1], 3);
+	cr_expect_str_eq(rej_err[1], "bad_length");
+	source_destroy(src);
+
+	/* A message the input ends inside. */
+	cr_assert_eq(ftruncate(fd, 0), 0);
+	cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+	put_framed("ok", 2);
+	put_framed("0123456789", 10);
+	cr_assert_eq(ftruncate(fd, 6 + 4 + 5), 0);
+	cr_assert_eq(source_file_split(fd, 1, SOURCE_FILE_LENGTH32, &r), 1);
+	cr_assert_eq(source_file_new(fd, "f", &r, &src), 0);
+	drain_framed(src, off, &n_off, rej_off, rej_err, &n_rej);
+	cr_assert_eq(n_off, 1);
+	cr_assert_eq(n_rej, 1);
+	cr_expect_eq(rej_off[0], 1);
+	cr_expect_str_eq(rej_err[0], "truncated");
+	source_destroy(src);
+}
+
+/* Through a pipe (the read buffer, not a map), with a message too long to keep in between. */
+Test(source_file, length_prefixed_through_a_pipe)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	int keep = fd;
+	fd = p[1];
+	pid_t child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		close(p[0]);
+		for (int i = 0; i < 1000; i++) {
+			char msg[32];
+			int n = snprintf(msg, sizeof(msg), "m%d\n", i);
+			put_framed(msg, n);
+			if (i == 500) {
+				size_t big = SOURCE_MSG_BYTES_MAX;
+				char *x = calloc(1, big);
+				put_framed(NULL, (int32_t)big);
+				put(x, big);
+				free(x);
+			}
+		}
+		_exit(0);
+	}
+	fd = keep;
+	close(p[1]);
+	struct source_file_range r;
+	cr_assert_eq(source_file_split(p[0], 2, SOURCE_FILE_LENGTH32, &r), 1);
+	struct source *src;
+	cr_assert_eq(source_file_new(p[0], "stdin", &r, &src), 0);
+	static int64_t off[1100], rej_off[8];
+	const char *rej_err[8];
+	size_t n_off = 0, n_rej = 0;
+	struct source_msg msgs[8];
+	for (int polls = 0; !src->finished && polls < 100000; polls++) {
+		int got = source_poll(src, msgs, 8, 100);
+		cr_assert_geq(got, 0);
+		for (uint32_t i = 0; i < src->reject_count; i++) {
+			rej_off[n_rej] = src->rejects[i].msg.offset;
+			rej_err[n_rej++] = src->rejects[i].error;
+		}
+		for (int i = 0; i < got; i++) {
+			int64_t want = off[n_off] = msgs[i].offset;
+			int64_t index = want > 501 ? want - 1 : want;
+			cr_assert_eq(strtoll(msgs[i].data + 1, NULL, 10), index);
+			n_off++;
+		}
+		source_release(src);
+	}
+	waitpid(child, NULL, 0);
+	cr_expect_eq(n_off, 1000);
+	cr_assert_eq(n_rej, 1);
+	cr_expect_eq(rej_off[0], 501);
+	cr_expect_str_eq(rej_err[0], "too_long");
+	source_destroy(src);
+	close(p[0]);
+}
+
+/* Paused at a message of its batch, the reader goes back to it and stops; resumed, it hands out
+ * that message and the ones after it again, each once. */
+Test(source_file, paused_at_a_message_it_goes_back_to_it)
+{
+	for (int i = 0; i < 10; i++) {
+		char msg[8];
+		int n = snprintf(msg, sizeof(msg), "%d", i);
+		put_framed(msg, n);
+	}
+	struct source_file_range r;
+	cr_assert_eq(source_file_split(fd, 1, SOURCE_FILE_LENGTH32, &r), 1);
+	struct source *src;
+	cr_assert_eq(source_file_new(fd, "f", &r, &src), 0);
+	struct source_msg msgs[16];
+	cr_assert_eq(source_poll(src, msgs, 16, 0), 10);
+	cr_expect(src->finished);
+	struct source_msg other = msgs[4];
+	other.partition = 3;
+	cr_expect_eq(source_pause_partition(src, &other), -ENOENT);
+	cr_assert_eq(source_pause_partition(src, &msgs[4]), 0);
+	cr_expect(!src->finished);
+	source_release(src);
+	cr_expect_eq(source_poll(src, msgs, 16, 1), 0);
+	cr_assert_eq(source_resume_partition(src, 0), 0);
+	cr_assert_eq(source_poll(src, msgs, 3, 0), 3);
+	cr_expect_eq(msgs[0].offset, 4);
+	cr_expect_eq(memcmp(msgs[0].data, "4", 1), 0);
+	/* Paused at the first of a batch, and resumed while the whole source is paused: nothing
+	 * until the source's own resume. */
+	cr_assert_eq(source_pause_partition(src, &msgs[0]), 0);
+	cr_assert_eq(source_pause(src), 0);
+	cr_assert_eq(source_resume_partition(src, 0), 0);
+	cr_expect_eq(source_poll(src, msgs, 16, 1), 0);
+	cr_assert_eq(source_resume(src), 0);
+	cr_assert_eq(source_poll(src, msgs, 16, 0), 6);
+	for (int i = 0; i < 6; i++)
+		cr_expect_eq(msgs[i].offset, 4 + i);
+	cr_expect(src->finished);
 	source_destroy(src);
 }

@@ -330,7 +330,7 @@ Test(worker, file_source_to_sealed_rows_and_dead_letters)
 	int fd = open(in_dir("events.jsonl"), O_RDONLY);
 	cr_assert_geq(fd, 0);
 	struct source_file_range range;
-	cr_assert_eq(source_file_split(fd, 1, &range), 1);
+	cr_assert_eq(source_file_split(fd, 1, SOURCE_FILE_LINES, &range), 1);
 	struct source *src;
 	cr_assert_eq(source_file_new(fd, "events.jsonl", &range, &src), 0);
 
@@ -369,7 +369,7 @@ static struct source *pipe_source(int *wfd)
 	int fds[2];
 	cr_assert_eq(pipe(fds), 0);
 	struct source_file_range range;
-	cr_assert_eq(source_file_split(fds[0], 4, &range), 1);
+	cr_assert_eq(source_file_split(fds[0], 4, SOURCE_FILE_LINES, &range), 1);
 	struct source *src;
 	cr_assert_eq(source_file_new(fds[0], "stdin", &range, &src), 0);
 	*wfd = fds[1];
@@ -514,7 +514,7 @@ Test(worker, a_dead_letter_that_cannot_be_written_stops_without_sealing)
 	int fd = open(in_dir("events.jsonl"), O_RDONLY);
 	cr_assert_geq(fd, 0);
 	struct source_file_range range;
-	cr_assert_eq(source_file_split(fd, 1, &range), 1);
+	cr_assert_eq(source_file_split(fd, 1, SOURCE_FILE_LINES, &range), 1);
 	struct source *src;
 	cr_assert_eq(source_file_new(fd, "events.jsonl", &range, &src), 0);
 	signal(SIGXFSZ, SIG_IGN);
