@@ -18,17 +18,7 @@
 #include <time.h>
 
 #include "event.h"
-
-#define CHECK(cond, ...)                                                                          \
-	do {                                                                                      \
-		if (!(cond)) {                                                                    \
-			fprintf(stderr, "oracle mismatch at %s:%d: %s\n  ", __FILE__, __LINE__,   \
-				#cond);                                                           \
-			fprintf(stderr, __VA_ARGS__);                                             \
-			fprintf(stderr, "\n");                                                    \
-			abort();                                                                  \
-		}                                                                                 \
-	} while (0)
+#include "oracle_check.h"
 
 /* cJSON copies at most 63 bytes of a number before strtod. */
 #define CJSON_NUMBER_MAX 63
