@@ -58,6 +58,8 @@
 #   lib_pg_stop           stops the cluster (fast shutdown); its files go with $work
 #   lib_pg_restart        starts the stopped cluster again on the same port
 #   pg SQL                psql -v ON_ERROR_STOP=1 -qAt -c SQL against it
+#   lib_pg_dims DIR       tables users and devices in it, filled from the generator's
+#                         DIR/users.tsv and DIR/devices.tsv (enrichd-gen-dims)
 # and the helpers below for processes (lib_spawn, lib_cleanup), the broker (lib_broker_start),
 # configurations (lib_config), logs (lib_wait_log, lib_metrics_url), sealed rows
 # (lib_wait_sealed, lib_sealed_count), file systems (lib_mount, lib_tmpfs) and huge pages.
@@ -212,6 +214,15 @@ lib_pg_stop() {
 
 pg() {
 	psql -v ON_ERROR_STOP=1 -qAt -c "$1"
+}
+
+# The generator's users and devices (DIR/users.tsv, DIR/devices.tsv) as PostgreSQL tables of the
+# same names; user_id is a UInt64, which numeric(20) holds and bigint does not.
+lib_pg_dims() {
+	pg "CREATE TABLE users (user_id numeric(20) PRIMARY KEY, country text, plan text, signup_date date);
+	    CREATE TABLE devices (device_id text PRIMARY KEY, device_type text, os text, browser text)"
+	psql -qc "\\copy users FROM '$1/users.tsv' WITH (FORMAT text, HEADER true)"
+	psql -qc "\\copy devices FROM '$1/devices.tsv' WITH (FORMAT text, HEADER true)"
 }
 
 # Waits until ClickHouse sees N rows in the sealed segments of DIR plus the dead letters of
