@@ -50,13 +50,18 @@ struct ref {
 	size_t device_id_len;
 };
 
-/* Classifies a number token: 0 integer, 1 fraction or exponent, 2 negative integer. */
-static int token_kind(const uint8_t *s, size_t n)
+/* What the decoder says of a number token where an unsigned integer is wanted: EVENT_ERR_TYPE
+ * for a fraction or exponent, EVENT_ERR_RANGE for a negative integer, else 0. */
+static int ref_uint_token(const uint8_t *raw, size_t raw_len)
 {
-	for (size_t i = 0; i < n; i++)
-		if (s[i] == '.' || s[i] == 'e' || s[i] == 'E')
-			return 1;
-	return s[0] == '-' ? 2 : 0;
+	switch (token_kind(raw, raw_len)) {
+	case 1:
+		return EVENT_ERR_TYPE;
+	case 2:
+		return EVENT_ERR_RANGE;
+	default:
+		return 0;
+	}
 }
 
 /* strtoull on a NUL-terminated copy; false when out of range. */
@@ -84,15 +89,14 @@ static bool ref_u64(const char *text, size_t n, uint64_t *out)
 
 static int ref_field(int f, const cJSON *item, const uint8_t *raw, size_t raw_len, struct ref *r)
 {
-	int kind;
+	int rc;
 	switch (f) {
 	case 0: /* timestamp */
 		if (cJSON_IsString(item))
 			return ref_timestamp_string(item->valuestring, &r->time_ms);
 		if (!cJSON_IsNumber(item))
 			return EVENT_ERR_TYPE;
-		kind = token_kind(raw, raw_len);
-		if (kind != 0)
+		if (token_kind(raw, raw_len) != 0)
 			return EVENT_ERR_TIMESTAMP;
 		uint64_t ms;
 		if (!ref_u64((const char *)raw, raw_len, &ms) || ms > (uint64_t)EVENT_TIME_MS_MAX)
@@ -111,11 +115,9 @@ static int ref_field(int f, const cJSON *item, const uint8_t *raw, size_t raw_le
 		}
 		if (!cJSON_IsNumber(item))
 			return EVENT_ERR_TYPE;
-		kind = token_kind(raw, raw_len);
-		if (kind == 1)
-			return EVENT_ERR_TYPE;
-		if (kind == 2)
-			return EVENT_ERR_RANGE;
+		rc = ref_uint_token(raw, raw_len);
+		if (rc)
+			return rc;
 		if (!ref_u64((const char *)raw, raw_len, &r->user_id))
 			return EVENT_ERR_RANGE;
 		/* the double is the nearest one to the integer */
@@ -136,11 +138,9 @@ static int ref_field(int f, const cJSON *item, const uint8_t *raw, size_t raw_le
 		}
 		if (!cJSON_IsNumber(item))
 			return EVENT_ERR_TYPE;
-		kind = token_kind(raw, raw_len);
-		if (kind == 1)
-			return EVENT_ERR_TYPE;
-		if (kind == 2)
-			return EVENT_ERR_RANGE;
+		rc = ref_uint_token(raw, raw_len);
+		if (rc)
+			return rc;
 		r->device_id = (const char *)raw;
 		r->device_id_len = raw_len;
 		return 0;

@@ -158,15 +158,6 @@ struct ref {
 	int err_field;               /* the field (or -1 - parent) of the first error */
 };
 
-/* 0 integer, 1 fraction or exponent, 2 negative integer. */
-static int token_kind(const uint8_t *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (s[i] == '.' || s[i] == 'e' || s[i] == 'E')
-			return 1;
-	return s[0] == '-' ? 2 : 0;
-}
-
 /* strtoull/strtoll on a copy; false when out of 64 bits (or too long to care). */
 static bool ref_int(const uint8_t *text, size_t n, bool is_signed, int64_t *out_s, uint64_t *out_u)
 {

@@ -229,6 +229,15 @@ __attribute__((unused)) static void member_spans(const uint8_t *s, size_t n, str
 
 /* ---- reference decode of the schema ---- */
 
+/* Classifies a number token: 0 integer, 1 fraction or exponent, 2 negative integer. */
+__attribute__((unused)) static int token_kind(const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '.' || s[i] == 'e' || s[i] == 'E')
+			return 1;
+	return s[0] == '-' ? 2 : 0;
+}
+
 __attribute__((unused)) static int tree_depth(const cJSON *item)
 {
 	if (!cJSON_IsArray(item) && !cJSON_IsObject(item))
