@@ -28,6 +28,9 @@
 #                         starts enrichd (lib_spawn) on CONFIG, its log in LOG; sets
 #                         lib_enrichd_pid and waits until the group assigned it partitions
 #                         (TIMEOUT_S, default 60)
+#   lib_enrichd_start_metrics CONFIG LOG [TIMEOUT_S]
+#                         lib_enrichd_start on a CONFIG made with LIB_INI_METRICS among its extra
+#                         lines; also sets lib_enrichd_url to the metrics endpoint's URL
 #   lib_gen_input SEED USERS DEVICES URLS COUNT FILE [GEN-EVENTS-ARGS...]
 #                         the generator's users, devices and urls files in $work/dims, and COUNT
 #                         events drawn from them (with the extra arguments) in FILE, both of SEED
@@ -459,6 +462,18 @@ lib_enrichd_start() {
 	# shellcheck disable=SC2034 # read by the test
 	lib_enrichd_pid=${lib_pids[-1]}
 	lib_wait_log "$2" "partitions assigned" "${3:-60}"
+}
+
+# The [metrics] section that serves the endpoint on a free port of 127.0.0.1, for lib_config's
+# EXTRA-INI; lib_enrichd_start_metrics reads the port from the log.
+# shellcheck disable=SC2034 # for the tests that source this file
+LIB_INI_METRICS='[metrics]
+listen = 127.0.0.1:0'
+
+lib_enrichd_start_metrics() {
+	lib_enrichd_start "$@"
+	# shellcheck disable=SC2034 # read by the test
+	lib_enrichd_url=$(lib_metrics_url "$2") || fail "no metrics address in $2"
 }
 
 lib_gen_input() {
