@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +27,7 @@
 #include <unistd.h>
 
 #include "dim_build.h"
+#include "dim_errf.h"
 #include "dim_native.h"
 #include "dim_part.h"
 #include "dim_rows.h"
@@ -82,16 +82,6 @@ struct dim_chunk {
 	char err[DIM_ERR_MAX];
 	pthread_t thread;
 };
-
-/* Formats an error message into buf (truncating it if needed). */
-__attribute__((format(printf, 3, 4))) static void dim_errf(char *buf, size_t cap, const char *fmt,
-							   ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, cap, fmt, ap);
-	va_end(ap);
-}
 
 static double dim_elapsed(const struct timespec *since)
 {

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 
 #include <libpq-fe.h>
 
+#include "dim_errf.h"
 #include "dim_part.h"
 #include "dim_rows.h"
 #include "dim_text.h"
@@ -60,16 +60,6 @@ struct pg_load {
 	struct pg_buf *bufs[DIM_THREADS_MAX]; /* per chunk, newest first */
 	_Atomic uint64_t bytes;
 };
-
-/* Formats a message into buf, cut to fit (a cut message still names the source first). */
-__attribute__((format(printf, 3, 4))) static void pg_errf(char *buf, size_t cap, const char *fmt,
-							  ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, cap, fmt, ap);
-	va_end(ap);
-}
 
 static bool pg_stopping(const struct dim_pg_source *src)
 {
@@ -743,7 +733,7 @@ static int pg_load_run(struct pg_load *L, struct dim **out, struct dim_load_stat
 	if (rc) {
 		char reason[sizeof(stats->error)];
 		snprintf(reason, sizeof(reason), "%s", stats->error);
-		pg_errf(stats->error, sizeof(stats->error), "%s: %s", L->name, reason);
+		dim_errf(stats->error, sizeof(stats->error), "%s: %s", L->name, reason);
 		log_error("dim", "%s: load failed: %s", L->spec->name, stats->error);
 		PQfinish(plan_conn);
 		return rc;

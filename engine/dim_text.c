@@ -101,93 +101,115 @@ static size_t dim_csv_unquote(const char *s, size_t len, char *out)
 typedef int (*dim_field_fn)(void *ctx, unsigned field, const char *s, size_t len, unsigned flags,
 			    char *err);
 
-/*
- * Scans one TSV row at *pp (< end), calling fn for each field; *pp ends after the row's
- * newline (or at end). Returns the number of fields, or a negative errno from fn.
- */
-static inline long dim_tsv_row(const char **pp, const char *end, dim_field_fn fn, void *ctx,
-			       char *err)
+/* One field as a scanner found it: its raw bytes and DIM_FIELD_* flags. */
+struct dim_field {
+	const char *s;
+	size_t len;
+	unsigned flags;
+};
+
+/* Whether a raw field is \N, ClickHouse's NULL in TSV and in unquoted CSV. */
+static inline bool dim_field_is_null(const char *s, size_t len)
 {
-	const char *p = *pp;
-	unsigned f = 0;
-	for (;;) {
-		const char *s = p;
-		unsigned flags = 0;
-		while (p < end) {
-			char c = *p;
-			if (c == '\t' || c == '\n')
-				break;
-			if (c == '\\') {
-				flags |= DIM_FIELD_ESC;
-				if (++p == end)
-					break;
-			}
-			p++;
-		}
-		size_t len = (size_t)(p - s);
-		if (len && s[len - 1] == '\r' && (p == end || *p == '\n') && !dim_tsv_escaped(s, len - 1))
-			len--; /* CRLF line end */
-		if (len == 2 && s[0] == '\\' && s[1] == 'N')
-			flags = DIM_FIELD_NULL;
-		int rc = fn(ctx, f, s, len, flags, err);
-		if (rc)
-			return rc;
-		f++;
-		if (p == end || *p++ == '\n')
-			break;
-	}
-	*pp = p;
-	return f;
+	return len == 2 && s[0] == '\\' && s[1] == 'N';
 }
 
-/* Scans one CSV row (RFC 4180 with ClickHouse's trimming of unquoted values), as dim_tsv_row. */
-static inline long dim_csv_row(const char **pp, const char *end, dim_field_fn fn, void *ctx,
-			       char *err)
+/* Scans the TSV field at *pp up to its delimiter (a tab, a newline or end), where *pp is left. */
+static inline void dim_tsv_field(const char **pp, const char *end, struct dim_field *fld)
+{
+	const char *p = *pp, *s = p;
+	unsigned flags = 0;
+	while (p < end) {
+		char c = *p;
+		if (c == '\t' || c == '\n')
+			break;
+		if (c == '\\') {
+			flags |= DIM_FIELD_ESC;
+			if (++p == end)
+				break;
+		}
+		p++;
+	}
+	size_t len = (size_t)(p - s);
+	if (len && s[len - 1] == '\r' && (p == end || *p == '\n') && !dim_tsv_escaped(s, len - 1))
+		len--; /* CRLF line end */
+	if (dim_field_is_null(s, len))
+		flags = DIM_FIELD_NULL;
+	*fld = (struct dim_field){s, len, flags};
+	*pp = p;
+}
+
+/* Scans CSV field f (0-based) at *pp up to its delimiter (a comma, a newline or end), where *pp
+ * is left: RFC 4180 with ClickHouse's trimming of unquoted values. 0, or -EINVAL with err set. */
+static inline int dim_csv_field(const char **pp, const char *end, unsigned f,
+				struct dim_field *fld, char *err)
+{
+	const char *p = *pp;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	const char *s;
+	size_t len;
+	unsigned flags = 0;
+	if (p < end && *p == '"') {
+		s = ++p;
+		for (;;) {
+			const char *q = memchr(p, '"', (size_t)(end - p));
+			if (!q) {
+				snprintf(err, DIM_ERR_MAX, "unterminated quoted field %u", f + 1);
+				return -EINVAL;
+			}
+			if (q + 1 < end && q[1] == '"') {
+				flags |= DIM_FIELD_DQUOTE;
+				p = q + 2;
+				continue;
+			}
+			len = (size_t)(q - s);
+			p = q + 1;
+			break;
+		}
+		while (p < end &&
+		       (*p == ' ' || *p == '\t' || (*p == '\r' && (p + 1 == end || p[1] == '\n'))))
+			p++;
+		if (p < end && *p != ',' && *p != '\n') {
+			snprintf(err, DIM_ERR_MAX, "unexpected character after quoted field %u",
+				 f + 1);
+			return -EINVAL;
+		}
+	} else {
+		s = p;
+		while (p < end && *p != ',' && *p != '\n')
+			p++;
+		len = (size_t)(p - s);
+		while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+			len--;
+		if (dim_field_is_null(s, len))
+			flags = DIM_FIELD_NULL;
+	}
+	*fld = (struct dim_field){s, len, flags};
+	*pp = p;
+	return 0;
+}
+
+/*
+ * Scans one row at *pp (< end), CSV or TSV, calling fn for each field; *pp ends after the row's
+ * newline (or at end). Returns the number of fields, or a negative errno from the CSV scanner or
+ * fn. Always inlined with csv a constant, so that each format's loop has its scanner and the
+ * handler inlined and no test of the format per field.
+ */
+static inline __attribute__((always_inline)) long
+dim_row_scan(const char **pp, const char *end, bool csv, dim_field_fn fn, void *ctx, char *err)
 {
 	const char *p = *pp;
 	unsigned f = 0;
 	for (;;) {
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		const char *s;
-		size_t len;
-		unsigned flags = 0;
-		if (p < end && *p == '"') {
-			s = ++p;
-			for (;;) {
-				const char *q = memchr(p, '"', (size_t)(end - p));
-				if (!q) {
-					snprintf(err, DIM_ERR_MAX, "unterminated quoted field %u", f + 1);
-					return -EINVAL;
-				}
-				if (q + 1 < end && q[1] == '"') {
-					flags |= DIM_FIELD_DQUOTE;
-					p = q + 2;
-					continue;
-				}
-				len = (size_t)(q - s);
-				p = q + 1;
-				break;
-			}
-			while (p < end && (*p == ' ' || *p == '\t' ||
-					   (*p == '\r' && (p + 1 == end || p[1] == '\n'))))
-				p++;
-			if (p < end && *p != ',' && *p != '\n') {
-				snprintf(err, DIM_ERR_MAX, "unexpected character after quoted field %u",
-					 f + 1);
-				return -EINVAL;
-			}
-		} else {
-			s = p;
-			while (p < end && *p != ',' && *p != '\n')
-				p++;
-			len = (size_t)(p - s);
-			while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
-				len--;
-			if (len == 2 && s[0] == '\\' && s[1] == 'N')
-				flags = DIM_FIELD_NULL;
-		}
-		int rc = fn(ctx, f, s, len, flags, err);
+		struct dim_field fld;
+		int rc = 0;
+		if (csv)
+			rc = dim_csv_field(&p, end, f, &fld, err);
+		else
+			dim_tsv_field(&p, end, &fld);
+		if (rc == 0)
+			rc = fn(ctx, f, fld.s, fld.len, fld.flags, err);
 		if (rc)
 			return rc;
 		f++;
@@ -202,7 +224,8 @@ static inline long dim_text_row(const struct dim_text *t, const char **pp, dim_f
 				void *ctx, char *err)
 {
 	const char *end = t->data + t->len;
-	return t->csv ? dim_csv_row(pp, end, fn, ctx, err) : dim_tsv_row(pp, end, fn, ctx, err);
+	return t->csv ? dim_row_scan(pp, end, true, fn, ctx, err)
+		      : dim_row_scan(pp, end, false, fn, ctx, err);
 }
 
 /* Header: the column names, unescaped into buf (each at most 4 * DIM_NAME_MAX bytes raw). */

@@ -157,28 +157,27 @@ int memplan_compute(const struct config *cfg, struct memplan *out)
 	return 0;
 }
 
-/* A number from a line "<name> <number> kB" of /proc/meminfo, in bytes; 0 if absent. */
-static uint64_t memplan_meminfo(const char *name)
+uint64_t memplan_proc_kb(const char *file, const char *name)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
+	FILE *f = fopen(file, "r");
 	if (!f)
 		return 0;
 	char line[256];
-	uint64_t v = 0;
+	uint64_t kb = 0;
 	size_t len = strlen(name);
 	while (fgets(line, sizeof(line), f)) {
 		if (strncmp(line, name, len) == 0 && line[len] == ':') {
-			v = strtoull(line + len + 1, NULL, 10) * 1024;
+			kb = strtoull(line + len + 1, NULL, 10);
 			break;
 		}
 	}
 	fclose(f);
-	return v;
+	return kb;
 }
 
 uint64_t memplan_memory_total(void)
 {
-	uint64_t total = memplan_meminfo("MemTotal");
+	uint64_t total = memplan_proc_kb("/proc/meminfo", "MemTotal") * 1024;
 	FILE *f = fopen("/sys/fs/cgroup/memory.max", "r"); /* cgroup v2; "max": no limit */
 	if (f) {
 		char text[64];

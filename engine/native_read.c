@@ -258,10 +258,29 @@ static int rd_lc_index_type(struct rd_cursor *c, struct native_rd_col *col, cons
 	return 0;
 }
 
+/*
+ * rd_max_u16/u32/u64: the largest of n little-endian values of the type at p. One function per
+ * width, its accumulator of that type, so that each loop vectorizes at the width's own lanes.
+ */
+#define RD_MAX_FN(name, type)                                                                     \
+	static type name(const uint8_t *p, uint64_t n)                                            \
+	{                                                                                         \
+		type m = 0;                                                                       \
+		for (uint64_t i = 0; i < n; i++) {                                                \
+			type k;                                                                   \
+			memcpy(&k, p + sizeof(type) * i, sizeof(type));                           \
+			m = k > m ? k : m;                                                        \
+		}                                                                                 \
+		return m;                                                                         \
+	}
+RD_MAX_FN(rd_max_u16, uint16_t)
+RD_MAX_FN(rd_max_u32, uint32_t)
+RD_MAX_FN(rd_max_u64, uint64_t)
+#undef RD_MAX_FN
+
 /* The largest of n indexes of width w at p: one loop per width, so that it vectorizes. */
 static uint64_t rd_index_max(const uint8_t *p, uint64_t n, uint32_t w)
 {
-	uint64_t max = 0;
 	switch (w) {
 	case 1: {
 		uint8_t m = 0;
@@ -279,31 +298,12 @@ static uint64_t rd_index_max(const uint8_t *p, uint64_t n, uint32_t w)
 			m = p[i] > m ? p[i] : m;
 		return m;
 	}
-	case 2: {
-		uint16_t m = 0;
-		for (uint64_t i = 0; i < n; i++) {
-			uint16_t k;
-			memcpy(&k, p + 2 * i, 2);
-			m = k > m ? k : m;
-		}
-		return m;
-	}
-	case 4: {
-		uint32_t m = 0;
-		for (uint64_t i = 0; i < n; i++) {
-			uint32_t k;
-			memcpy(&k, p + 4 * i, 4);
-			m = k > m ? k : m;
-		}
-		return m;
-	}
+	case 2:
+		return rd_max_u16(p, n);
+	case 4:
+		return rd_max_u32(p, n);
 	default:
-		for (uint64_t i = 0; i < n; i++) {
-			uint64_t k;
-			memcpy(&k, p + 8 * i, 8);
-			max = k > max ? k : max;
-		}
-		return max;
+		return rd_max_u64(p, n);
 	}
 }
 

@@ -62,6 +62,13 @@ struct memplan {
 int memplan_compute(const struct config *cfg, struct memplan *out);
 
 /*
+ * The number of the first line "<name>: <number> kB" of a /proc file (/proc/meminfo,
+ * /proc/self/status, /proc/self/smaps_rollup), in kB; 0 when the file or the line is absent.
+ * Reads the file once, through a 256-byte line buffer.
+ */
+uint64_t memplan_proc_kb(const char *file, const char *name);
+
+/*
  * The memory enrichd may count on: the smaller of /proc/meminfo's MemTotal and the cgroup's
  * memory.max; 0 when neither can be read.
  */

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "avro.h"
+#include "gen.h"
 
 #define MESSAGES_MAX 100000000ULL
 #define PASSES_MAX 100
@@ -61,15 +62,12 @@ static const struct av_field_decl decls[] = {
 };
 #define N_FIELDS (sizeof(decls) / sizeof(decls[0]))
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+/* The project's splitmix64 stream from a fixed seed: every run decodes the same messages. */
+static struct gen_rng rng_state = {GEN_MIX_GOLDEN};
 
-/* splitmix64: deterministic, so every run decodes the same messages. */
 static uint64_t rng(void)
 {
-	uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-	return z ^ (z >> 31);
+	return gen_next(&rng_state);
 }
 
 static uint8_t *put_long(uint8_t *p, int64_t v)

@@ -1,9 +1,9 @@
 /*
  * bench: what the benchmark programs under perf/ share -- clocks, the median of repeated runs,
- * the process's memory counters, removing a scratch directory and the default schema's
- * dimension attributes -- so that each program holds only what it measures. Header only: every
- * C file under perf/ is a program of its own. Random draws come from the generator library
- * (gen.h: gen_next, gen_below).
+ * removing a scratch directory and the default schema's dimension attributes -- so that each
+ * program holds only what it measures. Header only: every C file under perf/ is a program of its
+ * own. Random draws come from the generator library (gen.h: gen_next, gen_below), the process's
+ * memory counters from memplan_proc_kb (memplan.h).
  */
 #ifndef ENRICHD_PERF_BENCH_H
 #define ENRICHD_PERF_BENCH_H
@@ -53,25 +53,6 @@ static inline double bench_median(const double *v, unsigned n)
 	memcpy(s, v, n * sizeof(*v));
 	qsort(s, n, sizeof(*s), bench_cmp_double);
 	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-/* A field in kB (e.g. "VmHWM:") of a /proc/self file of "Name: N kB" lines, or 0 if absent. */
-static inline uint64_t bench_proc_kb(const char *file, const char *field)
-{
-	FILE *f = fopen(file, "r");
-	if (!f)
-		return 0;
-	char line[256];
-	uint64_t kb = 0;
-	size_t n = strlen(field);
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, field, n) == 0) {
-			kb = strtoull(line + n, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return kb;
 }
 
 static inline int bench_rm_entry(const char *path, const struct stat *st, int flag,

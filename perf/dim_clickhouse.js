@@ -108,6 +108,7 @@ function main() {
   const dir = path.resolve(o.dir);
   for (const d of o.dims) fs.accessSync(path.join(dir, `${d}.tsv`), fs.constants.R_OK);
   const { Session } = require(path.join(__dirname, '..', 'tools', 'ch', 'node_modules', 'chdb'));
+  const { runSession } = require(path.join(__dirname, '..', 'tools', 'ch', 'chq.js'));
   process.chdir(dir);
   const args = [];
   if (o.maxMemory > 0) args.push(`--max_server_memory_usage=${o.maxMemory}`);
@@ -118,7 +119,7 @@ function main() {
   console.log(`ClickHouse ${version} (chdb), layout ${o.layout}${limit}, files in ${dir}`);
   let totalBytes = 0;
   let totalRows = 0;
-  try {
+  return runSession(session, () => {
     for (const d of o.dims) {
       const s = SCHEMAS[d];
       const name = `${d}_dict`;
@@ -178,13 +179,7 @@ function main() {
       `${(hwm / 2 ** 30).toFixed(3)} GiB, RSS now ${(rss / 2 ** 30).toFixed(3)} GiB`);
     console.log(['ch_total', `dims=${o.dims.length}`, `rows=${totalRows}`, `bytes=${totalBytes}`,
       `peak_rss_bytes=${hwm}`, `rss_bytes=${rss}`].join('\t'));
-  } catch (err) {
-    process.stderr.write(`clickhouse: ${err.message}\n`);
-    return 1;
-  } finally {
-    session.cleanup();
-  }
-  return 0;
+  });
 }
 
 process.exitCode = main();

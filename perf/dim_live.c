@@ -45,6 +45,7 @@
 #include "dimpub.h"
 #include "gen.h"
 #include "log.h"
+#include "memplan.h"
 
 #define CHUNK 256             /* keys per probe, as a worker's chunk */
 #define POOL_KEYS (1u << 20)  /* present keys the probes cycle through */
@@ -70,8 +71,8 @@ struct pool {
 /* Resident bytes: RSS and hugetlb pages (not in RSS). */
 static uint64_t resident_bytes(void)
 {
-	return (bench_proc_kb("/proc/self/status", "VmRSS:") +
-		bench_proc_kb("/proc/self/status", "HugetlbPages:")) * 1024;
+	return (memplan_proc_kb("/proc/self/status", "VmRSS") +
+		memplan_proc_kb("/proc/self/status", "HugetlbPages")) * 1024;
 }
 
 /* ---- data ---- */

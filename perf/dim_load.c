@@ -35,6 +35,7 @@
 #include "dim.h"
 #include "gen.h"
 #include "log.h"
+#include "memplan.h"
 #include "worker.h"
 
 #define BENCH_DIMS_MAX 8
@@ -644,10 +645,10 @@ int main(int argc, char **argv)
 		total_bytes += dim_bytes(results[i].d);
 		total_rows += dim_rows(results[i].d);
 	}
-	uint64_t hwm_kb = bench_proc_kb("/proc/self/status", "VmHWM:");
-	uint64_t rss_kb = bench_proc_kb("/proc/self/status", "VmRSS:");
-	uint64_t hugetlb_kb = bench_proc_kb("/proc/self/status", "HugetlbPages:");
-	uint64_t thp_kb = bench_proc_kb("/proc/self/smaps_rollup", "AnonHugePages:");
+	uint64_t hwm_kb = memplan_proc_kb("/proc/self/status", "VmHWM");
+	uint64_t rss_kb = memplan_proc_kb("/proc/self/status", "VmRSS");
+	uint64_t hugetlb_kb = memplan_proc_kb("/proc/self/status", "HugetlbPages");
+	uint64_t thp_kb = memplan_proc_kb("/proc/self/smaps_rollup", "AnonHugePages");
 	printf("total: %u dimensions held at once, %zu rows, %zu bytes = %.3f GiB (%.1f B/row); "
 	       "process peak RSS %.3f GiB, RSS now %.3f GiB of which THP %.3f GiB, hugetlb pages "
 	       "%.3f GiB (not in RSS)\n",

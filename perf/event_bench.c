@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "event.h"
+#include "gen.h"
 #include "schema.h"
 
 #define MESSAGE_MAX 1024
@@ -57,15 +58,12 @@ static const char *const schema15[][2] = {
 	{"day", "Date from day"},
 };
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+/* The project's splitmix64 stream from a fixed seed: every run decodes the same messages. */
+static struct gen_rng rng_state = {GEN_MIX_GOLDEN};
 
-/* splitmix64: deterministic, so every run decodes the same messages. */
 static uint64_t rng(void)
 {
-	uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-	return z ^ (z >> 31);
+	return gen_next(&rng_state);
 }
 
 static const char *const sections[] = {"products", "category", "search", "cart", "blog",

@@ -30,12 +30,8 @@ while [ $# -gt 0 ]; do
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
-[ -x "$build/enrichd" ] || "$top/tools/build.sh" "$build"
-export ENRICHD_BUILD_DIR=$build
-# shellcheck source=tools/lib.sh
-source "$top/tools/lib.sh"
-work=$(mktemp -d "${TMPDIR:-/tmp}/enrichd-live-changes.XXXXXX")
-trap 'lib_cleanup; rm -rf "$work"' EXIT
+# shellcheck source=perf/lib.sh
+source "$top/perf/lib.sh" live-changes
 
 echo "== $events events, $devices devices, a storm of $changes changes"
 "$build/enrichd-gen-dims" --out "$work/dims" --users 1000000 --devices "$devices" --urls 100000 \

@@ -30,22 +30,15 @@ while [ $# -gt 0 ]; do
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 done
-[ -x "$build/enrichd" ] || "$top/tools/build.sh" "$build"
-export ENRICHD_BUILD_DIR=$build
-# shellcheck source=tools/lib.sh
-source "$top/tools/lib.sh"
-work=$(mktemp -d "${TMPDIR:-/tmp}/enrichd-pg-load.XXXXXX")
-trap 'lib_cleanup; rm -rf "$work"' EXIT
+# shellcheck source=perf/lib.sh
+source "$top/perf/lib.sh" pg-load
 lib_skip() { echo "pg_load: $*" >&2; exit 0; }
 
 echo "== $rows rows per table"
 "$build/enrichd-gen-dims" --out "$work/dims" --users "$rows" --devices "$rows" --urls 10 \
 	--seed 1 2>/dev/null
 lib_pg_start
-pg "CREATE TABLE users (user_id numeric(20) PRIMARY KEY, country text, plan text, signup_date date);
-    CREATE TABLE devices (device_id text PRIMARY KEY, device_type text, os text, browser text)"
-psql -qc "\\copy users FROM '$work/dims/users.tsv' WITH (FORMAT text, HEADER true)"
-psql -qc "\\copy devices FROM '$work/dims/devices.tsv' WITH (FORMAT text, HEADER true)"
+lib_pg_dims "$work/dims"
 pg "VACUUM ANALYZE users"
 pg "VACUUM ANALYZE devices"
 pg "CHECKPOINT"

@@ -74,6 +74,18 @@ clustered() { # ROOM DATA PEER
 		"     \"\" using 3 lc rgb \"#f2a900\" title \"$3\", \\"
 }
 
+# A clustered-bars chart up to its plot's first two series: chart SVG TITLE YLABEL ROOM DATA
+# PEER (SVG a file name under --out; the rest as for clustered). The caller adds its label series.
+chart() {
+	style
+	cat <<GP
+set output "$out/$1"
+set title "$2"
+set ylabel "$3"
+$(clustered "$4" "$5" "$6")
+GP
+}
+
 # ---- events/s per core ----
 rows events_per_core.tsv | awk -F'\t' '{
 	e = $4; c = $5
@@ -81,12 +93,9 @@ rows events_per_core.tsv | awk -F'\t' '{
 }' >"$tmp/epc.dat"
 [ -s "$tmp/epc.dat" ] || { echo "perf/plots.sh: no rows of run '$run' in events_per_core.tsv" >&2; exit 1; }
 {
-	style
+	chart events_per_core.svg "Enrichment throughput, $data (run $run, $(day events_per_core.tsv))" \
+		"million events/s" 1.2 "$tmp/epc.dat" "ClickHouse (hashed dictionaries)"
 	cat <<GP
-set output "$out/events_per_core.svg"
-set title "Enrichment throughput, $data (run $run, $(day events_per_core.tsv))"
-set ylabel "million events/s"
-$(clustered 1.2 "$tmp/epc.dat" "ClickHouse (hashed dictionaries)")
      "" using (\$0 - 1.0/6):2:4 with labels offset 0,0.7 notitle, \\
      "" using (\$0 + 1.0/6):3:5 with labels offset 0,0.7 notitle, \\
      "" using 0:2:(sprintf("%s ClickHouse", stringcolumn(6))) with labels offset 0,2.3 tc rgb "#555555" notitle
@@ -203,12 +212,9 @@ rows dimension_bytes.tsv | awk -F'\t' '{
 	printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", $3, $4, $5, ($6 == "" ? "NaN" : $6), $4 "", $5 "", top
 }' >"$tmp/bytes.dat"
 {
-	style
+	chart dimension_bytes.svg "Memory per dimension row, $data (run $run, $(day dimension_bytes.tsv))" \
+		"bytes per row" 60 "$tmp/bytes.dat" "ClickHouse (hashed dictionary)"
 	cat <<GP
-set output "$out/dimension_bytes.svg"
-set title "Memory per dimension row, $data (run $run, $(day dimension_bytes.tsv))"
-set ylabel "bytes per row"
-$(clustered 60 "$tmp/bytes.dat" "ClickHouse (hashed dictionary)")
      "" using (\$0 - 1.0/6):7:5 with labels offset 0,0.7 notitle, \\
      "" using (\$0 + 1.0/6):3:6 with labels offset 0,0.7 notitle, \\
      "" using (\$0 - 1.0/3):4:(1.0/3):(0) with vectors nohead lw 3 lc rgb "#d62728" title "enrichd's target"

@@ -26,6 +26,7 @@
 #include "bench.h"
 #include "gen.h"
 #include "huge.h"
+#include "memplan.h"
 
 #define BATCH_MAX 256
 #define BATCHES_MAX 8
@@ -175,7 +176,7 @@ int main(int argc, char **argv)
 		memcpy(region + off, &off, sizeof(off));
 	size_t lines = mapped / LINE_BYTES;
 	/* THP is a request, not a promise: the kernel says how much it backs with huge pages. */
-	uint64_t huge_bytes = bench_proc_kb("/proc/self/smaps_rollup", "AnonHugePages:") * 1024;
+	uint64_t huge_bytes = memplan_proc_kb("/proc/self/smaps_rollup", "AnonHugePages") * 1024;
 
 	uint64_t sink = 0;
 	double best = 0;

@@ -28,6 +28,9 @@
 #                         starts enrichd (lib_spawn) on CONFIG, its log in LOG; sets
 #                         lib_enrichd_pid and waits until the group assigned it partitions
 #                         (TIMEOUT_S, default 60)
+#   lib_enrichd_start_metrics CONFIG LOG [TIMEOUT_S]
+#                         lib_enrichd_start on a CONFIG made with LIB_INI_METRICS among its extra
+#                         lines; also sets lib_enrichd_url to the metrics endpoint's URL
 #   lib_gen_input SEED USERS DEVICES URLS COUNT FILE [GEN-EVENTS-ARGS...]
 #                         the generator's users, devices and urls files in $work/dims, and COUNT
 #                         events drawn from them (with the extra arguments) in FILE, both of SEED
@@ -58,6 +61,8 @@
 #   lib_pg_stop           stops the cluster (fast shutdown); its files go with $work
 #   lib_pg_restart        starts the stopped cluster again on the same port
 #   pg SQL                psql -v ON_ERROR_STOP=1 -qAt -c SQL against it
+#   lib_pg_dims DIR       tables users and devices in it, filled from the generator's
+#                         DIR/users.tsv and DIR/devices.tsv (enrichd-gen-dims)
 # and the helpers below for processes (lib_spawn, lib_cleanup), the broker (lib_broker_start),
 # configurations (lib_config), logs (lib_wait_log, lib_metrics_url), sealed rows
 # (lib_wait_sealed, lib_sealed_count), file systems (lib_mount, lib_tmpfs) and huge pages.
@@ -212,6 +217,15 @@ lib_pg_stop() {
 
 pg() {
 	psql -v ON_ERROR_STOP=1 -qAt -c "$1"
+}
+
+# The generator's users and devices (DIR/users.tsv, DIR/devices.tsv) as PostgreSQL tables of the
+# same names; user_id is a UInt64, which numeric(20) holds and bigint does not.
+lib_pg_dims() {
+	pg "CREATE TABLE users (user_id numeric(20) PRIMARY KEY, country text, plan text, signup_date date);
+	    CREATE TABLE devices (device_id text PRIMARY KEY, device_type text, os text, browser text)"
+	psql -qc "\\copy users FROM '$1/users.tsv' WITH (FORMAT text, HEADER true)"
+	psql -qc "\\copy devices FROM '$1/devices.tsv' WITH (FORMAT text, HEADER true)"
 }
 
 # Waits until ClickHouse sees N rows in the sealed segments of DIR plus the dead letters of
@@ -448,6 +462,18 @@ lib_enrichd_start() {
 	# shellcheck disable=SC2034 # read by the test
 	lib_enrichd_pid=${lib_pids[-1]}
 	lib_wait_log "$2" "partitions assigned" "${3:-60}"
+}
+
+# The [metrics] section that serves the endpoint on a free port of 127.0.0.1, for lib_config's
+# EXTRA-INI; lib_enrichd_start_metrics reads the port from the log.
+# shellcheck disable=SC2034 # for the tests that source this file
+LIB_INI_METRICS='[metrics]
+listen = 127.0.0.1:0'
+
+lib_enrichd_start_metrics() {
+	lib_enrichd_start "$@"
+	# shellcheck disable=SC2034 # read by the test
+	lib_enrichd_url=$(lib_metrics_url "$2") || fail "no metrics address in $2"
 }
 
 lib_gen_input() {

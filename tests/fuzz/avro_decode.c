@@ -41,18 +41,11 @@
 
 #include "avro.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* A mismatch shows the generated writer schema (g_json, below) too. */
+#define ORACLE_CHECK_CONTEXT() fprintf(stderr, "  schema: %s\n", g_json)
+#include "oracle_check.h"
 
-#define CHECK(cond, ...)                                                                          \
-	do {                                                                                      \
-		if (!(cond)) {                                                                    \
-			fprintf(stderr, "oracle mismatch at %s:%d: %s\n  ", __FILE__, __LINE__,   \
-				#cond);                                                           \
-			fprintf(stderr, __VA_ARGS__);                                             \
-			fprintf(stderr, "\n  schema: %s\n", g_json);                              \
-			abort();                                                                  \
-		}                                                                                 \
-	} while (0)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NODES_MAX 96
 #define FIELDS_MAX 6

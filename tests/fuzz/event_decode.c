@@ -34,57 +34,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "../event_default.h"
 #include "event.h"
 #include "json_oracle.h"
 #include "schema.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* The default schema's four fields as the oracle compares them, from the decoder's slots. */
-struct event {
-	int64_t time_ms;
-	uint64_t user_id;
-	const char *url;
-	const char *device_id;
-	uint32_t url_len;
-	uint32_t device_id_len;
-	uint32_t scratch_used;
-};
-
-/* event_decode with the default schema's plan (event_time, user_id, device_id, url). */
-static int decode_default(const char *buf, size_t len, struct event *ev, char *scratch,
-			  size_t scratch_cap, struct event_error *err)
-{
-	static struct event_plan *plan;
-	if (plan == NULL) {
-		static struct schema s;
-		char why[256];
-		unsigned line;
-		snprintf(s.metadata, sizeof(s.metadata), "%s", SCHEMA_META_DEFAULT);
-		schema_default_fields(&s);
-		CHECK(schema_finish(&s, why, sizeof(why), &line) == 0 &&
-			      event_plan_create(&s, &plan, why, sizeof(why), NULL) == 0,
-		      "default plan: %s", why);
-	}
-	struct event_value v[4];
-	uint32_t used = 0;
-	int rc = event_decode(plan, buf, len, v, scratch, scratch_cap, &used, err);
-	if (rc == 0)
-		*ev = (struct event){.time_ms = v[0].i64,
-				     .user_id = v[1].u64,
-				     .device_id = v[2].ptr,
-				     .device_id_len = v[2].len,
-				     .url = v[3].ptr,
-				     .url_len = v[3].len,
-				     .scratch_used = used};
-	return rc;
-}
-
-static bool json_level(int rc)
-{
-	return rc == EVENT_ERR_EMPTY || rc == EVENT_ERR_SYNTAX || rc == EVENT_ERR_ESCAPE ||
-	       rc == EVENT_ERR_UTF8 || rc == EVENT_ERR_DEPTH;
-}
 
 struct ref {
 	int64_t time_ms;
@@ -95,13 +50,18 @@ struct ref {
 	size_t device_id_len;
 };
 
-/* Classifies a number token: 0 integer, 1 fraction or exponent, 2 negative integer. */
-static int token_kind(const uint8_t *s, size_t n)
+/* What the decoder says of a number token where an unsigned integer is wanted: EVENT_ERR_TYPE
+ * for a fraction or exponent, EVENT_ERR_RANGE for a negative integer, else 0. */
+static int ref_uint_token(const uint8_t *raw, size_t raw_len)
 {
-	for (size_t i = 0; i < n; i++)
-		if (s[i] == '.' || s[i] == 'e' || s[i] == 'E')
-			return 1;
-	return s[0] == '-' ? 2 : 0;
+	switch (token_kind(raw, raw_len)) {
+	case 1:
+		return EVENT_ERR_TYPE;
+	case 2:
+		return EVENT_ERR_RANGE;
+	default:
+		return 0;
+	}
 }
 
 /* strtoull on a NUL-terminated copy; false when out of range. */
@@ -129,15 +89,14 @@ static bool ref_u64(const char *text, size_t n, uint64_t *out)
 
 static int ref_field(int f, const cJSON *item, const uint8_t *raw, size_t raw_len, struct ref *r)
 {
-	int kind;
+	int rc;
 	switch (f) {
 	case 0: /* timestamp */
 		if (cJSON_IsString(item))
 			return ref_timestamp_string(item->valuestring, &r->time_ms);
 		if (!cJSON_IsNumber(item))
 			return EVENT_ERR_TYPE;
-		kind = token_kind(raw, raw_len);
-		if (kind != 0)
+		if (token_kind(raw, raw_len) != 0)
 			return EVENT_ERR_TIMESTAMP;
 		uint64_t ms;
 		if (!ref_u64((const char *)raw, raw_len, &ms) || ms > (uint64_t)EVENT_TIME_MS_MAX)
@@ -156,11 +115,9 @@ static int ref_field(int f, const cJSON *item, const uint8_t *raw, size_t raw_le
 		}
 		if (!cJSON_IsNumber(item))
 			return EVENT_ERR_TYPE;
-		kind = token_kind(raw, raw_len);
-		if (kind == 1)
-			return EVENT_ERR_TYPE;
-		if (kind == 2)
-			return EVENT_ERR_RANGE;
+		rc = ref_uint_token(raw, raw_len);
+		if (rc)
+			return rc;
 		if (!ref_u64((const char *)raw, raw_len, &r->user_id))
 			return EVENT_ERR_RANGE;
 		/* the double is the nearest one to the integer */
@@ -181,11 +138,9 @@ static int ref_field(int f, const cJSON *item, const uint8_t *raw, size_t raw_le
 		}
 		if (!cJSON_IsNumber(item))
 			return EVENT_ERR_TYPE;
-		kind = token_kind(raw, raw_len);
-		if (kind == 1)
-			return EVENT_ERR_TYPE;
-		if (kind == 2)
-			return EVENT_ERR_RANGE;
+		rc = ref_uint_token(raw, raw_len);
+		if (rc)
+			return rc;
 		r->device_id = (const char *)raw;
 		r->device_id_len = raw_len;
 		return 0;
@@ -298,27 +253,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		blank &= data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r';
 	CHECK((rc == EVENT_ERR_EMPTY) == blank, "blank %d but %s", blank, event_err_name(rc));
 
-	struct lex lx;
-	lex_scan(data, size, &lx);
-	if (lx.bad_utf8 || lx.bad_control || lx.bad_hex || lx.bad_number || lx.bom) {
-		CHECK(json_level(rc), "not strict JSON (utf8 %d control %d hex %d number %d bom %d) "
-				      "but decoded to %s",
-		      lx.bad_utf8, lx.bad_control, lx.bad_hex, lx.bad_number, lx.bom,
-		      event_err_name(rc));
+	cJSON *root = oracle_parse(data, size, text, rc);
+	if (root == NULL)
 		goto out;
-	}
-	if (lx.nul_escape)
-		goto out;
-
-	memcpy(text, data, size);
-	text[size] = '\0';
-	cJSON *root = cJSON_ParseWithLengthOpts(text, size + 1, NULL, 1);
-	if (root == NULL) {
-		if (lx.long_number)
-			goto out;
-		CHECK(json_level(rc), "cJSON rejects, decoder says %s", event_err_name(rc));
-		goto out;
-	}
 
 	struct ref r = {0};
 	const char *missing = NULL;

@@ -1,9 +1,10 @@
 /*
  * json_oracle: what the JSON event decoder's differential fuzz targets (event_decode.c,
- * event_plan.c) share: the lexical checks cJSON does not make, the raw text of members, the
- * depth of a cJSON tree, and an RFC 3339 reader written differently from the decoder's (shape by
- * position, the calendar by timegm and a gmtime_r round trip). See event_decode.c for why each is
- * needed. Header-only, for the fuzz programs.
+ * event_plan.c) share: the lexical checks cJSON does not make and the verdict they lead to
+ * before cJSON's tree is compared, the raw text of members, the depth of a cJSON tree, and an
+ * RFC 3339 reader written differently from the decoder's (shape by position, the calendar by
+ * timegm and a gmtime_r round trip). See event_decode.c for why each is needed. Header-only, for
+ * the fuzz programs.
  */
 #ifndef ENRICHD_FUZZ_JSON_ORACLE_H
 #define ENRICHD_FUZZ_JSON_ORACLE_H
@@ -17,17 +18,7 @@
 #include <time.h>
 
 #include "event.h"
-
-#define CHECK(cond, ...)                                                                          \
-	do {                                                                                      \
-		if (!(cond)) {                                                                    \
-			fprintf(stderr, "oracle mismatch at %s:%d: %s\n  ", __FILE__, __LINE__,   \
-				#cond);                                                           \
-			fprintf(stderr, __VA_ARGS__);                                             \
-			fprintf(stderr, "\n");                                                    \
-			abort();                                                                  \
-		}                                                                                 \
-	} while (0)
+#include "oracle_check.h"
 
 /* cJSON copies at most 63 bytes of a number before strtod. */
 #define CJSON_NUMBER_MAX 63
@@ -238,6 +229,15 @@ __attribute__((unused)) static void member_spans(const uint8_t *s, size_t n, str
 
 /* ---- reference decode of the schema ---- */
 
+/* Classifies a number token: 0 integer, 1 fraction or exponent, 2 negative integer. */
+__attribute__((unused)) static int token_kind(const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '.' || s[i] == 'e' || s[i] == 'E')
+			return 1;
+	return s[0] == '-' ? 2 : 0;
+}
+
 __attribute__((unused)) static int tree_depth(const cJSON *item)
 {
 	if (!cJSON_IsArray(item) && !cJSON_IsObject(item))
@@ -317,6 +317,45 @@ __attribute__((unused)) static int ref_timestamp_string(const char *s, int64_t *
 		return EVENT_ERR_TIMESTAMP;
 	*out = ms;
 	return 0;
+}
+
+/* ---- the verdict before the tree is compared ---- */
+
+/* An error of the JSON layer, not of a field: what an input that is not JSON must give. */
+__attribute__((unused)) static bool json_level(int rc)
+{
+	return rc == EVENT_ERR_EMPTY || rc == EVENT_ERR_SYNTAX || rc == EVENT_ERR_ESCAPE ||
+	       rc == EVENT_ERR_UTF8 || rc == EVENT_ERR_DEPTH;
+}
+
+/*
+ * cJSON's tree of the input the decoder answered rc to, or NULL where the comparison ends
+ * before a tree: the input is not strict JSON (the decoder must have given a JSON-level error),
+ * holds a \u0000 escape (left to the unit tests), or cJSON rejects it (the same check, unless a
+ * number longer than cJSON reads is why). text has room for size + 1 bytes; the tree is the
+ * caller's (cJSON_Delete).
+ */
+__attribute__((unused)) static cJSON *oracle_parse(const uint8_t *data, size_t size, char *text,
+						   int rc)
+{
+	struct lex lx;
+	lex_scan(data, size, &lx);
+	if (lx.bad_utf8 || lx.bad_control || lx.bad_hex || lx.bad_number || lx.bom) {
+		CHECK(json_level(rc),
+		      "not strict JSON (utf8 %d control %d hex %d number %d bom %d) but decoded "
+		      "to %s",
+		      lx.bad_utf8, lx.bad_control, lx.bad_hex, lx.bad_number, lx.bom,
+		      event_err_name(rc));
+		return NULL;
+	}
+	if (lx.nul_escape)
+		return NULL;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	cJSON *root = cJSON_ParseWithLengthOpts(text, size + 1, NULL, 1);
+	if (root == NULL && !lx.long_number)
+		CHECK(json_level(rc), "cJSON rejects, decoder says %s", event_err_name(rc));
+	return root;
 }
 
 #endif

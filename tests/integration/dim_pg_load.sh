@@ -13,11 +13,7 @@ users=1000000 devices=1000000
 "$bin/enrichd-gen-dims" --out "$work/dims" --users $users --devices $devices --urls 1000 \
 	--seed 11 2>/dev/null
 lib_pg_start
-# user_id is a UInt64: numeric(20) holds what bigint cannot.
-pg "CREATE TABLE users (user_id numeric(20) PRIMARY KEY, country text, plan text, signup_date date);
-    CREATE TABLE devices (device_id text PRIMARY KEY, device_type text, os text, browser text)"
-psql -qc "\\copy users FROM '$work/dims/users.tsv' WITH (FORMAT text, HEADER true)"
-psql -qc "\\copy devices FROM '$work/dims/devices.tsv' WITH (FORMAT text, HEADER true)"
+lib_pg_dims "$work/dims"
 pg "ANALYZE users; ANALYZE devices"
 
 # One event per user, paired with one device each, as ClickHouse reads the tables.

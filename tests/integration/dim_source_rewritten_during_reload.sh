@@ -14,11 +14,9 @@ events=6000
 cp "$work/dims/users.tsv" "$work/users.full"
 lib_broker_start clickstream 4
 lib_config "$work/enrichd.ini" "$work/dims" "$work/out" "$work/dl" "$BROKERS" 0-1 \
-	"[metrics]
-listen = 127.0.0.1:0"
-lib_enrichd_start "$work/enrichd.ini" "$work/enrichd.log"
-pid=$lib_enrichd_pid
-url=$(lib_metrics_url "$work/enrichd.log")
+	"$LIB_INI_METRICS"
+lib_enrichd_start_metrics "$work/enrichd.ini" "$work/enrichd.log"
+pid=$lib_enrichd_pid url=$lib_enrichd_url
 lib_produce 4 $events 500 5 --manifest "$work/manifest.tsv"
 producer=$lib_producer_pid
 

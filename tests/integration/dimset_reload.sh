@@ -14,11 +14,9 @@ awk 'BEGIN { FS = OFS = "\t" } NR == 1 { print; next } { $2 = "R-" $2; $3 = "rel
 cp "$work/dims/users.tsv" "$work/users.original"
 lib_broker_start clickstream 12
 lib_config "$work/enrichd.ini" "$work/dims" "$work/out" "$work/dl" "$BROKERS" 0-1 \
-	"[metrics]
-listen = 127.0.0.1:0"
-lib_enrichd_start "$work/enrichd.ini" "$work/enrichd.log"
-enrichd_pid=$lib_enrichd_pid
-url=$(lib_metrics_url "$work/enrichd.log")
+	"$LIB_INI_METRICS"
+lib_enrichd_start_metrics "$work/enrichd.ini" "$work/enrichd.log"
+enrichd_pid=$lib_enrichd_pid url=$lib_enrichd_url
 hwm_before=$(awk '/VmHWM/ { print $2 }' "/proc/$enrichd_pid/status")
 
 lib_produce 12 $events 3000 5 --miss-users 0.05 --manifest "$work/manifest.tsv"

@@ -25,12 +25,10 @@ broker_pid=${lib_pids[-1]}
 lib_config "$work/enrichd.ini" "$work/dims" "$out" "$dl" "$BROKERS" 0-1 "[output]
 inflight_bytes = 1MiB
 block_rows = 512
-[metrics]
-listen = 127.0.0.1:0"
+$LIB_INI_METRICS"
 mkdir -p "$out" "$dl"
-lib_enrichd_start "$work/enrichd.ini" "$work/enrichd.log"
-pid=$lib_enrichd_pid
-url=$(lib_metrics_url "$work/enrichd.log")
+lib_enrichd_start_metrics "$work/enrichd.ini" "$work/enrichd.log"
+pid=$lib_enrichd_pid url=$lib_enrichd_url
 
 ms() { date +%s%3N; }
 mkdir -p "$work/scrapes"

@@ -15,11 +15,9 @@ lib_broker_start clickstream 12
 lib_config "$work/enrichd.ini" "$work/dims" "$out" "$work/dl" "$BROKERS" 0 "[output]
 inflight_bytes = 1MiB
 block_rows = 512
-[metrics]
-listen = 127.0.0.1:0"
-lib_enrichd_start "$work/enrichd.ini" "$work/enrichd.log"
-pid=$lib_enrichd_pid
-url=$(lib_metrics_url "$work/enrichd.log")
+$LIB_INI_METRICS"
+lib_enrichd_start_metrics "$work/enrichd.ini" "$work/enrichd.log"
+pid=$lib_enrichd_pid url=$lib_enrichd_url
 lib_produce 12 $events 8000 21 --manifest "$work/manifest.tsv"
 producer=$lib_producer_pid
 lib_wait_log "$work/enrichd.log" "partitions paused" 60

@@ -7,50 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../event_default.h"
 #include "event.h"
 #include "schema.h"
-
-/*
- * The default schema's four fields as these tests look at them, read from the slots the
- * decoder fills with the default schema's plan (event_time, user_id, device_id, url).
- */
-struct event {
-	int64_t time_ms;
-	uint64_t user_id;
-	const char *url;
-	const char *device_id;
-	uint32_t url_len;
-	uint32_t device_id_len;
-	uint32_t scratch_used;
-};
-
-/* event_decode with the default schema's plan, its slots seen as a struct event. */
-static int decode_default(const char *buf, size_t len, struct event *ev, char *scratch,
-			  size_t scratch_cap, struct event_error *err)
-{
-	static struct event_plan *plan;
-	if (plan == NULL) {
-		static struct schema s;
-		char why[256];
-		unsigned line;
-		snprintf(s.metadata, sizeof(s.metadata), "%s", SCHEMA_META_DEFAULT);
-		schema_default_fields(&s);
-		cr_assert_eq(schema_finish(&s, why, sizeof(why), &line), 0, "%s", why);
-		cr_assert_eq(event_plan_create(&s, &plan, why, sizeof(why), NULL), 0, "%s", why);
-	}
-	struct event_value v[4];
-	uint32_t used = 0;
-	int rc = event_decode(plan, buf, len, v, scratch, scratch_cap, &used, err);
-	if (rc == 0)
-		*ev = (struct event){.time_ms = v[0].i64,
-				     .user_id = v[1].u64,
-				     .device_id = v[2].ptr,
-				     .device_id_len = v[2].len,
-				     .url = v[3].ptr,
-				     .url_len = v[3].len,
-				     .scratch_used = used};
-	return rc;
-}
 
 #define SCRATCH_CAP 4096
 

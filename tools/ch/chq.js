@@ -9,7 +9,8 @@
 //                                  time); without it the session is temporary
 //
 // The output format is the query's own FORMAT clause, else TabSeparated. Exit status is 1 on a
-// query error, with ClickHouse's message on stderr.
+// query error, with ClickHouse's message on stderr. Required as a module, it gives runSession,
+// that exit status around any body of queries.
 'use strict';
 const fs = require('fs');
 const { Session } = require('chdb');
@@ -34,18 +35,27 @@ function main() {
   else if (args[0] === '-f') text = fs.readFileSync(args[1], 'utf8');
   else text = args.join(' ');
   const session = new Session(dataPath);
-  try {
+  return runSession(session, () => {
     for (const q of splitQueries(text)) {
       const out = session.query(q, 'TabSeparated');
       if (out) process.stdout.write(out);
     }
+  });
+}
+
+// Runs body, which queries session, and cleans the session up. Returns the exit status: body's
+// own if it returns one, else 0; 1 with ClickHouse's message on stderr if body throws.
+function runSession(session, body) {
+  try {
+    return body() || 0;
   } catch (err) {
     process.stderr.write(`clickhouse: ${err.message}\n`);
     return 1;
   } finally {
     session.cleanup();
   }
-  return 0;
 }
 
-process.exitCode = main();
+module.exports = { runSession };
+
+if (require.main === module) process.exitCode = main();
