@@ -2,7 +2,8 @@
 # A dimension source rewritten in place and truncated while a reload reads it (the mistake the
 # operations guide warns about) fails that reload, never the process: enrichd maps the file, and
 # a read past its new end used to end it with SIGBUS. Five times: the 1M-row users file is
-# written in place, SIGHUP, 40 ms later `truncate -s 0`. enrichd must stay up, count the failed
+# written in place, SIGHUP, 40 ms after the reload began `truncate -s 0` (more tries, up to twelve,
+# until one truncation lands while the loader reads). enrichd must stay up, count the failed
 # reloads (at least one must have seen the file change under it), keep the set it had, and seal
 # every event exactly once; a last good file then reloads.
 source "$(dirname "$0")/../../tools/lib.sh"
@@ -20,12 +21,22 @@ pid=$lib_enrichd_pid url=$lib_enrichd_url
 lib_produce 4 $events 500 5 --manifest "$work/manifest.tsv"
 producer=$lib_producer_pid
 
-# The reloads that ended (with a new set, nothing changed, or a failure).
+# The reloads that ended (with a new set, nothing changed, or a failure), and those begun.
 reloads_ended() { grep -c "reload failed\|reload: " "$work/enrichd.log" || true; }
-for try in 1 2 3 4 5; do
-	before=$(reloads_ended)
+reloads_begun() { grep -c "SIGHUP: reloading" "$work/enrichd.log" || true; }
+changed_seen() { grep -c "changed while it was read" "$work/enrichd.log" || true; }
+# Five tries at least; on a busy machine a truncation may come before the loader opened the file
+# (a refused empty file, not a change under the loader), so up to twelve until one is seen.
+try=0
+while [ $try -lt 5 ] || { [ "$(changed_seen)" -eq 0 ] && [ $try -lt 12 ]; }; do
+	try=$((try + 1))
+	before=$(reloads_ended) begun=$(reloads_begun)
 	cat "$work/users.full" >"$work/dims/users.tsv" # in place: same inode
 	kill -HUP "$pid"
+	for _ in $(seq 500); do
+		[ "$(reloads_begun)" -gt "$begun" ] && break
+		sleep 0.01
+	done
 	sleep 0.04
 	truncate -s 0 "$work/dims/users.tsv"
 	for _ in $(seq 600); do
@@ -37,7 +48,7 @@ for try in 1 2 3 4 5; do
 	echo "try $try: $(grep "reload failed\|reload: " "$work/enrichd.log" | tail -n 1 |
 		sed 's/.*engine: //')"
 done
-changed=$(grep -c "changed while it was read" "$work/enrichd.log" || true)
+changed=$(changed_seen)
 [ "$changed" -ge 1 ] || check_fail "no reload saw its source change under it"
 
 # A good file, replaced the right way, reloads.
