@@ -35,13 +35,7 @@ bin=$ENRICHD_BUILD_DIR
 # records are JSON), the events encoded by the producer and split into one file per message
 # and partition for kcat. Sets REG_URL.
 avro_prepare() {
-	local portfile=$work/registry.port
-	lib_spawn node "$top/tests/registry/registry.js" --port-file "$portfile" >>"$work/registry.log" 2>&1
-	for _ in $(seq 100); do
-		[ -s "$portfile" ] && break
-		sleep 0.1
-	done
-	REG_URL=$(cat "$portfile")
+	lib_registry_start
 	echo "   registry: $REG_URL"
 	python3 - "$work" "$events" <<'PY'
 import json, os, random, sys, uuid

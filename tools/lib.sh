@@ -61,6 +61,10 @@
 #   lib_pg_stop           stops the cluster (fast shutdown); its files go with $work
 #   lib_pg_restart        starts the stopped cluster again on the same port
 #   pg SQL                psql -v ON_ERROR_STOP=1 -qAt -c SQL against it
+#   lib_registry_start [ARGS...]
+#                         the test Schema Registry (tests/registry/registry.js ARGS, e.g. --user U
+#                         --password P) on 127.0.0.1; sets REG_URL and REG_PID (SIGUSR1 toggles an
+#                         outage); skips (77) when node or tests/registry's packages are missing
 #   lib_pg_dims DIR       tables users and devices in it, filled from the generator's
 #                         DIR/users.tsv and DIR/devices.tsv (enrichd-gen-dims)
 # and the helpers below for processes (lib_spawn, lib_cleanup), the broker (lib_broker_start),
@@ -207,6 +211,25 @@ lib_pg_restart() {
 	(cd / && lib_pg_as "$LIB_PG_BIN/pg_ctl" -D "$lib_pg_dir/data" -l "$lib_pg_dir/log" -w -t 60 \
 		-o "-h 127.0.0.1 -p $PGPORT -k $lib_pg_dir -c fsync=off -c max_connections=50" \
 		start >/dev/null) || { cat "$lib_pg_dir/log" >&2; return 1; }
+}
+
+# The test Schema Registry (documented at the top).
+lib_registry_start() {
+	command -v node >/dev/null || lib_skip "node is not installed"
+	(cd "$ENRICHD_SOURCE_DIR/tests/registry" &&
+		node -e 'require("@kafkajs/confluent-schema-registry")' 2>/dev/null) ||
+		lib_skip "tests/registry has no node_modules (tools/setup.sh installs them)"
+	local portfile=$work/registry.port
+	rm -f "$portfile"
+	lib_spawn node "$ENRICHD_SOURCE_DIR/tests/registry/registry.js" --port-file "$portfile" "$@" \
+		>>"$work/registry.log" 2>&1
+	REG_PID=${lib_pids[-1]}
+	for _ in $(seq 100); do
+		[ -s "$portfile" ] && break
+		sleep 0.1
+	done
+	REG_URL=$(cat "$portfile" 2>/dev/null || true)
+	[ -n "$REG_URL" ] || fail "the registry did not start: $(tail -n3 "$work/registry.log")"
 }
 
 lib_pg_stop() {

@@ -9,32 +9,13 @@
 source "$(dirname "$0")/../../tools/lib.sh"
 lib_test_init
 
-command -v node >/dev/null || lib_skip "node is not installed"
-(cd "$src/tests/registry" && node -e 'require("@kafkajs/confluent-schema-registry")' 2>/dev/null) ||
-	lib_skip "tests/registry has no node_modules (tools/setup.sh installs them)"
-
-# Starts the test registry with ARGS; sets REG_URL and REG_PID.
-registry_start() {
-	local portfile=$work/registry.port
-	rm -f "$portfile"
-	lib_spawn node "$src/tests/registry/registry.js" --port-file "$portfile" "$@" \
-		>>"$work/registry.log" 2>&1
-	REG_PID=${lib_pids[-1]}
-	for _ in $(seq 100); do
-		[ -s "$portfile" ] && break
-		sleep 0.1
-	done
-	REG_URL=$(cat "$portfile")
-	[ -n "$REG_URL" ] || fail "the registry did not start: $(tail -n3 "$work/registry.log")"
-}
-
 produce() { # produce SCHEMA RECORDS NAME: writes $work/NAME.hex and NAME.bin, prints the id
 	node "$src/tests/registry/produce.js" --registry "$REG_URL" --user test --password s3cret \
 		--subject clicks-value --schema "$1" --records "$2" --hex "$work/$3.hex" \
 		--bin "$work/$3.bin"
 }
 
-registry_start --user test --password s3cret
+lib_registry_start --user test --password s3cret
 auth_url=${REG_URL/http:\/\//http:\/\/test:s3cret@}
 
 cat >"$work/v1.avsc" <<'EOF'

@@ -10,20 +10,9 @@
 # neither credential is shown by --check or logged.
 source "$(dirname "$0")/../../tools/lib.sh"
 lib_test_init
-command -v node >/dev/null || lib_skip "node is not installed"
 command -v python3 >/dev/null || lib_skip "python3 is not installed"
-(cd "$src/tests/registry" && node -e 'require("@kafkajs/confluent-schema-registry")' 2>/dev/null) ||
-	lib_skip "tests/registry has no node_modules (tools/setup.sh installs them)"
 
-portfile=$work/registry.port
-lib_spawn node "$src/tests/registry/registry.js" --port-file "$portfile" --user test \
-	--password s3cret-pw >>"$work/registry.log" 2>&1
-for _ in $(seq 100); do
-	[ -s "$portfile" ] && break
-	sleep 0.1
-done
-REG_URL=$(cat "$portfile")
-[ -n "$REG_URL" ] || fail "the registry did not start: $(tail -n3 "$work/registry.log")"
+lib_registry_start --user test --password s3cret-pw
 
 "$bin/enrichd-gen-dims" --out "$work/dims" --users 2000 --devices 2000 --urls 500 --seed 5
 

@@ -9,20 +9,10 @@
 source "$(dirname "$0")/../../tools/lib.sh"
 lib_test_init
 command -v kcat >/dev/null || lib_skip "kcat is not installed"
-command -v node >/dev/null || lib_skip "node is not installed"
 command -v python3 >/dev/null || lib_skip "python3 is not installed"
-(cd "$src/tests/registry" && node -e 'require("@kafkajs/confluent-schema-registry")' 2>/dev/null) ||
-	lib_skip "tests/registry has no node_modules (tools/setup.sh installs them)"
 
-portfile=$work/registry.port
-lib_spawn node "$src/tests/registry/registry.js" --port-file "$portfile" >>"$work/registry.log" 2>&1
-reg_pid=${lib_pids[-1]}
-for _ in $(seq 100); do
-	[ -s "$portfile" ] && break
-	sleep 0.1
-done
-REG_URL=$(cat "$portfile")
-[ -n "$REG_URL" ] || fail "the registry did not start: $(tail -n3 "$work/registry.log")"
+lib_registry_start
+reg_pid=$REG_PID
 
 "$bin/enrichd-gen-dims" --out "$work/dims" --users 500 --devices 500 --urls 200 --seed 9
 lib_broker_start clickstream 4
