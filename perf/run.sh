@@ -226,6 +226,26 @@ field.tags = Array(String) from tags
 field.duration_ms = Nullable(UInt32) from duration_ms
 field.day = Date from day'
 
+# enrich_declared NAME EVENT_INI INPUT: the runs of enrichd --input INPUT with one worker on one
+# core and the configuration's [event] (and more) from EVENT_INI; logs as enrich-wNAME-rR.*.
+enrich_declared() {
+	local r ini=$scratch/$1.ini
+	for r in $(seq "$runs"); do
+		log "enrichd --input $(basename "$3"), 1 worker (cpus = 0, io_cpus = 0), run $r of $runs"
+		rm -rf "$scratch/out" "$scratch/out.dead-letter"
+		config "$ini" "$scratch/out" 0
+		LIB_INI_EXTRA="$2
+[output]
+io_cpus = 0" awk -f <(lib_ini_merge_awk) "$ini" >"$ini.new"
+		mv "$ini.new" "$ini"
+		cat "$bench/dims/users.tsv" "$bench/dims/devices.tsv" "$bench/dims/urls.tsv" "$3" \
+			>/dev/null
+		/usr/bin/time -f "maxrss_kb=%M" -o "$res/enrich-w$1-r$r.time" \
+			"$bin/enrichd" --config "$ini" --input "$3" 2>"$res/enrich-w$1-r$r.log"
+		grep -E "summary:" "$res/enrich-w$1-r$r.log" | sed 's/^.*summary: /   /' >&2
+	done
+}
+
 if want schema15; then
 	if [ "$(cat "$bench/events15.stamp" 2>/dev/null)" != "$events_stamp" ]; then
 		log "rewriting the events as the declared 16-field schema's"
@@ -233,21 +253,7 @@ if want schema15; then
 		echo "$events_stamp" >"$bench/events15.stamp"
 	fi
 	rm -f "$res"/enrich-wschema15-r* "$res/peer-schema15.txt"
-	for r in $(seq "$runs"); do
-		log "enrichd --input events15.jsonl, 1 worker (cpus = 0, io_cpus = 0), run $r of $runs"
-		rm -rf "$scratch/out" "$scratch/out.dead-letter"
-		config "$scratch/schema15.ini" "$scratch/out" 0
-		LIB_INI_EXTRA="$schema15_event
-[output]
-io_cpus = 0" awk -f <(lib_ini_merge_awk) "$scratch/schema15.ini" >"$scratch/schema15.ini.new"
-		mv "$scratch/schema15.ini.new" "$scratch/schema15.ini"
-		cat "$bench/dims/users.tsv" "$bench/dims/devices.tsv" "$bench/dims/urls.tsv" \
-			"$bench/events15.jsonl" >/dev/null
-		/usr/bin/time -f "maxrss_kb=%M" -o "$res/enrich-wschema15-r$r.time" \
-			"$bin/enrichd" --config "$scratch/schema15.ini" --input "$bench/events15.jsonl" \
-			2>"$res/enrich-wschema15-r$r.log"
-		grep -E "summary:" "$res/enrich-wschema15-r$r.log" | sed 's/^.*summary: /   /' >&2
-	done
+	enrich_declared schema15 "$schema15_event" "$bench/events15.jsonl"
 	rm -rf "$scratch/out" "$scratch/out.dead-letter"
 	if [ "$scale" = 50m ]; then
 		log "schema15 peer: skipped at 50m (the dictionaries do not fit in this machine's memory)"
@@ -291,23 +297,9 @@ if want avro15; then
 		node perf/avro15_events.js "$reg_url" >/dev/null
 	fi
 	rm -f "$res"/enrich-wavro15-r* "$res/peer-avro15.txt"
-	for r in $(seq "$runs"); do
-		log "enrichd --input events-avro15.framed, 1 worker (cpus = 0, io_cpus = 0), run $r of $runs"
-		rm -rf "$scratch/out" "$scratch/out.dead-letter"
-		config "$scratch/avro15.ini" "$scratch/out" 0
-		LIB_INI_EXTRA="$avro15_event
+	enrich_declared avro15 "$avro15_event
 [registry]
-urls = $reg_url
-[output]
-io_cpus = 0" awk -f <(lib_ini_merge_awk) "$scratch/avro15.ini" >"$scratch/avro15.ini.new"
-		mv "$scratch/avro15.ini.new" "$scratch/avro15.ini"
-		cat "$bench/dims/users.tsv" "$bench/dims/devices.tsv" "$bench/dims/urls.tsv" \
-			"$bench/events-avro15.framed" >/dev/null
-		/usr/bin/time -f "maxrss_kb=%M" -o "$res/enrich-wavro15-r$r.time" \
-			"$bin/enrichd" --config "$scratch/avro15.ini" --input "$bench/events-avro15.framed" \
-			2>"$res/enrich-wavro15-r$r.log"
-		grep -E "summary:" "$res/enrich-wavro15-r$r.log" | sed 's/^.*summary: /   /' >&2
-	done
+urls = $reg_url" "$bench/events-avro15.framed"
 	rm -rf "$scratch/out" "$scratch/out.dead-letter"
 	if [ "$scale" = 50m ]; then
 		log "avro15 peer: skipped at 50m (the dictionaries do not fit in this machine's memory)"
