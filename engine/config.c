@@ -349,7 +349,16 @@ static void config_fail(struct config_parse *p, const char *fmt, ...)
 	va_end(ap);
 }
 
-int config_bytes_parse(const char *text, uint64_t *out)
+/* A unit a number may carry, and what it multiplies the number by. */
+struct config_unit {
+	const char *suffix;
+	uint64_t scale;
+};
+
+/* text: decimal digits, optional spaces, then one of units' suffixes; *out = the number times the
+ * unit's scale. Returns 0, -EINVAL or -ERANGE. */
+static int config_scaled_parse(const char *text, const struct config_unit *units, size_t count,
+			       uint64_t *out)
 {
 	char *end;
 	errno = 0;
@@ -358,49 +367,36 @@ int config_bytes_parse(const char *text, uint64_t *out)
 	unsigned long long v = strtoull(text, &end, 10);
 	if (errno)
 		return -ERANGE;
-	static const struct { const char *suffix; unsigned shift; } units[] = {
-		{"", 0}, {"B", 0}, {"K", 10}, {"KiB", 10}, {"KB", 10}, {"M", 20}, {"MiB", 20},
-		{"MB", 20}, {"G", 30}, {"GiB", 30}, {"GB", 30}, {"T", 40}, {"TiB", 40}, {"TB", 40},
-	};
 	while (*end == ' ')
 		end++;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+	for (size_t i = 0; i < count; i++) {
 		if (strcmp(end, units[i].suffix) != 0)
 			continue;
-		if (units[i].shift && v > (UINT64_MAX >> units[i].shift))
+		if (v > UINT64_MAX / units[i].scale)
 			return -ERANGE;
-		*out = (uint64_t)v << units[i].shift;
+		*out = (uint64_t)v * units[i].scale;
 		return 0;
 	}
 	return -EINVAL;
 }
 
+int config_bytes_parse(const char *text, uint64_t *out)
+{
+	static const struct config_unit units[] = {
+		{"", 1}, {"B", 1}, {"K", 1ull << 10}, {"KiB", 1ull << 10}, {"KB", 1ull << 10},
+		{"M", 1ull << 20}, {"MiB", 1ull << 20}, {"MB", 1ull << 20}, {"G", 1ull << 30},
+		{"GiB", 1ull << 30}, {"GB", 1ull << 30}, {"T", 1ull << 40}, {"TiB", 1ull << 40},
+		{"TB", 1ull << 40},
+	};
+	return config_scaled_parse(text, units, sizeof(units) / sizeof(units[0]), out);
+}
+
 int config_duration_ms_parse(const char *text, uint64_t *out)
 {
-	char *end;
-	errno = 0;
-	if (!isdigit((unsigned char)text[0]))
-		return -EINVAL;
-	unsigned long long v = strtoull(text, &end, 10);
-	if (errno)
-		return -ERANGE;
-	while (*end == ' ')
-		end++;
-	uint64_t scale;
-	if (*end == '\0' || strcmp(end, "ms") == 0)
-		scale = 1;
-	else if (strcmp(end, "s") == 0)
-		scale = 1000;
-	else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-		scale = 60000;
-	else if (strcmp(end, "h") == 0)
-		scale = 3600000;
-	else
-		return -EINVAL;
-	if (v > UINT64_MAX / scale)
-		return -ERANGE;
-	*out = v * scale;
-	return 0;
+	static const struct config_unit units[] = {
+		{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000}, {"h", 3600000},
+	};
+	return config_scaled_parse(text, units, sizeof(units) / sizeof(units[0]), out);
 }
 
 int config_cpu_list_parse(const char *spec, int *cpus, size_t cap)
