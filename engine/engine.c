@@ -316,25 +316,17 @@ static int64_t engine_start_offset(void *ctx, int32_t partition, int64_t committ
 
 static int engine_consumer(struct engine *e)
 {
-	const struct config *cfg = &e->cfg;
 	struct kafka_property props[CONFIG_KAFKA_PROPS_MAX];
-	for (size_t i = 0; i < cfg->kafka_prop_count; i++)
-		props[i] = (struct kafka_property){cfg->kafka_props[i].key, cfg->kafka_props[i].value};
-	struct kafka_config kcfg = {
-		.brokers = cfg->brokers,
-		.topic = cfg->topic,
-		.group_id = cfg->group_id,
-		.properties = props,
-		.property_count = cfg->kafka_prop_count,
-		.worker_count = e->worker_count,
-		.placement = &e->plan,
-		.hooks = {
-			.ctx = e,
-			.start_offset = engine_start_offset,
-			.assigned = engine_on_assigned,
-			.revoke = engine_on_revoke,
-			.commit_done = engine_on_commit,
-		},
+	struct kafka_config kcfg;
+	kafka_config_from(&e->cfg, props, &kcfg);
+	kcfg.worker_count = e->worker_count;
+	kcfg.placement = &e->plan;
+	kcfg.hooks = (struct kafka_hooks){
+		.ctx = e,
+		.start_offset = engine_start_offset,
+		.assigned = engine_on_assigned,
+		.revoke = engine_on_revoke,
+		.commit_done = engine_on_commit,
 	};
 	return kafka_consumer_new(&kcfg, &e->consumer);
 }

@@ -657,19 +657,28 @@ static void kafka_check_log_cb(const rd_kafka_t *rk, int level, const char *fac,
 		kafka_log_cb(rk, level, fac, buf);
 }
 
-int kafka_config_check(const struct config *cfg)
+void kafka_config_from(const struct config *cfg, struct kafka_property *props,
+		       struct kafka_config *out)
 {
-	struct kafka_property props[CONFIG_KAFKA_PROPS_MAX];
-	for (size_t i = 0; i < cfg->kafka_prop_count && i < CONFIG_KAFKA_PROPS_MAX; i++)
+	size_t n = cfg->kafka_prop_count < CONFIG_KAFKA_PROPS_MAX ? cfg->kafka_prop_count
+								  : CONFIG_KAFKA_PROPS_MAX;
+	for (size_t i = 0; i < n; i++)
 		props[i] = (struct kafka_property){cfg->kafka_props[i].key, cfg->kafka_props[i].value};
-	struct kafka_config kcfg = {
+	*out = (struct kafka_config){
 		.brokers = cfg->brokers,
 		.topic = cfg->topic,
 		.group_id = cfg->group_id,
 		.properties = props,
-		.property_count = cfg->kafka_prop_count,
+		.property_count = n,
 		.worker_count = (uint32_t)cfg->cpu_count,
 	};
+}
+
+int kafka_config_check(const struct config *cfg)
+{
+	struct kafka_property props[CONFIG_KAFKA_PROPS_MAX];
+	struct kafka_config kcfg;
+	kafka_config_from(cfg, props, &kcfg);
 	int rc = config_check(&kcfg);
 	if (rc != 0)
 		return rc;

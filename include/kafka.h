@@ -162,6 +162,14 @@ int kafka_consumer_new(const struct kafka_config *cfg, struct kafka_consumer **o
 int kafka_config_check(const struct config *cfg);
 
 /*
+ * The consumer's settings from the configuration's [kafka] section: brokers, topic, group id,
+ * the property.* keys (through props, which must outlive *out; CONFIG_KAFKA_PROPS_MAX entries)
+ * and cfg->cpu_count workers. No placement and no hooks: the caller adds them.
+ */
+void kafka_config_from(const struct config *cfg, struct kafka_property *props,
+		       struct kafka_config *out);
+
+/*
  * Control thread: serves rebalances, commit results, errors and librdkafka events for up to
  * timeout_ms (0: no wait). Returns 0, or -EIO once librdkafka has raised a fatal error
  * (logged; the consumer must be closed).
