@@ -88,6 +88,31 @@ Test(source_file, lines_offsets_and_a_last_line_without_newline)
 	source_destroy(src);
 }
 
+/*
+ * Reads range r of the test file to its end: each message holds its own number, counted from
+ * first (whole messages, right offsets), none rejected. Returns the number after the last.
+ */
+static int64_t read_numbered(const struct source_file_range *r, int64_t first)
+{
+	struct source *src;
+	cr_assert_eq(source_file_new(fd, "f", r, &src), 0);
+	struct source_msg msgs[64];
+	int64_t index = first;
+	while (!src->finished) {
+		int got = source_poll(src, msgs, 64, 0);
+		cr_assert_geq(got, 0);
+		cr_assert_eq(src->reject_count, 0);
+		for (int i = 0; i < got; i++) {
+			cr_assert_eq(msgs[i].offset, index);
+			cr_assert_eq(strtoll(msgs[i].data, NULL, 10), index);
+			index++;
+		}
+		source_release(src);
+	}
+	source_destroy(src);
+	return index;
+}
+
 Test(source_file, split_into_line_aligned_ranges)
 {
 	/* 3 MiB of lines "<n>\n": cut points fall inside lines and move to the next line start. */
@@ -108,21 +133,7 @@ Test(source_file, split_into_line_aligned_ranges)
 		if (k > 0)
 			cr_expect_eq(r[k].begin, r[k - 1].end);
 		cr_expect_eq(r[k].first_line, line_no, "range %d", k);
-		struct source *src;
-		cr_assert_eq(source_file_new(fd, "f", &r[k], &src), 0);
-		struct source_msg msgs[64];
-		while (!src->finished) {
-			int got = source_poll(src, msgs, 64, 0);
-			cr_assert_geq(got, 0);
-			for (int i = 0; i < got; i++) {
-				/* Each line holds its own number: whole lines, right offsets. */
-				cr_assert_eq(msgs[i].offset, line_no);
-				cr_assert_eq(strtoll(msgs[i].data, NULL, 10), line_no);
-				line_no++;
-			}
-			source_release(src);
-		}
-		source_destroy(src);
+		line_no = read_numbered(&r[k], line_no);
 	}
 	cr_expect_eq(line_no, lines);
 }
@@ -270,21 +281,7 @@ Test(source_file, split_into_length_prefixed_ranges)
 			cr_expect_eq(r[k].begin, r[k - 1].end);
 		cr_expect_gt(r[k].end, r[k].begin, "range %d is empty", k);
 		cr_expect_eq(r[k].first_line, index, "range %d", k);
-		struct source *src;
-		cr_assert_eq(source_file_new(fd, "f", &r[k], &src), 0);
-		struct source_msg msgs[64];
-		while (!src->finished) {
-			int got = source_poll(src, msgs, 64, 0);
-			cr_assert_geq(got, 0);
-			cr_assert_eq(src->reject_count, 0);
-			for (int i = 0; i < got; i++) {
-				cr_assert_eq(msgs[i].offset, index);
-				cr_assert_eq(strtoll(msgs[i].data, NULL, 10), index);
-				index++;
-			}
-			source_release(src);
-		}
-		source_destroy(src);
+		index = read_numbered(&r[k], index);
 	}
 	cr_expect_eq(index, count);
 }
