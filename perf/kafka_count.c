@@ -28,6 +28,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "gen.h"
+
 #define PROPS_MAX 32
 #define BATCH_MAX 4096
 #define POLL_MS 50
@@ -134,12 +136,8 @@ int main(int argc, char **argv)
 			}
 			props[prop_count++] = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* 'h' too */
+			return gen_usage_end(usage, c);
 		}
 	}
 	if (!brokers || !topic || !group || want == 0 || !(timeout_s > 0) || optind != argc) {

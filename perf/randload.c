@@ -150,12 +150,8 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* 'h' too */
+			return gen_usage_end(usage, c);
 		}
 	}
 	if (optind != argc || batch_count == 0) {

@@ -23,6 +23,7 @@
 
 #include "bench.h"
 #include "config.h"
+#include "gen.h"
 #include "huge.h"
 
 static void usage(FILE *out)
@@ -94,12 +95,8 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* 'h' too */
+			return gen_usage_end(usage, c);
 		}
 	}
 	if (optind != argc) {

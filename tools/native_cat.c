@@ -18,6 +18,7 @@
 #include "native.h"
 #include "native_read.h"
 #include "tsv.h"
+#include "gen.h"
 
 struct cat_state {
 	struct native_reader *reader;
@@ -237,12 +238,8 @@ int main(int argc, char **argv)
 		case 'b':
 			st.blocks = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* 'h' too */
+			return gen_usage_end(usage, opt);
 		}
 	}
 	if (optind >= argc) {

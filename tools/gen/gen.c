@@ -1445,3 +1445,9 @@ int gen_arg_u64(const char *prog, const char *opt, const char *s, uint64_t max, 
 	*out = v;
 	return 0;
 }
+
+int gen_usage_end(void (*usage)(FILE *), int opt)
+{
+	usage(opt == 'h' ? stdout : stderr);
+	return opt == 'h' ? 0 : 2;
+}

@@ -35,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #define GEN_INDEX_MAX ((UINT64_C(1) << 62) - 1)
@@ -289,5 +290,9 @@ void gen_writer_put_csv(struct gen_writer *w, const char *s, size_t n);
 /* The value s of command-line option opt: an integer of 0..max (strtoull, base 0), into *out.
  * Returns 0, or -EINVAL after logging "<opt>: invalid value '<s>'" under module prog. */
 int gen_arg_u64(const char *prog, const char *opt, const char *s, uint64_t max, uint64_t *out);
+
+/* The end of a program's option switch: after --help (opt 'h') usage goes to stdout and the exit
+ * status is 0; after any other option it goes to stderr and the status is 2 (a usage error). */
+int gen_usage_end(void (*usage)(FILE *), int opt);
 
 #endif
