@@ -429,11 +429,7 @@ static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *op
 
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	enum log_level lvl = level <= 3 ? LOG_LEVEL_ERROR
-			     : level == 4 ? LOG_LEVEL_WARN
-			     : level <= 6 ? LOG_LEVEL_INFO
-					  : LOG_LEVEL_DEBUG;
-	log_msg(lvl, "kafka", "rdkafka %s: %s", fac, buf);
+	log_msg(log_level_of_syslog(level), "kafka", "rdkafka %s: %s", fac, buf);
 }
 
 static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value)

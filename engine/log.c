@@ -40,6 +40,14 @@ log_vmsg(enum log_level level, const char *module, const char *fmt, va_list ap)
 	(void)rc;
 }
 
+enum log_level log_level_of_syslog(int severity)
+{
+	return severity <= 3 ? LOG_LEVEL_ERROR
+	       : severity == 4 ? LOG_LEVEL_WARN
+	       : severity <= 6 ? LOG_LEVEL_INFO
+			       : LOG_LEVEL_DEBUG;
+}
+
 void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 {
 	va_list ap;

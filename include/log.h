@@ -20,6 +20,10 @@ enum log_level {
 /* Sets the most verbose level that is printed (default LOG_LEVEL_INFO). */
 void log_level_set(enum log_level level);
 
+/* The level of a syslog severity (0 emergency .. 7 debug: what librdkafka's log callback gives):
+ * up to 3 an error, 4 a warning, 5-6 info, 7 debug. */
+enum log_level log_level_of_syslog(int severity);
+
 /* Writes one line if level is enabled. module is a short constant such as "dim" or "seg". */
 void log_msg(enum log_level level, const char *module, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

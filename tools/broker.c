@@ -180,11 +180,7 @@ static int parse_args(int argc, char **argv, struct broker_options *opts)
 /* librdkafka log lines (the cluster's own client and the mock brokers) go through log.h. */
 static void broker_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	enum log_level lvl = level <= 3 ? LOG_LEVEL_ERROR
-			     : level == 4 ? LOG_LEVEL_WARN
-			     : level <= 6 ? LOG_LEVEL_INFO
-					  : LOG_LEVEL_DEBUG;
-	log_msg(lvl, "broker", "rdkafka %s: %s", fac, buf);
+	log_msg(log_level_of_syslog(level), "broker", "rdkafka %s: %s", fac, buf);
 }
 
 /*
