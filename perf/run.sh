@@ -246,6 +246,19 @@ io_cpus = 0" awk -f <(lib_ini_merge_awk) "$ini" >"$ini.new"
 	done
 }
 
+# peer_declared NAME EVENTS [ARGS...]: ClickHouse's runs of the same enrichment
+# (perf/ch_enrich.js --schema NAME ARGS, max_threads = 1) into peer-NAME.txt; none at 50m.
+peer_declared() {
+	rm -rf "$scratch/out" "$scratch/out.dead-letter"
+	if [ "$scale" = 50m ]; then
+		log "$1 peer: skipped at 50m (the dictionaries do not fit in this machine's memory)"
+		return
+	fi
+	log "ClickHouse: the $1 enrichment, max_threads = 1, $runs runs"
+	node perf/ch_enrich.js --dims "$bench/dims" --events "$2" --out "$scratch/ch-$1.native" \
+		--runs "$runs" --threads 1 --schema "$1" "${@:3}" | tee "$res/peer-$1.txt" >&2
+}
+
 if want schema15; then
 	if [ "$(cat "$bench/events15.stamp" 2>/dev/null)" != "$events_stamp" ]; then
 		log "rewriting the events as the declared 16-field schema's"
@@ -254,15 +267,7 @@ if want schema15; then
 	fi
 	rm -f "$res"/enrich-wschema15-r* "$res/peer-schema15.txt"
 	enrich_declared schema15 "$schema15_event" "$bench/events15.jsonl"
-	rm -rf "$scratch/out" "$scratch/out.dead-letter"
-	if [ "$scale" = 50m ]; then
-		log "schema15 peer: skipped at 50m (the dictionaries do not fit in this machine's memory)"
-	else
-		log "ClickHouse: the declared schema's enrichment, max_threads = 1, $runs runs"
-		node perf/ch_enrich.js --dims "$bench/dims" --events "$bench/events15.jsonl" \
-			--out "$scratch/ch15.native" --runs "$runs" --threads 1 --schema schema15 |
-			tee "$res/peer-schema15.txt" >&2
-	fi
+	peer_declared schema15 "$bench/events15.jsonl"
 fi
 
 # ---- avro15: the same events in Avro (Confluent wire format), enrichd and ClickHouse ----
@@ -300,15 +305,7 @@ if want avro15; then
 	enrich_declared avro15 "$avro15_event
 [registry]
 urls = $reg_url" "$bench/events-avro15.framed"
-	rm -rf "$scratch/out" "$scratch/out.dead-letter"
-	if [ "$scale" = 50m ]; then
-		log "avro15 peer: skipped at 50m (the dictionaries do not fit in this machine's memory)"
-	else
-		log "ClickHouse: the same enrichment from AvroConfluent, max_threads = 1, $runs runs"
-		node perf/ch_enrich.js --dims "$bench/dims" --events "$bench/events-avro15.bin" \
-			--out "$scratch/chavro15.native" --runs "$runs" --threads 1 --schema avro15 \
-			--registry "$reg_url" | tee "$res/peer-avro15.txt" >&2
-	fi
+	peer_declared avro15 "$bench/events-avro15.bin" --registry "$reg_url"
 fi
 
 # ---- randload: the machine's random-load limit ----
