@@ -441,7 +441,7 @@ if want latency; then
 		lib_wait_sealed "$scratch/lout" "$scratch/lout.dead-letter" "$latency_events" 120
 		busy_pct=$(printf '%s\n%s\n' "$stat0" "$(head -n1 /proc/stat)" | awk '
 			{ t[NR] = 0; for (i = 2; i <= NF; i++) t[NR] += $i; idle[NR] = $5 + $6 }
-			END { d = t[2] - t[1]; printf "%.0f", d > 0 ? 100 * (1 - (idle[2] - idle[1]) / d) : 0 }')
+			END { d = t[2] - t[1]; printf "%.0f", (d > 0 ? 100 * (1 - (idle[2] - idle[1]) / d) : 0) }')
 		# The engine's own event-to-seal histogram (Kafka timestamp to seal, every row), complete
 		# once every row is sealed.
 		curl -sf "$(lib_metrics_url "$res/latency-enrichd-r$r.log")/metrics" |
