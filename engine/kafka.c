@@ -1345,9 +1345,12 @@ int kafka_changelog_new(const struct kafka_changelog_config *cfg, struct kafka_c
 		return -ENOMEM;
 	}
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	/* An offset that is gone (the topic's retention took it) restarts the partition at its
+	 * oldest message, never at its end: every message after it is part of the table. */
 	bool ok = conf_set(conf, "bootstrap.servers", cfg->brokers) == 0 &&
 		  conf_set(conf, "enable.auto.commit", "false") == 0 &&
-		  conf_set(conf, "enable.auto.offset.store", "false") == 0;
+		  conf_set(conf, "enable.auto.offset.store", "false") == 0 &&
+		  conf_set(conf, "auto.offset.reset", "earliest") == 0;
 	for (size_t i = 0; ok && i < cfg->property_count; i++)
 		ok = conf_set(conf, cfg->properties[i].key, cfg->properties[i].value) == 0;
 	char errstr[KAFKA_ERRSTR_MAX];
