@@ -14,6 +14,7 @@
 
 #include "avro_impl.h"
 #include "timetext.h"
+#include "uuidtext.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "Avro's float and double are little-endian, read here with memcpy: a little-endian host"
@@ -240,30 +241,6 @@ static void *s_alloc(struct dec *d, size_t n)
 	return d->scratch + at;
 }
 
-static int hex(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-int av_uuid_parse(const char *s, size_t n, uint8_t out[16])
-{
-	if (n != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
-		return -1;
-	for (size_t i = 0, k = 0; k < 16; k++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23)
-			i++;
-		int hi = hex((uint8_t)s[i]), lo = hex((uint8_t)s[i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[k] = (uint8_t)(hi << 4 | lo);
-		i += 2;
-	}
-	return 0;
-}
-
 /* A decimal's unscaled big-endian two's complement b[0..n) as text with `scale` decimals. */
 static int decimal_text(struct dec *d, const uint8_t *b, size_t n, unsigned scale,
 			struct event_value *v)
@@ -457,7 +434,7 @@ static int read_uuid(struct dec *d, bool fixed, struct event_value *v)
 		return AV_ERR_TOO_LONG;
 	if (fixed)
 		memcpy(u, ptr, 16);
-	else if (av_uuid_parse((const char *)ptr, n, u) < 0)
+	else if (!uuidtext_parse(ptr, n, u))
 		return fail_at(d, AV_ERR_VALUE, "not a UUID", at);
 	*v = (struct event_value){.ptr = (const char *)u, .len = 16};
 	return 0;

@@ -188,7 +188,5 @@ void av_target_range(enum av_target t, uint32_t size, int64_t *lo, int64_t *hi);
 /* 10^p for p 0..18. */
 int64_t av_pow10(unsigned p);
 
-/* Reads a UUID's 36-character text (hex digits in either case) into its 16 bytes; 0 or -1. */
-int av_uuid_parse(const char *s, size_t n, uint8_t out[16]);
 
 #endif

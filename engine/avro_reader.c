@@ -13,6 +13,7 @@
 
 #include "avro_err.h"
 #include "avro_impl.h"
+#include "uuidtext.h"
 #include "timetext.h"
 
 /* ClickHouse's Date32 and DateTime64 span, 1900-01-01 .. 2299-12-31, in days and seconds. */
@@ -337,7 +338,7 @@ static int default_parse(struct rbuild *b, const struct av_field_decl *d, struct
 		uint8_t *u = ralloc(b->r, 16);
 		if (u == NULL)
 			return rfail(b, -ENOMEM, "out of memory");
-		if (av_uuid_parse(s, n, u) < 0)
+		if (!uuidtext_parse((const uint8_t *)s, n, u))
 			return rfail(b, -EINVAL, "default \"%s\" is not a UUID", s);
 		v->ptr = (const char *)u;
 		v->len = 16;

@@ -24,6 +24,7 @@
 
 #include "event_impl.h"
 #include "timetext.h"
+#include "uuidtext.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -975,22 +976,6 @@ static bool parse_ipv6(const uint8_t *s, size_t n, uint8_t out[16])
 }
 
 
-/* 8-4-4-4-12 hex digits into the 16 bytes in their order: a table lookup per digit, the
- * digits' validity gathered in one bit and tested once. */
-static bool parse_uuid(const uint8_t *s, size_t n, uint8_t out[16])
-{
-	static const uint8_t at[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
-	if (n != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
-		return false;
-	unsigned valid = 0x10;
-	for (int i = 0; i < 16; i++) {
-		unsigned hi = hex_digit[s[at[i]]], lo = hex_digit[s[at[i] + 1]];
-		valid &= hi & lo;
-		out[i] = (uint8_t)((hi & 0xF) << 4 | (lo & 0xF));
-	}
-	return valid != 0;
-}
-
 static inline int time_reason(int timetext_err)
 {
 	switch (timetext_err) {
@@ -1049,7 +1034,7 @@ __attribute__((always_inline)) static inline int conv_str(const struct ev_field 
 		return conv_decimal_text(f, s, n, v);
 	case OP_UUID:
 	case OP_IPV6:
-		if (!(f->op == OP_UUID ? parse_uuid(s, n, b16) : parse_ipv6(s, n, b16)))
+		if (!(f->op == OP_UUID ? uuidtext_parse(s, n, b16) : parse_ipv6(s, n, b16)))
 			return f->op == OP_UUID ? R_NOT_UUID : R_NOT_IPV6;
 		v->len = 16;
 		v->null = 0;
