@@ -898,24 +898,31 @@ static bool parse_float(const struct event_plan *pl, const struct num *n, bool f
 	return true;
 }
 
-/* "a.b.c.d", each part 0..255 without a leading zero. */
+/* "a.b.c.d", each part 0..255 without a leading zero: one to three digits a part, unrolled. */
 static bool parse_ipv4(const uint8_t *s, size_t n, uint64_t *out)
 {
-	uint64_t addr = 0;
-	size_t i = 0;
+	const uint8_t *p = s, *end = s + n;
+	uint32_t addr = 0;
 	for (int part = 0; part < 4; part++) {
-		if (part > 0 && (i >= n || s[i++] != '.'))
+		if (part > 0 && (p >= end || *p++ != '.'))
 			return false;
-		size_t first = i;
-		unsigned x = 0;
-		while (i < n && is_digit(s[i]) && i - first < 3)
-			x = x * 10 + (unsigned)(s[i++] - '0');
-		if (i == first || x > 255 || (s[first] == '0' && i - first > 1))
+		if (p >= end || !is_digit(*p))
 			return false;
+		unsigned x = (unsigned)(*p++ - '0');
+		if (p < end && is_digit(*p)) {
+			if (x == 0)
+				return false; /* a leading zero */
+			x = x * 10 + (unsigned)(*p++ - '0');
+			if (p < end && is_digit(*p)) {
+				x = x * 10 + (unsigned)(*p++ - '0');
+				if (x > 255)
+					return false;
+			}
+		}
 		addr = addr << 8 | x;
 	}
 	*out = addr;
-	return i == n;
+	return p == end;
 }
 
 static inline int hex_value(uint8_t c);
@@ -1874,13 +1881,16 @@ fast_value_any(struct fast *fs, const struct ev_member *mb, const uint8_t *p)
 	}
 	if (c == '[')
 		return f->op == OP_ARR_STR || f->op == OP_ARR_I64 ? fast_array(fs, f, v, p) : NULL;
-	static const char *const literals[3] = {"true", "false", "null"};
-	size_t k = c == 't' ? 0 : c == 'f' ? 1 : c == 'n' ? 2 : 3;
-	if (k == 3)
+	/* true, false, null: their first four bytes as one word, and false's 'e' */
+	uint32_t word;
+	size_t len = c == 'f' ? 5 : 4;
+	if (c != 't' && c != 'f' && c != 'n')
 		return NULL; /* an object: the general pass */
-	size_t len = k == 1 ? 5 : 4;
-	if ((size_t)(end - p) < len || memcmp(p, literals[k], len) != 0 ||
-	    conv_literal(f, c, v) != 0)
+	if ((size_t)(end - p) < len)
+		return NULL;
+	memcpy(&word, p, 4);
+	if (memcmp(&word, c == 't' ? "true" : c == 'f' ? "fals" : "null", 4) != 0 ||
+	    (len == 5 && p[4] != 'e') || conv_literal(f, c, v) != 0)
 		return NULL;
 	return p + len;
 }
