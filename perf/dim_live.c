@@ -187,15 +187,17 @@ __attribute__((noinline)) uint64_t bench_probe_chunks(const struct dim *d, const
 	return sum;
 }
 
+/* Where the probes' results go, so that the compiler keeps them. */
+static volatile uint64_t probe_sink;
+
 /* Lookups per second of one thread on d for about seconds. */
 static double probe_rate(const struct dim *d, const struct pool *p, double seconds)
 {
-	static volatile uint64_t sink;
 	uint32_t at = 0;
 	uint64_t chunks = 0;
 	double t0 = bench_now_s(), t;
 	do {
-		sink += bench_probe_chunks(d, p, 64, &at);
+		probe_sink += bench_probe_chunks(d, p, 64, &at);
 		chunks += 64;
 	} while ((t = bench_now_s() - t0) < seconds);
 	return (double)chunks * CHUNK / t;
