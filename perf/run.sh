@@ -40,12 +40,12 @@
 #             ...: the events rewritten by perf/schema15_events.js with the same keys): enrichd
 #             --input with 1 worker on one core, and ClickHouse doing the same enrichment from
 #             JSONEachRow with the same dictionaries, max_threads = 1 (perf/ch_enrich.js --schema
-#             schema15)
+#             schema15), and the same with ClickHouse bound to CPU 0 (taskset): on one core
 #   avro15    the schema15 events in Avro, Confluent wire format (perf/avro15_events.js, the writer
 #             schema registered with the test registry, tests/registry/registry.js): enrichd
 #             --input of the length-prefixed messages with 1 worker on one core, and ClickHouse
 #             doing the same enrichment from AvroConfluent (the same registry) with the same
-#             dictionaries, max_threads = 1 (perf/ch_enrich.js --schema avro15)
+#             dictionaries, max_threads = 1 (perf/ch_enrich.js --schema avro15), and bound to CPU 0
 #   latency   enrichd consuming 100K events/s for 25 s; event-to-seal latency of every row
 #             (seal time = ctime of its segment, set by the rename that seals it; event time
 #             = its Kafka producer timestamp), computed by ClickHouse over the segments: the
@@ -247,7 +247,10 @@ io_cpus = 0" awk -f <(lib_ini_merge_awk) "$ini" >"$ini.new"
 }
 
 # peer_declared NAME EVENTS [ARGS...]: ClickHouse's runs of the same enrichment
-# (perf/ch_enrich.js --schema NAME ARGS, max_threads = 1) into peer-NAME.txt; none at 50m.
+# (perf/ch_enrich.js --schema NAME ARGS, max_threads = 1) into peer-NAME.txt, and the same runs
+# with the process bound to CPU 0 (taskset) into peer-NAME-core.txt: with max_threads = 1 its
+# parallel input parsing still keeps a second core busy, so the bound run is ClickHouse on one
+# core, as enrichd's runs are; none at 50m.
 peer_declared() {
 	rm -rf "$scratch/out" "$scratch/out.dead-letter"
 	if [ "$scale" = 50m ]; then
@@ -257,6 +260,11 @@ peer_declared() {
 	log "ClickHouse: the $1 enrichment, max_threads = 1, $runs runs"
 	node perf/ch_enrich.js --dims "$bench/dims" --events "$2" --out "$scratch/ch-$1.native" \
 		--runs "$runs" --threads 1 --schema "$1" "${@:3}" | tee "$res/peer-$1.txt" >&2
+	log "ClickHouse: the $1 enrichment, max_threads = 1, bound to CPU 0, $runs runs"
+	taskset -c 0 node perf/ch_enrich.js --dims "$bench/dims" --events "$2" \
+		--out "$scratch/ch-$1.native" --runs "$runs" --threads 1 --schema "$1" "${@:3}" |
+		tee "$res/peer-$1-core.txt" >&2
+	rm -f "$scratch/ch-$1.native"
 }
 
 if want schema15; then
@@ -265,7 +273,7 @@ if want schema15; then
 		node perf/schema15_events.js "$bench/events.jsonl" "$bench/events15.jsonl"
 		echo "$events_stamp" >"$bench/events15.stamp"
 	fi
-	rm -f "$res"/enrich-wschema15-r* "$res/peer-schema15.txt"
+	rm -f "$res"/enrich-wschema15-r* "$res"/peer-schema15*.txt
 	enrich_declared schema15 "$schema15_event" "$bench/events15.jsonl"
 	peer_declared schema15 "$bench/events15.jsonl"
 fi
@@ -301,7 +309,7 @@ if want avro15; then
 	else
 		node perf/avro15_events.js "$reg_url" >/dev/null
 	fi
-	rm -f "$res"/enrich-wavro15-r* "$res/peer-avro15.txt"
+	rm -f "$res"/enrich-wavro15-r* "$res"/peer-avro15*.txt
 	enrich_declared avro15 "$avro15_event
 [registry]
 urls = $reg_url" "$bench/events-avro15.framed"
