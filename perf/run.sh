@@ -169,7 +169,7 @@ warm() {
 # ---- enrich: enrichd --input ----
 
 if want enrich; then
-	rm -f "$res"/enrich-*
+	rm -f "$res"/enrich-w1-* "$res"/enrich-w1io-* "$res"/enrich-w2-* "$res"/enrich-w1hot-*
 	for r in $(seq "$runs"); do
 		for w in 1 1io 2 1hot; do
 			cpus=0 io=0 input=$bench/events.jsonl
