@@ -188,5 +188,4 @@ void av_target_range(enum av_target t, uint32_t size, int64_t *lo, int64_t *hi);
 /* 10^p for p 0..18. */
 int64_t av_pow10(unsigned p);
 
-
 #endif

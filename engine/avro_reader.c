@@ -13,8 +13,8 @@
 
 #include "avro_err.h"
 #include "avro_impl.h"
-#include "uuidtext.h"
 #include "timetext.h"
+#include "uuidtext.h"
 
 /* ClickHouse's Date32 and DateTime64 span, 1900-01-01 .. 2299-12-31, in days and seconds. */
 #define DAYS_MIN INT64_C(-25567)
