@@ -929,27 +929,39 @@ static double engine_cpu_s(void)
 
 /*
  * The event path's wall time (the longest worker loop: without the dimension load and the
- * workers' setup and teardown), the process CPU time from the workers' start to the end, and
- * the time of every stage summed over the workers (so, with several workers, core time).
+ * workers' setup and teardown) and its CPU time (the whole process's, from the first worker
+ * loop's start to the last one's end: time spent waiting for the disk is not in it), the
+ * process CPU time from the workers' start to the end, and the time of every stage summed over
+ * the workers (so, with several workers, core time).
  */
 static void engine_status_stages(struct engine *e, double cpu_s)
 {
 	static const char *const names[WORKER_STAGE_COUNT] = {
 		"poll", "decode", "probe", "append", "encode", "write", "seal"};
 	uint64_t ns[WORKER_STAGE_COUNT] = {0}, loop_ns = 0;
+	uint64_t cpu_start = UINT64_MAX, cpu_end = 0;
 	for (uint32_t k = 0; k < e->worker_count; k++) {
+		const struct worker_stats *ws = &e->workers[k].stats;
 		for (int st = 0; st < WORKER_STAGE_COUNT; st++)
-			ns[st] += atomic_load(&e->workers[k].stats.stage_ns[st]);
-		uint64_t l = atomic_load(&e->workers[k].stats.loop_ns);
+			ns[st] += atomic_load(&ws->stage_ns[st]);
+		uint64_t l = atomic_load(&ws->loop_ns);
 		loop_ns = l > loop_ns ? l : loop_ns;
+		uint64_t c0 = atomic_load(&ws->loop_cpu_start_ns);
+		uint64_t c1 = atomic_load(&ws->loop_cpu_end_ns);
+		if (c1 != 0) {
+			cpu_start = c0 < cpu_start ? c0 : cpu_start;
+			cpu_end = c1 > cpu_end ? c1 : cpu_end;
+		}
 	}
+	double path_cpu_s = cpu_end > cpu_start ? (double)(cpu_end - cpu_start) / 1e9 : 0;
 	char buf[256];
 	size_t off = 0;
 	for (int st = 0; st < WORKER_STAGE_COUNT && off < sizeof(buf) - 32; st++)
 		off += (size_t)snprintf(buf + off, sizeof(buf) - off, " %s=%.1f", names[st],
 					(double)ns[st] / 1e6);
-	log_info("engine", "summary: event_path_s=%.3f workers_cpu_s=%.3f workers=%u stage_ms "
-		 "(summed over workers):%s", (double)loop_ns / 1e9, cpu_s, e->worker_count, buf);
+	log_info("engine", "summary: event_path_s=%.3f event_path_cpu_s=%.3f workers_cpu_s=%.3f "
+		 "workers=%u stage_ms (summed over workers):%s", (double)loop_ns / 1e9, path_cpu_s,
+		 cpu_s, e->worker_count, buf);
 }
 
 static void engine_status(struct engine *e, bool final)

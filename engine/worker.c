@@ -1470,9 +1470,13 @@ static void *worker_main(void *arg)
 	int rc = worker_state_init(w, &s);
 	if (rc == 0) {
 		w->state = s;
+		atomic_store_explicit(&w->stats.loop_cpu_start_ns, now_process_cpu_ns(),
+				      memory_order_relaxed);
 		uint64_t t0 = now_mono_ns();
 		rc = worker_loop(s);
 		atomic_store_explicit(&w->stats.loop_ns, now_mono_ns() - t0, memory_order_relaxed);
+		atomic_store_explicit(&w->stats.loop_cpu_end_ns, now_process_cpu_ns(),
+				      memory_order_relaxed);
 		if (rc == -ECANCELED) {
 			log_warn("worker", "w%u: stopped while the disk was failing: its last epoch is "
 				 "not sealed; its messages are consumed again at the next start",

@@ -3,7 +3,8 @@
  *
  * now_wall_ms is CLOCK_REALTIME (what rows and manifest records carry: _ingest_time, sealed_ms),
  * now_mono_ns is CLOCK_MONOTONIC (durations: stage times, stalls). Each is one vDSO call, no
- * system call, thread-safe.
+ * system call, thread-safe. now_process_cpu_ns (CLOCK_PROCESS_CPUTIME_ID, a system call) is read
+ * only where the event loop starts and ends.
  */
 #ifndef ENRICHD_NOW_H
 #define ENRICHD_NOW_H
@@ -24,6 +25,15 @@ static inline uint64_t now_mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Nanoseconds of CPU time of the whole process (every thread, the kernel's io_uring workers
+ * included): user and system. */
+static inline uint64_t now_process_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 

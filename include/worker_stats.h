@@ -49,6 +49,10 @@ struct worker_stats {
 	_Atomic uint64_t reload_stall_ns_max; /* longest switch to a reloaded dimension set */
 	_Atomic uint64_t stage_ns[WORKER_STAGE_COUNT];
 	_Atomic uint64_t loop_ns;        /* wall time of the event loop (setup, teardown excluded) */
+	/* The process's CPU time (now_process_cpu_ns) when the event loop started and ended: the
+	 * CPU time of the event path is the span over the workers. */
+	_Atomic uint64_t loop_cpu_start_ns;
+	_Atomic uint64_t loop_cpu_end_ns;
 	/*
 	 * Event-to-seal latency per row: from the Kafka message timestamp (or, without one, the
 	 * time the worker took the message) to the seal of its segment. Buckets are not cumulative.
