@@ -406,9 +406,13 @@ static int ref_value(int f, const cJSON *c, const struct raws *rw, const uint8_t
 	}
 }
 
-/* The declared field whose path is prefix.key (prefix NULL: the event), or -1. */
+/* The declared field whose path is prefix.key (prefix NULL: the event), or -1. A key that holds
+ * a dot is no declared path's member: "geo.ip" in the event is a member of that name, not geo's
+ * ip. */
 static int field_of(const char *prefix, const char *key)
 {
+	if (strchr(key, '.') != NULL)
+		return -1;
 	char path[256];
 	snprintf(path, sizeof(path), "%s%s%s", prefix ? prefix : "", prefix ? "." : "", key);
 	for (int f = 0; f < F_COUNT; f++)
