@@ -687,16 +687,69 @@ int native_append_f64(struct native_block *b, uint32_t col, double v)
 
 /* A FixedString value zero-padded, an IPv6 address as it is, a UUID as ClickHouse keeps it: two
  * little-endian UInt64, the first 8 bytes of the RFC 4122 order first. */
+/* Copies 1..16 bytes with two overlapping loads and stores of the largest size that fits. */
+static inline void copy_short(uint8_t *dst, const uint8_t *src, size_t len)
+{
+	if (len >= 8) {
+		uint64_t x, y;
+		memcpy(&x, src, 8);
+		memcpy(&y, src + len - 8, 8);
+		memcpy(dst, &x, 8);
+		memcpy(dst + len - 8, &y, 8);
+	} else if (len >= 4) {
+		uint32_t x, y;
+		memcpy(&x, src, 4);
+		memcpy(&y, src + len - 4, 4);
+		memcpy(dst, &x, 4);
+		memcpy(dst + len - 4, &y, 4);
+	} else if (len >= 2) {
+		uint16_t x, y;
+		memcpy(&x, src, 2);
+		memcpy(&y, src + len - 2, 2);
+		memcpy(dst, &x, 2);
+		memcpy(dst + len - 2, &y, 2);
+	} else {
+		dst[0] = src[0];
+	}
+}
+
+/*
+ * Copies len bytes: up to 32 in line with two overlapping loads and stores, more by memcpy. The
+ * values appended are most often that short (event types, ids, tags), where a call costs more
+ * than the copy. Reads and writes nothing outside src[0..len) and dst[0..len).
+ */
+static inline void copy_bytes(uint8_t *dst, const uint8_t *src, size_t len)
+{
+	if (len - 1 < 16) {
+		copy_short(dst, src, len);
+	} else if (len <= 32) {
+		uint64_t x[2], y[2];
+		memcpy(x, src, 16);
+		memcpy(y, src + len - 16, 16);
+		memcpy(dst, x, 16);
+		memcpy(dst + len - 16, y, 16);
+	} else {
+		memcpy(dst, src, len);
+	}
+}
+
 static inline void put_fixed_string(struct native_col *c, uint32_t row, const void *ptr,
 				    size_t len)
 {
 	uint8_t *p = c->data + (size_t)row * c->width;
 	if (c->uuid) {
-		const uint8_t *u = ptr;
-		for (size_t i = 0; i < 8; i++) {
-			p[i] = u[7 - i];
-			p[8 + i] = u[15 - i];
-		}
+		/* ClickHouse's two little-endian halves: each 8 bytes reversed. */
+		uint64_t hi, lo;
+		memcpy(&hi, ptr, 8);
+		memcpy(&lo, (const uint8_t *)ptr + 8, 8);
+		hi = __builtin_bswap64(hi);
+		lo = __builtin_bswap64(lo);
+		memcpy(p, &hi, 8);
+		memcpy(p + 8, &lo, 8);
+		return;
+	}
+	if (len == c->width && len - 1 < 16) {
+		copy_short(p, ptr, len);
 		return;
 	}
 	if (len)
@@ -729,19 +782,67 @@ static int append_string(struct native_block *b, struct native_col *c, const voi
 	return 0;
 }
 
-/* Finds or adds the key (ptr, len) of a local dictionary; *key is its key number. */
+/*
+ * A local dictionary key of 1..16 bytes as two words that hold every one of its bytes (two
+ * overlapping loads, or three bytes): two keys of the same length are equal exactly when their
+ * words are. Reads nothing outside p[0..len).
+ */
+static inline void lc_short_words(const uint8_t *p, size_t len, uint64_t *a, uint64_t *b)
+{
+	if (len >= 8) {
+		memcpy(a, p, 8);
+		memcpy(b, p + len - 8, 8);
+	} else if (len >= 4) {
+		uint32_t x, y;
+		memcpy(&x, p, 4);
+		memcpy(&y, p + len - 4, 4);
+		*a = x;
+		*b = y;
+	} else {
+		*a = (uint64_t)p[0] | (uint64_t)p[len / 2] << 8 | (uint64_t)p[len - 1] << 16;
+		*b = 0;
+	}
+}
+
+/* Whether key k of c is (ptr, len), with (a, b) the words of a short key (lc_short_words). */
+static inline bool lc_key_eq(const struct native_col *c, uint32_t k, const uint8_t *ptr,
+			     size_t len, uint64_t a, uint64_t b)
+{
+	if (c->key_len[k] != len)
+		return false;
+	const uint8_t *kp = c->data + c->key_off[k];
+	if (len > 16)
+		return memcmp(kp, ptr, len) == 0;
+	uint64_t ka, kb;
+	lc_short_words(kp, len, &ka, &kb);
+	return ka == a && kb == b;
+}
+
+/* Finds or adds the key (ptr, len) of a local dictionary; *key is its key number. Keys of at
+ * most 16 bytes (event types, operating systems, country codes) are hashed and compared in
+ * line; the table's positions are not part of the output. */
 static int lc_local_key(struct native_col *c, const uint8_t *ptr, size_t len, uint32_t *key)
 {
 	if (len == 0) {
 		*key = c->ndefault - 1;
 		return 0;
 	}
+	uint64_t a = 0, b = 0, h;
+	if (len <= 16)
+		lc_short_words(ptr, len, &a, &b);
 	uint32_t last = c->last_key;
-	if (last && c->key_len[last] == len && memcmp(c->data + c->key_off[last], ptr, len) == 0) {
+	if (last && lc_key_eq(c, last, ptr, len, a, b)) {
 		*key = last;
 		return 0;
 	}
-	uint64_t h = XXH3_64bits(ptr, len);
+	if (len <= 16) {
+		h = (a ^ (b << 29 | b >> 35) ^ (uint64_t)len << 59) * 0x9E3779B97F4A7C15ull;
+		h ^= h >> 31;
+		h *= 0xBF58476D1CE4E5B9ull;
+		h ^= h >> 29;
+	} else {
+		h = XXH3_64bits(ptr, len);
+	}
 	uint64_t tag = h & 0xFFFFFFFF00000000ull;
 	uint32_t pos = (uint32_t)h & c->table_mask;
 	/* The table is at most half full, so an empty slot ends every probe. */
@@ -750,8 +851,7 @@ static int lc_local_key(struct native_col *c, const uint8_t *ptr, size_t len, ui
 		if (e == 0)
 			break;
 		uint32_t k = (uint32_t)e;
-		if ((e & 0xFFFFFFFF00000000ull) == tag && c->key_len[k] == len &&
-		    memcmp(c->data + c->key_off[k], ptr, len) == 0) {
+		if ((e & 0xFFFFFFFF00000000ull) == tag && lc_key_eq(c, k, ptr, len, a, b)) {
 			*key = k;
 			c->last_key = k;
 			return 0;
@@ -1085,7 +1185,7 @@ int native_rows_str(struct native_block *b, uint32_t col, const struct native_st
 		else
 			p += native_varuint_write(p, len);
 		if (len)
-			memcpy(p, v[i].ptr, len);
+			copy_bytes(p, (const uint8_t *)v[i].ptr, len);
 		p += len;
 	}
 	c->row_start = base;
@@ -1153,7 +1253,7 @@ static uint8_t *array_put(const struct native_col *c, uint8_t *p, const struct n
 	for (uint32_t k = 0; k < a->count; k++) {
 		p += native_varuint_write(p, e[k].len);
 		if (e[k].len)
-			memcpy(p, e[k].ptr, e[k].len);
+			copy_bytes(p, (const uint8_t *)e[k].ptr, e[k].len);
 		p += e[k].len;
 	}
 	return p;
