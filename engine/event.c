@@ -1756,6 +1756,23 @@ static inline const uint8_t *time_close(const uint8_t *s, const uint8_t *end,
 	return NULL;
 }
 
+/* The closing quote of the IPv4 text that starts at s (after its opening quote; 16 bytes there):
+ * the first '"' of s[0..16), or NULL. */
+static inline const uint8_t *ipv4_close(const uint8_t *s, const struct ev_scan_vec *sv)
+{
+#if defined(__SSE2__)
+	__m128i v = _mm_loadu_si128((const void *)s);
+	unsigned q = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, sv->quote));
+	return q != 0 ? s + __builtin_ctz(q) : NULL;
+#else
+	(void)sv;
+	for (int i = 0; i < 16; i++)
+		if (s[i] == '"')
+			return s + i;
+	return NULL;
+#endif
+}
+
 /* A number at *pp by the JSON grammar. */
 static inline bool fast_number(const uint8_t **pp, const struct fast *fs, struct num *n)
 {
@@ -1940,6 +1957,46 @@ fast_value(struct fast *fs, const struct ev_member *mb, const uint8_t *p,
 		if (!fast_string(&p, fs->end, fs->lo, sv, &s, &n) || conv_time_text(f, s, n, v))
 			return NULL;
 		return p;
+	}
+	if (op == OP_UUID && likely(*p == '"') && likely(fs->end - p >= 38) && p[37] == '"') {
+		/* 36 characters checked one by one (hex digits and dashes): a plain string */
+		uint8_t b16[16];
+		if (!uuidtext_parse(p + 1, 36, b16) ||
+		    place16(fs->scratch, fs->limit, &fs->used, v, b16) != 0)
+			return NULL;
+		v->len = 16;
+		v->null = 0;
+		return p + 38;
+	}
+	if (op == OP_IPV4 && likely(*p == '"') && likely(fs->end - p >= 17)) {
+		/* "a.b.c.d" is at most 15 characters, each checked to be a digit or a dot */
+		q = ipv4_close(p + 1, sv);
+		if (q != NULL) {
+			if (!parse_ipv4(p + 1, (size_t)(q - (p + 1)), &v->u64))
+				return NULL;
+			v->null = 0;
+			return q + 1;
+		}
+	}
+	if (op == OP_DATE && likely(*p == '"') && likely(fs->end - p >= 12) && p[11] == '"') {
+		/* YYYY-MM-DD, each character checked */
+		if (conv_time_text(f, p + 1, 10, v) != 0)
+			return NULL;
+		return p + 12;
+	}
+	if (op == OP_FIXED && likely(*p == '"') && f->fixed_len <= 16 &&
+	    likely((size_t)(fs->end - p) > (size_t)f->fixed_len + 1)) {
+		/* A short ASCII value: its characters checked up to the closing quote */
+		s = p + 1;
+		n = 0;
+		while (n <= f->fixed_len && s[n] != '"' && s[n] >= 0x20 && s[n] < 0x80 && s[n] != '\\')
+			n++;
+		if (n <= f->fixed_len && s[n] == '"') {
+			v->ptr = (const char *)s;
+			v->len = (uint32_t)n;
+			v->null = 0;
+			return s + n + 1;
+		}
 	}
 	/* A member of the event object that fails here leaves objects and used as they were before
 	 * it, for the general pass to go on from there. */
