@@ -685,32 +685,39 @@ int native_append_f64(struct native_block *b, uint32_t col, double v)
 	return 0;
 }
 
-/* A FixedString value zero-padded, an IPv6 address as it is, a UUID as ClickHouse keeps it: two
- * little-endian UInt64, the first 8 bytes of the RFC 4122 order first. */
-/* Copies 1..16 bytes with two overlapping loads and stores of the largest size that fits. */
+/* The first and the last w bytes of p[0..len) (w <= len, a constant where this is inlined) into
+ * *a and *b, which hold nothing else; with the w bytes of each, they hold every byte of p when
+ * len <= 2 * w. */
+static inline __attribute__((always_inline)) void load_ends(const uint8_t *p, size_t len,
+							    size_t w, uint64_t *a, uint64_t *b)
+{
+	*a = 0;
+	*b = 0;
+	memcpy(a, p, w);
+	memcpy(b, p + len - w, w);
+}
+
+/* Copies len bytes (w <= len <= 2 * w) with two overlapping moves of w bytes. */
+static inline __attribute__((always_inline)) void copy_ends(uint8_t *dst, const uint8_t *src,
+							    size_t len, size_t w)
+{
+	uint64_t x, y;
+	load_ends(src, len, w, &x, &y);
+	memcpy(dst, &x, w);
+	memcpy(dst + len - w, &y, w);
+}
+
+/* Copies 1..16 bytes with two overlapping moves of the largest size that fits. */
 static inline void copy_short(uint8_t *dst, const uint8_t *src, size_t len)
 {
-	if (len >= 8) {
-		uint64_t x, y;
-		memcpy(&x, src, 8);
-		memcpy(&y, src + len - 8, 8);
-		memcpy(dst, &x, 8);
-		memcpy(dst + len - 8, &y, 8);
-	} else if (len >= 4) {
-		uint32_t x, y;
-		memcpy(&x, src, 4);
-		memcpy(&y, src + len - 4, 4);
-		memcpy(dst, &x, 4);
-		memcpy(dst + len - 4, &y, 4);
-	} else if (len >= 2) {
-		uint16_t x, y;
-		memcpy(&x, src, 2);
-		memcpy(&y, src + len - 2, 2);
-		memcpy(dst, &x, 2);
-		memcpy(dst + len - 2, &y, 2);
-	} else {
+	if (len >= 8)
+		copy_ends(dst, src, len, 8);
+	else if (len >= 4)
+		copy_ends(dst, src, len, 4);
+	else if (len >= 2)
+		copy_ends(dst, src, len, 2);
+	else
 		dst[0] = src[0];
-	}
 }
 
 /*
@@ -733,6 +740,8 @@ static inline void copy_bytes(uint8_t *dst, const uint8_t *src, size_t len)
 	}
 }
 
+/* A FixedString value zero-padded, an IPv6 address as it is, a UUID as ClickHouse keeps it: two
+ * little-endian UInt64, the first 8 bytes of the RFC 4122 order first. */
 static inline void put_fixed_string(struct native_col *c, uint32_t row, const void *ptr,
 				    size_t len)
 {
@@ -790,14 +799,9 @@ static int append_string(struct native_block *b, struct native_col *c, const voi
 static inline void lc_short_words(const uint8_t *p, size_t len, uint64_t *a, uint64_t *b)
 {
 	if (len >= 8) {
-		memcpy(a, p, 8);
-		memcpy(b, p + len - 8, 8);
+		load_ends(p, len, 8, a, b);
 	} else if (len >= 4) {
-		uint32_t x, y;
-		memcpy(&x, p, 4);
-		memcpy(&y, p + len - 4, 4);
-		*a = x;
-		*b = y;
+		load_ends(p, len, 4, a, b);
 	} else {
 		*a = (uint64_t)p[0] | (uint64_t)p[len / 2] << 8 | (uint64_t)p[len - 1] << 16;
 		*b = 0;
