@@ -1733,6 +1733,22 @@ static inline bool fast_string(const uint8_t **p, const uint8_t *end, const uint
 	return true;
 }
 
+/* The first '"' of at[0..16) (16 bytes there), or NULL: one compare with SSE2. */
+static inline const uint8_t *quote_in16(const uint8_t *at, const struct ev_scan_vec *sv)
+{
+#if defined(__SSE2__)
+	__m128i v = _mm_loadu_si128((const void *)at);
+	unsigned q = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, sv->quote));
+	return q != 0 ? at + __builtin_ctz(q) : NULL;
+#else
+	(void)sv;
+	for (int i = 0; i < 16; i++)
+		if (at[i] == '"')
+			return at + i;
+	return NULL;
+#endif
+}
+
 /*
  * The closing quote of the date-time text that starts at s (after its opening quote): the first
  * '"' of s[20..36), in one compare where the message has those bytes; else NULL (the string is
@@ -1742,35 +1758,7 @@ static inline bool fast_string(const uint8_t **p, const uint8_t *end, const uint
 static inline const uint8_t *time_close(const uint8_t *s, const uint8_t *end,
 					const struct ev_scan_vec *sv)
 {
-#if defined(__SSE2__)
-	if (likely(end - s >= 36)) {
-		__m128i v = _mm_loadu_si128((const void *)(s + 20));
-		unsigned q = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, sv->quote));
-		return q != 0 ? s + 20 + __builtin_ctz(q) : NULL;
-	}
-#else
-	(void)s;
-	(void)end;
-	(void)sv;
-#endif
-	return NULL;
-}
-
-/* The closing quote of the IPv4 text that starts at s (after its opening quote; 16 bytes there):
- * the first '"' of s[0..16), or NULL. */
-static inline const uint8_t *ipv4_close(const uint8_t *s, const struct ev_scan_vec *sv)
-{
-#if defined(__SSE2__)
-	__m128i v = _mm_loadu_si128((const void *)s);
-	unsigned q = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, sv->quote));
-	return q != 0 ? s + __builtin_ctz(q) : NULL;
-#else
-	(void)sv;
-	for (int i = 0; i < 16; i++)
-		if (s[i] == '"')
-			return s + i;
-	return NULL;
-#endif
+	return likely(end - s >= 36) ? quote_in16(s + 20, sv) : NULL;
 }
 
 /* A number at *pp by the JSON grammar. */
@@ -1970,7 +1958,7 @@ fast_value(struct fast *fs, const struct ev_member *mb, const uint8_t *p,
 	}
 	if (op == OP_IPV4 && likely(*p == '"') && likely(fs->end - p >= 17)) {
 		/* "a.b.c.d" is at most 15 characters, each checked to be a digit or a dot */
-		q = ipv4_close(p + 1, sv);
+		q = quote_in16(p + 1, sv);
 		if (q != NULL) {
 			if (!parse_ipv4(p + 1, (size_t)(q - (p + 1)), &v->u64))
 				return NULL;
