@@ -44,6 +44,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+/* In line, so the segment checksum is built for this machine's vectors (AVX2 with
+ * -march=native) rather than the shared library's baseline. */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "log.h"
