@@ -3,11 +3,17 @@
  * datum decoded by running its plan's program (engine/avro_impl.h).
  *
  * The decoder keeps one cursor into the message and checks every read against the end before
- * it moves: a varint is read byte by byte up to its type's length, a length is compared with
- * the bytes left before anything is taken, and an array or map block's item count with the
- * bytes left whenever its items take at least one byte each (the item types of zero bytes, null
- * and records of nulls, are skipped without a loop). Skipped values recurse over the writer
- * schema with a depth bound; the program itself is flat and never recurses.
+ * it moves: a varint is read up to its type's length, a length is compared with the bytes left
+ * before anything is taken, and an array or map block's item count with the bytes left whenever
+ * its items take at least one byte each (the item types of zero bytes, null and records of
+ * nulls, are skipped without a loop). Skipped values recurse over the writer schema with a depth
+ * bound; the program itself is flat and never recurses.
+ *
+ * The program runs in two ways. run() takes the common instructions itself, its cursor in a
+ * register and its varints read a word at a time; any other instruction, and any value it
+ * refuses, goes to step(), which reads it again from the instruction's start byte by byte and
+ * records the field and the error of a value that does not decode. run() never accepts what
+ * step() would refuse, so a message decodes, or fails, the same either way.
  */
 #include <errno.h>
 #include <string.h>
@@ -303,19 +309,28 @@ static int decimal_text(struct dec *d, const uint8_t *b, size_t n, unsigned scal
 	return 0;
 }
 
-/* An integer converted by scale s: v * mul / div, floored, then in lo..hi. */
-static inline int scaled(struct dec *d, const struct av_scale *s, int64_t x, const uint8_t *at,
-			 int64_t *out)
+/* An integer converted by scale s into *out: v * mul / div, floored; false when the product
+ * overflows or the result is outside lo..hi. */
+static inline __attribute__((always_inline)) bool scale_value(const struct av_scale *s, int64_t x,
+							       int64_t *out)
 {
 	if (s->mul != 1 && __builtin_mul_overflow(x, s->mul, &x))
-		return fail_at(d, AV_ERR_RANGE, "number out of the field's range", at);
+		return false;
 	if (s->div != 1) {
 		int64_t q = x / s->div;
 		x = q - (x % s->div < 0);
 	}
 	if (x < s->lo || x > s->hi)
-		return fail_at(d, AV_ERR_RANGE, "number out of the field's range", at);
+		return false;
 	*out = x;
+	return true;
+}
+
+static inline int scaled(struct dec *d, const struct av_scale *s, int64_t x, const uint8_t *at,
+			 int64_t *out)
+{
+	if (!scale_value(s, x, out))
+		return fail_at(d, AV_ERR_RANGE, "number out of the field's range", at);
 	return 0;
 }
 
@@ -517,62 +532,321 @@ static const char *const op_fail_reason[AV_ERR_COUNT] = {
 	[-AV_ERR_BRANCH] = "union branch the field cannot take",
 };
 
-/* Runs the program from op 0 to AV_OP_END. */
-static int run(struct dec *d, const struct av_plan *pl, struct event_value *vals)
+/*
+ * Runs the instruction at *pc (never AV_OP_END) and moves *pc on; the way every instruction can
+ * take, recording the field and the error of a value that does not decode.
+ */
+static __attribute__((noinline)) int step(struct dec *d, const struct av_plan *pl, uint32_t *pc,
+					  struct event_value *vals)
 {
-	const struct av_op *ops = pl->ops;
-	uint32_t pc = 0;
+	const struct av_op *op = &pl->ops[*pc];
+	const uint8_t *at = d->p;
 	int64_t idx;
 	int rc;
+	switch ((enum av_opcode)op->code) {
+	case AV_OP_READ:
+		d->field = op->slot;
+		if ((rc = read_value(d, pl, op, &vals[op->slot])) != 0)
+			return rc;
+		++*pc;
+		return 0;
+	case AV_OP_SKIP:
+		d->field = -1;
+		if ((rc = skip(d, pl->writer, op->arg, 1)) != 0)
+			return rc;
+		++*pc;
+		return 0;
+	case AV_OP_OPTIONAL:
+		d->field = op->slot;
+		if ((rc = rd_long(d, &idx)) != 0)
+			return rc;
+		if (idx == op->aux) {
+			vals[op->slot].null = 1;
+			*pc += 2;
+		} else if (idx == 1 - (int64_t)op->aux) {
+			++*pc;
+		} else {
+			return fail_at(d, AV_ERR_UNION, "union index out of range", at);
+		}
+		return 0;
+	case AV_OP_UNION:
+		if ((rc = rd_long(d, &idx)) != 0)
+			return rc;
+		if (idx < 0 || idx >= op->aux)
+			return fail_at(d, AV_ERR_UNION, "union index out of range", at);
+		*pc = pl->jumps[op->arg + (uint32_t)idx];
+		return 0;
+	case AV_OP_JUMP:
+		*pc = op->arg;
+		return 0;
+	case AV_OP_NULL:
+		vals[op->slot].null = 1;
+		++*pc;
+		return 0;
+	case AV_OP_FAIL:
+		d->field = op->slot;
+		return fail(d, -(int)op->aux, op_fail_reason[op->aux]);
+	case AV_OP_END:
+		break;
+	}
+	return fail(d, AV_ERR_VALUE, "unknown instruction");
+}
+
+/* The 7-bit groups of the little-endian bytes of w (continuation bits cleared) as one number. */
+static inline uint64_t varint_bits(uint64_t w)
+{
+	w = ((w & 0x7f007f007f007f00ull) >> 1) | (w & 0x007f007f007f007full);
+	w = ((w & 0x3fff00003fff0000ull) >> 2) | (w & 0x00003fff00003fffull);
+	return ((w & 0x0fffffff00000000ull) >> 4) | (w & 0x000000000fffffffull);
+}
+
+/*
+ * A varint of at most max_bytes into *out, the cursor *pp moved past it; false where rd_varint
+ * fails (nothing moved). The fast loop's reader: it records nothing. With ten bytes left it
+ * reads the value's bytes as one word and finds the last one by its clear top bit.
+ */
+static inline __attribute__((always_inline)) bool quick_varint(const uint8_t **pp,
+								const uint8_t *end,
+								unsigned max_bytes, int64_t *out)
+{
+	const uint8_t *p = *pp;
+	if (__builtin_expect(p < end && *p < 0x80, 1)) {
+		*pp = p + 1;
+		*out = (int64_t)(*p >> 1) ^ -(int64_t)(*p & 1);
+		return true;
+	}
+	if (end - p < 10) {
+		struct dec q = {.p = p, .start = p, .end = end};
+		if (rd_varint(&q, max_bytes, out) != 0)
+			return false;
+		*pp = q.p;
+		return true;
+	}
+	uint64_t w, v;
+	memcpy(&w, p, 8);
+	uint64_t stop = ~w & 0x8080808080808080ull;
+	unsigned len;
+	if (stop != 0) {
+		uint64_t last = stop & -stop;     /* the top bit of the last byte */
+		w &= (last << 1) - 1;             /* the bytes up to it (all eight: 0 - 1) */
+		len = (unsigned)__builtin_ctzll(last) / 8 + 1;
+		v = varint_bits(w & 0x7f7f7f7f7f7f7f7full);
+	} else {
+		v = varint_bits(w & 0x7f7f7f7f7f7f7f7full) | (uint64_t)(p[8] & 0x7f) << 56;
+		len = 9;
+		if (p[8] >= 0x80) {
+			if (p[9] >= 0x80)
+				return false;
+			v |= (uint64_t)p[9] << 63;
+			len = 10;
+		}
+	}
+	/* as rd_varint: no longer than the type's bytes, and the last carries only what is left */
+	if (len > max_bytes || (len == max_bytes && (p[len - 1] >> (max_bytes == 5 ? 4 : 1)) != 0))
+		return false;
+	*pp = p + len;
+	*out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+	return true;
+}
+
+/* A string's or bytes' length and bytes, as rd_bytes takes them; false where it fails. */
+static inline __attribute__((always_inline)) bool quick_bytes(const uint8_t **pp,
+							       const uint8_t *end,
+							       const uint8_t **ptr, size_t *n)
+{
+	const uint8_t *p = *pp;
+	int64_t len;
+	if (!quick_varint(&p, end, 10, &len) || len < 0 || (uint64_t)len > (uint64_t)(end - p))
+		return false;
+	*ptr = p;
+	*n = (size_t)len;
+	*pp = p + len;
+	return true;
+}
+
+/*
+ * An array of longs or ints into Array(Int), or of strings or bytes into Array(String), as
+ * rd_array reads it when every block gives its count (not its size): false where rd_array would
+ * fail or the items are of another type; scratch is taken only when it succeeds.
+ */
+static inline __attribute__((always_inline)) bool quick_array(const uint8_t **pp,
+							       const uint8_t *end, struct dec *d,
+							       const struct av_plan *pl,
+							       const struct av_op *op,
+							       struct event_value *v)
+{
+	const struct av_node *item = &pl->writer->nodes[op->aux];
+	bool strings = op->conv == AV_CV_ARRAY_STR;
+	if (strings ? item->type != AV_T_STRING && item->type != AV_T_BYTES
+		    : item->type != AV_T_LONG && item->type != AV_T_INT)
+		return false;
+	unsigned max_bytes = item->type == AV_T_INT ? 5 : 10;
+	const struct av_scale *sc = strings ? NULL : &pl->scales[op->arg]; /* strings: none */
+	size_t elem = strings ? sizeof(struct event_str) : sizeof(int64_t);
+	const uint8_t *p = *pp;
+	size_t used = d->used;
+	char *base = NULL;
+	uint64_t total = 0;
+	for (;;) {
+		int64_t count;
+		if (!quick_varint(&p, end, 10, &count) || count < 0)
+			return false;
+		if (count == 0)
+			break;
+		size_t to = (used + 7) & ~(size_t)7;
+		if ((uint64_t)count > (uint64_t)(end - p) || (uint64_t)count > d->cap / elem ||
+		    total + (uint64_t)count > UINT32_MAX || to > d->cap ||
+		    (size_t)count * elem > d->cap - to)
+			return false;
+		char *at = d->scratch + to;
+		used = to + (size_t)count * elem;
+		base = base ? base : at;
+		for (int64_t i = 0; i < count; i++) {
+			if (strings) {
+				const uint8_t *ptr;
+				size_t n;
+				if (!quick_bytes(&p, end, &ptr, &n))
+					return false;
+				((struct event_str *)(void *)at)[i] =
+					(struct event_str){(const char *)ptr, (uint32_t)n};
+			} else {
+				int64_t x;
+				if (!quick_varint(&p, end, max_bytes, &x) || !scale_value(sc, x, &x))
+					return false;
+				((int64_t *)(void *)at)[i] = x;
+			}
+		}
+		total += (uint64_t)count;
+	}
+	d->used = used;
+	*pp = p;
+	*v = (struct event_value){.ptr = base ? base : "", .len = (uint32_t)total};
+	return true;
+}
+
+/* The fast loop's cases: an instruction, or a READ by its conversion. */
+#define K_READ 8u
+_Static_assert(AV_OP_OPTIONAL < K_READ, "the instruction codes come before the READ cases");
+
+/*
+ * Runs the program from op 0 to AV_OP_END. The common instructions and conversions run here on
+ * a cursor kept in a register; the rest, and any value these lines refuse, run through step()
+ * from the instruction's start, which decodes it again and records the error where there is
+ * one: the fast cases only ever decide what step() would.
+ */
+static int run(struct dec *d, const struct av_plan *pl, struct event_value *vals)
+{
+	const struct av_op *const ops = pl->ops;
+	const uint8_t *p = d->p, *const end = d->end;
+	int field = d->field;
+	uint32_t pc = 0;
 	for (;;) {
 		const struct av_op *op = &ops[pc];
-		const uint8_t *at = d->p;
-		switch ((enum av_opcode)op->code) {
+		const uint8_t *at = p, *ptr;
+		struct event_value *v = &vals[op->slot];
+		size_t n;
+		int64_t x;
+		unsigned kind = op->code == AV_OP_READ ? K_READ + op->conv : op->code;
+		switch (kind) {
 		case AV_OP_END:
+			d->p = p;
+			d->field = field;
 			return 0;
-		case AV_OP_READ:
-			d->field = op->slot;
-			if ((rc = read_value(d, pl, op, &vals[op->slot])) != 0)
-				return rc;
-			pc++;
-			break;
-		case AV_OP_SKIP:
-			d->field = -1;
-			if ((rc = skip(d, pl->writer, op->arg, 1)) != 0)
-				return rc;
-			pc++;
-			break;
-		case AV_OP_OPTIONAL:
-			d->field = op->slot;
-			if ((rc = rd_long(d, &idx)) != 0)
-				return rc;
-			if (idx == op->aux) {
-				vals[op->slot].null = 1;
-				pc += 2;
-			} else if (idx == 1 - (int64_t)op->aux) {
-				pc++;
-			} else {
-				return fail_at(d, AV_ERR_UNION, "union index out of range", at);
-			}
-			break;
-		case AV_OP_UNION:
-			if ((rc = rd_long(d, &idx)) != 0)
-				return rc;
-			if (idx < 0 || idx >= op->aux)
-				return fail_at(d, AV_ERR_UNION, "union index out of range", at);
-			pc = pl->jumps[op->arg + (uint32_t)idx];
-			break;
 		case AV_OP_JUMP:
 			pc = op->arg;
-			break;
+			continue;
 		case AV_OP_NULL:
-			vals[op->slot].null = 1;
+			v->null = 1;
 			pc++;
-			break;
-		case AV_OP_FAIL:
-			d->field = op->slot;
-			return fail(d, -(int)op->aux, op_fail_reason[op->aux]);
+			continue;
+		case AV_OP_OPTIONAL:
+			field = op->slot;
+			if (!quick_varint(&p, end, 10, &x))
+				break;
+			if (x == op->aux) {
+				v->null = 1;
+				pc += 2;
+				continue;
+			}
+			if (x != 1 - (int64_t)op->aux)
+				break;
+			pc++;
+			continue;
+		case AV_OP_UNION:
+			if (!quick_varint(&p, end, 10, &x) || x < 0 || x >= op->aux)
+				break;
+			pc = pl->jumps[op->arg + (uint32_t)x];
+			continue;
+		case K_READ + AV_CV_INT:
+		case K_READ + AV_CV_LONG:
+			field = op->slot;
+			if (!quick_varint(&p, end, op->conv == AV_CV_INT ? 5 : 10, &x) ||
+			    !scale_value(&pl->scales[op->arg], x, &x))
+				break;
+			*v = (struct event_value){.i64 = x};
+			pc++;
+			continue;
+		case K_READ + AV_CV_DOUBLE_F64:
+			field = op->slot;
+			if (end - p < 8)
+				break;
+			double g;
+			memcpy(&g, p, 8);
+			p += 8;
+			*v = (struct event_value){.f64 = g};
+			pc++;
+			continue;
+		case K_READ + AV_CV_BOOL_BOOL:
+			field = op->slot;
+			if (p >= end || *p > 1)
+				break;
+			*v = (struct event_value){.u64 = *p++};
+			pc++;
+			continue;
+		case K_READ + AV_CV_STR:
+			field = op->slot;
+			if (!quick_bytes(&p, end, &ptr, &n) || (op->aux != 0 && n > op->aux))
+				break;
+			*v = (struct event_value){.ptr = (const char *)ptr, .len = (uint32_t)n};
+			pc++;
+			continue;
+		case K_READ + AV_CV_ENUM:
+			field = op->slot;
+			if (!quick_varint(&p, end, 5, &x) || x < 0 || x >= op->aux ||
+			    pl->texts[op->arg + x].ptr == NULL)
+				break;
+			*v = (struct event_value){.ptr = pl->texts[op->arg + x].ptr,
+						  .len = pl->texts[op->arg + x].len};
+			pc++;
+			continue;
+		case K_READ + AV_CV_STR_UUID: {
+			field = op->slot;
+			size_t to = (d->used + 7) & ~(size_t)7;
+			if (!quick_bytes(&p, end, &ptr, &n) || to > d->cap || d->cap - to < 16 ||
+			    !uuidtext_parse(ptr, n, (uint8_t *)d->scratch + to))
+				break;
+			d->used = to + 16;
+			*v = (struct event_value){.ptr = d->scratch + to, .len = 16};
+			pc++;
+			continue;
 		}
+		case K_READ + AV_CV_ARRAY_INT:
+		case K_READ + AV_CV_ARRAY_STR:
+			field = op->slot;
+			if (!quick_array(&p, end, d, pl, op, v))
+				break;
+			pc++;
+			continue;
+		default:
+			break;
+		}
+		d->p = at;
+		d->field = field;
+		int rc = step(d, pl, &pc, vals);
+		if (rc != 0)
+			return rc;
+		p = d->p;
+		field = d->field;
 	}
 }
 

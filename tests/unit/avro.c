@@ -663,3 +663,85 @@ Test(avro, scratch_bound)
 	cr_assert_leq(bound, sizeof(scratch));
 	cr_expect_eq(decode_cap(&e, bound), 0);
 }
+
+/* Every length of varint, read where ten or more bytes follow and where fewer do, and in array
+ * blocks given by count or by size: the same values, and the same errors. */
+Test(avro, varints_of_every_length)
+{
+	struct av_field_decl d[] = {F("l", AV_TO_I64, .size = 8), F("i", AV_TO_I64, .size = 4),
+				    F("a", AV_TO_ARRAY_I64, .size = 8),
+				    F("s", AV_TO_ARRAY_STRING, .size = 0)};
+	cr_assert_eq(setup(R1("{\"name\":\"l\",\"type\":\"long\"},{\"name\":\"i\",\"type\":\"int\"},"
+			      "{\"name\":\"a\",\"type\":{\"type\":\"array\",\"items\":\"long\"}},"
+			      "{\"name\":\"s\",\"type\":{\"type\":\"array\",\"items\":\"string\"}}"),
+			   d, 4),
+		     0, "%s", errbuf);
+	int64_t values[3 * 64 + 2];
+	size_t nv = 0;
+	values[nv++] = INT64_MIN;
+	values[nv++] = INT64_MAX;
+	for (int k = 0; k < 63; k++) {
+		values[nv++] = INT64_C(1) << k;
+		values[nv++] = (INT64_C(1) << k) - 1;
+		values[nv++] = -(INT64_C(1) << k);
+	}
+	for (size_t k = 0; k < nv; k++) {
+		int64_t v = values[k];
+		int64_t neg = (int64_t)(0 - (uint64_t)v); /* INT64_MIN is its own negation */
+		int32_t v32 = (int32_t)v;
+		for (int sized = 0; sized < 2; sized++) {
+			struct enc e = {0};
+			put_long(&e, v);
+			put_long(&e, v32);
+			if (sized) { /* one block of -2 items and its size, then the end */
+				struct enc items = {0};
+				put_long(&items, v);
+				put_long(&items, neg);
+				put_long(&e, -2);
+				put_long(&e, (int64_t)items.n);
+				put_raw(&e, items.b, items.n);
+			} else { /* two blocks of one item */
+				put_long(&e, 1);
+				put_long(&e, v);
+				put_long(&e, 1);
+				put_long(&e, neg);
+			}
+			put_long(&e, 0);
+			put_long(&e, 1);
+			put_str(&e, "x");
+			put_long(&e, 0);
+			cr_assert_eq(decode(&e), 0, "value %lld: %s at %zu", (long long)v, derr.reason,
+				     derr.offset);
+			cr_expect_eq(vals[0].i64, v);
+			cr_expect_eq(vals[1].i64, v32);
+			cr_assert_eq(vals[2].len, 2, "value %lld", (long long)v);
+			const int64_t *a = (const int64_t *)(const void *)vals[2].ptr;
+			cr_expect_eq(a[0], v, "value %lld", (long long)v);
+			cr_expect_eq(a[1], neg, "value %lld", (long long)v);
+			cr_expect_eq(vals[3].len, 1);
+		}
+	}
+	/* too long, or a last byte with more bits than the type has left, before 10 bytes from
+	 * the end and within them */
+	struct {
+		const char *bytes;
+		size_t n;
+		size_t offset;
+	} bad[] = {
+		{"\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", 11, 0}, /* long of 11 bytes */
+		{"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02", 10, 0},	 /* long of 65 bits */
+		{"\x00\xff\xff\xff\xff\x10", 6, 1},			 /* int of 33 bits */
+		{"\x00\x80\x80\x80\x80\x80\x01", 7, 1},			 /* int of 6 bytes */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		for (int pad = 0; pad < 2; pad++) {
+			struct enc e = {0};
+			put_raw(&e, bad[i].bytes, bad[i].n);
+			if (pad) /* ten more bytes: the value read as one word */
+				put_raw(&e, "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 10);
+			cr_expect_eq(decode(&e), AV_ERR_VARINT, "case %zu pad %d: %d (%s)", i, pad,
+				     decode(&e), derr.reason);
+			cr_expect_eq(derr.offset, bad[i].offset, "case %zu pad %d: offset %zu", i, pad,
+				     derr.offset);
+		}
+}
