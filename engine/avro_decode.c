@@ -236,15 +236,23 @@ static int skip(struct dec *d, const struct av_schema *w, uint32_t node, unsigne
 }
 
 /* n bytes of scratch aligned to 8; NULL (error recorded) when it is full. */
+/* n bytes of d's scratch aligned to 8 after *used, which moves past them; NULL when it is full
+ * (nothing recorded). */
+static inline char *s_take(const struct dec *d, size_t *used, size_t n)
+{
+	size_t at = (*used + 7) & ~(size_t)7;
+	if (at > d->cap || n > d->cap - at)
+		return NULL;
+	*used = at + n;
+	return d->scratch + at;
+}
+
 static void *s_alloc(struct dec *d, size_t n)
 {
-	size_t at = (d->used + 7) & ~(size_t)7;
-	if (at > d->cap || n > d->cap - at) {
+	char *p = s_take(d, &d->used, n);
+	if (p == NULL)
 		fail(d, AV_ERR_TOO_LONG, "scratch too small");
-		return NULL;
-	}
-	d->used = at + n;
-	return d->scratch + at;
+	return p;
 }
 
 /* A decimal's unscaled big-endian two's complement b[0..n) as text with `scale` decimals. */
@@ -693,13 +701,12 @@ static inline __attribute__((always_inline)) bool quick_array(const uint8_t **pp
 			return false;
 		if (count == 0)
 			break;
-		size_t to = (used + 7) & ~(size_t)7;
 		if ((uint64_t)count > (uint64_t)(end - p) || (uint64_t)count > d->cap / elem ||
-		    total + (uint64_t)count > UINT32_MAX || to > d->cap ||
-		    (size_t)count * elem > d->cap - to)
+		    total + (uint64_t)count > UINT32_MAX)
 			return false;
-		char *at = d->scratch + to;
-		used = to + (size_t)count * elem;
+		char *at = s_take(d, &used, (size_t)count * elem);
+		if (at == NULL)
+			return false;
 		base = base ? base : at;
 		for (int64_t i = 0; i < count; i++) {
 			if (strings) {
@@ -821,12 +828,13 @@ static int run(struct dec *d, const struct av_plan *pl, struct event_value *vals
 			continue;
 		case K_READ + AV_CV_STR_UUID: {
 			field = op->slot;
-			size_t to = (d->used + 7) & ~(size_t)7;
-			if (!quick_bytes(&p, end, &ptr, &n) || to > d->cap || d->cap - to < 16 ||
-			    !uuidtext_parse(ptr, n, (uint8_t *)d->scratch + to))
+			size_t used = d->used;
+			char *u = s_take(d, &used, 16);
+			if (u == NULL || !quick_bytes(&p, end, &ptr, &n) ||
+			    !uuidtext_parse(ptr, n, (uint8_t *)u))
 				break;
-			d->used = to + 16;
-			*v = (struct event_value){.ptr = d->scratch + to, .len = 16};
+			d->used = used;
+			*v = (struct event_value){.ptr = u, .len = 16};
 			pc++;
 			continue;
 		}
