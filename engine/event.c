@@ -2098,12 +2098,14 @@ static inline bool decode_fast(struct fast *fs)
 		return false;
 	while (p < end && is_ws(*p))
 		p++;
-	if (p != end)
-		return false;
 	const struct event_plan *pl = fs->plan;
 	const char *why;
-	if ((pl->all & ~fs->seen) && fill_absent(pl, fs->seen, fs->vals, &why) != 0)
+	if (p != end || ((pl->all & ~fs->seen) && fill_absent(pl, fs->seen, fs->vals, &why) != 0)) {
+		/* The object was read whole: its objects after fs->resume are taken, so the general
+		 * pass decides from the start */
+		fs->resume = NULL;
 		return false;
+	}
 	if (pl->catch_all) {
 		struct event_value *v = &fs->vals[pl->field_count];
 		v->ptr = "{}";
